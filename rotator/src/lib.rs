@@ -1,0 +1,1 @@
+//! edgeseal rotator: filled in by its own issue; the workspace member exists so the layout and CI are in place.

@@ -1,0 +1,297 @@
+//! The canonical component values that the edge and the authorizer both compute.
+//!
+//! CloudFront shows the edge the raw viewer URI and query string; API Gateway shows the
+//! authorizer something close but not always equal: an HTTP API passes `rawQueryString`
+//! as sent, a REST API passes only the decoded `multiValueQueryStringParameters`, and
+//! percent-encoding can differ in either. Both sides therefore sign and verify one
+//! documented canonical form instead of the raw bytes:
+//!
+//! **`@path`**: every valid `%XX` escape is decoded, then every byte that is not an
+//! RFC 3986 unreserved character, a sub-delimiter, `:`, `@` or `/` is encoded as `%XX`
+//! (uppercase hex). A `%` that does not start a valid escape is encoded as `%25`. An
+//! empty path is `/`. Consequence: `/a%2Fb` and `/a/b` have the same canonical path;
+//! API Gateway does not keep them apart reliably either.
+//!
+//! **`@query`**: the query string is split on `&` (empty pieces dropped), each piece
+//! into name and value at the first `=` (a missing `=` means an empty value), names and
+//! values are percent-decoded (`+` stays a literal plus, as REST APIs report it), the
+//! pairs are sorted by name then value (bytewise), and written back as `name=value`
+//! joined by `&`, encoding every byte but RFC 3986 unreserved ones. The component value
+//! starts with `?`, and is just `?` for an empty query (RFC 9421 §2.2.7). Sorting makes
+//! the form independent of parameter order, which REST APIs do not preserve across
+//! names.
+//!
+//! **`@authority`**: the Host header, lowercased, with `:443` or `:80` dropped (the
+//! scheme is not signed; API Gateway serves HTTPS only).
+//!
+//! The vectors in `shared/tests/vectors/canonical.json` pin these rules; the Node.js
+//! edge tests read the same file.
+
+/// RFC 3986 `unreserved`.
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+/// Bytes a canonical path keeps literal: unreserved, sub-delims, `:`, `@`, `/`.
+fn path_keeps(b: u8) -> bool {
+    is_unreserved(b)
+        || matches!(
+            b,
+            b'!' | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+                | b':'
+                | b'@'
+                | b'/'
+        )
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Percent-decode `input`; a `%` not followed by two hex digits stays literal.
+fn percent_decode(input: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    let mut i = 0;
+    while let Some(&b) = input.get(i) {
+        if b == b'%'
+            && let (Some(hi), Some(lo)) = (
+                input.get(i + 1).copied().and_then(hex_value),
+                input.get(i + 2).copied().and_then(hex_value),
+            )
+        {
+            out.push(hi << 4 | lo);
+            i += 3;
+            continue;
+        }
+        out.push(b);
+        i += 1;
+    }
+}
+
+/// Append `bytes` to `out`, keeping bytes for which `keep` holds and encoding the rest.
+fn percent_encode(bytes: &[u8], keep: fn(u8) -> bool, out: &mut String) {
+    fn hex_digit(nibble: u8) -> char {
+        char::from(if nibble < 10 {
+            b'0' + nibble
+        } else {
+            b'A' + nibble - 10
+        })
+    }
+    for &b in bytes {
+        if keep(b) {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(hex_digit(b >> 4));
+            out.push(hex_digit(b & 0x0f));
+        }
+    }
+}
+
+/// The canonical `@path` of a raw (possibly percent-encoded) path.
+///
+/// ```
+/// assert_eq!(edgeseal::canonical::path("/prod/a%20b/%7euser"), "/prod/a%20b/~user");
+/// assert_eq!(edgeseal::canonical::path(""), "/");
+/// ```
+pub fn path(raw: &str) -> String {
+    if raw.is_empty() {
+        return "/".to_owned();
+    }
+    let mut decoded = Vec::with_capacity(raw.len());
+    percent_decode(raw.as_bytes(), &mut decoded);
+    let mut out = String::with_capacity(raw.len() + 8);
+    percent_encode(&decoded, path_keeps, &mut out);
+    out
+}
+
+/// The canonical `@query` (with its leading `?`) of a raw query string, as CloudFront's
+/// `querystring` or an HTTP API's `rawQueryString` give it (no leading `?`).
+///
+/// ```
+/// assert_eq!(edgeseal::canonical::query_from_raw("b=2&a=1&a=0"), "?a=0&a=1&b=2");
+/// assert_eq!(edgeseal::canonical::query_from_raw(""), "?");
+/// ```
+pub fn query_from_raw(raw: &str) -> String {
+    let raw = raw.strip_prefix('?').unwrap_or(raw);
+    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    for piece in raw.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
+        let mut n = Vec::new();
+        let mut v = Vec::new();
+        percent_decode(name.as_bytes(), &mut n);
+        percent_decode(value.as_bytes(), &mut v);
+        pairs.push((n, v));
+    }
+    write_query(pairs)
+}
+
+/// The canonical `@query` of already-decoded name/value pairs, as a REST API's
+/// `multiValueQueryStringParameters` give them (flattened: one pair per value).
+///
+/// ```
+/// let pairs = [("b", "2"), ("a", "1"), ("a", "0")];
+/// assert_eq!(edgeseal::canonical::query_from_pairs(pairs), "?a=0&a=1&b=2");
+/// ```
+pub fn query_from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    write_query(
+        pairs
+            .into_iter()
+            .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect(),
+    )
+}
+
+fn write_query(mut pairs: Vec<(Vec<u8>, Vec<u8>)>) -> String {
+    pairs.sort_unstable();
+    let mut out = String::with_capacity(
+        1 + pairs
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 2)
+            .sum::<usize>(),
+    );
+    out.push('?');
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        percent_encode(name, is_unreserved, &mut out);
+        out.push('=');
+        percent_encode(value, is_unreserved, &mut out);
+    }
+    out
+}
+
+/// The canonical `@authority` of a Host header value, or `None` when it is not a
+/// plausible `host[:port]` (empty, or characters no host name or IP literal has).
+///
+/// ```
+/// assert_eq!(edgeseal::canonical::authority("API.Example.com:443").as_deref(), Some("api.example.com"));
+/// assert_eq!(edgeseal::canonical::authority("example.com:8443").as_deref(), Some("example.com:8443"));
+/// assert_eq!(edgeseal::canonical::authority("bad host"), None);
+/// ```
+pub fn authority(host: &str) -> Option<String> {
+    let host = host.trim();
+    let host = host
+        .strip_suffix(":443")
+        .or_else(|| host.strip_suffix(":80"))
+        .unwrap_or(host);
+    let plausible = !host.is_empty()
+        && host.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b':' | b'[' | b']')
+        });
+    plausible.then(|| host.to_ascii_lowercase())
+}
+
+/// Whether `method` is an HTTP token (RFC 9110 §5.6.2); the value is signed as it is.
+pub fn is_method(method: &str) -> bool {
+    !method.is_empty() && method.bytes().all(is_tchar)
+}
+
+/// RFC 9110 `tchar`.
+pub(crate) fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
+}
+
+/// Join a CloudFront origin path (`/prod`, or empty) and the viewer URI (`/orders`) the
+/// way CloudFront does when it forwards the request, then canonicalize.
+///
+/// ```
+/// assert_eq!(edgeseal::canonical::origin_path("/prod", "/orders"), "/prod/orders");
+/// assert_eq!(edgeseal::canonical::origin_path("/prod/", "/orders"), "/prod/orders");
+/// assert_eq!(edgeseal::canonical::origin_path("", "/"), "/");
+/// ```
+pub fn origin_path(origin_path: &str, uri: &str) -> String {
+    let prefix = origin_path.trim_end_matches('/');
+    let mut joined = String::with_capacity(prefix.len() + uri.len() + 1);
+    joined.push_str(prefix);
+    if !uri.starts_with('/') {
+        joined.push('/');
+    }
+    joined.push_str(uri);
+    path(&joined)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_normalizes_escapes_both_ways() {
+        assert_eq!(path("/a%2fb"), "/a/b");
+        assert_eq!(path("/caf%C3%A9"), "/caf%C3%A9");
+        assert_eq!(path("/café"), "/caf%C3%A9");
+        assert_eq!(path("/100%"), "/100%25");
+        assert_eq!(path("/%zz"), "/%25zz");
+        assert_eq!(path("/a b"), "/a%20b");
+        assert_eq!(path("/%41%42"), "/AB");
+    }
+
+    #[test]
+    fn query_forms_agree_between_raw_and_pairs() {
+        let raw = query_from_raw("q=a%20b&tag=x&tag=a&flag&plus=1+2&sp=%2B");
+        let pairs = query_from_pairs([
+            ("tag", "x"),
+            ("tag", "a"),
+            ("q", "a b"),
+            ("flag", ""),
+            ("plus", "1+2"),
+            ("sp", "+"),
+        ]);
+        assert_eq!(raw, pairs);
+        assert_eq!(raw, "?flag=&plus=1%2B2&q=a%20b&sp=%2B&tag=a&tag=x");
+    }
+
+    #[test]
+    fn empty_query_pieces_are_dropped() {
+        assert_eq!(query_from_raw("&&a=1&"), "?a=1");
+        assert_eq!(query_from_raw("?"), "?");
+    }
+
+    #[test]
+    fn authority_rules() {
+        assert_eq!(authority("Example.COM").as_deref(), Some("example.com"));
+        assert_eq!(authority("example.com:80").as_deref(), Some("example.com"));
+        assert_eq!(authority("[::1]:443").as_deref(), Some("[::1]"));
+        assert_eq!(authority(""), None);
+        assert_eq!(authority("a/b"), None);
+    }
+
+    #[test]
+    fn methods_are_tokens() {
+        assert!(is_method("GET"));
+        assert!(!is_method("GE T"));
+        assert!(!is_method(""));
+    }
+}

@@ -1,0 +1,329 @@
+//! Reading and rewriting the `Signature-Input` and `Signature` fields (RFC 8941
+//! dictionaries) with the `sfv` parser.
+//!
+//! Verification parses with sfv's visitor API, so that nothing is copied out of the
+//! header but our own member, and so that a key seen twice can be rejected: RFC 8941
+//! would silently let the last duplicate win, which makes two parsers disagree about
+//! what was signed.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use sfv::visitor::{
+    DictionaryVisitor, EntryVisitor, Ignored, InnerListVisitor, ItemVisitor, ParameterVisitor,
+};
+use sfv::{BareItemFromInput, Dictionary, FieldType as _, KeyRef, Parser, StringRef};
+
+use crate::error::Rejection;
+
+/// Bounds on what a verifier will parse, so that a hostile header costs little.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldLimits {
+    /// Longest accepted field value, in bytes.
+    pub max_field_bytes: usize,
+    /// Most dictionary members in one field.
+    pub max_members: usize,
+    /// Most covered components in our member.
+    pub max_components: usize,
+    /// Most parameters on our member.
+    pub max_params: usize,
+}
+
+impl Default for FieldLimits {
+    fn default() -> Self {
+        Self {
+            max_field_bytes: 4096,
+            max_members: 8,
+            max_components: 16,
+            max_params: 8,
+        }
+    }
+}
+
+/// Our member of `Signature-Input`, borrowed from the field where it can be.
+#[derive(Debug, Default)]
+pub(crate) struct InputMember<'de> {
+    pub(crate) components: Vec<Cow<'de, StringRef>>,
+    pub(crate) params: Vec<(&'de KeyRef, BareItemFromInput<'de>)>,
+}
+
+/// The error a visitor returns to stop the parser; the reason is kept in the scan state
+/// because sfv wraps visitor errors in its own opaque type.
+#[derive(Debug)]
+struct Stop;
+
+impl fmt::Display for Stop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("signature field rejected")
+    }
+}
+
+impl std::error::Error for Stop {}
+
+/// Bookkeeping shared by both scans: member count, duplicate keys, the first rejection.
+struct Scan<'de, 'a> {
+    label: &'a str,
+    limits: &'a FieldLimits,
+    keys: Vec<&'de str>,
+    rejection: Option<Rejection>,
+}
+
+impl<'de, 'a> Scan<'de, 'a> {
+    fn new(label: &'a str, limits: &'a FieldLimits) -> Self {
+        Self {
+            label,
+            limits,
+            keys: Vec::new(),
+            rejection: None,
+        }
+    }
+
+    fn reject(&mut self, reason: Rejection) -> Stop {
+        self.rejection.get_or_insert(reason);
+        Stop
+    }
+
+    /// Count and deduplicate a dictionary key; true when it is our label.
+    fn enter(&mut self, key: &'de KeyRef) -> Result<bool, Stop> {
+        if self.keys.len() >= self.limits.max_members {
+            return Err(self.reject(Rejection::TooManyMembers));
+        }
+        if self.keys.contains(&key.as_str()) {
+            return Err(self.reject(Rejection::DuplicateMember));
+        }
+        self.keys.push(key.as_str());
+        Ok(key.as_str() == self.label)
+    }
+}
+
+/// Parse `Signature-Input` and return our member, if there is one.
+pub(crate) fn parse_signature_input<'de>(
+    field: &'de str,
+    label: &str,
+    limits: &FieldLimits,
+) -> Result<Option<InputMember<'de>>, Rejection> {
+    let mut scan = InputScan {
+        scan: Scan::new(label, limits),
+        member: None,
+    };
+    if field.len() > limits.max_field_bytes {
+        return Err(Rejection::FieldTooLarge);
+    }
+    match Parser::new(field).parse_dictionary_with_visitor(&mut scan) {
+        Ok(()) => Ok(scan.member),
+        Err(_) => Err(scan.scan.rejection.unwrap_or(Rejection::Malformed)),
+    }
+}
+
+/// Parse `Signature` and return our member's bytes, if there is one.
+pub(crate) fn parse_signature(
+    field: &str,
+    label: &str,
+    limits: &FieldLimits,
+) -> Result<Option<Vec<u8>>, Rejection> {
+    let mut scan = SignatureScan {
+        scan: Scan::new(label, limits),
+        bytes: None,
+    };
+    if field.len() > limits.max_field_bytes {
+        return Err(Rejection::FieldTooLarge);
+    }
+    match Parser::new(field).parse_dictionary_with_visitor(&mut scan) {
+        Ok(()) => Ok(scan.bytes),
+        Err(_) => Err(scan.scan.rejection.unwrap_or(Rejection::Malformed)),
+    }
+}
+
+struct InputScan<'de, 'a> {
+    scan: Scan<'de, 'a>,
+    member: Option<InputMember<'de>>,
+}
+
+impl<'de> DictionaryVisitor<'de> for &mut InputScan<'de, '_> {
+    type Out = ();
+    type Error = Stop;
+
+    fn entry(&mut self, key: &'de KeyRef) -> Result<impl EntryVisitor<'de>, Stop> {
+        let ours = self.scan.enter(key)?;
+        Ok(ours.then_some(InputEntry(self)))
+    }
+
+    fn finish(self) -> Result<(), Stop> {
+        Ok(())
+    }
+}
+
+struct InputEntry<'s, 'de, 'a>(&'s mut InputScan<'de, 'a>);
+
+impl<'de> EntryVisitor<'de> for InputEntry<'_, 'de, '_> {
+    type Error = Stop;
+
+    fn item(self) -> Result<impl ItemVisitor<'de>, Stop> {
+        // Our Signature-Input member must be an inner list.
+        Err::<Ignored, _>(self.0.scan.reject(Rejection::Malformed))
+    }
+
+    fn inner_list(self) -> Result<impl InnerListVisitor<'de>, Stop> {
+        self.0.member = Some(InputMember::default());
+        Ok(self)
+    }
+}
+
+impl<'de> InnerListVisitor<'de> for InputEntry<'_, 'de, '_> {
+    type Error = Stop;
+
+    fn item(&mut self) -> Result<impl ItemVisitor<'de>, Stop> {
+        let count = self.0.member.as_ref().map_or(0, |m| m.components.len());
+        if count >= self.0.scan.limits.max_components {
+            return Err(self.0.scan.reject(Rejection::TooManyMembers));
+        }
+        Ok(ComponentItem(&mut *self.0))
+    }
+
+    fn finish(self) -> Result<impl ParameterVisitor<'de>, Stop> {
+        Ok(MemberParams(self.0))
+    }
+}
+
+struct ComponentItem<'s, 'de, 'a>(&'s mut InputScan<'de, 'a>);
+
+impl<'de> ItemVisitor<'de> for ComponentItem<'_, 'de, '_> {
+    type Out = ();
+    type Error = Stop;
+
+    fn bare_item(
+        self,
+        bare_item: BareItemFromInput<'de>,
+    ) -> Result<impl ParameterVisitor<'de, Out = ()>, Stop> {
+        match (bare_item, self.0.member.as_mut()) {
+            (BareItemFromInput::String(name), Some(member)) => {
+                member.components.push(name);
+                Ok(ComponentParams(self.0))
+            }
+            _ => Err(self.0.scan.reject(Rejection::Malformed)),
+        }
+    }
+}
+
+/// Parameters on a component identifier (`;sf`, `;key`, `;bs`, `;req`, `;name`) change
+/// how its value is derived; this profile supports none of them.
+struct ComponentParams<'s, 'de, 'a>(&'s mut InputScan<'de, 'a>);
+
+impl<'de> ParameterVisitor<'de> for ComponentParams<'_, 'de, '_> {
+    type Out = ();
+    type Error = Stop;
+
+    fn parameter(&mut self, _key: &'de KeyRef, _value: BareItemFromInput<'de>) -> Result<(), Stop> {
+        Err(self.0.scan.reject(Rejection::UnsupportedComponent))
+    }
+
+    fn finish(self) -> Result<(), Stop> {
+        Ok(())
+    }
+}
+
+struct MemberParams<'s, 'de, 'a>(&'s mut InputScan<'de, 'a>);
+
+impl<'de> ParameterVisitor<'de> for MemberParams<'_, 'de, '_> {
+    type Out = ();
+    type Error = Stop;
+
+    fn parameter(&mut self, key: &'de KeyRef, value: BareItemFromInput<'de>) -> Result<(), Stop> {
+        let max = self.0.scan.limits.max_params;
+        let Some(member) = self.0.member.as_mut() else {
+            return Err(self.0.scan.reject(Rejection::Malformed));
+        };
+        if member.params.len() >= max {
+            return Err(self.0.scan.reject(Rejection::TooManyMembers));
+        }
+        if member.params.iter().any(|(k, _)| *k == key) {
+            return Err(self.0.scan.reject(Rejection::DuplicateMember));
+        }
+        member.params.push((key, value));
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(), Stop> {
+        Ok(())
+    }
+}
+
+struct SignatureScan<'de, 'a> {
+    scan: Scan<'de, 'a>,
+    bytes: Option<Vec<u8>>,
+}
+
+impl<'de> DictionaryVisitor<'de> for &mut SignatureScan<'de, '_> {
+    type Out = ();
+    type Error = Stop;
+
+    fn entry(&mut self, key: &'de KeyRef) -> Result<impl EntryVisitor<'de>, Stop> {
+        let ours = self.scan.enter(key)?;
+        Ok(ours.then_some(SignatureEntry(self)))
+    }
+
+    fn finish(self) -> Result<(), Stop> {
+        Ok(())
+    }
+}
+
+struct SignatureEntry<'s, 'de, 'a>(&'s mut SignatureScan<'de, 'a>);
+
+impl<'de> EntryVisitor<'de> for SignatureEntry<'_, 'de, '_> {
+    type Error = Stop;
+
+    fn item(self) -> Result<impl ItemVisitor<'de>, Stop> {
+        Ok(self)
+    }
+
+    fn inner_list(self) -> Result<impl InnerListVisitor<'de>, Stop> {
+        // Our Signature member must be a byte sequence.
+        Err::<Ignored, _>(self.0.scan.reject(Rejection::Malformed))
+    }
+}
+
+impl<'de> ItemVisitor<'de> for SignatureEntry<'_, 'de, '_> {
+    type Out = ();
+    type Error = Stop;
+
+    fn bare_item(
+        self,
+        bare_item: BareItemFromInput<'de>,
+    ) -> Result<impl ParameterVisitor<'de, Out = ()>, Stop> {
+        match bare_item {
+            BareItemFromInput::ByteSequence(bytes) => {
+                self.0.bytes = Some(bytes);
+                Ok(Ignored)
+            }
+            _ => Err(self.0.scan.reject(Rejection::Malformed)),
+        }
+    }
+}
+
+/// Remove the member `label` from a dictionary field, keeping every other member.
+///
+/// The edge calls this on what the viewer sent before adding its own member, so a
+/// viewer can never smuggle a signature under our label, while signatures under other
+/// labels (another system's) pass through. Returns `None` when nothing is left, or when
+/// the field is not a valid dictionary (what cannot be parsed cannot be preserved, and
+/// is dropped rather than forwarded beside our member).
+///
+/// ```
+/// let kept = edgeseal::remove_member(r#"edgeseal=("@path");created=1, other=("@method");created=2"#, "edgeseal");
+/// assert_eq!(kept.as_deref(), Some(r#"other=("@method");created=2"#));
+/// assert_eq!(edgeseal::remove_member("edgeseal=:AAAA:", "edgeseal"), None);
+/// ```
+pub fn remove_member(field: &str, label: &str) -> Option<String> {
+    let mut dict: Dictionary = Parser::new(field).parse().ok()?;
+    dict.shift_remove(label);
+    dict.serialize()
+}
+
+/// Append `member` (a serialized `label=value` dictionary member) to what is left of a
+/// field after [`remove_member`].
+pub(crate) fn append_member(rest: Option<&str>, member: &str) -> String {
+    match rest {
+        Some(rest) => format!("{rest}, {member}"),
+        None => member.to_owned(),
+    }
+}

@@ -1,0 +1,140 @@
+//! The request as both sides see it.
+
+use std::borrow::Cow;
+
+use crate::canonical;
+
+/// The parts of an HTTP request that a signature covers, already in canonical form
+/// (see [`canonical`](crate::canonical)).
+///
+/// The edge builds it from the CloudFront origin-request event, the authorizer from the
+/// API Gateway event; if both describe the same request, both views are equal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestView {
+    method: String,
+    authority: Option<String>,
+    path: String,
+    query: String,
+    headers: Vec<(String, String)>,
+}
+
+impl RequestView {
+    /// A request from its method, Host header, raw path and raw query string (without
+    /// `?`; empty for none).
+    pub fn new(method: &str, host: &str, raw_path: &str, raw_query: &str) -> Self {
+        Self::with_canonical_query(method, host, raw_path, canonical::query_from_raw(raw_query))
+    }
+
+    /// A request whose query string is only known as decoded name/value pairs (REST API
+    /// `multiValueQueryStringParameters`, flattened).
+    pub fn from_query_pairs<'a>(
+        method: &str,
+        host: &str,
+        raw_path: &str,
+        query_pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Self {
+        Self::with_canonical_query(
+            method,
+            host,
+            raw_path,
+            canonical::query_from_pairs(query_pairs),
+        )
+    }
+
+    fn with_canonical_query(method: &str, host: &str, raw_path: &str, query: String) -> Self {
+        Self {
+            method: method.to_owned(),
+            authority: canonical::authority(host),
+            path: canonical::path(raw_path),
+            query,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Add a header (the name is lowercased), builder style.
+    #[must_use]
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.push_header(name, value);
+        self
+    }
+
+    /// Add a header (the name is lowercased). Repeated names are kept in order.
+    pub fn push_header(&mut self, name: &str, value: &str) {
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_owned()));
+    }
+
+    /// Remove every header called `name` (case-insensitive).
+    pub fn remove_header(&mut self, name: &str) {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    }
+
+    /// The value of header `name`: several lines are joined with `", "`, each trimmed
+    /// (RFC 9421 §2.1). `None` when the header is absent.
+    pub fn header(&self, name: &str) -> Option<Cow<'_, str>> {
+        let mut values = self
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim_matches([' ', '\t']));
+        let first = values.next()?;
+        match values.next() {
+            None => Some(Cow::Borrowed(first)),
+            Some(second) => {
+                let mut joined = format!("{first}, {second}");
+                for more in values {
+                    joined.push_str(", ");
+                    joined.push_str(more);
+                }
+                Some(Cow::Owned(joined))
+            }
+        }
+    }
+
+    /// The method, as sent.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The canonical `@authority`, or `None` when the Host was not usable.
+    pub fn authority(&self) -> Option<&str> {
+        self.authority.as_deref()
+    }
+
+    /// The canonical `@path`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The canonical `@query`, with its leading `?`.
+    pub fn query(&self) -> &str {
+        &self.query
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_and_pair_queries_make_equal_views() {
+        let a = RequestView::new("GET", "Api.Example.com", "/prod/x%7e", "b=2&a=1");
+        let b = RequestView::from_query_pairs(
+            "GET",
+            "api.example.com:443",
+            "/prod/x~",
+            [("a", "1"), ("b", "2")],
+        );
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn repeated_headers_join_with_comma_space() {
+        let r = RequestView::new("GET", "h", "/", "")
+            .with_header("X-A", " one ")
+            .with_header("x-a", "two");
+        assert_eq!(r.header("x-a").as_deref(), Some("one, two"));
+        assert_eq!(r.header("X-A").as_deref(), Some("one, two"));
+        assert_eq!(r.header("x-b"), None);
+    }
+}
