@@ -1,0 +1,54 @@
+//! Test support shared by edgeseal's crates: where the moto server is, and an AWS SDK
+//! configuration that talks to it.
+//!
+//! `scripts/test` starts moto on a free loopback port and exports
+//! `EDGESEAL_MOTO_URL`. Tests that need AWS APIs call [`moto_url`], which fails with a
+//! clear message (never skips) when the variable is absent.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The environment variable naming the moto server, e.g. `http://127.0.0.1:5000`.
+pub const MOTO_URL_VAR: &str = "EDGESEAL_MOTO_URL";
+
+/// The moto server's URL.
+///
+/// # Panics
+/// When `EDGESEAL_MOTO_URL` is unset: run the tests through `scripts/test`, or start
+/// `moto_server -H 127.0.0.1 -p PORT` and export the variable yourself.
+#[allow(clippy::panic)]
+pub fn moto_url() -> String {
+    match std::env::var(MOTO_URL_VAR) {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
+            "{MOTO_URL_VAR} is not set: run the tests with `bash scripts/test`, or start \
+             `moto_server -H 127.0.0.1 -p 5000` and export {MOTO_URL_VAR}=http://127.0.0.1:5000"
+        ),
+    }
+}
+
+/// An SDK configuration for moto: its endpoint, us-east-1, fixed test credentials.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    sdk_config_for(&moto_url()).await
+}
+
+/// An SDK configuration for any endpoint (moto, or a fake that speaks the same API).
+pub async fn sdk_config_for(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::from_keys(
+            "testing", "testing", None,
+        ))
+        .load()
+        .await
+}
+
+/// A name no other test in this run uses (tests share one moto server).
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{prefix}-{}-{n}-{nanos}", std::process::id())
+}
