@@ -23,40 +23,48 @@ function hexValue(b) {
   return -1;
 }
 
+/** Percent-decode to a "byte string": one char per byte (so comparing is bytewise). */
 function percentDecode(str) {
   const input = Buffer.from(str, 'utf8');
-  const out = Buffer.allocUnsafe(input.length);
-  let n = 0;
+  let out = '';
   for (let i = 0; i < input.length; i++) {
     const b = input[i];
     if (b === 0x25 && i + 2 < input.length) {
       const hi = hexValue(input[i + 1]);
       const lo = hexValue(input[i + 2]);
       if (hi >= 0 && lo >= 0) {
-        out[n++] = (hi << 4) | lo;
+        out += String.fromCharCode((hi << 4) | lo);
         i += 2;
         continue;
       }
     }
-    out[n++] = b;
+    out += String.fromCharCode(b);
   }
-  return out.subarray(0, n);
+  return out;
 }
 
 function percentEncode(bytes, keep) {
   let s = '';
-  for (const b of bytes) {
-    s += keep(b) ? String.fromCharCode(b) : '%' + HEX[b >> 4] + HEX[b & 15];
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes.charCodeAt(i);
+    s += keep(b) ? bytes[i] : '%' + HEX[b >> 4] + HEX[b & 15];
   }
   return s;
 }
+
+// Fast paths: most paths and query pieces need no decoding or encoding at all.
+const PATH_LITERAL = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
+const QUERY_LITERAL = /^[A-Za-z0-9\-._~]*$/;
 
 export function canonicalPath(originPath, uri) {
   let joined = originPath.replace(/\/+$/, '');
   if (!uri.startsWith('/')) joined += '/';
   joined += uri;
-  return joined === '' ? '/' : percentEncode(percentDecode(joined), pathKeeps);
+  if (joined === '') return '/';
+  return PATH_LITERAL.test(joined) ? joined : percentEncode(percentDecode(joined), pathKeeps);
 }
+
+const canonicalQueryPart = (s) => (QUERY_LITERAL.test(s) ? s : percentDecode(s));
 
 export function canonicalQuery(raw) {
   const pairs = [];
@@ -65,10 +73,17 @@ export function canonicalQuery(raw) {
     const eq = piece.indexOf('=');
     const name = eq < 0 ? piece : piece.slice(0, eq);
     const value = eq < 0 ? '' : piece.slice(eq + 1);
-    pairs.push([percentDecode(name), percentDecode(value)]);
+    pairs.push([canonicalQueryPart(name), canonicalQueryPart(value)]);
   }
-  pairs.sort((a, b) => Buffer.compare(a[0], b[0]) || Buffer.compare(a[1], b[1]));
-  return '?' + pairs.map(([n, v]) => percentEncode(n, isUnreserved) + '=' + percentEncode(v, isUnreserved)).join('&');
+  pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+  let out = '?';
+  for (let i = 0; i < pairs.length; i++) {
+    const [n, v] = pairs[i];
+    if (i > 0) out += '&';
+    out += (QUERY_LITERAL.test(n) ? n : percentEncode(n, isUnreserved)) + '=' +
+      (QUERY_LITERAL.test(v) ? v : percentEncode(v, isUnreserved));
+  }
+  return out;
 }
 
 export function canonicalAuthority(host) {
