@@ -240,7 +240,7 @@ fn check_signed(outputs: &[Value], config: &EdgeConfig) {
             (
                 "mac",
                 Arrival {
-                    signature: flip_last_mac_char(&arrival.signature),
+                    signature: flip_mac_char(&arrival.signature),
                     ..arrival.clone()
                 },
             ),
@@ -292,11 +292,11 @@ fn shift_created(signature_input: &str) -> String {
     )
 }
 
-/// Change one base64 character of our MAC (the last member of the field).
-fn flip_last_mac_char(signature: &str) -> String {
+/// Change the first base64 character of our MAC (our member is the last one). Not the
+/// last character: its low bits are padding that decoders may ignore.
+fn flip_mac_char(signature: &str) -> String {
     let mut bytes = signature.as_bytes().to_vec();
-    // `...=:<base64>=:` — the character before the padding is part of the MAC.
-    let i = bytes.len() - 3;
+    let i = signature.rfind("edgeseal=:").unwrap() + "edgeseal=:".len();
     bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
     String::from_utf8(bytes).unwrap()
 }
