@@ -1,5 +1,5 @@
 // The real handler (index.mjs + the built signer.wasm) over origin-request events.
-//   node --test edge-signer/js/test/
+//   node --test edge-signer/js/test/*.test.mjs
 
 import assert from 'node:assert/strict';
 import { renameSync } from 'node:fs';

@@ -1,5 +1,5 @@
 // The raw WASM exports, driven directly: the status codes the handler relies on.
-//   node --test edge-signer/js/test/
+//   node --test edge-signer/js/test/*.test.mjs
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
