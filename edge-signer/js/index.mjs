@@ -141,6 +141,13 @@ export function loadSigner(dir = HERE, log = console) {
       log.error(`edgeseal: ${describe(status)}; requests pass UNSIGNED`);
       return null;
     }
+    // One signature now, during init: V8 compiles WASM functions lazily, and this moves
+    // that compile out of the first viewer's request. It also proves the module works.
+    const warm = signer.sign('GET', 'init.invalid', '', '/', '', undefined, undefined, 0);
+    if (typeof warm === 'number') {
+      log.error(`edgeseal: self-test signature failed: ${describe(warm)}; requests pass UNSIGNED`);
+      return null;
+    }
     return signer;
   } catch (err) {
     log.error(`edgeseal: cannot load ${WASM_FILE} (${err.code ?? err.name}: ${err.message}); requests pass UNSIGNED`);
