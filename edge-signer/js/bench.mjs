@@ -11,7 +11,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, copyFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, copyFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -49,6 +49,9 @@ const min = (xs) => Math.min(...xs);
 //    config.json (whose own top level then stops at the missing file).
 writeFileSync(join(dir, 'empty.mjs'), "import 'node:fs'; import 'node:path'; import 'node:url';\n");
 const bare = mkdtempSync(join(tmpdir(), 'edgeseal-bench-bare-'));
+process.on('exit', () => {
+  for (const d of [dir, bare]) rmSync(d, { recursive: true, force: true });
+});
 copyFileSync(join(HERE, 'index.mjs'), join(bare, 'index.mjs'));
 const url = (d, f) => JSON.stringify(pathToFileURL(join(d, f)).href);
 const REQUEST = `{ method: 'GET', uri: '/a', querystring: 'b=1', headers: {}, origin: { custom: { domainName: 'h.example', path: '/prod' } } }`;

@@ -1,7 +1,7 @@
 // Shared helpers for the handler tests: where the built WASM is, temporary function
 // directories (handler + signer.wasm + config.json), fixtures and vectors.
 
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,8 +31,14 @@ export function config(overrides = {}) {
  * A directory laid out like the deployed function: the handler source under test, the
  * built signer.wasm, and config.json (an object, raw text, or null for none).
  */
+const created = [];
+process.on('exit', () => {
+  for (const dir of created) rmSync(dir, { recursive: true, force: true });
+});
+
 export function functionDir(cfg = config(), { wasm = true } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'edgeseal-edge-'));
+  created.push(dir);
   copyFileSync(join(JS_DIR, 'index.mjs'), join(dir, 'index.mjs'));
   if (wasm) copyFileSync(WASM, join(dir, 'signer.wasm'));
   if (cfg !== null) {
