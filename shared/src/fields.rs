@@ -348,6 +348,34 @@ impl<'de> ItemVisitor<'de> for SignatureEntry<'_, 'de, '_> {
     }
 }
 
+/// Remove the member `label` from a dictionary field, keeping every other member.
+///
+/// The edge calls this on what the viewer sent before adding its own member, so a
+/// viewer can never smuggle a signature under our label, while signatures under other
+/// labels (another system's) pass through. Returns `None` when nothing is left, or when
+/// the field is not a valid dictionary (what cannot be parsed cannot be preserved, and
+/// is dropped rather than forwarded beside our member).
+///
+/// ```
+/// let kept = edgeseal::remove_member(r#"edgeseal=("@path");created=1, other=("@method");created=2"#, "edgeseal");
+/// assert_eq!(kept.as_deref(), Some(r#"other=("@method");created=2"#));
+/// assert_eq!(edgeseal::remove_member("edgeseal=:AAAA:", "edgeseal"), None);
+/// ```
+pub fn remove_member(field: &str, label: &str) -> Option<String> {
+    let mut dict: Dictionary = Parser::new(field).parse().ok()?;
+    dict.shift_remove(label);
+    dict.serialize()
+}
+
+/// Append `member` (a serialized `label=value` dictionary member) to what is left of a
+/// field after [`remove_member`].
+pub(crate) fn append_member(rest: Option<&str>, member: &str) -> String {
+    match rest {
+        Some(rest) => format!("{rest}, {member}"),
+        None => member.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,33 +403,5 @@ mod tests {
             parse_signature(&spelled_differently, "edgeseal", &limits),
             Err(Rejection::Malformed)
         );
-    }
-}
-
-/// Remove the member `label` from a dictionary field, keeping every other member.
-///
-/// The edge calls this on what the viewer sent before adding its own member, so a
-/// viewer can never smuggle a signature under our label, while signatures under other
-/// labels (another system's) pass through. Returns `None` when nothing is left, or when
-/// the field is not a valid dictionary (what cannot be parsed cannot be preserved, and
-/// is dropped rather than forwarded beside our member).
-///
-/// ```
-/// let kept = edgeseal::remove_member(r#"edgeseal=("@path");created=1, other=("@method");created=2"#, "edgeseal");
-/// assert_eq!(kept.as_deref(), Some(r#"other=("@method");created=2"#));
-/// assert_eq!(edgeseal::remove_member("edgeseal=:AAAA:", "edgeseal"), None);
-/// ```
-pub fn remove_member(field: &str, label: &str) -> Option<String> {
-    let mut dict: Dictionary = Parser::new(field).parse().ok()?;
-    dict.shift_remove(label);
-    dict.serialize()
-}
-
-/// Append `member` (a serialized `label=value` dictionary member) to what is left of a
-/// field after [`remove_member`].
-pub(crate) fn append_member(rest: Option<&str>, member: &str) -> String {
-    match rest {
-        Some(rest) => format!("{rest}, {member}"),
-        None => member.to_owned(),
     }
 }
