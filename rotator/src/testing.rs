@@ -226,26 +226,28 @@ pub enum FaultTiming {
 #[derive(Default)]
 struct PlanState {
     calls: Vec<Op>,
-    fail_at: Option<(usize, FaultTiming)>,
-    fired: Option<Op>,
+    target: Option<(Op, usize, FaultTiming)>,
+    fired: bool,
 }
 
-/// Which call (counting every call through every [`Faulty`] sharing the plan) fails.
+/// Which call fails: the `occurrence`-th (0-based) call of one operation, counted over
+/// every [`Faulty`] sharing the plan. Counting per operation (not globally) keeps the
+/// target the same call even when an earlier run left different work behind.
 #[derive(Default)]
 pub struct FaultPlan {
     state: Mutex<PlanState>,
 }
 
 impl FaultPlan {
-    /// A plan that injects nothing (and counts calls).
+    /// A plan that injects nothing (and records calls).
     pub fn none() -> Arc<Self> {
         Arc::new(Self::default())
     }
 
-    /// A plan that fails the call with index `index` (0-based) once.
-    pub fn fail_call(index: usize, timing: FaultTiming) -> Arc<Self> {
+    /// A plan that fails the `occurrence`-th call of `op`, once.
+    pub fn fail(op: Op, occurrence: usize, timing: FaultTiming) -> Arc<Self> {
         let plan = Self::default();
-        lock(&plan.state).fail_at = Some((index, timing));
+        lock(&plan.state).target = Some((op, occurrence, timing));
         Arc::new(plan)
     }
 
@@ -254,18 +256,18 @@ impl FaultPlan {
         lock(&self.state).calls.clone()
     }
 
-    /// The operation that the fault struck, if it has.
-    pub fn fired(&self) -> Option<Op> {
+    /// Whether the fault has struck.
+    pub fn fired(&self) -> bool {
         lock(&self.state).fired
     }
 
     fn decide(&self, op: Op) -> Option<FaultTiming> {
         let mut state = lock(&self.state);
-        let index = state.calls.len();
+        let seen = state.calls.iter().filter(|c| **c == op).count();
         state.calls.push(op);
-        match state.fail_at {
-            Some((at, timing)) if at == index => {
-                state.fired = Some(op);
+        match state.target {
+            Some((target, occurrence, timing)) if target == op && occurrence == seen => {
+                state.fired = true;
                 Some(timing)
             }
             _ => None,

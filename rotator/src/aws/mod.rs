@@ -62,6 +62,21 @@ impl Op {
     }
 }
 
+impl Op {
+    /// Whether the call changes state in AWS (a lost answer then matters).
+    pub const fn mutates(self) -> bool {
+        matches!(
+            self,
+            Op::PutSecretValue
+                | Op::UpdateSecretVersionStage
+                | Op::UpdateFunctionCode
+                | Op::PublishVersion
+                | Op::DeleteFunctionVersion
+                | Op::UpdateDistribution
+        )
+    }
+}
+
 impl std::fmt::Display for Op {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

@@ -135,7 +135,21 @@ pub async fn version_stages(sm: &aws_sdk_secretsmanager::Client, secret: &str) -
     out.version_ids_to_stages().cloned().unwrap_or_default()
 }
 
+/// A version's value. Versions are immutable once they have one (the rotator never
+/// writes a second value under a token), so values are cached: the checks run after
+/// every step and moto is the bottleneck of these tests.
 pub async fn secret_value(sm: &aws_sdk_secretsmanager::Client, secret: &str, version: &str) -> Option<String> {
+    static CACHE: Mutex<Option<HashMap<(String, String), String>>> = Mutex::new(None);
+    let key = (secret.to_owned(), version.to_owned());
+    if let Some(v) = CACHE.lock().unwrap().get_or_insert_with(HashMap::new).get(&key) {
+        return Some(v.clone());
+    }
+    let value = uncached_secret_value(sm, secret, version).await?;
+    CACHE.lock().unwrap().get_or_insert_with(HashMap::new).insert(key, value.clone());
+    Some(value)
+}
+
+pub async fn uncached_secret_value(sm: &aws_sdk_secretsmanager::Client, secret: &str, version: &str) -> Option<String> {
     sm.get_secret_value()
         .secret_id(secret)
         .version_id(version)
@@ -143,6 +157,17 @@ pub async fn secret_value(sm: &aws_sdk_secretsmanager::Client, secret: &str, ver
         .await
         .ok()
         .and_then(|o| o.secret_string)
+}
+
+/// `code_sha256(zip_for(keyid, key))`, cached by key id (packaging is deterministic).
+pub fn sha_for(keyid: &str, key: &SigningKey) -> String {
+    static CACHE: Mutex<Option<HashMap<String, String>>> = Mutex::new(None);
+    if let Some(sha) = CACHE.lock().unwrap().get_or_insert_with(HashMap::new).get(keyid) {
+        return sha.clone();
+    }
+    let sha = code_sha256(&zip_for(keyid, key));
+    CACHE.lock().unwrap().get_or_insert_with(HashMap::new).insert(keyid.to_owned(), sha.clone());
+    sha
 }
 
 impl TestOrigin {
@@ -402,22 +427,38 @@ impl World {
             .unwrap();
         let secret = created.arn().unwrap().to_owned();
 
-        // The edge function, version 1 carrying the initial key.
-        let first_zip = match &initial_key {
+        // The edge function: version 1 carries an older edgeseal key (pruning has work
+        // to do), version 2 the initial key, which the distribution names.
+        let initial_zip = match &initial_key {
             Some(key) => zip_for(&initial_token, key),
             None => zip_for(&initial_token, &SigningKey::from_bytes(&[1; 32]).unwrap()),
         };
+        let ancient_zip = zip_for("ancient", &SigningKey::from_bytes(&[3; 32]).unwrap());
         let created = lambda
             .create_function()
             .function_name(&function)
             .runtime(aws_sdk_lambda::types::Runtime::Nodejs22x)
             .role(&role)
             .handler("index.handler")
-            .code(aws_sdk_lambda::types::FunctionCode::builder().zip_file(first_zip.into()).build())
+            .code(aws_sdk_lambda::types::FunctionCode::builder().zip_file(ancient_zip.into()).build())
             .send()
             .await
             .unwrap();
         let function_arn = unqualified(created.function_arn().unwrap()).to_owned();
+        lambda
+            .publish_version()
+            .function_name(&function)
+            .description("edgeseal keyid=ancient")
+            .send()
+            .await
+            .unwrap();
+        lambda
+            .update_function_code()
+            .function_name(&function)
+            .zip_file(initial_zip.into())
+            .send()
+            .await
+            .unwrap();
         let v1 = lambda
             .publish_version()
             .function_name(&function)
@@ -426,6 +467,7 @@ impl World {
             .await
             .unwrap();
         let v1_arn = v1.function_arn().unwrap().to_owned();
+        assert!(v1_arn.ends_with(":2"), "{v1_arn}");
 
         // A function the rotation must leave alone, and one Secrets Manager "invokes".
         let other = edgeseal_testkit::unique_name("viewer-fn");
@@ -601,7 +643,7 @@ impl World {
             if let Some(value) = secret_value(&self.sm, &self.secret, id).await
                 && let Ok(SecretValue::Hmac(key)) = SecretValue::parse(&value, None)
             {
-                by_sha.insert(code_sha256(&zip_for(id, &key)), (id.to_owned(), key));
+                by_sha.insert(sha_for(id, &key), (id.to_owned(), key));
             }
         }
         let mut out = HashMap::new();
@@ -639,11 +681,12 @@ impl World {
             .expect("AWSCURRENT unparsable");
 
         let history = self.cdn.history(&self.distribution);
-        let mut seen = self.seen_history.lock().unwrap();
         let mut configs = self.cdn.live_configs(&self.distribution);
-        configs.extend(history.iter().skip(*seen).cloned());
-        *seen = history.len();
-        drop(seen);
+        {
+            let mut seen = self.seen_history.lock().unwrap();
+            configs.extend(history.iter().skip(*seen).cloned());
+            *seen = history.len();
+        }
 
         match self.mode {
             Mode::Signed => {
