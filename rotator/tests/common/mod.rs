@@ -1,7 +1,13 @@
 //! The world a rotation runs in during tests: moto for Secrets Manager, Lambda and IAM
 //! (through the real SDK), the in-process CloudFront fake (or moto's CloudFront for
 //! what it keeps), and a loopback origin that verifies like the authorizer would.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -31,13 +37,21 @@ pub const FIELD: &str = "HTTP_API_KEY";
 pub const ACCOUNT: &str = "123456789012";
 
 pub fn now() -> UnixTime {
-    UnixTime::from_secs(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs())
+    UnixTime::from_secs(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
 }
 
 pub fn assets() -> EdgeAssets {
     let mut wasm = b"\0asm\x01\0\0\0".to_vec();
     wasm.extend_from_slice(&[0u8; 32]);
-    EdgeAssets::new(b"export const handler = async (event) => event;\n".to_vec(), wasm)
+    EdgeAssets::new(
+        b"export const handler = async (event) => event;\n".to_vec(),
+        wasm,
+    )
 }
 
 pub fn zip_for(keyid: &str, key: &SigningKey) -> Vec<u8> {
@@ -57,7 +71,14 @@ fn uuid_like() -> String {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b).unwrap();
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-4{}-8{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
 }
 
 pub fn new_token() -> String {
@@ -98,8 +119,12 @@ struct OriginState {
 pub async fn authorizer_keys(sm: &aws_sdk_secretsmanager::Client, secret: &str) -> KeySet {
     let mut keys = KeySet::new();
     for (id, stages) in version_stages(sm, secret).await {
-        let Some(value) = secret_value(sm, secret, &id).await else { continue };
-        let Ok(SecretValue::Hmac(key)) = SecretValue::parse(&value, Some(FIELD)) else { continue };
+        let Some(value) = secret_value(sm, secret, &id).await else {
+            continue;
+        };
+        let Ok(SecretValue::Hmac(key)) = SecretValue::parse(&value, Some(FIELD)) else {
+            continue;
+        };
         let keyid = KeyId::new(id.clone()).unwrap();
         if stages.iter().any(|s| s == "AWSCURRENT") {
             keys.insert_current(keyid.clone(), key.clone());
@@ -115,10 +140,16 @@ pub async fn authorizer_keys(sm: &aws_sdk_secretsmanager::Client, secret: &str) 
 }
 
 /// Static values the prior art's authorizer accepts: AWSCURRENT and AWSPENDING.
-pub async fn accepted_static_values(sm: &aws_sdk_secretsmanager::Client, secret: &str) -> Vec<String> {
+pub async fn accepted_static_values(
+    sm: &aws_sdk_secretsmanager::Client,
+    secret: &str,
+) -> Vec<String> {
     let mut out = Vec::new();
     for (id, stages) in version_stages(sm, secret).await {
-        if !stages.iter().any(|s| s == "AWSCURRENT" || s == "AWSPENDING") {
+        if !stages
+            .iter()
+            .any(|s| s == "AWSCURRENT" || s == "AWSPENDING")
+        {
             continue;
         }
         if let Some(value) = secret_value(sm, secret, &id).await
@@ -130,7 +161,10 @@ pub async fn accepted_static_values(sm: &aws_sdk_secretsmanager::Client, secret:
     out
 }
 
-pub async fn version_stages(sm: &aws_sdk_secretsmanager::Client, secret: &str) -> HashMap<String, Vec<String>> {
+pub async fn version_stages(
+    sm: &aws_sdk_secretsmanager::Client,
+    secret: &str,
+) -> HashMap<String, Vec<String>> {
     let out = sm.describe_secret().secret_id(secret).send().await.unwrap();
     out.version_ids_to_stages().cloned().unwrap_or_default()
 }
@@ -138,18 +172,35 @@ pub async fn version_stages(sm: &aws_sdk_secretsmanager::Client, secret: &str) -
 /// A version's value. Versions are immutable once they have one (the rotator never
 /// writes a second value under a token), so values are cached: the checks run after
 /// every step and moto is the bottleneck of these tests.
-pub async fn secret_value(sm: &aws_sdk_secretsmanager::Client, secret: &str, version: &str) -> Option<String> {
+pub async fn secret_value(
+    sm: &aws_sdk_secretsmanager::Client,
+    secret: &str,
+    version: &str,
+) -> Option<String> {
     static CACHE: Mutex<Option<HashMap<(String, String), String>>> = Mutex::new(None);
     let key = (secret.to_owned(), version.to_owned());
-    if let Some(v) = CACHE.lock().unwrap().get_or_insert_with(HashMap::new).get(&key) {
+    if let Some(v) = CACHE
+        .lock()
+        .unwrap()
+        .get_or_insert_with(HashMap::new)
+        .get(&key)
+    {
         return Some(v.clone());
     }
     let value = uncached_secret_value(sm, secret, version).await?;
-    CACHE.lock().unwrap().get_or_insert_with(HashMap::new).insert(key, value.clone());
+    CACHE
+        .lock()
+        .unwrap()
+        .get_or_insert_with(HashMap::new)
+        .insert(key, value.clone());
     Some(value)
 }
 
-pub async fn uncached_secret_value(sm: &aws_sdk_secretsmanager::Client, secret: &str, version: &str) -> Option<String> {
+pub async fn uncached_secret_value(
+    sm: &aws_sdk_secretsmanager::Client,
+    secret: &str,
+    version: &str,
+) -> Option<String> {
     sm.get_secret_value()
         .secret_id(secret)
         .version_id(version)
@@ -162,11 +213,20 @@ pub async fn uncached_secret_value(sm: &aws_sdk_secretsmanager::Client, secret: 
 /// `code_sha256(zip_for(keyid, key))`, cached by key id (packaging is deterministic).
 pub fn sha_for(keyid: &str, key: &SigningKey) -> String {
     static CACHE: Mutex<Option<HashMap<String, String>>> = Mutex::new(None);
-    if let Some(sha) = CACHE.lock().unwrap().get_or_insert_with(HashMap::new).get(keyid) {
+    if let Some(sha) = CACHE
+        .lock()
+        .unwrap()
+        .get_or_insert_with(HashMap::new)
+        .get(keyid)
+    {
         return sha.clone();
     }
     let sha = code_sha256(&zip_for(keyid, key));
-    CACHE.lock().unwrap().get_or_insert_with(HashMap::new).insert(keyid.to_owned(), sha.clone());
+    CACHE
+        .lock()
+        .unwrap()
+        .get_or_insert_with(HashMap::new)
+        .insert(keyid.to_owned(), sha.clone());
     sha
 }
 
@@ -189,7 +249,9 @@ impl TestOrigin {
         });
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let state = state.clone();
                 tokio::spawn(async move { serve(stream, state).await });
             }
@@ -236,7 +298,12 @@ async fn serve(mut stream: tokio::net::TcpStream, state: Arc<OriginState>) {
     let _ = stream.shutdown().await;
 }
 
-async fn decide(state: &OriginState, method: &str, target: &str, headers: &[(String, String)]) -> u16 {
+async fn decide(
+    state: &OriginState,
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
+) -> u16 {
     if state
         .fail_next
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -244,7 +311,12 @@ async fn decide(state: &OriginState, method: &str, target: &str, headers: &[(Str
     {
         return 500;
     }
-    let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
     match state.kind {
         OriginKind::Signed => {
             let (path, query) = target.split_once('?').unwrap_or((target, ""));
@@ -255,7 +327,9 @@ async fn decide(state: &OriginState, method: &str, target: &str, headers: &[(Str
                 }
             }
             let verifier = Verifier::new(LABEL).unwrap();
-            let Ok(candidate) = verifier.parse(&view) else { return 401 };
+            let Ok(candidate) = verifier.parse(&view) else {
+                return 401;
+            };
             if state.reject_keyid.lock().unwrap().as_deref() == Some(candidate.keyid().as_str()) {
                 return 403;
             }
@@ -266,12 +340,18 @@ async fn decide(state: &OriginState, method: &str, target: &str, headers: &[(Str
             }
         }
         OriginKind::StaticHeader => {
-            let Some(presented) = header(HEADER) else { return 401 };
+            let Some(presented) = header(HEADER) else {
+                return 401;
+            };
             let accepted = accepted_static_values(&state.sm, &state.secret).await;
             if state.reject_keyid.lock().unwrap().as_deref() == Some(presented) {
                 return 403;
             }
-            if accepted.iter().any(|v| v == presented) { 200 } else { 403 }
+            if accepted.iter().any(|v| v == presented) {
+                200
+            } else {
+                403
+            }
         }
     }
 }
@@ -279,7 +359,11 @@ async fn decide(state: &OriginState, method: &str, target: &str, headers: &[(Str
 // ---------------------------------------------------------------------------------
 // Distribution configs.
 
-pub fn distribution_config(origin_domain: &str, associations: Vec<(String, EventType)>, header: Option<&str>) -> DistributionConfig {
+pub fn distribution_config(
+    origin_domain: &str,
+    associations: Vec<(String, EventType)>,
+    header: Option<&str>,
+) -> DistributionConfig {
     let mut origin = Origin::builder()
         .id("api")
         .domain_name(origin_domain)
@@ -295,14 +379,27 @@ pub fn distribution_config(origin_domain: &str, associations: Vec<(String, Event
         origin = origin.custom_headers(
             CustomHeaders::builder()
                 .quantity(2)
-                .items(OriginCustomHeader::builder().header_name("X-Other").header_value("keep-me").build().unwrap())
-                .items(OriginCustomHeader::builder().header_name("X-Origin-Verify").header_value(value).build().unwrap())
+                .items(
+                    OriginCustomHeader::builder()
+                        .header_name("X-Other")
+                        .header_value("keep-me")
+                        .build()
+                        .unwrap(),
+                )
+                .items(
+                    OriginCustomHeader::builder()
+                        .header_name("X-Origin-Verify")
+                        .header_value(value)
+                        .build()
+                        .unwrap(),
+                )
                 .build()
                 .unwrap(),
         );
     }
     let lambda_associations = |list: &[(String, EventType)]| {
-        let mut b = LambdaFunctionAssociations::builder().quantity(i32::try_from(list.len()).unwrap());
+        let mut b =
+            LambdaFunctionAssociations::builder().quantity(i32::try_from(list.len()).unwrap());
         for (arn, event) in list {
             b = b.items(
                 LambdaFunctionAssociation::builder()
@@ -325,7 +422,13 @@ pub fn distribution_config(origin_domain: &str, associations: Vec<(String, Event
         .caller_reference(edgeseal_testkit::unique_name("ref"))
         .comment("edgeseal test")
         .enabled(true)
-        .origins(Origins::builder().quantity(1).items(origin.build().unwrap()).build().unwrap())
+        .origins(
+            Origins::builder()
+                .quantity(1)
+                .items(origin.build().unwrap())
+                .build()
+                .unwrap(),
+        )
         .default_cache_behavior(default.build().unwrap());
     if !associations.is_empty() {
         // A second behavior with its own association: setSecret must move both.
@@ -338,7 +441,11 @@ pub fn distribution_config(origin_domain: &str, associations: Vec<(String, Event
             .build()
             .unwrap();
         config = config.cache_behaviors(
-            aws_sdk_cloudfront::types::CacheBehaviors::builder().quantity(1).items(behavior).build().unwrap(),
+            aws_sdk_cloudfront::types::CacheBehaviors::builder()
+                .quantity(1)
+                .items(behavior)
+                .build()
+                .unwrap(),
         );
     }
     config.build().unwrap()
@@ -415,7 +522,10 @@ impl World {
                 let key = SigningKey::from_bytes(&random32()).unwrap();
                 (edgeseal::edgeseal_secret_json(&key).to_string(), Some(key))
             }
-            Mode::StaticHeader => (format!(r#"{{"{FIELD}":"initialStaticValue0123456789abcdef"}}"#), None),
+            Mode::StaticHeader => (
+                format!(r#"{{"{FIELD}":"initialStaticValue0123456789abcdef"}}"#),
+                None,
+            ),
         };
         let created = sm
             .create_secret()
@@ -440,7 +550,11 @@ impl World {
             .runtime(aws_sdk_lambda::types::Runtime::Nodejs22x)
             .role(&role)
             .handler("index.handler")
-            .code(aws_sdk_lambda::types::FunctionCode::builder().zip_file(ancient_zip.into()).build())
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(ancient_zip.into())
+                    .build(),
+            )
             .send()
             .await
             .unwrap();
@@ -477,7 +591,11 @@ impl World {
             .runtime(aws_sdk_lambda::types::Runtime::Nodejs22x)
             .role(&role)
             .handler("index.handler")
-            .code(aws_sdk_lambda::types::FunctionCode::builder().zip_file(zip_for("x", &SigningKey::from_bytes(&[2; 32]).unwrap()).into()).build())
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(zip_for("x", &SigningKey::from_bytes(&[2; 32]).unwrap()).into())
+                    .build(),
+            )
             .send()
             .await
             .unwrap();
@@ -489,7 +607,10 @@ impl World {
         };
         let origin = TestOrigin::start(origin_kind, sm.clone(), &secret).await;
         let cdn = Arc::new(FakeCloudFront::new(Duration::from_millis(30)));
-        let distribution = format!("E{}", uuid_like().replace('-', "")[..13].to_ascii_uppercase());
+        let distribution = format!(
+            "E{}",
+            uuid_like().replace('-', "")[..13].to_ascii_uppercase()
+        );
         let config = match mode {
             Mode::Signed => distribution_config(
                 "api.example.com",
@@ -527,7 +648,10 @@ impl World {
 
     pub fn env(&self) -> Vec<(String, String)> {
         let mut vars = vec![
-            ("CLOUDFRONT_DISTRIBUTION_ID".to_owned(), self.distribution.clone()),
+            (
+                "CLOUDFRONT_DISTRIBUTION_ID".to_owned(),
+                self.distribution.clone(),
+            ),
             ("ORIGIN_URL".to_owned(), self.origin.url.clone()),
             ("ORIGIN_TEST_TIMEOUT_MS".to_owned(), "2000".to_owned()),
             ("DEPLOY_POLL_INTERVAL_MS".to_owned(), "10".to_owned()),
@@ -568,7 +692,10 @@ impl World {
         .unwrap()
     }
 
-    pub fn rotator(&self, plan: Arc<FaultPlan>) -> Rotator<Faulty<SdkSecrets>, Faulty<SdkLambda>, Faulty<Arc<FakeCloudFront>>> {
+    pub fn rotator(
+        &self,
+        plan: Arc<FaultPlan>,
+    ) -> Rotator<Faulty<SdkSecrets>, Faulty<SdkLambda>, Faulty<Arc<FakeCloudFront>>> {
         self.rotator_with(self.config_with(&[]), plan, self.cdn.clone())
     }
 
@@ -647,7 +774,13 @@ impl World {
             }
         }
         let mut out = HashMap::new();
-        let listed = self.lambda.list_versions_by_function().function_name(&self.function).send().await.unwrap();
+        let listed = self
+            .lambda
+            .list_versions_by_function()
+            .function_name(&self.function)
+            .send()
+            .await
+            .unwrap();
         for f in listed.versions() {
             if let Some(entry) = by_sha.get(f.code_sha256().unwrap_or_default()) {
                 out.insert(f.function_arn().unwrap().to_owned(), entry.clone());
@@ -677,8 +810,11 @@ impl World {
             .send()
             .await
             .expect("AWSCURRENT lost");
-        SecretValue::parse(current.secret_string().expect("AWSCURRENT has no value"), Some(FIELD))
-            .expect("AWSCURRENT unparsable");
+        SecretValue::parse(
+            current.secret_string().expect("AWSCURRENT has no value"),
+            Some(FIELD),
+        )
+        .expect("AWSCURRENT unparsable");
 
         let history = self.cdn.history(&self.distribution);
         let mut configs = self.cdn.live_configs(&self.distribution);
@@ -695,28 +831,44 @@ impl World {
                 let request = RequestView::new("GET", "api.example.com", "/prod/orders", "a=1");
                 for config in &configs {
                     let arns = self.edge_arns(config);
-                    assert_eq!(arns.len(), 2, "both behaviors keep their origin-request association");
+                    assert_eq!(
+                        arns.len(),
+                        2,
+                        "both behaviors keep their origin-request association"
+                    );
                     for arn in arns {
-                        let (keyid, key) = version_keys
-                            .get(&arn)
-                            .unwrap_or_else(|| panic!("distribution names {arn}, which carries no key of the secret"));
-                        let signed = Signer::new(LABEL, KeyId::new(keyid.clone()).unwrap(), key.clone())
-                            .unwrap()
-                            .sign_at(now(), &request)
-                            .unwrap();
+                        let (keyid, key) = version_keys.get(&arn).unwrap_or_else(|| {
+                            panic!("distribution names {arn}, which carries no key of the secret")
+                        });
+                        let signed =
+                            Signer::new(LABEL, KeyId::new(keyid.clone()).unwrap(), key.clone())
+                                .unwrap()
+                                .sign_at(now(), &request)
+                                .unwrap();
                         let arriving = request
                             .clone()
                             .with_header("signature-input", signed.signature_input())
                             .with_header("signature", signed.signature());
-                        if let Err(rejection) = Verifier::new(LABEL).unwrap().verify_at(now(), &arriving, &keys) {
-                            panic!("edge version {arn} (keyid {keyid}) would be rejected: {}", rejection.code());
+                        if let Err(rejection) =
+                            Verifier::new(LABEL)
+                                .unwrap()
+                                .verify_at(now(), &arriving, &keys)
+                        {
+                            panic!(
+                                "edge version {arn} (keyid {keyid}) would be rejected: {}",
+                                rejection.code()
+                            );
                         }
                     }
                     let viewer: Vec<_> = edgeseal_rotator::associations(config)
                         .filter(|a| a.event_type == EventType::ViewerRequest)
                         .map(|a| a.lambda_function_arn.clone())
                         .collect();
-                    assert_eq!(viewer, vec![self.other_function_arn.clone(); 2], "other function untouched");
+                    assert_eq!(
+                        viewer,
+                        vec![self.other_function_arn.clone(); 2],
+                        "other function untouched"
+                    );
                 }
             }
             Mode::StaticHeader => {
@@ -724,7 +876,10 @@ impl World {
                 for config in &configs {
                     let values: Vec<&str> = custom_headers(config, HEADER).collect();
                     assert_eq!(values.len(), 1);
-                    assert!(accepted.iter().any(|a| a == values[0]), "distribution sends a header value the authorizer rejects");
+                    assert!(
+                        accepted.iter().any(|a| a == values[0]),
+                        "distribution sends a header value the authorizer rejects"
+                    );
                     let other: Vec<&str> = custom_headers(config, "x-other").collect();
                     assert_eq!(other, ["keep-me"]);
                 }
@@ -770,26 +925,47 @@ impl World {
     /// and the distribution sends the new key everywhere.
     pub async fn assert_rotated(&self, token: &str, previous: &str) {
         let stages = version_stages(&self.sm, &self.secret).await;
-        assert!(stages[token].iter().any(|s| s == "AWSCURRENT"), "{stages:?}");
-        assert!(stages[previous].iter().any(|s| s == "AWSPREVIOUS"), "{stages:?}");
+        assert!(
+            stages[token].iter().any(|s| s == "AWSCURRENT"),
+            "{stages:?}"
+        );
+        assert!(
+            stages[previous].iter().any(|s| s == "AWSPREVIOUS"),
+            "{stages:?}"
+        );
         let config = self.cdn.config(&self.distribution).unwrap();
         match self.mode {
             Mode::Signed => {
                 let keys = self.version_keys().await;
                 for arn in self.edge_arns(&config) {
-                    assert_eq!(keys[&arn].0, token, "distribution names an edge version with the new key");
+                    assert_eq!(
+                        keys[&arn].0, token,
+                        "distribution names an edge version with the new key"
+                    );
                 }
             }
             Mode::StaticHeader => {
                 let value = secret_value(&self.sm, &self.secret, token).await.unwrap();
-                let SecretValue::StaticHeader(v) = SecretValue::parse(&value, Some(FIELD)).unwrap() else { panic!() };
-                assert_eq!(custom_headers(&config, HEADER).collect::<Vec<_>>(), [v.expose()]);
+                let SecretValue::StaticHeader(v) = SecretValue::parse(&value, Some(FIELD)).unwrap()
+                else {
+                    panic!()
+                };
+                assert_eq!(
+                    custom_headers(&config, HEADER).collect::<Vec<_>>(),
+                    [v.expose()]
+                );
             }
         }
     }
 
     pub async fn edgeseal_versions_for(&self, token: &str) -> usize {
-        let listed = self.lambda.list_versions_by_function().function_name(&self.function).send().await.unwrap();
+        let listed = self
+            .lambda
+            .list_versions_by_function()
+            .function_name(&self.function)
+            .send()
+            .await
+            .unwrap();
         listed
             .versions()
             .iter()
