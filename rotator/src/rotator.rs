@@ -922,3 +922,142 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod edit_tests {
+    use aws_sdk_cloudfront::types::{
+        CacheBehavior, CacheBehaviors, CustomHeaders, DefaultCacheBehavior,
+        LambdaFunctionAssociation, LambdaFunctionAssociations, Origin, OriginCustomHeader, Origins,
+        ViewerProtocolPolicy,
+    };
+
+    use super::*;
+
+    const EDGE: &str = "arn:aws:lambda:us-east-1:123456789012:function:edge";
+    const OTHER: &str = "arn:aws:lambda:us-east-1:123456789012:function:other";
+
+    fn associations_list(items: &[(&str, EventType)]) -> LambdaFunctionAssociations {
+        let mut b = LambdaFunctionAssociations::builder().quantity(items.len() as i32);
+        for (arn, event) in items {
+            b = b.items(
+                LambdaFunctionAssociation::builder()
+                    .lambda_function_arn(*arn)
+                    .event_type(event.clone())
+                    .build()
+                    .unwrap(),
+            );
+        }
+        b.build().unwrap()
+    }
+
+    fn config() -> DistributionConfig {
+        let header = |name: &str, value: &str| {
+            OriginCustomHeader::builder()
+                .header_name(name)
+                .header_value(value)
+                .build()
+                .unwrap()
+        };
+        let origin = |id: &str, headers: Vec<OriginCustomHeader>| {
+            let mut custom = CustomHeaders::builder().quantity(headers.len() as i32);
+            for h in headers {
+                custom = custom.items(h);
+            }
+            Origin::builder()
+                .id(id)
+                .domain_name("api.example.com")
+                .custom_headers(custom.build().unwrap())
+                .build()
+                .unwrap()
+        };
+        DistributionConfig::builder()
+            .caller_reference("r")
+            .comment("c")
+            .enabled(true)
+            .origins(
+                Origins::builder()
+                    .quantity(2)
+                    .items(origin(
+                        "a",
+                        vec![header("X-Origin-Verify", "old"), header("x-keep", "k")],
+                    ))
+                    .items(origin("b", vec![header("x-keep", "k")]))
+                    .build()
+                    .unwrap(),
+            )
+            .default_cache_behavior(
+                DefaultCacheBehavior::builder()
+                    .target_origin_id("a")
+                    .viewer_protocol_policy(ViewerProtocolPolicy::HttpsOnly)
+                    .lambda_function_associations(associations_list(&[
+                        (&format!("{EDGE}:3"), EventType::OriginRequest),
+                        (&format!("{EDGE}:2"), EventType::OriginResponse),
+                        (&format!("{OTHER}:9"), EventType::ViewerRequest),
+                    ]))
+                    .build()
+                    .unwrap(),
+            )
+            .cache_behaviors(
+                CacheBehaviors::builder()
+                    .quantity(1)
+                    .items(
+                        CacheBehavior::builder()
+                            .path_pattern("/v2/*")
+                            .target_origin_id("b")
+                            .viewer_protocol_policy(ViewerProtocolPolicy::HttpsOnly)
+                            .lambda_function_associations(associations_list(&[(
+                                &format!("{EDGE}:1"),
+                                EventType::OriginRequest,
+                            )]))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn only_origin_request_associations_of_the_function_move() {
+        let mut c = config();
+        let target = format!("{EDGE}:7");
+        assert_eq!(point_associations(&mut c, EDGE, &target), (2, 2));
+        let arns: Vec<(String, EventType)> = associations(&c)
+            .map(|a| (a.lambda_function_arn.clone(), a.event_type.clone()))
+            .collect();
+        assert_eq!(
+            arns,
+            [
+                (target.clone(), EventType::OriginRequest),
+                (format!("{EDGE}:2"), EventType::OriginResponse),
+                (format!("{OTHER}:9"), EventType::ViewerRequest),
+                (target.clone(), EventType::OriginRequest),
+            ]
+        );
+        assert_eq!(
+            point_associations(&mut c, EDGE, &target),
+            (2, 0),
+            "nothing left to change"
+        );
+        assert_eq!(
+            point_associations(&mut c, "arn:aws:lambda:us-east-1:1:function:nope", &target).0,
+            0
+        );
+    }
+
+    #[test]
+    fn only_the_named_header_changes_case_insensitively() {
+        let mut c = config();
+        let value = StaticHeaderValue::new("new-value".into()).unwrap();
+        assert_eq!(set_custom_header(&mut c, "x-origin-verify", &value), (1, 1));
+        assert_eq!(
+            custom_headers(&c, "x-origin-verify").collect::<Vec<_>>(),
+            ["new-value"]
+        );
+        assert_eq!(custom_headers(&c, "x-keep").collect::<Vec<_>>(), ["k", "k"]);
+        assert_eq!(set_custom_header(&mut c, "X-ORIGIN-VERIFY", &value), (1, 0));
+        assert_eq!(set_custom_header(&mut c, "x-absent", &value), (0, 0));
+    }
+}
