@@ -21,16 +21,13 @@ use edgeseal_rotator::{Mode, Op};
 
 type Case = (Op, usize, FaultTiming);
 
-/// Worlds serving many cases keep every edge version: moto numbers a new version
-/// len(versions)+1 and so reuses numbers after a delete (real Lambda never does).
-/// Pruning's deletes get fresh worlds of their own (`prune_cases`).
-const NO_PRUNING: [(&str, &str); 1] = [("EDGE_KEEP_VERSIONS", "1000")];
-
+/// Worlds serving many cases keep every edge version (the world's default; see
+/// `World::env`); pruning's deletes get fresh worlds of their own.
 fn rotator_for(world: &World, plan: std::sync::Arc<FaultPlan>, keep_all: bool) -> Rotator {
     let config = if keep_all {
-        world.config_with(&NO_PRUNING)
-    } else {
         world.config_with(&[])
+    } else {
+        world.config_with(&[("EDGE_KEEP_VERSIONS", "2")])
     };
     world.rotator_with(config, plan, world.cdn.clone())
 }

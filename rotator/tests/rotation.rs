@@ -431,7 +431,11 @@ async fn pruning_keeps_the_newest_and_any_version_a_distribution_names() {
         );
         list.quantity += 1;
     });
-    let rotator = world.rotator(FaultPlan::none());
+    let rotator = world.rotator_with(
+        world.config_with(&[("EDGE_KEEP_VERSIONS", "2")]),
+        FaultPlan::none(),
+        world.cdn.clone(),
+    );
     // Two rotations, not more: moto numbers a new version len(versions)+1, so after a
     // delete it would reuse a number (real Lambda never does).
     let mut tokens = Vec::new();
