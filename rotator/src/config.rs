@@ -229,6 +229,14 @@ impl Config {
         let (edge, static_header) = match mode {
             Mode::Signed => {
                 let function = edge_function.ok_or(ConfigError::Missing("EDGE_FUNCTION_NAME"))?;
+                // The rotator updates $LATEST and publishes versions: a version-qualified
+                // ARN (`...:function:name:7`) or an alias cannot be updated.
+                if function.starts_with("arn:") && function.split(':').count() != 7 {
+                    return Err(invalid(
+                        "EDGE_FUNCTION_NAME",
+                        "give the function name or its unqualified ARN (no version or alias)",
+                    ));
+                }
                 let assets_dir = match get("EDGE_ASSETS_DIR") {
                     Some(dir) => PathBuf::from(dir),
                     None => PathBuf::from(get("LAMBDA_TASK_ROOT").ok_or(invalid(
@@ -435,6 +443,26 @@ mod tests {
         vars.push(("EDGE_FUNCTION_NAME", "f"));
         let err = config(&vars).unwrap_err();
         assert!(err.to_string().contains("EDGE_ASSETS_DIR"), "{err}");
+        vars.push(("EDGE_ASSETS_DIR", "/opt/assets"));
+        vars.retain(|(k, _)| *k != "EDGE_FUNCTION_NAME");
+        vars.push((
+            "EDGE_FUNCTION_NAME",
+            "arn:aws:lambda:us-east-1:123456789012:function:edge:7",
+        ));
+        let err = config(&vars).unwrap_err();
+        assert!(
+            err.to_string().starts_with("EDGE_FUNCTION_NAME is invalid"),
+            "{err}"
+        );
+        vars.pop();
+        vars.push((
+            "EDGE_FUNCTION_NAME",
+            "arn:aws:lambda:us-east-1:123456789012:function:edge",
+        ));
+        assert_eq!(
+            config(&vars).unwrap().edge.unwrap().function,
+            "arn:aws:lambda:us-east-1:123456789012:function:edge"
+        );
     }
 
     #[test]

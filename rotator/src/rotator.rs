@@ -310,7 +310,7 @@ impl<S: SecretsApi, L: EdgeFunctionApi, C: DistributionApi> Rotator<S, L, C> {
     async fn set(&self, secret: &str, token: &str, deadline: Instant) -> Result<(), RotationError> {
         let pending = self.pending(secret, token).await?;
         // Pre-flight: never make CloudFront send a key the origin does not accept.
-        self.probe_with(&pending, PENDING).await?;
+        self.probe_with(&pending, PENDING, deadline).await?;
         self.point_distributions(&pending, deadline).await
     }
 
@@ -483,13 +483,13 @@ impl<S: SecretsApi, L: EdgeFunctionApi, C: DistributionApi> Rotator<S, L, C> {
         let pending = self.pending(secret, token).await?;
         let current = self.current(secret, meta).await?;
         self.check_pointed(&pending).await?;
-        if let Err(e) = self.probe_with(&pending, PENDING).await {
+        if let Err(e) = self.probe_with(&pending, PENDING, deadline).await {
             // Leave CloudFront sending the key the origin accepted, not the one it just
             // rejected (the prior art left the untested key in place).
             self.roll_back(&current, deadline).await;
             return Err(e);
         }
-        self.probe_with(&current, CURRENT).await?;
+        self.probe_with(&current, CURRENT, deadline).await?;
         if self.config.wait_for_deployed {
             self.wait_deployed(deadline).await?;
         }
@@ -730,6 +730,7 @@ impl<S: SecretsApi, L: EdgeFunctionApi, C: DistributionApi> Rotator<S, L, C> {
         &self,
         material: &Material,
         stage: &'static str,
+        deadline: Instant,
     ) -> Result<(), RotationError> {
         let credential = match material {
             Material::Key(keyid, key) => Credential::Signed {
@@ -742,7 +743,11 @@ impl<S: SecretsApi, L: EdgeFunctionApi, C: DistributionApi> Rotator<S, L, C> {
                 value,
             },
         };
-        match self.probe.probe(credential).await {
+        // The probe has its own timeout; the Lambda's deadline may be nearer still.
+        let result = tokio::time::timeout_at(deadline, self.probe.probe(credential))
+            .await
+            .unwrap_or(Err(ProbeError::Timeout(self.config.origin_test.timeout)));
+        match result {
             Ok(status) => {
                 info!(stage, status, "origin accepted the test request");
                 Ok(())

@@ -484,3 +484,108 @@ async fn several_distributions_are_all_pointed() {
     assert_eq!(a, b);
     world.assert_rotated(&token, &world.initial_token).await;
 }
+
+/// Lambda still applying the code update for a while (or failing it).
+struct SlowLambda {
+    inner: edgeseal_rotator::aws::sdk::SdkLambda,
+    in_progress: AtomicUsize,
+    then_fail: bool,
+}
+
+impl edgeseal_rotator::EdgeFunctionApi for SlowLambda {
+    async fn update_code(&self, function: &str, zip: Vec<u8>) -> Result<String, ApiError> {
+        self.inner.update_code(function, zip).await
+    }
+    async fn update_status(
+        &self,
+        function: &str,
+    ) -> Result<edgeseal_rotator::UpdateStatus, ApiError> {
+        if self
+            .in_progress
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Ok(edgeseal_rotator::UpdateStatus::InProgress);
+        }
+        if self.then_fail {
+            return Ok(edgeseal_rotator::UpdateStatus::Failed(
+                "InvalidZipFileException: test".into(),
+            ));
+        }
+        self.inner.update_status(function).await
+    }
+    async fn publish_version(
+        &self,
+        function: &str,
+        description: &str,
+        code_sha256: &str,
+    ) -> Result<edgeseal_rotator::FunctionVersion, ApiError> {
+        self.inner
+            .publish_version(function, description, code_sha256)
+            .await
+    }
+    async fn list_versions(
+        &self,
+        function: &str,
+    ) -> Result<Vec<edgeseal_rotator::FunctionVersion>, ApiError> {
+        self.inner.list_versions(function).await
+    }
+    async fn delete_version(&self, function: &str, version: &str) -> Result<(), ApiError> {
+        self.inner.delete_version(function, version).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_secret_waits_for_the_code_update_before_publishing() {
+    use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
+    let world = World::new(Mode::Signed).await;
+    let build = |in_progress: usize, then_fail: bool| {
+        edgeseal_rotator::Rotator::new(
+            world.config_with(&[]),
+            SdkSecrets::new(&world.sdk),
+            SlowLambda {
+                inner: SdkLambda::new(&world.sdk),
+                in_progress: AtomicUsize::new(in_progress),
+                then_fail,
+            },
+            world.cdn.clone(),
+            Some(assets()),
+        )
+        .unwrap()
+    };
+    let token = world.start_rotation().await;
+    let failing = build(1, true);
+    failing
+        .run(&world.event(Step::Create, &token), soon())
+        .await
+        .unwrap();
+    let err = failing
+        .run(&world.event(Step::Set, &token), soon())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, RotationError::EdgeUpdateFailed(reason) if reason.contains("InvalidZip")),
+        "{err}"
+    );
+    assert_eq!(
+        world.edgeseal_versions_for(&token).await,
+        0,
+        "nothing published from a failed update"
+    );
+
+    let started = Instant::now();
+    let too_slow = build(usize::MAX, false);
+    let short = tokio::time::Instant::now() + Duration::from_millis(500);
+    let err = too_slow
+        .run(&world.event(Step::Set, &token), short)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RotationError::EdgeUpdateTimeout), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    let slow = build(2, false);
+    let (attempts, _) = world.rotate_like_secrets_manager(&slow, &token, 1).await;
+    assert_eq!(attempts, 1);
+    world.assert_rotated(&token, &world.initial_token).await;
+    assert_eq!(world.edgeseal_versions_for(&token).await, 1);
+}
