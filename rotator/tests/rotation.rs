@@ -589,3 +589,49 @@ async fn set_secret_waits_for_the_code_update_before_publishing() {
     world.assert_rotated(&token, &world.initial_token).await;
     assert_eq!(world.edgeseal_versions_for(&token).await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_from_a_static_header_secret_to_a_signing_key() {
+    let world = World::new(Mode::Signed).await;
+    // The secret still holds the static header of the setup being replaced; the
+    // distribution already has the edge association (step one of the migration).
+    let legacy = new_token();
+    let legacy_value = "legacyStaticValue0123456789abcdefXYZ";
+    world
+        .sm
+        .put_secret_value()
+        .secret_id(&world.secret)
+        .client_request_token(&legacy)
+        .secret_string(format!(r#"{{"HTTP_API_KEY":"{legacy_value}"}}"#))
+        .version_stages("AWSCURRENT")
+        .send()
+        .await
+        .unwrap();
+    let rotator = world.rotator(FaultPlan::none());
+    let token = world.start_rotation().await;
+    for step in Step::ALL {
+        assert_eq!(
+            rotator
+                .run(&world.event(step, &token), soon())
+                .await
+                .unwrap(),
+            Outcome::Done,
+            "{step}"
+        );
+    }
+    world.assert_rotated(&token, &legacy).await;
+    // testSecret presented the legacy current value as the static header.
+    assert_eq!(
+        *world.origin.static_presented.lock().unwrap(),
+        [legacy_value]
+    );
+    let stored = uncached_secret_value(&world.sm, &world.secret, &token)
+        .await
+        .unwrap();
+    assert!(
+        edgeseal::SecretValue::parse(&stored, None)
+            .unwrap()
+            .as_hmac()
+            .is_some()
+    );
+}

@@ -103,6 +103,8 @@ pub struct TestOrigin {
     pub silent: Arc<AtomicBool>,
     pub reject_keyid: Arc<Mutex<Option<String>>>,
     pub fail_next: Arc<AtomicUsize>,
+    /// Static header values presented to a signed-kind origin.
+    pub static_presented: Arc<Mutex<Vec<String>>>,
 }
 
 struct OriginState {
@@ -113,6 +115,7 @@ struct OriginState {
     silent: Arc<AtomicBool>,
     reject_keyid: Arc<Mutex<Option<String>>>,
     fail_next: Arc<AtomicUsize>,
+    static_presented: Arc<Mutex<Vec<String>>>,
 }
 
 /// Keys as the authorizer loads them: current, pending, and previous inside its grace.
@@ -238,7 +241,9 @@ impl TestOrigin {
         let silent = Arc::new(AtomicBool::new(false));
         let reject_keyid = Arc::new(Mutex::new(None));
         let fail_next = Arc::new(AtomicUsize::new(0));
+        let static_presented = Arc::new(Mutex::new(Vec::new()));
         let state = Arc::new(OriginState {
+            static_presented: static_presented.clone(),
             kind,
             sm,
             secret: secret.to_owned(),
@@ -262,6 +267,7 @@ impl TestOrigin {
             silent,
             reject_keyid,
             fail_next,
+            static_presented,
         }
     }
 }
@@ -317,7 +323,21 @@ async fn decide(
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     };
-    match state.kind {
+    // A legacy static header is checked as the static-header authorizer would, in both
+    // kinds: in signed mode the rotator presents a legacy static *current* value that
+    // way while migrating.
+    let kind = match (state.kind, header(HEADER)) {
+        (OriginKind::Signed, Some(presented)) => {
+            state
+                .static_presented
+                .lock()
+                .unwrap()
+                .push(presented.to_owned());
+            OriginKind::StaticHeader
+        }
+        (kind, _) => kind,
+    };
+    match kind {
         OriginKind::Signed => {
             let (path, query) = target.split_once('?').unwrap_or((target, ""));
             let mut view = RequestView::new(method, header("host").unwrap_or(""), path, query);
