@@ -118,7 +118,11 @@ where
     match err {
         SdkError::ServiceError(service) => {
             let e = service.err();
-            format!("{} ({})", e.code().unwrap_or("unknown"), e.message().unwrap_or(""))
+            format!(
+                "{} ({})",
+                e.code().unwrap_or("unknown"),
+                e.message().unwrap_or("")
+            )
         }
         SdkError::TimeoutError(_) => "timeout".to_owned(),
         SdkError::DispatchFailure(_) => "dispatch failure (no connection)".to_owned(),
@@ -505,8 +509,11 @@ impl<S: SecretsSource> KeyCache<S> {
         let labelled: Vec<(VersionInfo, Vec<Stage>)> = listed
             .into_iter()
             .filter_map(|v| {
-                let mut stages: Vec<Stage> =
-                    v.stages.iter().filter_map(|s| Stage::from_label(s)).collect();
+                let mut stages: Vec<Stage> = v
+                    .stages
+                    .iter()
+                    .filter_map(|s| Stage::from_label(s))
+                    .collect();
                 stages.sort_unstable();
                 stages.dedup();
                 (!stages.is_empty()).then_some((v, stages))
@@ -525,7 +532,10 @@ impl<S: SecretsSource> KeyCache<S> {
                 // Deleted between the listing and the read: skip it this time.
                 continue;
             };
-            let parsed = match SecretValue::parse(&secret_string, self.settings.secret_key_name.as_deref()) {
+            let parsed = match SecretValue::parse(
+                &secret_string,
+                self.settings.secret_key_name.as_deref(),
+            ) {
                 Ok(value) => Parsed::Value(value),
                 Err(err) => {
                     tracing::error!(

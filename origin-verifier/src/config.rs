@@ -125,7 +125,10 @@ impl fmt::Debug for Config {
             .field("auth_mode", &self.auth_mode)
             .field("header_name", &self.header_name)
             .field("secret_key_name", &self.secret_key_name)
-            .field("secrets_manager_timeout_ms", &self.secrets_manager_timeout_ms)
+            .field(
+                "secrets_manager_timeout_ms",
+                &self.secrets_manager_timeout_ms,
+            )
             .field("metrics_namespace", &self.metrics_namespace)
             .finish()
     }
@@ -242,7 +245,9 @@ impl Config {
             Some(other) => {
                 return Err(ConfigError::Invalid {
                     var: "AUTH_MODE",
-                    reason: format!("expected signature, static-header or migration, got {other:?}"),
+                    reason: format!(
+                        "expected signature, static-header or migration, got {other:?}"
+                    ),
                 });
             }
         };

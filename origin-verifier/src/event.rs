@@ -127,7 +127,11 @@ impl AuthorizerEvent {
 
     /// The request as the signature covers it. `path_prefix` (normalised by
     /// [`Config`](crate::Config)) is prepended to the path API Gateway reports.
-    pub fn request_view(&self, kind: EventKind, path_prefix: &str) -> Result<RequestView, EventError> {
+    pub fn request_view(
+        &self,
+        kind: EventKind,
+        path_prefix: &str,
+    ) -> Result<RequestView, EventError> {
         let host = self.host();
         let mut view = match kind {
             EventKind::HttpApi => {

@@ -10,7 +10,9 @@ use crate::cache::{CacheSettings, KeyCache, SecretsSource, Snapshot};
 use crate::config::{AuthMode, Config, ConfigError, ResponseMode};
 use crate::event::{AuthorizerEvent, EventError, EventKind};
 use crate::metrics::{Metrics, MetricsSink, Verdict};
-use crate::response::{AuthorizerError, AuthorizerResponse, Context, PolicyResponse, SimpleResponse};
+use crate::response::{
+    AuthorizerError, AuthorizerResponse, Context, PolicyResponse, SimpleResponse,
+};
 
 /// How an allowed request proved itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,7 +134,10 @@ impl<S: SecretsSource> Authorizer<S> {
     }
 
     /// Answer `event` with the system clock.
-    pub async fn handle(&self, event: &AuthorizerEvent) -> Result<AuthorizerResponse, AuthorizerError> {
+    pub async fn handle(
+        &self,
+        event: &AuthorizerEvent,
+    ) -> Result<AuthorizerResponse, AuthorizerError> {
         self.handle_at(system_now(), event).await
     }
 
@@ -147,7 +152,8 @@ impl<S: SecretsSource> Authorizer<S> {
             Ok(kind) => kind,
             Err(err) => {
                 tracing::error!(request_id, reason = "bad_event", error = %err, "deny");
-                self.metrics.record(now, Verdict::Deny, "bad_event", request_id);
+                self.metrics
+                    .record(now, Verdict::Deny, "bad_event", request_id);
                 return Err(err.into());
             }
         };
@@ -165,7 +171,8 @@ impl<S: SecretsSource> Authorizer<S> {
                     age = grant.age_secs,
                     "allow"
                 );
-                self.metrics.record(now, Verdict::Allow, grant.reason(), request_id);
+                self.metrics
+                    .record(now, Verdict::Allow, grant.reason(), request_id);
             }
             Err(reason) => {
                 tracing::warn!(
@@ -174,7 +181,8 @@ impl<S: SecretsSource> Authorizer<S> {
                     keyid = keyid.as_ref().map(KeyId::as_str),
                     "deny"
                 );
-                self.metrics.record(now, Verdict::Deny, reason.code(), request_id);
+                self.metrics
+                    .record(now, Verdict::Deny, reason.code(), request_id);
             }
         }
         self.respond(kind, event, decision)
@@ -245,9 +253,10 @@ impl<S: SecretsSource> Authorizer<S> {
                 let (by_signature, keyid) = self.check_signature(now, view, snapshot).await;
                 match (by_signature, by_header) {
                     (Ok(grant), _) => (Ok(grant), keyid),
-                    (Err(DenyReason::Signature(Rejection::Missing)), Err(DenyReason::StaticHeaderMissing)) => {
-                        (Err(DenyReason::Signature(Rejection::Missing)), None)
-                    }
+                    (
+                        Err(DenyReason::Signature(Rejection::Missing)),
+                        Err(DenyReason::StaticHeaderMissing),
+                    ) => (Err(DenyReason::Signature(Rejection::Missing)), None),
                     // A header was presented (and was wrong) and no signature: say so.
                     (Err(DenyReason::Signature(Rejection::Missing)), Err(header)) => {
                         (Err(header), None)
@@ -273,7 +282,9 @@ impl<S: SecretsSource> Authorizer<S> {
             Some(snapshot) => snapshot.keys(),
             None => empty_keys(),
         };
-        let mut result = self.verifier.verify_candidate_at(now, view, &candidate, keys);
+        let mut result = self
+            .verifier
+            .verify_candidate_at(now, view, &candidate, keys);
         if matches!(result, Err(Rejection::UnknownKey | Rejection::NoKeys))
             && let Some(fresh) = self.cache.refresh_for_unknown_at(keyid.as_str(), now).await
         {

@@ -58,8 +58,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let _ = authorizer.cache().refresh_at(system_now()).await;
 
     let authorizer = &authorizer;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<AuthorizerEvent>| async move {
-        authorizer.handle(&event.payload).await
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<AuthorizerEvent>| async move {
+            authorizer.handle(&event.payload).await
+        },
+    ))
     .await
 }

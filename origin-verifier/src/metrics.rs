@@ -95,8 +95,7 @@ impl Metrics {
 
 /// Append `s` as a JSON string literal.
 fn push_json_string(out: &mut String, s: &str) {
-    if s
-        .bytes()
+    if s.bytes()
         .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' || b == b' ')
     {
         out.push('"');
@@ -141,7 +140,10 @@ mod tests {
             })
         );
         // Every dimension named must be a top-level member, and the metric too.
-        for dims in v["_aws"]["CloudWatchMetrics"][0]["Dimensions"].as_array().unwrap() {
+        for dims in v["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+            .as_array()
+            .unwrap()
+        {
             for d in dims.as_array().unwrap() {
                 assert!(v.get(d.as_str().unwrap()).is_some());
             }
@@ -162,7 +164,12 @@ mod tests {
     fn buffer_sink_collects_lines() {
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let m = Metrics::new("edgeseal", MetricsSink::Buffer(Arc::clone(&buffer)));
-        m.record(UnixTime::from_secs(1), Verdict::Allow, "signature_current", "a");
+        m.record(
+            UnixTime::from_secs(1),
+            Verdict::Allow,
+            "signature_current",
+            "a",
+        );
         m.record(UnixTime::from_secs(1), Verdict::Deny, "missing", "b");
         let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
         assert_eq!(text.lines().count(), 2);
