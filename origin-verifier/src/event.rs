@@ -3,14 +3,20 @@
 //! Only the fields the verdict needs are read; serde skips the rest, so one struct
 //! covers both shapes and no intermediate `serde_json::Value` is built.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::fmt;
 
 use edgeseal::RequestView;
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 
 /// An authorizer invocation as Lambda delivers it: HTTP API payload 2.0 or a REST API
 /// `REQUEST` authorizer event (see [`AuthorizerEvent::kind`]).
-#[derive(Clone, Debug, Default, Deserialize)]
+///
+/// The header and query maps are kept as raw JSON and read later, borrowing from it:
+/// most of their entries are never looked at, so they are never copied.
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct AuthorizerEvent {
     /// `"2.0"` for HTTP API payload 2.0; absent for REST.
@@ -28,15 +34,122 @@ pub struct AuthorizerEvent {
     raw_query_string: Option<String>,
     /// REST: the method.
     http_method: Option<String>,
-    /// Header names as API Gateway passes them (HTTP API: lowercase; REST: as sent).
-    headers: Option<HashMap<String, String>>,
+    /// Header names as API Gateway passes them (HTTP API: lowercase, repeated values
+    /// joined by commas; REST: as sent, last value).
+    headers: Option<Box<RawValue>>,
     /// REST: every value of every header.
-    multi_value_headers: Option<HashMap<String, Vec<String>>>,
+    multi_value_headers: Option<Box<RawValue>>,
     /// REST: every value of every query parameter, decoded.
-    multi_value_query_string_parameters: Option<HashMap<String, Vec<String>>>,
+    multi_value_query_string_parameters: Option<Box<RawValue>>,
     /// REST: single-valued query parameters (used only when the multi-value map is absent).
-    query_string_parameters: Option<HashMap<String, String>>,
+    query_string_parameters: Option<Box<RawValue>>,
     request_context: RequestContext,
+}
+
+/// Which headers a [`RequestView`] gets.
+#[derive(Clone, Copy, Debug)]
+pub enum HeaderSelection<'a> {
+    /// Every header of the event (needed when a signature covers header components).
+    All,
+    /// Only these (lowercase) names: the signature fields and the static header.
+    Only(&'a [&'a str]),
+}
+
+/// A string borrowed from the event JSON unless it had escapes.
+struct Str<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Str<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A map value: a string, a list of strings, or `null`.
+struct Values<'a>(Vec<Cow<'a, str>>);
+
+impl<'de> Deserialize<'de> for Values<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Values<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, a list of strings or null")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Values(vec![Cow::Borrowed(v)]))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Values(vec![Cow::Owned(v.to_owned())]))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Values(Vec::new()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(1));
+                while let Some(Str(v)) = seq.next_element::<Str<'de>>()? {
+                    out.push(v);
+                }
+                Ok(Values(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A JSON object of strings or string lists, flattened to name/value pairs in order.
+struct Pairs<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
+
+impl<'de> Deserialize<'de> for Pairs<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Pairs<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of strings or string lists")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(16));
+                while let Some(Str(name)) = map.next_key::<Str<'de>>()? {
+                    let Values(values) = map.next_value::<Values<'de>>()?;
+                    for value in values {
+                        out.push((name.clone(), value));
+                    }
+                }
+                Ok(Pairs(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+type PairList<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
+fn pairs<'a>(
+    raw: Option<&'a RawValue>,
+    field: &'static str,
+) -> Result<Option<PairList<'a>>, EventError> {
+    raw.map(|raw| {
+        serde_json::from_str::<Pairs<'a>>(raw.get())
+            .map(|p| p.0)
+            .map_err(|_| EventError::Malformed(field))
+    })
+    .transpose()
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -77,6 +190,9 @@ pub enum EventError {
     /// The shape was recognised but a field the verdict needs is absent.
     #[error("authorizer event lacks {0}")]
     MissingField(&'static str),
+    /// A header or query map is not an object of strings or string lists.
+    #[error("authorizer event has a malformed {0}")]
+    Malformed(&'static str),
 }
 
 impl AuthorizerEvent {
@@ -105,34 +221,30 @@ impl AuthorizerEvent {
         self.route_arn.as_deref().or(self.method_arn.as_deref())
     }
 
-    /// The value of header `name` (case-insensitive); several values (REST
-    /// `multiValueHeaders`) are joined by [`RequestView::header`] rules.
-    fn header_values(&self) -> Box<dyn Iterator<Item = (&str, &str)> + '_> {
-        match (&self.multi_value_headers, &self.headers) {
-            (Some(multi), _) if !multi.is_empty() => Box::new(
-                multi
-                    .iter()
-                    .flat_map(|(n, vs)| vs.iter().map(move |v| (n.as_str(), v.as_str()))),
-            ),
-            (_, Some(single)) => Box::new(single.iter().map(|(n, v)| (n.as_str(), v.as_str()))),
-            _ => Box::new(std::iter::empty()),
+    /// Every header line: REST `multiValueHeaders` when present, else `headers`.
+    fn header_pairs(&self) -> Result<PairList<'_>, EventError> {
+        if let Some(multi) = pairs(self.multi_value_headers.as_deref(), "multiValueHeaders")?
+            && !multi.is_empty()
+        {
+            return Ok(multi);
         }
+        Ok(pairs(self.headers.as_deref(), "headers")?.unwrap_or_default())
     }
 
-    fn host(&self) -> &str {
-        self.header_values()
-            .find(|(n, _)| n.eq_ignore_ascii_case("host"))
-            .map_or("", |(_, v)| v)
-    }
-
-    /// The request as the signature covers it. `path_prefix` (normalised by
-    /// [`Config`](crate::Config)) is prepended to the path API Gateway reports.
+    /// The request as the signature covers it, with the headers `selection` names.
+    /// `path_prefix` (normalised by [`Config`](crate::Config)) is prepended to the path
+    /// API Gateway reports.
     pub fn request_view(
         &self,
         kind: EventKind,
         path_prefix: &str,
+        selection: HeaderSelection<'_>,
     ) -> Result<RequestView, EventError> {
-        let host = self.host();
+        let headers = self.header_pairs()?;
+        let host = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("host"))
+            .map_or("", |(_, v)| v.as_ref());
         let mut view = match kind {
             EventKind::HttpApi => {
                 let method = self
@@ -142,11 +254,10 @@ impl AuthorizerEvent {
                     .and_then(|h| h.method.as_deref())
                     .ok_or(EventError::MissingField("requestContext.http.method"))?;
                 let raw_path = self.raw_path.as_deref().unwrap_or("");
-                let path = prefixed(path_prefix, raw_path);
                 RequestView::new(
                     method,
                     host,
-                    &path,
+                    &prefixed(path_prefix, raw_path),
                     self.raw_query_string.as_deref().unwrap_or(""),
                 )
             }
@@ -161,43 +272,43 @@ impl AuthorizerEvent {
                     .path
                     .as_deref()
                     .ok_or(EventError::MissingField("requestContext.path"))?;
-                let path = prefixed(path_prefix, raw_path);
-                match (
-                    &self.multi_value_query_string_parameters,
-                    &self.query_string_parameters,
-                ) {
-                    (Some(multi), _) => RequestView::from_query_pairs(
-                        method,
-                        host,
-                        &path,
-                        multi
-                            .iter()
-                            .flat_map(|(n, vs)| vs.iter().map(move |v| (n.as_str(), v.as_str()))),
-                    ),
-                    (None, Some(single)) => RequestView::from_query_pairs(
-                        method,
-                        host,
-                        &path,
-                        single.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-                    ),
-                    (None, None) => RequestView::from_query_pairs(method, host, &path, []),
-                }
+                let query = match pairs(
+                    self.multi_value_query_string_parameters.as_deref(),
+                    "multiValueQueryStringParameters",
+                )? {
+                    Some(multi) => multi,
+                    None => pairs(
+                        self.query_string_parameters.as_deref(),
+                        "queryStringParameters",
+                    )?
+                    .unwrap_or_default(),
+                };
+                RequestView::from_query_pairs(
+                    method,
+                    host,
+                    &prefixed(path_prefix, raw_path),
+                    query.iter().map(|(n, v)| (n.as_ref(), v.as_ref())),
+                )
             }
         };
-        // Every header is carried: a signature may cover header components beyond the
-        // four the profile requires.
-        for (name, value) in self.header_values() {
-            view.push_header(name, value);
+        for (name, value) in &headers {
+            let wanted = match selection {
+                HeaderSelection::All => true,
+                HeaderSelection::Only(names) => names.iter().any(|w| name.eq_ignore_ascii_case(w)),
+            };
+            if wanted {
+                view.push_header(name, value);
+            }
         }
         Ok(view)
     }
 }
 
-fn prefixed<'a>(prefix: &str, path: &'a str) -> std::borrow::Cow<'a, str> {
+fn prefixed<'a>(prefix: &str, path: &'a str) -> Cow<'a, str> {
     if prefix.is_empty() {
-        std::borrow::Cow::Borrowed(path)
+        Cow::Borrowed(path)
     } else {
-        std::borrow::Cow::Owned(format!("{prefix}{path}"))
+        Cow::Owned(format!("{prefix}{path}"))
     }
 }
 
@@ -233,10 +344,38 @@ mod tests {
                 "multiValueQueryStringParameters":null,"requestContext":{"path":"/prod/a"}}"#,
         )
         .unwrap();
-        let view = rest.request_view(EventKind::Rest, "").unwrap();
+        let view = rest
+            .request_view(EventKind::Rest, "", HeaderSelection::All)
+            .unwrap();
         assert_eq!(view.path(), "/prod/a");
         assert_eq!(view.query(), "?");
         assert_eq!(view.authority(), None);
+    }
+
+    #[test]
+    fn escaped_names_and_values_are_decoded_and_bad_maps_are_errors() {
+        let http: AuthorizerEvent = serde_json::from_str(
+            r#"{"version":"2.0","rawPath":"/x","requestContext":{"http":{"method":"GET"}},
+                "headers":{"x-\u0041":"a\"b","host":"h"}}"#,
+        )
+        .unwrap();
+        let view = http
+            .request_view(EventKind::HttpApi, "", HeaderSelection::Only(&["x-a"]))
+            .unwrap();
+        assert_eq!(view.header("x-a").as_deref(), Some("a\"b"));
+        assert_eq!(view.header("host"), None, "not selected");
+        assert_eq!(view.authority(), Some("h"));
+
+        let bad: AuthorizerEvent = serde_json::from_str(
+            r#"{"version":"2.0","rawPath":"/x","requestContext":{"http":{"method":"GET"}},
+                "headers":{"x-a":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            bad.request_view(EventKind::HttpApi, "", HeaderSelection::All)
+                .unwrap_err(),
+            EventError::Malformed("headers")
+        );
     }
 
     #[test]
@@ -247,7 +386,9 @@ mod tests {
                 "requestContext":{"http":{"method":"GET"}}}"#,
         )
         .unwrap();
-        let view = http.request_view(EventKind::HttpApi, "/v1").unwrap();
+        let view = http
+            .request_view(EventKind::HttpApi, "/v1", HeaderSelection::All)
+            .unwrap();
         assert_eq!(view.path(), "/v1/orders/1");
         assert_eq!(view.query(), "?a=1&b=2");
         assert_eq!(view.authority(), Some("api.example.com"));

@@ -8,7 +8,7 @@ use edgeseal::{KeyId, KeySet, Rejection, RequestView, Stage, UnixTime, Verifier}
 
 use crate::cache::{CacheSettings, KeyCache, SecretsSource, Snapshot};
 use crate::config::{AuthMode, Config, ConfigError, ResponseMode};
-use crate::event::{AuthorizerEvent, EventError, EventKind};
+use crate::event::{AuthorizerEvent, EventError, EventKind, HeaderSelection};
 use crate::metrics::{Metrics, MetricsSink, Verdict};
 use crate::response::{
     AuthorizerError, AuthorizerResponse, Context, PolicyResponse, SimpleResponse,
@@ -157,10 +157,25 @@ impl<S: SecretsSource> Authorizer<S> {
                 return Err(err.into());
             }
         };
-        let (decision, keyid) = match event.request_view(kind, &self.path_prefix) {
-            Ok(view) => self.decide(now, &view).await,
-            Err(err) => (Err(DenyReason::BadEvent(err)), None),
+        // Only the headers the checks read are copied into the view; a signature that
+        // covers other headers fails with `component_unavailable` and gets a second
+        // look with all of them.
+        let names = ["signature-input", "signature", self.header_name.as_str()];
+        let view = event.request_view(kind, &self.path_prefix, HeaderSelection::Only(&names));
+        let (mut decision, mut keyid) = match &view {
+            Ok(view) => self.decide(now, view).await,
+            Err(err) => (Err(DenyReason::BadEvent(*err)), None),
         };
+        if matches!(
+            decision,
+            Err(DenyReason::Signature(Rejection::ComponentUnavailable))
+        ) {
+            (decision, keyid) =
+                match event.request_view(kind, &self.path_prefix, HeaderSelection::All) {
+                    Ok(full) => self.decide(now, &full).await,
+                    Err(err) => (Err(DenyReason::BadEvent(err)), None),
+                };
+        }
         match &decision {
             Ok(grant) => {
                 tracing::debug!(

@@ -26,7 +26,7 @@ pub use crate::cache::{
     SourceError, VersionInfo,
 };
 pub use crate::config::{AuthMode, Config, ConfigError, ResponseMode};
-pub use crate::event::{AuthorizerEvent, EventError, EventKind};
+pub use crate::event::{AuthorizerEvent, EventError, EventKind, HeaderSelection};
 pub use crate::handler::{Authorizer, DenyReason, Grant, Scheme, system_now};
 pub use crate::metrics::{Metrics, MetricsSink, Verdict};
 pub use crate::response::{

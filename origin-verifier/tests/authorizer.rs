@@ -195,6 +195,48 @@ async fn path_prefix_restores_a_base_path_the_authorizer_does_not_see() {
     assert_eq!(response.context().reason, Some("bad_signature"));
 }
 
+#[tokio::test]
+async fn signatures_covering_more_headers_verify() {
+    use edgeseal::{Component, KeyId, REQUIRED_COMPONENTS, SignatureParams, sign_with};
+    let client = sm_client().await;
+    let k = key(8);
+    let (name, v1) = create_secret(&client, &hmac_json(&k)).await;
+    let (authorizer, _) = authorizer_for(&name).await;
+    let t = now();
+    let cf_id = "nBsWBOrSHMgnaROZJK1wGCZ9PcRcSpq_oSXZNQwQ10OTZL4cimZo3g==";
+    let mut components = REQUIRED_COMPONENTS.to_vec();
+    components.push(Component::header("x-amz-cf-id").unwrap());
+    let params = SignatureParams {
+        created: t,
+        expires: None,
+        keyid: KeyId::new(v1.as_str()).unwrap(),
+        alg: true,
+        nonce: None,
+        tag: Some("edgeseal".to_owned()),
+    };
+    let view = edge_view().with_header("x-amz-cf-id", cf_id);
+    let fields = sign_with("edgeseal", &k, &view, &components, &params).unwrap();
+    let headers = [
+        header("Signature-Input", fields.signature_input()),
+        header("Signature", fields.signature()),
+    ];
+    for api in [Api::Http, Api::Rest] {
+        let r = authorizer
+            .handle_at(t, &event(api, &headers))
+            .await
+            .unwrap();
+        assert!(r.is_allowed(), "{api:?}: {:?}", r.context());
+    }
+    // The covered header altered: refused.
+    let mut v = event_value(Api::Http, &headers);
+    v["headers"]["x-amz-cf-id"] = json!("forged");
+    let r = authorizer
+        .handle_at(t, &serde_json::from_value(v).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.context().reason, Some("bad_signature"));
+}
+
 async fn authorizer_for(name: &str) -> (Authorizer<Counted>, Counted) {
     authorizer(&config(name, &[])).await
 }
