@@ -15,10 +15,12 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use edgeseal::{KeyId, RequestView, Signer, SigningKey, UnixTime, edgeseal_secret_json};
+use edgeseal::{
+    KeyId, KeySet, RequestView, Signer, SigningKey, UnixTime, Verifier, edgeseal_secret_json,
+};
 use origin_verifier::{
-    Authorizer, AuthorizerEvent, Config, CountingSource, MetricsSink, SecretsSource, SourceError,
-    VersionInfo,
+    Authorizer, AuthorizerEvent, Config, CountingSource, HeaderSelection, Metrics, MetricsSink,
+    SecretsSource, SourceError, Verdict, VersionInfo,
 };
 use serde_json::Value;
 use zeroize::Zeroizing;
@@ -142,6 +144,53 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(run(black_box(&wrong))))
     });
     group.finish();
+
+    // Where the time goes: each stage of the allow path on its own.
+    let mut parts = c.benchmark_group("breakdown");
+    parts.throughput(Throughput::Elements(1));
+    parts.bench_function("1_parse_event_json", |b| {
+        b.iter(|| black_box(serde_json::from_slice::<AuthorizerEvent>(black_box(&http)).unwrap()))
+    });
+    let event: AuthorizerEvent = serde_json::from_slice(&http).unwrap();
+    let kind = event.kind().unwrap();
+    let names = ["signature-input", "signature", "x-origin-verify"];
+    parts.bench_function("2_request_view", |b| {
+        b.iter(|| {
+            black_box(
+                event
+                    .request_view(kind, "", HeaderSelection::Only(&names))
+                    .unwrap(),
+            )
+        })
+    });
+    let view = event
+        .request_view(kind, "", HeaderSelection::Only(&names))
+        .unwrap();
+    let verifier = Verifier::default();
+    let mut keys = KeySet::new();
+    keys.insert_current(KeyId::new(KEYID).unwrap(), key.clone());
+    parts.bench_function("3_edgeseal_verify_at", |b| {
+        b.iter(|| black_box(verifier.verify_at(now, black_box(&view), &keys).unwrap()))
+    });
+    let response = rt.block_on(authorizer.handle_at(now, &event)).unwrap();
+    parts.bench_function("4_serialize_response", |b| {
+        b.iter(|| black_box(serde_json::to_vec(black_box(&response)).unwrap()))
+    });
+    let metrics = Metrics::new("edgeseal", MetricsSink::Discard);
+    parts.bench_function("5_emf_line", |b| {
+        b.iter(|| {
+            black_box(metrics.line(now, Verdict::Allow, "signature_current", "JKJaXmPLvHcESHA="))
+        })
+    });
+    parts.bench_function("6_handle_at_on_parsed_event", |b| {
+        b.iter(|| {
+            black_box(
+                rt.block_on(authorizer.handle_at(now, black_box(&event)))
+                    .unwrap(),
+            )
+        })
+    });
+    parts.finish();
 }
 
 criterion_group!(benches, bench);
