@@ -311,7 +311,10 @@ fn main() {
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_ENDPOINT_URL", &moto)
         .env("SECRET_ID", &secret)
-        .env("RUST_LOG", "warn")
+        .env(
+            "RUST_LOG",
+            std::env::var("HARNESS_LOG").unwrap_or_else(|_| "warn".to_owned()),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -320,13 +323,33 @@ fn main() {
     let stdout = child.stdout.take().unwrap();
     let lines = Arc::new(AtomicU64::new(0));
     let emf = Arc::new(AtomicU64::new(0));
+    let leaks = Arc::new(AtomicU64::new(0));
+    let samples = Arc::new(Mutex::new(Vec::<String>::new()));
     {
-        let (lines, emf) = (Arc::clone(&lines), Arc::clone(&emf));
+        let (lines, emf, leaks, samples) = (
+            Arc::clone(&lines),
+            Arc::clone(&emf),
+            Arc::clone(&leaks),
+            Arc::clone(&samples),
+        );
+        // What must never reach the logs: the key (base64) or a signature member.
+        let key_b64 = SigningKey::from_bytes(&[42; 32])
+            .unwrap()
+            .to_base64()
+            .to_string();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 lines.fetch_add(1, Ordering::Relaxed);
+                if line.contains(&key_b64) || line.contains("edgeseal=:") {
+                    leaks.fetch_add(1, Ordering::Relaxed);
+                }
                 if line.starts_with(r#"{"_aws""#) {
                     emf.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    let mut samples = samples.lock().unwrap();
+                    if samples.len() < 4 {
+                        samples.push(line);
+                    }
                 }
             }
         });
@@ -376,5 +399,6 @@ fn main() {
         "peak RSS (VmHWM): {hwm} kB; RSS at end: {rss} kB; highest sampled RSS: {peak_sampled} kB"
     );
     assert!(tally.unexpected.is_empty(), "some verdicts were wrong");
+    assert_eq!(leaks.load(Ordering::Relaxed), 0, "secrets in the logs");
     assert_eq!(tally.served, total);
 }
