@@ -396,6 +396,13 @@ fn main() {
         emf.load(Ordering::Relaxed)
     );
     println!(
+        "log lines with key material or a signature: {}",
+        leaks.load(Ordering::Relaxed)
+    );
+    for line in samples.lock().unwrap().iter() {
+        println!("  log sample: {line}");
+    }
+    println!(
         "peak RSS (VmHWM): {hwm} kB; RSS at end: {rss} kB; highest sampled RSS: {peak_sampled} kB"
     );
     assert!(tally.unexpected.is_empty(), "some verdicts were wrong");
