@@ -38,7 +38,12 @@ pub struct ApiGateway {
 
 impl ApiGateway {
     /// A stand-in for API `api_id`, stage `stage`.
-    pub fn new(authorizer: Arc<LambdaFunction>, backend: SocketAddr, api_id: &str, stage: &str) -> Self {
+    pub fn new(
+        authorizer: Arc<LambdaFunction>,
+        backend: SocketAddr,
+        api_id: &str,
+        stage: &str,
+    ) -> Self {
         Self {
             authorizer,
             backend,
@@ -60,28 +65,45 @@ impl ApiGateway {
         let request_id = format!("req-{n:010}");
         let headers = lowercase_headers(&req.parts.headers);
         if IDENTITY_SOURCES.iter().any(|h| !headers.contains_key(*h)) {
-            return json_response(StatusCode::UNAUTHORIZED, &json!({"message": "Unauthorized"}));
+            return json_response(
+                StatusCode::UNAUTHORIZED,
+                &json!({"message": "Unauthorized"}),
+            );
         }
         let event = self.authorizer_event(&req, &headers, &request_id);
         let verdict = match self.authorizer.invoke(&event).await {
             Ok(v) => v,
             Err(e) => {
                 tracing::warn!(error = %e, "authorizer failed");
-                return json_response(StatusCode::INTERNAL_SERVER_ERROR, &json!({"message": "Internal Server Error"}));
+                return json_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &json!({"message": "Internal Server Error"}),
+                );
             }
         };
         if verdict.get("isAuthorized").and_then(Value::as_bool) != Some(true) {
             return json_response(StatusCode::FORBIDDEN, &json!({"message": "Forbidden"}));
         }
-        self.integrate(&req, verdict.get("context").cloned().unwrap_or_default(), &request_id)
-            .await
+        self.integrate(
+            &req,
+            verdict.get("context").cloned().unwrap_or_default(),
+            &request_id,
+        )
+        .await
     }
 
-    fn authorizer_event(&self, req: &WholeRequest, headers: &Map<String, Value>, request_id: &str) -> Value {
+    fn authorizer_event(
+        &self,
+        req: &WholeRequest,
+        headers: &Map<String, Value>,
+        request_id: &str,
+    ) -> Value {
         let method = req.parts.method.as_str();
         let raw_path = req.parts.uri.path();
         let raw_query = req.parts.uri.query().unwrap_or("");
-        let route_path = raw_path.strip_prefix(&format!("/{}", self.stage)).unwrap_or(raw_path);
+        let route_path = raw_path
+            .strip_prefix(&format!("/{}", self.stage))
+            .unwrap_or(raw_path);
         let mut query = Map::new();
         for piece in raw_query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = piece.split_once('=').unwrap_or((piece, ""));
@@ -128,7 +150,12 @@ impl ApiGateway {
         })
     }
 
-    async fn integrate(&self, req: &WholeRequest, context: Value, request_id: &str) -> http::Response<Body> {
+    async fn integrate(
+        &self,
+        req: &WholeRequest,
+        context: Value,
+        request_id: &str,
+    ) -> http::Response<Body> {
         let path_and_query = req.parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let uri = format!("http://{}{}", self.backend, path_and_query);
         let mut builder = http::Request::builder()
@@ -142,12 +169,19 @@ impl ApiGateway {
             }
         }
         let Ok(request) = builder.body(Full::new(req.body.clone())) else {
-            return json_response(StatusCode::INTERNAL_SERVER_ERROR, &json!({"message": "Internal Server Error"}));
+            return json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({"message": "Internal Server Error"}),
+            );
         };
         match self.client.request(request).await {
             Ok(response) => {
                 let (parts, body) = response.into_parts();
-                let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_else(|_| Bytes::new());
+                let body = body
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_else(|_| Bytes::new());
                 http::Response::from_parts(parts, Full::new(body))
             }
             Err(_) => json_response(StatusCode::BAD_GATEWAY, &json!({"message": "Bad Gateway"})),

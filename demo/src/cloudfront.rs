@@ -44,20 +44,32 @@ struct EdgeVersion {
 impl EdgeVersions {
     /// Versions unpacked under `work_dir`.
     pub fn new(work_dir: PathBuf) -> Self {
-        Self { versions: Mutex::default(), work_dir }
+        Self {
+            versions: Mutex::default(),
+            work_dir,
+        }
     }
 
     /// Record a published version's zip.
     pub fn publish(&self, version_arn: &str, zip: Vec<u8>) {
         if let Ok(mut v) = self.versions.lock() {
-            v.entry(version_arn.to_owned())
-                .or_insert_with(|| Arc::new(EdgeVersion { zip, worker: OnceCell::new() }));
+            v.entry(version_arn.to_owned()).or_insert_with(|| {
+                Arc::new(EdgeVersion {
+                    zip,
+                    worker: OnceCell::new(),
+                })
+            });
         }
     }
 
     /// How many versions were recorded.
     pub fn len(&self) -> usize {
         self.versions.lock().map_or(0, |v| v.len())
+    }
+
+    /// Whether none was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     async fn worker(&self, version_arn: &str) -> Result<Arc<EdgeWorker>, String> {
@@ -126,7 +138,9 @@ impl CloudFront {
 
     /// A uniform pick in `0..n` (xorshift; the demo needs spread, not secrecy).
     fn pick(&self, n: usize) -> usize {
-        let Ok(mut s) = self.seed.lock() else { return 0 };
+        let Ok(mut s) = self.seed.lock() else {
+            return 0;
+        };
         *s ^= *s << 13;
         *s ^= *s >> 7;
         *s ^= *s << 17;
@@ -145,15 +159,28 @@ impl CloudFront {
         };
         let event = self.origin_request_event(&req, &origin, n);
         let request = match &origin.origin_request_function {
-            None => event["Records"][0]["cf"]["request"].clone(),
+            None => event
+                .pointer("/Records/0/cf/request")
+                .cloned()
+                .unwrap_or_default(),
             Some(arn) => {
                 let worker = match self.edges.worker(arn).await {
                     Ok(worker) => worker,
-                    Err(e) => return text(StatusCode::BAD_GATEWAY, &format!("LambdaExecutionError: {e}")),
+                    Err(e) => {
+                        return text(
+                            StatusCode::BAD_GATEWAY,
+                            &format!("LambdaExecutionError: {e}"),
+                        );
+                    }
                 };
                 match worker.handle(&event).await {
                     Ok(result) => result,
-                    Err(e) => return text(StatusCode::BAD_GATEWAY, &format!("LambdaExecutionError: {e}")),
+                    Err(e) => {
+                        return text(
+                            StatusCode::BAD_GATEWAY,
+                            &format!("LambdaExecutionError: {e}"),
+                        );
+                    }
                 }
             }
         };
@@ -169,13 +196,18 @@ impl CloudFront {
             if name == http::header::HOST {
                 continue;
             }
-            let entry = headers.entry(name.as_str().to_owned()).or_insert_with(|| json!([]));
+            let entry = headers
+                .entry(name.as_str().to_owned())
+                .or_insert_with(|| json!([]));
             if let Value::Array(list) = entry {
                 list.push(json!({"key": name.as_str(), "value": String::from_utf8_lossy(value.as_bytes())}));
             }
         }
         // The origin request policy forwards no viewer Host: CloudFront sends the origin's.
-        headers.insert("host".into(), json!([{"key": "Host", "value": origin.domain_name}]));
+        headers.insert(
+            "host".into(),
+            json!([{"key": "Host", "value": origin.domain_name}]),
+        );
         let custom_headers: Map<String, Value> = origin
             .custom_headers
             .iter()
@@ -257,7 +289,11 @@ impl CloudFront {
         match self.client.request(outgoing).await {
             Ok(response) => {
                 let (parts, body) = response.into_parts();
-                let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                let body = body
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
                 http::Response::from_parts(parts, Full::new(body))
             }
             Err(_) => text(StatusCode::BAD_GATEWAY, "origin did not answer"),
@@ -287,13 +323,22 @@ impl Origin {
             .custom_headers
             .as_ref()
             .and_then(|h| h.items.as_ref())
-            .map(|items| items.iter().map(|h| (h.header_name.clone(), h.header_value.clone())).collect())
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|h| (h.header_name.clone(), h.header_value.clone()))
+                    .collect()
+            })
             .unwrap_or_default();
         let origin_request_function = behavior
             .lambda_function_associations
             .as_ref()
             .and_then(|a| a.items.as_ref())
-            .and_then(|items| items.iter().find(|a| a.event_type == EventType::OriginRequest))
+            .and_then(|items| {
+                items
+                    .iter()
+                    .find(|a| a.event_type == EventType::OriginRequest)
+            })
             .map(|a| a.lambda_function_arn.clone());
         Some(Self {
             domain_name: origin.domain_name.clone(),
@@ -308,7 +353,11 @@ fn generated_response(result: &Value) -> http::Response<Body> {
     let status = result["status"]
         .as_str()
         .and_then(|s| s.parse().ok())
-        .or_else(|| result["status"].as_u64().and_then(|s| u16::try_from(s).ok()))
+        .or_else(|| {
+            result["status"]
+                .as_u64()
+                .and_then(|s| u16::try_from(s).ok())
+        })
         .and_then(|s| StatusCode::from_u16(s).ok())
         .unwrap_or(StatusCode::BAD_GATEWAY);
     text(status, result["body"].as_str().unwrap_or(""))

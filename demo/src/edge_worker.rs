@@ -47,7 +47,12 @@ pub struct EdgeWorker {
 
 impl EdgeWorker {
     /// Unpack `zip` under `work_dir/name` and start a warm worker on it.
-    pub async fn start(zip: &[u8], work_dir: &Path, name: &str, log: &Path) -> Result<Self, EdgeError> {
+    pub async fn start(
+        zip: &[u8],
+        work_dir: &Path,
+        name: &str,
+        log: &Path,
+    ) -> Result<Self, EdgeError> {
         let dir = work_dir.join(name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| EdgeError::Start(e.to_string()))?;
@@ -78,12 +83,19 @@ impl EdgeWorker {
         tokio::spawn(async move {
             let mut lines = BufReader::new(stdout).lines();
             while let Ok(Some(line)) = lines.next_line().await {
-                let Ok(msg) = serde_json::from_str::<Value>(&line) else { continue };
-                let Some(id) = msg.get("id").and_then(Value::as_u64) else { continue };
+                let Ok(msg) = serde_json::from_str::<Value>(&line) else {
+                    continue;
+                };
+                let Some(id) = msg.get("id").and_then(Value::as_u64) else {
+                    continue;
+                };
                 let outcome = match msg.get("result") {
                     Some(result) => Ok(result.clone()),
                     None => Err(EdgeError::Handler(
-                        msg.get("error").and_then(Value::as_str).unwrap_or("unknown").to_owned(),
+                        msg.get("error")
+                            .and_then(Value::as_str)
+                            .unwrap_or("unknown")
+                            .to_owned(),
                     )),
                 };
                 if let Some(tx) = reader_waiters.lock().ok().and_then(|mut w| w.remove(&id)) {
@@ -118,7 +130,10 @@ impl EdgeWorker {
         line.push('\n');
         {
             let mut stdin = self.stdin.lock().await;
-            stdin.write_all(line.as_bytes()).await.map_err(|_| EdgeError::Exited)?;
+            stdin
+                .write_all(line.as_bytes())
+                .await
+                .map_err(|_| EdgeError::Exited)?;
         }
         rx.await.map_err(|_| EdgeError::Exited)?
     }

@@ -56,7 +56,12 @@ where
                     let (parts, body) = req.into_parts();
                     let body = match body.collect().await {
                         Ok(collected) => collected.to_bytes(),
-                        Err(_) => return Ok::<_, Infallible>(text(StatusCode::BAD_REQUEST, "unreadable body")),
+                        Err(_) => {
+                            return Ok::<_, Infallible>(text(
+                                StatusCode::BAD_REQUEST,
+                                "unreadable body",
+                            ));
+                        }
                     };
                     Ok(handler(WholeRequest { parts, body }).await)
                 }
@@ -73,9 +78,10 @@ where
 pub fn text(status: StatusCode, body: &str) -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_owned())));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain"),
+    );
     response
 }
 

@@ -92,7 +92,10 @@ impl LambdaFunction {
                 .env("AWS_LAMBDA_FUNCTION_NAME", function_name)
                 .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
                 .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-                .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{function_name}"))
+                .env(
+                    "AWS_LAMBDA_LOG_GROUP_NAME",
+                    format!("/aws/lambda/{function_name}"),
+                )
                 .env("AWS_LAMBDA_LOG_STREAM_NAME", format!("local/{n}"))
                 .stdout(Stdio::from(log.try_clone()?))
                 .stderr(Stdio::from(log))
@@ -110,17 +113,24 @@ impl LambdaFunction {
     }
 
     /// Invoke the function with `event` and wait for its response.
-    pub async fn invoke(&self, event: &serde_json::Value) -> Result<serde_json::Value, InvokeError> {
+    pub async fn invoke(
+        &self,
+        event: &serde_json::Value,
+    ) -> Result<serde_json::Value, InvokeError> {
         let (reply, response) = oneshot::channel();
         self.queue
-            .send(Pending { event: Bytes::from(event.to_string()), reply })
+            .send(Pending {
+                event: Bytes::from(event.to_string()),
+                reply,
+            })
             .map_err(|_| InvokeError::Stopped)?;
         self.invocations.fetch_add(1, Ordering::Relaxed);
         let body = tokio::time::timeout(INVOCATION_TIMEOUT, response)
             .await
             .map_err(|_| InvokeError::Timeout)?
             .map_err(|_| InvokeError::Stopped)??;
-        serde_json::from_slice(&body).map_err(|_| InvokeError::Function("response is not JSON".into()))
+        serde_json::from_slice(&body)
+            .map_err(|_| InvokeError::Function("response is not JSON".into()))
     }
 
     /// How many invocations were sent.
@@ -182,7 +192,9 @@ async fn route(shared: &Shared, req: WholeRequest) -> http::Response<Body> {
             };
             let result = match outcome {
                 "response" => Ok(req.body),
-                _ => Err(InvokeError::Function(String::from_utf8_lossy(&req.body).into_owned())),
+                _ => Err(InvokeError::Function(
+                    String::from_utf8_lossy(&req.body).into_owned(),
+                )),
             };
             let _ = reply.send(result);
             text(StatusCode::ACCEPTED, "")
@@ -199,7 +211,11 @@ async fn next_invocation(shared: &Shared) -> http::Response<Body> {
     let Some(pending) = pending else {
         return text(StatusCode::GONE, "shutting down");
     };
-    let id = format!("{:08x}-demo-{}", shared.next_id.fetch_add(1, Ordering::Relaxed), std::process::id());
+    let id = format!(
+        "{:08x}-demo-{}",
+        shared.next_id.fetch_add(1, Ordering::Relaxed),
+        std::process::id()
+    );
     if let Ok(mut in_flight) = shared.in_flight.lock() {
         in_flight.insert(id.clone(), pending.reply);
     }
@@ -218,9 +234,15 @@ async fn next_invocation(shared: &Shared) -> http::Response<Body> {
     set("lambda-runtime-deadline-ms", deadline.to_string());
     set(
         "lambda-runtime-invoked-function-arn",
-        format!("arn:aws:lambda:us-east-1:123456789012:function:{}", shared.function_name),
+        format!(
+            "arn:aws:lambda:us-east-1:123456789012:function:{}",
+            shared.function_name
+        ),
     );
-    set("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000;Sampled=0".to_owned());
+    set(
+        "lambda-runtime-trace-id",
+        "Root=1-00000000-000000000000000000000000;Sampled=0".to_owned(),
+    );
     set("content-type", "application/json".to_owned());
     response
 }

@@ -28,7 +28,13 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in report order.
-    pub const ALL: [Kind; 5] = [Kind::Legitimate, Kind::Unsigned, Kind::Forged, Kind::Tampered, Kind::ReplayedExpired];
+    pub const ALL: [Kind; 5] = [
+        Kind::Legitimate,
+        Kind::Unsigned,
+        Kind::Forged,
+        Kind::Tampered,
+        Kind::ReplayedExpired,
+    ];
 
     /// Name for the report.
     pub fn name(self) -> &'static str {
@@ -103,7 +109,10 @@ pub async fn send(
     host: &str,
     headers: &[(String, String)],
 ) -> Option<http::HeaderMap> {
-    let mut builder = http::Request::builder().method("GET").uri(url).header("host", host);
+    let mut builder = http::Request::builder()
+        .method("GET")
+        .uri(url)
+        .header("host", host);
     for (name, value) in headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
@@ -112,7 +121,12 @@ pub async fn send(
         Ok(response) => {
             let status = response.status();
             let echoed = response.headers().clone();
-            let body = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
             let keyid = (status == StatusCode::OK)
                 .then(|| serde_json::from_slice::<Value>(&body).ok())
                 .flatten()
@@ -122,7 +136,12 @@ pub async fn send(
         }
         Err(_) => (0, None, None),
     };
-    recorder.push(Outcome { at: started.elapsed().as_secs_f64(), kind, status, keyid });
+    recorder.push(Outcome {
+        at: started.elapsed().as_secs_f64(),
+        kind,
+        status,
+        keyid,
+    });
     echoed
 }
 
@@ -162,7 +181,10 @@ impl CaptureLog {
     /// The newest capture at least `older_than` old.
     pub fn older_than(&self, older_than: Duration) -> Option<Captured> {
         let e = self.entries.lock().ok()?;
-        e.iter().rev().find(|c| c.at.elapsed() >= older_than).cloned()
+        e.iter()
+            .rev()
+            .find(|c| c.at.elapsed() >= older_than)
+            .cloned()
     }
 
     /// The newest capture.
@@ -186,4 +208,176 @@ pub struct Targets {
     pub stage: String,
     /// Recently forwarded signed requests.
     pub captures: Arc<CaptureLog>,
+}
+
+/// Viewer paths the legitimate traffic cycles through: encoded characters, repeated and
+/// unsorted query parameters, a flag without a value: the cases the canonical form is for.
+const VIEWER_PATHS: [&str; 6] = [
+    "/orders/{n}?page={m}&sort=desc",
+    "/search?q=caf%C3%A9%20au%20lait&tag=b&tag=a",
+    "/files/my%20report%20{n}.txt",
+    "/items?b=2&a=1&flag",
+    "/health",
+    "/orders/{n}/items?cursor=eyJpZCI6IjEyMyJ9%3D&limit=50",
+];
+
+/// Most requests in flight at once per traffic task.
+const MAX_IN_FLIGHT: usize = 128;
+
+fn every(rate: u32) -> Duration {
+    Duration::from_secs_f64(1.0 / f64::from(rate.max(1)))
+}
+
+/// Steady legitimate traffic through the CloudFront stand-in until `stop`.
+pub async fn legitimate(
+    targets: Targets,
+    recorder: Arc<Recorder>,
+    started: Instant,
+    rate: u32,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) {
+    let client = crate::http::client();
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
+    let mut tick = tokio::time::interval(every(rate));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n = 0usize;
+    let mut in_flight = Vec::new();
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        tick.tick().await;
+        let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
+            break;
+        };
+        let template = VIEWER_PATHS
+            .get(n % VIEWER_PATHS.len())
+            .copied()
+            .unwrap_or("/");
+        let path = template
+            .replace("{n}", &n.to_string())
+            .replace("{m}", &(n % 7).to_string());
+        let url = format!("{}{path}", targets.cloudfront);
+        let (client, recorder, host) = (
+            client.clone(),
+            Arc::clone(&recorder),
+            targets.cloudfront_host.clone(),
+        );
+        in_flight.push(tokio::spawn(async move {
+            send(
+                &client,
+                &recorder,
+                started,
+                Kind::Legitimate,
+                &url,
+                &host,
+                &[("user-agent".into(), "edgeseal-demo".into())],
+            )
+            .await;
+            drop(permit);
+        }));
+        in_flight.retain(|t| !t.is_finished());
+        n += 1;
+    }
+    for t in in_flight {
+        let _ = t.await;
+    }
+}
+
+/// Attacks straight to the origin until `stop`, cycling through the four kinds.
+pub async fn attacks(
+    targets: Targets,
+    recorder: Arc<Recorder>,
+    started: Instant,
+    rate: u32,
+    replay_after: Duration,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) {
+    let client = crate::http::client();
+    let mut tick = tokio::time::interval(every(rate));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let kinds = [
+        Kind::Unsigned,
+        Kind::Forged,
+        Kind::Tampered,
+        Kind::ReplayedExpired,
+    ];
+    let mut n = 0usize;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        tick.tick().await;
+        let kind = kinds
+            .get(n % kinds.len())
+            .copied()
+            .unwrap_or(Kind::Unsigned);
+        n += 1;
+        let default_path = format!("/{}/orders/{n}", targets.stage);
+        let (path, headers) = match kind {
+            Kind::Unsigned => (default_path, Vec::new()),
+            Kind::Forged => {
+                // A well-formed signature under our label, naming a real key id, with a
+                // made-up MAC: what an attacker who read one request could try.
+                let keyid = targets
+                    .captures
+                    .newest()
+                    .and_then(|c| {
+                        c.headers
+                            .iter()
+                            .find(|(k, _)| k == "signature-input")
+                            .map(|(_, v)| v.clone())
+                    })
+                    .and_then(|v| {
+                        v.split("keyid=\"")
+                            .nth(1)
+                            .and_then(|r| r.split('"').next())
+                            .map(str::to_owned)
+                    })
+                    .unwrap_or_else(|| "unknown".into());
+                let created = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let mut mac = [0u8; 32];
+                let _ = getrandom::fill(&mut mac);
+                use base64::Engine as _;
+                let input = format!(
+                    r#"edgeseal=("@method" "@authority" "@path" "@query");created={created};keyid="{keyid}";alg="hmac-sha256";tag="edgeseal""#
+                );
+                let signature = format!(
+                    "edgeseal=:{}:",
+                    base64::engine::general_purpose::STANDARD.encode(mac)
+                );
+                (
+                    default_path,
+                    vec![
+                        ("signature-input".to_owned(), input),
+                        ("signature".to_owned(), signature),
+                    ],
+                )
+            }
+            Kind::Tampered => match targets.captures.newest() {
+                Some(c) => (
+                    c.path_and_query
+                        .replacen("/orders/", "/admin/", 1)
+                        .replacen("/health", "/admin", 1)
+                        + if c.path_and_query.contains('?') {
+                            "&admin=1"
+                        } else {
+                            "?admin=1"
+                        },
+                    c.headers,
+                ),
+                None => continue,
+            },
+            Kind::ReplayedExpired => match targets.captures.older_than(replay_after) {
+                Some(c) => (c.path_and_query, c.headers),
+                None => continue,
+            },
+            Kind::Legitimate => continue,
+        };
+        let url = format!("{}{path}", targets.origin);
+        let (client, recorder, host) = (
+            client.clone(),
+            Arc::clone(&recorder),
+            targets.origin_host.clone(),
+        );
+        tokio::spawn(async move {
+            send(&client, &recorder, started, kind, &url, &host, &headers).await;
+        });
+    }
 }
