@@ -225,6 +225,17 @@ pub fn svg(outcomes: &[Outcome], timeline: &[TimelineEvent], seconds: f64) -> St
             .join(" ")
     };
     let mut legend_y = top + 10.0;
+    // A key signs nothing in some seconds of its span (the other version served them
+    // all): show those as zero instead of bridging the gap.
+    let series: BTreeMap<String, BTreeMap<u64, u64>> = series
+        .into_iter()
+        .map(|(keyid, points)| {
+            let first = points.keys().next().copied().unwrap_or(0);
+            let last = points.keys().last().copied().unwrap_or(0);
+            let filled = (first..=last).map(|slot| (slot, points.get(&slot).copied().unwrap_or(0))).collect();
+            (keyid, filled)
+        })
+        .collect();
     for (i, (keyid, points)) in series.iter().enumerate() {
         let color = PALETTE.get(i % PALETTE.len()).copied().unwrap_or("#000");
         let _ = writeln!(
