@@ -232,7 +232,9 @@ pub fn svg(outcomes: &[Outcome], timeline: &[TimelineEvent], seconds: f64) -> St
         .map(|(keyid, points)| {
             let first = points.keys().next().copied().unwrap_or(0);
             let last = points.keys().last().copied().unwrap_or(0);
-            let filled = (first..=last).map(|slot| (slot, points.get(&slot).copied().unwrap_or(0))).collect();
+            let filled = (first..=last)
+                .map(|slot| (slot, points.get(&slot).copied().unwrap_or(0)))
+                .collect();
             (keyid, filled)
         })
         .collect();
