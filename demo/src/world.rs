@@ -88,18 +88,8 @@ impl EdgeFunctionApi for RecordingLambda {
 
 /// A Secrets Manager version id, as Secrets Manager makes them (a UUID).
 pub fn new_token() -> Result<String, DemoError> {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).map_err(|e| DemoError::Setup(format!("random: {e}")))?;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    let part = |r: std::ops::Range<usize>| h.get(r).unwrap_or("0").to_owned();
-    Ok(format!(
-        "{}-{}-4{}-8{}-{}",
-        part(0..8),
-        part(8..12),
-        part(13..16),
-        part(17..20),
-        part(20..32)
-    ))
+    edgeseal_rotator::testing::new_version_id()
+        .map_err(|e| DemoError::Setup(format!("random: {e}")))
 }
 
 /// A fresh 256-bit key.
@@ -107,10 +97,6 @@ pub fn new_key() -> Result<SigningKey, DemoError> {
     let mut b = zeroize::Zeroizing::new([0u8; SigningKey::GENERATED_LEN]);
     getrandom::fill(b.as_mut()).map_err(|e| DemoError::Setup(format!("random: {e}")))?;
     SigningKey::from_bytes(b.as_ref()).map_err(|e| DemoError::Setup(e.to_string()))
-}
-
-fn aws(what: &str) -> impl Fn(String) -> DemoError + '_ {
-    move |e| DemoError::Setup(format!("{what}: {e}"))
 }
 
 /// The AWS-side resources the demo created.
@@ -208,7 +194,6 @@ pub async fn create(
         .await
         .map_err(|e| DemoError::Setup(format!("Lambda CreateFunction (rotator): {e}")))?;
     let rotation_lambda_arn = rotation.function_arn().unwrap_or_default().to_owned();
-    let _ = aws;
     Ok(AwsWorld {
         sm,
         secret,
@@ -292,51 +277,12 @@ pub fn distribution_config(
         .map_err(build)
 }
 
-/// What Secrets Manager does when a rotation starts: clear a leftover AWSPENDING, then
-/// `RotateSecret`, which stages a new version id AWSPENDING (moto cannot invoke the
-/// rotation function; the demo then runs the four steps itself).
+/// What Secrets Manager does when a rotation starts (moto cannot invoke the rotation
+/// function; the demo then runs the four steps itself).
 pub async fn start_rotation(world: &AwsWorld) -> Result<String, DemoError> {
-    let described = world
-        .sm
-        .describe_secret()
-        .secret_id(&world.secret)
-        .send()
+    edgeseal_rotator::testing::start_rotation(&world.sm, &world.secret, &world.rotation_lambda_arn)
         .await
-        .map_err(|e| DemoError::Aws(format!("DescribeSecret: {e}")))?;
-    for (id, labels) in described
-        .version_ids_to_stages()
-        .cloned()
-        .unwrap_or_default()
-    {
-        if labels.iter().any(|l| l == "AWSPENDING") {
-            world
-                .sm
-                .update_secret_version_stage()
-                .secret_id(&world.secret)
-                .version_stage("AWSPENDING")
-                .remove_from_version_id(id)
-                .send()
-                .await
-                .map_err(|e| DemoError::Aws(format!("UpdateSecretVersionStage: {e}")))?;
-        }
-    }
-    let token = new_token()?;
-    world
-        .sm
-        .rotate_secret()
-        .secret_id(&world.secret)
-        .client_request_token(&token)
-        .rotation_lambda_arn(&world.rotation_lambda_arn)
-        .rotation_rules(
-            aws_sdk_secretsmanager::types::RotationRulesType::builder()
-                .automatically_after_days(30)
-                .build(),
-        )
-        .rotate_immediately(true)
-        .send()
-        .await
-        .map_err(|e| DemoError::Aws(format!("RotateSecret: {e}")))?;
-    Ok(token)
+        .map_err(DemoError::Aws)
 }
 
 /// The event Secrets Manager sends for `step` of the rotation `token`.

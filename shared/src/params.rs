@@ -170,11 +170,10 @@ pub(crate) fn validate_label(label: &str) -> Result<(), ConfigError> {
         .map_err(|_| ConfigError::InvalidLabel)
 }
 
-/// Validate a tag: same alphabet as key ids.
-pub(crate) fn validate_tag(tag: &str) -> Result<(), ConfigError> {
-    if KeyId::is_valid(tag) {
-        Ok(())
-    } else {
-        Err(ConfigError::InvalidTag)
+/// A validated optional tag: same alphabet as key ids.
+pub(crate) fn validated_tag(tag: Option<&str>) -> Result<Option<String>, ConfigError> {
+    match tag {
+        Some(tag) if !KeyId::is_valid(tag) => Err(ConfigError::InvalidTag),
+        _ => Ok(tag.map(str::to_owned)),
     }
 }

@@ -9,7 +9,7 @@ use crate::fields::{append_member, remove_member};
 use crate::key::{KeyId, SigningKey};
 use crate::params::{
     Component, DEFAULT_TAG, REQUIRED_COMPONENTS, SignatureParams, serialize_signature_params,
-    validate_label, validate_tag,
+    validate_label, validated_tag,
 };
 use crate::request::RequestView;
 use crate::time::UnixTime;
@@ -55,10 +55,7 @@ impl Signer {
 
     /// Use another application tag, or none.
     pub fn with_tag(mut self, tag: Option<&str>) -> Result<Self, ConfigError> {
-        if let Some(tag) = tag {
-            validate_tag(tag)?;
-        }
-        self.tag = tag.map(str::to_owned);
+        self.tag = validated_tag(tag)?;
         Ok(self)
     }
 

@@ -12,7 +12,7 @@ use crate::key::KeyId;
 use crate::keyset::{KeySet, Stage};
 use crate::params::{
     Component, DEFAULT_LABEL, DEFAULT_TAG, HMAC_SHA256, REQUIRED_COMPONENTS, validate_label,
-    validate_tag,
+    validated_tag,
 };
 use crate::request::RequestView;
 use crate::sign::mac;
@@ -70,10 +70,7 @@ impl Verifier {
 
     /// Require this `tag`, or accept any (including none) with `None`.
     pub fn with_tag(mut self, tag: Option<&str>) -> Result<Self, ConfigError> {
-        if let Some(tag) = tag {
-            validate_tag(tag)?;
-        }
-        self.tag = tag.map(str::to_owned);
+        self.tag = validated_tag(tag)?;
         Ok(self)
     }
 

@@ -67,22 +67,8 @@ pub fn zip_for(keyid: &str, key: &SigningKey) -> Vec<u8> {
     .unwrap()
 }
 
-fn uuid_like() -> String {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).unwrap();
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-4{}-8{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[13..16],
-        &h[17..20],
-        &h[20..32]
-    )
-}
-
 pub fn new_token() -> String {
-    uuid_like()
+    edgeseal_rotator::testing::new_version_id().unwrap()
 }
 
 // ---------------------------------------------------------------------------------
@@ -631,7 +617,7 @@ impl World {
         let cdn = Arc::new(FakeCloudFront::new(Duration::from_millis(30)));
         let distribution = format!(
             "E{}",
-            uuid_like().replace('-', "")[..13].to_ascii_uppercase()
+            new_token().replace('-', "")[..13].to_ascii_uppercase()
         );
         let config = match mode {
             Mode::Signed => distribution_config(
@@ -726,40 +712,11 @@ impl World {
         self.rotator_with(self.config_with(&[]), plan, self.cdn.clone())
     }
 
-    /// What Secrets Manager does when a rotation starts: a new version id staged
-    /// AWSPENDING without a value, and rotation turned on.
+    /// What Secrets Manager does when a rotation starts.
     pub async fn start_rotation(&self) -> String {
-        let token = new_token();
-        // A finished rotation leaves AWSPENDING on the new AWSCURRENT version; Secrets
-        // Manager clears it before the next one (moto refuses to start otherwise).
-        let stages = version_stages(&self.sm, &self.secret).await;
-        for (id, labels) in &stages {
-            if labels.iter().any(|l| l == "AWSPENDING") {
-                self.sm
-                    .update_secret_version_stage()
-                    .secret_id(&self.secret)
-                    .version_stage("AWSPENDING")
-                    .remove_from_version_id(id)
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        }
-        self.sm
-            .rotate_secret()
-            .secret_id(&self.secret)
-            .client_request_token(&token)
-            .rotation_lambda_arn(&self.rotation_lambda_arn)
-            .rotation_rules(
-                aws_sdk_secretsmanager::types::RotationRulesType::builder()
-                    .automatically_after_days(30)
-                    .build(),
-            )
-            .rotate_immediately(true)
-            .send()
+        edgeseal_rotator::testing::start_rotation(&self.sm, &self.secret, &self.rotation_lambda_arn)
             .await
-            .unwrap();
-        token
+            .unwrap()
     }
 
     pub fn event(&self, step: Step, token: &str) -> RotationEvent {
