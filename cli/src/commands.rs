@@ -237,6 +237,11 @@ async fn verify(cli: &Cli, args: &VerifyArgs, out: &Output) -> Result<u8, CliErr
     }
 }
 
+fn unix_date(t: UnixTime) -> Option<String> {
+    let secs = i64::try_from(t.as_secs()).ok()?;
+    date(Some(&aws_smithy_types::DateTime::from_secs(secs)))
+}
+
 fn date(d: Option<&aws_smithy_types::DateTime>) -> Option<String> {
     d.and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
 }
@@ -312,23 +317,36 @@ async fn status(cli: &Cli, args: &StatusArgs, out: &Output) -> Result<u8, CliErr
         warnings.push("rotation is not enabled on the secret".into());
     }
     let schedule = described.rotation_rules().and_then(|r| {
-        r.schedule_expression().map(str::to_owned).or_else(|| {
-            r.automatically_after_days()
-                .map(|d| format!("every {d} days"))
-        })
+        r.schedule_expression()
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .or_else(|| {
+                r.automatically_after_days()
+                    .filter(|d| *d > 0)
+                    .map(|d| format!("every {d} days"))
+            })
     });
+    let rotation_lambda = described.rotation_lambda_arn().filter(|a| !a.is_empty());
 
     let mut version_rows = Vec::new();
     let mut current_kind = None;
     for v in versions.iter().filter(|v| !v.stages.is_empty()) {
-        let value = secrets
+        // Reading values only classifies them; status still works for an operator
+        // who may describe the secret but not read it.
+        let kind = match secrets
             .get_secret_value()
             .secret_id(&args.secret_id)
             .version_id(&v.version_id)
             .send()
             .await
-            .map_err(|err| CliError::aws("GetSecretValue", err))?;
-        let kind = value_kind(value.secret_string());
+        {
+            Ok(value) => value_kind(value.secret_string()),
+            Err(err) => {
+                let err = CliError::aws("GetSecretValue", err);
+                warnings.push(format!("version {} is unreadable: {err}", v.version_id));
+                "unreadable"
+            }
+        };
         if v.stages.iter().any(|s| s == Stage::Current.label()) {
             current_kind = Some(kind);
         }
@@ -345,8 +363,8 @@ async fn status(cli: &Cli, args: &StatusArgs, out: &Output) -> Result<u8, CliErr
     version_rows.sort_by_key(|(v, _)| std::cmp::Reverse(rank(&v.stages)));
     match current_kind {
         None => warnings.push("no version is AWSCURRENT".into()),
-        Some("not-a-key") => warnings.push(
-            "AWSCURRENT is not a key yet (the bootstrap placeholder?): the first rotation has not finished"
+        Some("not-a-key" | "unreadable") => warnings.push(
+            "AWSCURRENT is not a usable key (the bootstrap placeholder before the first rotation, or unreadable)"
                 .into(),
         ),
         Some(_) => {}
@@ -453,8 +471,7 @@ async fn status(cli: &Cli, args: &StatusArgs, out: &Output) -> Result<u8, CliErr
             .as_deref()
             .map(|s| format!(", schedule {s}"))
             .unwrap_or_default(),
-        described
-            .rotation_lambda_arn()
+        rotation_lambda
             .map(|a| format!(", by {a}"))
             .unwrap_or_default()
     );
@@ -476,7 +493,8 @@ async fn status(cli: &Cli, args: &StatusArgs, out: &Output) -> Result<u8, CliErr
             v.version_id,
             v.stages.join(","),
             v.created
-                .map_or_else(|| "?".to_owned(), |c| c.as_secs().to_string())
+                .and_then(unix_date)
+                .unwrap_or_else(|| "?".to_owned())
         );
     }
     text.push_str(&dist_text);
@@ -492,7 +510,7 @@ async fn status(cli: &Cli, args: &StatusArgs, out: &Output) -> Result<u8, CliErr
                 "arn": described.arn(),
                 "name": described.name(),
                 "rotation_enabled": rotation_enabled,
-                "rotation_lambda_arn": described.rotation_lambda_arn(),
+                "rotation_lambda_arn": rotation_lambda,
                 "schedule": schedule,
                 "last_rotated": date(described.last_rotated_date()),
                 "next_rotation": date(described.next_rotation_date()),

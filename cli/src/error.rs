@@ -1,5 +1,7 @@
 //! The CLI's errors and their exit codes. None carries key material.
 
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
+
 /// Why a command could not do its job.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -55,15 +57,34 @@ impl CliError {
         }
     }
 
-    /// Wrap an SDK error, keeping the service's code and message (never a secret
-    /// value: error responses do not carry one).
-    pub fn aws<E>(operation: &'static str, err: E) -> Self
+    /// Wrap an SDK error, keeping the service's error code and message (error
+    /// responses never carry a secret value).
+    pub fn aws<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
     where
-        E: std::error::Error + 'static,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
     {
-        Self::Aws {
-            operation,
-            detail: aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
-        }
+        let detail = match (err.code(), err.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_owned(),
+            // Not a service answer: no connection, timeout, credentials.
+            _ => error_chain(&err),
+        };
+        Self::Aws { operation, detail }
     }
+}
+
+/// An error and its sources on one line, without Debug dumps.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        let next = inner.to_string();
+        if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = inner.source();
+    }
+    text
 }
