@@ -9,7 +9,7 @@
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use edgeseal::{KeyId, KeySet, RequestView, SigningKey, UnixTime, Verifier};
@@ -66,7 +66,7 @@ fn key_file(as_secret_json: bool) -> (PathBuf, String) {
 }
 
 fn sign_json(
-    key: &PathBuf,
+    key: &Path,
     keyid: &str,
     method: &str,
     url: &str,
@@ -91,7 +91,7 @@ fn sign_json(
 }
 
 fn verify(
-    key: &PathBuf,
+    key: &Path,
     method: &str,
     url: &str,
     signed: &serde_json::Value,
