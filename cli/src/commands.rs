@@ -364,7 +364,7 @@ async fn status(cli: &Cli, args: &StatusArgs, out: &Output) -> Result<u8, CliErr
     match current_kind {
         None => warnings.push("no version is AWSCURRENT".into()),
         Some("not-a-key" | "unreadable") => warnings.push(
-            "AWSCURRENT is not a usable key (the bootstrap placeholder before the first rotation, or unreadable)"
+            "AWSCURRENT is neither an edgeseal key nor a static header value (or is unreadable)"
                 .into(),
         ),
         Some(_) => {}

@@ -200,6 +200,32 @@ async fn the_previous_key_verifies_only_within_its_grace() {
     assert_eq!(code(&verify(&name, &signed, &[])), 0);
 }
 
+/// The template's first secret value: Secrets Manager's generator, 44 characters without
+/// punctuation, under "key". It must be a usable key (the rotator tests it as AWSCURRENT).
+#[tokio::test]
+async fn the_templates_generated_first_value_is_a_usable_key() {
+    let client = secrets().await;
+    let password = client
+        .get_random_password()
+        .password_length(44)
+        .exclude_punctuation(true)
+        .include_space(false)
+        .send()
+        .await
+        .unwrap();
+    let generated = password.random_password().unwrap();
+    assert_eq!(generated.len(), 44);
+    let value = format!(r#"{{"alg":"hmac-sha256","key":"{generated}"}}"#);
+    let (name, version) = create_secret(&client, &value).await;
+    let signed = sign(&name, &[]);
+    assert_eq!(signed["keyid"], version.as_str());
+    let out = verify(&name, &signed, &[]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(json(&out)["stage"], "AWSCURRENT");
+    let status = json(&edgeseal(&["--json", "status", "--secret-id", &name]));
+    assert_eq!(status["secret"]["versions"][0]["kind"], "edgeseal-key");
+}
+
 #[tokio::test]
 async fn a_placeholder_secret_is_not_a_key_signing_fails_2_and_verify_fails_closed() {
     let client = secrets().await;
