@@ -3,6 +3,7 @@
 use aws_config::BehaviorVersion;
 use aws_sdk_secretsmanager::Client as SecretsClient;
 use edgeseal::{KeyId, KeySet, SigningKey, Stage, UnixTime};
+use zeroize::Zeroizing;
 
 use crate::args::Global;
 use crate::error::CliError;
@@ -68,13 +69,21 @@ pub async fn list_versions(
     Ok(versions)
 }
 
+/// Move the secret value out of the SDK's answer into a buffer wiped on drop (the SDK's
+/// own response buffers are out of reach).
+pub fn take_secret_string(
+    value: &mut aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput,
+) -> Option<Zeroizing<String>> {
+    value.secret_string.take().map(Zeroizing::new)
+}
+
 /// The key of one staged version, with its version id (the signature's keyid).
 pub async fn key_at_stage(
     client: &SecretsClient,
     secret_id: &str,
     stage: &str,
 ) -> Result<(KeyId, SigningKey), CliError> {
-    let value = client
+    let mut value = client
         .get_secret_value()
         .secret_id(secret_id)
         .version_stage(stage)
@@ -86,12 +95,12 @@ pub async fn key_at_stage(
         .ok_or_else(|| CliError::Config(format!("{secret_id} ({stage}) has no version id")))?;
     let keyid = KeyId::new(version_id)
         .map_err(|err| CliError::Config(format!("version id of {secret_id} ({stage}): {err}")))?;
-    let secret_string = value.secret_string().ok_or_else(|| {
+    let secret_string = take_secret_string(&mut value).ok_or_else(|| {
         CliError::Config(format!(
             "{secret_id} ({stage}) has no SecretString (binary secret?)"
         ))
     })?;
-    let key = keys::from_secret_string(secret_string, &format!("{secret_id} ({stage})"))?;
+    let key = keys::from_secret_string(&secret_string, &format!("{secret_id} ({stage})"))?;
     Ok((keyid, key))
 }
 
@@ -121,18 +130,18 @@ pub async fn key_set(
             continue;
         }
         stages.sort_unstable();
-        let value = client
+        let mut value = client
             .get_secret_value()
             .secret_id(secret_id)
             .version_id(&v.version_id)
             .send()
             .await
             .map_err(|err| CliError::aws("GetSecretValue", err))?;
-        let Some(secret_string) = value.secret_string() else {
+        let Some(secret_string) = take_secret_string(&mut value) else {
             skipped.push(v.version_id.clone());
             continue;
         };
-        let Ok(key) = keys::from_secret_string(secret_string, &v.version_id) else {
+        let Ok(key) = keys::from_secret_string(&secret_string, &v.version_id) else {
             skipped.push(v.version_id.clone());
             continue;
         };

@@ -7,6 +7,7 @@ use std::time::Duration;
 use aws_sdk_cloudfront::types::{CacheBehavior, DefaultCacheBehavior, EventType};
 use edgeseal::{KeyId, KeySet, SecretValue, Signer, Stage, UnixTime, Verifier};
 use serde_json::{Value, json};
+use zeroize::Zeroizing;
 
 use crate::args::{
     Cli, Command, KeyFormat, KeygenArgs, RotateArgs, SignArgs, StatusArgs, VerifyArgs,
@@ -51,17 +52,19 @@ fn keygen(args: &KeygenArgs, out: &Output) -> Result<u8, CliError> {
     // keygen exists to print a key; nothing else in this CLI does.
     match args.format {
         KeyFormat::Secret => {
-            let secret = edgeseal::edgeseal_secret_json(&key);
-            // The secret JSON is the JSON output too.
-            out.result(
-                &serde_json::from_str(&secret).unwrap_or(Value::Null),
-                &secret,
-            );
+            // The secret JSON is the JSON output too: printed from its zeroizing buffer,
+            // never copied into a serde_json value.
+            out.text(&edgeseal::edgeseal_secret_json(&key));
         }
-        KeyFormat::Base64 => {
+        KeyFormat::Base64 if out.json() => {
             let encoded = key.to_base64();
-            out.result(&json!({ "key": encoded.as_str() }), &encoded);
+            let mut line = Zeroizing::new(String::with_capacity(encoded.len() + 10));
+            line.push_str("{\"key\":\"");
+            line.push_str(&encoded);
+            line.push_str("\"}");
+            out.text(&line);
         }
+        KeyFormat::Base64 => out.text(&key.to_base64()),
     }
     Ok(OK)
 }
@@ -340,7 +343,11 @@ async fn status(cli: &Cli, args: &StatusArgs, out: &Output) -> Result<u8, CliErr
             .send()
             .await
         {
-            Ok(value) => value_kind(value.secret_string()),
+            Ok(mut value) => value_kind(
+                aws::take_secret_string(&mut value)
+                    .as_deref()
+                    .map(String::as_str),
+            ),
             Err(err) => {
                 let err = CliError::aws("GetSecretValue", err);
                 warnings.push(format!("version {} is unreadable: {err}", v.version_id));

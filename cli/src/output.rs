@@ -17,6 +17,16 @@ impl Output {
         Self { json }
     }
 
+    pub fn json(&self) -> bool {
+        self.json
+    }
+
+    /// Print text as it is, in either mode (for output that is already JSON).
+    pub fn text(&self, text: &str) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
+    }
+
     /// Print a result: the JSON value with `--json`, else the text.
     pub fn result(&self, json: &Value, text: &str) {
         let mut stdout = std::io::stdout().lock();

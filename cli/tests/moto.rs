@@ -190,7 +190,18 @@ async fn the_previous_key_verifies_only_within_its_grace() {
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert_eq!(json(&out)["stage"], "AWSPREVIOUS");
 
-    let out = verify(&name, &signed_with_old, &["--previous-grace-secs", "0"]);
+    // Two seconds on: moto rounds CreatedDate to whole seconds, possibly upwards.
+    let later = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 2)
+    .to_string();
+    let out = verify(
+        &name,
+        &signed_with_old,
+        &["--previous-grace-secs", "0", "--at", &later],
+    );
     assert_eq!(code(&out), 1, "{}", text(&out));
     assert_eq!(json(&out)["reason"], "previous_key_retired");
 
