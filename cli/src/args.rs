@@ -202,12 +202,14 @@ pub struct StatusArgs {
     /// Secrets Manager secret id, name or ARN.
     #[arg(long, value_name = "ID")]
     pub secret_id: String,
-    /// CloudFront distribution whose origin-request associations to show.
-    #[arg(long, value_name = "ID")]
-    pub distribution_id: Option<String>,
-    /// Exit 1 when a check fails (rotation disabled, no usable AWSCURRENT key, a cache
-    /// behavior without an origin-request association, or behaviors on different
-    /// versions).
+    /// CloudFront distribution(s) whose origin-request associations to show
+    /// (repeatable or comma-separated). Default: the CLOUDFRONT_DISTRIBUTION_ID of the
+    /// secret's rotation function.
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    pub distribution_id: Vec<String>,
+    /// Exit 1 when a check fails (rotation disabled, AWSCURRENT not a key, a rotation
+    /// pending, a cache behavior without an origin-request association or with another
+    /// function, or behaviors on different versions).
     #[arg(long)]
     pub check: bool,
 }

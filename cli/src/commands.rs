@@ -270,6 +270,11 @@ impl Behavior {
         last.bytes().all(|b| b.is_ascii_digit()).then_some(last)
     }
 
+    /// The function's name, from `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:VERSION]`.
+    fn function_name(&self) -> Option<&str> {
+        self.origin_request.as_deref()?.split(':').nth(6)
+    }
+
     fn json(&self) -> Value {
         json!({
             "path_pattern": self.path_pattern,
@@ -386,77 +391,41 @@ async fn status(cli: &Cli, args: &StatusArgs, out: &Output) -> Result<u8, CliErr
         );
     }
 
-    let mut distribution = Value::Null;
+    // Which distributions: the flag, else what the rotation function is configured with.
+    let mut rotator = Value::Null;
+    let mut distribution_ids = args.distribution_id.clone();
+    let mut edge_function = None;
+    if distribution_ids.is_empty()
+        && let Some(arn) = rotation_lambda
+    {
+        match rotator_settings(&config, arn).await {
+            Ok(settings) => {
+                rotator = json!({
+                    "function_arn": arn,
+                    "distributions": settings.distributions,
+                    "edge_function": settings.edge_function,
+                    "mode": settings.mode,
+                });
+                distribution_ids = settings.distributions;
+                edge_function = settings.edge_function;
+            }
+            Err(err) => warnings.push(format!(
+                "cannot read the rotation function's configuration (give --distribution-id): {err}"
+            )),
+        }
+    }
+
+    let mut distributions = Vec::new();
     let mut dist_text = String::new();
-    if let Some(id) = &args.distribution_id {
+    if !distribution_ids.is_empty() {
         let cloudfront = aws_sdk_cloudfront::Client::new(&config);
-        let got = cloudfront
-            .get_distribution()
-            .id(id)
-            .send()
-            .await
-            .map_err(|err| CliError::aws("GetDistribution", err))?;
-        let dist = got.distribution().ok_or_else(|| CliError::Aws {
-            operation: "GetDistribution",
-            detail: "no distribution in the answer".into(),
-        })?;
-        let mut behaviors = Vec::new();
-        if let Some(cfg) = dist.distribution_config() {
-            if let Some(b) = cfg.default_cache_behavior() {
-                behaviors.push(default_behavior(b));
-            }
-            if let Some(list) = cfg.cache_behaviors() {
-                behaviors.extend(list.items().iter().map(behavior));
-            }
+        for id in &distribution_ids {
+            let (json, text) =
+                distribution_status(&cloudfront, id, edge_function.as_deref(), &mut warnings)
+                    .await?;
+            distributions.push(json);
+            dist_text.push_str(&text);
         }
-        for b in &behaviors {
-            if b.origin_request.is_none() {
-                warnings.push(format!(
-                    "cache behavior {} has no origin-request association: its requests are not signed",
-                    b.path_pattern
-                ));
-            }
-        }
-        let mut arns: Vec<&str> = behaviors
-            .iter()
-            .filter_map(|b| b.origin_request.as_deref())
-            .collect();
-        arns.sort_unstable();
-        arns.dedup();
-        if arns.len() > 1 {
-            warnings.push("cache behaviors name different edge function versions".into());
-        }
-        let _ = writeln!(
-            dist_text,
-            "distribution {} ({}) {}",
-            dist.id(),
-            dist.domain_name(),
-            dist.status()
-        );
-        for b in &behaviors {
-            let _ = match (&b.origin_request, b.version()) {
-                (Some(arn), Some(version)) => writeln!(
-                    dist_text,
-                    "  {:<24} origin-request {arn} (version {version})",
-                    b.path_pattern
-                ),
-                (Some(arn), None) => {
-                    writeln!(dist_text, "  {:<24} origin-request {arn}", b.path_pattern)
-                }
-                (None, _) => writeln!(
-                    dist_text,
-                    "  {:<24} no origin-request association",
-                    b.path_pattern
-                ),
-            };
-        }
-        distribution = json!({
-            "id": dist.id(),
-            "domain_name": dist.domain_name(),
-            "status": dist.status(),
-            "last_modified": date(Some(dist.last_modified_time())),
-            "behaviors": behaviors.iter().map(Behavior::json).collect::<Vec<_>>(),
-        });
     }
 
     let mut text = String::new();
@@ -528,7 +497,8 @@ async fn status(cli: &Cli, args: &StatusArgs, out: &Output) -> Result<u8, CliErr
                     "kind": kind,
                 })).collect::<Vec<_>>(),
             },
-            "distribution": distribution,
+            "rotator": rotator,
+            "distributions": distributions,
             "warnings": warnings,
         }),
         &text,
@@ -538,6 +508,130 @@ async fn status(cli: &Cli, args: &StatusArgs, out: &Output) -> Result<u8, CliErr
     } else {
         OK
     })
+}
+
+/// What the rotation function is configured with (its environment; no secrets there).
+struct RotatorSettings {
+    distributions: Vec<String>,
+    edge_function: Option<String>,
+    mode: Option<String>,
+}
+
+async fn rotator_settings(
+    config: &aws_config::SdkConfig,
+    function_arn: &str,
+) -> Result<RotatorSettings, CliError> {
+    let lambda = aws_sdk_lambda::Client::new(config);
+    let got = lambda
+        .get_function_configuration()
+        .function_name(function_arn)
+        .send()
+        .await
+        .map_err(|err| CliError::aws("GetFunctionConfiguration", err))?;
+    let vars = got.environment().and_then(|e| e.variables());
+    let var = |name: &str| {
+        vars.and_then(|v| v.get(name))
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    Ok(RotatorSettings {
+        distributions: var("CLOUDFRONT_DISTRIBUTION_ID")
+            .map(|ids| {
+                ids.split(',')
+                    .map(str::trim)
+                    .filter(|id| !id.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        edge_function: var("EDGE_FUNCTION_NAME"),
+        mode: var("ROTATION_MODE"),
+    })
+}
+
+/// One distribution: its status and each behavior's origin-request association.
+async fn distribution_status(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    id: &str,
+    edge_function: Option<&str>,
+    warnings: &mut Vec<String>,
+) -> Result<(Value, String), CliError> {
+    let got = cloudfront
+        .get_distribution()
+        .id(id)
+        .send()
+        .await
+        .map_err(|err| CliError::aws("GetDistribution", err))?;
+    let dist = got.distribution().ok_or_else(|| CliError::Aws {
+        operation: "GetDistribution",
+        detail: "no distribution in the answer".into(),
+    })?;
+    let mut behaviors = Vec::new();
+    if let Some(cfg) = dist.distribution_config() {
+        if let Some(b) = cfg.default_cache_behavior() {
+            behaviors.push(default_behavior(b));
+        }
+        if let Some(list) = cfg.cache_behaviors() {
+            behaviors.extend(list.items().iter().map(behavior));
+        }
+    }
+    for b in &behaviors {
+        match (&b.origin_request, edge_function) {
+            (None, _) => warnings.push(format!(
+                "{id}: cache behavior {} has no origin-request association: its requests are not signed",
+                b.path_pattern
+            )),
+            (Some(arn), Some(function)) if b.function_name() != Some(function) => {
+                warnings.push(format!(
+                    "{id}: cache behavior {} runs {arn} on origin-request, not the edge function {function}",
+                    b.path_pattern
+                ));
+            }
+            _ => {}
+        }
+    }
+    let mut arns: Vec<&str> = behaviors
+        .iter()
+        .filter_map(|b| b.origin_request.as_deref())
+        .collect();
+    arns.sort_unstable();
+    arns.dedup();
+    if arns.len() > 1 {
+        warnings.push(format!(
+            "{id}: cache behaviors name different edge function versions"
+        ));
+    }
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "distribution {} ({}) {}",
+        dist.id(),
+        dist.domain_name(),
+        dist.status()
+    );
+    for b in &behaviors {
+        let _ = match (&b.origin_request, b.version()) {
+            (Some(arn), Some(version)) => writeln!(
+                text,
+                "  {:<24} origin-request {arn} (version {version})",
+                b.path_pattern
+            ),
+            (Some(arn), None) => writeln!(text, "  {:<24} origin-request {arn}", b.path_pattern),
+            (None, _) => writeln!(
+                text,
+                "  {:<24} no origin-request association",
+                b.path_pattern
+            ),
+        };
+    }
+    let json = json!({
+        "id": dist.id(),
+        "domain_name": dist.domain_name(),
+        "status": dist.status(),
+        "last_modified": date(Some(dist.last_modified_time())),
+        "behaviors": behaviors.iter().map(Behavior::json).collect::<Vec<_>>(),
+    });
+    Ok((json, text))
 }
 
 async fn rotate(cli: &Cli, args: &RotateArgs, out: &Output) -> Result<u8, CliError> {
@@ -561,4 +655,54 @@ async fn rotate(cli: &Cli, args: &RotateArgs, out: &Output) -> Result<u8, CliErr
         ),
     );
     Ok(OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_arn(arn: Option<&str>) -> Behavior {
+        Behavior {
+            path_pattern: "*".into(),
+            origin_request: arn.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn association_arns_give_function_and_version() {
+        let b = with_arn(Some(
+            "arn:aws:lambda:us-east-1:123456789012:function:edge-signer:17",
+        ));
+        assert_eq!(b.function_name(), Some("edge-signer"));
+        assert_eq!(b.version(), Some("17"));
+        let unqualified = with_arn(Some(
+            "arn:aws:lambda:us-east-1:123456789012:function:edge-signer",
+        ));
+        assert_eq!(unqualified.function_name(), Some("edge-signer"));
+        assert_eq!(unqualified.version(), None);
+        let alias = with_arn(Some(
+            "arn:aws:lambda:us-east-1:123456789012:function:edge-signer:live",
+        ));
+        assert_eq!(alias.version(), None);
+        assert_eq!(with_arn(None).function_name(), None);
+    }
+
+    #[test]
+    fn value_kinds_never_need_the_value_shown() {
+        assert_eq!(
+            value_kind(Some(
+                r#"{"alg":"hmac-sha256","key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}"#
+            )),
+            "edgeseal-key"
+        );
+        assert_eq!(
+            value_kind(Some(r#"{"HEADERVALUE":"abcdefghijklmnop"}"#)),
+            "static-header"
+        );
+        assert_eq!(
+            value_kind(Some(r#"{"edgeseal":"placeholder"}"#)),
+            "not-a-key"
+        );
+        assert_eq!(value_kind(None), "not-a-key");
+    }
 }

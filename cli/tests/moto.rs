@@ -337,9 +337,10 @@ async fn status_shows_versions_stages_warnings_and_each_behaviors_edge_associati
     assert_eq!(versions[1]["stages"][0], "AWSPENDING");
     assert_eq!(status["secret"]["rotation_enabled"], false);
 
-    assert_eq!(status["distribution"]["id"], distribution.as_str());
-    assert!(status["distribution"]["status"].is_string());
-    let behaviors = status["distribution"]["behaviors"].as_array().unwrap();
+    let dist = &status["distributions"][0];
+    assert_eq!(dist["id"], distribution.as_str());
+    assert!(dist["status"].is_string());
+    let behaviors = dist["behaviors"].as_array().unwrap();
     assert_eq!(behaviors.len(), 1);
     assert_eq!(behaviors[0]["path_pattern"], "*");
     // moto drops Lambda@Edge associations, so the behavior has none: a warning.
@@ -382,7 +383,8 @@ async fn status_reads_aws_endpoint_url_and_check_flags_a_secret_without_rotation
         current.as_str()
     );
     assert_eq!(status["secret"]["versions"][0]["kind"], "edgeseal-key");
-    assert_eq!(status["distribution"], serde_json::Value::Null);
+    assert_eq!(status["distributions"], serde_json::json!([]));
+    assert_eq!(status["rotator"], serde_json::Value::Null);
     // The one thing wrong with a bare secret: nothing rotates it.
     assert_eq!(
         status["warnings"],
@@ -437,4 +439,88 @@ async fn aws_errors_exit_3_with_the_service_error_code() {
     let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(err["error"], "aws");
     assert_eq!(err["exit_code"], 3);
+}
+
+/// A rotation function in moto (it needs an IAM role Lambda can assume) whose
+/// environment names `distribution`; returns its ARN.
+async fn create_rotator_function(distribution: &str) -> String {
+    let config = sdk_config().await;
+    let iam = aws_sdk_iam::Client::new(&config);
+    let role = iam
+        .create_role()
+        .role_name(unique_name("edgeseal-cli-rotator"))
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let role_arn = role.role().unwrap().arn().to_owned();
+    // Any zip will do: moto never runs it.
+    let zip: &[u8] = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let function = lambda
+        .create_function()
+        .function_name(unique_name("edgeseal-cli-rotator"))
+        .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+        .handler("bootstrap")
+        .role(role_arn)
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(aws_smithy_types::Blob::new(zip))
+                .build(),
+        )
+        .environment(
+            aws_sdk_lambda::types::Environment::builder()
+                .variables("CLOUDFRONT_DISTRIBUTION_ID", format!(" {distribution} ,"))
+                .variables("EDGE_FUNCTION_NAME", "edgeseal-edge-signer")
+                .variables("ROTATION_MODE", "signed")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    function.function_arn().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn status_finds_the_distributions_through_the_rotation_function() {
+    let client = secrets().await;
+    let (name, _) = create_secret(&client, &key_json().0).await;
+    let distribution = create_distribution().await;
+    let rotator = create_rotator_function(&distribution).await;
+    client
+        .rotate_secret()
+        .secret_id(&name)
+        .rotation_lambda_arn(&rotator)
+        .rotation_rules(
+            aws_sdk_secretsmanager::types::RotationRulesType::builder()
+                .schedule_expression("rate(7 days)")
+                .build(),
+        )
+        .rotate_immediately(false)
+        .send()
+        .await
+        .unwrap();
+
+    let out = edgeseal(&["--json", "status", "--secret-id", &name]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let status = json(&out);
+    // (moto records the rotation function but, unlike AWS, neither the schedule nor
+    // "enabled" when the rotation is not immediate; only the discovery is checked.)
+    assert_eq!(status["secret"]["rotation_lambda_arn"], rotator.as_str());
+    assert_eq!(
+        status["rotator"]["distributions"],
+        serde_json::json!([distribution])
+    );
+    assert_eq!(status["rotator"]["edge_function"], "edgeseal-edge-signer");
+    assert_eq!(status["distributions"][0]["id"], distribution.as_str());
+    // moto dropped the association the rotator would maintain: flagged, per distribution.
+    let warnings = status["warnings"].to_string();
+    assert!(
+        warnings.contains(&format!(
+            "{distribution}: cache behavior * has no origin-request association"
+        )),
+        "{warnings}"
+    );
 }
