@@ -1,5 +1,7 @@
 """Check that deploy/template.yaml and docs/configuration.md agree with the functions' code.
 
+Also: every template parameter appears in docs/configuration.md.
+
 Run by scripts/lint-deploy with the .venv's Python (cfn-lint provides the template decoder).
 For each function in the template, every environment variable it sets must be one the
 function's config.rs reads; every variable a config.rs reads must be documented in
@@ -38,6 +40,11 @@ for name, source in functions.items():
         if f"`{var}`" not in docs:
             problems.append(f"{source.relative_to(root)} reads {var}, not documented in docs/configuration.md")
     print(f"{name}: {len(variables)} variables set, {len(read)} read by {source.relative_to(root)}")
+# Every template parameter is in the configuration reference.
+for parameter in template.get("Parameters", {}):
+    if f"`{parameter}`" not in docs:
+        problems.append(f"template parameter {parameter} is not documented in docs/configuration.md")
+
 for p in problems:
     print("MISMATCH:", p)
 sys.exit(1 if problems else 0)
