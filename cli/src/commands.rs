@@ -544,9 +544,17 @@ async fn rotator_settings(
                     .collect()
             })
             .unwrap_or_default(),
-        edge_function: var("EDGE_FUNCTION_NAME"),
+        edge_function: var("EDGE_FUNCTION_NAME").map(|f| function_name_of(&f).to_owned()),
         mode: var("ROTATION_MODE"),
     })
+}
+
+/// A Lambda function's name from its name, partial ARN or ARN.
+fn function_name_of(name_or_arn: &str) -> &str {
+    match name_or_arn.split_once("function:") {
+        Some((_, rest)) => rest.split(':').next().unwrap_or(rest),
+        None => name_or_arn,
+    }
 }
 
 /// One distribution: its status and each behavior's origin-request association.
@@ -685,6 +693,17 @@ mod tests {
         ));
         assert_eq!(alias.version(), None);
         assert_eq!(with_arn(None).function_name(), None);
+    }
+
+    #[test]
+    fn function_names_from_names_and_arns() {
+        for given in [
+            "edge",
+            "123456789012:function:edge",
+            "arn:aws:lambda:us-east-1:123456789012:function:edge",
+        ] {
+            assert_eq!(function_name_of(given), "edge", "{given}");
+        }
     }
 
     #[test]
