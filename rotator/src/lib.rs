@@ -1,1 +1,33 @@
-//! edgeseal rotator: filled in by its own issue; the workspace member exists so the layout and CI are in place.
+//! # edgeseal rotator
+//!
+//! The Secrets Manager rotation function of edgeseal. Each rotation makes a new 256-bit
+//! key AWSPENDING (`createSecret`), publishes a Lambda@Edge version carrying it and
+//! points the distributions' origin-request associations at it (`setSecret`), checks
+//! the origin accepts the new and the current key and waits for CloudFront to deploy
+//! (`testSecret`), then makes it AWSCURRENT and prunes old edge versions
+//! (`finishSecret`). A static-header mode rotates an origin custom header instead, as a
+//! drop-in for the `x-origin-verify` rotators edgeseal replaces.
+//!
+//! The AWS calls sit behind [`SecretsApi`], [`EdgeFunctionApi`] and [`DistributionApi`];
+//! [`aws::sdk`] implements them with the AWS SDK and [`testing`] has a faithful
+//! in-process CloudFront and a fault injector. See `README.md` for configuration, IAM
+//! permissions and each step's behaviour.
+
+pub mod aws;
+pub mod config;
+pub mod event;
+pub mod origin;
+mod rotator;
+pub mod testing;
+
+pub use crate::aws::{
+    ApiError, DeployStatus, DistributionApi, EdgeFunctionApi, FunctionVersion, Op, SecretMetadata,
+    SecretsApi, UpdateStatus,
+};
+pub use crate::config::{Config, ConfigError, ExpectedStatus, Mode};
+pub use crate::event::{RotationEvent, Step};
+pub use crate::origin::{Credential, OriginProbe, ProbeError};
+pub use crate::rotator::{
+    Outcome, RotationError, Rotator, SetupError, VERSION_DESCRIPTION_PREFIX, associations,
+    code_sha256, custom_headers, unqualified,
+};

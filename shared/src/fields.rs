@@ -115,7 +115,44 @@ pub(crate) fn parse_signature_input<'de>(
     }
 }
 
+/// The base64 text of our member in a `Signature` field, found by scanning members at
+/// the top level (skipping the inside of strings, the only place a `,` or our label can
+/// appear otherwise).
+fn member_text<'f>(field: &'f str, label: &str) -> Option<&'f str> {
+    let bytes = field.as_bytes();
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut member_start = true;
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        if member_start && b != b' ' && b != b'\t' {
+            member_start = false;
+            let rest = field.get(i..)?;
+            if let Some(value) = rest.strip_prefix(label).and_then(|r| r.strip_prefix("=:")) {
+                return value.split(':').next();
+            }
+        }
+        match b {
+            b'"' => in_string = true,
+            b',' => member_start = true,
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Parse `Signature` and return our member's bytes, if there is one.
+///
+/// The bytes must be written in canonical base64: a decoder that ignores the unused bits
+/// of the last character would otherwise accept several spellings of one signature.
 pub(crate) fn parse_signature(
     field: &str,
     label: &str,
@@ -129,7 +166,18 @@ pub(crate) fn parse_signature(
         return Err(Rejection::FieldTooLarge);
     }
     match Parser::new(field).parse_dictionary_with_visitor(&mut scan) {
-        Ok(()) => Ok(scan.bytes),
+        Ok(()) => match scan.bytes {
+            Some(bytes) => {
+                use base64::Engine as _;
+                let canonical = base64::engine::general_purpose::STANDARD.encode(&bytes);
+                if member_text(field, label) == Some(canonical.as_str()) {
+                    Ok(Some(bytes))
+                } else {
+                    Err(Rejection::Malformed)
+                }
+            }
+            None => Ok(None),
+        },
         Err(_) => Err(scan.scan.rejection.unwrap_or(Rejection::Malformed)),
     }
 }
@@ -325,5 +373,35 @@ pub(crate) fn append_member(rest: Option<&str>, member: &str) -> String {
     match rest {
         Some(rest) => format!("{rest}, {member}"),
         None => member.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_text_finds_our_member_only_at_the_top_level() {
+        let field = r#"other=:AAAA:;x="edgeseal=:BBBB:, edgeseal=:CCCC:", edgeseal=:DDDD:"#;
+        assert_eq!(member_text(field, "edgeseal"), Some("DDDD"));
+        assert_eq!(member_text("edgeseal=:EEEE:", "edgeseal"), Some("EEEE"));
+        assert_eq!(member_text("xedgeseal=:EEEE:", "edgeseal"), None);
+        assert_eq!(
+            member_text(r#"a="\"edgeseal=:Q:", edgeseal=:R:"#, "edgeseal"),
+            Some("R")
+        );
+    }
+
+    #[test]
+    fn non_canonical_base64_is_refused() {
+        let limits = FieldLimits::default();
+        // 32 bytes: 43 significant characters; the last carries 2 unused bits.
+        let canonical = format!("edgeseal=:{}A=:", "A".repeat(42));
+        assert!(parse_signature(&canonical, "edgeseal", &limits).is_ok());
+        let spelled_differently = format!("edgeseal=:{}B=:", "A".repeat(42));
+        assert_eq!(
+            parse_signature(&spelled_differently, "edgeseal", &limits),
+            Err(Rejection::Malformed)
+        );
     }
 }

@@ -1,0 +1,296 @@
+//! The AWS calls the rotation makes, behind three small traits: Secrets Manager, the
+//! edge function's Lambda API (us-east-1) and CloudFront distribution config.
+//!
+//! [`sdk`] implements them with the AWS SDK; [`crate::testing`] has a faithful in-process
+//! CloudFront and a fault-injecting wrapper for all three.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use aws_sdk_cloudfront::types::DistributionConfig;
+use zeroize::Zeroizing;
+
+pub mod sdk;
+
+/// Every AWS operation the rotator calls; used in errors, logs and fault injection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Op {
+    /// `secretsmanager:DescribeSecret`
+    DescribeSecret,
+    /// `secretsmanager:GetSecretValue`
+    GetSecretValue,
+    /// `secretsmanager:PutSecretValue`
+    PutSecretValue,
+    /// `secretsmanager:UpdateSecretVersionStage`
+    UpdateSecretVersionStage,
+    /// `lambda:UpdateFunctionCode`
+    UpdateFunctionCode,
+    /// `lambda:GetFunctionConfiguration`
+    GetFunctionConfiguration,
+    /// `lambda:PublishVersion`
+    PublishVersion,
+    /// `lambda:ListVersionsByFunction`
+    ListVersionsByFunction,
+    /// `lambda:DeleteFunction` (of one version)
+    DeleteFunctionVersion,
+    /// `cloudfront:GetDistributionConfig`
+    GetDistributionConfig,
+    /// `cloudfront:UpdateDistribution`
+    UpdateDistribution,
+    /// `cloudfront:GetDistribution`
+    GetDistribution,
+}
+
+impl Op {
+    /// The API action name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Op::DescribeSecret => "DescribeSecret",
+            Op::GetSecretValue => "GetSecretValue",
+            Op::PutSecretValue => "PutSecretValue",
+            Op::UpdateSecretVersionStage => "UpdateSecretVersionStage",
+            Op::UpdateFunctionCode => "UpdateFunctionCode",
+            Op::GetFunctionConfiguration => "GetFunctionConfiguration",
+            Op::PublishVersion => "PublishVersion",
+            Op::ListVersionsByFunction => "ListVersionsByFunction",
+            Op::DeleteFunctionVersion => "DeleteFunction",
+            Op::GetDistributionConfig => "GetDistributionConfig",
+            Op::UpdateDistribution => "UpdateDistribution",
+            Op::GetDistribution => "GetDistribution",
+        }
+    }
+}
+
+impl Op {
+    /// Whether the call changes state in AWS (a lost answer then matters).
+    pub const fn mutates(self) -> bool {
+        matches!(
+            self,
+            Op::PutSecretValue
+                | Op::UpdateSecretVersionStage
+                | Op::UpdateFunctionCode
+                | Op::PublishVersion
+                | Op::DeleteFunctionVersion
+                | Op::UpdateDistribution
+        )
+    }
+}
+
+impl std::fmt::Display for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed AWS call. Messages come from the service and never contain secret values
+/// (requests carrying them are never echoed).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// `UpdateDistribution`'s `IfMatch` no longer names the current config.
+    #[error("{0}: the ETag is stale (PreconditionFailed)")]
+    PreconditionFailed(Op),
+    /// The resource does not exist.
+    #[error("{op}: not found: {message}")]
+    NotFound {
+        /// The call.
+        op: Op,
+        /// The service's message.
+        message: String,
+    },
+    /// Any other service or transport error.
+    #[error("{op} failed ({code}): {message}")]
+    Service {
+        /// The call.
+        op: Op,
+        /// The service's error code, or `transport` / `unknown`.
+        code: String,
+        /// The service's message.
+        message: String,
+    },
+    /// A fault injected by [`crate::testing::Faulty`].
+    #[error("{0}: injected fault")]
+    Injected(Op),
+    /// The service answered without a field the rotator needs.
+    #[error("{op}: response lacks {field}")]
+    Incomplete {
+        /// The call.
+        op: Op,
+        /// The missing field.
+        field: &'static str,
+    },
+}
+
+/// A secret's rotation state: whether rotation is on and which labels each version has.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SecretMetadata {
+    /// `RotationEnabled`.
+    pub rotation_enabled: bool,
+    /// `VersionIdsToStages`.
+    pub versions: BTreeMap<String, Vec<String>>,
+}
+
+impl SecretMetadata {
+    /// The labels of `version_id`, if the version exists.
+    pub fn stages_of(&self, version_id: &str) -> Option<&[String]> {
+        self.versions.get(version_id).map(Vec::as_slice)
+    }
+
+    /// The version carrying `stage`, if any.
+    pub fn version_with(&self, stage: &str) -> Option<&str> {
+        self.versions
+            .iter()
+            .find(|(_, stages)| stages.iter().any(|s| s == stage))
+            .map(|(id, _)| id.as_str())
+    }
+}
+
+/// Secrets Manager, as the rotation uses it.
+pub trait SecretsApi: Send + Sync {
+    /// `DescribeSecret`.
+    fn describe_secret(
+        &self,
+        secret_id: &str,
+    ) -> impl Future<Output = Result<SecretMetadata, ApiError>> + Send;
+
+    /// `GetSecretValue` by version id and/or stage; `Ok(None)` when that version has no
+    /// value (Secrets Manager answers `ResourceNotFoundException`).
+    fn get_secret_string(
+        &self,
+        secret_id: &str,
+        version_id: Option<&str>,
+        stage: Option<&str>,
+    ) -> impl Future<Output = Result<Option<Zeroizing<String>>, ApiError>> + Send;
+
+    /// `PutSecretValue` of `token` with the `AWSPENDING` label.
+    fn put_pending(
+        &self,
+        secret_id: &str,
+        token: &str,
+        secret_string: &str,
+        rotation_token: Option<&str>,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// `UpdateSecretVersionStage`.
+    fn move_stage(
+        &self,
+        secret_id: &str,
+        stage: &str,
+        move_to: &str,
+        remove_from: Option<&str>,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+}
+
+/// One published version of the edge function.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionVersion {
+    /// The version number (`"7"`); never `$LATEST` here.
+    pub version: String,
+    /// The qualified ARN, as CloudFront associations name it.
+    pub arn: String,
+    /// The version's description (edgeseal writes `edgeseal keyid=<keyid>`).
+    pub description: String,
+    /// Base64 SHA-256 of the deployment package.
+    pub code_sha256: String,
+}
+
+/// Where an `UpdateFunctionCode` stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UpdateStatus {
+    /// Done: a version can be published.
+    Successful,
+    /// Still being applied.
+    InProgress,
+    /// Lambda could not apply it.
+    Failed(String),
+}
+
+/// The edge function's Lambda API (a client for us-east-1).
+pub trait EdgeFunctionApi: Send + Sync {
+    /// `UpdateFunctionCode` of `$LATEST`; returns the new `CodeSha256`.
+    fn update_code(
+        &self,
+        function: &str,
+        zip: Vec<u8>,
+    ) -> impl Future<Output = Result<String, ApiError>> + Send;
+
+    /// `GetFunctionConfiguration` of `$LATEST`: its `LastUpdateStatus`.
+    fn update_status(
+        &self,
+        function: &str,
+    ) -> impl Future<Output = Result<UpdateStatus, ApiError>> + Send;
+
+    /// `PublishVersion`, only if `$LATEST`'s code hash is still `code_sha256`.
+    fn publish_version(
+        &self,
+        function: &str,
+        description: &str,
+        code_sha256: &str,
+    ) -> impl Future<Output = Result<FunctionVersion, ApiError>> + Send;
+
+    /// `ListVersionsByFunction`, all pages, without `$LATEST`.
+    fn list_versions(
+        &self,
+        function: &str,
+    ) -> impl Future<Output = Result<Vec<FunctionVersion>, ApiError>> + Send;
+
+    /// `DeleteFunction` of one version.
+    fn delete_version(
+        &self,
+        function: &str,
+        version: &str,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+}
+
+/// A distribution's rollout state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeployStatus {
+    /// Every edge runs the latest config.
+    Deployed,
+    /// Edges may run the latest or an earlier config.
+    InProgress,
+    /// Anything else CloudFront reports.
+    Other(String),
+}
+
+/// CloudFront distribution configuration.
+pub trait DistributionApi: Send + Sync {
+    /// `GetDistributionConfig`: the config and its ETag.
+    fn get_config(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<(DistributionConfig, String), ApiError>> + Send;
+
+    /// `UpdateDistribution` with `IfMatch = etag`; returns the new ETag.
+    /// A stale ETag is [`ApiError::PreconditionFailed`].
+    fn update_config(
+        &self,
+        id: &str,
+        config: DistributionConfig,
+        etag: &str,
+    ) -> impl Future<Output = Result<String, ApiError>> + Send;
+
+    /// `GetDistribution`: its status.
+    fn status(&self, id: &str) -> impl Future<Output = Result<DeployStatus, ApiError>> + Send;
+}
+
+/// A shared client (the rotator and, in tests, the assertions hold the same fake).
+impl<T: DistributionApi> DistributionApi for Arc<T> {
+    async fn get_config(&self, id: &str) -> Result<(DistributionConfig, String), ApiError> {
+        (**self).get_config(id).await
+    }
+
+    async fn update_config(
+        &self,
+        id: &str,
+        config: DistributionConfig,
+        etag: &str,
+    ) -> Result<String, ApiError> {
+        (**self).update_config(id, config, etag).await
+    }
+
+    async fn status(&self, id: &str) -> Result<DeployStatus, ApiError> {
+        (**self).status(id).await
+    }
+}

@@ -1,0 +1,365 @@
+//! The three AWS APIs through the AWS SDK for Rust.
+
+use aws_sdk_cloudfront::types::DistributionConfig;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use zeroize::Zeroizing;
+
+use super::{
+    ApiError, DeployStatus, DistributionApi, EdgeFunctionApi, FunctionVersion, Op, SecretMetadata,
+    SecretsApi, UpdateStatus,
+};
+
+/// Lambda@Edge functions live in us-east-1, and CloudFront's API is served from there;
+/// both clients are pinned to it whatever region the rotator runs in.
+pub const EDGE_REGION: &str = "us-east-1";
+
+/// Turn an SDK error into an [`ApiError`], keeping the service's code and message.
+// `SdkError` is one type re-exported by every service crate; any of them can name it.
+fn classify<E, R>(op: Op, err: &aws_sdk_secretsmanager::error::SdkError<E, R>) -> ApiError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_secretsmanager::error::SdkError;
+    match err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            let code = e.code().unwrap_or("unknown").to_owned();
+            let message = e.message().unwrap_or_default().to_owned();
+            match code.as_str() {
+                "ResourceNotFoundException" | "NoSuchDistribution" => {
+                    ApiError::NotFound { op, message }
+                }
+                "PreconditionFailed" => ApiError::PreconditionFailed(op),
+                _ => ApiError::Service { op, code, message },
+            }
+        }
+        other => ApiError::Service {
+            op,
+            code: "transport".to_owned(),
+            message: aws_smithy_types::error::display::DisplayErrorContext(other).to_string(),
+        },
+    }
+}
+
+/// Secrets Manager through the SDK.
+#[derive(Clone, Debug)]
+pub struct SdkSecrets(pub aws_sdk_secretsmanager::Client);
+
+impl SdkSecrets {
+    /// A client from the shared SDK configuration (the rotator's own region).
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self(aws_sdk_secretsmanager::Client::new(config))
+    }
+}
+
+impl SecretsApi for SdkSecrets {
+    async fn describe_secret(&self, secret_id: &str) -> Result<SecretMetadata, ApiError> {
+        let out = self
+            .0
+            .describe_secret()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .map_err(|e| classify(Op::DescribeSecret, &e))?;
+        Ok(SecretMetadata {
+            rotation_enabled: out.rotation_enabled().unwrap_or(false),
+            versions: out
+                .version_ids_to_stages()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+        })
+    }
+
+    async fn get_secret_string(
+        &self,
+        secret_id: &str,
+        version_id: Option<&str>,
+        stage: Option<&str>,
+    ) -> Result<Option<Zeroizing<String>>, ApiError> {
+        let result = self
+            .0
+            .get_secret_value()
+            .secret_id(secret_id)
+            .set_version_id(version_id.map(str::to_owned))
+            .set_version_stage(stage.map(str::to_owned))
+            .send()
+            .await;
+        match result {
+            Ok(mut out) => Ok(out.secret_string.take().map(Zeroizing::new)),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(classify(Op::GetSecretValue, &e)),
+        }
+    }
+
+    async fn put_pending(
+        &self,
+        secret_id: &str,
+        token: &str,
+        secret_string: &str,
+        rotation_token: Option<&str>,
+    ) -> Result<(), ApiError> {
+        self.0
+            .put_secret_value()
+            .secret_id(secret_id)
+            .client_request_token(token)
+            .secret_string(secret_string)
+            .version_stages(edgeseal::Stage::Pending.label())
+            .set_rotation_token(rotation_token.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| classify(Op::PutSecretValue, &e))?;
+        Ok(())
+    }
+
+    async fn move_stage(
+        &self,
+        secret_id: &str,
+        stage: &str,
+        move_to: &str,
+        remove_from: Option<&str>,
+    ) -> Result<(), ApiError> {
+        self.0
+            .update_secret_version_stage()
+            .secret_id(secret_id)
+            .version_stage(stage)
+            .move_to_version_id(move_to)
+            .set_remove_from_version_id(remove_from.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| classify(Op::UpdateSecretVersionStage, &e))?;
+        Ok(())
+    }
+}
+
+/// The edge function's Lambda API through the SDK, in us-east-1.
+#[derive(Clone, Debug)]
+pub struct SdkLambda(pub aws_sdk_lambda::Client);
+
+impl SdkLambda {
+    /// A us-east-1 client from the shared SDK configuration.
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        let conf = aws_sdk_lambda::config::Builder::from(config)
+            .region(aws_sdk_lambda::config::Region::new(EDGE_REGION))
+            .build();
+        Self(aws_sdk_lambda::Client::from_conf(conf))
+    }
+}
+
+fn function_version(
+    op: Op,
+    version: Option<&str>,
+    arn: Option<&str>,
+    description: Option<&str>,
+    code_sha256: Option<&str>,
+) -> Result<FunctionVersion, ApiError> {
+    Ok(FunctionVersion {
+        version: version
+            .ok_or(ApiError::Incomplete {
+                op,
+                field: "Version",
+            })?
+            .to_owned(),
+        arn: arn
+            .ok_or(ApiError::Incomplete {
+                op,
+                field: "FunctionArn",
+            })?
+            .to_owned(),
+        description: description.unwrap_or_default().to_owned(),
+        code_sha256: code_sha256.unwrap_or_default().to_owned(),
+    })
+}
+
+impl EdgeFunctionApi for SdkLambda {
+    async fn update_code(&self, function: &str, zip: Vec<u8>) -> Result<String, ApiError> {
+        let out = self
+            .0
+            .update_function_code()
+            .function_name(function)
+            .zip_file(aws_smithy_types::Blob::new(zip))
+            .send()
+            .await
+            .map_err(|e| classify(Op::UpdateFunctionCode, &e))?;
+        out.code_sha256()
+            .map(str::to_owned)
+            .ok_or(ApiError::Incomplete {
+                op: Op::UpdateFunctionCode,
+                field: "CodeSha256",
+            })
+    }
+
+    async fn update_status(&self, function: &str) -> Result<UpdateStatus, ApiError> {
+        use aws_sdk_lambda::types::LastUpdateStatus;
+        let out = self
+            .0
+            .get_function_configuration()
+            .function_name(function)
+            .send()
+            .await
+            .map_err(|e| classify(Op::GetFunctionConfiguration, &e))?;
+        Ok(match out.last_update_status() {
+            // Absent on functions that were never updated (and in some emulators).
+            None | Some(LastUpdateStatus::Successful) => UpdateStatus::Successful,
+            Some(LastUpdateStatus::InProgress) => UpdateStatus::InProgress,
+            Some(other) => UpdateStatus::Failed(format!(
+                "{}: {}",
+                other.as_str(),
+                out.last_update_status_reason().unwrap_or("no reason given")
+            )),
+        })
+    }
+
+    async fn publish_version(
+        &self,
+        function: &str,
+        description: &str,
+        code_sha256: &str,
+    ) -> Result<FunctionVersion, ApiError> {
+        let out = self
+            .0
+            .publish_version()
+            .function_name(function)
+            .description(description)
+            .code_sha256(code_sha256)
+            .send()
+            .await
+            .map_err(|e| classify(Op::PublishVersion, &e))?;
+        function_version(
+            Op::PublishVersion,
+            out.version(),
+            out.function_arn(),
+            out.description(),
+            out.code_sha256(),
+        )
+    }
+
+    async fn list_versions(&self, function: &str) -> Result<Vec<FunctionVersion>, ApiError> {
+        let mut versions = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let out = self
+                .0
+                .list_versions_by_function()
+                .function_name(function)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| classify(Op::ListVersionsByFunction, &e))?;
+            for v in out.versions() {
+                if v.version() == Some("$LATEST") {
+                    continue;
+                }
+                versions.push(function_version(
+                    Op::ListVersionsByFunction,
+                    v.version(),
+                    v.function_arn(),
+                    v.description(),
+                    v.code_sha256(),
+                )?);
+            }
+            match out.next_marker() {
+                Some(next) if !next.is_empty() => marker = Some(next.to_owned()),
+                _ => return Ok(versions),
+            }
+        }
+    }
+
+    async fn delete_version(&self, function: &str, version: &str) -> Result<(), ApiError> {
+        self.0
+            .delete_function()
+            .function_name(function)
+            .qualifier(version)
+            .send()
+            .await
+            .map_err(|e| classify(Op::DeleteFunctionVersion, &e))?;
+        Ok(())
+    }
+}
+
+/// CloudFront through the SDK.
+#[derive(Clone, Debug)]
+pub struct SdkCloudFront(pub aws_sdk_cloudfront::Client);
+
+impl SdkCloudFront {
+    /// A client from the shared SDK configuration (CloudFront is global, served from
+    /// us-east-1).
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        let conf = aws_sdk_cloudfront::config::Builder::from(config)
+            .region(aws_sdk_cloudfront::config::Region::new(EDGE_REGION))
+            .build();
+        Self(aws_sdk_cloudfront::Client::from_conf(conf))
+    }
+}
+
+impl DistributionApi for SdkCloudFront {
+    async fn get_config(&self, id: &str) -> Result<(DistributionConfig, String), ApiError> {
+        let op = Op::GetDistributionConfig;
+        let out = self
+            .0
+            .get_distribution_config()
+            .id(id)
+            .send()
+            .await
+            .map_err(|e| classify(op, &e))?;
+        let etag = out
+            .e_tag()
+            .ok_or(ApiError::Incomplete { op, field: "ETag" })?
+            .to_owned();
+        let config = out.distribution_config.ok_or(ApiError::Incomplete {
+            op,
+            field: "DistributionConfig",
+        })?;
+        Ok((config, etag))
+    }
+
+    async fn update_config(
+        &self,
+        id: &str,
+        config: DistributionConfig,
+        etag: &str,
+    ) -> Result<String, ApiError> {
+        let op = Op::UpdateDistribution;
+        let out = self
+            .0
+            .update_distribution()
+            .id(id)
+            .if_match(etag)
+            .distribution_config(config)
+            .send()
+            .await
+            .map_err(|e| classify(op, &e))?;
+        Ok(out
+            .e_tag()
+            .ok_or(ApiError::Incomplete { op, field: "ETag" })?
+            .to_owned())
+    }
+
+    async fn status(&self, id: &str) -> Result<DeployStatus, ApiError> {
+        let op = Op::GetDistribution;
+        let out = self
+            .0
+            .get_distribution()
+            .id(id)
+            .send()
+            .await
+            .map_err(|e| classify(op, &e))?;
+        let status = out
+            .distribution()
+            .ok_or(ApiError::Incomplete {
+                op,
+                field: "Distribution",
+            })?
+            .status();
+        Ok(match status {
+            "Deployed" => DeployStatus::Deployed,
+            "InProgress" => DeployStatus::InProgress,
+            other => DeployStatus::Other(other.to_owned()),
+        })
+    }
+}

@@ -1,0 +1,69 @@
+//! The rotation Lambda: configuration and clients once at cold start, then the runtime
+//! loop. All the work is in the library.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use edgeseal_edge_signer::EdgeAssets;
+use edgeseal_rotator::aws::sdk::{SdkCloudFront, SdkLambda, SdkSecrets};
+use edgeseal_rotator::{Config, RotationEvent, Rotator};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::{Value, json};
+
+type SdkRotator = Rotator<SdkSecrets, SdkLambda, SdkCloudFront>;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(true)
+        .with_target(false)
+        .without_time()
+        .init();
+
+    let config =
+        Config::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
+    let assets = match &config.edge {
+        Some(edge) => Some(EdgeAssets::from_dir(&edge.assets_dir).inspect_err(
+            |e| tracing::error!(error = %e, dir = %edge.assets_dir.display(), "cannot load the edge assets"),
+        )?),
+        None => None,
+    };
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let margin = config.deadline_margin;
+    let rotator: &'static SdkRotator = Box::leak(Box::new(Rotator::new(
+        config,
+        SdkSecrets::new(&sdk),
+        SdkLambda::new(&sdk),
+        SdkCloudFront::new(&sdk),
+        assets,
+    )?));
+    tracing::info!(mode = rotator.config().mode.as_str(), "rotator ready");
+
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<RotationEvent>| async move {
+        let deadline = deadline(event.context.deadline, margin);
+        let outcome = rotator
+            .run(&event.payload, deadline)
+            .await
+            .inspect_err(|e| tracing::error!(step = %event.payload.step, error = %e, "rotation step failed"))
+            .map_err(lambda_runtime::Error::from)?;
+        Ok::<Value, lambda_runtime::Error>(json!({
+            "step": event.payload.step.as_str(),
+            "outcome": format!("{outcome:?}"),
+        }))
+    }))
+    .await
+}
+
+/// The Lambda's deadline (milliseconds since the epoch) as an `Instant`, less `margin`
+/// so that a step reports its own error before the runtime kills it.
+fn deadline(deadline_ms: u64, margin: Duration) -> tokio::time::Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let remaining = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    tokio::time::Instant::now() + remaining.saturating_sub(margin)
+}

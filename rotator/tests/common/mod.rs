@@ -1,0 +1,1030 @@
+//! The world a rotation runs in during tests: moto for Secrets Manager, Lambda and IAM
+//! (through the real SDK), the in-process CloudFront fake (or moto's CloudFront for
+//! what it keeps), and a loopback origin that verifies like the authorizer would.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_cloudfront::types::{
+    CustomHeaders, CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, EventType,
+    LambdaFunctionAssociation, LambdaFunctionAssociations, Origin, OriginCustomHeader,
+    OriginProtocolPolicy, Origins, ViewerProtocolPolicy,
+};
+use edgeseal::{KeyId, KeySet, RequestView, SecretValue, Signer, SigningKey, UnixTime, Verifier};
+use edgeseal_edge_signer::{EdgeAssets, EdgeConfig, package_zip};
+use edgeseal_rotator::aws::sdk::{SdkCloudFront, SdkLambda, SdkSecrets};
+use edgeseal_rotator::testing::{FakeCloudFront, FaultPlan, Faulty};
+use edgeseal_rotator::{
+    Config, DistributionApi, Mode, RotationError, RotationEvent, Rotator, Step, code_sha256,
+    custom_headers, unqualified,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+pub const LABEL: &str = "edgeseal";
+pub const HEADER: &str = "x-origin-verify";
+pub const FIELD: &str = "HTTP_API_KEY";
+/// A fixed AWS account id: moto's default.
+pub const ACCOUNT: &str = "123456789012";
+
+pub fn now() -> UnixTime {
+    UnixTime::from_secs(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+}
+
+pub fn assets() -> EdgeAssets {
+    let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+    wasm.extend_from_slice(&[0u8; 32]);
+    EdgeAssets::new(
+        b"export const handler = async (event) => event;\n".to_vec(),
+        wasm,
+    )
+}
+
+pub fn zip_for(keyid: &str, key: &SigningKey) -> Vec<u8> {
+    package_zip(
+        &assets(),
+        &EdgeConfig {
+            label: LABEL.into(),
+            keyid: KeyId::new(keyid).unwrap(),
+            key: key.clone(),
+            max_age_secs: 300,
+        },
+    )
+    .unwrap()
+}
+
+fn uuid_like() -> String {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).unwrap();
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+pub fn new_token() -> String {
+    uuid_like()
+}
+
+// ---------------------------------------------------------------------------------
+// The loopback origin.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OriginKind {
+    /// Verifies RFC 9421 signatures against the keys Secrets Manager holds.
+    Signed,
+    /// Compares the static header with AWSCURRENT and AWSPENDING (the prior art's
+    /// authorizer: no previous key).
+    StaticHeader,
+}
+
+pub struct TestOrigin {
+    pub url: String,
+    pub requests: Arc<Mutex<Vec<String>>>,
+    pub silent: Arc<AtomicBool>,
+    pub reject_keyid: Arc<Mutex<Option<String>>>,
+    pub fail_next: Arc<AtomicUsize>,
+    /// Static header values presented to a signed-kind origin.
+    pub static_presented: Arc<Mutex<Vec<String>>>,
+}
+
+struct OriginState {
+    kind: OriginKind,
+    sm: aws_sdk_secretsmanager::Client,
+    secret: String,
+    requests: Arc<Mutex<Vec<String>>>,
+    silent: Arc<AtomicBool>,
+    reject_keyid: Arc<Mutex<Option<String>>>,
+    fail_next: Arc<AtomicUsize>,
+    static_presented: Arc<Mutex<Vec<String>>>,
+}
+
+/// Keys as the authorizer loads them: current, pending, and previous inside its grace.
+pub async fn authorizer_keys(sm: &aws_sdk_secretsmanager::Client, secret: &str) -> KeySet {
+    let mut keys = KeySet::new();
+    for (id, stages) in version_stages(sm, secret).await {
+        let Some(value) = secret_value(sm, secret, &id).await else {
+            continue;
+        };
+        let Ok(SecretValue::Hmac(key)) = SecretValue::parse(&value, Some(FIELD)) else {
+            continue;
+        };
+        let keyid = KeyId::new(id.clone()).unwrap();
+        if stages.iter().any(|s| s == "AWSCURRENT") {
+            keys.insert_current(keyid.clone(), key.clone());
+        }
+        if stages.iter().any(|s| s == "AWSPENDING") {
+            keys.insert_pending(keyid.clone(), key.clone());
+        }
+        if stages.iter().any(|s| s == "AWSPREVIOUS") {
+            keys.insert_previous(keyid, key, now().plus_secs(3600));
+        }
+    }
+    keys
+}
+
+/// Static values the prior art's authorizer accepts: AWSCURRENT and AWSPENDING.
+pub async fn accepted_static_values(
+    sm: &aws_sdk_secretsmanager::Client,
+    secret: &str,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (id, stages) in version_stages(sm, secret).await {
+        if !stages
+            .iter()
+            .any(|s| s == "AWSCURRENT" || s == "AWSPENDING")
+        {
+            continue;
+        }
+        if let Some(value) = secret_value(sm, secret, &id).await
+            && let Ok(SecretValue::StaticHeader(v)) = SecretValue::parse(&value, Some(FIELD))
+        {
+            out.push(v.expose().to_owned());
+        }
+    }
+    out
+}
+
+pub async fn version_stages(
+    sm: &aws_sdk_secretsmanager::Client,
+    secret: &str,
+) -> HashMap<String, Vec<String>> {
+    let out = sm.describe_secret().secret_id(secret).send().await.unwrap();
+    out.version_ids_to_stages().cloned().unwrap_or_default()
+}
+
+/// A version's value. Versions are immutable once they have one (the rotator never
+/// writes a second value under a token), so values are cached: the checks run after
+/// every step and moto is the bottleneck of these tests.
+pub async fn secret_value(
+    sm: &aws_sdk_secretsmanager::Client,
+    secret: &str,
+    version: &str,
+) -> Option<String> {
+    static CACHE: Mutex<Option<HashMap<(String, String), String>>> = Mutex::new(None);
+    let key = (secret.to_owned(), version.to_owned());
+    if let Some(v) = CACHE
+        .lock()
+        .unwrap()
+        .get_or_insert_with(HashMap::new)
+        .get(&key)
+    {
+        return Some(v.clone());
+    }
+    let value = uncached_secret_value(sm, secret, version).await?;
+    CACHE
+        .lock()
+        .unwrap()
+        .get_or_insert_with(HashMap::new)
+        .insert(key, value.clone());
+    Some(value)
+}
+
+pub async fn uncached_secret_value(
+    sm: &aws_sdk_secretsmanager::Client,
+    secret: &str,
+    version: &str,
+) -> Option<String> {
+    sm.get_secret_value()
+        .secret_id(secret)
+        .version_id(version)
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.secret_string)
+}
+
+/// `code_sha256(zip_for(keyid, key))`, cached by key id (packaging is deterministic).
+pub fn sha_for(keyid: &str, key: &SigningKey) -> String {
+    static CACHE: Mutex<Option<HashMap<String, String>>> = Mutex::new(None);
+    if let Some(sha) = CACHE
+        .lock()
+        .unwrap()
+        .get_or_insert_with(HashMap::new)
+        .get(keyid)
+    {
+        return sha.clone();
+    }
+    let sha = code_sha256(&zip_for(keyid, key));
+    CACHE
+        .lock()
+        .unwrap()
+        .get_or_insert_with(HashMap::new)
+        .insert(keyid.to_owned(), sha.clone());
+    sha
+}
+
+impl TestOrigin {
+    pub async fn start(kind: OriginKind, sm: aws_sdk_secretsmanager::Client, secret: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let silent = Arc::new(AtomicBool::new(false));
+        let reject_keyid = Arc::new(Mutex::new(None));
+        let fail_next = Arc::new(AtomicUsize::new(0));
+        let static_presented = Arc::new(Mutex::new(Vec::new()));
+        let state = Arc::new(OriginState {
+            static_presented: static_presented.clone(),
+            kind,
+            sm,
+            secret: secret.to_owned(),
+            requests: requests.clone(),
+            silent: silent.clone(),
+            reject_keyid: reject_keyid.clone(),
+            fail_next: fail_next.clone(),
+        });
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let state = state.clone();
+                tokio::spawn(async move { serve(stream, state).await });
+            }
+        });
+        Self {
+            url: format!("http://{addr}/prod/health?b=2&a=1&empty="),
+            requests,
+            silent,
+            reject_keyid,
+            fail_next,
+            static_presented,
+        }
+    }
+}
+
+async fn serve(mut stream: tokio::net::TcpStream, state: Arc<OriginState>) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    if state.silent.load(Ordering::SeqCst) {
+        // Accept, read, and never answer: the origin the prior art hung on.
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        return;
+    }
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let mut lines = text.split("\r\n");
+    let request_line = lines.next().unwrap_or_default().to_owned();
+    let mut parts = request_line.split(' ');
+    let method = parts.next().unwrap_or_default().to_owned();
+    let target = parts.next().unwrap_or_default().to_owned();
+    let headers: Vec<(String, String)> = lines
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    state.requests.lock().unwrap().push(target.clone());
+    let status = decide(&state, &method, &target, &headers).await;
+    let reply = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    let _ = stream.write_all(reply.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+async fn decide(
+    state: &OriginState,
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
+) -> u16 {
+    if state
+        .fail_next
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+    {
+        return 500;
+    }
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    // A legacy static header is checked as the static-header authorizer would, in both
+    // kinds: in signed mode the rotator presents a legacy static *current* value that
+    // way while migrating.
+    let kind = match (state.kind, header(HEADER)) {
+        (OriginKind::Signed, Some(presented)) => {
+            state
+                .static_presented
+                .lock()
+                .unwrap()
+                .push(presented.to_owned());
+            OriginKind::StaticHeader
+        }
+        (kind, _) => kind,
+    };
+    match kind {
+        OriginKind::Signed => {
+            let (path, query) = target.split_once('?').unwrap_or((target, ""));
+            let mut view = RequestView::new(method, header("host").unwrap_or(""), path, query);
+            for name in ["signature-input", "signature"] {
+                if let Some(v) = header(name) {
+                    view.push_header(name, v);
+                }
+            }
+            let verifier = Verifier::new(LABEL).unwrap();
+            let Ok(candidate) = verifier.parse(&view) else {
+                return 401;
+            };
+            if state.reject_keyid.lock().unwrap().as_deref() == Some(candidate.keyid().as_str()) {
+                return 403;
+            }
+            let keys = authorizer_keys(&state.sm, &state.secret).await;
+            match verifier.verify_candidate_at(now(), &view, &candidate, &keys) {
+                Ok(_) => 200,
+                Err(_) => 403,
+            }
+        }
+        OriginKind::StaticHeader => {
+            let Some(presented) = header(HEADER) else {
+                return 401;
+            };
+            let accepted = accepted_static_values(&state.sm, &state.secret).await;
+            if state.reject_keyid.lock().unwrap().as_deref() == Some(presented) {
+                return 403;
+            }
+            if accepted.iter().any(|v| v == presented) {
+                200
+            } else {
+                403
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Distribution configs.
+
+pub fn distribution_config(
+    origin_domain: &str,
+    associations: Vec<(String, EventType)>,
+    header: Option<&str>,
+) -> DistributionConfig {
+    let mut origin = Origin::builder()
+        .id("api")
+        .domain_name(origin_domain)
+        .custom_origin_config(
+            CustomOriginConfig::builder()
+                .http_port(80)
+                .https_port(443)
+                .origin_protocol_policy(OriginProtocolPolicy::HttpsOnly)
+                .build()
+                .unwrap(),
+        );
+    if let Some(value) = header {
+        origin = origin.custom_headers(
+            CustomHeaders::builder()
+                .quantity(2)
+                .items(
+                    OriginCustomHeader::builder()
+                        .header_name("X-Other")
+                        .header_value("keep-me")
+                        .build()
+                        .unwrap(),
+                )
+                .items(
+                    OriginCustomHeader::builder()
+                        .header_name("X-Origin-Verify")
+                        .header_value(value)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        );
+    }
+    let lambda_associations = |list: &[(String, EventType)]| {
+        let mut b =
+            LambdaFunctionAssociations::builder().quantity(i32::try_from(list.len()).unwrap());
+        for (arn, event) in list {
+            b = b.items(
+                LambdaFunctionAssociation::builder()
+                    .lambda_function_arn(arn)
+                    .event_type(event.clone())
+                    .build()
+                    .unwrap(),
+            );
+        }
+        b.build().unwrap()
+    };
+    let mut default = DefaultCacheBehavior::builder()
+        .target_origin_id("api")
+        .viewer_protocol_policy(ViewerProtocolPolicy::HttpsOnly)
+        .cache_policy_id("4135ea2d-6df8-44a3-9df3-4b5a84be39ad");
+    if !associations.is_empty() {
+        default = default.lambda_function_associations(lambda_associations(&associations));
+    }
+    let mut config = DistributionConfig::builder()
+        .caller_reference(edgeseal_testkit::unique_name("ref"))
+        .comment("edgeseal test")
+        .enabled(true)
+        .origins(
+            Origins::builder()
+                .quantity(1)
+                .items(origin.build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .default_cache_behavior(default.build().unwrap());
+    if !associations.is_empty() {
+        // A second behavior with its own association: setSecret must move both.
+        let behavior = aws_sdk_cloudfront::types::CacheBehavior::builder()
+            .path_pattern("/v2/*")
+            .target_origin_id("api")
+            .viewer_protocol_policy(ViewerProtocolPolicy::HttpsOnly)
+            .cache_policy_id("4135ea2d-6df8-44a3-9df3-4b5a84be39ad")
+            .lambda_function_associations(lambda_associations(&associations))
+            .build()
+            .unwrap();
+        config = config.cache_behaviors(
+            aws_sdk_cloudfront::types::CacheBehaviors::builder()
+                .quantity(1)
+                .items(behavior)
+                .build()
+                .unwrap(),
+        );
+    }
+    config.build().unwrap()
+}
+
+// ---------------------------------------------------------------------------------
+// The world.
+
+pub struct World {
+    pub mode: Mode,
+    pub sdk: aws_config::SdkConfig,
+    pub sm: aws_sdk_secretsmanager::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub secret: String,
+    pub function: String,
+    pub function_arn: String,
+    pub other_function_arn: String,
+    pub rotation_lambda_arn: String,
+    pub cdn: Arc<FakeCloudFront>,
+    pub distribution: String,
+    pub origin: TestOrigin,
+    pub initial_token: String,
+    /// How many fake-CloudFront history entries the invariant check has seen.
+    seen_history: Mutex<usize>,
+    /// Edge version ARN -> (keyid, key), refreshed when an unknown ARN shows up.
+    version_key_cache: Mutex<HashMap<String, (String, SigningKey)>>,
+}
+
+static ROLE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+
+pub async fn role_arn(sdk: &aws_config::SdkConfig) -> String {
+    ROLE.get_or_init(|| async {
+        let iam = aws_sdk_iam::Client::new(sdk);
+        let name = edgeseal_testkit::unique_name("edgeseal-role");
+        let out = iam
+            .create_role()
+            .role_name(&name)
+            .assume_role_policy_document(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["lambda.amazonaws.com","edgelambda.amazonaws.com"]},"Action":"sts:AssumeRole"}]}"#,
+            )
+            .send()
+            .await
+            .unwrap();
+        out.role().unwrap().arn().to_owned()
+    })
+    .await
+    .clone()
+}
+
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    // Few retries and short timeouts: a failing call should fail the test quickly.
+    let base = edgeseal_testkit::sdk_config().await;
+    base.into_builder()
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_timeout(Duration::from_secs(10))
+                .build(),
+        )
+        .build()
+}
+
+impl World {
+    /// A secret whose AWSCURRENT is an initial value, a published edge version carrying it
+    /// (signed mode), a distribution in the fake naming it / carrying it, and an origin.
+    pub async fn new(mode: Mode) -> Self {
+        let sdk = sdk_config().await;
+        let sm = aws_sdk_secretsmanager::Client::new(&sdk);
+        let lambda = aws_sdk_lambda::Client::new(&sdk);
+        let role = role_arn(&sdk).await;
+        let function = edgeseal_testkit::unique_name("edge");
+        let initial_token = new_token();
+
+        let (initial_value, initial_key) = match mode {
+            Mode::Signed => {
+                let key = SigningKey::from_bytes(&random32()).unwrap();
+                (edgeseal::edgeseal_secret_json(&key).to_string(), Some(key))
+            }
+            Mode::StaticHeader => (
+                format!(r#"{{"{FIELD}":"initialStaticValue0123456789abcdef"}}"#),
+                None,
+            ),
+        };
+        let created = sm
+            .create_secret()
+            .name(edgeseal_testkit::unique_name("edgeseal/origin-key"))
+            .client_request_token(&initial_token)
+            .secret_string(&initial_value)
+            .send()
+            .await
+            .unwrap();
+        let secret = created.arn().unwrap().to_owned();
+
+        // The edge function: version 1 carries an older edgeseal key (pruning has work
+        // to do), version 2 the initial key, which the distribution names.
+        let initial_zip = match &initial_key {
+            Some(key) => zip_for(&initial_token, key),
+            None => zip_for(&initial_token, &SigningKey::from_bytes(&[1; 32]).unwrap()),
+        };
+        let ancient_zip = zip_for("ancient", &SigningKey::from_bytes(&[3; 32]).unwrap());
+        let created = lambda
+            .create_function()
+            .function_name(&function)
+            .runtime(aws_sdk_lambda::types::Runtime::Nodejs22x)
+            .role(&role)
+            .handler("index.handler")
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(ancient_zip.into())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let function_arn = unqualified(created.function_arn().unwrap()).to_owned();
+        lambda
+            .publish_version()
+            .function_name(&function)
+            .description("edgeseal keyid=ancient")
+            .send()
+            .await
+            .unwrap();
+        lambda
+            .update_function_code()
+            .function_name(&function)
+            .zip_file(initial_zip.into())
+            .send()
+            .await
+            .unwrap();
+        let v1 = lambda
+            .publish_version()
+            .function_name(&function)
+            .description(format!("edgeseal keyid={initial_token}"))
+            .send()
+            .await
+            .unwrap();
+        let v1_arn = v1.function_arn().unwrap().to_owned();
+        assert!(v1_arn.ends_with(":2"), "{v1_arn}");
+
+        // A function the rotation must leave alone, and one Secrets Manager "invokes".
+        let other = edgeseal_testkit::unique_name("viewer-fn");
+        let other_out = lambda
+            .create_function()
+            .function_name(&other)
+            .runtime(aws_sdk_lambda::types::Runtime::Nodejs22x)
+            .role(&role)
+            .handler("index.handler")
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(zip_for("x", &SigningKey::from_bytes(&[2; 32]).unwrap()).into())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let other_function_arn = format!("{}:1", unqualified(other_out.function_arn().unwrap()));
+
+        let origin_kind = match mode {
+            Mode::Signed => OriginKind::Signed,
+            Mode::StaticHeader => OriginKind::StaticHeader,
+        };
+        let origin = TestOrigin::start(origin_kind, sm.clone(), &secret).await;
+        let cdn = Arc::new(FakeCloudFront::new(Duration::from_millis(30)));
+        let distribution = format!(
+            "E{}",
+            uuid_like().replace('-', "")[..13].to_ascii_uppercase()
+        );
+        let config = match mode {
+            Mode::Signed => distribution_config(
+                "api.example.com",
+                vec![
+                    (other_function_arn.clone(), EventType::ViewerRequest),
+                    (v1_arn.clone(), EventType::OriginRequest),
+                ],
+                None,
+            ),
+            Mode::StaticHeader => distribution_config(
+                "api.example.com",
+                vec![],
+                Some("initialStaticValue0123456789abcdef"),
+            ),
+        };
+        cdn.insert(&distribution, config);
+
+        World {
+            mode,
+            sdk,
+            sm,
+            lambda,
+            secret,
+            function,
+            function_arn,
+            other_function_arn,
+            rotation_lambda_arn: unqualified(other_out.function_arn().unwrap()).to_owned(),
+            cdn,
+            distribution,
+            origin,
+            initial_token,
+            seen_history: Mutex::new(0),
+            version_key_cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut vars = vec![
+            (
+                "CLOUDFRONT_DISTRIBUTION_ID".to_owned(),
+                self.distribution.clone(),
+            ),
+            ("ORIGIN_URL".to_owned(), self.origin.url.clone()),
+            ("ORIGIN_TEST_TIMEOUT_MS".to_owned(), "2000".to_owned()),
+            ("DEPLOY_POLL_INTERVAL_MS".to_owned(), "10".to_owned()),
+            ("DEADLINE_MARGIN_MS".to_owned(), "0".to_owned()),
+        ];
+        if self.mode == Mode::Signed {
+            vars.push(("EDGE_FUNCTION_NAME".to_owned(), self.function.clone()));
+            vars.push(("EDGE_ASSETS_DIR".to_owned(), "/unused-in-tests".to_owned()));
+            // moto numbers a new version len(versions)+1, so after a delete it reuses a
+            // number (and an ARN); real Lambda never does. Worlds keep every version
+            // unless a test about pruning asks otherwise (and then publishes nothing
+            // after the delete).
+            vars.push(("EDGE_KEEP_VERSIONS".to_owned(), "1000".to_owned()));
+        } else {
+            vars.push(("ROTATION_MODE".to_owned(), "static-header".to_owned()));
+        }
+        vars
+    }
+
+    pub fn config_with(&self, extra: &[(&str, &str)]) -> Config {
+        let mut vars: HashMap<String, String> = self.env().into_iter().collect();
+        for (k, v) in extra {
+            vars.insert((*k).to_owned(), (*v).to_owned());
+        }
+        Config::from_lookup(|name| vars.get(name).cloned()).unwrap()
+    }
+
+    pub fn rotator_with<C: DistributionApi>(
+        &self,
+        config: Config,
+        plan: Arc<FaultPlan>,
+        cdn: C,
+    ) -> Rotator<Faulty<SdkSecrets>, Faulty<SdkLambda>, Faulty<C>> {
+        let assets = (config.mode == Mode::Signed).then(assets);
+        Rotator::new(
+            config,
+            Faulty::new(SdkSecrets::new(&self.sdk), plan.clone()),
+            Faulty::new(SdkLambda::new(&self.sdk), plan.clone()),
+            Faulty::new(cdn, plan),
+            assets,
+        )
+        .unwrap()
+    }
+
+    pub fn rotator(
+        &self,
+        plan: Arc<FaultPlan>,
+    ) -> Rotator<Faulty<SdkSecrets>, Faulty<SdkLambda>, Faulty<Arc<FakeCloudFront>>> {
+        self.rotator_with(self.config_with(&[]), plan, self.cdn.clone())
+    }
+
+    /// What Secrets Manager does when a rotation starts: a new version id staged
+    /// AWSPENDING without a value, and rotation turned on.
+    pub async fn start_rotation(&self) -> String {
+        let token = new_token();
+        // A finished rotation leaves AWSPENDING on the new AWSCURRENT version; Secrets
+        // Manager clears it before the next one (moto refuses to start otherwise).
+        let stages = version_stages(&self.sm, &self.secret).await;
+        for (id, labels) in &stages {
+            if labels.iter().any(|l| l == "AWSPENDING") {
+                self.sm
+                    .update_secret_version_stage()
+                    .secret_id(&self.secret)
+                    .version_stage("AWSPENDING")
+                    .remove_from_version_id(id)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+        self.sm
+            .rotate_secret()
+            .secret_id(&self.secret)
+            .client_request_token(&token)
+            .rotation_lambda_arn(&self.rotation_lambda_arn)
+            .rotation_rules(
+                aws_sdk_secretsmanager::types::RotationRulesType::builder()
+                    .automatically_after_days(30)
+                    .build(),
+            )
+            .rotate_immediately(true)
+            .send()
+            .await
+            .unwrap();
+        token
+    }
+
+    pub fn event(&self, step: Step, token: &str) -> RotationEvent {
+        RotationEvent {
+            step,
+            secret_id: self.secret.clone(),
+            client_request_token: token.to_owned(),
+            rotation_token: Some(new_token()),
+        }
+    }
+
+    pub async fn current_version(&self) -> String {
+        version_stages(&self.sm, &self.secret)
+            .await
+            .into_iter()
+            .find(|(_, s)| s.iter().any(|l| l == "AWSCURRENT"))
+            .map(|(id, _)| id)
+            .expect("AWSCURRENT lost")
+    }
+
+    /// Map every published edge version to the key it carries, by recomputing the
+    /// deterministic package for every key version of the secret.
+    pub async fn version_keys(&self) -> HashMap<String, (String, SigningKey)> {
+        let mut by_sha = HashMap::new();
+        let versions = self
+            .sm
+            .list_secret_version_ids()
+            .secret_id(&self.secret)
+            .include_deprecated(true)
+            .send()
+            .await
+            .unwrap();
+        for v in versions.versions() {
+            let id = v.version_id().unwrap();
+            if let Some(value) = secret_value(&self.sm, &self.secret, id).await
+                && let Ok(SecretValue::Hmac(key)) = SecretValue::parse(&value, None)
+            {
+                by_sha.insert(sha_for(id, &key), (id.to_owned(), key));
+            }
+        }
+        let mut out = HashMap::new();
+        let listed = self
+            .lambda
+            .list_versions_by_function()
+            .function_name(&self.function)
+            .send()
+            .await
+            .unwrap();
+        for f in listed.versions() {
+            if let Some(entry) = by_sha.get(f.code_sha256().unwrap_or_default()) {
+                out.insert(f.function_arn().unwrap().to_owned(), entry.clone());
+            }
+        }
+        out
+    }
+
+    pub fn edge_arns(&self, config: &DistributionConfig) -> Vec<String> {
+        edgeseal_rotator::associations(config)
+            .filter(|a| a.event_type == EventType::OriginRequest)
+            .filter(|a| unqualified(&a.lambda_function_arn) == self.function_arn)
+            .map(|a| a.lambda_function_arn.clone())
+            .collect()
+    }
+
+    /// The safety invariants, checked after every step invocation:
+    /// AWSCURRENT exists and parses; every distribution config edges may be running,
+    /// and every config set since the last check, makes requests the authorizer (keys
+    /// loaded as it loads them) accepts; the other function's association is untouched.
+    pub async fn check_invariants(&self) {
+        let current = self
+            .sm
+            .get_secret_value()
+            .secret_id(&self.secret)
+            .version_stage("AWSCURRENT")
+            .send()
+            .await
+            .expect("AWSCURRENT lost");
+        SecretValue::parse(
+            current.secret_string().expect("AWSCURRENT has no value"),
+            Some(FIELD),
+        )
+        .expect("AWSCURRENT unparsable");
+
+        let history = self.cdn.history(&self.distribution);
+        let mut configs = self.cdn.live_configs(&self.distribution);
+        {
+            let mut seen = self.seen_history.lock().unwrap();
+            configs.extend(history.iter().skip(*seen).cloned());
+            *seen = history.len();
+        }
+
+        match self.mode {
+            Mode::Signed => {
+                let keys = authorizer_keys(&self.sm, &self.secret).await;
+                let named: Vec<String> = configs.iter().flat_map(|c| self.edge_arns(c)).collect();
+                let known = {
+                    let cache = self.version_key_cache.lock().unwrap();
+                    named.iter().all(|arn| cache.contains_key(arn))
+                };
+                if !known {
+                    let fresh = self.version_keys().await;
+                    self.version_key_cache.lock().unwrap().extend(fresh);
+                }
+                let version_keys = self.version_key_cache.lock().unwrap().clone();
+                let request = RequestView::new("GET", "api.example.com", "/prod/orders", "a=1");
+                for config in &configs {
+                    let arns = self.edge_arns(config);
+                    assert_eq!(
+                        arns.len(),
+                        2,
+                        "both behaviors keep their origin-request association"
+                    );
+                    for arn in arns {
+                        let (keyid, key) = version_keys.get(&arn).unwrap_or_else(|| {
+                            panic!("distribution names {arn}, which carries no key of the secret")
+                        });
+                        let signed =
+                            Signer::new(LABEL, KeyId::new(keyid.clone()).unwrap(), key.clone())
+                                .unwrap()
+                                .sign_at(now(), &request)
+                                .unwrap();
+                        let arriving = request
+                            .clone()
+                            .with_header("signature-input", signed.signature_input())
+                            .with_header("signature", signed.signature());
+                        if let Err(rejection) =
+                            Verifier::new(LABEL)
+                                .unwrap()
+                                .verify_at(now(), &arriving, &keys)
+                        {
+                            panic!(
+                                "edge version {arn} (keyid {keyid}) would be rejected: {}",
+                                rejection.code()
+                            );
+                        }
+                    }
+                    let viewer: Vec<_> = edgeseal_rotator::associations(config)
+                        .filter(|a| a.event_type == EventType::ViewerRequest)
+                        .map(|a| a.lambda_function_arn.clone())
+                        .collect();
+                    assert_eq!(
+                        viewer,
+                        vec![self.other_function_arn.clone(); 2],
+                        "other function untouched"
+                    );
+                }
+            }
+            Mode::StaticHeader => {
+                let accepted = accepted_static_values(&self.sm, &self.secret).await;
+                for config in &configs {
+                    let values: Vec<&str> = custom_headers(config, HEADER).collect();
+                    assert_eq!(values.len(), 1);
+                    assert!(
+                        accepted.iter().any(|a| a == values[0]),
+                        "distribution sends a header value the authorizer rejects"
+                    );
+                    let other: Vec<&str> = custom_headers(config, "x-other").collect();
+                    assert_eq!(other, ["keep-me"]);
+                }
+            }
+        }
+    }
+
+    /// Drive the four steps as Secrets Manager does: on a failed step, the whole
+    /// rotation is retried with the same token. Invariants are checked after every step.
+    /// Returns how many attempts it took.
+    pub async fn rotate_like_secrets_manager<S, L, C>(
+        &self,
+        rotator: &Rotator<S, L, C>,
+        token: &str,
+        max_attempts: usize,
+    ) -> (usize, Vec<String>)
+    where
+        S: edgeseal_rotator::SecretsApi,
+        L: edgeseal_rotator::EdgeFunctionApi,
+        C: DistributionApi,
+    {
+        let mut errors = Vec::new();
+        for attempt in 1..=max_attempts {
+            let mut failed = false;
+            for step in Step::ALL {
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+                let result = rotator.run(&self.event(step, token), deadline).await;
+                self.check_invariants().await;
+                if let Err(e) = result {
+                    errors.push(format!("{step}: {e}"));
+                    failed = true;
+                    break;
+                }
+            }
+            if !failed {
+                return (attempt, errors);
+            }
+        }
+        panic!("rotation did not converge in {max_attempts} attempts: {errors:?}");
+    }
+
+    /// After a completed rotation to `token`: it is AWSCURRENT, the old one AWSPREVIOUS,
+    /// and the distribution sends the new key everywhere.
+    pub async fn assert_rotated(&self, token: &str, previous: &str) {
+        let stages = version_stages(&self.sm, &self.secret).await;
+        assert!(
+            stages[token].iter().any(|s| s == "AWSCURRENT"),
+            "{stages:?}"
+        );
+        assert!(
+            stages[previous].iter().any(|s| s == "AWSPREVIOUS"),
+            "{stages:?}"
+        );
+        let config = self.cdn.config(&self.distribution).unwrap();
+        match self.mode {
+            Mode::Signed => {
+                let keys = self.version_keys().await;
+                for arn in self.edge_arns(&config) {
+                    assert_eq!(
+                        keys[&arn].0, token,
+                        "distribution names an edge version with the new key"
+                    );
+                }
+            }
+            Mode::StaticHeader => {
+                let value = secret_value(&self.sm, &self.secret, token).await.unwrap();
+                let SecretValue::StaticHeader(v) = SecretValue::parse(&value, Some(FIELD)).unwrap()
+                else {
+                    panic!()
+                };
+                assert_eq!(
+                    custom_headers(&config, HEADER).collect::<Vec<_>>(),
+                    [v.expose()]
+                );
+            }
+        }
+    }
+
+    pub async fn edgeseal_versions_for(&self, token: &str) -> usize {
+        let listed = self
+            .lambda
+            .list_versions_by_function()
+            .function_name(&self.function)
+            .send()
+            .await
+            .unwrap();
+        listed
+            .versions()
+            .iter()
+            .filter(|v| v.description() == Some(&format!("edgeseal keyid={token}")))
+            .count()
+    }
+}
+
+pub fn random32() -> [u8; 32] {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).unwrap();
+    b
+}
+
+pub fn distinct<T: std::hash::Hash + Eq + Clone>(items: &[T]) -> usize {
+    items.iter().cloned().collect::<HashSet<_>>().len()
+}
+
+pub fn is_origin_error(e: &RotationError) -> bool {
+    matches!(e, RotationError::Origin { .. })
+}
+
+/// SdkCloudFront pointed at moto (for what moto keeps: origin custom headers).
+pub fn moto_cloudfront(sdk: &aws_config::SdkConfig) -> SdkCloudFront {
+    SdkCloudFront::new(sdk)
+}
