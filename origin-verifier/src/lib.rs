@@ -1,1 +1,35 @@
-//! edgeseal origin-verifier: filled in by its own issue; the workspace member exists so the layout and CI are in place.
+//! # edgeseal origin-verifier
+//!
+//! The API Gateway Lambda authorizer of edgeseal: it checks the RFC 9421 signature that
+//! the edge (Lambda@Edge) put on every origin request, against keys cached from Secrets
+//! Manager, and answers API Gateway in the format the event asks for.
+//!
+//! - [`Config`]: every setting, read once from the environment.
+//! - [`AuthorizerEvent`]: HTTP API payload 2.0 and REST `REQUEST` events, recognised
+//!   from their shape.
+//! - [`KeyCache`] over a [`SecretsSource`] ([`SdkSource`] in production): AWSCURRENT,
+//!   AWSPENDING, and AWSPREVIOUS within its grace, refreshed on a TTL.
+//! - [`Authorizer`]: the verdict, its response, its log line and its metric.
+//!
+//! The binary (`src/main.rs`) only wires these to `lambda_runtime`. See README.md for
+//! the configuration reference.
+
+mod cache;
+mod config;
+mod event;
+mod handler;
+mod metrics;
+mod response;
+
+pub use crate::cache::{
+    CacheSettings, CountingSource, KeyCache, RefreshError, SdkSource, SecretsSource, Snapshot,
+    SourceError, VersionInfo,
+};
+pub use crate::config::{AuthMode, Config, ConfigError, ResponseMode};
+pub use crate::event::{AuthorizerEvent, EventError, EventKind, HeaderSelection};
+pub use crate::handler::{Authorizer, DenyReason, Grant, Scheme, system_now};
+pub use crate::metrics::{Metrics, MetricsSink, Verdict};
+pub use crate::response::{
+    AuthorizerError, AuthorizerResponse, Context, PolicyDocument, PolicyResponse, SimpleResponse,
+    Statement,
+};

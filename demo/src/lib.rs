@@ -1,0 +1,497 @@
+//! # edgeseal demo: the whole system on one machine, rotating under load
+//!
+//! - **CloudFront stand-in** ([`cloudfront`]): builds each origin-request event, runs the
+//!   real edge zip of the version the distribution names (warm in Node.js), forwards to
+//!   the origin. Its control plane is the rotator's faithful CloudFront fake, with a
+//!   propagation window during which old and new edge versions both serve.
+//! - **API Gateway stand-in** ([`apigw`]): HTTP API payload 2.0 events for the **real
+//!   authorizer binary**, run under a Lambda Runtime API emulator ([`runtime_api`]).
+//! - **moto** for Secrets Manager, Lambda and IAM, through the real SDK.
+//! - **Traffic** ([`traffic`]): steady signed requests through CloudFront, and direct
+//!   requests to the origin (unsigned, forged, tampered, replayed after expiry).
+//! - **Rotations** in the middle of the traffic: the real rotator, in-process, driven
+//!   step by step as Secrets Manager drives it ([`world`]).
+//!
+//! [`run`] returns a [`Report`]; `edgeseal-demo` prints it and writes the timeline SVG.
+
+pub mod apigw;
+pub mod cloudfront;
+pub mod edge_worker;
+pub mod http;
+pub mod report;
+pub mod runtime_api;
+pub mod traffic;
+pub mod world;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use edgeseal_edge_signer::EdgeAssets;
+use edgeseal_rotator::Step;
+use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
+use edgeseal_rotator::testing::FakeCloudFront;
+use tokio::net::TcpListener;
+
+use crate::apigw::ApiGateway;
+use crate::cloudfront::{CloudFront, EdgeVersions};
+use crate::report::TimelineEvent;
+use crate::runtime_api::LambdaFunction;
+use crate::traffic::{CaptureLog, Kind, Outcome, Recorder, Targets};
+use crate::world::{AwsWorld, DemoRotator, RecordingLambda};
+
+/// Why the demo could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// A setting or an input file is wrong.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// Creating the local world failed.
+    #[error("setup: {0}")]
+    Setup(String),
+    /// An AWS call (to moto) failed.
+    #[error("AWS: {0}")]
+    Aws(String),
+    /// A rotation did not complete after its retries.
+    #[error("rotation {0} did not complete: {1}")]
+    Rotation(usize, String),
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// moto server, e.g. `http://127.0.0.1:5000`.
+    pub moto_url: String,
+    /// The authorizer's `bootstrap` binary (`target/release/origin-verifier`).
+    pub authorizer_bin: PathBuf,
+    /// The built edge assets (`target/edge-assets`: `index.mjs`, `signer.wasm`).
+    pub edge_assets_dir: PathBuf,
+    /// Where logs, unpacked edge versions and the chart go.
+    pub out_dir: PathBuf,
+    /// How long traffic runs.
+    pub duration: Duration,
+    /// How many rotations happen during the traffic.
+    pub rotations: usize,
+    /// Legitimate requests per second through CloudFront.
+    pub rate: u32,
+    /// Attack requests per second straight to the origin.
+    pub attack_rate: u32,
+    /// How long a distribution change takes to reach every edge.
+    pub propagation: Duration,
+    /// The authorizer's and the edge's maximum signature age.
+    pub max_age_secs: u64,
+    /// How long AWSPREVIOUS verifies after a rotation.
+    pub previous_grace_secs: u64,
+    /// Authorizer execution environments (processes).
+    pub authorizer_processes: usize,
+    /// Print a live progress line to stderr.
+    pub progress: bool,
+}
+
+impl Settings {
+    /// Defaults for `settings.moto_url` etc. given; a one-minute run with three rotations.
+    pub fn new(
+        moto_url: String,
+        authorizer_bin: PathBuf,
+        edge_assets_dir: PathBuf,
+        out_dir: PathBuf,
+    ) -> Self {
+        Self {
+            moto_url,
+            authorizer_bin,
+            edge_assets_dir,
+            out_dir,
+            duration: Duration::from_secs(60),
+            rotations: 3,
+            rate: 100,
+            attack_rate: 10,
+            propagation: Duration::from_secs(4),
+            max_age_secs: 5,
+            previous_grace_secs: 30,
+            authorizer_processes: 2,
+            progress: true,
+        }
+    }
+}
+
+/// What happened.
+pub struct Report {
+    /// Every request and its outcome.
+    pub outcomes: Vec<Outcome>,
+    /// Rotation steps with their times.
+    pub timeline: Vec<TimelineEvent>,
+    /// Authorizer verdicts by `allow` / reason code, from its EMF log lines.
+    pub reasons: BTreeMap<String, u64>,
+    /// Seconds of traffic.
+    pub seconds: f64,
+    /// The text summary.
+    pub summary: String,
+    /// Where the chart was written.
+    pub chart: PathBuf,
+    /// Edge versions published (including the first).
+    pub edge_versions: usize,
+    /// Peak RSS of each authorizer process, KiB.
+    pub authorizer_peak_rss_kib: Vec<u64>,
+    /// Rotations that did not complete, with why.
+    pub failed_rotations: Vec<String>,
+}
+
+impl Report {
+    /// (legitimate requests rejected, attacks let through).
+    pub fn mistakes(&self) -> (u64, u64) {
+        report::mistakes(&self.outcomes)
+    }
+
+    /// How many requests of `kind` were sent.
+    pub fn count(&self, kind: Kind) -> usize {
+        self.outcomes.iter().filter(|o| o.kind == kind).count()
+    }
+}
+
+const STAGE: &str = "prod";
+const API_ID: &str = "a1b2c3d4e5";
+const DISTRIBUTION_ID: &str = "EDEMO0000001";
+const LABEL: &str = edgeseal::DEFAULT_LABEL;
+
+async fn listen() -> Result<(TcpListener, std::net::SocketAddr), DemoError> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| DemoError::Setup(format!("bind: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| DemoError::Setup(e.to_string()))?;
+    Ok((listener, addr))
+}
+
+/// Run the demo.
+pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
+    std::fs::create_dir_all(&settings.out_dir)
+        .map_err(|e| DemoError::Config(format!("{}: {e}", settings.out_dir.display())))?;
+    let assets = EdgeAssets::from_dir(&settings.edge_assets_dir)
+        .map_err(|e| DemoError::Config(format!("edge assets (run scripts/build-edge): {e}")))?;
+    if !settings.authorizer_bin.is_file() {
+        return Err(DemoError::Config(format!(
+            "authorizer binary {} not found",
+            settings.authorizer_bin.display()
+        )));
+    }
+    let sdk = edgeseal_testkit::sdk_config_for(&settings.moto_url).await;
+
+    // AWS side.
+    let edges = Arc::new(EdgeVersions::new(settings.out_dir.join("edge")));
+    let aws = world::create(&sdk, &assets, LABEL, settings.max_age_secs, &edges).await?;
+    let control = Arc::new(FakeCloudFront::new(settings.propagation));
+
+    // Backend, API Gateway with the real authorizer, CloudFront.
+    let (backend_listener, backend_addr) = listen().await?;
+    tokio::spawn(http::serve(backend_listener, apigw::backend));
+    let authorizer_env = vec![
+        ("SECRET_ID".to_owned(), aws.secret.clone()),
+        ("AWS_ENDPOINT_URL".to_owned(), settings.moto_url.clone()),
+        ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID".to_owned(), "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY".to_owned(), "testing".to_owned()),
+        ("MAX_AGE_SECS".to_owned(), settings.max_age_secs.to_string()),
+        (
+            "PREVIOUS_KEY_GRACE_SECS".to_owned(),
+            settings.previous_grace_secs.to_string(),
+        ),
+        ("RESPONSE_MODE".to_owned(), "simple".to_owned()),
+        // Rotations here are seconds apart, not days: let an unknown key id trigger a
+        // refresh every second rather than every ten.
+        ("UNKNOWN_KEY_MIN_INTERVAL_SECS".to_owned(), "1".to_owned()),
+        ("RUST_LOG".to_owned(), "info".to_owned()),
+    ];
+    let authorizer = Arc::new(
+        LambdaFunction::start(
+            "origin-verifier",
+            &settings.authorizer_bin,
+            &authorizer_env,
+            settings.authorizer_processes,
+            &settings.out_dir,
+        )
+        .await
+        .map_err(|e| DemoError::Setup(format!("starting the authorizer: {e}")))?,
+    );
+    let api = Arc::new(ApiGateway::new(
+        Arc::clone(&authorizer),
+        backend_addr,
+        API_ID,
+        STAGE,
+    ));
+    let (api_listener, api_addr) = listen().await?;
+    let api_for_server = Arc::clone(&api);
+    tokio::spawn(http::serve(api_listener, move |req| {
+        let api = Arc::clone(&api_for_server);
+        async move { api.handle(req).await }
+    }));
+
+    control.insert(
+        DISTRIBUTION_ID,
+        world::distribution_config(&api.domain_name(), STAGE, &aws.first_version_arn)?,
+    );
+    let captures = Arc::new(CaptureLog::default());
+    let cdn = Arc::new(CloudFront::new(
+        Arc::clone(&control),
+        DISTRIBUTION_ID,
+        Arc::clone(&edges),
+        HashMap::from([(api.domain_name(), api_addr)]),
+        Arc::clone(&captures),
+    ));
+    let (cdn_listener, cdn_addr) = listen().await?;
+    let cdn_for_server = Arc::clone(&cdn);
+    tokio::spawn(http::serve(cdn_listener, move |req| {
+        let cdn = Arc::clone(&cdn_for_server);
+        async move { cdn.handle(req).await }
+    }));
+
+    // The rotator, in-process, against moto and the CloudFront fake.
+    let rotator_env: HashMap<String, String> = [
+        ("CLOUDFRONT_DISTRIBUTION_ID", DISTRIBUTION_ID.to_owned()),
+        ("EDGE_FUNCTION_NAME", aws.function.clone()),
+        (
+            "EDGE_ASSETS_DIR",
+            settings.edge_assets_dir.display().to_string(),
+        ),
+        ("ORIGIN_URL", format!("http://{api_addr}")),
+        ("ORIGIN_TEST_PATH", format!("/{STAGE}/health")),
+        ("SIGNATURE_LABEL", LABEL.to_owned()),
+        ("SIGNATURE_MAX_AGE_SECS", settings.max_age_secs.to_string()),
+        ("WAIT_FOR_DEPLOYED", "true".to_owned()),
+        ("DEPLOY_POLL_INTERVAL_MS", "100".to_owned()),
+        ("DEADLINE_MARGIN_MS", "0".to_owned()),
+        ("EDGE_KEEP_VERSIONS", "3".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let config = edgeseal_rotator::Config::from_lookup(|name| rotator_env.get(name).cloned())
+        .map_err(|e| DemoError::Config(format!("rotator: {e}")))?;
+    let rotator: DemoRotator = edgeseal_rotator::Rotator::new(
+        config,
+        SdkSecrets::new(&sdk),
+        RecordingLambda::new(SdkLambda::new(&sdk), Arc::clone(&edges)),
+        Arc::clone(&control),
+        Some(assets),
+    )
+    .map_err(|e| DemoError::Setup(format!("rotator: {e}")))?;
+
+    // Warm up: one request through the whole path before the clock starts.
+    let targets = Targets {
+        cloudfront: format!("http://{cdn_addr}"),
+        cloudfront_host: cdn.domain_name.clone(),
+        origin: format!("http://{api_addr}"),
+        origin_host: api.domain_name(),
+        stage: STAGE.to_owned(),
+        captures: Arc::clone(&captures),
+    };
+    warm_up(&targets).await?;
+
+    let recorder = Arc::new(Recorder::default());
+    let started = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    let phase = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(traffic::legitimate(
+        targets.clone(),
+        Arc::clone(&recorder),
+        started,
+        settings.rate,
+        Arc::clone(&stop),
+    )));
+    tasks.push(tokio::spawn(traffic::attacks(
+        targets.clone(),
+        Arc::clone(&recorder),
+        started,
+        settings.attack_rate,
+        Duration::from_secs(settings.max_age_secs + 1),
+        Arc::clone(&stop),
+    )));
+    if settings.progress {
+        tasks.push(tokio::spawn(progress(
+            Arc::clone(&recorder),
+            Arc::clone(&stop),
+            Arc::clone(&phase),
+            settings.rotations,
+        )));
+    }
+
+    // Rotations, evenly spread over the middle of the run.
+    let mut timeline = Vec::new();
+    let mut failed_rotations = Vec::new();
+    let spacing = settings.duration.div_f64(settings.rotations as f64 + 1.0);
+    for rotation in 1..=settings.rotations {
+        let at = spacing.mul_f64(rotation as f64);
+        tokio::time::sleep(at.saturating_sub(started.elapsed())).await;
+        phase.store(rotation, Ordering::Relaxed);
+        if let Err(e) = rotate(&rotator, &aws, rotation, started, &mut timeline).await {
+            // Secrets Manager would retry later; the demo reports it and carries on.
+            failed_rotations.push(e.to_string());
+        }
+    }
+    tokio::time::sleep(settings.duration.saturating_sub(started.elapsed())).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        let _ = task.await;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+
+    let outcomes = recorder.snapshot();
+    let authorizer_peak_rss_kib = authorizer.peak_rss_kib();
+    let reasons = authorizer_reasons(&settings.out_dir, settings.authorizer_processes);
+    let chart = settings.out_dir.join("timeline.svg");
+    std::fs::write(&chart, report::svg(&outcomes, &timeline, seconds))
+        .map_err(|e| DemoError::Setup(format!("writing the chart: {e}")))?;
+    let summary = report::summary(&outcomes, &reasons, &timeline, seconds);
+    let edge_versions = edges.len();
+    if let Ok(a) = Arc::try_unwrap(authorizer) {
+        a.stop().await;
+    }
+    Ok(Report {
+        outcomes,
+        timeline,
+        reasons,
+        seconds,
+        summary,
+        chart,
+        edge_versions,
+        authorizer_peak_rss_kib,
+        failed_rotations,
+    })
+}
+
+async fn warm_up(targets: &Targets) -> Result<(), DemoError> {
+    let client = http::client();
+    let recorder = Recorder::default();
+    let started = Instant::now();
+    for _ in 0..50 {
+        traffic::send(
+            &client,
+            &recorder,
+            started,
+            Kind::Legitimate,
+            &format!("{}/health", targets.cloudfront),
+            &targets.cloudfront_host,
+            &[],
+        )
+        .await;
+        if recorder.snapshot().last().is_some_and(Outcome::allowed) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let last = recorder.snapshot().last().map_or(0, |o| o.status);
+    Err(DemoError::Setup(format!(
+        "the first request through the stack did not succeed (last status {last}); see the logs in the output directory"
+    )))
+}
+
+/// One rotation, step by step; a failed step restarts the rotation from createSecret a
+/// moment later, as Secrets Manager retries.
+async fn rotate(
+    rotator: &DemoRotator,
+    aws: &AwsWorld,
+    rotation: usize,
+    started: Instant,
+    timeline: &mut Vec<TimelineEvent>,
+) -> Result<(), DemoError> {
+    let mark = |timeline: &mut Vec<TimelineEvent>, what: String| {
+        timeline.push(TimelineEvent {
+            at: started.elapsed().as_secs_f64(),
+            rotation,
+            what,
+        });
+    };
+    let token = world::start_rotation(aws).await?;
+    mark(
+        timeline,
+        format!("RotateSecret (token {})", token.get(..8).unwrap_or(&token)),
+    );
+    let mut last_error = String::new();
+    for attempt in 1..=3 {
+        let mut failed = false;
+        for step in Step::ALL {
+            let event = world::event(aws, step, &token)?;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+            match rotator.run(&event, deadline).await {
+                Ok(_) => mark(timeline, format!("{} done", step.as_str())),
+                Err(e) => {
+                    last_error = e.to_string();
+                    mark(
+                        timeline,
+                        format!("{} failed (attempt {attempt}): {e}", step.as_str()),
+                    );
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        if !failed {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Err(DemoError::Rotation(rotation, last_error))
+}
+
+/// Count the authorizer's EMF lines by verdict and reason.
+fn authorizer_reasons(out_dir: &std::path::Path, processes: usize) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for n in 0..processes {
+        let Ok(log) = std::fs::read_to_string(out_dir.join(format!("origin-verifier-{n}.log")))
+        else {
+            continue;
+        };
+        for line in log.lines().filter(|l| l.contains("\"_aws\"")) {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let verdict = v
+                .get("Verdict")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("?");
+            let reason = v
+                .get("Reason")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("?");
+            *counts.entry(format!("{verdict} {reason}")).or_default() += 1;
+        }
+    }
+    counts
+}
+
+async fn progress(
+    recorder: Arc<Recorder>,
+    stop: Arc<AtomicBool>,
+    phase: Arc<AtomicUsize>,
+    rotations: usize,
+) {
+    let started = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let outcomes = recorder.snapshot();
+        let legit_ok = outcomes
+            .iter()
+            .filter(|o| o.kind == Kind::Legitimate && o.allowed())
+            .count();
+        let (legit_rejected, attacks_passed) = report::mistakes(&outcomes);
+        let attacks_denied = outcomes
+            .iter()
+            .filter(|o| o.kind != Kind::Legitimate && !o.allowed())
+            .count();
+        eprint!(
+            "\r{:>5.1}s  requests {:>6}  legitimate ok {:>6} rejected {:>3}  attacks denied {:>5} passed {:>2}  rotation {}/{}   ",
+            started.elapsed().as_secs_f64(),
+            outcomes.len(),
+            legit_ok,
+            legit_rejected,
+            attacks_denied,
+            attacks_passed,
+            phase.load(Ordering::Relaxed),
+            rotations
+        );
+    }
+    eprintln!();
+}

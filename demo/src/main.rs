@@ -1,0 +1,114 @@
+//! `edgeseal-demo`: run the whole system on loopback, rotating under load, and print
+//! the summary. `bash scripts/demo` builds everything and starts moto first.
+// A command-line program: its report is its output.
+#![allow(clippy::print_stdout)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use edgeseal_demo::{Settings, run};
+
+const USAGE: &str = "usage: edgeseal-demo --authorizer PATH --edge-assets DIR [--out DIR] [--seconds N] [--rotations N] [--rate N] [--attack-rate N] [--propagation-secs N] [--no-progress]
+  needs EDGESEAL_MOTO_URL (moto server); scripts/demo sets everything up";
+
+fn parse() -> Result<Settings, String> {
+    let moto = std::env::var("EDGESEAL_MOTO_URL")
+        .map_err(|_| "EDGESEAL_MOTO_URL is not set (start moto: scripts/demo does)".to_owned())?;
+    let mut authorizer = None;
+    let mut assets = None;
+    let mut out = PathBuf::from("target/demo");
+    let mut args = std::env::args().skip(1);
+    let mut rest = Vec::new();
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--authorizer" => authorizer = Some(PathBuf::from(value("--authorizer")?)),
+            "--edge-assets" => assets = Some(PathBuf::from(value("--edge-assets")?)),
+            "--out" => out = PathBuf::from(value("--out")?),
+            "-h" | "--help" => return Err(String::new()),
+            _ => rest.push((
+                arg.clone(),
+                if arg == "--no-progress" {
+                    String::new()
+                } else {
+                    value(&arg)?
+                },
+            )),
+        }
+    }
+    let mut settings = Settings::new(
+        moto,
+        authorizer.ok_or("--authorizer is required")?,
+        assets.ok_or("--edge-assets is required")?,
+        out,
+    );
+    for (name, value) in rest {
+        let number = || {
+            value
+                .parse::<u64>()
+                .map_err(|_| format!("{name}: `{value}` is not a whole number"))
+        };
+        match name.as_str() {
+            "--seconds" => settings.duration = Duration::from_secs(number()?.max(5)),
+            "--rotations" => {
+                settings.rotations = usize::try_from(number()?).map_err(|e| e.to_string())?
+            }
+            "--rate" => {
+                settings.rate = u32::try_from(number()?.max(1)).map_err(|e| e.to_string())?
+            }
+            "--attack-rate" => {
+                settings.attack_rate = u32::try_from(number()?.max(1)).map_err(|e| e.to_string())?
+            }
+            "--propagation-secs" => settings.propagation = Duration::from_secs(number()?),
+            "--no-progress" => settings.progress = false,
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(settings)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let settings = match parse() {
+        Ok(s) => s,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("edgeseal-demo: {e}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&settings).await {
+        Ok(report) => {
+            println!("{}", report.summary);
+            println!("Edge versions published: {}", report.edge_versions);
+            println!(
+                "Authorizer peak RSS (KiB, per process): {:?}",
+                report.authorizer_peak_rss_kib
+            );
+            println!("Timeline chart: {}", report.chart.display());
+            for failure in &report.failed_rotations {
+                println!("FAILED: {failure}");
+            }
+            let (legit_rejected, attacks_passed) = report.mistakes();
+            if legit_rejected == 0 && attacks_passed == 0 && report.failed_rotations.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("edgeseal-demo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! Setting up the AWS side on moto: the secret with its first key, the edge function with
+//! its first published version, a role, and the rotator wired to them. The Lambda calls
+//! the rotator makes are recorded, so each published version's zip (which moto does not
+//! hand back) can be run by the CloudFront stand-in.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_cloudfront::types::{
+    CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, EventType,
+    LambdaFunctionAssociation, LambdaFunctionAssociations, Origin, OriginProtocolPolicy, Origins,
+    ViewerProtocolPolicy,
+};
+use edgeseal::{KeyId, SigningKey};
+use edgeseal_edge_signer::{EdgeAssets, EdgeConfig, package_zip};
+use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
+use edgeseal_rotator::aws::{ApiError, EdgeFunctionApi, FunctionVersion, UpdateStatus};
+use edgeseal_rotator::testing::FakeCloudFront;
+use edgeseal_rotator::{RotationEvent, Rotator, Step};
+
+use crate::DemoError;
+use crate::cloudfront::EdgeVersions;
+
+/// The rotator as the demo runs it.
+pub type DemoRotator = Rotator<SdkSecrets, RecordingLambda, Arc<FakeCloudFront>>;
+
+/// The Lambda API as the rotator sees it, recording every zip it uploads and which
+/// version each became.
+pub struct RecordingLambda {
+    inner: SdkLambda,
+    uploaded: Mutex<HashMap<String, Vec<u8>>>,
+    edges: Arc<EdgeVersions>,
+}
+
+impl RecordingLambda {
+    /// Record into `edges`.
+    pub fn new(inner: SdkLambda, edges: Arc<EdgeVersions>) -> Self {
+        Self {
+            inner,
+            uploaded: Mutex::default(),
+            edges,
+        }
+    }
+}
+
+impl EdgeFunctionApi for RecordingLambda {
+    async fn update_code(&self, function: &str, zip: Vec<u8>) -> Result<String, ApiError> {
+        let sha = self.inner.update_code(function, zip.clone()).await?;
+        if let Ok(mut u) = self.uploaded.lock() {
+            u.insert(sha.clone(), zip);
+        }
+        Ok(sha)
+    }
+
+    async fn update_status(&self, function: &str) -> Result<UpdateStatus, ApiError> {
+        self.inner.update_status(function).await
+    }
+
+    async fn publish_version(
+        &self,
+        function: &str,
+        description: &str,
+        code_sha256: &str,
+    ) -> Result<FunctionVersion, ApiError> {
+        let version = self
+            .inner
+            .publish_version(function, description, code_sha256)
+            .await?;
+        let zip = self
+            .uploaded
+            .lock()
+            .ok()
+            .and_then(|u| u.get(code_sha256).cloned());
+        if let Some(zip) = zip {
+            self.edges.publish(&version.arn, zip);
+        }
+        Ok(version)
+    }
+
+    async fn list_versions(&self, function: &str) -> Result<Vec<FunctionVersion>, ApiError> {
+        self.inner.list_versions(function).await
+    }
+
+    async fn delete_version(&self, function: &str, version: &str) -> Result<(), ApiError> {
+        self.inner.delete_version(function, version).await
+    }
+}
+
+/// A Secrets Manager version id, as Secrets Manager makes them (a UUID).
+pub fn new_token() -> Result<String, DemoError> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| DemoError::Setup(format!("random: {e}")))?;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let part = |r: std::ops::Range<usize>| h.get(r).unwrap_or("0").to_owned();
+    Ok(format!(
+        "{}-{}-4{}-8{}-{}",
+        part(0..8),
+        part(8..12),
+        part(13..16),
+        part(17..20),
+        part(20..32)
+    ))
+}
+
+/// A fresh 256-bit key.
+pub fn new_key() -> Result<SigningKey, DemoError> {
+    let mut b = zeroize::Zeroizing::new([0u8; SigningKey::GENERATED_LEN]);
+    getrandom::fill(b.as_mut()).map_err(|e| DemoError::Setup(format!("random: {e}")))?;
+    SigningKey::from_bytes(b.as_ref()).map_err(|e| DemoError::Setup(e.to_string()))
+}
+
+fn aws(what: &str) -> impl Fn(String) -> DemoError + '_ {
+    move |e| DemoError::Setup(format!("{what}: {e}"))
+}
+
+/// The AWS-side resources the demo created.
+pub struct AwsWorld {
+    /// Secrets Manager client.
+    pub sm: aws_sdk_secretsmanager::Client,
+    /// The secret's name.
+    pub secret: String,
+    /// The edge function's name.
+    pub function: String,
+    /// ARN of the first published edge version.
+    pub first_version_arn: String,
+    /// A Lambda ARN to name as the secret's rotation function.
+    pub rotation_lambda_arn: String,
+}
+
+/// Create the secret, the role, the edge function (version 1 carrying the first key) and
+/// a stand-in rotation function on moto.
+pub async fn create(
+    sdk: &aws_config::SdkConfig,
+    assets: &EdgeAssets,
+    label: &str,
+    max_age_secs: u64,
+    edges: &EdgeVersions,
+) -> Result<AwsWorld, DemoError> {
+    let sm = aws_sdk_secretsmanager::Client::new(sdk);
+    let lambda = aws_sdk_lambda::Client::new(sdk);
+    let iam = aws_sdk_iam::Client::new(sdk);
+    let run = std::process::id();
+
+    let role = iam
+        .create_role()
+        .role_name(format!("edgeseal-demo-{run}"))
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["lambda.amazonaws.com","edgelambda.amazonaws.com"]},"Action":"sts:AssumeRole"}]}"#)
+        .send()
+        .await
+        .map_err(|e| DemoError::Setup(format!("IAM CreateRole: {e}")))?;
+    let role_arn = role.role().map(|r| r.arn().to_owned()).unwrap_or_default();
+
+    let secret = format!("edgeseal-demo-{run}");
+    let token = new_token()?;
+    let key = new_key()?;
+    sm.create_secret()
+        .name(&secret)
+        .client_request_token(&token)
+        .secret_string(edgeseal::edgeseal_secret_json(&key).as_str())
+        .send()
+        .await
+        .map_err(|e| DemoError::Setup(format!("Secrets Manager CreateSecret: {e}")))?;
+
+    let function = format!("edgeseal-demo-signer-{run}");
+    let keyid = KeyId::new(token.clone()).map_err(|e| DemoError::Setup(e.to_string()))?;
+    let zip = package_zip(
+        assets,
+        &EdgeConfig {
+            label: label.to_owned(),
+            keyid,
+            key,
+            max_age_secs,
+        },
+    )
+    .map_err(|e| DemoError::Setup(format!("packaging the first edge version: {e}")))?;
+    let created = lambda
+        .create_function()
+        .function_name(&function)
+        .runtime(aws_sdk_lambda::types::Runtime::Nodejs22x)
+        .role(&role_arn)
+        .handler("index.handler")
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(zip.clone().into())
+                .build(),
+        )
+        .publish(true)
+        .send()
+        .await
+        .map_err(|e| DemoError::Setup(format!("Lambda CreateFunction: {e}")))?;
+    let base_arn = created.function_arn().unwrap_or_default().to_owned();
+    let version = created.version().unwrap_or("1").to_owned();
+    let first_version_arn = format!("{}:{version}", edgeseal_rotator::unqualified(&base_arn));
+    edges.publish(&first_version_arn, zip);
+
+    let rotation = lambda
+        .create_function()
+        .function_name(format!("edgeseal-demo-rotator-{run}"))
+        .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+        .role(&role_arn)
+        .handler("bootstrap")
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(minimal_zip().into())
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| DemoError::Setup(format!("Lambda CreateFunction (rotator): {e}")))?;
+    let rotation_lambda_arn = rotation.function_arn().unwrap_or_default().to_owned();
+    let _ = aws;
+    Ok(AwsWorld {
+        sm,
+        secret,
+        function,
+        first_version_arn,
+        rotation_lambda_arn,
+    })
+}
+
+/// A zip with one empty `bootstrap`: the rotation function moto is told about (the demo
+/// runs the real rotator in-process, as Secrets Manager would invoke it).
+fn minimal_zip() -> Vec<u8> {
+    use std::io::Write as _;
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut w = zip::ZipWriter::new(&mut buf);
+        let _ = w.start_file("bootstrap", zip::write::SimpleFileOptions::default());
+        let _ = w.write_all(b"#!/bin/sh\n");
+        let _ = w.finish();
+    }
+    buf.into_inner()
+}
+
+/// The distribution: one custom origin (the API's execute-api domain, the stage as
+/// origin path), the edge function's version as origin-request association.
+pub fn distribution_config(
+    origin_domain: &str,
+    stage: &str,
+    version_arn: &str,
+) -> Result<DistributionConfig, DemoError> {
+    let build = |e: aws_sdk_cloudfront::error::BuildError| {
+        DemoError::Setup(format!("distribution config: {e}"))
+    };
+    let origin = Origin::builder()
+        .id("api")
+        .domain_name(origin_domain)
+        .origin_path(format!("/{stage}"))
+        .custom_origin_config(
+            CustomOriginConfig::builder()
+                .http_port(80)
+                .https_port(443)
+                .origin_protocol_policy(OriginProtocolPolicy::HttpsOnly)
+                .build()
+                .map_err(build)?,
+        )
+        .build()
+        .map_err(build)?;
+    let association = LambdaFunctionAssociation::builder()
+        .lambda_function_arn(version_arn)
+        .event_type(EventType::OriginRequest)
+        .include_body(false)
+        .build()
+        .map_err(build)?;
+    DistributionConfig::builder()
+        .caller_reference(format!("edgeseal-demo-{}", std::process::id()))
+        .comment("edgeseal demo")
+        .enabled(true)
+        .origins(
+            Origins::builder()
+                .quantity(1)
+                .items(origin)
+                .build()
+                .map_err(build)?,
+        )
+        .default_cache_behavior(
+            DefaultCacheBehavior::builder()
+                .target_origin_id("api")
+                .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
+                .cache_policy_id("4135ea2d-6df8-44a3-9df3-4b5a84be39ad")
+                .lambda_function_associations(
+                    LambdaFunctionAssociations::builder()
+                        .quantity(1)
+                        .items(association)
+                        .build()
+                        .map_err(build)?,
+                )
+                .build()
+                .map_err(build)?,
+        )
+        .build()
+        .map_err(build)
+}
+
+/// What Secrets Manager does when a rotation starts: clear a leftover AWSPENDING, then
+/// `RotateSecret`, which stages a new version id AWSPENDING (moto cannot invoke the
+/// rotation function; the demo then runs the four steps itself).
+pub async fn start_rotation(world: &AwsWorld) -> Result<String, DemoError> {
+    let described = world
+        .sm
+        .describe_secret()
+        .secret_id(&world.secret)
+        .send()
+        .await
+        .map_err(|e| DemoError::Aws(format!("DescribeSecret: {e}")))?;
+    for (id, labels) in described
+        .version_ids_to_stages()
+        .cloned()
+        .unwrap_or_default()
+    {
+        if labels.iter().any(|l| l == "AWSPENDING") {
+            world
+                .sm
+                .update_secret_version_stage()
+                .secret_id(&world.secret)
+                .version_stage("AWSPENDING")
+                .remove_from_version_id(id)
+                .send()
+                .await
+                .map_err(|e| DemoError::Aws(format!("UpdateSecretVersionStage: {e}")))?;
+        }
+    }
+    let token = new_token()?;
+    world
+        .sm
+        .rotate_secret()
+        .secret_id(&world.secret)
+        .client_request_token(&token)
+        .rotation_lambda_arn(&world.rotation_lambda_arn)
+        .rotation_rules(
+            aws_sdk_secretsmanager::types::RotationRulesType::builder()
+                .automatically_after_days(30)
+                .build(),
+        )
+        .rotate_immediately(true)
+        .send()
+        .await
+        .map_err(|e| DemoError::Aws(format!("RotateSecret: {e}")))?;
+    Ok(token)
+}
+
+/// The event Secrets Manager sends for `step` of the rotation `token`.
+pub fn event(world: &AwsWorld, step: Step, token: &str) -> Result<RotationEvent, DemoError> {
+    Ok(RotationEvent {
+        step,
+        secret_id: world.secret.clone(),
+        client_request_token: token.to_owned(),
+        rotation_token: Some(new_token()?),
+    })
+}

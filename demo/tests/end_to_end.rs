@@ -1,0 +1,103 @@
+//! End to end: several rotations under steady traffic, with old and new edge versions
+//! serving side by side while each change propagates. No legitimate request may be
+//! rejected; every direct, unsigned, forged, tampered or expired request must be.
+//!
+//! Needs what `scripts/test` provides: moto (`EDGESEAL_MOTO_URL`), the authorizer
+//! binary (`EDGESEAL_AUTHORIZER_BIN`) and the built edge assets
+//! (`EDGESEAL_EDGE_ASSETS`). It fails, never skips, when they are missing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    missing_docs
+)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use edgeseal_demo::traffic::Kind;
+use edgeseal_demo::{Settings, run};
+
+fn required(var: &str) -> String {
+    std::env::var(var)
+        .unwrap_or_else(|_| panic!("{var} is not set: run the tests with `bash scripts/test`"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotations_under_load_drop_no_legitimate_request_and_let_no_attack_through() {
+    let out = std::env::temp_dir().join(format!("edgeseal-e2e-{}", std::process::id()));
+    let mut settings = Settings::new(
+        edgeseal_testkit::moto_url(),
+        PathBuf::from(required("EDGESEAL_AUTHORIZER_BIN")),
+        PathBuf::from(required("EDGESEAL_EDGE_ASSETS")),
+        out,
+    );
+    settings.duration = Duration::from_secs(24);
+    settings.rotations = 3;
+    settings.rate = 30;
+    settings.attack_rate = 8;
+    settings.propagation = Duration::from_secs(3);
+    settings.progress = false;
+
+    let report = run(&settings).await.expect("the demo runs");
+    println!("{}", report.summary);
+
+    assert!(
+        report.failed_rotations.is_empty(),
+        "{:?}",
+        report.failed_rotations
+    );
+    let (legit_rejected, attacks_passed) = report.mistakes();
+    assert_eq!(legit_rejected, 0, "legitimate requests were rejected");
+    assert_eq!(attacks_passed, 0, "attacks got through");
+    assert!(
+        report.count(Kind::Legitimate) > 300,
+        "too little traffic to mean anything"
+    );
+    for kind in [
+        Kind::Unsigned,
+        Kind::Forged,
+        Kind::Tampered,
+        Kind::ReplayedExpired,
+    ] {
+        assert!(report.count(kind) >= 5, "too few {kind:?} requests");
+    }
+    // Every rotation published a version and finished, and traffic really moved from
+    // key to key: one key id per rotation plus the first.
+    assert_eq!(report.edge_versions, settings.rotations + 1);
+    let finished = report
+        .timeline
+        .iter()
+        .filter(|e| e.what == "finishSecret done")
+        .count();
+    assert_eq!(finished, settings.rotations);
+    let keyids = edgeseal_demo::report::per_keyid(&report.outcomes, 1.0);
+    assert_eq!(
+        keyids.len(),
+        settings.rotations + 1,
+        "{:?}",
+        keyids.keys().collect::<Vec<_>>()
+    );
+    // The authorizer itself saw and denied the attacks for the expected reasons.
+    assert!(
+        report.reasons.get("deny too_old").copied().unwrap_or(0) >= 5,
+        "{:?}",
+        report.reasons
+    );
+    assert!(
+        report
+            .reasons
+            .get("deny bad_signature")
+            .copied()
+            .unwrap_or(0)
+            >= 10,
+        "{:?}",
+        report.reasons
+    );
+    assert!(
+        std::fs::read_to_string(&report.chart)
+            .unwrap()
+            .starts_with("<svg")
+    );
+}

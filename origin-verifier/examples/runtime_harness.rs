@@ -1,0 +1,411 @@
+//! Peak memory of the real authorizer binary under sustained load.
+//!
+//! Serves the Lambda Runtime API on loopback to the release binary, feeds it a stream of
+//! authorizer events (signed HTTP API and REST requests, bad signatures, unsigned REST
+//! requests), checks every answer, and reads the process's peak RSS (`VmHWM`) from
+//! `/proc`. Keys come from moto's Secrets Manager through the binary's real SDK client.
+//!
+//! ```text
+//! eval "$(bash scripts/moto start)"
+//! cargo build --release -p edgeseal-origin-verifier --bin origin-verifier
+//! cargo run --release -p edgeseal-origin-verifier --example runtime_harness -- \
+//!     "$CARGO_TARGET_DIR/release/origin-verifier" 200000
+//! ```
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::indexing_slicing
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use edgeseal::{KeyId, RequestView, Signer, SigningKey, UnixTime, edgeseal_secret_json};
+use serde_json::Value;
+
+const HOST: &str = "abcdef1234.execute-api.us-east-1.amazonaws.com";
+
+#[derive(Default)]
+struct Tally {
+    served: u64,
+    allow: u64,
+    deny: u64,
+    unauthorized: u64,
+    unexpected: Vec<String>,
+}
+
+struct Feed {
+    total: u64,
+    issued: AtomicU64,
+    signer: Signer,
+    wrong: Signer,
+    http: Value,
+    rest: Value,
+    tally: Mutex<Tally>,
+    started: Mutex<Option<Instant>>,
+    finished: Mutex<Option<Instant>>,
+}
+
+/// What each invocation should produce.
+#[derive(Clone, Copy)]
+enum Expect {
+    Allow,
+    Deny,
+    Unauthorized,
+}
+
+impl Feed {
+    fn event(&self, n: u64) -> (Vec<u8>, Expect) {
+        let now = UnixTime::from_secs(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+        );
+        let view = RequestView::new("GET", HOST, "/prod/orders/42", "b=2&a=1&a=0&q=caf%C3%A9");
+        let (mut v, rest, signer, expect) = match n % 10 {
+            0 => (self.rest.clone(), true, None, Expect::Unauthorized),
+            1 => (self.http.clone(), false, Some(&self.wrong), Expect::Deny),
+            2 => (self.rest.clone(), true, Some(&self.signer), Expect::Allow),
+            _ => (self.http.clone(), false, Some(&self.signer), Expect::Allow),
+        };
+        if let Some(signer) = signer {
+            let fields = signer.sign_at(now, &view).unwrap();
+            for (name, value) in [
+                ("Signature-Input", fields.signature_input()),
+                ("Signature", fields.signature()),
+            ] {
+                if rest {
+                    v["headers"][name] = value.into();
+                    v["multiValueHeaders"][name] = Value::Array(vec![value.into()]);
+                } else {
+                    v["headers"][name.to_ascii_lowercase()] = value.into();
+                }
+            }
+        }
+        v["requestContext"]["requestId"] = format!("req-{n}").into();
+        (serde_json::to_vec(&v).unwrap(), expect)
+    }
+}
+
+struct Request {
+    method: String,
+    path: String,
+    body: Vec<u8>,
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_owned();
+    let path = parts.next()?.to_owned();
+    let mut length = 0usize;
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().ok()?;
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(Request { method, path, body })
+}
+
+fn respond(stream: &mut TcpStream, status: &str, headers: &[(&str, String)], body: &[u8]) {
+    let mut head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n", body.len());
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body);
+}
+
+fn serve(
+    stream: TcpStream,
+    feed: &Feed,
+    expects: &Mutex<std::collections::HashMap<String, Expect>>,
+) {
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    while let Some(req) = read_request(&mut reader) {
+        if req.method == "GET" && req.path.ends_with("/runtime/invocation/next") {
+            let n = feed.issued.fetch_add(1, Ordering::SeqCst);
+            if n >= feed.total {
+                // Done: hold the runtime here until the harness stops it.
+                std::thread::sleep(Duration::from_secs(3600));
+                return;
+            }
+            if n == 0 {
+                *feed.started.lock().unwrap() = Some(Instant::now());
+            }
+            let (body, expect) = feed.event(n);
+            let id = format!("inv-{n}");
+            expects.lock().unwrap().insert(id.clone(), expect);
+            let deadline = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis()
+                + 3000;
+            respond(
+                &mut writer,
+                "200 OK",
+                &[
+                    ("Content-Type", "application/json".to_owned()),
+                    ("Lambda-Runtime-Aws-Request-Id", id),
+                    ("Lambda-Runtime-Deadline-Ms", deadline.to_string()),
+                    (
+                        "Lambda-Runtime-Invoked-Function-Arn",
+                        "arn:aws:lambda:us-east-1:123456789012:function:origin-verifier".to_owned(),
+                    ),
+                ],
+                &body,
+            );
+        } else if req.method == "POST" && req.path.contains("/runtime/invocation/") {
+            let id = req.path.split('/').nth(4).unwrap_or("").to_owned();
+            let expect = expects.lock().unwrap().remove(&id);
+            let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+            let is_error = req.path.ends_with("/error");
+            let mut tally = feed.tally.lock().unwrap();
+            tally.served += 1;
+            let allowed = body["isAuthorized"] == true
+                || body["policyDocument"]["Statement"][0]["Effect"] == "Allow";
+            match (expect, is_error) {
+                (Some(Expect::Unauthorized), true)
+                    if body
+                        == serde_json::json!({"errorType": "Unauthorized", "errorMessage": "Unauthorized"}) =>
+                {
+                    tally.unauthorized += 1;
+                }
+                (Some(Expect::Allow), false) if allowed => tally.allow += 1,
+                (Some(Expect::Deny), false) if !allowed => tally.deny += 1,
+                _ => {
+                    if tally.unexpected.len() < 5 {
+                        tally
+                            .unexpected
+                            .push(format!("{id} error={is_error} {body}"));
+                    }
+                }
+            }
+            if tally.served == feed.total {
+                *feed.finished.lock().unwrap() = Some(Instant::now());
+            }
+            drop(tally);
+            respond(&mut writer, "202 Accepted", &[], br#"{"status":"OK"}"#);
+        } else {
+            // /runtime/init/error and anything else: record and acknowledge.
+            feed.tally.lock().unwrap().unexpected.push(format!(
+                "{} {} {}",
+                req.method,
+                req.path,
+                String::from_utf8_lossy(&req.body)
+            ));
+            respond(&mut writer, "202 Accepted", &[], br#"{"status":"OK"}"#);
+        }
+    }
+}
+
+fn proc_status(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let binary = args
+        .next()
+        .expect("usage: runtime_harness <origin-verifier binary> [invocations]");
+    let total: u64 = args.next().map_or(200_000, |n| n.parse().unwrap());
+    let moto = edgeseal_testkit::moto_url();
+
+    // The secret, through the SDK, as the rotator would have left it.
+    let key = SigningKey::from_bytes(&[42; 32]).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (secret, version) = rt.block_on(async {
+        let client = aws_sdk_secretsmanager::Client::new(&edgeseal_testkit::sdk_config().await);
+        let name = edgeseal_testkit::unique_name("harness");
+        let out = client
+            .create_secret()
+            .name(&name)
+            .secret_string(edgeseal_secret_json(&key).as_str())
+            .send()
+            .await
+            .unwrap();
+        (name, out.version_id().unwrap().to_owned())
+    });
+
+    let fixture = |name: &str| -> Value {
+        let path = format!(
+            "{}/../tests/fixtures/apigw/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let feed = Arc::new(Feed {
+        total,
+        issued: AtomicU64::new(0),
+        signer: Signer::new("edgeseal", KeyId::new(version.as_str()).unwrap(), key).unwrap(),
+        wrong: Signer::new(
+            "edgeseal",
+            KeyId::new(version.as_str()).unwrap(),
+            SigningKey::from_bytes(&[43; 32]).unwrap(),
+        )
+        .unwrap(),
+        http: fixture("http-api-v2-request.json"),
+        rest: fixture("rest-request.json"),
+        tally: Mutex::new(Tally::default()),
+        started: Mutex::new(None),
+        finished: Mutex::new(None),
+    });
+    let expects = Arc::new(Mutex::new(std::collections::HashMap::new()));
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    {
+        let feed = Arc::clone(&feed);
+        let expects = Arc::clone(&expects);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let _ = stream.set_nodelay(true);
+                let feed = Arc::clone(&feed);
+                let expects = Arc::clone(&expects);
+                std::thread::spawn(move || serve(stream, &feed, &expects));
+            }
+        });
+    }
+
+    let mut child = Command::new(&binary)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "origin-verifier")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_ENDPOINT_URL", &moto)
+        .env("SECRET_ID", &secret)
+        .env(
+            "RUST_LOG",
+            std::env::var("HARNESS_LOG").unwrap_or_else(|_| "warn".to_owned()),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the binary");
+    let pid = child.id();
+    let stdout = child.stdout.take().unwrap();
+    let lines = Arc::new(AtomicU64::new(0));
+    let emf = Arc::new(AtomicU64::new(0));
+    let leaks = Arc::new(AtomicU64::new(0));
+    let samples = Arc::new(Mutex::new(Vec::<String>::new()));
+    {
+        let (lines, emf, leaks, samples) = (
+            Arc::clone(&lines),
+            Arc::clone(&emf),
+            Arc::clone(&leaks),
+            Arc::clone(&samples),
+        );
+        // What must never reach the logs: the key (base64) or a signature member.
+        let key_b64 = SigningKey::from_bytes(&[42; 32])
+            .unwrap()
+            .to_base64()
+            .to_string();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                lines.fetch_add(1, Ordering::Relaxed);
+                if line.contains(&key_b64) || line.contains("edgeseal=:") {
+                    leaks.fetch_add(1, Ordering::Relaxed);
+                }
+                if line.starts_with(r#"{"_aws""#) {
+                    emf.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    let mut samples = samples.lock().unwrap();
+                    if samples.len() < 4 {
+                        samples.push(line);
+                    }
+                }
+            }
+        });
+    }
+
+    let mut peak_sampled = 0;
+    let limit = Instant::now() + Duration::from_secs(600);
+    while feed.finished.lock().unwrap().is_none() && Instant::now() < limit {
+        std::thread::sleep(Duration::from_millis(100));
+        if let Some(rss) = proc_status(pid, "VmRSS:") {
+            peak_sampled = peak_sampled.max(rss);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the binary exited early: {status}");
+        }
+    }
+    let hwm = proc_status(pid, "VmHWM:").unwrap_or(0);
+    let rss = proc_status(pid, "VmRSS:").unwrap_or(0);
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let tally = feed.tally.lock().unwrap();
+    let started = feed.started.lock().unwrap().unwrap();
+    let finished = feed.finished.lock().unwrap().unwrap_or_else(Instant::now);
+    let secs = finished.duration_since(started).as_secs_f64();
+    println!(
+        "invocations: {} in {secs:.2} s ({:.0}/s through the Runtime API on loopback)",
+        tally.served,
+        tally.served as f64 / secs
+    );
+    println!(
+        "verdicts as expected: allow {}, deny {}, Unauthorized error {}; unexpected {}",
+        tally.allow,
+        tally.deny,
+        tally.unauthorized,
+        tally.unexpected.len()
+    );
+    for u in &tally.unexpected {
+        println!("  unexpected: {u}");
+    }
+    println!(
+        "stdout lines: {} ({} EMF)",
+        lines.load(Ordering::Relaxed),
+        emf.load(Ordering::Relaxed)
+    );
+    println!(
+        "log lines with key material or a signature: {}",
+        leaks.load(Ordering::Relaxed)
+    );
+    for line in samples.lock().unwrap().iter() {
+        println!("  log sample: {line}");
+    }
+    println!(
+        "peak RSS (VmHWM): {hwm} kB; RSS at end: {rss} kB; highest sampled RSS: {peak_sampled} kB"
+    );
+    assert!(tally.unexpected.is_empty(), "some verdicts were wrong");
+    assert_eq!(leaks.load(Ordering::Relaxed), 0, "secrets in the logs");
+    assert_eq!(tally.served, total);
+}

@@ -1,0 +1,639 @@
+//! The key cache: what this execution environment knows of the secret's versions.
+//!
+//! A refresh is one `ListSecretVersionIds` (every version with its staging labels and
+//! `CreatedDate`, in one consistent answer) plus one `GetSecretValue` by `VersionId` for
+//! each labelled version the cache has not read before. Secret versions are immutable,
+//! so in steady state a refresh costs a single call per TTL and requests cost none.
+//!
+//! **AWSPREVIOUS grace.** Secrets Manager does not record when a label moved, so the
+//! demotion time is derived:
+//! 1. if this cache saw the version as AWSCURRENT and later sees it as AWSPREVIOUS, the
+//!    refresh that first saw it as AWSPREVIOUS is the demotion time (late by at most one
+//!    TTL, never early);
+//! 2. otherwise (a cold start after the rotation) the `CreatedDate` of the version that
+//!    is now AWSCURRENT: that version was created as AWSPENDING when the rotation began,
+//!    and the old one cannot have been demoted before that. This errs towards ending
+//!    the grace early (by the rotation's duration), never towards extending it, so a
+//!    stream of cold starts cannot keep an old key alive; without a `CreatedDate`, the
+//!    time of the refresh.
+//!
+//! The previous key is accepted strictly before demotion + `PREVIOUS_KEY_GRACE_SECS`.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use edgeseal::{KeyId, KeySet, SecretFormatError, SecretValue, Stage, StaticHeaderValue, UnixTime};
+use zeroize::Zeroizing;
+
+use crate::config::Config;
+
+/// One version of the secret as `ListSecretVersionIds` describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionInfo {
+    /// The `VersionId` (the signatures' `keyid`).
+    pub version_id: String,
+    /// Its staging labels (any, not only the three edgeseal reads).
+    pub stages: Vec<String>,
+    /// Its `CreatedDate`.
+    pub created: Option<UnixTime>,
+}
+
+/// Why Secrets Manager could not answer. Never carries a secret value.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    /// The secret itself does not exist (or this role may not see it).
+    #[error("secret not found: {0}")]
+    SecretNotFound(String),
+    /// Any other failure: throttling, timeouts, no route, access denied, 5xx.
+    #[error("secrets manager {operation} failed: {detail}")]
+    Failed {
+        /// The API operation.
+        operation: &'static str,
+        /// The error code or transport failure.
+        detail: String,
+    },
+}
+
+/// The two Secrets Manager reads the cache needs. [`SdkSource`] is the real one; tests
+/// wrap it to count calls or inject failures.
+pub trait SecretsSource: Send + Sync {
+    /// Every version of the secret that carries at least one staging label.
+    fn list_versions(
+        &self,
+        secret_id: &str,
+    ) -> impl Future<Output = Result<Vec<VersionInfo>, SourceError>> + Send;
+
+    /// The `SecretString` of one version; `Ok(None)` if that version no longer exists.
+    /// A binary-only version yields an empty string (and is then reported malformed).
+    fn get_version(
+        &self,
+        secret_id: &str,
+        version_id: &str,
+    ) -> impl Future<Output = Result<Option<Zeroizing<String>>, SourceError>> + Send;
+}
+
+impl<T: SecretsSource + ?Sized> SecretsSource for Arc<T> {
+    fn list_versions(
+        &self,
+        secret_id: &str,
+    ) -> impl Future<Output = Result<Vec<VersionInfo>, SourceError>> + Send {
+        (**self).list_versions(secret_id)
+    }
+
+    fn get_version(
+        &self,
+        secret_id: &str,
+        version_id: &str,
+    ) -> impl Future<Output = Result<Option<Zeroizing<String>>, SourceError>> + Send {
+        (**self).get_version(secret_id, version_id)
+    }
+}
+
+/// [`SecretsSource`] over the AWS SDK.
+#[derive(Clone, Debug)]
+pub struct SdkSource {
+    client: aws_sdk_secretsmanager::Client,
+}
+
+impl SdkSource {
+    /// Wrap a client (built once per execution environment).
+    pub fn new(client: aws_sdk_secretsmanager::Client) -> Self {
+        Self { client }
+    }
+}
+
+fn to_unix(date: &aws_smithy_types::DateTime) -> Option<UnixTime> {
+    u64::try_from(date.secs()).ok().map(UnixTime::from_secs)
+}
+
+fn sdk_detail<E, R>(err: &aws_sdk_secretsmanager::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_secretsmanager::error::ProvideErrorMetadata,
+{
+    use aws_sdk_secretsmanager::error::SdkError;
+    match err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            format!(
+                "{} ({})",
+                e.code().unwrap_or("unknown"),
+                e.message().unwrap_or("")
+            )
+        }
+        SdkError::TimeoutError(_) => "timeout".to_owned(),
+        SdkError::DispatchFailure(_) => "dispatch failure (no connection)".to_owned(),
+        SdkError::ResponseError(_) => "unreadable response".to_owned(),
+        SdkError::ConstructionFailure(_) => "request construction failed".to_owned(),
+        _ => "unknown error".to_owned(),
+    }
+}
+
+impl SecretsSource for SdkSource {
+    async fn list_versions(&self, secret_id: &str) -> Result<Vec<VersionInfo>, SourceError> {
+        // Secrets Manager keeps ~100 versions; only labelled ones matter, and a few pages
+        // bound the work if a secret has accumulated more.
+        const MAX_PAGES: usize = 5;
+        let mut versions = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let out = self
+                .client
+                .list_secret_version_ids()
+                .secret_id(secret_id)
+                .include_deprecated(false)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|err| {
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_resource_not_found_exception())
+                    {
+                        SourceError::SecretNotFound(secret_id.to_owned())
+                    } else {
+                        SourceError::Failed {
+                            operation: "ListSecretVersionIds",
+                            detail: sdk_detail(&err),
+                        }
+                    }
+                })?;
+            for entry in out.versions() {
+                let Some(version_id) = entry.version_id() else {
+                    continue;
+                };
+                if entry.version_stages().is_empty() {
+                    continue;
+                }
+                versions.push(VersionInfo {
+                    version_id: version_id.to_owned(),
+                    stages: entry.version_stages().to_vec(),
+                    created: entry.created_date().and_then(to_unix),
+                });
+            }
+            match out.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(versions)
+    }
+
+    async fn get_version(
+        &self,
+        secret_id: &str,
+        version_id: &str,
+    ) -> Result<Option<Zeroizing<String>>, SourceError> {
+        match self
+            .client
+            .get_secret_value()
+            .secret_id(secret_id)
+            .version_id(version_id)
+            .send()
+            .await
+        {
+            Ok(mut out) => Ok(Some(Zeroizing::new(
+                out.secret_string.take().unwrap_or_default(),
+            ))),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(SourceError::Failed {
+                operation: "GetSecretValue",
+                detail: sdk_detail(&err),
+            }),
+        }
+    }
+}
+
+/// Counts the calls that reach the wrapped source (benchmarks and tests).
+#[derive(Debug, Default)]
+pub struct CountingSource<S> {
+    inner: S,
+    lists: AtomicU64,
+    gets: AtomicU64,
+}
+
+impl<S> CountingSource<S> {
+    /// Wrap `inner`.
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            lists: AtomicU64::new(0),
+            gets: AtomicU64::new(0),
+        }
+    }
+
+    /// `ListSecretVersionIds` calls so far.
+    pub fn list_calls(&self) -> u64 {
+        self.lists.load(Ordering::Relaxed)
+    }
+
+    /// `GetSecretValue` calls so far.
+    pub fn get_calls(&self) -> u64 {
+        self.gets.load(Ordering::Relaxed)
+    }
+
+    /// Every call so far.
+    pub fn calls(&self) -> u64 {
+        self.list_calls() + self.get_calls()
+    }
+
+    /// The wrapped source.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: SecretsSource> SecretsSource for CountingSource<S> {
+    fn list_versions(
+        &self,
+        secret_id: &str,
+    ) -> impl Future<Output = Result<Vec<VersionInfo>, SourceError>> + Send {
+        self.lists.fetch_add(1, Ordering::Relaxed);
+        self.inner.list_versions(secret_id)
+    }
+
+    fn get_version(
+        &self,
+        secret_id: &str,
+        version_id: &str,
+    ) -> impl Future<Output = Result<Option<Zeroizing<String>>, SourceError>> + Send {
+        self.gets.fetch_add(1, Ordering::Relaxed);
+        self.inner.get_version(secret_id, version_id)
+    }
+}
+
+/// The cache's timing and parsing settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheSettings {
+    /// The secret.
+    pub secret_id: String,
+    /// The static-header JSON field (`SECRET_KEY_NAME`).
+    pub secret_key_name: Option<String>,
+    /// Refresh interval.
+    pub ttl_secs: u64,
+    /// How long past the TTL keys are served while refreshes fail.
+    pub max_stale_secs: u64,
+    /// Wait after a failed refresh.
+    pub retry_secs: u64,
+    /// Minimum interval between unknown-keyid refreshes.
+    pub unknown_key_min_interval_secs: u64,
+    /// AWSPREVIOUS grace after demotion.
+    pub previous_grace_secs: u64,
+}
+
+impl CacheSettings {
+    /// The cache part of the configuration.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            secret_id: config.secret_id.clone(),
+            secret_key_name: config.secret_key_name.clone(),
+            ttl_secs: config.cache_ttl_secs,
+            max_stale_secs: config.max_stale_secs,
+            retry_secs: config.refresh_retry_secs,
+            unknown_key_min_interval_secs: config.unknown_key_min_interval_secs,
+            previous_grace_secs: config.previous_key_grace_secs,
+        }
+    }
+}
+
+/// A static header value with its stage.
+#[derive(Clone, Debug)]
+struct StaticEntry {
+    keyid: KeyId,
+    stage: Stage,
+    value: StaticHeaderValue,
+    retired_at: Option<UnixTime>,
+}
+
+/// The keys accepted as of one refresh. Immutable; requests hold it through an `Arc`.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    keys: KeySet,
+    statics: Vec<StaticEntry>,
+    refreshed_at: Option<UnixTime>,
+}
+
+impl Snapshot {
+    /// The signing keys.
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    /// Whether no value of either kind is held.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.statics.is_empty()
+    }
+
+    /// Whether any static header value is held.
+    pub fn has_static_values(&self) -> bool {
+        !self.statics.is_empty()
+    }
+
+    /// When the refresh that produced it ran.
+    pub fn refreshed_at(&self) -> Option<UnixTime> {
+        self.refreshed_at
+    }
+
+    /// The version and stage whose static value equals `presented` and is accepted at
+    /// `now`. Every held value is compared (in constant time), so the time taken does
+    /// not reveal which one matched.
+    pub fn match_static(&self, presented: &str, now: UnixTime) -> Option<(&KeyId, Stage)> {
+        let mut found = None;
+        for entry in &self.statics {
+            let live = entry.retired_at.is_none_or(|r| now < r);
+            if entry.value.matches(presented) && live && found.is_none() {
+                found = Some((&entry.keyid, entry.stage));
+            }
+        }
+        found
+    }
+}
+
+/// Why a refresh did not produce a snapshot.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RefreshError {
+    /// Secrets Manager failed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+}
+
+enum Parsed {
+    Value(SecretValue),
+    Malformed(SecretFormatError),
+}
+
+struct Inner {
+    snapshot: Option<Arc<Snapshot>>,
+    last_success: Option<UnixTime>,
+    /// First instant at which the next scheduled refresh may run.
+    next_attempt: UnixTime,
+    last_unknown_refresh: Option<UnixTime>,
+    values: HashMap<String, Parsed>,
+    stages_seen: HashMap<String, Vec<Stage>>,
+    demoted_at: HashMap<String, UnixTime>,
+}
+
+/// Keys from one secret, cached per execution environment (see the module docs).
+pub struct KeyCache<S> {
+    source: S,
+    settings: CacheSettings,
+    inner: tokio::sync::Mutex<Inner>,
+}
+
+impl<S: SecretsSource> KeyCache<S> {
+    /// An empty cache; the first [`snapshot_at`](Self::snapshot_at) loads it.
+    pub fn new(source: S, settings: CacheSettings) -> Self {
+        Self {
+            source,
+            settings,
+            inner: tokio::sync::Mutex::new(Inner {
+                snapshot: None,
+                last_success: None,
+                next_attempt: UnixTime::from_secs(0),
+                last_unknown_refresh: None,
+                values: HashMap::new(),
+                stages_seen: HashMap::new(),
+                demoted_at: HashMap::new(),
+            }),
+        }
+    }
+
+    /// The source (to read a [`CountingSource`]'s counters).
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// The keys to verify against at `now`: refreshes first when the TTL (or the retry
+    /// wait after a failure) has run out. `None` when nothing usable is held: never
+    /// loaded, or older than TTL + max stale because Secrets Manager kept failing.
+    pub async fn snapshot_at(&self, now: UnixTime) -> Option<Arc<Snapshot>> {
+        let mut inner = self.inner.lock().await;
+        if now >= inner.next_attempt {
+            // Failures are logged inside; the stale rule below decides what is served.
+            let _ = self.refresh_locked(&mut inner, now).await;
+        }
+        self.usable(&mut inner, now)
+    }
+
+    /// Called when a signature names a `keyid` the snapshot does not hold: refresh now,
+    /// unless another unknown-keyid refresh ran less than the configured interval ago.
+    /// Returns the new snapshot when a refresh ran (or the key arrived meanwhile).
+    pub async fn refresh_for_unknown_at(
+        &self,
+        keyid: &str,
+        now: UnixTime,
+    ) -> Option<Arc<Snapshot>> {
+        let mut inner = self.inner.lock().await;
+        if let Some(snapshot) = &inner.snapshot
+            && snapshot.keys.contains(keyid)
+        {
+            return self.usable(&mut inner, now);
+        }
+        if let Some(last) = inner.last_unknown_refresh
+            && now < last.plus_secs(self.settings.unknown_key_min_interval_secs)
+        {
+            tracing::debug!(keyid, "unknown keyid: refresh rate-limited");
+            return None;
+        }
+        inner.last_unknown_refresh = Some(now);
+        tracing::info!(keyid, "unknown keyid: refreshing keys");
+        self.refresh_locked(&mut inner, now).await.ok()?;
+        self.usable(&mut inner, now)
+    }
+
+    /// Refresh now, whatever the TTL (cold start, tests).
+    pub async fn refresh_at(&self, now: UnixTime) -> Result<Arc<Snapshot>, RefreshError> {
+        let mut inner = self.inner.lock().await;
+        self.refresh_locked(&mut inner, now).await
+    }
+
+    fn usable(&self, inner: &mut Inner, now: UnixTime) -> Option<Arc<Snapshot>> {
+        let last = inner.last_success?;
+        let limit = last
+            .plus_secs(self.settings.ttl_secs)
+            .plus_secs(self.settings.max_stale_secs);
+        if now >= limit {
+            if inner.snapshot.is_some() {
+                tracing::error!(
+                    reason = "keys_expired",
+                    last_refresh = last.as_secs(),
+                    "secrets manager unreachable past the stale limit: dropping keys, denying"
+                );
+            }
+            // Drop the keys (zeroized with their last reference) and fail closed.
+            inner.snapshot = None;
+            inner.values.clear();
+            return None;
+        }
+        inner.snapshot.clone()
+    }
+
+    async fn refresh_locked(
+        &self,
+        inner: &mut Inner,
+        now: UnixTime,
+    ) -> Result<Arc<Snapshot>, RefreshError> {
+        match self.load(inner, now).await {
+            Ok(snapshot) => {
+                inner.last_success = Some(now);
+                inner.next_attempt = now.plus_secs(self.settings.ttl_secs.max(1));
+                inner.snapshot = Some(Arc::clone(&snapshot));
+                Ok(snapshot)
+            }
+            Err(err) => {
+                inner.next_attempt = now.plus_secs(self.settings.retry_secs.max(1));
+                tracing::warn!(
+                    reason = "secrets_manager_error",
+                    error = %err,
+                    serving_cached = inner.snapshot.is_some(),
+                    "key refresh failed"
+                );
+                Err(err)
+            }
+        }
+    }
+
+    async fn load(&self, inner: &mut Inner, now: UnixTime) -> Result<Arc<Snapshot>, RefreshError> {
+        let secret_id = &self.settings.secret_id;
+        let listed = self.source.list_versions(secret_id).await?;
+        let labelled: Vec<(VersionInfo, Vec<Stage>)> = listed
+            .into_iter()
+            .filter_map(|v| {
+                let mut stages: Vec<Stage> = v
+                    .stages
+                    .iter()
+                    .filter_map(|s| Stage::from_label(s))
+                    .collect();
+                stages.sort_unstable();
+                stages.dedup();
+                (!stages.is_empty()).then_some((v, stages))
+            })
+            .collect();
+
+        // Read the versions not seen before; versions never change, so a seen one is
+        // not read again.
+        let mut fetched: Vec<(String, Parsed)> = Vec::new();
+        for (info, _) in &labelled {
+            if inner.values.contains_key(&info.version_id) {
+                continue;
+            }
+            let Some(secret_string) = self.source.get_version(secret_id, &info.version_id).await?
+            else {
+                // Deleted between the listing and the read: skip it this time.
+                continue;
+            };
+            let parsed = match SecretValue::parse(
+                &secret_string,
+                self.settings.secret_key_name.as_deref(),
+            ) {
+                Ok(value) => Parsed::Value(value),
+                Err(err) => {
+                    tracing::error!(
+                        reason = "malformed_secret",
+                        keyid = %info.version_id,
+                        error = %err,
+                        "secret version is not a usable key; ignoring it"
+                    );
+                    Parsed::Malformed(err)
+                }
+            };
+            fetched.push((info.version_id.clone(), parsed));
+        }
+        // Only commit once every read succeeded: a failed refresh changes nothing.
+        inner.values.extend(fetched);
+        inner
+            .values
+            .retain(|id, _| labelled.iter().any(|(v, _)| &v.version_id == id));
+
+        let current_created = labelled
+            .iter()
+            .find(|(_, stages)| stages.contains(&Stage::Current))
+            .and_then(|(v, _)| v.created)
+            .filter(|created| *created <= now);
+        let mut demoted_at = HashMap::new();
+        for (info, stages) in &labelled {
+            if stages.last() != Some(&Stage::Previous) {
+                continue;
+            }
+            let seen_as_current = inner
+                .stages_seen
+                .get(&info.version_id)
+                .is_some_and(|s| s.contains(&Stage::Current));
+            let when = match inner.demoted_at.get(&info.version_id) {
+                Some(known) => *known,
+                None if seen_as_current => now,
+                None => current_created.unwrap_or(now),
+            };
+            demoted_at.insert(info.version_id.clone(), when);
+        }
+
+        let grace = self.settings.previous_grace_secs;
+        let mut snapshot = Snapshot {
+            refreshed_at: Some(now),
+            ..Snapshot::default()
+        };
+        let mut summary = Vec::with_capacity(labelled.len());
+        for (info, stages) in &labelled {
+            let Some(stage) = stages.last().copied() else {
+                continue;
+            };
+            let Ok(keyid) = KeyId::new(info.version_id.as_str()) else {
+                continue;
+            };
+            let retired_at = demoted_at.get(&info.version_id).map(|t| t.plus_secs(grace));
+            let kind = match inner.values.get(&info.version_id) {
+                Some(Parsed::Value(SecretValue::Hmac(key))) => {
+                    match (stage, retired_at) {
+                        (Stage::Current, _) => snapshot.keys.insert_current(keyid, key.clone()),
+                        (Stage::Pending, _) => snapshot.keys.insert_pending(keyid, key.clone()),
+                        (Stage::Previous, retired) => snapshot.keys.insert_previous(
+                            keyid,
+                            key.clone(),
+                            retired.unwrap_or(now),
+                        ),
+                    }
+                    Cow::Borrowed("hmac")
+                }
+                Some(Parsed::Value(SecretValue::StaticHeader(value))) => {
+                    snapshot.statics.push(StaticEntry {
+                        keyid,
+                        stage,
+                        value: value.clone(),
+                        retired_at: if stage == Stage::Previous {
+                            Some(retired_at.unwrap_or(now))
+                        } else {
+                            None
+                        },
+                    });
+                    Cow::Borrowed("static_header")
+                }
+                Some(Parsed::Malformed(err)) => Cow::Owned(format!("malformed({err})")),
+                None => Cow::Borrowed("unavailable"),
+            };
+            summary.push(format!(
+                "{}={}:{}{}",
+                stage.as_str(),
+                info.version_id,
+                kind,
+                retired_at.map_or(String::new(), |r| format!(":until={r}"))
+            ));
+        }
+        inner.stages_seen = labelled
+            .into_iter()
+            .map(|(v, stages)| (v.version_id, stages))
+            .collect();
+        inner.demoted_at = demoted_at;
+        tracing::info!(versions = %summary.join(" "), "keys refreshed");
+        Ok(Arc::new(snapshot))
+    }
+}
