@@ -1,0 +1,222 @@
+//! The command line, declared with clap's derive API. Every command has `--help`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  ok
+  1  verification failed, check failed, or (sign --send) the origin did not answer 2xx
+  2  usage or configuration error (bad arguments, unreadable key file, secret not a key)
+  3  AWS or network error (credentials, permissions, not found, origin unreachable)";
+
+/// Operate edgeseal: keys, signatures, rotation status.
+///
+/// AWS settings come from the usual places (AWS_PROFILE, AWS_REGION,
+/// AWS_ENDPOINT_URL, ~/.aws/config, instance roles); the flags below override them.
+#[derive(Debug, Parser)]
+#[command(name = "edgeseal", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Print one JSON object on stdout instead of text (errors too, on stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// AWS region (default: the SDK's usual chain, e.g. AWS_REGION).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+    /// AWS named profile.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Send AWS API calls to this endpoint (a local stand-in such as moto); the
+    /// AWS_ENDPOINT_URL environment variable works too.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a new 256-bit key (the only command that prints key material).
+    #[command(after_help = EXIT_CODES)]
+    Keygen(KeygenArgs),
+    /// Sign a request as the edge would, print the Signature-Input and Signature
+    /// headers, or send the signed request to the origin.
+    #[command(after_help = EXIT_CODES)]
+    Sign(SignArgs),
+    /// Check Signature-Input / Signature values for a request against the secret's
+    /// keys (AWSCURRENT, AWSPENDING, AWSPREVIOUS in its grace) and print the reason.
+    #[command(after_help = EXIT_CODES)]
+    Verify(VerifyArgs),
+    /// Show the secret's versions and stages, last and next rotation, and which edge
+    /// function version each cache behavior of the distribution runs.
+    #[command(after_help = EXIT_CODES)]
+    Status(StatusArgs),
+    /// Start a rotation now (Secrets Manager RotateSecret).
+    #[command(after_help = EXIT_CODES)]
+    Rotate(RotateArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyFormat {
+    /// The edgeseal secret value: {"alg":"hmac-sha256","key":"<base64>"}.
+    Secret,
+    /// Only the base64 of the key.
+    Base64,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// What to print.
+    #[arg(long, value_enum, default_value_t = KeyFormat::Secret)]
+    pub format: KeyFormat,
+}
+
+/// Where the key comes from.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct KeySource {
+    /// Secrets Manager secret id, name or ARN holding the edgeseal key.
+    #[arg(long, value_name = "ID")]
+    pub secret_id: Option<String>,
+    /// A file holding the key: the edgeseal secret JSON, or the key's base64.
+    #[arg(long, value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
+}
+
+/// The request a signature covers.
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    /// HTTP method.
+    #[arg(long, short = 'X', default_value = "GET")]
+    pub method: String,
+    /// The URL as the origin sees it: https://HOST[:PORT]/PATH[?QUERY]. For a named
+    /// API Gateway stage the path includes the stage.
+    #[arg(long)]
+    pub url: String,
+}
+
+/// Signature profile settings; they must match the edge and the authorizer.
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// Signature label (SIGNATURE_LABEL).
+    #[arg(long, default_value = edgeseal::DEFAULT_LABEL)]
+    pub label: String,
+    /// Application tag (SIGNATURE_TAG); --no-tag for none.
+    #[arg(long, default_value = edgeseal::DEFAULT_TAG, conflicts_with = "no_tag")]
+    pub tag: String,
+    /// Sign without / accept any application tag.
+    #[arg(long)]
+    pub no_tag: bool,
+}
+
+impl ProfileArgs {
+    pub fn tag(&self) -> Option<&str> {
+        (!self.no_tag).then_some(self.tag.as_str())
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    #[command(flatten)]
+    pub request: RequestArgs,
+    #[command(flatten)]
+    pub key: KeySource,
+    /// Staging label of the version to sign with (with --secret-id).
+    #[arg(
+        long,
+        default_value = "AWSCURRENT",
+        value_name = "STAGE",
+        requires = "secret_id"
+    )]
+    pub stage: String,
+    /// Key id to put in the signature (with --key-file; with --secret-id it is the
+    /// version id).
+    #[arg(long, value_name = "ID", requires = "key_file")]
+    pub keyid: Option<String>,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// Signature creation time, Unix seconds (default: now).
+    #[arg(long, value_name = "UNIX_SECS")]
+    pub created: Option<u64>,
+    /// Send the signed request to the URL and print the response status (and body).
+    #[arg(long)]
+    pub send: bool,
+    /// Extra request header for --send, "Name: value" (repeatable).
+    #[arg(
+        long = "header",
+        short = 'H',
+        value_name = "NAME: VALUE",
+        requires = "send"
+    )]
+    pub headers: Vec<String>,
+    /// Request body for --send.
+    #[arg(long, short = 'd', value_name = "BODY", requires = "send")]
+    pub data: Option<String>,
+    /// Timeout for --send, in seconds.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub request: RequestArgs,
+    /// The Signature-Input header value.
+    #[arg(long, value_name = "VALUE")]
+    pub signature_input: String,
+    /// The Signature header value.
+    #[arg(long, value_name = "VALUE")]
+    pub signature: String,
+    #[command(flatten)]
+    pub key: KeySource,
+    /// With --key-file: the key id the key has (default: whatever the signature names).
+    #[arg(long, value_name = "ID", requires = "key_file")]
+    pub keyid: Option<String>,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// Oldest accepted signature (MAX_AGE_SECS).
+    #[arg(long, default_value_t = edgeseal::Verifier::DEFAULT_MAX_AGE_SECS, value_name = "SECS")]
+    pub max_age_secs: u64,
+    /// Accepted clock skew for created in the future (CLOCK_SKEW_SECS).
+    #[arg(long, default_value_t = edgeseal::Verifier::DEFAULT_SKEW_SECS, value_name = "SECS")]
+    pub skew_secs: u64,
+    /// How long AWSPREVIOUS verifies after the rotation that demoted it
+    /// (PREVIOUS_KEY_GRACE_SECS), counted from AWSCURRENT's creation.
+    #[arg(long, default_value_t = 1800, value_name = "SECS")]
+    pub previous_grace_secs: u64,
+    /// Verify as of this time, Unix seconds (default: now).
+    #[arg(long, value_name = "UNIX_SECS")]
+    pub at: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Secrets Manager secret id, name or ARN.
+    #[arg(long, value_name = "ID")]
+    pub secret_id: String,
+    /// CloudFront distribution(s) whose origin-request associations to show
+    /// (repeatable or comma-separated). Default: the CLOUDFRONT_DISTRIBUTION_ID of the
+    /// secret's rotation function.
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    pub distribution_id: Vec<String>,
+    /// Exit 1 when a check fails (rotation disabled, AWSCURRENT not a key, a rotation
+    /// pending, a cache behavior without an origin-request association or with another
+    /// function, or behaviors on different versions).
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// Secrets Manager secret id, name or ARN.
+    #[arg(long, value_name = "ID")]
+    pub secret_id: String,
+}

@@ -1,0 +1,50 @@
+//! Keys from a file or a secret value. The key material stays in zeroizing buffers and
+//! never reaches an error message.
+
+use std::path::Path;
+
+use edgeseal::{SecretValue, SigningKey};
+use zeroize::Zeroizing;
+
+use crate::error::CliError;
+
+/// A fresh 256-bit key from the operating system's random source.
+pub fn generate() -> Result<SigningKey, CliError> {
+    let mut bytes = Zeroizing::new([0u8; SigningKey::GENERATED_LEN]);
+    getrandom::fill(bytes.as_mut_slice())
+        .map_err(|err| CliError::Internal(format!("no randomness from the OS: {err}")))?;
+    SigningKey::from_bytes(bytes.as_slice())
+        .map_err(|err| CliError::Internal(format!("generated key rejected: {err}")))
+}
+
+/// Read a key file: the edgeseal secret JSON, or the key's base64 alone.
+pub fn from_file(path: &Path) -> Result<SigningKey, CliError> {
+    let contents = Zeroizing::new(std::fs::read_to_string(path).map_err(|err| {
+        CliError::Config(format!("cannot read key file {}: {err}", path.display()))
+    })?);
+    let trimmed = contents.trim();
+    let what = |err: &dyn std::fmt::Display| {
+        CliError::Config(format!(
+            "key file {} is not an edgeseal key: {err}",
+            path.display()
+        ))
+    };
+    if trimmed.starts_with('{') {
+        from_secret_string(trimmed, &path.display().to_string())
+    } else {
+        SigningKey::from_base64(trimmed).map_err(|err| what(&err))
+    }
+}
+
+/// Read a secret version's value as an edgeseal key; `source` names it in errors.
+pub fn from_secret_string(secret_string: &str, source: &str) -> Result<SigningKey, CliError> {
+    match SecretValue::parse(secret_string, None) {
+        Ok(SecretValue::Hmac(key)) => Ok(key),
+        Ok(SecretValue::StaticHeader(_)) => Err(CliError::Config(format!(
+            "{source} holds a static header value, not an edgeseal signing key"
+        ))),
+        Err(err) => Err(CliError::Config(format!(
+            "{source} is not an edgeseal key: {err}"
+        ))),
+    }
+}
