@@ -380,7 +380,10 @@ async fn cold_start_counts_the_previous_grace_from_the_current_versions_creation
     // A fresh execution environment never saw v1 as current: the rotation began when v2
     // was created, so v1 cannot have been demoted earlier; the grace counts from there.
     let (authorizer, _) = authorizer(&config(&name, &[("PREVIOUS_KEY_GRACE_SECS", "600")])).await;
-    let inside = created.plus_secs(599);
+    // One second of slack: moto reports CreatedDate in whole seconds and may put it a
+    // second after the refresh's own `now`; the cache then counts from `now` (never
+    // from a creation date in its future), which ends the grace up to a second early.
+    let inside = created.plus_secs(598);
     let r = authorizer
         .handle_at(inside, &signed(Api::Rest, &v1, &k1, inside))
         .await
