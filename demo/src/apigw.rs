@@ -10,9 +10,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::Bytes;
 use http::StatusCode;
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::Full;
 use serde_json::{Map, Value, json};
 
 use crate::http::{Body, HttpClient, WholeRequest, json as json_response};
@@ -175,15 +174,7 @@ impl ApiGateway {
             );
         };
         match self.client.request(request).await {
-            Ok(response) => {
-                let (parts, body) = response.into_parts();
-                let body = body
-                    .collect()
-                    .await
-                    .map(|b| b.to_bytes())
-                    .unwrap_or_else(|_| Bytes::new());
-                http::Response::from_parts(parts, Full::new(body))
-            }
+            Ok(response) => crate::http::whole(response).await,
             Err(_) => json_response(StatusCode::BAD_GATEWAY, &json!({"message": "Bad Gateway"})),
         }
     }

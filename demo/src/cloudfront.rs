@@ -20,7 +20,7 @@ use aws_sdk_cloudfront::types::{DistributionConfig, EventType};
 use bytes::Bytes;
 use edgeseal_rotator::testing::FakeCloudFront;
 use http::StatusCode;
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::Full;
 use serde_json::{Map, Value, json};
 use tokio::sync::OnceCell;
 
@@ -287,15 +287,7 @@ impl CloudFront {
             return text(StatusCode::BAD_GATEWAY, "edge returned an unusable request");
         };
         match self.client.request(outgoing).await {
-            Ok(response) => {
-                let (parts, body) = response.into_parts();
-                let body = body
-                    .collect()
-                    .await
-                    .map(|b| b.to_bytes())
-                    .unwrap_or_default();
-                http::Response::from_parts(parts, Full::new(body))
-            }
+            Ok(response) => crate::http::whole(response).await,
             Err(_) => text(StatusCode::BAD_GATEWAY, "origin did not answer"),
         }
     }

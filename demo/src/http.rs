@@ -74,6 +74,17 @@ where
     }
 }
 
+/// An upstream response, read whole, to pass on.
+pub async fn whole(response: Response<Incoming>) -> Response<Body> {
+    let (parts, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    Response::from_parts(parts, Full::new(body))
+}
+
 /// A plain-text response.
 pub fn text(status: StatusCode, body: &str) -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_owned())));
