@@ -10,11 +10,8 @@ use crate::error::CliError;
 
 /// A fresh 256-bit key from the operating system's random source.
 pub fn generate() -> Result<SigningKey, CliError> {
-    let mut bytes = Zeroizing::new([0u8; SigningKey::GENERATED_LEN]);
-    getrandom::fill(bytes.as_mut_slice())
-        .map_err(|err| CliError::Internal(format!("no randomness from the OS: {err}")))?;
-    SigningKey::from_bytes(bytes.as_slice())
-        .map_err(|err| CliError::Internal(format!("generated key rejected: {err}")))
+    SigningKey::generate()
+        .map_err(|err| CliError::Internal(format!("no randomness from the OS: {err}")))
 }
 
 /// Read a key file: the edgeseal secret JSON, or the key's base64 alone.

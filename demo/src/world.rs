@@ -94,9 +94,7 @@ pub fn new_token() -> Result<String, DemoError> {
 
 /// A fresh 256-bit key.
 pub fn new_key() -> Result<SigningKey, DemoError> {
-    let mut b = zeroize::Zeroizing::new([0u8; SigningKey::GENERATED_LEN]);
-    getrandom::fill(b.as_mut()).map_err(|e| DemoError::Setup(format!("random: {e}")))?;
-    SigningKey::from_bytes(b.as_ref()).map_err(|e| DemoError::Setup(e.to_string()))
+    SigningKey::generate().map_err(|e| DemoError::Setup(format!("random: {e}")))
 }
 
 /// The AWS-side resources the demo created.

@@ -282,10 +282,7 @@ impl<S: SecretsApi, L: EdgeFunctionApi, C: DistributionApi> Rotator<S, L, C> {
         }
         let value = match self.config.mode {
             Mode::Signed => {
-                let mut bytes = Zeroizing::new([0u8; SigningKey::GENERATED_LEN]);
-                getrandom::fill(bytes.as_mut_slice()).map_err(|_| RotationError::Random)?;
-                let key =
-                    SigningKey::from_bytes(bytes.as_slice()).map_err(|_| RotationError::Random)?;
+                let key = SigningKey::generate().map_err(|_| RotationError::Random)?;
                 edgeseal::edgeseal_secret_json(&key)
             }
             Mode::StaticHeader => {

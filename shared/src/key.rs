@@ -37,6 +37,17 @@ impl SigningKey {
         })
     }
 
+    /// A fresh [`GENERATED_LEN`](Self::GENERATED_LEN)-byte key from the operating
+    /// system's random source (feature `getrandom`).
+    #[cfg(feature = "getrandom")]
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        let mut bytes = Zeroizing::new([0u8; Self::GENERATED_LEN]);
+        getrandom::fill(bytes.as_mut_slice())?;
+        Ok(Self {
+            bytes: Zeroizing::new(bytes.to_vec()),
+        })
+    }
+
     /// A key from its standard base64 form (as stored in the secret and the edge config).
     pub fn from_base64(encoded: &str) -> Result<Self, SecretFormatError> {
         use base64::Engine as _;

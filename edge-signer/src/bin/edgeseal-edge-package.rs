@@ -27,7 +27,7 @@ fn main() -> std::process::ExitCode {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
-    use std::io::{Read as _, Write as _};
+    use std::io::Write as _;
     use std::path::{Path, PathBuf};
 
     use edgeseal::{DEFAULT_LABEL, KeyId, SecretValue, SigningKey, Verifier, edgeseal_secret_json};
@@ -81,11 +81,8 @@ mod cli {
     /// Read the key file, or create it with a fresh random key.
     fn load_or_create_key(path: &Path) -> Result<SigningKey, String> {
         if !path.exists() {
-            let mut bytes = zeroize::Zeroizing::new([0u8; SigningKey::GENERATED_LEN]);
-            std::fs::File::open("/dev/urandom")
-                .and_then(|mut f| f.read_exact(bytes.as_mut()))
-                .map_err(|e| format!("cannot read /dev/urandom: {e}"))?;
-            let key = SigningKey::from_bytes(bytes.as_ref()).map_err(|e| e.to_string())?;
+            let key =
+                SigningKey::generate().map_err(|e| format!("no randomness from the OS: {e}"))?;
             write_private(path, edgeseal_secret_json(&key).as_bytes())?;
             eprintln!("generated a development key in {}", path.display());
         }
