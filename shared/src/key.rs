@@ -6,6 +6,7 @@ use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{ConfigError, SecretFormatError};
+use crate::mac::{PadStates, Tag};
 
 /// Shortest HMAC key accepted. RFC 2104 advises at least the hash length (32 bytes for
 /// SHA-256); edgeseal generates 32. 16 is the floor so that imported keys of 128 bits
@@ -16,11 +17,13 @@ const MAX_KEY_BYTES: usize = 128;
 
 /// An `hmac-sha256` key.
 ///
-/// The bytes are zeroized when the last copy is dropped, never printed by `Debug`, and
-/// never part of an error. Two keys compare in constant time.
+/// The bytes, and the HMAC pad states derived from them when the key is made, are
+/// zeroized when the last copy is dropped, never printed by `Debug`, and never part of
+/// an error. Two keys compare in constant time.
 #[derive(Clone)]
 pub struct SigningKey {
     bytes: Zeroizing<Vec<u8>>,
+    pads: PadStates,
 }
 
 impl SigningKey {
@@ -34,6 +37,7 @@ impl SigningKey {
         }
         Ok(Self {
             bytes: Zeroizing::new(bytes.to_vec()),
+            pads: PadStates::new(bytes),
         })
     }
 
@@ -45,6 +49,7 @@ impl SigningKey {
         getrandom::fill(bytes.as_mut_slice())?;
         Ok(Self {
             bytes: Zeroizing::new(bytes.to_vec()),
+            pads: PadStates::new(bytes.as_slice()),
         })
     }
 
@@ -65,9 +70,10 @@ impl SigningKey {
         Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(self.bytes.as_slice()))
     }
 
-    /// The raw key bytes, for the one place that must hand them to a MAC.
-    pub(crate) fn expose(&self) -> &[u8] {
-        &self.bytes
+    /// HMAC-SHA256 of `message` under this key. Infallible: a key that exists has its
+    /// pad states, so there is no path that returns anything but the real MAC.
+    pub(crate) fn mac(&self, message: &[u8]) -> Tag {
+        self.pads.mac(message)
     }
 }
 

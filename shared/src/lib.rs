@@ -39,6 +39,7 @@ mod error;
 mod fields;
 mod key;
 mod keyset;
+mod mac;
 mod params;
 mod request;
 mod secret;

@@ -1,7 +1,6 @@
 //! Signing: what the edge does to every origin request.
 
 use base64::Engine as _;
-use hmac::{KeyInit as _, Mac as _};
 
 use crate::base::SignatureBase;
 use crate::error::{ConfigError, SignError};
@@ -13,19 +12,6 @@ use crate::params::{
 };
 use crate::request::RequestView;
 use crate::time::UnixTime;
-
-pub(crate) type HmacSha256 = hmac::Hmac<sha2::Sha256>;
-
-/// HMAC-SHA256 of a signature base.
-pub(crate) fn mac(key: &SigningKey, base: &SignatureBase) -> [u8; 32] {
-    // Any key length is valid for HMAC, so this cannot fail; keep the error path total
-    // anyway rather than unwrapping.
-    let Ok(mut mac) = HmacSha256::new_from_slice(key.expose()) else {
-        return [0; 32];
-    };
-    mac.update(base.as_bytes());
-    mac.finalize().into_bytes().into()
-}
 
 /// Signs requests with one key under one label: the edge's whole job.
 ///
@@ -115,7 +101,8 @@ pub fn sign_with(
     let signature_params = serialize_signature_params(components, params)?;
     let base = SignatureBase::new(request, components, &signature_params)
         .map_err(|_| SignError::ComponentUnavailable)?;
-    let signature = base64::engine::general_purpose::STANDARD.encode(mac(key, &base));
+    let tag = key.mac(base.as_bytes());
+    let signature = base64::engine::general_purpose::STANDARD.encode(tag.as_bytes());
     Ok(SignedFields {
         input_member: format!("{label}={signature_params}"),
         signature_member: format!("{label}=:{signature}:"),

@@ -3,7 +3,6 @@
 use std::borrow::Cow;
 
 use sfv::{BareItemFromInput, ListSerializer, RefBareItem};
-use subtle::ConstantTimeEq as _;
 
 use crate::base::SignatureBase;
 use crate::error::{ConfigError, Rejection};
@@ -15,7 +14,6 @@ use crate::params::{
     validated_tag,
 };
 use crate::request::RequestView;
-use crate::sign::mac;
 use crate::time::UnixTime;
 
 /// Header carrying the signature parameters.
@@ -231,8 +229,8 @@ impl Verifier {
         }
         let (key, stage) = keys.find_at(candidate.keyid.as_str(), now)?;
         let base = SignatureBase::new(request, &candidate.components, &candidate.signature_params)?;
-        let expected = mac(key, &base);
-        if bool::from(expected.as_slice().ct_eq(&candidate.signature)) {
+        let expected = key.mac(base.as_bytes());
+        if expected.matches(&candidate.signature) {
             Ok(Verified {
                 keyid: candidate.keyid.clone(),
                 stage,

@@ -516,14 +516,26 @@ fn mac_and_secret_comparisons_are_constant_time() {
         std::fs::read_to_string(format!("{}/src/{f}", env!("CARGO_MANIFEST_DIR"))).unwrap()
     };
     let verify_rs = src("verify.rs");
-    assert!(verify_rs.contains("expected.as_slice().ct_eq(&candidate.signature)"));
+    assert!(verify_rs.contains("expected.matches(&candidate.signature)"));
+    let mac_rs = src("mac.rs");
+    assert!(
+        mac_rs.contains("self.0.as_slice().ct_eq(presented)"),
+        "Tag::matches"
+    );
     let key_rs = src("key.rs");
     assert_eq!(
         key_rs.matches(".ct_eq(").count(),
         2,
         "SigningKey::eq and StaticHeaderValue::matches"
     );
-    for f in ["verify.rs", "key.rs", "sign.rs", "secret.rs", "keyset.rs"] {
+    for f in [
+        "verify.rs",
+        "key.rs",
+        "sign.rs",
+        "secret.rs",
+        "keyset.rs",
+        "mac.rs",
+    ] {
         let text = src(f);
         for forbidden in [
             "verify_slice",
@@ -532,6 +544,7 @@ fn mac_and_secret_comparisons_are_constant_time() {
             "== self.expose()",
             ".bytes ==",
             "bytes.as_slice() ==",
+            "as_bytes() ==",
         ] {
             assert!(!text.contains(forbidden), "{f} contains `{forbidden}`");
         }
