@@ -9,7 +9,10 @@
 //!   from their shape.
 //! - [`KeyCache`] over a [`SecretsSource`] ([`SdkSource`] in production): AWSCURRENT,
 //!   AWSPENDING, and AWSPREVIOUS within its grace, refreshed on a TTL.
-//! - [`Authorizer`]: the verdict, its response, its log line and its metric.
+//! - [`Authorizer`]: the verdict, its response, its log line and its metric;
+//!   [`Authorizer::answer`] takes any [`Invocation`] payload and refuses what it cannot
+//!   verify with `Unauthorized`.
+//! - [`logging`]: the JSON log format and level.
 //!
 //! The binary (`src/main.rs`) only wires these to `lambda_runtime`. See README.md for
 //! the configuration reference.
@@ -18,6 +21,8 @@ mod cache;
 mod config;
 mod event;
 mod handler;
+mod invocation;
+pub mod logging;
 mod metrics;
 mod response;
 
@@ -28,6 +33,7 @@ pub use crate::cache::{
 pub use crate::config::{AuthMode, Config, ConfigError, ResponseMode};
 pub use crate::event::{AuthorizerEvent, EventError, EventKind, HeaderSelection};
 pub use crate::handler::{Authorizer, DenyReason, Grant, Scheme, system_now};
+pub use crate::invocation::Invocation;
 pub use crate::metrics::{Metrics, MetricsSink, Verdict};
 pub use crate::response::{
     AuthorizerError, AuthorizerResponse, Context, PolicyDocument, PolicyResponse, SimpleResponse,

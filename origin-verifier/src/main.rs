@@ -7,30 +7,14 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use lambda_runtime::{LambdaEvent, service_fn};
-use origin_verifier::{Authorizer, AuthorizerEvent, Config, MetricsSink, SdkSource, system_now};
-use tracing_subscriber::EnvFilter;
-
-fn init_tracing() {
-    // RUST_LOG wins; else Lambda's own log-level setting; else info.
-    let filter = EnvFilter::try_from_env("RUST_LOG")
-        .or_else(|_| {
-            std::env::var("AWS_LAMBDA_LOG_LEVEL")
-                .map(|level| EnvFilter::new(level.to_ascii_lowercase()))
-        })
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_span_list(false)
-        .with_target(false)
-        .with_env_filter(filter)
-        .init();
-}
+use origin_verifier::{
+    Authorizer, Config, Invocation, MetricsSink, SdkSource, logging, system_now,
+};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    init_tracing();
+    let filter = logging::filter(|name| std::env::var(name).ok());
+    tracing::subscriber::set_global_default(logging::subscriber(filter, std::io::stdout))?;
     let config = Config::from_env().inspect_err(|err| {
         tracing::error!(error = %err, "invalid configuration; the function cannot start");
     })?;
@@ -59,9 +43,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
     let authorizer = &authorizer;
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<AuthorizerEvent>| async move {
-            authorizer.handle(&event.payload).await
-        },
+        move |event: LambdaEvent<Invocation>| async move { authorizer.answer(&event.payload).await },
     ))
     .await
 }
