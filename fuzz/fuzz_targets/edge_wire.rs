@@ -26,7 +26,11 @@ fuzz_target!(|data: &[u8]| {
     wire::encode_response(&signed, &mut out).unwrap();
     if request.signature_input.is_none() && request.signature.is_none() {
         let prefix = request.origin_path.trim_end_matches('/');
-        let slash = if request.uri.starts_with('/') { "" } else { "/" };
+        let slash = if request.uri.starts_with('/') {
+            ""
+        } else {
+            "/"
+        };
         let path = format!("{prefix}{slash}{}", request.uri);
         let arriving = RequestView::new(request.method, request.host, &path, request.querystring)
             .with_header("signature-input", &signed.signature_input)

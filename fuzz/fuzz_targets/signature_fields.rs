@@ -18,7 +18,11 @@ fuzz_target!(|data: &[u8]| {
     let whole = verifier.verify_at(NOW, &request, keys());
     if let Ok(candidate) = verifier.parse(&request) {
         let second = verifier.verify_candidate_at(NOW, &request, &candidate, keys());
-        assert_eq!(whole.is_ok(), second.is_ok(), "the two halves disagree with verify_at");
+        assert_eq!(
+            whole.is_ok(),
+            second.is_ok(),
+            "the two halves disagree with verify_at"
+        );
     }
     // What the edge does to a viewer's fields: whatever is kept carries no member
     // under our label.
