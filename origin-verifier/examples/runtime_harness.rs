@@ -1,4 +1,4 @@
-//! Peak memory of the real authorizer binary under sustained load.
+//! Peak memory of the real authorizer binary under sustained load, and its cold start.
 //!
 //! Serves the Lambda Runtime API on loopback to the release binary, feeds it a stream of
 //! authorizer events (signed HTTP API and REST requests, bad signatures, unsigned REST
@@ -11,6 +11,10 @@
 //! cargo run --release -p edgeseal-origin-verifier --example runtime_harness -- \
 //!     "$CARGO_TARGET_DIR/release/origin-verifier" 200000
 //! ```
+//!
+//! It also prints the cold start: process start to the first verdict posted back,
+//! keys loaded from moto during init included. With `1` invocation that is the whole
+//! run: repeat it for a median.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -50,6 +54,7 @@ struct Feed {
     rest: Value,
     tally: Mutex<Tally>,
     started: Mutex<Option<Instant>>,
+    first_verdict: Mutex<Option<Instant>>,
     finished: Mutex<Option<Instant>>,
 }
 
@@ -185,6 +190,9 @@ fn serve(
             let is_error = req.path.ends_with("/error");
             let mut tally = feed.tally.lock().unwrap();
             tally.served += 1;
+            if tally.served == 1 {
+                *feed.first_verdict.lock().unwrap() = Some(Instant::now());
+            }
             let allowed = body["isAuthorized"] == true
                 || body["policyDocument"]["Statement"][0]["Effect"] == "Allow";
             match (expect, is_error) {
@@ -281,6 +289,7 @@ fn main() {
         rest: fixture("rest-request.json"),
         tally: Mutex::new(Tally::default()),
         started: Mutex::new(None),
+        first_verdict: Mutex::new(None),
         finished: Mutex::new(None),
     });
     let expects = Arc::new(Mutex::new(std::collections::HashMap::new()));
@@ -300,6 +309,7 @@ fn main() {
         });
     }
 
+    let spawned = Instant::now();
     let mut child = Command::new(&binary)
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
@@ -372,6 +382,12 @@ fn main() {
     let _ = child.wait();
 
     let tally = feed.tally.lock().unwrap();
+    if let Some(first) = *feed.first_verdict.lock().unwrap() {
+        println!(
+            "process start -> first verdict: {:.1} ms",
+            first.duration_since(spawned).as_secs_f64() * 1000.0
+        );
+    }
     let started = feed.started.lock().unwrap().unwrap();
     let finished = feed.finished.lock().unwrap().unwrap_or_else(Instant::now);
     let secs = finished.duration_since(started).as_secs_f64();

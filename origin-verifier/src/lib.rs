@@ -12,7 +12,8 @@
 //! - [`Authorizer`]: the verdict, its response, its log line and its metric;
 //!   [`Authorizer::answer`] takes any [`Invocation`] payload and refuses what it cannot
 //!   verify with `Unauthorized`.
-//! - [`logging`]: the JSON log format and level.
+//! - [`logging`]: the JSON log format and level; [`secrets_manager_client`]: the SDK
+//!   client from the Lambda environment alone.
 //!
 //! The binary (`src/main.rs`) only wires these to `lambda_runtime`. See README.md for
 //! the configuration reference.
@@ -25,6 +26,7 @@ mod invocation;
 pub mod logging;
 mod metrics;
 mod response;
+mod sdk;
 
 pub use crate::cache::{
     CacheSettings, CountingSource, KeyCache, RefreshError, SdkSource, SecretsSource, Snapshot,
@@ -39,3 +41,4 @@ pub use crate::response::{
     AuthorizerError, AuthorizerResponse, Context, PolicyDocument, PolicyResponse, SimpleResponse,
     Statement,
 };
+pub use crate::sdk::secrets_manager_client;

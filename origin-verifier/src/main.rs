@@ -3,12 +3,10 @@
 
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
 use lambda_runtime::{LambdaEvent, service_fn};
 use origin_verifier::{
-    Authorizer, Config, Invocation, MetricsSink, SdkSource, logging, system_now,
+    Authorizer, Config, Invocation, MetricsSink, SdkSource, logging, secrets_manager_client,
+    system_now,
 };
 
 #[tokio::main(flavor = "current_thread")]
@@ -20,21 +18,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     })?;
     tracing::info!(config = ?config, "configuration");
 
-    // A Secrets Manager hiccup must not hold a request for long: one retry, short
-    // timeouts, and the cache serves stale keys meanwhile.
-    let attempt = Duration::from_millis(config.secrets_manager_timeout_ms);
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(2))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(attempt)
-                .operation_attempt_timeout(attempt)
-                .operation_timeout(attempt.saturating_mul(2))
-                .build(),
-        )
-        .load()
-        .await;
-    let source = SdkSource::new(aws_sdk_secretsmanager::Client::new(&sdk));
+    // The client from the Lambda environment alone (src/sdk.rs: no aws-config).
+    let client = secrets_manager_client(
+        |name| std::env::var(name).ok(),
+        Duration::from_millis(config.secrets_manager_timeout_ms),
+    )
+    .inspect_err(|err| {
+        tracing::error!(error = %err, "invalid environment; the function cannot start");
+    })?;
+    let source = SdkSource::new(client);
     let authorizer = Authorizer::new(&config, source, MetricsSink::Stdout)?;
 
     // Load the keys during init, which runs before the first request; a failure is
