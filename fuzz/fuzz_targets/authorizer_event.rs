@@ -1,18 +1,20 @@
-//! An authorizer invocation payload, as Lambda hands it over, through the event parser
-//! and the whole handler (signature mode, and migration mode with IAM policies).
+//! An authorizer invocation payload, as Lambda hands it over, through the path the
+//! binary runs (`Invocation` from the payload bytes, then `Authorizer::answer_at`) in
+//! signature mode with simple responses and in migration mode with IAM policies.
+//! Every payload ends in a verdict that serializes, or in `Unauthorized`.
 #![no_main]
 
 use edgeseal_fuzz::{NOW, authorizers, run};
 use libfuzzer_sys::fuzz_target;
-use origin_verifier::AuthorizerEvent;
+use origin_verifier::{AuthorizerError, Invocation};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(event) = serde_json::from_slice::<AuthorizerEvent>(data) else {
-        return;
-    };
+    let invocation = Invocation::from_payload(data);
     for authorizer in authorizers() {
-        if let Ok(response) = run(authorizer.handle_at(NOW, &event)) {
-            serde_json::to_vec(&response).unwrap();
+        match run(authorizer.answer_at(NOW, &invocation)) {
+            Ok(response) => drop(serde_json::to_vec(&response).unwrap()),
+            Err(AuthorizerError::Unauthorized) => {}
+            Err(other) => panic!("a Lambda error other than Unauthorized: {other}"),
         }
     }
 });
