@@ -44,22 +44,9 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
+    use edgeseal_testkit::SharedBuffer;
 
     use super::*;
-
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Buffer {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     #[test]
     fn the_runtime_never_logs_below_info() {
@@ -71,7 +58,7 @@ mod tests {
             ),
             ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
         ] {
-            let buffer = Buffer::default();
+            let buffer = SharedBuffer::default();
             let writer = buffer.clone();
             let filter = filter(|name| (name == var).then(|| value.to_owned()));
             tracing::subscriber::with_default(subscriber(filter, move || writer.clone()), || {
@@ -79,7 +66,7 @@ mod tests {
                 tracing::debug!(target: "lambda_runtime_api_client", "request body");
                 tracing::trace!(target: "origin_verifier", "ours");
             });
-            let logged = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+            let logged = buffer.take();
             assert!(!logged.contains("c2lnbmF0dXJl"), "{var}={value}: {logged}");
             assert!(!logged.contains("request body"), "{var}={value}: {logged}");
             assert!(

@@ -52,3 +52,33 @@ pub fn unique_name(prefix: &str) -> String {
         .map_or(0, |d| d.subsec_nanos());
     format!("{prefix}-{}-{n}-{nanos}", std::process::id())
 }
+
+/// Bytes written from anywhere (a log subscriber's writer, clones of it), read back by
+/// the test: `move || buffer.clone()` is a `tracing_subscriber` `MakeWriter`.
+#[derive(Clone, Debug, Default)]
+pub struct SharedBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl SharedBuffer {
+    /// Everything written since the last call, as text (lossy), leaving it empty.
+    pub fn take(&self) -> String {
+        let bytes = match self.0.lock() {
+            Ok(mut guard) => std::mem::take(&mut *guard),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl std::io::Write for SharedBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        match self.0.lock() {
+            Ok(mut guard) => guard.extend_from_slice(bytes),
+            Err(poisoned) => poisoned.into_inner().extend_from_slice(bytes),
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
