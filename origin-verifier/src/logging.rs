@@ -1,45 +1,51 @@
 //! The log format and level: JSON lines on stdout, which Lambda sends to CloudWatch Logs.
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt as _;
 
 /// Crates whose `TRACE` (and `DEBUG`) output would carry request contents: the runtime
 /// logs every raw event at `TRACE`, `Signature` header included. Capped at `info`
 /// whatever level is asked for.
-const CAPPED: [&str; 2] = ["lambda_runtime=info", "lambda_runtime_api_client=info"];
+const CAPPED: [&str; 2] = ["lambda_runtime", "lambda_runtime_api_client"];
 
 /// The level: `RUST_LOG` wins; else Lambda's own log-level setting
-/// (`AWS_LAMBDA_LOG_LEVEL`); else `info`. [`CAPPED`] crates never go below `info`.
-pub fn filter(lookup: impl Fn(&str) -> Option<String>) -> EnvFilter {
-    let mut filter = lookup("RUST_LOG")
-        .and_then(|spec| EnvFilter::try_new(spec).ok())
-        .or_else(|| {
-            lookup("AWS_LAMBDA_LOG_LEVEL").map(|level| EnvFilter::new(level.to_ascii_lowercase()))
-        })
-        .unwrap_or_else(|| EnvFilter::new("info"));
-    for directive in CAPPED {
-        if let Ok(directive) = directive.parse() {
-            filter = filter.add_directive(directive);
-        }
+/// (`AWS_LAMBDA_LOG_LEVEL`); else `info`. Both take `level` or `target=level,...`
+/// (`tracing_subscriber`'s `Targets` syntax: no span or field filters, and no regex
+/// engine in the binary). A value that does not parse is ignored for the next one.
+/// [`CAPPED`] crates never go below `info`.
+pub fn filter(lookup: impl Fn(&str) -> Option<String>) -> Targets {
+    let parse = |var: &str| {
+        lookup(var).and_then(|spec| spec.trim().to_ascii_lowercase().parse::<Targets>().ok())
+    };
+    let mut filter = parse("RUST_LOG")
+        .or_else(|| parse("AWS_LAMBDA_LOG_LEVEL"))
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
+    for target in CAPPED {
+        let asked = filter
+            .iter()
+            .find(|(t, _)| *t == target)
+            .map_or(filter.default_level(), |(_, level)| Some(level));
+        let capped = asked.unwrap_or(LevelFilter::OFF).min(LevelFilter::INFO);
+        filter = filter.with_target(target, capped);
     }
     filter
 }
 
 /// The subscriber: one flat JSON object per event, written to `writer` (stdout in
 /// Lambda, a buffer in tests).
-pub fn subscriber<W>(filter: EnvFilter, writer: W) -> impl tracing::Subscriber + Send + Sync
+pub fn subscriber<W>(filter: Targets, writer: W) -> impl tracing::Subscriber + Send + Sync
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    tracing_subscriber::fmt()
+    let format = tracing_subscriber::fmt::layer()
         .json()
         .flatten_event(true)
         .with_current_span(false)
         .with_span_list(false)
         .with_target(false)
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .finish()
+        .with_writer(writer);
+    tracing_subscriber::registry().with(format).with(filter)
 }
 
 #[cfg(test)]
