@@ -11,6 +11,7 @@
 use std::fmt::Write as _;
 
 use edgeseal::UnixTime;
+use edgeseal_cli::doctor::sdk::lambda_time;
 use serde_json::{Value, json};
 
 /// What a stack update would do to the association.
@@ -185,7 +186,7 @@ pub async fn describe(
             .send()
             .await
         {
-            Ok(out) => published = out.last_modified().and_then(parse_lambda_time),
+            Ok(out) => published = out.last_modified().and_then(lambda_time),
             Err(e) => warnings.push(format!(
                 "{id}: cannot read edge version {arn}: {}",
                 crate::error::CliError::aws("GetFunctionConfiguration", e)
@@ -208,17 +209,6 @@ pub async fn describe(
         "edge_version_age_secs": age_secs,
     });
     (json, text)
-}
-
-/// Lambda's `LastModified`: `2026-01-01T00:00:00.000+0000`.
-fn parse_lambda_time(text: &str) -> Option<UnixTime> {
-    let normalized = text
-        .strip_suffix("+0000")
-        .map_or_else(|| text.to_owned(), |s| format!("{s}Z"));
-    aws_smithy_types::DateTime::from_str(&normalized, aws_smithy_types::date_time::Format::DateTime)
-        .ok()
-        .and_then(|d| u64::try_from(d.secs()).ok())
-        .map(UnixTime::from_secs)
 }
 
 #[cfg(test)]
@@ -265,7 +255,7 @@ mod tests {
         assert_eq!(age(42), "42s");
         assert_eq!(age(3 * 86_400 + 4 * 3600 + 5), "3d 4h");
         assert_eq!(
-            parse_lambda_time("2026-01-01T00:00:00.000+0000").map(UnixTime::as_secs),
+            lambda_time("2026-01-01T00:00:00.000+0000").map(UnixTime::as_secs),
             Some(1_767_225_600)
         );
     }

@@ -24,6 +24,17 @@ where
     }
 }
 
+/// Lambda's `LastModified` (`2026-01-01T00:00:00.000+0000`, no colon in the offset).
+pub fn lambda_time(text: &str) -> Option<UnixTime> {
+    let normalized = text
+        .strip_suffix("+0000")
+        .map_or_else(|| text.to_owned(), |s| format!("{s}Z"));
+    aws_smithy_types::DateTime::from_str(&normalized, aws_smithy_types::date_time::Format::DateTime)
+        .ok()
+        .and_then(|d| u64::try_from(d.secs()).ok())
+        .map(UnixTime::from_secs)
+}
+
 fn unix(d: Option<&aws_smithy_types::DateTime>) -> Option<UnixTime> {
     d.and_then(|d| u64::try_from(d.secs()).ok())
         .map(UnixTime::from_secs)
@@ -111,24 +122,7 @@ impl Sdk {
                 .state()
                 .map_or_else(|| "unknown".to_owned(), |s| s.as_str().to_owned()),
             description: out.description().unwrap_or_default().to_owned(),
-            published: out.last_modified().and_then(|m| {
-                aws_smithy_types::DateTime::from_str(
-                    m,
-                    aws_smithy_types::date_time::Format::DateTime,
-                )
-                .ok()
-                .or_else(|| {
-                    // Lambda writes `2026-01-01T00:00:00.000+0000` (no colon in the offset).
-                    let fixed = m.strip_suffix("+0000").map(|s| format!("{s}Z"))?;
-                    aws_smithy_types::DateTime::from_str(
-                        &fixed,
-                        aws_smithy_types::date_time::Format::DateTime,
-                    )
-                    .ok()
-                })
-                .and_then(|d| u64::try_from(d.secs()).ok())
-                .map(UnixTime::from_secs)
-            }),
+            published: out.last_modified().and_then(lambda_time),
         })
     }
 
