@@ -17,8 +17,10 @@ use serde_json::{Map, Value, json};
 use crate::http::{Body, HttpClient, WholeRequest, json as json_response};
 use crate::runtime_api::LambdaFunction;
 
-/// Identity sources: both must be present or API Gateway answers 401 by itself.
-const IDENTITY_SOURCES: [&str; 2] = ["signature-input", "signature"];
+/// Identity sources: both must be present or API Gateway answers 401 by itself. The
+/// stand-in never caches authorizer results (the template's AuthorizerResultTtlInSeconds
+/// is 0): every request invokes the authorizer.
+pub const IDENTITY_SOURCES: [&str; 2] = ["signature-input", "signature"];
 
 /// The stand-in's configuration and connections.
 pub struct ApiGateway {
