@@ -8,6 +8,14 @@
 //! signature base alone. After criterion's figures, the run prints `verify` / raw HMAC
 //! measured pair by pair (alternating batches, median of the rounds), so the ratio holds
 //! while the machine's speed drifts.
+//!
+//! Figures (AMD EPYC with SHA extensions, shared 2 vCPU; 329-byte base): raw HMAC 363 ns,
+//! verify 1.42 µs, ratio 3.7-4.0 (the MAC is 7 SHA-NI compressions, ~0.3 µs; the rest is
+//! parsing both fields, re-serializing `@signature-params` and building the base). With
+//! software SHA-256 (`RUSTFLAGS='--cfg sha2_256_backend="soft"'`, what a CPU without SHA
+//! extensions runs): raw 1.71 µs, verify 2.63 µs, ratio 1.58. Instructions per verify
+//! (callgrind, `examples/verify_loop`, software SHA-256 under valgrind): 46,826 with the
+//! general-purpose HMAC, 40,362 with the pad states kept per key.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
