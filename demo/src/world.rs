@@ -14,7 +14,9 @@ use aws_sdk_cloudfront::types::{
 use edgeseal::{KeyId, SigningKey};
 use edgeseal_edge_signer::{EdgeAssets, EdgeConfig, package_zip};
 use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
-use edgeseal_rotator::aws::{ApiError, EdgeFunctionApi, FunctionVersion, UpdateStatus};
+use edgeseal_rotator::aws::{
+    ApiError, EdgeFunctionApi, FunctionVersion, UpdateStatus, VersionState,
+};
 use edgeseal_rotator::testing::FakeCloudFront;
 use edgeseal_rotator::{RotationEvent, Rotator, Step};
 
@@ -75,6 +77,10 @@ impl EdgeFunctionApi for RecordingLambda {
             self.edges.publish(&version.arn, zip);
         }
         Ok(version)
+    }
+
+    async fn version_state(&self, function: &str, version: &str) -> Result<VersionState, ApiError> {
+        self.inner.version_state(function, version).await
     }
 
     async fn list_versions(&self, function: &str) -> Result<Vec<FunctionVersion>, ApiError> {

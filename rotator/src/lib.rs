@@ -15,16 +15,19 @@
 
 pub mod aws;
 pub mod config;
+mod diagnostic;
 pub mod event;
 pub mod origin;
+pub mod query_strings;
 mod rotator;
 pub mod testing;
 
 pub use crate::aws::{
-    ApiError, DeployStatus, DistributionApi, EdgeFunctionApi, FunctionVersion, Op, SecretMetadata,
-    SecretsApi, UpdateStatus,
+    ApiError, DeployStatus, DistributionApi, EdgeFunctionApi, FunctionVersion, Op, PolicyRef,
+    SecretMetadata, SecretsApi, UpdateStatus, VersionState,
 };
 pub use crate::config::{Config, ConfigError, ExpectedStatus, Mode};
+pub use crate::diagnostic::error_type;
 pub use crate::event::{RotationEvent, Step};
 pub use crate::origin::{Credential, OriginProbe, ProbeError};
 pub use crate::rotator::{
