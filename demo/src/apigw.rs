@@ -17,8 +17,9 @@ use serde_json::{Map, Value, json};
 use crate::http::{Body, HttpClient, WholeRequest, json as json_response};
 use crate::runtime_api::LambdaFunction;
 
-/// Identity sources: both must be present or API Gateway answers 401 by itself.
-const IDENTITY_SOURCES: [&str; 2] = ["signature-input", "signature"];
+/// Identity sources of signed mode: both must be present or API Gateway answers 401 by
+/// itself.
+pub const SIGNATURE_IDENTITY_SOURCES: [&str; 2] = ["signature-input", "signature"];
 
 /// The stand-in's configuration and connections.
 pub struct ApiGateway {
@@ -32,6 +33,8 @@ pub struct ApiGateway {
     pub stage: String,
     /// Client for the backend.
     pub client: HttpClient,
+    /// Headers that must be present for the authorizer to be invoked (lowercase).
+    pub identity_sources: Vec<String>,
     requests: AtomicU64,
 }
 
@@ -49,8 +52,15 @@ impl ApiGateway {
             api_id: api_id.to_owned(),
             stage: stage.to_owned(),
             client: crate::http::client(),
+            identity_sources: SIGNATURE_IDENTITY_SOURCES.map(str::to_owned).to_vec(),
             requests: AtomicU64::new(0),
         }
+    }
+
+    /// The same API with other identity sources (static-header mode: the header).
+    pub fn with_identity_sources(mut self, sources: &[&str]) -> Self {
+        self.identity_sources = sources.iter().map(|s| (*s).to_owned()).collect();
+        self
     }
 
     /// The execute-api domain name CloudFront uses as origin domain.
@@ -63,7 +73,11 @@ impl ApiGateway {
         let n = self.requests.fetch_add(1, Ordering::Relaxed);
         let request_id = format!("req-{n:010}");
         let headers = lowercase_headers(&req.parts.headers);
-        if IDENTITY_SOURCES.iter().any(|h| !headers.contains_key(*h)) {
+        if self
+            .identity_sources
+            .iter()
+            .any(|h| !headers.contains_key(h.as_str()))
+        {
             return json_response(
                 StatusCode::UNAUTHORIZED,
                 &json!({"message": "Unauthorized"}),
@@ -120,7 +134,7 @@ impl ApiGateway {
             "version": "2.0",
             "type": "REQUEST",
             "routeArn": format!("arn:aws:execute-api:us-east-1:123456789012:{}/{}/{}{}", self.api_id, self.stage, method, route_path),
-            "identitySource": IDENTITY_SOURCES.iter().map(|h| headers.get(*h).cloned().unwrap_or_default()).collect::<Vec<_>>(),
+            "identitySource": self.identity_sources.iter().map(|h| headers.get(h.as_str()).cloned().unwrap_or_default()).collect::<Vec<_>>(),
             "routeKey": "$default",
             "rawPath": raw_path,
             "rawQueryString": raw_query,

@@ -18,7 +18,9 @@ pub mod apigw;
 pub mod cloudfront;
 pub mod edge_worker;
 pub mod http;
+pub mod modes;
 pub mod report;
+pub mod rotation;
 pub mod runtime_api;
 pub mod traffic;
 pub mod world;
@@ -30,7 +32,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use edgeseal_edge_signer::EdgeAssets;
-use edgeseal_rotator::Step;
+use edgeseal_rotator::Mode;
 use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
 use edgeseal_rotator::testing::FakeCloudFront;
 use tokio::net::TcpListener;
@@ -38,9 +40,10 @@ use tokio::net::TcpListener;
 use crate::apigw::ApiGateway;
 use crate::cloudfront::{CloudFront, EdgeVersions};
 use crate::report::TimelineEvent;
+use crate::rotation::{Driver, FirstRotation, StepTiming};
 use crate::runtime_api::LambdaFunction;
 use crate::traffic::{CaptureLog, Kind, Outcome, Recorder, Targets};
-use crate::world::{AwsWorld, DemoRotator, RecordingLambda};
+use crate::world::{DemoRotator, RecordingLambda};
 
 /// Why the demo could not run.
 #[derive(Debug, thiserror::Error)]
@@ -82,12 +85,19 @@ pub struct Settings {
     pub propagation: Duration,
     /// The authorizer's and the edge's maximum signature age.
     pub max_age_secs: u64,
-    /// How long AWSPREVIOUS verifies after a rotation.
+    /// How long AWSPREVIOUS verifies after a rotation (raised to cover the propagation,
+    /// see `previous_grace_secs`).
     pub previous_grace_secs: u64,
     /// Authorizer execution environments (processes).
     pub authorizer_processes: usize,
     /// Print a live progress line to stderr.
     pub progress: bool,
+    /// The rotator Lambda's timeout: the deadline of each step (`--rotator-timeout-secs`).
+    pub rotator_timeout: Duration,
+    /// `signed` or `static-header` (`--mode`).
+    pub mode: Mode,
+    /// How the stack starts rotating (`--first-rotation`).
+    pub first_rotation: FirstRotation,
 }
 
 impl Settings {
@@ -112,6 +122,9 @@ impl Settings {
             previous_grace_secs: 30,
             authorizer_processes: 2,
             progress: true,
+            rotator_timeout: Duration::from_secs(120),
+            mode: Mode::Signed,
+            first_rotation: FirstRotation::Immediate,
         }
     }
 }
@@ -136,6 +149,8 @@ pub struct Report {
     pub authorizer_peak_rss_kib: Vec<u64>,
     /// Rotations that did not complete, with why.
     pub failed_rotations: Vec<String>,
+    /// Every rotation step's wall time.
+    pub step_timings: Vec<StepTiming>,
 }
 
 impl Report {
@@ -182,12 +197,16 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
     // AWS side.
     let edges = Arc::new(EdgeVersions::new(settings.out_dir.join("edge")));
     let aws = world::create(&sdk, &assets, LABEL, settings.max_age_secs, &edges).await?;
+    let static_value = match settings.mode {
+        Mode::Signed => None,
+        Mode::StaticHeader => Some(modes::use_static_header_secret(&aws).await?),
+    };
     let control = Arc::new(FakeCloudFront::new(settings.propagation));
 
     // Backend, API Gateway with the real authorizer, CloudFront.
     let (backend_listener, backend_addr) = listen().await?;
     tokio::spawn(http::serve(backend_listener, apigw::backend));
-    let authorizer_env = vec![
+    let mut authorizer_env = vec![
         ("SECRET_ID".to_owned(), aws.secret.clone()),
         ("AWS_ENDPOINT_URL".to_owned(), settings.moto_url.clone()),
         ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
@@ -196,7 +215,7 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         ("MAX_AGE_SECS".to_owned(), settings.max_age_secs.to_string()),
         (
             "PREVIOUS_KEY_GRACE_SECS".to_owned(),
-            settings.previous_grace_secs.to_string(),
+            previous_grace_secs(settings).to_string(),
         ),
         ("RESPONSE_MODE".to_owned(), "simple".to_owned()),
         // Rotations here are seconds apart, not days: let an unknown key id trigger a
@@ -204,6 +223,7 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         ("UNKNOWN_KEY_MIN_INTERVAL_SECS".to_owned(), "1".to_owned()),
         ("RUST_LOG".to_owned(), "info".to_owned()),
     ];
+    authorizer_env.extend(modes::authorizer_env(settings.mode));
     let authorizer = Arc::new(
         LambdaFunction::start(
             "origin-verifier",
@@ -215,12 +235,10 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         .await
         .map_err(|e| DemoError::Setup(format!("starting the authorizer: {e}")))?,
     );
-    let api = Arc::new(ApiGateway::new(
-        Arc::clone(&authorizer),
-        backend_addr,
-        API_ID,
-        STAGE,
-    ));
+    let api = Arc::new(
+        ApiGateway::new(Arc::clone(&authorizer), backend_addr, API_ID, STAGE)
+            .with_identity_sources(&modes::identity_sources(settings.mode)),
+    );
     let (api_listener, api_addr) = listen().await?;
     let api_for_server = Arc::clone(&api);
     tokio::spawn(http::serve(api_listener, move |req| {
@@ -228,10 +246,12 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         async move { api.handle(req).await }
     }));
 
-    control.insert(
-        DISTRIBUTION_ID,
-        world::distribution_config(&api.domain_name(), STAGE, &aws.first_version_arn)?,
-    );
+    let mut distribution =
+        world::distribution_config(&api.domain_name(), STAGE, &aws.first_version_arn)?;
+    if let Some(value) = &static_value {
+        distribution = modes::static_header_distribution(distribution, value)?;
+    }
+    control.insert(DISTRIBUTION_ID, distribution);
     let captures = Arc::new(CaptureLog::default());
     let cdn = Arc::new(CloudFront::new(
         Arc::clone(&control),
@@ -250,7 +270,6 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
     // The rotator, in-process, against moto and the CloudFront fake.
     let rotator_env: HashMap<String, String> = [
         ("CLOUDFRONT_DISTRIBUTION_ID", DISTRIBUTION_ID.to_owned()),
-        ("EDGE_FUNCTION_NAME", aws.function.clone()),
         (
             "EDGE_ASSETS_DIR",
             settings.edge_assets_dir.display().to_string(),
@@ -259,12 +278,11 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         ("ORIGIN_TEST_PATH", format!("/{STAGE}/health")),
         ("SIGNATURE_LABEL", LABEL.to_owned()),
         ("SIGNATURE_MAX_AGE_SECS", settings.max_age_secs.to_string()),
-        ("WAIT_FOR_DEPLOYED", "true".to_owned()),
-        ("DEPLOY_POLL_INTERVAL_MS", "100".to_owned()),
         ("DEADLINE_MARGIN_MS", "0".to_owned()),
         ("EDGE_KEEP_VERSIONS", "3".to_owned()),
     ]
     .into_iter()
+    .chain(modes::rotator_env(settings.mode, &aws.function))
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     let config = edgeseal_rotator::Config::from_lookup(|name| rotator_env.get(name).cloned())
@@ -274,7 +292,7 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         SdkSecrets::new(&sdk),
         RecordingLambda::new(SdkLambda::new(&sdk), Arc::clone(&edges)),
         Arc::clone(&control),
-        Some(assets),
+        (settings.mode == Mode::Signed).then_some(assets),
     )
     .map_err(|e| DemoError::Setup(format!("rotator: {e}")))?;
 
@@ -321,12 +339,26 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
     // Rotations, evenly spread over the middle of the run.
     let mut timeline = Vec::new();
     let mut failed_rotations = Vec::new();
+    let mut step_timings = Vec::new();
+    let mut driver = Driver {
+        rotator: &rotator,
+        aws: &aws,
+        timeout: settings.rotator_timeout,
+        started,
+        timeline: &mut timeline,
+        timings: &mut step_timings,
+    };
+    if settings.first_rotation == FirstRotation::ConfigTest
+        && let Err(e) = driver.configuration_test().await
+    {
+        failed_rotations.push(e.to_string());
+    }
     let spacing = settings.duration.div_f64(settings.rotations as f64 + 1.0);
     for rotation in 1..=settings.rotations {
         let at = spacing.mul_f64(rotation as f64);
         tokio::time::sleep(at.saturating_sub(started.elapsed())).await;
         phase.store(rotation, Ordering::Relaxed);
-        if let Err(e) = rotate(&rotator, &aws, rotation, started, &mut timeline).await {
+        if let Err(e) = driver.rotate(rotation).await {
             // Secrets Manager would retry later; the demo reports it and carries on.
             failed_rotations.push(e.to_string());
         }
@@ -344,7 +376,8 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
     let chart = settings.out_dir.join("timeline.svg");
     std::fs::write(&chart, report::svg(&outcomes, &timeline, seconds))
         .map_err(|e| DemoError::Setup(format!("writing the chart: {e}")))?;
-    let summary = report::summary(&outcomes, &reasons, &timeline, seconds);
+    let mut summary = report::summary(&outcomes, &reasons, &timeline, seconds);
+    summary.push_str(&report::longest_step_line(&step_timings));
     let edge_versions = edges.len();
     if let Ok(a) = Arc::try_unwrap(authorizer) {
         a.stop().await;
@@ -359,7 +392,18 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         edge_versions,
         authorizer_peak_rss_kib,
         failed_rotations,
+        step_timings,
     })
+}
+
+/// The verifier's previous-key grace, scaled as in production (see the rotator README's
+/// timing model): at least the propagation plus the max age plus time for the
+/// rotation itself, so `--propagation-secs` beyond the default grace stays safe.
+fn previous_grace_secs(settings: &Settings) -> u64 {
+    let rotation_secs = 4 * settings.rotator_timeout.as_secs().min(10);
+    settings
+        .previous_grace_secs
+        .max(settings.propagation.as_secs() + settings.max_age_secs + rotation_secs)
 }
 
 async fn warm_up(targets: &Targets) -> Result<(), DemoError> {
@@ -386,54 +430,6 @@ async fn warm_up(targets: &Targets) -> Result<(), DemoError> {
     Err(DemoError::Setup(format!(
         "the first request through the stack did not succeed (last status {last}); see the logs in the output directory"
     )))
-}
-
-/// One rotation, step by step; a failed step restarts the rotation from createSecret a
-/// moment later, as Secrets Manager retries.
-async fn rotate(
-    rotator: &DemoRotator,
-    aws: &AwsWorld,
-    rotation: usize,
-    started: Instant,
-    timeline: &mut Vec<TimelineEvent>,
-) -> Result<(), DemoError> {
-    let mark = |timeline: &mut Vec<TimelineEvent>, what: String| {
-        timeline.push(TimelineEvent {
-            at: started.elapsed().as_secs_f64(),
-            rotation,
-            what,
-        });
-    };
-    let token = world::start_rotation(aws).await?;
-    mark(
-        timeline,
-        format!("RotateSecret (token {})", token.get(..8).unwrap_or(&token)),
-    );
-    let mut last_error = String::new();
-    for attempt in 1..=3 {
-        let mut failed = false;
-        for step in Step::ALL {
-            let event = world::event(aws, step, &token)?;
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-            match rotator.run(&event, deadline).await {
-                Ok(_) => mark(timeline, format!("{} done", step.as_str())),
-                Err(e) => {
-                    last_error = e.to_string();
-                    mark(
-                        timeline,
-                        format!("{} failed (attempt {attempt}): {e}", step.as_str()),
-                    );
-                    failed = true;
-                    break;
-                }
-            }
-        }
-        if !failed {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-    Err(DemoError::Rotation(rotation, last_error))
 }
 
 /// Count the authorizer's EMF lines by verdict and reason.

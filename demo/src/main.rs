@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use edgeseal_demo::modes::parse_mode;
+use edgeseal_demo::rotation::FirstRotation;
 use edgeseal_demo::{Settings, run};
 
-const USAGE: &str = "usage: edgeseal-demo --authorizer PATH --edge-assets DIR [--out DIR] [--seconds N] [--rotations N] [--rate N] [--attack-rate N] [--propagation-secs N] [--no-progress]
+const USAGE: &str = "usage: edgeseal-demo --authorizer PATH --edge-assets DIR [--out DIR] [--seconds N] [--rotations N] [--rate N] [--attack-rate N] [--propagation-secs N] [--rotator-timeout-secs N] [--mode signed|static-header] [--first-rotation immediate|config-test] [--no-progress]
   needs EDGESEAL_MOTO_URL (moto server); scripts/demo sets everything up";
 
 fn parse() -> Result<Settings, String> {
@@ -61,6 +63,11 @@ fn parse() -> Result<Settings, String> {
                 settings.attack_rate = u32::try_from(number()?.max(1)).map_err(|e| e.to_string())?
             }
             "--propagation-secs" => settings.propagation = Duration::from_secs(number()?),
+            "--rotator-timeout-secs" => {
+                settings.rotator_timeout = Duration::from_secs(number()?.max(1));
+            }
+            "--mode" => settings.mode = parse_mode(&value)?,
+            "--first-rotation" => settings.first_rotation = FirstRotation::parse(&value)?,
             "--no-progress" => settings.progress = false,
             other => return Err(format!("unknown option {other}")),
         }

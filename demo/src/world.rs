@@ -129,7 +129,13 @@ pub async fn create(
     let sm = aws_sdk_secretsmanager::Client::new(sdk);
     let lambda = aws_sdk_lambda::Client::new(sdk);
     let iam = aws_sdk_iam::Client::new(sdk);
-    let run = std::process::id();
+    // Unique per run, also when one process runs the demo twice (its tests).
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let run = format!(
+        "{}-{}",
+        std::process::id(),
+        RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
 
     let role = iam
         .create_role()
@@ -266,7 +272,11 @@ pub fn distribution_config(
             DefaultCacheBehavior::builder()
                 .target_origin_id("api")
                 .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
-                .cache_policy_id("4135ea2d-6df8-44a3-9df3-4b5a84be39ad")
+                // CachingDisabled forwards no query string; AllViewerExceptHostHeader
+                // forwards them all, so the edge signs the query the origin receives
+                // (the rotator refuses a behavior that would hide it).
+                .cache_policy_id(edgeseal_rotator::testing::CACHING_DISABLED)
+                .origin_request_policy_id(edgeseal_rotator::testing::ALL_VIEWER_EXCEPT_HOST_HEADER)
                 .lambda_function_associations(
                     LambdaFunctionAssociations::builder()
                         .quantity(1)
