@@ -413,8 +413,8 @@ impl DistributionApi for SdkCloudFront {
         &self,
         policy: &PolicyRef,
     ) -> Result<bool, ApiError> {
-        let all = |behavior: &str| behavior == "all";
-        match policy {
+        // Both policy kinds carry a `QueryStringsConfig`; only `all` forwards every one.
+        let (op, behavior) = match policy {
             PolicyRef::Cache(id) => {
                 let op = Op::GetCachePolicy;
                 let out = self
@@ -429,12 +429,8 @@ impl DistributionApi for SdkCloudFront {
                     .and_then(|p| p.cache_policy_config())
                     .and_then(|c| c.parameters_in_cache_key_and_forwarded_to_origin())
                     .and_then(|p| p.query_strings_config())
-                    .map(|q| q.query_string_behavior().as_str().to_owned())
-                    .ok_or(ApiError::Incomplete {
-                        op,
-                        field: "QueryStringsConfig",
-                    })?;
-                Ok(all(&behavior))
+                    .map(|q| q.query_string_behavior().as_str().to_owned());
+                (op, behavior)
             }
             PolicyRef::OriginRequest(id) => {
                 let op = Op::GetOriginRequestPolicy;
@@ -449,14 +445,15 @@ impl DistributionApi for SdkCloudFront {
                     .origin_request_policy()
                     .and_then(|p| p.origin_request_policy_config())
                     .and_then(|c| c.query_strings_config())
-                    .map(|q| q.query_string_behavior().as_str().to_owned())
-                    .ok_or(ApiError::Incomplete {
-                        op,
-                        field: "QueryStringsConfig",
-                    })?;
-                Ok(all(&behavior))
+                    .map(|q| q.query_string_behavior().as_str().to_owned());
+                (op, behavior)
             }
-        }
+        };
+        let behavior = behavior.ok_or(ApiError::Incomplete {
+            op,
+            field: "QueryStringsConfig",
+        })?;
+        Ok(behavior == "all")
     }
 
     async fn staging_domain_names(&self, policy_id: &str) -> Result<Vec<String>, ApiError> {
