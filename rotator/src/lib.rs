@@ -1,11 +1,12 @@
 //! # edgeseal rotator
 //!
 //! The Secrets Manager rotation function of edgeseal. Each rotation makes a new 256-bit
-//! key AWSPENDING (`createSecret`), publishes a Lambda@Edge version carrying it and
-//! points the distributions' origin-request associations at it (`setSecret`), checks
-//! the origin accepts the new and the current key and waits for CloudFront to deploy
-//! (`testSecret`), then makes it AWSCURRENT and prunes old edge versions
-//! (`finishSecret`). A static-header mode rotates an origin custom header instead, as a
+//! key AWSPENDING (`createSecret`), publishes a Lambda@Edge version carrying it, waits
+//! for it to be `Active` and points the distributions' origin-request associations at it
+//! (`setSecret`), checks the origin accepts the new and the current key (`testSecret`;
+//! without a pending key of ours, a read-only configuration test), then makes it
+//! AWSCURRENT and prunes old edge versions (`finishSecret`). No step waits for CloudFront
+//! to deploy; each ends within `MAX_STEP_SECS` (see `README.md`, *Timing model*). A static-header mode rotates an origin custom header instead, as a
 //! drop-in for the `x-origin-verify` rotators edgeseal replaces.
 //!
 //! The AWS calls sit behind [`SecretsApi`], [`EdgeFunctionApi`] and [`DistributionApi`];
