@@ -15,9 +15,12 @@
 //! [`run`] returns a [`Report`]; `edgeseal-demo` prints it and writes the timeline SVG.
 
 pub mod apigw;
+pub mod authorizer_log;
+pub mod chaos;
 pub mod cloudfront;
 pub mod edge_worker;
 pub mod http;
+pub mod outage;
 pub mod report;
 pub mod runtime_api;
 pub mod traffic;
@@ -36,6 +39,7 @@ use edgeseal_rotator::testing::FakeCloudFront;
 use tokio::net::TcpListener;
 
 use crate::apigw::ApiGateway;
+use crate::chaos::{Chaos, ChaosReport, ChaosSettings, FaultableCloudFront};
 use crate::cloudfront::{CloudFront, EdgeVersions};
 use crate::report::TimelineEvent;
 use crate::runtime_api::LambdaFunction;
@@ -88,6 +92,8 @@ pub struct Settings {
     pub authorizer_processes: usize,
     /// Print a live progress line to stderr.
     pub progress: bool,
+    /// Run under failures (`--chaos`; see [`chaos`]).
+    pub chaos: Option<ChaosSettings>,
 }
 
 impl Settings {
@@ -112,6 +118,7 @@ impl Settings {
             previous_grace_secs: 30,
             authorizer_processes: 2,
             progress: true,
+            chaos: None,
         }
     }
 }
@@ -136,12 +143,21 @@ pub struct Report {
     pub authorizer_peak_rss_kib: Vec<u64>,
     /// Rotations that did not complete, with why.
     pub failed_rotations: Vec<String>,
+    /// What the chaos did, in a `--chaos` run.
+    pub chaos: Option<ChaosReport>,
 }
 
 impl Report {
     /// (legitimate requests rejected, attacks let through).
     pub fn mistakes(&self) -> (u64, u64) {
         report::mistakes(&self.outcomes)
+    }
+
+    /// Legitimate requests rejected for a reason other than the configured stale window
+    /// running out during a Secrets Manager outage (in a run without chaos: all of them).
+    pub fn unexpected_rejections(&self) -> u64 {
+        let (legit_rejected, _) = self.mistakes();
+        legit_rejected.saturating_sub(self.chaos.as_ref().map_or(0, |c| c.stale_window_denials))
     }
 
     /// How many requests of `kind` were sent.
@@ -154,6 +170,8 @@ const STAGE: &str = "prod";
 const API_ID: &str = "a1b2c3d4e5";
 const DISTRIBUTION_ID: &str = "EDEMO0000001";
 const LABEL: &str = edgeseal::DEFAULT_LABEL;
+/// The authorizer's function name (and the stem of its log files).
+const AUTHORIZER_FUNCTION: &str = "origin-verifier";
 
 async fn listen() -> Result<(TcpListener, std::net::SocketAddr), DemoError> {
     let listener = TcpListener::bind("127.0.0.1:0")
@@ -183,13 +201,31 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
     let edges = Arc::new(EdgeVersions::new(settings.out_dir.join("edge")));
     let aws = world::create(&sdk, &assets, LABEL, settings.max_age_secs, &edges).await?;
     let control = Arc::new(FakeCloudFront::new(settings.propagation));
+    let rotator_cloudfront = Arc::new(FaultableCloudFront::new(Arc::clone(&control)));
+    let chaos = match &settings.chaos {
+        None => None,
+        Some(c) => Some(Arc::new(
+            Chaos::start(
+                c.clone(),
+                &settings.moto_url,
+                Arc::clone(&rotator_cloudfront),
+            )
+            .await
+            .map_err(|e| DemoError::Setup(format!("Secrets Manager proxy: {e}")))?,
+        )),
+    };
+    // Every Secrets Manager client of the system under test goes through the chaos
+    // proxy when there is one.
+    let secrets_manager_url = chaos
+        .as_ref()
+        .map_or_else(|| settings.moto_url.clone(), |c| c.secrets_manager_url());
 
     // Backend, API Gateway with the real authorizer, CloudFront.
     let (backend_listener, backend_addr) = listen().await?;
     tokio::spawn(http::serve(backend_listener, apigw::backend));
-    let authorizer_env = vec![
+    let mut authorizer_env = vec![
         ("SECRET_ID".to_owned(), aws.secret.clone()),
-        ("AWS_ENDPOINT_URL".to_owned(), settings.moto_url.clone()),
+        ("AWS_ENDPOINT_URL".to_owned(), secrets_manager_url.clone()),
         ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
         ("AWS_ACCESS_KEY_ID".to_owned(), "testing".to_owned()),
         ("AWS_SECRET_ACCESS_KEY".to_owned(), "testing".to_owned()),
@@ -204,9 +240,12 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         ("UNKNOWN_KEY_MIN_INTERVAL_SECS".to_owned(), "1".to_owned()),
         ("RUST_LOG".to_owned(), "info".to_owned()),
     ];
+    if let Some(c) = &chaos {
+        authorizer_env.extend(c.settings().authorizer_env());
+    }
     let authorizer = Arc::new(
         LambdaFunction::start(
-            "origin-verifier",
+            AUTHORIZER_FUNCTION,
             &settings.authorizer_bin,
             &authorizer_env,
             settings.authorizer_processes,
@@ -269,11 +308,12 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
     .collect();
     let config = edgeseal_rotator::Config::from_lookup(|name| rotator_env.get(name).cloned())
         .map_err(|e| DemoError::Config(format!("rotator: {e}")))?;
+    let secrets_sdk = edgeseal_testkit::sdk_config_for(&secrets_manager_url).await;
     let rotator: DemoRotator = edgeseal_rotator::Rotator::new(
         config,
-        SdkSecrets::new(&sdk),
+        SdkSecrets::new(&secrets_sdk),
         RecordingLambda::new(SdkLambda::new(&sdk), Arc::clone(&edges)),
-        Arc::clone(&control),
+        Arc::clone(&rotator_cloudfront),
         Some(assets),
     )
     .map_err(|e| DemoError::Setup(format!("rotator: {e}")))?;
@@ -318,6 +358,14 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         )));
     }
 
+    if let Some(c) = &chaos {
+        tasks.push(tokio::spawn(Arc::clone(c).run(
+            Arc::clone(&authorizer),
+            started,
+            settings.duration,
+        )));
+    }
+
     // Rotations, evenly spread over the middle of the run.
     let mut timeline = Vec::new();
     let mut failed_rotations = Vec::new();
@@ -325,8 +373,14 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
     for rotation in 1..=settings.rotations {
         let at = spacing.mul_f64(rotation as f64);
         tokio::time::sleep(at.saturating_sub(started.elapsed())).await;
+        let chaos_guard = match &chaos {
+            Some(c) => Some(c.before_rotation(rotation, started).await),
+            None => None,
+        };
         phase.store(rotation, Ordering::Relaxed);
-        if let Err(e) = rotate(&rotator, &aws, rotation, started, &mut timeline).await {
+        let rotated = rotate(&rotator, &aws, rotation, started, &mut timeline).await;
+        drop(chaos_guard);
+        if let Err(e) = rotated {
             // Secrets Manager would retry later; the demo reports it and carries on.
             failed_rotations.push(e.to_string());
         }
@@ -340,11 +394,20 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
 
     let outcomes = recorder.snapshot();
     let authorizer_peak_rss_kib = authorizer.peak_rss_kib();
-    let reasons = authorizer_reasons(&settings.out_dir, settings.authorizer_processes);
+    let verdicts = authorizer_log::verdicts(
+        &settings.out_dir,
+        AUTHORIZER_FUNCTION,
+        settings.authorizer_processes,
+    );
+    let reasons = authorizer_log::by_reason(&verdicts);
     let chart = settings.out_dir.join("timeline.svg");
     std::fs::write(&chart, report::svg(&outcomes, &timeline, seconds))
         .map_err(|e| DemoError::Setup(format!("writing the chart: {e}")))?;
-    let summary = report::summary(&outcomes, &reasons, &timeline, seconds);
+    let chaos = chaos.map(|c| c.report(&outcomes, &verdicts, authorizer.lives(), started));
+    let mut summary = report::summary(&outcomes, &reasons, &timeline, seconds);
+    if let Some(c) = &chaos {
+        summary.push_str(&c.summary());
+    }
     let edge_versions = edges.len();
     if let Ok(a) = Arc::try_unwrap(authorizer) {
         a.stop().await;
@@ -359,6 +422,7 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         edge_versions,
         authorizer_peak_rss_kib,
         failed_rotations,
+        chaos,
     })
 }
 
@@ -434,32 +498,6 @@ async fn rotate(
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     Err(DemoError::Rotation(rotation, last_error))
-}
-
-/// Count the authorizer's EMF lines by verdict and reason.
-fn authorizer_reasons(out_dir: &std::path::Path, processes: usize) -> BTreeMap<String, u64> {
-    let mut counts = BTreeMap::new();
-    for n in 0..processes {
-        let Ok(log) = std::fs::read_to_string(out_dir.join(format!("origin-verifier-{n}.log")))
-        else {
-            continue;
-        };
-        for line in log.lines().filter(|l| l.contains("\"_aws\"")) {
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-                continue;
-            };
-            let verdict = v
-                .get("Verdict")
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or("?");
-            let reason = v
-                .get("Reason")
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or("?");
-            *counts.entry(format!("{verdict} {reason}")).or_default() += 1;
-        }
-    }
-    counts
 }
 
 async fn progress(

@@ -15,14 +15,14 @@ use edgeseal::{KeyId, SigningKey};
 use edgeseal_edge_signer::{EdgeAssets, EdgeConfig, package_zip};
 use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
 use edgeseal_rotator::aws::{ApiError, EdgeFunctionApi, FunctionVersion, UpdateStatus};
-use edgeseal_rotator::testing::FakeCloudFront;
 use edgeseal_rotator::{RotationEvent, Rotator, Step};
 
 use crate::DemoError;
+use crate::chaos::FaultableCloudFront;
 use crate::cloudfront::EdgeVersions;
 
-/// The rotator as the demo runs it.
-pub type DemoRotator = Rotator<SdkSecrets, RecordingLambda, Arc<FakeCloudFront>>;
+/// The rotator as the demo runs it (`--chaos` can fail one of its CloudFront calls).
+pub type DemoRotator = Rotator<SdkSecrets, RecordingLambda, Arc<FaultableCloudFront>>;
 
 /// The Lambda API as the rotator sees it, recording every zip it uploads and which
 /// version each became.
