@@ -20,6 +20,7 @@ pub mod chaos;
 pub mod cloudfront;
 pub mod edge_worker;
 pub mod http;
+pub mod iam;
 pub mod outage;
 pub mod report;
 pub mod runtime_api;

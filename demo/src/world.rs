@@ -122,17 +122,9 @@ pub async fn create(
 ) -> Result<AwsWorld, DemoError> {
     let sm = aws_sdk_secretsmanager::Client::new(sdk);
     let lambda = aws_sdk_lambda::Client::new(sdk);
-    let iam = aws_sdk_iam::Client::new(sdk);
     let run = std::process::id();
 
-    let role = iam
-        .create_role()
-        .role_name(format!("edgeseal-demo-{run}"))
-        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["lambda.amazonaws.com","edgelambda.amazonaws.com"]},"Action":"sts:AssumeRole"}]}"#)
-        .send()
-        .await
-        .map_err(|e| DemoError::Setup(format!("IAM CreateRole: {e}")))?;
-    let role_arn = role.role().map(|r| r.arn().to_owned()).unwrap_or_default();
+    let role_arn = crate::iam::create_lambda_role(sdk, &format!("edgeseal-demo-{run}")).await?;
 
     let secret = format!("edgeseal-demo-{run}");
     let token = new_token()?;
