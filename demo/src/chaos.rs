@@ -321,14 +321,14 @@ impl Chaos {
             .unwrap_or(false);
         let at = |i: Instant| i.saturating_duration_since(started).as_secs_f64();
         let mut events = self.events.lock().map(|e| e.clone()).unwrap_or_default();
-        for life in &lives {
+        // The processes started during the run (the first ones start before the clock).
+        for life in lives.iter().filter(|l| l.started > started) {
             if let Some(first) = life.first_response {
                 events.push((
                     at(first),
                     format!(
-                        "authorizer execution environment {}: a process started at {:.2} s answered its first invocation ({} ms after start)",
+                        "authorizer execution environment {}: the new process answered its first invocation {} ms after it started",
                         life.slot,
-                        at(life.started),
                         first.saturating_duration_since(life.started).as_millis()
                     ),
                 ));

@@ -11,6 +11,9 @@
 //!   requests to the origin (unsigned, forged, tampered, replayed after expiry).
 //! - **Rotations** in the middle of the traffic: the real rotator, in-process, driven
 //!   step by step as Secrets Manager drives it ([`world`]).
+//! - **Chaos** (`--chaos`, [`chaos`]): a Secrets Manager outage ([`outage`]), an
+//!   authorizer process shut down and started cold, a failed rotation step; the
+//!   authorizer's verdicts are read back from its log ([`authorizer_log`]).
 //!
 //! [`run`] returns a [`Report`]; `edgeseal-demo` prints it and writes the timeline SVG.
 

@@ -4,7 +4,7 @@
 //! rotation must complete, and a legitimate request may be denied only where the stale
 //! window ran out (`no_keys`, inside the outage).
 //!
-//! Needs what `scripts/test` provides (see end_to_end.rs); fails, never skips.
+//! Needs what `scripts/test` provides (see common/mod.rs).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -13,34 +13,23 @@
     missing_docs
 )]
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::Duration;
 
 use edgeseal_demo::chaos::{ChaosSettings, NO_KEYS};
+use edgeseal_demo::run;
 use edgeseal_demo::traffic::Kind;
-use edgeseal_demo::{Settings, run};
-
-fn required(var: &str) -> String {
-    std::env::var(var)
-        .unwrap_or_else(|_| panic!("{var} is not set: run the tests with `bash scripts/test`"))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_a_cold_start_and_a_failed_step_let_no_attack_through_and_deny_only_past_the_stale_window()
  {
-    let out = std::env::temp_dir().join(format!("edgeseal-chaos-{}", std::process::id()));
-    let mut settings = Settings::new(
-        edgeseal_testkit::moto_url(),
-        PathBuf::from(required("EDGESEAL_AUTHORIZER_BIN")),
-        PathBuf::from(required("EDGESEAL_EDGE_ASSETS")),
-        out,
-    );
+    let mut settings = common::settings("edgeseal-chaos");
     settings.duration = Duration::from_secs(30);
     settings.rotations = 2;
     settings.rate = 30;
     settings.attack_rate = 8;
     settings.propagation = Duration::from_secs(2);
-    settings.progress = false;
     let mut chaos = ChaosSettings::for_rotations(settings.rotations);
     chaos.outage = Duration::from_secs(7);
     settings.chaos = Some(chaos.clone());
