@@ -2,11 +2,17 @@
 //!
 //! 1. **Secrets Manager goes down and comes back** (see [`crate::outage`]): every
 //!    Secrets Manager client (the authorizer processes and the rotator) reaches it
-//!    through a proxy that refuses and resets connections for [`ChaosSettings::outage`],
+//!    through a proxy that, for [`ChaosSettings::outage`], first refuses and resets
+//!    connections, then accepts them and never answers ([`ChaosSettings::silent`]),
 //!    then serves again with every secret intact. The authorizer runs with a short cache
 //!    TTL and stale window so that the outage outlasts them: it serves its cached keys
 //!    for `CACHE_TTL_SECS + MAX_STALE_SECS`, then fails closed (`no_keys`) until Secrets
-//!    Manager answers again.
+//!    Manager answers again. The demo compresses time (rotations seconds apart, a 5 s
+//!    signature max age); the Secrets Manager timeout is compressed with it
+//!    (`SECRETS_MANAGER_TIMEOUT_MS=500`): a refresh against a silent endpoint holds the
+//!    request that triggered it for two attempt timeouts, and with the default 2 s that
+//!    is most of a 5 s max age (measured: 68 legitimate requests denied `too_old` in a
+//!    60 s run); against the default 300 s max age it is only latency.
 //! 2. **One authorizer execution environment is shut down** under traffic
 //!    ([`LambdaFunction::recycle`]) and a new process starts cold in its place.
 //! 3. **One rotation step fails**: in one rotation, CloudFront's `UpdateDistribution`
@@ -47,6 +53,9 @@ pub struct ChaosSettings {
     pub outage_at: f64,
     /// How long it stays down.
     pub outage: Duration,
+    /// The last part of the outage, during which Secrets Manager accepts connections and
+    /// never answers (before it, connections are refused).
+    pub silent: Duration,
     /// When one authorizer execution environment is shut down, as a fraction of the run
     /// (after the outage in any case).
     pub recycle_at: f64,
@@ -58,6 +67,8 @@ pub struct ChaosSettings {
     pub max_stale_secs: u64,
     /// The authorizer's `REFRESH_RETRY_SECS`.
     pub refresh_retry_secs: u64,
+    /// The authorizer's `SECRETS_MANAGER_TIMEOUT_MS`.
+    pub secrets_manager_timeout_ms: u64,
 }
 
 impl ChaosSettings {
@@ -67,6 +78,7 @@ impl ChaosSettings {
         Self {
             outage_at: 0.35,
             outage: Duration::from_secs(8),
+            silent: Duration::from_secs(4),
             recycle_at: 0.65,
             faulty_rotation: rotations.div_ceil(2),
             // A stale window well above the TTL, so that a cache ignoring it (dropping keys
@@ -74,6 +86,7 @@ impl ChaosSettings {
             cache_ttl_secs: 1,
             max_stale_secs: 4,
             refresh_retry_secs: 1,
+            secrets_manager_timeout_ms: 500,
         }
     }
 
@@ -85,6 +98,10 @@ impl ChaosSettings {
             (
                 "REFRESH_RETRY_SECS".to_owned(),
                 self.refresh_retry_secs.to_string(),
+            ),
+            (
+                "SECRETS_MANAGER_TIMEOUT_MS".to_owned(),
+                self.secrets_manager_timeout_ms.to_string(),
             ),
         ]
     }
@@ -241,7 +258,16 @@ impl Chaos {
                 started,
                 "Secrets Manager down: connections refused and reset".to_owned(),
             );
-            tokio::time::sleep(self.settings.outage).await;
+            let refusing = self.settings.outage.saturating_sub(self.settings.silent);
+            tokio::time::sleep(refusing).await;
+            if !self.settings.silent.is_zero() {
+                self.proxy.hang();
+                self.note(
+                    started,
+                    "Secrets Manager silent: connections accepted, never answered".to_owned(),
+                );
+                tokio::time::sleep(self.settings.silent).await;
+            }
             self.proxy.restore();
             let to = started.elapsed().as_secs_f64();
             self.note(
@@ -385,10 +411,11 @@ impl ChaosReport {
         }
         let _ = writeln!(
             out,
-            "  Authorizer cache: CACHE_TTL_SECS={} MAX_STALE_SECS={} REFRESH_RETRY_SECS={}: it serves cached keys for up to {} s without Secrets Manager, then denies (no_keys).",
+            "  Authorizer cache: CACHE_TTL_SECS={} MAX_STALE_SECS={} REFRESH_RETRY_SECS={} SECRETS_MANAGER_TIMEOUT_MS={}: it serves cached keys for up to {} s without Secrets Manager, then denies (no_keys).",
             s.cache_ttl_secs,
             s.max_stale_secs,
             s.refresh_retry_secs,
+            s.secrets_manager_timeout_ms,
             s.cache_ttl_secs + s.max_stale_secs
         );
         if self.settings.faulty_rotation > 0 {

@@ -15,9 +15,10 @@
 //! latencies" listing Secrets Manager among the affected services; AWS's summary of the
 //! same event traces it to the regional DynamoDB endpoint's DNS record being empty, so
 //! clients could not connect at all. ThousandEyes' analysis of the 13 Jun 2023 us-east-1
-//! event saw timeouts and HTTP 5xx instead. This proxy reproduces the first shape
-//! (connections fail fast); the other two (answers that never come, 5xx replies) are not
-//! modelled here.
+//! event saw timeouts and HTTP 5xx instead. This proxy reproduces the first two shapes:
+//! [`OutageProxy::cut`] (connections fail fast) and [`OutageProxy::hang`] (connections
+//! are accepted and requests sent, but no answer ever comes: the client's own timeouts
+//! end each call). 5xx replies are not modelled.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -33,6 +34,8 @@ pub enum LinkState {
     Up,
     /// The port refuses connections; open ones were reset.
     Down,
+    /// Connections are accepted and read, and never answered.
+    Unresponsive,
 }
 
 /// The proxy. Dropping it stops it.
@@ -62,6 +65,12 @@ impl OutageProxy {
     /// Take the endpoint down: refuse new connections, reset open ones.
     pub fn cut(&self) {
         self.state.send_replace(LinkState::Down);
+    }
+
+    /// Keep the endpoint reachable but silent: every request, open or new, waits for an
+    /// answer that never comes.
+    pub fn hang(&self) {
+        self.state.send_replace(LinkState::Unresponsive);
     }
 
     /// Bring it back on the same port.
@@ -124,8 +133,8 @@ async fn run(
                         if changed.is_err() {
                             return;
                         }
-                        // Down: dropping `open` closes the port. Still up: keep it.
-                        if *state.borrow_and_update() == LinkState::Up {
+                        // Down: dropping `open` closes the port. Otherwise keep it.
+                        if *state.borrow_and_update() != LinkState::Down {
                             listener = Some(open);
                         }
                     }
@@ -158,26 +167,32 @@ async fn run(
 }
 
 /// Copy bytes both ways until either side closes or the link goes down; then reset the
-/// client's connection.
+/// client's connection (at once when Down; when Unresponsive, once the link is back, the
+/// request having waited in silence meanwhile).
 async fn pump(mut client: TcpStream, upstream: SocketAddr, mut state: watch::Receiver<LinkState>) {
-    if *state.borrow_and_update() == LinkState::Down {
-        let _ = client.set_zero_linger();
-        return;
-    }
-    let Ok(mut server) = TcpStream::connect(upstream).await else {
-        let _ = client.set_zero_linger();
-        return;
-    };
     let _ = client.set_nodelay(true);
-    let _ = server.set_nodelay(true);
-    tokio::select! {
-        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-        _ = state.wait_for(|s| *s == LinkState::Down) => {
-            // Closing with SO_LINGER 0 sends RST: the client sees "connection reset".
-            let _ = client.set_zero_linger();
-            let _ = server.set_zero_linger();
+    if *state.borrow_and_update() == LinkState::Up
+        && let Ok(mut server) = TcpStream::connect(upstream).await
+    {
+        let _ = server.set_nodelay(true);
+        tokio::select! {
+            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => return,
+            _ = state.wait_for(|s| *s != LinkState::Up) => {
+                // Closing with SO_LINGER 0 sends RST.
+                let _ = server.set_zero_linger();
+            }
         }
     }
+    if *state.borrow() == LinkState::Unresponsive {
+        // Read and drop what the client sends, answer nothing, until the link is back.
+        let mut sink = tokio::io::sink();
+        tokio::select! {
+            _ = tokio::io::copy(&mut client, &mut sink) => {}
+            _ = state.wait_for(|s| *s == LinkState::Up) => {}
+        }
+    }
+    // The client sees "connection reset".
+    let _ = client.set_zero_linger();
 }
 
 #[cfg(test)]
@@ -250,5 +265,29 @@ mod tests {
         }
         let mut again = again.expect("the proxy listens again");
         assert_eq!(round_trip(&mut again).await.unwrap(), b"ping");
+    }
+
+    #[tokio::test]
+    async fn a_hang_accepts_and_never_answers_until_restored() {
+        let upstream = echo_server().await;
+        let proxy = OutageProxy::start(&format!("http://{upstream}"))
+            .await
+            .unwrap();
+        let addr = proxy.url().trim_start_matches("http://").to_owned();
+        let mut open = TcpStream::connect(&addr).await.unwrap();
+        assert_eq!(round_trip(&mut open).await.unwrap(), b"ping");
+
+        proxy.hang();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut new = TcpStream::connect(&addr).await.expect("still accepting");
+        for stream in [&mut open, &mut new] {
+            let silent = tokio::time::timeout(Duration::from_millis(300), round_trip(stream)).await;
+            assert!(silent.is_err(), "no answer while hanging: {silent:?}");
+        }
+
+        proxy.restore();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut fresh = TcpStream::connect(&addr).await.unwrap();
+        assert_eq!(round_trip(&mut fresh).await.unwrap(), b"ping");
     }
 }

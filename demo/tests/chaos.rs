@@ -31,7 +31,10 @@ async fn an_outage_a_cold_start_and_a_failed_step_let_no_attack_through_and_deny
     settings.attack_rate = 8;
     settings.propagation = Duration::from_secs(2);
     let mut chaos = ChaosSettings::for_rotations(settings.rotations);
-    chaos.outage = Duration::from_secs(7);
+    // Refused for 6 s (longer than TTL + stale window, so the authorizer must fail
+    // closed in that part), then silent for 2 s.
+    chaos.outage = Duration::from_secs(8);
+    chaos.silent = Duration::from_secs(2);
     settings.chaos = Some(chaos.clone());
 
     let report = run(&settings).await.expect("the demo runs");
@@ -40,7 +43,7 @@ async fn an_outage_a_cold_start_and_a_failed_step_let_no_attack_through_and_deny
 
     // Every planned failure happened.
     let (from, to) = c.outage.expect("Secrets Manager went down");
-    assert!(to - from >= 6.5, "outage {from}..{to}");
+    assert!(to - from >= 7.5, "outage {from}..{to}");
     assert_eq!(chaos.faulty_rotation, 1);
     assert!(c.fault_fired, "the rotation fault struck");
     let failed_then_retried = report
