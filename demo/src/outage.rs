@@ -228,16 +228,20 @@ mod tests {
         Ok(buf.to_vec())
     }
 
-    #[tokio::test]
-    async fn a_cut_refuses_new_connections_resets_open_ones_and_a_restore_serves_again() {
+    async fn proxy_with_a_working_connection() -> (OutageProxy, String, TcpStream) {
         let upstream = echo_server().await;
         let proxy = OutageProxy::start(&format!("http://{upstream}"))
             .await
             .unwrap();
         let addr = proxy.url().trim_start_matches("http://").to_owned();
-
         let mut open = TcpStream::connect(&addr).await.unwrap();
         assert_eq!(round_trip(&mut open).await.unwrap(), b"ping");
+        (proxy, addr, open)
+    }
+
+    #[tokio::test]
+    async fn a_cut_refuses_new_connections_resets_open_ones_and_a_restore_serves_again() {
+        let (proxy, addr, mut open) = proxy_with_a_working_connection().await;
 
         proxy.cut();
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -269,13 +273,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_hang_accepts_and_never_answers_until_restored() {
-        let upstream = echo_server().await;
-        let proxy = OutageProxy::start(&format!("http://{upstream}"))
-            .await
-            .unwrap();
-        let addr = proxy.url().trim_start_matches("http://").to_owned();
-        let mut open = TcpStream::connect(&addr).await.unwrap();
-        assert_eq!(round_trip(&mut open).await.unwrap(), b"ping");
+        let (proxy, addr, mut open) = proxy_with_a_working_connection().await;
 
         proxy.hang();
         tokio::time::sleep(Duration::from_millis(50)).await;
