@@ -20,8 +20,10 @@ use crate::runtime_api::LambdaFunction;
 /// The response header carrying API Gateway's request id.
 pub const REQUEST_ID_HEADER: &str = "apigw-requestid";
 
-/// Identity sources: both must be present or API Gateway answers 401 by itself.
-const IDENTITY_SOURCES: [&str; 2] = ["signature-input", "signature"];
+/// Identity sources: both must be present or API Gateway answers 401 by itself. The
+/// stand-in never caches authorizer results (the template's AuthorizerResultTtlInSeconds
+/// is 0): every request invokes the authorizer.
+pub const IDENTITY_SOURCES: [&str; 2] = ["signature-input", "signature"];
 
 /// The stand-in's configuration and connections.
 pub struct ApiGateway {

@@ -170,9 +170,11 @@ impl Report {
     }
 }
 
-const STAGE: &str = "prod";
+/// The example API's stage (the distribution's origin path).
+pub const STAGE: &str = "prod";
 const API_ID: &str = "a1b2c3d4e5";
-const DISTRIBUTION_ID: &str = "EDEMO0000001";
+/// The distribution's id in the CloudFront control-plane fake.
+pub const DISTRIBUTION_ID: &str = "EDEMO0000001";
 const LABEL: &str = edgeseal::DEFAULT_LABEL;
 /// The authorizer's function name (and the stem of its log files).
 const AUTHORIZER_FUNCTION: &str = "origin-verifier";
@@ -187,8 +189,33 @@ async fn listen() -> Result<(TcpListener, std::net::SocketAddr), DemoError> {
     Ok((listener, addr))
 }
 
-/// Run the demo.
-pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
+/// The local stack, up and answering, before any traffic or rotation: what [`run`]
+/// drives, and what `edgeseal doctor`'s tests inspect.
+pub struct Stack {
+    /// The SDK configuration for moto.
+    pub sdk: aws_config::SdkConfig,
+    /// The secret, the edge function and its first version on moto.
+    pub aws: AwsWorld,
+    /// CloudFront's control plane (the rotator's faithful fake).
+    pub control: Arc<FakeCloudFront>,
+    /// Edge versions CloudFront can run, by version ARN.
+    pub edges: Arc<EdgeVersions>,
+    /// The authorizer processes.
+    pub authorizer: Arc<LambdaFunction>,
+    /// The API Gateway stand-in.
+    pub api: Arc<ApiGateway>,
+    /// The CloudFront stand-in.
+    pub cdn: Arc<CloudFront>,
+    /// Where to send traffic.
+    pub targets: Targets,
+    /// The rotator, in-process.
+    pub rotator: DemoRotator,
+    /// The failures to inject, in a `--chaos` run.
+    pub chaos: Option<Arc<Chaos>>,
+}
+
+/// Start the stack and send one request through it (fails if that is not allowed).
+pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
     std::fs::create_dir_all(&settings.out_dir)
         .map_err(|e| DemoError::Config(format!("{}: {e}", settings.out_dir.display())))?;
     let assets = EdgeAssets::from_dir(&settings.edge_assets_dir)
@@ -332,6 +359,31 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         captures: Arc::clone(&captures),
     };
     warm_up(&targets).await?;
+    Ok(Stack {
+        sdk,
+        aws,
+        control,
+        edges,
+        authorizer,
+        api,
+        cdn,
+        targets,
+        rotator,
+        chaos,
+    })
+}
+
+/// Run the demo.
+pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
+    let Stack {
+        aws,
+        authorizer,
+        targets,
+        rotator,
+        edges,
+        chaos,
+        ..
+    } = start(settings).await?;
 
     let recorder = Arc::new(Recorder::default());
     let started = Instant::now();

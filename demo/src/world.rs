@@ -155,6 +155,11 @@ pub async fn create(
         .runtime(aws_sdk_lambda::types::Runtime::Nodejs22x)
         .role(&role_arn)
         .handler("index.handler")
+        // What the rotator writes on every version it publishes: the key's id.
+        .description(format!(
+            "{}{token}",
+            edgeseal_rotator::VERSION_DESCRIPTION_PREFIX
+        ))
         .code(
             aws_sdk_lambda::types::FunctionCode::builder()
                 .zip_file(zip.clone().into())
@@ -253,6 +258,12 @@ pub fn distribution_config(
                 .target_origin_id("api")
                 .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
                 .cache_policy_id("4135ea2d-6df8-44a3-9df3-4b5a84be39ad")
+                // Managed AllViewerExceptHostHeader, as deploy/template.yaml: with only a
+                // cache policy CloudFront forwards just what is in the cache key (no query
+                // string for CachingDisabled), and an origin-request function sees the
+                // query string only when a policy forwards all of it (CloudFront guide,
+                // restrictions on edge functions).
+                .origin_request_policy_id("b689b0a8-53d0-40ab-baf2-68738e2966ac")
                 .lambda_function_associations(
                     LambdaFunctionAssociations::builder()
                         .quantity(1)

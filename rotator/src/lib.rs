@@ -8,6 +8,9 @@
 //! (`finishSecret`). A static-header mode rotates an origin custom header instead, as a
 //! drop-in for the `x-origin-verify` rotators edgeseal replaces.
 //!
+//! After each step, [`edge_version`] can record the edge version the distributions name
+//! in an SSM parameter, which the deployment template reads on stack updates.
+//!
 //! The AWS calls sit behind [`SecretsApi`], [`EdgeFunctionApi`] and [`DistributionApi`];
 //! [`aws::sdk`] implements them with the AWS SDK and [`testing`] has a faithful
 //! in-process CloudFront and a fault injector. See `README.md` for configuration, IAM
@@ -15,6 +18,7 @@
 
 pub mod aws;
 pub mod config;
+pub mod edge_version;
 pub mod event;
 pub mod origin;
 mod rotator;
