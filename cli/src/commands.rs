@@ -27,10 +27,11 @@ pub async fn run(cli: &Cli, out: &Output) -> Result<u8, CliError> {
         Command::Verify(args) => verify(cli, args, out).await,
         Command::Status(args) => status(cli, args, out).await,
         Command::Rotate(args) => rotate(cli, args, out).await,
+        Command::Doctor(args) => crate::doctor_command::run(cli, args, out).await,
     }
 }
 
-fn now() -> UnixTime {
+pub fn now() -> UnixTime {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -395,7 +396,8 @@ async fn status(cli: &Cli, args: &StatusArgs, out: &Output) -> Result<u8, CliErr
     let mut rotator = Value::Null;
     let mut distribution_ids = args.distribution_id.clone();
     let mut edge_function = None;
-    if distribution_ids.is_empty()
+    let mut edge_version_parameter = args.edge_version_parameter.clone();
+    if (distribution_ids.is_empty() || edge_version_parameter.is_none())
         && let Some(arn) = rotation_lambda
     {
         match rotator_settings(&config, arn).await {
@@ -406,8 +408,11 @@ async fn status(cli: &Cli, args: &StatusArgs, out: &Output) -> Result<u8, CliErr
                     "edge_function": settings.edge_function,
                     "mode": settings.mode,
                 });
-                distribution_ids = settings.distributions;
+                if distribution_ids.is_empty() {
+                    distribution_ids = settings.distributions;
+                }
                 edge_function = settings.edge_function;
+                edge_version_parameter = edge_version_parameter.or(settings.edge_version_parameter);
             }
             Err(err) => warnings.push(format!(
                 "cannot read the rotation function's configuration (give --distribution-id): {err}"
@@ -420,11 +425,23 @@ async fn status(cli: &Cli, args: &StatusArgs, out: &Output) -> Result<u8, CliErr
     if !distribution_ids.is_empty() {
         let cloudfront = aws_sdk_cloudfront::Client::new(&config);
         for id in &distribution_ids {
-            let (json, text) =
+            let (mut json, text) =
                 distribution_status(&cloudfront, id, edge_function.as_deref(), &mut warnings)
                     .await?;
+            let (outlook, outlook_text) = crate::stack_update::describe(
+                &config,
+                &json,
+                edge_version_parameter.as_deref(),
+                now(),
+                &mut warnings,
+            )
+            .await;
+            if let Some(fields) = json.as_object_mut() {
+                fields.insert("stack_update".into(), outlook);
+            }
             distributions.push(json);
             dist_text.push_str(&text);
+            dist_text.push_str(&outlook_text);
         }
     }
 
@@ -514,6 +531,7 @@ async fn status(cli: &Cli, args: &StatusArgs, out: &Output) -> Result<u8, CliErr
 struct RotatorSettings {
     distributions: Vec<String>,
     edge_function: Option<String>,
+    edge_version_parameter: Option<String>,
     mode: Option<String>,
 }
 
@@ -545,6 +563,7 @@ async fn rotator_settings(
             })
             .unwrap_or_default(),
         edge_function: var("EDGE_FUNCTION_NAME").map(|f| function_name_of(&f).to_owned()),
+        edge_version_parameter: var("EDGE_VERSION_PARAMETER"),
         mode: var("ROTATION_MODE"),
     })
 }
@@ -640,6 +659,7 @@ async fn distribution_status(
     }
     let json = json!({
         "id": dist.id(),
+        "arn": dist.arn(),
         "domain_name": dist.domain_name(),
         "status": dist.status(),
         "last_modified": date(Some(dist.last_modified_time())),

@@ -7,10 +7,12 @@
 mod args;
 mod aws;
 mod commands;
+mod doctor_command;
 mod error;
 mod keys;
 mod output;
 mod send;
+mod stack_update;
 mod target;
 
 use std::process::ExitCode;

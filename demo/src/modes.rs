@@ -123,7 +123,7 @@ pub fn authorizer_env(mode: Mode) -> Vec<(String, String)> {
 /// API Gateway's identity sources.
 pub fn identity_sources(mode: Mode) -> Vec<&'static str> {
     match mode {
-        Mode::Signed => crate::apigw::SIGNATURE_IDENTITY_SOURCES.to_vec(),
+        Mode::Signed => crate::apigw::IDENTITY_SOURCES.to_vec(),
         Mode::StaticHeader => vec![HEADER_NAME],
     }
 }

@@ -6,8 +6,12 @@
 //! (`setSecret`), checks the origin accepts the new and the current key (`testSecret`;
 //! without a pending key of ours, a read-only configuration test), then makes it
 //! AWSCURRENT and prunes old edge versions (`finishSecret`). No step waits for CloudFront
-//! to deploy; each ends within `MAX_STEP_SECS` (see `README.md`, *Timing model*). A static-header mode rotates an origin custom header instead, as a
-//! drop-in for the `x-origin-verify` rotators edgeseal replaces.
+//! to deploy; each ends within `MAX_STEP_SECS` (see `README.md`, *Timing model*). A
+//! static-header mode rotates an origin custom header instead, as a drop-in for the
+//! `x-origin-verify` rotators edgeseal replaces.
+//!
+//! After each step, [`edge_version`] can record the edge version the distributions name
+//! in an SSM parameter, which the deployment template reads on stack updates.
 //!
 //! The AWS calls sit behind [`SecretsApi`], [`EdgeFunctionApi`] and [`DistributionApi`];
 //! [`aws::sdk`] implements them with the AWS SDK and [`testing`] has a faithful
@@ -17,6 +21,7 @@
 pub mod aws;
 pub mod config;
 mod diagnostic;
+pub mod edge_version;
 pub mod event;
 pub mod origin;
 pub mod query_strings;
