@@ -146,7 +146,7 @@ impl Driver<'_> {
                         self.mark(
                             rotation,
                             format!(
-                                "{} failed (attempt {attempt}, {}): {e}",
+                                "{} failed (attempt {attempt}): {e} [{}]",
                                 step.as_str(),
                                 edgeseal_rotator::error_type(&e)
                             ),
