@@ -196,7 +196,7 @@ pub struct VerifyArgs {
     pub skew_secs: u64,
     /// How long AWSPREVIOUS verifies after the rotation that demoted it
     /// (PREVIOUS_KEY_GRACE_SECS), counted from AWSCURRENT's creation.
-    #[arg(long, default_value_t = 1800, value_name = "SECS")]
+    #[arg(long, default_value_t = 3600, value_name = "SECS")]
     pub previous_grace_secs: u64,
     /// Verify as of this time, Unix seconds (default: now).
     #[arg(long, value_name = "UNIX_SECS")]
@@ -256,6 +256,6 @@ pub struct DoctorArgs {
     #[arg(long, default_value_t = edgeseal::Verifier::DEFAULT_MAX_AGE_SECS, value_name = "SECS")]
     pub max_age_secs: u64,
     /// The authorizer's PREVIOUS_KEY_GRACE_SECS.
-    #[arg(long, default_value_t = 1800, value_name = "SECS")]
+    #[arg(long, default_value_t = 3600, value_name = "SECS")]
     pub previous_grace_secs: u64,
 }

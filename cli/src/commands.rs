@@ -628,6 +628,12 @@ async fn distribution_status(
             "{id}: cache behaviors name different edge function versions"
         ));
     }
+    let hidden = match dist.distribution_config() {
+        Some(cfg) => {
+            query_strings_hidden(cloudfront, id, cfg, &arns, edge_function, warnings).await
+        }
+        None => Vec::new(),
+    };
     let mut text = String::new();
     let _ = writeln!(
         text,
@@ -658,8 +664,48 @@ async fn distribution_status(
         "status": dist.status(),
         "last_modified": date(Some(dist.last_modified_time())),
         "behaviors": behaviors.iter().map(Behavior::json).collect::<Vec<_>>(),
+        "query_strings_hidden": hidden,
     });
     Ok((json, text))
+}
+
+/// The path patterns of behaviors running the edge function on origin requests without
+/// forwarding all query strings: the rotator's own check (it refuses to associate the
+/// signer there), each reported as a warning.
+async fn query_strings_hidden(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    id: &str,
+    config: &aws_sdk_cloudfront::types::DistributionConfig,
+    origin_request_arns: &[&str],
+    edge_function: Option<&str>,
+    warnings: &mut Vec<String>,
+) -> Vec<String> {
+    let cdn = edgeseal_rotator::aws::sdk::SdkCloudFront(cloudfront.clone());
+    let mut functions: Vec<&str> = origin_request_arns
+        .iter()
+        .map(|arn| edgeseal_rotator::unqualified(arn))
+        .filter(|f| edge_function.is_none_or(|e| function_name_of(f) == function_name_of(e)))
+        .collect();
+    functions.sort_unstable();
+    functions.dedup();
+    let mut hidden = Vec::new();
+    for function in functions {
+        match edgeseal_rotator::query_strings::hidden_query_string_behaviors(&cdn, config, function)
+            .await
+        {
+            Ok(patterns) => hidden.extend(patterns),
+            Err(err) => warnings.push(format!(
+                "{id}: cannot check the query-string policies: {err}"
+            )),
+        }
+    }
+    if !hidden.is_empty() {
+        warnings.push(format!(
+            "{id}: cache behavior(s) {} run the edge signer but do not forward all query strings (cache or origin request policy with QueryStringBehavior all): signed requests with a query string are denied, and the rotator refuses to rotate",
+            hidden.join(", ")
+        ));
+    }
+    hidden
 }
 
 async fn rotate(cli: &Cli, args: &RotateArgs, out: &Output) -> Result<u8, CliError> {

@@ -7,7 +7,7 @@ use edgeseal_edge_signer::EdgeAssets;
 use edgeseal_rotator::aws::sdk::{SdkCloudFront, SdkLambda, SdkSecrets};
 use edgeseal_rotator::edge_version::{EdgeVersionRecord, SdkParameters};
 use edgeseal_rotator::{Config, RotationEvent, Rotator};
-use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
 type SdkRotator = Rotator<SdkSecrets, SdkLambda, SdkCloudFront>;
@@ -55,10 +55,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let deadline = deadline(event.context.deadline, margin);
         let result = rotator.run(&event.payload, deadline).await;
         record_edge_version(rotator, recorder).await;
+        // A typed `errorType` per failure kind; the message never carries key material.
         let outcome = result
             .inspect_err(|e| tracing::error!(step = %event.payload.step, error = %e, "rotation step failed"))
-            .map_err(lambda_runtime::Error::from)?;
-        Ok::<Value, lambda_runtime::Error>(json!({
+            .map_err(Diagnostic::from)?;
+        Ok::<Value, Diagnostic>(json!({
             "step": event.payload.step.as_str(),
             "outcome": format!("{outcome:?}"),
         }))
