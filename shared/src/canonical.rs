@@ -1,25 +1,37 @@
 //! The canonical component values that the edge and the authorizer both compute.
 //!
 //! CloudFront shows the edge the raw viewer URI and query string; API Gateway shows the
-//! authorizer something close but not always equal: an HTTP API passes `rawQueryString`
-//! as sent, a REST API passes only the decoded `multiValueQueryStringParameters`, and
-//! percent-encoding can differ in either. Both sides therefore sign and verify one
-//! documented canonical form instead of the raw bytes:
+//! authorizer something else, depending on the API type (sources:
+//! `tests/fixtures/apigw/README.md`):
 //!
-//! **`@path`**: every valid `%XX` escape is decoded, then every byte that is not an
-//! RFC 3986 unreserved character, a sub-delimiter, `:`, `@` or `/` is encoded as `%XX`
-//! (uppercase hex). A `%` that does not start a valid escape is encoded as `%25`. An
-//! empty path is `/`. Consequence: `/a%2Fb` and `/a/b` have the same canonical path;
-//! API Gateway does not keep them apart reliably either.
+//! | | path | query |
+//! |---|---|---|
+//! | edge (CloudFront `uri`, `querystring`) | as sent, percent-encoded | as sent |
+//! | REST API `requestContext.path` | as sent, percent-encoded | form-decoded name/value lists, no order across names |
+//! | HTTP API 2.0 `rawPath` / 1.0 `path` | percent-decoded **twice**, cut at a `?` the first decoding produced | 2.0: `rawQueryString` as sent; 1.0: form-decoded maps |
+//!
+//! Both sides therefore sign and verify one documented canonical form instead of the
+//! raw bytes, and each source is decoded exactly as many times as it still needs:
+//!
+//! **`@path`**: an encoded path (edge, REST) is percent-decoded once ([`path`]); a path
+//! an HTTP API delivers is taken as the bytes it already is ([`path_from_decoded`]).
+//! Then every byte that is not an RFC 3986 unreserved character, a sub-delimiter, `:`,
+//! `@` or `/` is encoded as `%XX` (uppercase hex); a `%` that does not start a valid
+//! escape becomes `%25`; an empty path is `/`. `+` in a path is a literal plus.
+//! Consequence, forced by HTTP APIs (which show `/a%2Fb` and `/a/b` alike): an escape
+//! and the byte it encodes are the same path. A path whose once-decoded form contains
+//! `?` or `%` reaches an HTTP API changed (cut, or decoded a second time): see
+//! [`http_api_path`] and `Rejection::PathNotRepresentable`.
 //!
 //! **`@query`**: the query string is split on `&` (empty pieces dropped), each piece
-//! into name and value at the first `=` (a missing `=` means an empty value), names and
-//! values are percent-decoded (`+` stays a literal plus, as REST APIs report it), the
-//! pairs are sorted by name then value (bytewise), and written back as `name=value`
-//! joined by `&`, encoding every byte but RFC 3986 unreserved ones. The component value
-//! starts with `?`, and is just `?` for an empty query (RFC 9421 §2.2.7). Sorting makes
-//! the form independent of parameter order, which REST APIs do not preserve across
-//! names.
+//! into name and value at the first `=` (a missing `=` means an empty value), and names
+//! and values are form-decoded: `+` is a space and `%XX` the byte it encodes (so `%2B`
+//! is a plus), as REST APIs report them and as RFC 9421 §2.2.8 parses query parameters.
+//! The pairs are sorted by name, bytewise, with a stable sort: values of a repeated
+//! name keep the order they were sent in (REST APIs keep it; they do not keep the order
+//! across names). They are written back as `name=value` joined by `&`, encoding every
+//! byte but RFC 3986 unreserved ones. The value starts with `?`, and is just `?` for an
+//! empty query (RFC 9421 §2.2.7).
 //!
 //! **`@authority`**: the Host header, lowercased, with `:443` or `:80` dropped (the
 //! scheme is not signed; API Gateway serves HTTPS only).
@@ -62,8 +74,18 @@ fn hex_value(b: u8) -> Option<u8> {
     }
 }
 
-/// Percent-decode `input`; a `%` not followed by two hex digits stays literal.
-fn percent_decode(input: &[u8], out: &mut Vec<u8>) {
+/// What `+` means to a decoder.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Plus {
+    /// A literal plus (paths).
+    Literal,
+    /// A space (query strings: form encoding).
+    Space,
+}
+
+/// Percent-decode `input` into `out`; a `%` not followed by two hex digits stays
+/// literal.
+fn percent_decode(input: &[u8], plus: Plus, out: &mut Vec<u8>) {
     out.clear();
     let mut i = 0;
     while let Some(&b) = input.get(i) {
@@ -77,7 +99,11 @@ fn percent_decode(input: &[u8], out: &mut Vec<u8>) {
             i += 3;
             continue;
         }
-        out.push(b);
+        out.push(if b == b'+' && plus == Plus::Space {
+            b' '
+        } else {
+            b
+        });
         i += 1;
     }
 }
@@ -102,10 +128,12 @@ fn percent_encode(bytes: &[u8], keep: fn(u8) -> bool, out: &mut String) {
     }
 }
 
-/// The canonical `@path` of a raw (possibly percent-encoded) path.
+/// The canonical `@path` of a path as sent: percent-encoded (the edge's origin path +
+/// URI, a REST API's `requestContext.path`). Escapes are decoded once.
 ///
 /// ```
 /// assert_eq!(edgeseal::canonical::path("/prod/a%20b/%7euser"), "/prod/a%20b/~user");
+/// assert_eq!(edgeseal::canonical::path("/a%2541"), "/a%2541");
 /// assert_eq!(edgeseal::canonical::path(""), "/");
 /// ```
 pub fn path(raw: &str) -> String {
@@ -113,17 +141,70 @@ pub fn path(raw: &str) -> String {
         return "/".to_owned();
     }
     let mut decoded = Vec::with_capacity(raw.len());
-    percent_decode(raw.as_bytes(), &mut decoded);
+    percent_decode(raw.as_bytes(), Plus::Literal, &mut decoded);
     let mut out = String::with_capacity(raw.len() + 8);
     percent_encode(&decoded, path_keeps, &mut out);
     out
+}
+
+/// The canonical `@path` of a path API Gateway has already decoded (an HTTP API's
+/// `rawPath`, payload 1.0 `path`): nothing is decoded again, only encoded.
+///
+/// ```
+/// assert_eq!(edgeseal::canonical::path_from_decoded("/prod/a b/café"), "/prod/a%20b/caf%C3%A9");
+/// assert_eq!(edgeseal::canonical::path_from_decoded("/100%"), "/100%25");
+/// assert_eq!(edgeseal::canonical::path_from_decoded("/a%41"), "/a%2541");
+/// ```
+pub fn path_from_decoded(decoded: &str) -> String {
+    if decoded.is_empty() {
+        return "/".to_owned();
+    }
+    let mut out = String::with_capacity(decoded.len() + 8);
+    percent_encode(decoded.as_bytes(), path_keeps, &mut out);
+    out
+}
+
+/// What an HTTP API shows for a request whose canonical `@path` is `signed`, as a
+/// canonical path, or `None` when the path reaches an HTTP API unchanged.
+///
+/// An HTTP API decodes the path, cuts it at the first `?` that decoding produced
+/// (dropping the rest), and decodes it a second time; it refuses the request (400)
+/// when the second decoding meets a `%` that starts no escape. Live captures:
+/// hotsock/voker `vokerhttp/testdata/ingress-paths.json` (see
+/// `tests/fixtures/apigw/README.md`). So a path reaches it unchanged when its
+/// once-decoded form holds neither `?` nor a `%` that starts an escape.
+///
+/// ```
+/// use edgeseal::canonical::http_api_path;
+/// assert_eq!(http_api_path("/a%20b"), None);
+/// assert_eq!(http_api_path("/what%3Fvalue").as_deref(), Some("/what"));
+/// assert_eq!(http_api_path("/literal%252Fvalue").as_deref(), Some("/literal/value"));
+/// ```
+pub fn http_api_path(signed: &str) -> Option<String> {
+    let mut once = Vec::with_capacity(signed.len());
+    percent_decode(signed.as_bytes(), Plus::Literal, &mut once);
+    if !once.iter().any(|&b| b == b'?' || b == b'%') {
+        return None;
+    }
+    let kept = once.split(|&b| b == b'?').next().unwrap_or_default();
+    let mut twice = Vec::with_capacity(kept.len());
+    percent_decode(kept, Plus::Literal, &mut twice);
+    let mut out = String::with_capacity(twice.len() + 8);
+    if twice.is_empty() {
+        out.push('/');
+    }
+    percent_encode(&twice, path_keeps, &mut out);
+    // A `%` that starts no escape survives both decodings (an HTTP API refuses such a
+    // request with 400 before any authorizer runs).
+    (out != signed).then_some(out)
 }
 
 /// The canonical `@query` (with its leading `?`) of a raw query string, as CloudFront's
 /// `querystring` or an HTTP API's `rawQueryString` give it (no leading `?`).
 ///
 /// ```
-/// assert_eq!(edgeseal::canonical::query_from_raw("b=2&a=1&a=0"), "?a=0&a=1&b=2");
+/// assert_eq!(edgeseal::canonical::query_from_raw("b=2&a=1&a=0"), "?a=1&a=0&b=2");
+/// assert_eq!(edgeseal::canonical::query_from_raw("q=a+b&p=a%2Bb"), "?p=a%2Bb&q=a%20b");
 /// assert_eq!(edgeseal::canonical::query_from_raw(""), "?");
 /// ```
 pub fn query_from_raw(raw: &str) -> String {
@@ -133,8 +214,8 @@ pub fn query_from_raw(raw: &str) -> String {
         let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
         let mut n = Vec::new();
         let mut v = Vec::new();
-        percent_decode(name.as_bytes(), &mut n);
-        percent_decode(value.as_bytes(), &mut v);
+        percent_decode(name.as_bytes(), Plus::Space, &mut n);
+        percent_decode(value.as_bytes(), Plus::Space, &mut v);
         pairs.push((n, v));
     }
     write_query(pairs)
@@ -145,7 +226,7 @@ pub fn query_from_raw(raw: &str) -> String {
 ///
 /// ```
 /// let pairs = [("b", "2"), ("a", "1"), ("a", "0")];
-/// assert_eq!(edgeseal::canonical::query_from_pairs(pairs), "?a=0&a=1&b=2");
+/// assert_eq!(edgeseal::canonical::query_from_pairs(pairs), "?a=1&a=0&b=2");
 /// ```
 pub fn query_from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     write_query(
@@ -157,7 +238,8 @@ pub fn query_from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>)
 }
 
 fn write_query(mut pairs: Vec<(Vec<u8>, Vec<u8>)>) -> String {
-    pairs.sort_unstable();
+    // By name only, and stable: repeated values keep their order.
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = String::with_capacity(
         1 + pairs
             .iter()
@@ -256,6 +338,46 @@ mod tests {
         assert_eq!(path("/%zz"), "/%25zz");
         assert_eq!(path("/a b"), "/a%20b");
         assert_eq!(path("/%41%42"), "/AB");
+        assert_eq!(path("/a+b"), "/a+b");
+    }
+
+    #[test]
+    fn decoded_paths_are_never_decoded_again() {
+        // What an HTTP API shows for /a%2541, /a%2520b, /a%20b: the edge's canonical form.
+        assert_eq!(path_from_decoded("/a%41"), path("/a%2541"));
+        assert_eq!(path_from_decoded("/a%20b"), path("/a%2520b"));
+        assert_eq!(path_from_decoded("/a b"), path("/a%20b"));
+        assert_eq!(path_from_decoded(""), "/");
+    }
+
+    #[test]
+    fn http_api_path_follows_the_live_captures() {
+        // hotsock/voker vokerhttp/testdata/ingress-paths.json, sent path -> rawPath.
+        let captures = [
+            ("/capture/plain", "/capture/plain"),
+            ("/capture/space%20value", "/capture/space value"),
+            ("/capture/question%3Fvalue", "/capture/question"),
+            ("/capture/hash%23value", "/capture/hash#value"),
+            ("/capture/slash%2Fvalue", "/capture/slash/value"),
+            (
+                "/capture/unicode-%CE%BB-%E4%B8%96%E7%95%8C",
+                "/capture/unicode-λ-世界",
+            ),
+            ("/capture/literal%252Fvalue", "/capture/literal/value"),
+            ("/capture/literal%253Fvalue", "/capture/literal?value"),
+            ("/capture/literal%2525value", "/capture/literal%value"),
+        ];
+        for (sent, raw_path) in captures {
+            let signed = path(sent);
+            let delivered = path_from_decoded(raw_path);
+            match http_api_path(&signed) {
+                None => assert_eq!(delivered, signed, "{sent}"),
+                Some(changed) => {
+                    assert_eq!(changed, delivered, "{sent}");
+                    assert_ne!(changed, signed, "{sent}");
+                }
+            }
+        }
     }
 
     #[test]
@@ -266,11 +388,20 @@ mod tests {
             ("tag", "a"),
             ("q", "a b"),
             ("flag", ""),
-            ("plus", "1+2"),
+            ("plus", "1 2"),
             ("sp", "+"),
         ]);
         assert_eq!(raw, pairs);
-        assert_eq!(raw, "?flag=&plus=1%2B2&q=a%20b&sp=%2B&tag=a&tag=x");
+        assert_eq!(raw, "?flag=&plus=1%202&q=a%20b&sp=%2B&tag=x&tag=a");
+    }
+
+    #[test]
+    fn repeated_values_keep_their_order() {
+        assert_ne!(
+            query_from_raw("role=user&role=admin"),
+            query_from_raw("role=admin&role=user")
+        );
+        assert_eq!(query_from_raw("b=1&a=2&b=0"), "?a=2&b=1&b=0");
     }
 
     #[test]

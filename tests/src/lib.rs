@@ -125,14 +125,16 @@ pub fn run_edge_handler(dir: &Path, events: &[Value]) -> Result<Vec<Value>, Edge
     serde_json::from_slice(&output.stdout).map_err(|e| EdgeRunError::Node(e.to_string()))
 }
 
-/// `Records[0].cf.request` of a CloudFront event.
+/// `Records[0].cf.request` of a CloudFront event (`Null` when absent).
 pub fn cf_request(event: &Value) -> &Value {
-    &event["Records"][0]["cf"]["request"]
+    event
+        .pointer("/Records/0/cf/request")
+        .unwrap_or(&Value::Null)
 }
 
 /// A header of a CloudFront request, several lines joined with `, `.
 pub fn cf_header(request: &Value, name: &str) -> Option<String> {
-    let lines = request["headers"][name].as_array()?;
+    let lines = request.get("headers")?.get(name)?.as_array()?;
     Some(
         lines
             .iter()

@@ -309,7 +309,7 @@ fn tampered(event: &Value) -> Vec<(&'static str, Value)> {
         "/requestContext/http/path",
     ] {
         if let Some(Value::String(p)) = path.pointer_mut(pointer) {
-            p.push_str("x");
+            p.push('x');
         }
     }
     out.push(("path", path));
