@@ -55,6 +55,12 @@ pub enum Command {
     /// keys (AWSCURRENT, AWSPENDING, AWSPREVIOUS in its grace) and print the reason.
     #[command(after_help = EXIT_CODES)]
     Verify(VerifyArgs),
+    /// Explain a verdict: the components the authorizer sees in an API Gateway
+    /// authorizer event (or a request as the origin saw it), the signature base it
+    /// builds, the key it looks for, the verdict and its reason, and, given the URL the
+    /// edge signed (--sent-url), which component differs.
+    #[command(after_help = EXIT_CODES)]
+    Explain(ExplainArgs),
     /// Show the secret's versions and stages, last and next rotation, and which edge
     /// function version each cache behavior of the distribution runs.
     #[command(after_help = EXIT_CODES)]
@@ -219,4 +225,61 @@ pub struct RotateArgs {
     /// Secrets Manager secret id, name or ARN.
     #[arg(long, value_name = "ID")]
     pub secret_id: String,
+}
+
+#[derive(Debug, Args)]
+#[group(id = "explain_input", required = true, multiple = false)]
+pub struct ExplainInput {
+    /// An API Gateway authorizer event as Lambda received it (HTTP API payload 2.0 or
+    /// 1.0, REST REQUEST), as JSON: a file, or - for stdin.
+    #[arg(long, value_name = "FILE")]
+    pub event: Option<PathBuf>,
+    /// Instead of an event: the URL as the origin saw it, https://HOST/PATH?QUERY (path
+    /// percent-encoded as sent); needs --signature-input and --signature.
+    #[arg(long, requires_all = ["signature_input", "signature"])]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub input: ExplainInput,
+    /// HTTP method (with --url).
+    #[arg(long, short = 'X', default_value = "GET", requires = "url")]
+    pub method: String,
+    /// The Signature-Input header value (with --url).
+    #[arg(long, value_name = "VALUE", requires = "url")]
+    pub signature_input: Option<String>,
+    /// The Signature header value (with --url).
+    #[arg(long, value_name = "VALUE", requires = "url")]
+    pub signature: Option<String>,
+    /// The request the edge signed, as a URL: the origin's host, origin path + viewer
+    /// URI, query string (method: the event's, or --method). Names every component the
+    /// authorizer sees differently.
+    #[arg(long, value_name = "URL")]
+    pub sent_url: Option<String>,
+    #[command(flatten)]
+    pub key: KeySource,
+    /// With --key-file: the key id the key has (default: whatever the signature names).
+    #[arg(long, value_name = "ID", requires = "key_file")]
+    pub keyid: Option<String>,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// The authorizer's BASE_PATH_MAP (or =/PREFIX for its PATH_PREFIX), for events.
+    #[arg(long, value_name = "MAP", default_value = "")]
+    pub base_path_map: String,
+    /// Oldest accepted signature (MAX_AGE_SECS).
+    #[arg(long, default_value_t = edgeseal::Verifier::DEFAULT_MAX_AGE_SECS, value_name = "SECS")]
+    pub max_age_secs: u64,
+    /// Accepted clock skew for created in the future (CLOCK_SKEW_SECS).
+    #[arg(long, default_value_t = edgeseal::Verifier::DEFAULT_SKEW_SECS, value_name = "SECS")]
+    pub skew_secs: u64,
+    /// How long AWSPREVIOUS verifies after the rotation that demoted it
+    /// (PREVIOUS_KEY_GRACE_SECS).
+    #[arg(long, default_value_t = 1800, value_name = "SECS")]
+    pub previous_grace_secs: u64,
+    /// Judge as of this time, Unix seconds (default: now; an event's own time is not
+    /// used, so replay a captured event with --at).
+    #[arg(long, value_name = "UNIX_SECS")]
+    pub at: Option<u64>,
 }

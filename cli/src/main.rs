@@ -8,6 +8,7 @@ mod args;
 mod aws;
 mod commands;
 mod error;
+mod explain;
 mod keys;
 mod output;
 mod send;

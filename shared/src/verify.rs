@@ -309,6 +309,19 @@ impl SignatureCandidate {
     pub fn created(&self) -> UnixTime {
         self.created
     }
+
+    /// The signature's record of the canonical `@path` it signed
+    /// ([`SIGNED_PATH_PARAM`]), present only for paths an HTTP API cannot deliver
+    /// unchanged.
+    pub fn signed_path(&self) -> Option<&str> {
+        self.signed_path.as_deref()
+    }
+
+    /// The signature base this signature covers on `request`: what the verifier MACs
+    /// (for diagnosing a mismatch; it holds no key material).
+    pub fn signature_base(&self, request: &RequestView) -> Result<SignatureBase, Rejection> {
+        SignatureBase::new(request, &self.components, &self.signature_params)
+    }
 }
 
 /// What an accepted signature tells the backend.
