@@ -258,10 +258,9 @@ impl Verifier {
         candidate: &SignatureCandidate,
         key: &crate::key::SigningKey,
     ) -> Result<bool, Rejection> {
-        let base = SignatureBase::new(request, &candidate.components, &candidate.signature_params)?;
-        Ok(bool::from(
-            mac(key, &base).as_slice().ct_eq(&candidate.signature),
-        ))
+        let base = candidate.signature_base(request)?;
+        let expected = mac(key, &base);
+        Ok(bool::from(expected.as_slice().ct_eq(&candidate.signature)))
     }
 
     /// After a mismatch: did an HTTP API change a path the edge signed? Only when the
