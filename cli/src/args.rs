@@ -188,6 +188,13 @@ pub struct VerifyArgs {
     pub keyid: Option<String>,
     #[command(flatten)]
     pub profile: ProfileArgs,
+    #[command(flatten)]
+    pub check: CheckArgs,
+}
+
+/// How a signature is judged; the authorizer's settings of the same names.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
     /// Oldest accepted signature (MAX_AGE_SECS).
     #[arg(long, default_value_t = edgeseal::Verifier::DEFAULT_MAX_AGE_SECS, value_name = "SECS")]
     pub max_age_secs: u64,
@@ -198,9 +205,26 @@ pub struct VerifyArgs {
     /// (PREVIOUS_KEY_GRACE_SECS), counted from AWSCURRENT's creation.
     #[arg(long, default_value_t = 1800, value_name = "SECS")]
     pub previous_grace_secs: u64,
-    /// Verify as of this time, Unix seconds (default: now).
+    /// Judge as of this time, Unix seconds (default: now; replay a captured request or
+    /// event with the time it arrived).
     #[arg(long, value_name = "UNIX_SECS")]
     pub at: Option<u64>,
+}
+
+impl CheckArgs {
+    /// The verifier for these settings and `profile`.
+    pub fn verifier(
+        &self,
+        profile: &ProfileArgs,
+    ) -> Result<edgeseal::Verifier, crate::error::CliError> {
+        use crate::error::CliError;
+        Ok(edgeseal::Verifier::new(&profile.label)
+            .map_err(|err| CliError::Usage(format!("--label: {err}")))?
+            .with_tag(profile.tag())
+            .map_err(|err| CliError::Usage(format!("--tag: {err}")))?
+            .with_max_age_secs(self.max_age_secs)
+            .with_skew_secs(self.skew_secs))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -268,18 +292,6 @@ pub struct ExplainArgs {
     /// The authorizer's BASE_PATH_MAP (or =/PREFIX for its PATH_PREFIX), for events.
     #[arg(long, value_name = "MAP", default_value = "")]
     pub base_path_map: String,
-    /// Oldest accepted signature (MAX_AGE_SECS).
-    #[arg(long, default_value_t = edgeseal::Verifier::DEFAULT_MAX_AGE_SECS, value_name = "SECS")]
-    pub max_age_secs: u64,
-    /// Accepted clock skew for created in the future (CLOCK_SKEW_SECS).
-    #[arg(long, default_value_t = edgeseal::Verifier::DEFAULT_SKEW_SECS, value_name = "SECS")]
-    pub skew_secs: u64,
-    /// How long AWSPREVIOUS verifies after the rotation that demoted it
-    /// (PREVIOUS_KEY_GRACE_SECS).
-    #[arg(long, default_value_t = 1800, value_name = "SECS")]
-    pub previous_grace_secs: u64,
-    /// Judge as of this time, Unix seconds (default: now; an event's own time is not
-    /// used, so replay a captured event with --at).
-    #[arg(long, value_name = "UNIX_SECS")]
-    pub at: Option<u64>,
+    #[command(flatten)]
+    pub check: CheckArgs,
 }

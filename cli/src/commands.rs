@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use aws_sdk_cloudfront::types::{CacheBehavior, DefaultCacheBehavior, EventType};
-use edgeseal::{KeyId, SecretValue, Signer, Stage, UnixTime, Verifier};
+use edgeseal::{KeyId, SecretValue, Signer, Stage, UnixTime};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
@@ -172,13 +172,8 @@ async fn verify(cli: &Cli, args: &VerifyArgs, out: &Output) -> Result<u8, CliErr
         .view(&args.request.method)
         .with_header("signature-input", &args.signature_input)
         .with_header("signature", &args.signature);
-    let verifier = Verifier::new(&args.profile.label)
-        .map_err(|err| CliError::Usage(format!("--label: {err}")))?
-        .with_tag(args.profile.tag())
-        .map_err(|err| CliError::Usage(format!("--tag: {err}")))?
-        .with_max_age_secs(args.max_age_secs)
-        .with_skew_secs(args.skew_secs);
-    let at = args.at.map_or_else(now, UnixTime::from_secs);
+    let verifier = args.check.verifier(&args.profile)?;
+    let at = args.check.at.map_or_else(now, UnixTime::from_secs);
 
     let rejected = |reason: edgeseal::Rejection, skipped: &[String]| {
         out.result(
@@ -202,7 +197,7 @@ async fn verify(cli: &Cli, args: &VerifyArgs, out: &Output) -> Result<u8, CliErr
         &args.key,
         args.keyid.as_deref(),
         candidate.keyid(),
-        args.previous_grace_secs,
+        args.check.previous_grace_secs,
     )
     .await?;
     match verifier.verify_candidate_at(at, &request, &candidate, &keys) {

@@ -7,7 +7,7 @@
 
 use std::io::Read as _;
 
-use edgeseal::{RequestView, UnixTime, Verifier};
+use edgeseal::{RequestView, UnixTime};
 use origin_verifier::{AuthorizerEvent, BasePathMap, HeaderSelection};
 use serde_json::{Value, json};
 
@@ -83,13 +83,9 @@ fn components(view: &RequestView) -> [(&'static str, String); 4] {
 
 pub async fn explain(cli: &Cli, args: &ExplainArgs, out: &Output) -> Result<u8, CliError> {
     let Seen { source, view } = seen(args)?;
-    let verifier = Verifier::new(&args.profile.label)
-        .map_err(|err| CliError::Usage(format!("--label: {err}")))?
-        .with_tag(args.profile.tag())
-        .map_err(|err| CliError::Usage(format!("--tag: {err}")))?
-        .with_max_age_secs(args.max_age_secs)
-        .with_skew_secs(args.skew_secs);
+    let verifier = args.check.verifier(&args.profile)?;
     let at = args
+        .check
         .at
         .map_or_else(origin_verifier::system_now, UnixTime::from_secs);
     let seen_components = components(&view);
@@ -147,7 +143,7 @@ pub async fn explain(cli: &Cli, args: &ExplainArgs, out: &Output) -> Result<u8, 
         &args.key,
         args.keyid.as_deref(),
         candidate.keyid(),
-        args.previous_grace_secs,
+        args.check.previous_grace_secs,
     )
     .await?;
     let stage = keys.find_at(keyid, at).map(|(_, stage)| stage.label());

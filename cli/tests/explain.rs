@@ -22,10 +22,15 @@ const SENT: &str =
     "https://abcdef1234.execute-api.us-east-1.amazonaws.com/prod/orders/42?b=2&a=1&a=0&q=caf%C3%A9";
 const CREATED: u64 = 1_767_225_600;
 
-fn key_file() -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("edgeseal-explain-key-{}", std::process::id()));
-    std::fs::write(&path, KEY_B64).unwrap();
-    path
+/// One key file per test process, written once (tests run in parallel threads).
+fn key_file() -> &'static std::path::Path {
+    static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let path =
+            std::env::temp_dir().join(format!("edgeseal-explain-key-{}", std::process::id()));
+        std::fs::write(&path, KEY_B64).unwrap();
+        path
+    })
 }
 
 /// The fixture, signed for the request the edge saw, with `rawQueryString` replaced.
