@@ -143,3 +143,24 @@ pub fn cf_header(request: &Value, name: &str) -> Option<String> {
             .join(", "),
     )
 }
+
+/// Sign `events` (CloudFront origin-request events) with the real edge handler under
+/// `node`, configured with the default label and maximum age, `keyid` and `key`;
+/// returns the requests it returned.
+pub fn sign_with_edge(
+    keyid: &str,
+    key: &edgeseal::SigningKey,
+    events: &[Value],
+) -> Result<Vec<Value>, EdgeRunError> {
+    let config = EdgeConfig {
+        label: edgeseal::DEFAULT_LABEL.into(),
+        keyid: edgeseal::KeyId::new(keyid)
+            .map_err(|e| EdgeRunError::Node(format!("key id: {e}")))?,
+        key: key.clone(),
+        max_age_secs: edgeseal::Verifier::DEFAULT_MAX_AGE_SECS,
+    };
+    let dir = function_dir_from_source(&config)?;
+    let signed = run_edge_handler(&dir, events);
+    let _ = std::fs::remove_dir_all(&dir);
+    signed
+}

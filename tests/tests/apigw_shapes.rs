@@ -17,9 +17,8 @@
 
 use std::collections::HashMap;
 
-use edgeseal::{KeyId, SigningKey, UnixTime, Verifier, edgeseal_secret_json};
-use edgeseal_edge_signer::EdgeConfig;
-use edgeseal_tests::{cf_header, function_dir_from_source, repo, run_edge_handler};
+use edgeseal::{SigningKey, UnixTime, edgeseal_secret_json};
+use edgeseal_tests::{cf_header, repo, sign_with_edge};
 use origin_verifier::{
     Authorizer, AuthorizerEvent, AuthorizerResponse, Config, MetricsSink, SecretsSource,
     SourceError, VersionInfo,
@@ -348,17 +347,9 @@ fn tampered(event: &Value) -> Vec<(&'static str, Value)> {
 #[tokio::test]
 async fn every_fixture_gets_the_verdict_its_shape_calls_for() {
     let key = SigningKey::from_bytes(&[0x5a; 64]).unwrap();
-    let config = EdgeConfig {
-        label: "edgeseal".into(),
-        keyid: KeyId::new(KEYID).unwrap(),
-        key: key.clone(),
-        max_age_secs: Verifier::DEFAULT_MAX_AGE_SECS,
-    };
-    let dir = function_dir_from_source(&config).unwrap();
     let cases = cases();
     let events: Vec<Value> = cases.iter().map(cloudfront_event).collect();
-    let signed = run_edge_handler(&dir, &events).unwrap();
-    std::fs::remove_dir_all(dir).unwrap();
+    let signed = sign_with_edge(KEYID, &key, &events).unwrap();
     let now = origin_verifier::system_now().plus_secs(1);
 
     let mut failures = Vec::new();

@@ -23,8 +23,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use edgeseal::{KeyId, KeySet, RequestView, SigningKey, UnixTime, Verifier, canonical};
-use edgeseal_edge_signer::EdgeConfig;
-use edgeseal_tests::{cf_header, function_dir_from_source, repo, run_edge_handler, temp_dir};
+use edgeseal_tests::{cf_header, repo, sign_with_edge, temp_dir};
 use serde_json::{Value, json};
 
 const KEYID: &str = "3f2a1c9e-6b1d-4e2f-9a8b-7c6d5e4f3a21";
@@ -109,19 +108,11 @@ fn stock(tool: &str, mut command: Command) -> Vec<Value> {
 #[test]
 fn stock_rfc9421_libraries_agree_exactly_on_canonical_requests() {
     let key = SigningKey::from_bytes(&[0x3c; 64]).unwrap();
-    let config = EdgeConfig {
-        label: "edgeseal".into(),
-        keyid: KeyId::new(KEYID).unwrap(),
-        key: key.clone(),
-        max_age_secs: Verifier::DEFAULT_MAX_AGE_SECS,
-    };
-    let dir = function_dir_from_source(&config).unwrap();
     let events: Vec<Value> = CORPUS
         .iter()
         .map(|(m, p, q)| cloudfront_event(m, p, q))
         .collect();
-    let signed = run_edge_handler(&dir, &events).unwrap();
-    std::fs::remove_dir_all(dir).unwrap();
+    let signed = sign_with_edge(KEYID, &key, &events).unwrap();
 
     let created = origin_verifier_now() - 2;
     let requests: Vec<Value> = CORPUS
