@@ -164,15 +164,52 @@ pub fn path_from_decoded(decoded: &str) -> String {
     out
 }
 
-/// What an HTTP API shows for a request whose canonical `@path` is `signed`, as a
-/// canonical path, or `None` when the path reaches an HTTP API unchanged.
+/// What an HTTP API makes of a path: decode it, cut it at the first `?` that decoding
+/// produced (dropping the rest), decode it a second time; `None` when the second
+/// decoding meets a `%` that starts no escape (API Gateway then answers 400 and invokes
+/// nothing). Live captures: hotsock/voker `vokerhttp/testdata/ingress-paths.json` (see
+/// `tests/fixtures/apigw/README.md`).
+fn http_api_decoding(path: &[u8]) -> Option<Vec<u8>> {
+    let mut once = Vec::with_capacity(path.len());
+    percent_decode(path, Plus::Literal, &mut once);
+    let kept = once.split(|&b| b == b'?').next().unwrap_or_default();
+    let mut twice = Vec::with_capacity(kept.len());
+    let mut i = 0;
+    while let Some(&b) = kept.get(i) {
+        if b == b'%' {
+            let hi = kept.get(i + 1).copied().and_then(hex_value)?;
+            let lo = kept.get(i + 2).copied().and_then(hex_value)?;
+            twice.push(hi << 4 | lo);
+            i += 3;
+        } else {
+            twice.push(b);
+            i += 1;
+        }
+    }
+    Some(twice)
+}
+
+/// The `rawPath` an HTTP API shows for a request whose path is `sent` (as sent,
+/// percent-encoded), or `None` when API Gateway refuses the request (400). For test
+/// stand-ins of API Gateway; bytes that are not UTF-8 are replaced.
 ///
-/// An HTTP API decodes the path, cuts it at the first `?` that decoding produced
-/// (dropping the rest), and decodes it a second time; it refuses the request (400)
-/// when the second decoding meets a `%` that starts no escape. Live captures:
-/// hotsock/voker `vokerhttp/testdata/ingress-paths.json` (see
-/// `tests/fixtures/apigw/README.md`). So a path reaches it unchanged when its
-/// once-decoded form holds neither `?` nor a `%` that starts an escape.
+/// ```
+/// use edgeseal::canonical::http_api_raw_path;
+/// assert_eq!(http_api_raw_path("/a%20b/caf%C3%A9").as_deref(), Some("/a b/café"));
+/// assert_eq!(http_api_raw_path("/what%3Fvalue").as_deref(), Some("/what"));
+/// assert_eq!(http_api_raw_path("/literal%252Fvalue").as_deref(), Some("/literal/value"));
+/// assert_eq!(http_api_raw_path("/percent%25done"), None);
+/// ```
+pub fn http_api_raw_path(sent: &str) -> Option<String> {
+    http_api_decoding(sent.as_bytes()).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// What an HTTP API shows for a request whose canonical `@path` is `signed`, as a
+/// canonical path, or `None` when the path reaches an HTTP API unchanged (or not at
+/// all: a path it refuses with 400 never reaches an authorizer).
+///
+/// A path reaches it unchanged when its once-decoded form holds neither `?` nor a `%`
+/// that starts an escape ([`http_api_raw_path`] has the whole transformation).
 ///
 /// ```
 /// use edgeseal::canonical::http_api_path;
@@ -186,21 +223,12 @@ pub fn http_api_path(signed: &str) -> Option<String> {
     if !(signed.contains("%3F") || signed.contains("%25")) {
         return None;
     }
-    let mut once = Vec::with_capacity(signed.len());
-    percent_decode(signed.as_bytes(), Plus::Literal, &mut once);
-    if !once.iter().any(|&b| b == b'?' || b == b'%') {
-        return None;
-    }
-    let kept = once.split(|&b| b == b'?').next().unwrap_or_default();
-    let mut twice = Vec::with_capacity(kept.len());
-    percent_decode(kept, Plus::Literal, &mut twice);
-    let mut out = String::with_capacity(twice.len() + 8);
-    if twice.is_empty() {
+    let delivered = http_api_decoding(signed.as_bytes())?;
+    let mut out = String::with_capacity(delivered.len() + 8);
+    if delivered.is_empty() {
         out.push('/');
     }
-    percent_encode(&twice, path_keeps, &mut out);
-    // A `%` that starts no escape survives both decodings (an HTTP API refuses such a
-    // request with 400 before any authorizer runs).
+    percent_encode(&delivered, path_keeps, &mut out);
     (out != signed).then_some(out)
 }
 
@@ -357,6 +385,11 @@ mod tests {
 
     #[test]
     fn http_api_path_follows_the_live_captures() {
+        assert_eq!(
+            http_api_raw_path("/capture/percent%25done"),
+            None,
+            "refused: 400"
+        );
         // hotsock/voker vokerhttp/testdata/ingress-paths.json, sent path -> rawPath.
         let captures = [
             ("/capture/plain", "/capture/plain"),
@@ -373,6 +406,7 @@ mod tests {
             ("/capture/literal%2525value", "/capture/literal%value"),
         ];
         for (sent, raw_path) in captures {
+            assert_eq!(http_api_raw_path(sent).as_deref(), Some(raw_path), "{sent}");
             let signed = path(sent);
             let delivered = path_from_decoded(raw_path);
             match http_api_path(&signed) {
