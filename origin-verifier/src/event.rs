@@ -14,11 +14,11 @@ use std::borrow::Cow;
 use std::fmt;
 
 use edgeseal::RequestView;
-
-use crate::base_path::BasePathMap;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
+
+use crate::base_path::BasePathMap;
 
 /// An authorizer invocation as Lambda delivers it: HTTP API payload 2.0 or 1.0, or a
 /// REST API `REQUEST` authorizer event (see [`AuthorizerEvent::kind`]).

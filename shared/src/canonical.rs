@@ -220,7 +220,12 @@ pub fn http_api_raw_path(sent: &str) -> Option<String> {
 pub fn http_api_path(signed: &str) -> Option<String> {
     // A canonical path writes `?` as `%3F` and `%` as `%25` (uppercase hex): most paths
     // have neither, and the edge checks every path it signs.
-    if !(signed.contains("%3F") || signed.contains("%25")) {
+    let bytes = signed.as_bytes();
+    let changes = bytes
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'%' && matches!(bytes.get(i + 1..i + 3), Some(b"3F" | b"25")));
+    if !changes {
         return None;
     }
     let delivered = http_api_decoding(signed.as_bytes())?;

@@ -414,3 +414,34 @@ async fn every_fixture_gets_the_verdict_its_shape_calls_for() {
         failures.join("\n")
     );
 }
+
+/// Without any signature a REST API gets `Unauthorized` (401); an HTTP API payload 1.0
+/// event gets a Deny policy (a Lambda error would be a 500 there), a 2.0 event a simple
+/// deny.
+#[tokio::test]
+async fn unsigned_requests_get_the_answer_each_format_takes() {
+    let key = SigningKey::from_bytes(&[0x5a; 64]).unwrap();
+    let authorizer = authorizer(&key, &[]);
+    let now = origin_verifier::system_now();
+    for (fixture, expected) in [
+        ("rest-query", None),
+        ("http-v1-authorizer", Some("policy")),
+        ("http-v2-query", Some("simple")),
+    ] {
+        let event: AuthorizerEvent =
+            serde_json::from_value(load(&format!("tests/fixtures/apigw/{fixture}.json"))).unwrap();
+        match (expected, authorizer.handle_at(now, &event).await) {
+            (None, Err(err)) => assert_eq!(err.to_string(), "Unauthorized", "{fixture}"),
+            (Some(format), Ok(response)) => {
+                let v = serde_json::to_value(&response).unwrap();
+                assert_eq!(
+                    v.get("policyDocument").is_some(),
+                    format == "policy",
+                    "{fixture}: {v}"
+                );
+                assert_eq!(verdict(&response), Expect::Deny("missing"), "{fixture}");
+            }
+            (_, other) => panic!("{fixture}: {other:?}"),
+        }
+    }
+}
