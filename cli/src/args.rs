@@ -68,6 +68,12 @@ pub enum Command {
     /// Start a rotation now (Secrets Manager RotateSecret).
     #[command(after_help = EXIT_CODES)]
     Rotate(RotateArgs),
+    /// Check a deployment end to end: a request through the distribution is allowed;
+    /// straight to the origin, unsigned gets 401, forged and replayed get 403; plus the
+    /// associations, query strings, edge versions, rotation, grace and authorizer cache.
+    /// Run it after every deploy.
+    #[command(after_help = EXIT_CODES)]
+    Doctor(DoctorArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -203,7 +209,7 @@ pub struct CheckArgs {
     pub skew_secs: u64,
     /// How long AWSPREVIOUS verifies after the rotation that demoted it
     /// (PREVIOUS_KEY_GRACE_SECS), counted from AWSCURRENT's creation.
-    #[arg(long, default_value_t = 1800, value_name = "SECS")]
+    #[arg(long, default_value_t = 3600, value_name = "SECS")]
     pub previous_grace_secs: u64,
     /// Judge as of this time, Unix seconds (default: now; replay a captured request or
     /// event with the time it arrived).
@@ -237,6 +243,11 @@ pub struct StatusArgs {
     /// secret's rotation function.
     #[arg(long, value_name = "ID", value_delimiter = ',')]
     pub distribution_id: Vec<String>,
+    /// SSM parameter holding the rotator's edge version record (default: the
+    /// EDGE_VERSION_PARAMETER of the secret's rotation function), to tell whether a stack
+    /// update would put another edge version back.
+    #[arg(long, value_name = "NAME")]
+    pub edge_version_parameter: Option<String>,
     /// Exit 1 when a check fails (rotation disabled, AWSCURRENT not a key, a rotation
     /// pending, a cache behavior without an origin-request association or with another
     /// function, or behaviors on different versions).
@@ -249,6 +260,34 @@ pub struct RotateArgs {
     /// Secrets Manager secret id, name or ARN.
     #[arg(long, value_name = "ID")]
     pub secret_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Secrets Manager secret id, name or ARN (the stack's SecretArn output).
+    #[arg(long, value_name = "ID")]
+    pub secret_id: String,
+    /// The CloudFront distribution (the stack's DistributionId output).
+    #[arg(long, value_name = "ID")]
+    pub distribution_id: String,
+    /// Path (and query) to request through the distribution; on the origin it follows
+    /// the origin path. It must answer --expect when allowed.
+    #[arg(long, default_value = "/", value_name = "PATH")]
+    pub path: String,
+    /// Method of the allowed requests.
+    #[arg(long, short = 'X', default_value = "GET")]
+    pub method: String,
+    /// Status the allowed requests must get: 2xx or one code.
+    #[arg(long, default_value = "2xx", value_name = "STATUS")]
+    pub expect: String,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// The authorizer's MAX_AGE_SECS (the replayed request is older than this).
+    #[arg(long, default_value_t = edgeseal::Verifier::DEFAULT_MAX_AGE_SECS, value_name = "SECS")]
+    pub max_age_secs: u64,
+    /// The authorizer's PREVIOUS_KEY_GRACE_SECS.
+    #[arg(long, default_value_t = 3600, value_name = "SECS")]
+    pub previous_grace_secs: u64,
 }
 
 #[derive(Debug, Args)]

@@ -28,10 +28,11 @@ pub async fn run(cli: &Cli, out: &Output) -> Result<u8, CliError> {
         Command::Explain(args) => crate::explain::explain(cli, args, out).await,
         Command::Status(args) => status(cli, args, out).await,
         Command::Rotate(args) => rotate(cli, args, out).await,
+        Command::Doctor(args) => crate::doctor_command::run(cli, args, out).await,
     }
 }
 
-fn now() -> UnixTime {
+pub fn now() -> UnixTime {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -380,7 +381,8 @@ async fn status(cli: &Cli, args: &StatusArgs, out: &Output) -> Result<u8, CliErr
     let mut rotator = Value::Null;
     let mut distribution_ids = args.distribution_id.clone();
     let mut edge_function = None;
-    if distribution_ids.is_empty()
+    let mut edge_version_parameter = args.edge_version_parameter.clone();
+    if (distribution_ids.is_empty() || edge_version_parameter.is_none())
         && let Some(arn) = rotation_lambda
     {
         match rotator_settings(&config, arn).await {
@@ -391,8 +393,11 @@ async fn status(cli: &Cli, args: &StatusArgs, out: &Output) -> Result<u8, CliErr
                     "edge_function": settings.edge_function,
                     "mode": settings.mode,
                 });
-                distribution_ids = settings.distributions;
+                if distribution_ids.is_empty() {
+                    distribution_ids = settings.distributions;
+                }
                 edge_function = settings.edge_function;
+                edge_version_parameter = edge_version_parameter.or(settings.edge_version_parameter);
             }
             Err(err) => warnings.push(format!(
                 "cannot read the rotation function's configuration (give --distribution-id): {err}"
@@ -405,11 +410,23 @@ async fn status(cli: &Cli, args: &StatusArgs, out: &Output) -> Result<u8, CliErr
     if !distribution_ids.is_empty() {
         let cloudfront = aws_sdk_cloudfront::Client::new(&config);
         for id in &distribution_ids {
-            let (json, text) =
+            let (mut json, text) =
                 distribution_status(&cloudfront, id, edge_function.as_deref(), &mut warnings)
                     .await?;
+            let (outlook, outlook_text) = crate::stack_update::describe(
+                &config,
+                &json,
+                edge_version_parameter.as_deref(),
+                now(),
+                &mut warnings,
+            )
+            .await;
+            if let Some(fields) = json.as_object_mut() {
+                fields.insert("stack_update".into(), outlook);
+            }
             distributions.push(json);
             dist_text.push_str(&text);
+            dist_text.push_str(&outlook_text);
         }
     }
 
@@ -499,6 +516,7 @@ async fn status(cli: &Cli, args: &StatusArgs, out: &Output) -> Result<u8, CliErr
 struct RotatorSettings {
     distributions: Vec<String>,
     edge_function: Option<String>,
+    edge_version_parameter: Option<String>,
     mode: Option<String>,
 }
 
@@ -530,6 +548,7 @@ async fn rotator_settings(
             })
             .unwrap_or_default(),
         edge_function: var("EDGE_FUNCTION_NAME").map(|f| function_name_of(&f).to_owned()),
+        edge_version_parameter: var("EDGE_VERSION_PARAMETER"),
         mode: var("ROTATION_MODE"),
     })
 }
@@ -594,6 +613,12 @@ async fn distribution_status(
             "{id}: cache behaviors name different edge function versions"
         ));
     }
+    let hidden = match dist.distribution_config() {
+        Some(cfg) => {
+            query_strings_hidden(cloudfront, id, cfg, &arns, edge_function, warnings).await
+        }
+        None => Vec::new(),
+    };
     let mut text = String::new();
     let _ = writeln!(
         text,
@@ -619,12 +644,53 @@ async fn distribution_status(
     }
     let json = json!({
         "id": dist.id(),
+        "arn": dist.arn(),
         "domain_name": dist.domain_name(),
         "status": dist.status(),
         "last_modified": date(Some(dist.last_modified_time())),
         "behaviors": behaviors.iter().map(Behavior::json).collect::<Vec<_>>(),
+        "query_strings_hidden": hidden,
     });
     Ok((json, text))
+}
+
+/// The path patterns of behaviors running the edge function on origin requests without
+/// forwarding all query strings: the rotator's own check (it refuses to associate the
+/// signer there), each reported as a warning.
+async fn query_strings_hidden(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    id: &str,
+    config: &aws_sdk_cloudfront::types::DistributionConfig,
+    origin_request_arns: &[&str],
+    edge_function: Option<&str>,
+    warnings: &mut Vec<String>,
+) -> Vec<String> {
+    let cdn = edgeseal_rotator::aws::sdk::SdkCloudFront(cloudfront.clone());
+    let mut functions: Vec<&str> = origin_request_arns
+        .iter()
+        .map(|arn| edgeseal_rotator::unqualified(arn))
+        .filter(|f| edge_function.is_none_or(|e| function_name_of(f) == function_name_of(e)))
+        .collect();
+    functions.sort_unstable();
+    functions.dedup();
+    let mut hidden = Vec::new();
+    for function in functions {
+        match edgeseal_rotator::query_strings::hidden_query_string_behaviors(&cdn, config, function)
+            .await
+        {
+            Ok(patterns) => hidden.extend(patterns),
+            Err(err) => warnings.push(format!(
+                "{id}: cannot check the query-string policies: {err}"
+            )),
+        }
+    }
+    if !hidden.is_empty() {
+        warnings.push(format!(
+            "{id}: cache behavior(s) {} run the edge signer but do not forward all query strings (cache or origin request policy with QueryStringBehavior all): signed requests with a query string are denied, and the rotator refuses to rotate",
+            hidden.join(", ")
+        ));
+    }
+    hidden
 }
 
 async fn rotate(cli: &Cli, args: &RotateArgs, out: &Output) -> Result<u8, CliError> {

@@ -7,11 +7,13 @@
 mod args;
 mod aws;
 mod commands;
+mod doctor_command;
 mod error;
 mod explain;
 mod keys;
 mod output;
 mod send;
+mod stack_update;
 mod target;
 
 use std::process::ExitCode;

@@ -17,8 +17,14 @@ use serde_json::{Map, Value, json};
 use crate::http::{Body, HttpClient, WholeRequest, json as json_response};
 use crate::runtime_api::LambdaFunction;
 
-/// Identity sources: both must be present or API Gateway answers 401 by itself.
-const IDENTITY_SOURCES: [&str; 2] = ["signature-input", "signature"];
+/// The response header carrying API Gateway's request id.
+pub const REQUEST_ID_HEADER: &str = "apigw-requestid";
+
+/// Identity sources of signed mode (static-header mode: the header; see
+/// [`ApiGateway::with_identity_sources`]): both must be present or API Gateway answers 401 by itself. The
+/// stand-in never caches authorizer results (the template's AuthorizerResultTtlInSeconds
+/// is 0): every request invokes the authorizer.
+pub const IDENTITY_SOURCES: [&str; 2] = ["signature-input", "signature"];
 
 /// The stand-in's configuration and connections.
 pub struct ApiGateway {
@@ -32,6 +38,8 @@ pub struct ApiGateway {
     pub stage: String,
     /// Client for the backend.
     pub client: HttpClient,
+    /// Headers that must be present for the authorizer to be invoked (lowercase).
+    pub identity_sources: Vec<String>,
     requests: AtomicU64,
 }
 
@@ -49,8 +57,15 @@ impl ApiGateway {
             api_id: api_id.to_owned(),
             stage: stage.to_owned(),
             client: crate::http::client(),
+            identity_sources: IDENTITY_SOURCES.map(str::to_owned).to_vec(),
             requests: AtomicU64::new(0),
         }
+    }
+
+    /// The same API with other identity sources (static-header mode: the header).
+    pub fn with_identity_sources(mut self, sources: &[&str]) -> Self {
+        self.identity_sources = sources.iter().map(|s| (*s).to_owned()).collect();
+        self
     }
 
     /// The execute-api domain name CloudFront uses as origin domain.
@@ -58,12 +73,27 @@ impl ApiGateway {
         format!("{}.execute-api.us-east-1.amazonaws.com", self.api_id)
     }
 
-    /// Handle one request as API Gateway would.
+    /// Handle one request as API Gateway would. Every response carries the request id in
+    /// `apigw-requestid`, as HTTP API responses do (seen on every response, 2xx to 5xx,
+    /// in published captures, e.g. `Apigw-Requestid: WSg1ihmdliAEJXA=`); the authorizer
+    /// logs the same id (`requestContext.requestId`) with its verdict.
     pub async fn handle(&self, req: WholeRequest) -> http::Response<Body> {
         let n = self.requests.fetch_add(1, Ordering::Relaxed);
         let request_id = format!("req-{n:010}");
+        let mut response = self.respond(&req, &request_id).await;
+        if let Ok(value) = http::HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        }
+        response
+    }
+
+    async fn respond(&self, req: &WholeRequest, request_id: &str) -> http::Response<Body> {
         let headers = lowercase_headers(&req.parts.headers);
-        if IDENTITY_SOURCES.iter().any(|h| !headers.contains_key(*h)) {
+        if self
+            .identity_sources
+            .iter()
+            .any(|h| !headers.contains_key(h.as_str()))
+        {
             return json_response(
                 StatusCode::UNAUTHORIZED,
                 &json!({"message": "Unauthorized"}),
@@ -75,7 +105,7 @@ impl ApiGateway {
         else {
             return json_response(StatusCode::BAD_REQUEST, &json!({"message": "Bad Request"}));
         };
-        let event = self.authorizer_event(&req, &decoded_path, &headers, &request_id);
+        let event = self.authorizer_event(req, &decoded_path, &headers, request_id);
         let verdict = match self.authorizer.invoke(&event).await {
             Ok(v) => v,
             Err(e) => {
@@ -90,9 +120,9 @@ impl ApiGateway {
             return json_response(StatusCode::FORBIDDEN, &json!({"message": "Forbidden"}));
         }
         self.integrate(
-            &req,
+            req,
             verdict.get("context").cloned().unwrap_or_default(),
-            &request_id,
+            request_id,
         )
         .await
     }
@@ -126,7 +156,7 @@ impl ApiGateway {
             "version": "2.0",
             "type": "REQUEST",
             "routeArn": format!("arn:aws:execute-api:us-east-1:123456789012:{}/{}/{}{}", self.api_id, self.stage, method, route_path),
-            "identitySource": IDENTITY_SOURCES.iter().map(|h| headers.get(*h).cloned().unwrap_or_default()).collect::<Vec<_>>(),
+            "identitySource": self.identity_sources.iter().map(|h| headers.get(h.as_str()).cloned().unwrap_or_default()).collect::<Vec<_>>(),
             "routeKey": "$default",
             "rawPath": raw_path,
             "rawQueryString": raw_query,

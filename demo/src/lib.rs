@@ -11,14 +11,23 @@
 //!   requests to the origin (unsigned, forged, tampered, replayed after expiry).
 //! - **Rotations** in the middle of the traffic: the real rotator, in-process, driven
 //!   step by step as Secrets Manager drives it ([`world`]).
+//! - **Chaos** (`--chaos`, [`chaos`]): a Secrets Manager outage ([`outage`]), an
+//!   authorizer process shut down and started cold, a failed rotation step; the
+//!   authorizer's verdicts are read back from its log ([`authorizer_log`]).
 //!
 //! [`run`] returns a [`Report`]; `edgeseal-demo` prints it and writes the timeline SVG.
 
 pub mod apigw;
+pub mod authorizer_log;
+pub mod chaos;
 pub mod cloudfront;
 pub mod edge_worker;
 pub mod http;
+pub mod iam;
+pub mod modes;
+pub mod outage;
 pub mod report;
+pub mod rotation;
 pub mod runtime_api;
 pub mod traffic;
 pub mod world;
@@ -30,14 +39,16 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use edgeseal_edge_signer::EdgeAssets;
-use edgeseal_rotator::Step;
+use edgeseal_rotator::Mode;
 use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
 use edgeseal_rotator::testing::FakeCloudFront;
 use tokio::net::TcpListener;
 
 use crate::apigw::ApiGateway;
+use crate::chaos::{Chaos, ChaosReport, ChaosSettings, FaultableCloudFront};
 use crate::cloudfront::{CloudFront, EdgeVersions};
 use crate::report::TimelineEvent;
+use crate::rotation::{Driver, FirstRotation, StepTiming};
 use crate::runtime_api::LambdaFunction;
 use crate::traffic::{CaptureLog, Kind, Outcome, Recorder, Targets};
 use crate::world::{AwsWorld, DemoRotator, RecordingLambda};
@@ -82,12 +93,21 @@ pub struct Settings {
     pub propagation: Duration,
     /// The authorizer's and the edge's maximum signature age.
     pub max_age_secs: u64,
-    /// How long AWSPREVIOUS verifies after a rotation.
+    /// How long AWSPREVIOUS verifies after a rotation (raised to cover the propagation,
+    /// see `previous_grace_secs`).
     pub previous_grace_secs: u64,
     /// Authorizer execution environments (processes).
     pub authorizer_processes: usize,
     /// Print a live progress line to stderr.
     pub progress: bool,
+    /// Run under failures (`--chaos`; see [`chaos`]).
+    pub chaos: Option<ChaosSettings>,
+    /// The rotator Lambda's timeout: the deadline of each step (`--rotator-timeout-secs`).
+    pub rotator_timeout: Duration,
+    /// `signed` or `static-header` (`--mode`).
+    pub mode: Mode,
+    /// How the stack starts rotating (`--first-rotation`).
+    pub first_rotation: FirstRotation,
 }
 
 impl Settings {
@@ -112,6 +132,10 @@ impl Settings {
             previous_grace_secs: 30,
             authorizer_processes: 2,
             progress: true,
+            chaos: None,
+            rotator_timeout: Duration::from_secs(120),
+            mode: Mode::Signed,
+            first_rotation: FirstRotation::Immediate,
         }
     }
 }
@@ -136,6 +160,10 @@ pub struct Report {
     pub authorizer_peak_rss_kib: Vec<u64>,
     /// Rotations that did not complete, with why.
     pub failed_rotations: Vec<String>,
+    /// What the chaos did, in a `--chaos` run.
+    pub chaos: Option<ChaosReport>,
+    /// Every rotation step's wall time.
+    pub step_timings: Vec<StepTiming>,
 }
 
 impl Report {
@@ -144,16 +172,27 @@ impl Report {
         report::mistakes(&self.outcomes)
     }
 
+    /// Legitimate requests rejected for a reason other than the configured stale window
+    /// running out during a Secrets Manager outage (in a run without chaos: all of them).
+    pub fn unexpected_rejections(&self) -> u64 {
+        let (legit_rejected, _) = self.mistakes();
+        legit_rejected.saturating_sub(self.chaos.as_ref().map_or(0, |c| c.stale_window_denials))
+    }
+
     /// How many requests of `kind` were sent.
     pub fn count(&self, kind: Kind) -> usize {
         self.outcomes.iter().filter(|o| o.kind == kind).count()
     }
 }
 
-const STAGE: &str = "prod";
+/// The example API's stage (the distribution's origin path).
+pub const STAGE: &str = "prod";
 const API_ID: &str = "a1b2c3d4e5";
-const DISTRIBUTION_ID: &str = "EDEMO0000001";
+/// The distribution's id in the CloudFront control-plane fake.
+pub const DISTRIBUTION_ID: &str = "EDEMO0000001";
 const LABEL: &str = edgeseal::DEFAULT_LABEL;
+/// The authorizer's function name (and the stem of its log files).
+const AUTHORIZER_FUNCTION: &str = "origin-verifier";
 
 async fn listen() -> Result<(TcpListener, std::net::SocketAddr), DemoError> {
     let listener = TcpListener::bind("127.0.0.1:0")
@@ -165,8 +204,33 @@ async fn listen() -> Result<(TcpListener, std::net::SocketAddr), DemoError> {
     Ok((listener, addr))
 }
 
-/// Run the demo.
-pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
+/// The local stack, up and answering, before any traffic or rotation: what [`run`]
+/// drives, and what `edgeseal doctor`'s tests inspect.
+pub struct Stack {
+    /// The SDK configuration for moto.
+    pub sdk: aws_config::SdkConfig,
+    /// The secret, the edge function and its first version on moto.
+    pub aws: AwsWorld,
+    /// CloudFront's control plane (the rotator's faithful fake).
+    pub control: Arc<FakeCloudFront>,
+    /// Edge versions CloudFront can run, by version ARN.
+    pub edges: Arc<EdgeVersions>,
+    /// The authorizer processes.
+    pub authorizer: Arc<LambdaFunction>,
+    /// The API Gateway stand-in.
+    pub api: Arc<ApiGateway>,
+    /// The CloudFront stand-in.
+    pub cdn: Arc<CloudFront>,
+    /// Where to send traffic.
+    pub targets: Targets,
+    /// The rotator, in-process.
+    pub rotator: DemoRotator,
+    /// The failures to inject, in a `--chaos` run.
+    pub chaos: Option<Arc<Chaos>>,
+}
+
+/// Start the stack and send one request through it (fails if that is not allowed).
+pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
     std::fs::create_dir_all(&settings.out_dir)
         .map_err(|e| DemoError::Config(format!("{}: {e}", settings.out_dir.display())))?;
     let assets = EdgeAssets::from_dir(&settings.edge_assets_dir)
@@ -182,21 +246,43 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
     // AWS side.
     let edges = Arc::new(EdgeVersions::new(settings.out_dir.join("edge")));
     let aws = world::create(&sdk, &assets, LABEL, settings.max_age_secs, &edges).await?;
+    let static_value = match settings.mode {
+        Mode::Signed => None,
+        Mode::StaticHeader => Some(modes::use_static_header_secret(&aws).await?),
+    };
     let control = Arc::new(FakeCloudFront::new(settings.propagation));
+    let rotator_cloudfront = Arc::new(FaultableCloudFront::new(Arc::clone(&control)));
+    let chaos = match &settings.chaos {
+        None => None,
+        Some(c) => Some(Arc::new(
+            Chaos::start(
+                c.clone(),
+                &settings.moto_url,
+                Arc::clone(&rotator_cloudfront),
+            )
+            .await
+            .map_err(|e| DemoError::Setup(format!("Secrets Manager proxy: {e}")))?,
+        )),
+    };
+    // Every Secrets Manager client of the system under test goes through the chaos
+    // proxy when there is one.
+    let secrets_manager_url = chaos
+        .as_ref()
+        .map_or_else(|| settings.moto_url.clone(), |c| c.secrets_manager_url());
 
     // Backend, API Gateway with the real authorizer, CloudFront.
     let (backend_listener, backend_addr) = listen().await?;
     tokio::spawn(http::serve(backend_listener, apigw::backend));
-    let authorizer_env = vec![
+    let mut authorizer_env = vec![
         ("SECRET_ID".to_owned(), aws.secret.clone()),
-        ("AWS_ENDPOINT_URL".to_owned(), settings.moto_url.clone()),
+        ("AWS_ENDPOINT_URL".to_owned(), secrets_manager_url.clone()),
         ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
         ("AWS_ACCESS_KEY_ID".to_owned(), "testing".to_owned()),
         ("AWS_SECRET_ACCESS_KEY".to_owned(), "testing".to_owned()),
         ("MAX_AGE_SECS".to_owned(), settings.max_age_secs.to_string()),
         (
             "PREVIOUS_KEY_GRACE_SECS".to_owned(),
-            settings.previous_grace_secs.to_string(),
+            previous_grace_secs(settings).to_string(),
         ),
         ("RESPONSE_MODE".to_owned(), "simple".to_owned()),
         // Rotations here are seconds apart, not days: let an unknown key id trigger a
@@ -204,9 +290,13 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         ("UNKNOWN_KEY_MIN_INTERVAL_SECS".to_owned(), "1".to_owned()),
         ("RUST_LOG".to_owned(), "info".to_owned()),
     ];
+    if let Some(c) = &chaos {
+        authorizer_env.extend(c.settings().authorizer_env());
+    }
+    authorizer_env.extend(modes::authorizer_env(settings.mode));
     let authorizer = Arc::new(
         LambdaFunction::start(
-            "origin-verifier",
+            AUTHORIZER_FUNCTION,
             &settings.authorizer_bin,
             &authorizer_env,
             settings.authorizer_processes,
@@ -215,12 +305,10 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         .await
         .map_err(|e| DemoError::Setup(format!("starting the authorizer: {e}")))?,
     );
-    let api = Arc::new(ApiGateway::new(
-        Arc::clone(&authorizer),
-        backend_addr,
-        API_ID,
-        STAGE,
-    ));
+    let api = Arc::new(
+        ApiGateway::new(Arc::clone(&authorizer), backend_addr, API_ID, STAGE)
+            .with_identity_sources(&modes::identity_sources(settings.mode)),
+    );
     let (api_listener, api_addr) = listen().await?;
     let api_for_server = Arc::clone(&api);
     tokio::spawn(http::serve(api_listener, move |req| {
@@ -228,10 +316,12 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         async move { api.handle(req).await }
     }));
 
-    control.insert(
-        DISTRIBUTION_ID,
-        world::distribution_config(&api.domain_name(), STAGE, &aws.first_version_arn)?,
-    );
+    let mut distribution =
+        world::distribution_config(&api.domain_name(), STAGE, &aws.first_version_arn)?;
+    if let Some(value) = &static_value {
+        distribution = modes::static_header_distribution(distribution, value)?;
+    }
+    control.insert(DISTRIBUTION_ID, distribution);
     let captures = Arc::new(CaptureLog::default());
     let cdn = Arc::new(CloudFront::new(
         Arc::clone(&control),
@@ -250,7 +340,6 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
     // The rotator, in-process, against moto and the CloudFront fake.
     let rotator_env: HashMap<String, String> = [
         ("CLOUDFRONT_DISTRIBUTION_ID", DISTRIBUTION_ID.to_owned()),
-        ("EDGE_FUNCTION_NAME", aws.function.clone()),
         (
             "EDGE_ASSETS_DIR",
             settings.edge_assets_dir.display().to_string(),
@@ -259,22 +348,22 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         ("ORIGIN_TEST_PATH", format!("/{STAGE}/health")),
         ("SIGNATURE_LABEL", LABEL.to_owned()),
         ("SIGNATURE_MAX_AGE_SECS", settings.max_age_secs.to_string()),
-        ("WAIT_FOR_DEPLOYED", "true".to_owned()),
-        ("DEPLOY_POLL_INTERVAL_MS", "100".to_owned()),
         ("DEADLINE_MARGIN_MS", "0".to_owned()),
         ("EDGE_KEEP_VERSIONS", "3".to_owned()),
     ]
     .into_iter()
+    .chain(modes::rotator_env(settings.mode, &aws.function))
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     let config = edgeseal_rotator::Config::from_lookup(|name| rotator_env.get(name).cloned())
         .map_err(|e| DemoError::Config(format!("rotator: {e}")))?;
+    let secrets_sdk = edgeseal_testkit::sdk_config_for(&secrets_manager_url).await;
     let rotator: DemoRotator = edgeseal_rotator::Rotator::new(
         config,
-        SdkSecrets::new(&sdk),
+        SdkSecrets::new(&secrets_sdk),
         RecordingLambda::new(SdkLambda::new(&sdk), Arc::clone(&edges)),
-        Arc::clone(&control),
-        Some(assets),
+        Arc::clone(&rotator_cloudfront),
+        (settings.mode == Mode::Signed).then_some(assets),
     )
     .map_err(|e| DemoError::Setup(format!("rotator: {e}")))?;
 
@@ -288,6 +377,31 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         captures: Arc::clone(&captures),
     };
     warm_up(&targets).await?;
+    Ok(Stack {
+        sdk,
+        aws,
+        control,
+        edges,
+        authorizer,
+        api,
+        cdn,
+        targets,
+        rotator,
+        chaos,
+    })
+}
+
+/// Run the demo.
+pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
+    let Stack {
+        aws,
+        authorizer,
+        targets,
+        rotator,
+        edges,
+        chaos,
+        ..
+    } = start(settings).await?;
 
     let recorder = Arc::new(Recorder::default());
     let started = Instant::now();
@@ -318,15 +432,43 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         )));
     }
 
+    if let Some(c) = &chaos {
+        tasks.push(tokio::spawn(Arc::clone(c).run(
+            Arc::clone(&authorizer),
+            started,
+            settings.duration,
+        )));
+    }
+
     // Rotations, evenly spread over the middle of the run.
     let mut timeline = Vec::new();
     let mut failed_rotations = Vec::new();
+    let mut step_timings = Vec::new();
+    let mut driver = Driver {
+        rotator: &rotator,
+        aws: &aws,
+        timeout: settings.rotator_timeout,
+        started,
+        timeline: &mut timeline,
+        timings: &mut step_timings,
+    };
+    if settings.first_rotation == FirstRotation::ConfigTest
+        && let Err(e) = driver.configuration_test().await
+    {
+        failed_rotations.push(e.to_string());
+    }
     let spacing = settings.duration.div_f64(settings.rotations as f64 + 1.0);
     for rotation in 1..=settings.rotations {
         let at = spacing.mul_f64(rotation as f64);
         tokio::time::sleep(at.saturating_sub(started.elapsed())).await;
+        let chaos_guard = match &chaos {
+            Some(c) => Some(c.before_rotation(rotation, started).await),
+            None => None,
+        };
         phase.store(rotation, Ordering::Relaxed);
-        if let Err(e) = rotate(&rotator, &aws, rotation, started, &mut timeline).await {
+        let rotated = driver.rotate(rotation).await;
+        drop(chaos_guard);
+        if let Err(e) = rotated {
             // Secrets Manager would retry later; the demo reports it and carries on.
             failed_rotations.push(e.to_string());
         }
@@ -340,11 +482,21 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
 
     let outcomes = recorder.snapshot();
     let authorizer_peak_rss_kib = authorizer.peak_rss_kib();
-    let reasons = authorizer_reasons(&settings.out_dir, settings.authorizer_processes);
+    let verdicts = authorizer_log::verdicts(
+        &settings.out_dir,
+        AUTHORIZER_FUNCTION,
+        settings.authorizer_processes,
+    );
+    let reasons = authorizer_log::by_reason(&verdicts);
     let chart = settings.out_dir.join("timeline.svg");
     std::fs::write(&chart, report::svg(&outcomes, &timeline, seconds))
         .map_err(|e| DemoError::Setup(format!("writing the chart: {e}")))?;
-    let summary = report::summary(&outcomes, &reasons, &timeline, seconds);
+    let chaos = chaos.map(|c| c.report(&outcomes, &verdicts, authorizer.lives(), started));
+    let mut summary = report::summary(&outcomes, &reasons, &timeline, seconds);
+    if let Some(c) = &chaos {
+        summary.push_str(&c.summary());
+    }
+    summary.push_str(&report::longest_step_line(&step_timings));
     let edge_versions = edges.len();
     if let Ok(a) = Arc::try_unwrap(authorizer) {
         a.stop().await;
@@ -359,7 +511,19 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         edge_versions,
         authorizer_peak_rss_kib,
         failed_rotations,
+        chaos,
+        step_timings,
     })
+}
+
+/// The verifier's previous-key grace, scaled as in production (see the rotator README's
+/// timing model): at least the propagation plus the max age plus time for the
+/// rotation itself, so `--propagation-secs` beyond the default grace stays safe.
+fn previous_grace_secs(settings: &Settings) -> u64 {
+    let rotation_secs = 4 * settings.rotator_timeout.as_secs().min(10);
+    settings
+        .previous_grace_secs
+        .max(settings.propagation.as_secs() + settings.max_age_secs + rotation_secs)
 }
 
 async fn warm_up(targets: &Targets) -> Result<(), DemoError> {
@@ -386,80 +550,6 @@ async fn warm_up(targets: &Targets) -> Result<(), DemoError> {
     Err(DemoError::Setup(format!(
         "the first request through the stack did not succeed (last status {last}); see the logs in the output directory"
     )))
-}
-
-/// One rotation, step by step; a failed step restarts the rotation from createSecret a
-/// moment later, as Secrets Manager retries.
-async fn rotate(
-    rotator: &DemoRotator,
-    aws: &AwsWorld,
-    rotation: usize,
-    started: Instant,
-    timeline: &mut Vec<TimelineEvent>,
-) -> Result<(), DemoError> {
-    let mark = |timeline: &mut Vec<TimelineEvent>, what: String| {
-        timeline.push(TimelineEvent {
-            at: started.elapsed().as_secs_f64(),
-            rotation,
-            what,
-        });
-    };
-    let token = world::start_rotation(aws).await?;
-    mark(
-        timeline,
-        format!("RotateSecret (token {})", token.get(..8).unwrap_or(&token)),
-    );
-    let mut last_error = String::new();
-    for attempt in 1..=3 {
-        let mut failed = false;
-        for step in Step::ALL {
-            let event = world::event(aws, step, &token)?;
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-            match rotator.run(&event, deadline).await {
-                Ok(_) => mark(timeline, format!("{} done", step.as_str())),
-                Err(e) => {
-                    last_error = e.to_string();
-                    mark(
-                        timeline,
-                        format!("{} failed (attempt {attempt}): {e}", step.as_str()),
-                    );
-                    failed = true;
-                    break;
-                }
-            }
-        }
-        if !failed {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-    Err(DemoError::Rotation(rotation, last_error))
-}
-
-/// Count the authorizer's EMF lines by verdict and reason.
-fn authorizer_reasons(out_dir: &std::path::Path, processes: usize) -> BTreeMap<String, u64> {
-    let mut counts = BTreeMap::new();
-    for n in 0..processes {
-        let Ok(log) = std::fs::read_to_string(out_dir.join(format!("origin-verifier-{n}.log")))
-        else {
-            continue;
-        };
-        for line in log.lines().filter(|l| l.contains("\"_aws\"")) {
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-                continue;
-            };
-            let verdict = v
-                .get("Verdict")
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or("?");
-            let reason = v
-                .get("Reason")
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or("?");
-            *counts.entry(format!("{verdict} {reason}")).or_default() += 1;
-        }
-    }
-    counts
 }
 
 async fn progress(

@@ -7,9 +7,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use edgeseal_demo::chaos::ChaosSettings;
+use edgeseal_demo::modes::parse_mode;
+use edgeseal_demo::rotation::FirstRotation;
 use edgeseal_demo::{Settings, run};
 
-const USAGE: &str = "usage: edgeseal-demo --authorizer PATH --edge-assets DIR [--out DIR] [--seconds N] [--rotations N] [--rate N] [--attack-rate N] [--propagation-secs N] [--no-progress]
+const USAGE: &str = "usage: edgeseal-demo --authorizer PATH --edge-assets DIR [--out DIR] [--seconds N] [--rotations N] [--rate N] [--attack-rate N] [--propagation-secs N] [--rotator-timeout-secs N] [--mode signed|static-header] [--first-rotation immediate|config-test] [--no-progress] [--chaos]
   needs EDGESEAL_MOTO_URL (moto server); scripts/demo sets everything up";
 
 fn parse() -> Result<Settings, String> {
@@ -29,7 +32,7 @@ fn parse() -> Result<Settings, String> {
             "-h" | "--help" => return Err(String::new()),
             _ => rest.push((
                 arg.clone(),
-                if arg == "--no-progress" {
+                if arg == "--no-progress" || arg == "--chaos" {
                     String::new()
                 } else {
                     value(&arg)?
@@ -43,6 +46,7 @@ fn parse() -> Result<Settings, String> {
         assets.ok_or("--edge-assets is required")?,
         out,
     );
+    let mut chaos = false;
     for (name, value) in rest {
         let number = || {
             value
@@ -61,9 +65,18 @@ fn parse() -> Result<Settings, String> {
                 settings.attack_rate = u32::try_from(number()?.max(1)).map_err(|e| e.to_string())?
             }
             "--propagation-secs" => settings.propagation = Duration::from_secs(number()?),
+            "--rotator-timeout-secs" => {
+                settings.rotator_timeout = Duration::from_secs(number()?.max(1));
+            }
+            "--mode" => settings.mode = parse_mode(&value)?,
+            "--first-rotation" => settings.first_rotation = FirstRotation::parse(&value)?,
             "--no-progress" => settings.progress = false,
+            "--chaos" => chaos = true,
             other => return Err(format!("unknown option {other}")),
         }
+    }
+    if chaos {
+        settings.chaos = Some(ChaosSettings::for_rotations(settings.rotations));
     }
     Ok(settings)
 }
@@ -99,8 +112,16 @@ async fn main() -> ExitCode {
             for failure in &report.failed_rotations {
                 println!("FAILED: {failure}");
             }
-            let (legit_rejected, attacks_passed) = report.mistakes();
-            if legit_rejected == 0 && attacks_passed == 0 && report.failed_rotations.is_empty() {
+            let (_, attacks_passed) = report.mistakes();
+            let chaos_incomplete = report.chaos.as_ref().is_some_and(|c| !c.complete());
+            if chaos_incomplete {
+                println!("FAILED: not every planned failure happened (see Chaos above)");
+            }
+            if report.unexpected_rejections() == 0
+                && attacks_passed == 0
+                && report.failed_rotations.is_empty()
+                && !chaos_incomplete
+            {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

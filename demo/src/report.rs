@@ -111,6 +111,24 @@ pub fn summary(
     out
 }
 
+/// The summary line naming the longest single rotation step.
+pub fn longest_step_line(timings: &[crate::rotation::StepTiming]) -> String {
+    match crate::rotation::longest_step(timings) {
+        Some(t) => format!(
+            "Longest single rotation step: {:.2} s ({} of {}; {} steps run)\n",
+            t.took.as_secs_f64(),
+            t.step.as_str(),
+            if t.rotation == 0 {
+                "the configuration test".to_owned()
+            } else {
+                format!("rotation {}", t.rotation)
+            },
+            timings.len()
+        ),
+        None => "Longest single rotation step: none ran\n".to_owned(),
+    }
+}
+
 const PALETTE: [&str; 8] = [
     "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#bcbd22",
 ];

@@ -3,20 +3,31 @@
 //! response back), so the demo exercises the authorizer exactly as it ships.
 //!
 //! Several processes may serve one function (Lambda's concurrent execution
-//! environments); each takes the next queued invocation when it is free.
+//! environments); each takes the next queued invocation when it is free, and each has
+//! its own Runtime API endpoint, as each execution environment does, so the emulator
+//! knows which process holds which invocation.
+//!
+//! Execution environments come and go as on Lambda (Developer Guide, "Understanding the
+//! Lambda execution environment lifecycle"):
+//! - [`LambdaFunction::recycle`] is Lambda's Shutdown phase: no new invocation goes to
+//!   the environment, the one in flight finishes, then the process is killed; the next
+//!   process in that slot starts cold while the others carry the traffic.
+//! - A process that exits on its own (a crash) fails the invocation it held at once, as
+//!   Lambda reports `Runtime.ExitError` for it, and a new process starts in its place.
 
-use std::collections::HashMap;
-use std::path::Path;
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Notify, oneshot, watch};
+use tokio::task::JoinHandle;
 
 use crate::http::{Body, WholeRequest, serve, text};
 
@@ -31,6 +42,10 @@ pub enum InvokeError {
     /// `{errorType, errorMessage}` document.
     #[error("function error: {0}")]
     Function(String),
+    /// The process holding the invocation exited before answering
+    /// (`Runtime.ExitError` on Lambda).
+    #[error("Runtime.ExitError: the runtime exited ({0}) during the invocation")]
+    RuntimeExited(String),
     /// No response within the timeout.
     #[error("invocation timed out")]
     Timeout,
@@ -39,30 +54,104 @@ pub enum InvokeError {
     Stopped,
 }
 
+type Reply = oneshot::Sender<Result<Bytes, InvokeError>>;
+
 struct Pending {
     event: Bytes,
-    reply: oneshot::Sender<Result<Bytes, InvokeError>>,
+    reply: Reply,
+}
+
+/// An invocation handed to a process.
+struct Handed {
+    id: String,
+    event: Bytes,
+}
+
+/// Who holds what. One lock, never held across an await, so handing an invocation to a
+/// process, retiring a process and failing a dead process's invocations cannot
+/// interleave.
+#[derive(Default)]
+struct Dispatch {
+    queue: VecDeque<Pending>,
+    idle: VecDeque<(usize, oneshot::Sender<Handed>)>,
+    retired: Vec<bool>,
+    in_flight: HashMap<String, (usize, Reply)>,
+    next_id: u64,
+}
+
+impl Dispatch {
+    fn hand(&mut self, slot: usize, pending: Pending) -> Handed {
+        self.next_id += 1;
+        let id = format!("{:08x}-demo-{}", self.next_id, std::process::id());
+        self.in_flight.insert(id.clone(), (slot, pending.reply));
+        Handed {
+            id,
+            event: pending.event,
+        }
+    }
+
+    fn is_retired(&self, slot: usize) -> bool {
+        self.retired.get(slot).copied().unwrap_or(true)
+    }
+}
+
+/// One execution environment slot and the processes that served it.
+struct Slot {
+    index: usize,
+    /// Bumped whenever a new process starts in the slot.
+    generation: watch::Sender<u64>,
+    kill: Notify,
+    pid: AtomicU32,
+    lives: Mutex<Vec<ProcessLife>>,
+}
+
+/// One process's life in a slot.
+#[derive(Clone, Debug)]
+pub struct ProcessLife {
+    /// The slot (execution environment number).
+    pub slot: usize,
+    /// When the process was started.
+    pub started: Instant,
+    /// When it first answered an invocation.
+    pub first_response: Option<Instant>,
+    /// Invocations it answered.
+    pub answered: u64,
+    /// When and why it ended, if it did.
+    pub ended: Option<(Instant, String)>,
+    /// Its peak RSS in KiB (`VmHWM`), read while it ran.
+    pub peak_rss_kib: Option<u64>,
 }
 
 struct Shared {
     function_name: String,
-    queue: Mutex<mpsc::UnboundedReceiver<Pending>>,
-    in_flight: std::sync::Mutex<HashMap<String, oneshot::Sender<Result<Bytes, InvokeError>>>>,
-    next_id: AtomicU64,
+    dispatch: Mutex<Dispatch>,
+    slots: Vec<Arc<Slot>>,
+    stopping: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// How to start one process of the function.
+struct Launch {
+    binary: PathBuf,
+    env: Vec<(String, String)>,
+    log_dir: PathBuf,
 }
 
 /// A function served by one or more real processes.
 pub struct LambdaFunction {
-    queue: mpsc::UnboundedSender<Pending>,
-    children: Vec<Child>,
-    server: tokio::task::JoinHandle<()>,
+    shared: Arc<Shared>,
+    servers: Vec<JoinHandle<()>>,
+    supervisors: Vec<JoinHandle<()>>,
     invocations: AtomicU64,
 }
 
 impl LambdaFunction {
-    /// Start `processes` copies of `binary` against a fresh Runtime API on loopback.
-    /// `env` is the function's configuration; process `n` logs to
-    /// `log_dir/{function_name}-{n}.log`.
+    /// Start `processes` copies of `binary`, each against its own Runtime API endpoint on
+    /// loopback. `env` is the function's configuration; slot `n` logs to
+    /// `log_dir/{function_name}-{n}.log` (its later processes append).
     pub async fn start(
         function_name: &str,
         binary: &Path,
@@ -70,44 +159,55 @@ impl LambdaFunction {
         processes: usize,
         log_dir: &Path,
     ) -> std::io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let (queue_tx, queue_rx) = mpsc::unbounded_channel();
+        let slots: Vec<Arc<Slot>> = (0..processes)
+            .map(|index| {
+                Arc::new(Slot {
+                    index,
+                    generation: watch::Sender::new(0),
+                    kill: Notify::new(),
+                    pid: AtomicU32::new(0),
+                    lives: Mutex::default(),
+                })
+            })
+            .collect();
         let shared = Arc::new(Shared {
             function_name: function_name.to_owned(),
-            queue: Mutex::new(queue_rx),
-            in_flight: std::sync::Mutex::new(HashMap::new()),
-            next_id: AtomicU64::new(1),
+            dispatch: Mutex::new(Dispatch {
+                retired: vec![false; processes],
+                ..Dispatch::default()
+            }),
+            slots,
+            stopping: AtomicBool::new(false),
         });
-        let server = tokio::spawn(serve(listener, move |req| {
-            let shared = Arc::clone(&shared);
-            async move { route(&shared, req).await }
-        }));
-        let mut children = Vec::with_capacity(processes);
-        for n in 0..processes {
-            let log = std::fs::File::create(log_dir.join(format!("{function_name}-{n}.log")))?;
-            let child = Command::new(binary)
-                .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-                .env("AWS_LAMBDA_FUNCTION_NAME", function_name)
-                .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-                .env(
-                    "AWS_LAMBDA_LOG_GROUP_NAME",
-                    format!("/aws/lambda/{function_name}"),
-                )
-                .env("AWS_LAMBDA_LOG_STREAM_NAME", format!("local/{n}"))
-                .stdout(Stdio::from(log.try_clone()?))
-                .stderr(Stdio::from(log))
-                .stdin(Stdio::null())
-                .kill_on_drop(true)
-                .spawn()?;
-            children.push(child);
+        let launch = Arc::new(Launch {
+            binary: binary.to_owned(),
+            env: env.to_vec(),
+            log_dir: log_dir.to_owned(),
+        });
+        let (mut servers, mut supervisors) = (Vec::new(), Vec::new());
+        for slot in &shared.slots {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            let for_server = Arc::clone(&shared);
+            let index = slot.index;
+            servers.push(tokio::spawn(serve(listener, move |req| {
+                let shared = Arc::clone(&for_server);
+                async move { route(&shared, index, req).await }
+            })));
+            // The first process starts here, so a binary that cannot start is an error.
+            let child = launch.spawn(&shared.function_name, slot, &addr.to_string(), true)?;
+            supervisors.push(tokio::spawn(supervise(
+                Arc::clone(&shared),
+                Arc::clone(slot),
+                Arc::clone(&launch),
+                addr.to_string(),
+                child,
+            )));
         }
         Ok(Self {
-            queue: queue_tx,
-            children,
-            server,
+            shared,
+            servers,
+            supervisors,
             invocations: AtomicU64::new(0),
         })
     }
@@ -118,12 +218,36 @@ impl LambdaFunction {
         event: &serde_json::Value,
     ) -> Result<serde_json::Value, InvokeError> {
         let (reply, response) = oneshot::channel();
-        self.queue
-            .send(Pending {
-                event: Bytes::from(event.to_string()),
-                reply,
-            })
-            .map_err(|_| InvokeError::Stopped)?;
+        let mut pending = Pending {
+            event: Bytes::from(event.to_string()),
+            reply,
+        };
+        {
+            let mut dispatch = lock(&self.shared.dispatch);
+            loop {
+                let Some((slot, waiter)) = dispatch.idle.pop_front() else {
+                    dispatch.queue.push_back(pending);
+                    break;
+                };
+                if dispatch.is_retired(slot) || waiter.is_closed() {
+                    continue;
+                }
+                let handed = dispatch.hand(slot, pending);
+                match waiter.send(handed) {
+                    Ok(()) => break,
+                    Err(handed) => {
+                        // The process stopped waiting: take the invocation back.
+                        let Some((_, reply)) = dispatch.in_flight.remove(&handed.id) else {
+                            return Err(InvokeError::Stopped);
+                        };
+                        pending = Pending {
+                            event: handed.event,
+                            reply,
+                        };
+                    }
+                }
+            }
+        }
         self.invocations.fetch_add(1, Ordering::Relaxed);
         let body = tokio::time::timeout(INVOCATION_TIMEOUT, response)
             .await
@@ -138,43 +262,229 @@ impl LambdaFunction {
         self.invocations.load(Ordering::Relaxed)
     }
 
-    /// The process ids serving the function (to read their memory from /proc).
-    pub fn pids(&self) -> Vec<u32> {
-        self.children.iter().filter_map(Child::id).collect()
+    /// How many execution environment slots serve the function.
+    pub fn slots(&self) -> usize {
+        self.shared.slots.len()
     }
 
-    /// Peak resident set size of each process, in KiB (`VmHWM`), where readable.
-    pub fn peak_rss_kib(&self) -> Vec<u64> {
-        self.pids()
-            .into_iter()
-            .filter_map(|pid| {
-                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-                status
-                    .lines()
-                    .find_map(|l| l.strip_prefix("VmHWM:"))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            })
+    /// The process ids serving the function now (to read their memory from /proc).
+    pub fn pids(&self) -> Vec<u32> {
+        self.shared
+            .slots
+            .iter()
+            .map(|s| s.pid.load(Ordering::Relaxed))
+            .filter(|pid| *pid != 0)
             .collect()
+    }
+
+    /// Peak resident set size of each process now serving, in KiB (`VmHWM`).
+    pub fn peak_rss_kib(&self) -> Vec<u64> {
+        self.pids().into_iter().filter_map(peak_rss_kib).collect()
+    }
+
+    /// Every process that served the function, slot by slot, in start order.
+    pub fn lives(&self) -> Vec<ProcessLife> {
+        self.shared
+            .slots
+            .iter()
+            .flat_map(|s| lock(&s.lives).clone())
+            .collect()
+    }
+
+    /// Lambda's Shutdown of one execution environment: stop handing it invocations, let
+    /// the one in flight finish, kill the process (SIGKILL); a new process then starts
+    /// cold in the slot. Returns once the new process has been started.
+    pub async fn recycle(&self, slot: usize) -> Result<(), InvokeError> {
+        let Some(target) = self.shared.slots.get(slot) else {
+            return Err(InvokeError::Function(format!(
+                "no execution environment {slot}"
+            )));
+        };
+        let generation = *target.generation.borrow();
+        retire(&self.shared, slot);
+        let drained = Instant::now() + INVOCATION_TIMEOUT;
+        while in_flight(&self.shared, slot) > 0 && Instant::now() < drained {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        target.kill.notify_one();
+        let mut generations = target.generation.subscribe();
+        generations
+            .wait_for(|g| *g != generation)
+            .await
+            .map_err(|_| InvokeError::Stopped)?;
+        Ok(())
     }
 
     /// Stop the processes and the API.
     pub async fn stop(mut self) {
-        for child in &mut self.children {
-            let _ = child.kill().await;
+        self.shared.stopping.store(true, Ordering::Relaxed);
+        for slot in &self.shared.slots {
+            slot.kill.notify_one();
         }
-        self.server.abort();
+        for task in std::mem::take(&mut self.supervisors) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
     }
 }
 
-async fn route(shared: &Shared, req: WholeRequest) -> http::Response<Body> {
+impl Drop for LambdaFunction {
+    fn drop(&mut self) {
+        // An aborted supervisor drops its child, which kills the process.
+        self.shared.stopping.store(true, Ordering::Relaxed);
+        for task in self.supervisors.iter().chain(&self.servers) {
+            task.abort();
+        }
+    }
+}
+
+impl Launch {
+    fn spawn(
+        &self,
+        function_name: &str,
+        slot: &Slot,
+        runtime_api: &str,
+        first: bool,
+    ) -> std::io::Result<Child> {
+        let path = self
+            .log_dir
+            .join(format!("{function_name}-{}.log", slot.index));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(!first)
+            .truncate(first)
+            .open(path)?;
+        let child = Command::new(&self.binary)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+            .env("AWS_LAMBDA_FUNCTION_NAME", function_name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env(
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                format!("/aws/lambda/{function_name}"),
+            )
+            .env(
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                format!("local/{}", slot.index),
+            )
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        slot.pid.store(child.id().unwrap_or(0), Ordering::Relaxed);
+        lock(&slot.lives).push(ProcessLife {
+            slot: slot.index,
+            started: Instant::now(),
+            first_response: None,
+            answered: 0,
+            ended: None,
+            peak_rss_kib: None,
+        });
+        Ok(child)
+    }
+}
+
+/// Run the slot's processes one after another until the function stops.
+async fn supervise(
+    shared: Arc<Shared>,
+    slot: Arc<Slot>,
+    launch: Arc<Launch>,
+    runtime_api: String,
+    mut child: Child,
+) {
+    loop {
+        let pid = child.id();
+        let why = tokio::select! {
+            status = child.wait() => match status {
+                Ok(s) => format!("exited: {s}"),
+                Err(e) => format!("lost: {e}"),
+            },
+            () = slot.kill.notified() => {
+                let rss = pid.and_then(peak_rss_kib);
+                if let Some(life) = lock(&slot.lives).last_mut() {
+                    life.peak_rss_kib = rss;
+                }
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+                "killed (SIGKILL)".to_owned()
+            }
+        };
+        slot.pid.store(0, Ordering::Relaxed);
+        // No invocation may go to the dead process; the ones it held fail now.
+        retire(&shared, slot.index);
+        fail_in_flight(&shared, slot.index, &why);
+        if let Some(life) = lock(&slot.lives).last_mut() {
+            life.ended = Some((Instant::now(), why.clone()));
+        }
+        if shared.stopping.load(Ordering::Relaxed) {
+            return;
+        }
+        tracing::info!(function = %shared.function_name, slot = slot.index, %why, "execution environment ended; starting a new one");
+        if let Some(r) = lock(&shared.dispatch).retired.get_mut(slot.index) {
+            *r = false;
+        }
+        child = match launch.spawn(&shared.function_name, &slot, &runtime_api, false) {
+            Ok(child) => child,
+            Err(e) => {
+                tracing::error!(function = %shared.function_name, slot = slot.index, error = %e, "cannot start a new process");
+                return;
+            }
+        };
+        slot.generation.send_modify(|g| *g += 1);
+    }
+}
+
+fn retire(shared: &Shared, slot: usize) {
+    let mut dispatch = lock(&shared.dispatch);
+    if let Some(r) = dispatch.retired.get_mut(slot) {
+        *r = true;
+    }
+    // Dropping its waiters' senders tells its parked `/next` calls there is nothing.
+    dispatch.idle.retain(|(s, _)| *s != slot);
+}
+
+fn in_flight(shared: &Shared, slot: usize) -> usize {
+    lock(&shared.dispatch)
+        .in_flight
+        .values()
+        .filter(|(s, _)| *s == slot)
+        .count()
+}
+
+fn fail_in_flight(shared: &Shared, slot: usize, why: &str) {
+    let mut dispatch = lock(&shared.dispatch);
+    let ids: Vec<String> = dispatch
+        .in_flight
+        .iter()
+        .filter(|(_, (s, _))| *s == slot)
+        .map(|(id, _)| id.clone())
+        .collect();
+    for id in ids {
+        if let Some((_, reply)) = dispatch.in_flight.remove(&id) {
+            let _ = reply.send(Err(InvokeError::RuntimeExited(why.to_owned())));
+        }
+    }
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+async fn route(shared: &Shared, slot: usize, req: WholeRequest) -> http::Response<Body> {
     let path = req.parts.uri.path();
     let Some(rest) = path.strip_prefix(API_PREFIX) else {
         return text(StatusCode::NOT_FOUND, "not a runtime API path");
     };
     match (&req.parts.method, rest) {
-        (&Method::GET, "/invocation/next") => next_invocation(shared).await,
+        (&Method::GET, "/invocation/next") => next_invocation(shared, slot).await,
         (&Method::POST, "/init/error") => {
-            tracing::error!(function = %shared.function_name, body = %String::from_utf8_lossy(&req.body), "function failed to initialise");
+            tracing::error!(function = %shared.function_name, slot, body = %String::from_utf8_lossy(&req.body), "function failed to initialise");
             text(StatusCode::ACCEPTED, "")
         }
         (&Method::POST, rest) => {
@@ -184,12 +494,15 @@ async fn route(shared: &Shared, req: WholeRequest) -> http::Response<Body> {
             else {
                 return text(StatusCode::NOT_FOUND, "unknown path");
             };
-            let Ok(mut in_flight) = shared.in_flight.lock() else {
-                return text(StatusCode::INTERNAL_SERVER_ERROR, "poisoned");
-            };
-            let Some(reply) = in_flight.remove(id) else {
+            let Some((held_by, reply)) = lock(&shared.dispatch).in_flight.remove(id) else {
                 return text(StatusCode::BAD_REQUEST, "unknown request id");
             };
+            if let Some(s) = shared.slots.get(held_by)
+                && let Some(life) = lock(&s.lives).last_mut()
+            {
+                life.answered += 1;
+                life.first_response.get_or_insert_with(Instant::now);
+            }
             let result = match outcome {
                 "response" => Ok(req.body),
                 _ => Err(InvokeError::Function(
@@ -203,34 +516,48 @@ async fn route(shared: &Shared, req: WholeRequest) -> http::Response<Body> {
     }
 }
 
-async fn next_invocation(shared: &Shared) -> http::Response<Body> {
-    let pending = {
-        let mut queue = shared.queue.lock().await;
-        queue.recv().await
+async fn next_invocation(shared: &Shared, slot: usize) -> http::Response<Body> {
+    let Some(this) = shared.slots.get(slot) else {
+        return text(StatusCode::NOT_FOUND, "unknown execution environment");
     };
-    let Some(pending) = pending else {
-        return text(StatusCode::GONE, "shutting down");
+    let generation = *this.generation.borrow();
+    let waiting = {
+        let mut dispatch = lock(&shared.dispatch);
+        if dispatch.is_retired(slot) {
+            None
+        } else if let Some(pending) = dispatch.queue.pop_front() {
+            return invocation_response(shared, dispatch.hand(slot, pending));
+        } else {
+            let (tx, rx) = oneshot::channel();
+            dispatch.idle.push_back((slot, tx));
+            Some(rx)
+        }
     };
-    let id = format!(
-        "{:08x}-demo-{}",
-        shared.next_id.fetch_add(1, Ordering::Relaxed),
-        std::process::id()
-    );
-    if let Ok(mut in_flight) = shared.in_flight.lock() {
-        in_flight.insert(id.clone(), pending.reply);
+    if let Some(rx) = waiting
+        && let Ok(handed) = rx.await
+    {
+        return invocation_response(shared, handed);
     }
+    // Retired: this process gets nothing more and is about to be killed. Answer only
+    // once a new process runs in the slot (the old one's connection is gone by then).
+    let mut generations = this.generation.subscribe();
+    let _ = generations.wait_for(|g| *g != generation).await;
+    text(StatusCode::GONE, "execution environment shut down")
+}
+
+fn invocation_response(shared: &Shared, handed: Handed) -> http::Response<Body> {
     let deadline = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis())
         + INVOCATION_TIMEOUT.as_millis();
-    let mut response = http::Response::new(Body::new(pending.event));
+    let mut response = http::Response::new(Body::new(handed.event));
     let headers = response.headers_mut();
     let mut set = |name: &'static str, value: String| {
         if let Ok(v) = http::HeaderValue::from_str(&value) {
             headers.insert(name, v);
         }
     };
-    set("lambda-runtime-aws-request-id", id);
+    set("lambda-runtime-aws-request-id", handed.id);
     set("lambda-runtime-deadline-ms", deadline.to_string());
     set(
         "lambda-runtime-invoked-function-arn",

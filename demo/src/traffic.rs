@@ -64,6 +64,9 @@ pub struct Outcome {
     pub status: u16,
     /// The key id the backend reported, for allowed requests.
     pub keyid: Option<String>,
+    /// API Gateway's request id (`apigw-requestid`), when the request reached it: the
+    /// key to the authorizer's log line for it.
+    pub request_id: Option<String>,
 }
 
 impl Outcome {
@@ -136,11 +139,17 @@ pub async fn send(
         }
         Err(_) => (0, None, None),
     };
+    let request_id = echoed
+        .as_ref()
+        .and_then(|h| h.get(crate::apigw::REQUEST_ID_HEADER))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     recorder.push(Outcome {
         at: started.elapsed().as_secs_f64(),
         kind,
         status,
         keyid,
+        request_id,
     });
     echoed
 }

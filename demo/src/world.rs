@@ -14,15 +14,17 @@ use aws_sdk_cloudfront::types::{
 use edgeseal::{KeyId, SigningKey};
 use edgeseal_edge_signer::{EdgeAssets, EdgeConfig, package_zip};
 use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
-use edgeseal_rotator::aws::{ApiError, EdgeFunctionApi, FunctionVersion, UpdateStatus};
-use edgeseal_rotator::testing::FakeCloudFront;
+use edgeseal_rotator::aws::{
+    ApiError, EdgeFunctionApi, FunctionVersion, UpdateStatus, VersionState,
+};
 use edgeseal_rotator::{RotationEvent, Rotator, Step};
 
 use crate::DemoError;
+use crate::chaos::FaultableCloudFront;
 use crate::cloudfront::EdgeVersions;
 
-/// The rotator as the demo runs it.
-pub type DemoRotator = Rotator<SdkSecrets, RecordingLambda, Arc<FakeCloudFront>>;
+/// The rotator as the demo runs it (`--chaos` can fail one of its CloudFront calls).
+pub type DemoRotator = Rotator<SdkSecrets, RecordingLambda, Arc<FaultableCloudFront>>;
 
 /// The Lambda API as the rotator sees it, recording every zip it uploads and which
 /// version each became.
@@ -77,6 +79,10 @@ impl EdgeFunctionApi for RecordingLambda {
         Ok(version)
     }
 
+    async fn version_state(&self, function: &str, version: &str) -> Result<VersionState, ApiError> {
+        self.inner.version_state(function, version).await
+    }
+
     async fn list_versions(&self, function: &str) -> Result<Vec<FunctionVersion>, ApiError> {
         self.inner.list_versions(function).await
     }
@@ -122,17 +128,15 @@ pub async fn create(
 ) -> Result<AwsWorld, DemoError> {
     let sm = aws_sdk_secretsmanager::Client::new(sdk);
     let lambda = aws_sdk_lambda::Client::new(sdk);
-    let iam = aws_sdk_iam::Client::new(sdk);
-    let run = std::process::id();
+    // Unique per run, also when one process runs the demo twice (its tests).
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let run = format!(
+        "{}-{}",
+        std::process::id(),
+        RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
 
-    let role = iam
-        .create_role()
-        .role_name(format!("edgeseal-demo-{run}"))
-        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["lambda.amazonaws.com","edgelambda.amazonaws.com"]},"Action":"sts:AssumeRole"}]}"#)
-        .send()
-        .await
-        .map_err(|e| DemoError::Setup(format!("IAM CreateRole: {e}")))?;
-    let role_arn = role.role().map(|r| r.arn().to_owned()).unwrap_or_default();
+    let role_arn = crate::iam::create_lambda_role(sdk, &format!("edgeseal-demo-{run}")).await?;
 
     let secret = format!("edgeseal-demo-{run}");
     let token = new_token()?;
@@ -163,6 +167,11 @@ pub async fn create(
         .runtime(aws_sdk_lambda::types::Runtime::Nodejs22x)
         .role(&role_arn)
         .handler("index.handler")
+        // What the rotator writes on every version it publishes: the key's id.
+        .description(format!(
+            "{}{token}",
+            edgeseal_rotator::VERSION_DESCRIPTION_PREFIX
+        ))
         .code(
             aws_sdk_lambda::types::FunctionCode::builder()
                 .zip_file(zip.clone().into())
@@ -260,7 +269,13 @@ pub fn distribution_config(
             DefaultCacheBehavior::builder()
                 .target_origin_id("api")
                 .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
-                .cache_policy_id("4135ea2d-6df8-44a3-9df3-4b5a84be39ad")
+                .cache_policy_id(edgeseal_rotator::testing::CACHING_DISABLED)
+                // Managed AllViewerExceptHostHeader, as deploy/template.yaml: with only a
+                // cache policy CloudFront forwards just what is in the cache key (no query
+                // string for CachingDisabled), and an origin-request function sees the
+                // query string only when a policy forwards all of it (CloudFront guide,
+                // restrictions on edge functions).
+                .origin_request_policy_id(edgeseal_rotator::testing::ALL_VIEWER_EXCEPT_HOST_HEADER)
                 .lambda_function_associations(
                     LambdaFunctionAssociations::builder()
                         .quantity(1)

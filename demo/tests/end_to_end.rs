@@ -13,32 +13,21 @@
     missing_docs
 )]
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::Duration;
 
+use edgeseal_demo::run;
 use edgeseal_demo::traffic::Kind;
-use edgeseal_demo::{Settings, run};
-
-fn required(var: &str) -> String {
-    std::env::var(var)
-        .unwrap_or_else(|_| panic!("{var} is not set: run the tests with `bash scripts/test`"))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotations_under_load_drop_no_legitimate_request_and_let_no_attack_through() {
-    let out = std::env::temp_dir().join(format!("edgeseal-e2e-{}", std::process::id()));
-    let mut settings = Settings::new(
-        edgeseal_testkit::moto_url(),
-        PathBuf::from(required("EDGESEAL_AUTHORIZER_BIN")),
-        PathBuf::from(required("EDGESEAL_EDGE_ASSETS")),
-        out,
-    );
+    let mut settings = common::settings("edgeseal-e2e");
     settings.duration = Duration::from_secs(24);
     settings.rotations = 3;
     settings.rate = 30;
     settings.attack_rate = 8;
     settings.propagation = Duration::from_secs(3);
-    settings.progress = false;
 
     let report = run(&settings).await.expect("the demo runs");
     println!("{}", report.summary);

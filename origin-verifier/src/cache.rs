@@ -439,16 +439,43 @@ impl<S: SecretsSource> KeyCache<S> {
         {
             return self.usable(&mut inner, now);
         }
+        tracing::info!(keyid, "unknown keyid");
+        self.on_demand_refresh(&mut inner, now).await
+    }
+
+    /// The static-header counterpart of [`refresh_for_unknown_at`](Self::refresh_for_unknown_at):
+    /// called when a presented header value matches no held value (a rotation may have
+    /// just staged a new one). Refreshes now unless an on-demand refresh (of either kind)
+    /// ran less than the configured interval ago, so wrong values cannot drive Secrets
+    /// Manager traffic. The value is never logged.
+    pub async fn refresh_for_unmatched_static_at(
+        &self,
+        presented: &str,
+        now: UnixTime,
+    ) -> Option<Arc<Snapshot>> {
+        let mut inner = self.inner.lock().await;
+        if let Some(snapshot) = &inner.snapshot
+            && snapshot.match_static(presented, now).is_some()
+        {
+            return self.usable(&mut inner, now);
+        }
+        tracing::info!("static header value matches no held value");
+        self.on_demand_refresh(&mut inner, now).await
+    }
+
+    /// One refresh outside the TTL schedule, at most one per
+    /// `UNKNOWN_KEY_MIN_INTERVAL_SECS` whatever triggered it.
+    async fn on_demand_refresh(&self, inner: &mut Inner, now: UnixTime) -> Option<Arc<Snapshot>> {
         if let Some(last) = inner.last_unknown_refresh
             && now < last.plus_secs(self.settings.unknown_key_min_interval_secs)
         {
-            tracing::debug!(keyid, "unknown keyid: refresh rate-limited");
+            tracing::debug!("on-demand refresh rate-limited");
             return None;
         }
         inner.last_unknown_refresh = Some(now);
-        tracing::info!(keyid, "unknown keyid: refreshing keys");
-        self.refresh_locked(&mut inner, now).await.ok()?;
-        self.usable(&mut inner, now)
+        tracing::info!("refreshing keys on demand");
+        self.refresh_locked(inner, now).await.ok()?;
+        self.usable(inner, now)
     }
 
     /// Refresh now, whatever the TTL (cold start, tests).

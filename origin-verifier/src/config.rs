@@ -137,13 +137,15 @@ impl fmt::Debug for Config {
 }
 
 impl Config {
-    /// Default `PREVIOUS_KEY_GRACE_SECS`: 30 minutes. The previous key must outlive every
-    /// request an edge signed with it: CloudFront propagation of the new edge version
-    /// (usually under 5 minutes, sometimes 15 or more), plus the signature's maximum age
-    /// (300 s) for origin retries, plus a cache TTL for this authorizer to notice the
-    /// rotation. On a cold start the grace is counted from the start of the rotation
-    /// (see the README), which eats into it by the rotation's duration.
-    pub const DEFAULT_PREVIOUS_KEY_GRACE_SECS: u64 = 1800;
+    /// Default `PREVIOUS_KEY_GRACE_SECS`: 60 minutes. The rotator finishes without
+    /// waiting for CloudFront to deploy, so the previous key must outlive every request
+    /// an edge still running the old version signs: the worst propagation reported
+    /// (45 minutes; AWS's own waiter allows 35), plus the signature's maximum age (300 s)
+    /// for origin retries, plus the rotation's own duration, which a cold start's
+    /// estimate of the demotion time eats into (four steps of at most 60 s each; see the
+    /// README). 45 + 5 + 4 = 54 minutes, rounded up to an hour for margin. A later
+    /// warm-cache notice of the demotion only extends it, by at most one cache TTL.
+    pub const DEFAULT_PREVIOUS_KEY_GRACE_SECS: u64 = 3600;
     /// Default `CACHE_TTL_SECS`: 5 minutes; an unknown `keyid` refreshes sooner.
     pub const DEFAULT_CACHE_TTL_SECS: u64 = 300;
     /// Default `MAX_STALE_SECS`: 1 hour of Secrets Manager outage before failing closed.
@@ -378,7 +380,7 @@ mod tests {
         assert_eq!(c.tag.as_deref(), Some("edgeseal"));
         assert_eq!(c.max_age_secs, 300);
         assert_eq!(c.clock_skew_secs, 10);
-        assert_eq!(c.previous_key_grace_secs, 1800);
+        assert_eq!(c.previous_key_grace_secs, 3600);
         assert_eq!(c.cache_ttl_secs, 300);
         assert_eq!(c.response_mode, ResponseMode::Simple);
         assert_eq!(c.auth_mode, AuthMode::Signature);

@@ -259,10 +259,14 @@ impl<S: SecretsSource> Authorizer<S> {
         let snapshot = self.cache.snapshot_at(now).await;
         match self.auth_mode {
             AuthMode::Signature => self.check_signature(now, view, snapshot).await,
-            AuthMode::StaticHeader => (self.check_static(now, view, snapshot.as_deref()), None),
+            AuthMode::StaticHeader => (
+                self.check_static(now, view, snapshot.as_deref()).await,
+                None,
+            ),
             AuthMode::Migration => {
-                // The static header first: it is cheap and never triggers a key fetch.
-                let by_header = self.check_static(now, view, snapshot.as_deref());
+                // The static header first: it is cheap, and fetches keys only for a
+                // presented value that matches none (rate-limited).
+                let by_header = self.check_static(now, view, snapshot.as_deref()).await;
                 if by_header.is_ok() {
                     return (by_header, None);
                 }
@@ -319,7 +323,35 @@ impl<S: SecretsSource> Authorizer<S> {
         (decision, Some(keyid))
     }
 
-    fn check_static(
+    /// The static header against the held values; a value matching none triggers one
+    /// rate-limited refresh (a rotation may have just staged it), as an unknown keyid does.
+    async fn check_static(
+        &self,
+        now: UnixTime,
+        view: &RequestView,
+        snapshot: Option<&Snapshot>,
+    ) -> Result<Grant, DenyReason> {
+        let first = self.match_static(now, view, snapshot);
+        if !matches!(
+            first,
+            Err(DenyReason::StaticHeaderMismatch | DenyReason::NoStaticValues)
+        ) {
+            return first;
+        }
+        let Some(presented) = view.header(&self.header_name) else {
+            return first;
+        };
+        match self
+            .cache
+            .refresh_for_unmatched_static_at(&presented, now)
+            .await
+        {
+            Some(fresh) => self.match_static(now, view, Some(&fresh)),
+            None => first,
+        }
+    }
+
+    fn match_static(
         &self,
         now: UnixTime,
         view: &RequestView,

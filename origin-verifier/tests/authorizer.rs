@@ -283,7 +283,7 @@ async fn staging_labels_move_while_requests_are_verified() {
     let client = sm_client().await;
     let (k1, k2) = (key(11), key(12));
     let (name, v1) = create_secret(&client, &hmac_json(&k1)).await;
-    let grace = 1800;
+    let grace = origin_verifier::Config::DEFAULT_PREVIOUS_KEY_GRACE_SECS;
     let (authorizer, source) = authorizer(&config(&name, &[("CACHE_TTL_SECS", "60")])).await;
     let t0 = now();
     let allowed = |r: AuthorizerResponse| r.context().stage.map(str::to_owned);

@@ -103,9 +103,15 @@ pub struct Config {
     pub edge: Option<EdgeSettings>,
     /// Static-header mode only.
     pub static_header: Option<StaticHeaderSettings>,
-    /// `WAIT_FOR_DEPLOYED`, default `true`: testSecret waits for every distribution to be
-    /// `Deployed` (bounded by the Lambda's remaining time) and fails if one is not.
+    /// `WAIT_FOR_DEPLOYED`, default `false`: testSecret waits for every distribution to
+    /// be `Deployed` (bounded by the step's deadline) and fails if one is not. Only for
+    /// verifiers without a previous-key grace (the static-header authorizers edgeseal
+    /// replaces); edgeseal's verifier keeps AWSPREVIOUS for the propagation (see the
+    /// README's timing model).
     pub wait_for_deployed: bool,
+    /// `MAX_STEP_SECS`, default 60: no step runs longer than this, whatever the Lambda's
+    /// timeout and CloudFront's propagation time.
+    pub max_step: Duration,
     /// `DEPLOY_POLL_INTERVAL_MS`, default 10000.
     pub deploy_poll_interval: Duration,
     /// `DEADLINE_MARGIN_MS`, default 5000: time left unused before the Lambda deadline,
@@ -290,7 +296,8 @@ impl Config {
             secret_key_name,
             edge,
             static_header,
-            wait_for_deployed: boolean(&get, "WAIT_FOR_DEPLOYED", true)?,
+            wait_for_deployed: boolean(&get, "WAIT_FOR_DEPLOYED", false)?,
+            max_step: Duration::from_secs(number(&get, "MAX_STEP_SECS", 60, 1, 900)?),
             deploy_poll_interval: Duration::from_millis(number(
                 &get,
                 "DEPLOY_POLL_INTERVAL_MS",
@@ -404,7 +411,8 @@ mod tests {
         assert_eq!(c.origin_test.method, http::Method::GET);
         assert_eq!(c.origin_test.expected, ExpectedStatus::Success);
         assert_eq!(c.origin_test.timeout, Duration::from_secs(5));
-        assert!(c.wait_for_deployed);
+        assert!(!c.wait_for_deployed);
+        assert_eq!(c.max_step, Duration::from_secs(60));
         assert!(c.edge.is_none());
     }
 
@@ -467,7 +475,8 @@ mod tests {
 
     #[test]
     fn malformed_values_name_their_variable() {
-        let cases: [(&str, &str); 12] = [
+        let cases: [(&str, &str); 13] = [
+            ("MAX_STEP_SECS", "901"),
             ("ROTATION_MODE", "rotate"),
             ("ORIGIN_URL", "not a url"),
             ("ORIGIN_URL", "ftp://x.example/"),

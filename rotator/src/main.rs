@@ -5,8 +5,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use edgeseal_edge_signer::EdgeAssets;
 use edgeseal_rotator::aws::sdk::{SdkCloudFront, SdkLambda, SdkSecrets};
+use edgeseal_rotator::edge_version::{EdgeVersionRecord, SdkParameters};
 use edgeseal_rotator::{Config, RotationEvent, Rotator};
-use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
 type SdkRotator = Rotator<SdkSecrets, SdkLambda, SdkCloudFront>;
@@ -32,7 +33,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         )?),
         None => None,
     };
+    let record = EdgeVersionRecord::from_env()
+        .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    // The record reads CloudFront and writes SSM with clients of its own, apart from
+    // the rotation's.
+    let recorder: &'static Option<(EdgeVersionRecord, SdkCloudFront, SdkParameters)> = Box::leak(
+        Box::new(record.map(|r| (r, SdkCloudFront::new(&sdk), SdkParameters::new(&sdk)))),
+    );
     let margin = config.deadline_margin;
     let rotator: &'static SdkRotator = Box::leak(Box::new(Rotator::new(
         config,
@@ -45,12 +53,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<RotationEvent>| async move {
         let deadline = deadline(event.context.deadline, margin);
-        let outcome = rotator
-            .run(&event.payload, deadline)
-            .await
+        let result = rotator.run(&event.payload, deadline).await;
+        record_edge_version(rotator, recorder).await;
+        // A typed `errorType` per failure kind; the message never carries key material.
+        let outcome = result
             .inspect_err(|e| tracing::error!(step = %event.payload.step, error = %e, "rotation step failed"))
-            .map_err(lambda_runtime::Error::from)?;
-        Ok::<Value, lambda_runtime::Error>(json!({
+            .map_err(Diagnostic::from)?;
+        Ok::<Value, Diagnostic>(json!({
             "step": event.payload.step.as_str(),
             "outcome": format!("{outcome:?}"),
         }))
@@ -66,4 +75,29 @@ fn deadline(deadline_ms: u64, margin: Duration) -> tokio::time::Instant {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     let remaining = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
     tokio::time::Instant::now() + remaining.saturating_sub(margin)
+}
+
+/// After every step, whatever its result: record the edge version the distributions
+/// name (best effort; logged, never fails the step).
+async fn record_edge_version(
+    rotator: &SdkRotator,
+    recorder: &Option<(EdgeVersionRecord, SdkCloudFront, SdkParameters)>,
+) {
+    let (Some((record, cdn, store)), Some(edge)) = (recorder, &rotator.config().edge) else {
+        return;
+    };
+    let distributions = &rotator.config().distributions;
+    match record
+        .record(cdn, store, distributions, &edge.function)
+        .await
+    {
+        Ok(recorded) => tracing::info!(
+            parameter = record.parameter(),
+            ?recorded,
+            "edge version recorded"
+        ),
+        Err(e) => {
+            tracing::warn!(parameter = record.parameter(), error = %e, "edge version not recorded")
+        }
+    }
 }

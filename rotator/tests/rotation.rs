@@ -165,6 +165,21 @@ impl DistributionApi for Meddler {
     async fn status(&self, id: &str) -> Result<DeployStatus, ApiError> {
         self.inner.status(id).await
     }
+
+    async fn domain_name(&self, id: &str) -> Result<String, ApiError> {
+        self.inner.domain_name(id).await
+    }
+
+    async fn policy_forwards_all_query_strings(
+        &self,
+        policy: &edgeseal_rotator::PolicyRef,
+    ) -> Result<bool, ApiError> {
+        self.inner.policy_forwards_all_query_strings(policy).await
+    }
+
+    async fn staging_domain_names(&self, policy_id: &str) -> Result<Vec<String>, ApiError> {
+        self.inner.staging_domain_names(policy_id).await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -232,7 +247,12 @@ async fn set_secret_runs_while_in_progress_and_test_secret_waits_for_deployed() 
         world.cdn.status(&world.distribution).await.unwrap(),
         DeployStatus::InProgress
     );
-    let rotator = world.rotator(FaultPlan::none());
+    // WAIT_FOR_DEPLOYED (for verifiers without a previous-key grace): testSecret waits.
+    let rotator = world.rotator_with(
+        world.config_with(&[("WAIT_FOR_DEPLOYED", "true")]),
+        FaultPlan::none(),
+        world.cdn.clone(),
+    );
     let token = world.start_rotation().await;
     rotator
         .run(&world.event(Step::Create, &token), soon())
@@ -523,6 +543,13 @@ impl edgeseal_rotator::EdgeFunctionApi for SlowLambda {
         self.inner
             .publish_version(function, description, code_sha256)
             .await
+    }
+    async fn version_state(
+        &self,
+        function: &str,
+        version: &str,
+    ) -> Result<edgeseal_rotator::VersionState, ApiError> {
+        self.inner.version_state(function, version).await
     }
     async fn list_versions(
         &self,

@@ -11,6 +11,8 @@ use std::sync::Arc;
 use aws_sdk_cloudfront::types::DistributionConfig;
 use zeroize::Zeroizing;
 
+pub use crate::query_strings::PolicyRef;
+
 pub mod sdk;
 
 /// Every AWS operation the rotator calls; used in errors, logs and fault injection.
@@ -40,6 +42,12 @@ pub enum Op {
     UpdateDistribution,
     /// `cloudfront:GetDistribution`
     GetDistribution,
+    /// `cloudfront:GetCachePolicy`
+    GetCachePolicy,
+    /// `cloudfront:GetOriginRequestPolicy`
+    GetOriginRequestPolicy,
+    /// `cloudfront:GetContinuousDeploymentPolicy`
+    GetContinuousDeploymentPolicy,
 }
 
 impl Op {
@@ -58,6 +66,9 @@ impl Op {
             Op::GetDistributionConfig => "GetDistributionConfig",
             Op::UpdateDistribution => "UpdateDistribution",
             Op::GetDistribution => "GetDistribution",
+            Op::GetCachePolicy => "GetCachePolicy",
+            Op::GetOriginRequestPolicy => "GetOriginRequestPolicy",
+            Op::GetContinuousDeploymentPolicy => "GetContinuousDeploymentPolicy",
         }
     }
 }
@@ -106,6 +117,16 @@ pub enum ApiError {
         op: Op,
         /// The service's error code, or `transport` / `unknown`.
         code: String,
+        /// The service's message.
+        message: String,
+    },
+    /// The control plane refused the call for its rate (CloudFront answers `Throttling`,
+    /// "Rate exceeded", after a few `UpdateDistribution` calls a minute per account:
+    /// ansible-collections/community.aws#296, aws/aws-cdk#29183). Worth retrying later.
+    #[error("{op}: throttled ({message})")]
+    Throttled {
+        /// The call.
+        op: Op,
         /// The service's message.
         message: String,
     },
@@ -206,6 +227,21 @@ pub enum UpdateStatus {
     Failed(String),
 }
 
+/// A published version's `State` (Lambda function states): a version starts `Pending`
+/// and CloudFront refuses to associate it until it is `Active`
+/// (aws-samples/cloudfront-authorization-at-edge#245).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VersionState {
+    /// Ready to be associated.
+    Active,
+    /// Still being set up.
+    Pending,
+    /// Lambda could not set it up (with `StateReason`).
+    Failed(String),
+    /// Anything else Lambda reports (`Inactive`, ...).
+    Other(String),
+}
+
 /// The edge function's Lambda API (a client for us-east-1).
 pub trait EdgeFunctionApi: Send + Sync {
     /// `UpdateFunctionCode` of `$LATEST`; returns the new `CodeSha256`.
@@ -228,6 +264,13 @@ pub trait EdgeFunctionApi: Send + Sync {
         description: &str,
         code_sha256: &str,
     ) -> impl Future<Output = Result<FunctionVersion, ApiError>> + Send;
+
+    /// `GetFunctionConfiguration` of one published version: its `State`.
+    fn version_state(
+        &self,
+        function: &str,
+        version: &str,
+    ) -> impl Future<Output = Result<VersionState, ApiError>> + Send;
 
     /// `ListVersionsByFunction`, all pages, without `$LATEST`.
     fn list_versions(
@@ -273,6 +316,23 @@ pub trait DistributionApi: Send + Sync {
 
     /// `GetDistribution`: its status.
     fn status(&self, id: &str) -> impl Future<Output = Result<DeployStatus, ApiError>> + Send;
+
+    /// `GetDistribution`: its domain name (`dxxxx.cloudfront.net`).
+    fn domain_name(&self, id: &str) -> impl Future<Output = Result<String, ApiError>> + Send;
+
+    /// `GetCachePolicy` / `GetOriginRequestPolicy`: whether the policy forwards every
+    /// query string (`QueryStringBehavior` `all`).
+    fn policy_forwards_all_query_strings(
+        &self,
+        policy: &PolicyRef,
+    ) -> impl Future<Output = Result<bool, ApiError>> + Send;
+
+    /// `GetContinuousDeploymentPolicy`: the staging distributions' domain names
+    /// (`StagingDistributionDnsNames`).
+    fn staging_domain_names(
+        &self,
+        policy_id: &str,
+    ) -> impl Future<Output = Result<Vec<String>, ApiError>> + Send;
 }
 
 /// A shared client (the rotator and, in tests, the assertions hold the same fake).
@@ -292,5 +352,20 @@ impl<T: DistributionApi> DistributionApi for Arc<T> {
 
     async fn status(&self, id: &str) -> Result<DeployStatus, ApiError> {
         (**self).status(id).await
+    }
+
+    async fn domain_name(&self, id: &str) -> Result<String, ApiError> {
+        (**self).domain_name(id).await
+    }
+
+    async fn policy_forwards_all_query_strings(
+        &self,
+        policy: &PolicyRef,
+    ) -> Result<bool, ApiError> {
+        (**self).policy_forwards_all_query_strings(policy).await
+    }
+
+    async fn staging_domain_names(&self, policy_id: &str) -> Result<Vec<String>, ApiError> {
+        (**self).staging_domain_names(policy_id).await
     }
 }

@@ -5,8 +5,8 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use zeroize::Zeroizing;
 
 use super::{
-    ApiError, DeployStatus, DistributionApi, EdgeFunctionApi, FunctionVersion, Op, SecretMetadata,
-    SecretsApi, UpdateStatus,
+    ApiError, DeployStatus, DistributionApi, EdgeFunctionApi, FunctionVersion, Op, PolicyRef,
+    SecretMetadata, SecretsApi, UpdateStatus, VersionState,
 };
 
 /// Lambda@Edge functions live in us-east-1, and CloudFront's API is served from there;
@@ -31,6 +31,12 @@ where
                     ApiError::NotFound { op, message }
                 }
                 "PreconditionFailed" => ApiError::PreconditionFailed(op),
+                // CloudFront: `Throttling` / "Rate exceeded" (community.aws#296); Lambda
+                // and Secrets Manager name it `TooManyRequestsException` /
+                // `ThrottlingException`. (The SDK's own retries come first.)
+                "Throttling" | "ThrottlingException" | "TooManyRequestsException" => {
+                    ApiError::Throttled { op, message }
+                }
                 _ => ApiError::Service { op, code, message },
             }
         }
@@ -239,6 +245,27 @@ impl EdgeFunctionApi for SdkLambda {
         )
     }
 
+    async fn version_state(&self, function: &str, version: &str) -> Result<VersionState, ApiError> {
+        use aws_sdk_lambda::types::State;
+        let out = self
+            .0
+            .get_function_configuration()
+            .function_name(function)
+            .qualifier(version)
+            .send()
+            .await
+            .map_err(|e| classify(Op::GetFunctionConfiguration, &e))?;
+        Ok(match out.state() {
+            // Absent in emulators that do not model states (moto): nothing to wait for.
+            None | Some(State::Active) => VersionState::Active,
+            Some(State::Pending) => VersionState::Pending,
+            Some(State::Failed) => {
+                VersionState::Failed(out.state_reason().unwrap_or("no reason given").to_owned())
+            }
+            Some(other) => VersionState::Other(other.as_str().to_owned()),
+        })
+    }
+
     async fn list_versions(&self, function: &str) -> Result<Vec<FunctionVersion>, ApiError> {
         let mut versions = Vec::new();
         let mut marker: Option<String> = None;
@@ -361,5 +388,88 @@ impl DistributionApi for SdkCloudFront {
             "InProgress" => DeployStatus::InProgress,
             other => DeployStatus::Other(other.to_owned()),
         })
+    }
+
+    async fn domain_name(&self, id: &str) -> Result<String, ApiError> {
+        let op = Op::GetDistribution;
+        let out = self
+            .0
+            .get_distribution()
+            .id(id)
+            .send()
+            .await
+            .map_err(|e| classify(op, &e))?;
+        Ok(out
+            .distribution()
+            .ok_or(ApiError::Incomplete {
+                op,
+                field: "Distribution",
+            })?
+            .domain_name()
+            .to_owned())
+    }
+
+    async fn policy_forwards_all_query_strings(
+        &self,
+        policy: &PolicyRef,
+    ) -> Result<bool, ApiError> {
+        // Both policy kinds carry a `QueryStringsConfig`; only `all` forwards every one.
+        let (op, behavior) = match policy {
+            PolicyRef::Cache(id) => {
+                let op = Op::GetCachePolicy;
+                let out = self
+                    .0
+                    .get_cache_policy()
+                    .id(id)
+                    .send()
+                    .await
+                    .map_err(|e| classify(op, &e))?;
+                let behavior = out
+                    .cache_policy()
+                    .and_then(|p| p.cache_policy_config())
+                    .and_then(|c| c.parameters_in_cache_key_and_forwarded_to_origin())
+                    .and_then(|p| p.query_strings_config())
+                    .map(|q| q.query_string_behavior().as_str().to_owned());
+                (op, behavior)
+            }
+            PolicyRef::OriginRequest(id) => {
+                let op = Op::GetOriginRequestPolicy;
+                let out = self
+                    .0
+                    .get_origin_request_policy()
+                    .id(id)
+                    .send()
+                    .await
+                    .map_err(|e| classify(op, &e))?;
+                let behavior = out
+                    .origin_request_policy()
+                    .and_then(|p| p.origin_request_policy_config())
+                    .and_then(|c| c.query_strings_config())
+                    .map(|q| q.query_string_behavior().as_str().to_owned());
+                (op, behavior)
+            }
+        };
+        let behavior = behavior.ok_or(ApiError::Incomplete {
+            op,
+            field: "QueryStringsConfig",
+        })?;
+        Ok(behavior == "all")
+    }
+
+    async fn staging_domain_names(&self, policy_id: &str) -> Result<Vec<String>, ApiError> {
+        let op = Op::GetContinuousDeploymentPolicy;
+        let out = self
+            .0
+            .get_continuous_deployment_policy()
+            .id(policy_id)
+            .send()
+            .await
+            .map_err(|e| classify(op, &e))?;
+        Ok(out
+            .continuous_deployment_policy()
+            .and_then(|p| p.continuous_deployment_policy_config())
+            .and_then(|c| c.staging_distribution_dns_names())
+            .map(|n| n.items().to_vec())
+            .unwrap_or_default())
     }
 }

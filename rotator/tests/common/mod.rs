@@ -22,7 +22,9 @@ use aws_sdk_cloudfront::types::{
 use edgeseal::{KeyId, KeySet, RequestView, SecretValue, Signer, SigningKey, UnixTime, Verifier};
 use edgeseal_edge_signer::{EdgeAssets, EdgeConfig, package_zip};
 use edgeseal_rotator::aws::sdk::{SdkCloudFront, SdkLambda, SdkSecrets};
-use edgeseal_rotator::testing::{FakeCloudFront, FaultPlan, Faulty};
+use edgeseal_rotator::testing::{
+    ALL_VIEWER_EXCEPT_HOST_HEADER, CACHING_DISABLED, FakeCloudFront, FaultPlan, Faulty,
+};
 use edgeseal_rotator::{
     Config, DistributionApi, Mode, RotationError, RotationEvent, Rotator, Step, code_sha256,
     custom_headers, unqualified,
@@ -417,10 +419,13 @@ pub fn distribution_config(
         }
         b.build().unwrap()
     };
+    // CachingDisabled forwards no query string: the origin request policy must forward
+    // them all, or the edge would not see the query it signs (see `query_strings`).
     let mut default = DefaultCacheBehavior::builder()
         .target_origin_id("api")
         .viewer_protocol_policy(ViewerProtocolPolicy::HttpsOnly)
-        .cache_policy_id("4135ea2d-6df8-44a3-9df3-4b5a84be39ad");
+        .cache_policy_id(CACHING_DISABLED)
+        .origin_request_policy_id(ALL_VIEWER_EXCEPT_HOST_HEADER);
     if !associations.is_empty() {
         default = default.lambda_function_associations(lambda_associations(&associations));
     }
@@ -442,7 +447,8 @@ pub fn distribution_config(
             .path_pattern("/v2/*")
             .target_origin_id("api")
             .viewer_protocol_policy(ViewerProtocolPolicy::HttpsOnly)
-            .cache_policy_id("4135ea2d-6df8-44a3-9df3-4b5a84be39ad")
+            .cache_policy_id(CACHING_DISABLED)
+            .origin_request_policy_id(ALL_VIEWER_EXCEPT_HOST_HEADER)
             .lambda_function_associations(lambda_associations(&associations))
             .build()
             .unwrap();
@@ -676,6 +682,9 @@ impl World {
             vars.push(("EDGE_KEEP_VERSIONS".to_owned(), "1000".to_owned()));
         } else {
             vars.push(("ROTATION_MODE".to_owned(), "static-header".to_owned()));
+            // The origin here is the prior art's authorizer (current + pending only, no
+            // previous-key grace): finishing must wait for `Deployed`.
+            vars.push(("WAIT_FOR_DEPLOYED".to_owned(), "true".to_owned()));
         }
         vars
     }

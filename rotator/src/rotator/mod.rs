@@ -8,6 +8,12 @@
 //! AWSPENDING; AWSCURRENT moves only once every distribution sends the new key and (by
 //! default) is `Deployed`.
 
+mod activation;
+mod config_test;
+mod propagation;
+mod staging;
+mod throttle;
+
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -27,6 +33,7 @@ use crate::aws::{
 use crate::config::{Config, EdgeSettings, Mode};
 use crate::event::{RotationEvent, Step};
 use crate::origin::{Credential, OriginProbe, ProbeError};
+use crate::query_strings::hidden_query_string_behaviors;
 
 /// Prefix of the description of every edge version edgeseal publishes; pruning only
 /// ever deletes versions carrying it.
@@ -42,6 +49,9 @@ pub enum Outcome {
     Done,
     /// The token is already AWSCURRENT: this rotation finished earlier; nothing to do.
     AlreadyCurrent,
+    /// A testSecret without a pending key of ours (`RotateImmediately=false`): the
+    /// configuration test passed and nothing was changed.
+    ConfigurationTested,
 }
 
 /// Why a step failed. Secrets Manager will retry the rotation; the variants say what an
@@ -135,6 +145,55 @@ pub enum RotationError {
     /// A distribution was still `InProgress` when time ran out.
     #[error("distribution {0} is not Deployed yet (status {1}); retry later")]
     NotDeployed(String, String),
+    /// The published edge version did not become `Active` before the step's deadline.
+    #[error(
+        "edge version {version} is still {state}; CloudFront associates only Active versions, so the rotation will retry"
+    )]
+    VersionNotActive {
+        /// The version number.
+        version: String,
+        /// Its state.
+        state: String,
+    },
+    /// Lambda could not make the published edge version `Active`.
+    #[error("edge version {version} failed to become Active: {reason}")]
+    VersionFailed {
+        /// The version number.
+        version: String,
+        /// Lambda's `StateReason`.
+        reason: String,
+    },
+    /// A distribution is still deploying an earlier change while an older key is
+    /// AWSPREVIOUS: pointing it at a new key now could retire a key edges still sign with.
+    #[error(
+        "distribution {0} is still InProgress with an earlier change (maybe the previous rotation); a new key now could retire a key edges still run: retry once it is Deployed"
+    )]
+    PreviousRotationPropagating(String),
+    /// Behaviors that run the signer do not forward all query strings to the origin.
+    #[error(
+        "distribution {distribution}: cache behavior(s) {} run the edge signer but do not forward all query strings (cache or origin request policy with QueryStringBehavior all), so every signed request with a query string would be denied",
+        path_patterns.join(", ")
+    )]
+    QueryStringsHidden {
+        /// The distribution.
+        distribution: String,
+        /// The behaviors' path patterns (`*` = the default behavior).
+        path_patterns: Vec<String>,
+    },
+    /// A distribution's continuous deployment policy names a staging distribution the
+    /// rotator is not configured to re-point.
+    #[error(
+        "distribution {distribution} has a continuous deployment policy whose staging distribution {staging_domain} is not in CLOUDFRONT_DISTRIBUTION_ID: add its id, or staging traffic keeps an old key and a promote copies it back onto the primary"
+    )]
+    StagingNotRotated {
+        /// The primary distribution.
+        distribution: String,
+        /// The staging distribution's domain name.
+        staging_domain: String,
+    },
+    /// The configuration test (testSecret without a pending key of ours) failed.
+    #[error("configuration test failed: {0}")]
+    ConfigurationTest(Box<RotationError>),
 }
 
 /// Misconfiguration found when building a [`Rotator`].
@@ -224,6 +283,7 @@ impl<S: SecretsApi, L: EdgeFunctionApi, C: DistributionApi> Rotator<S, L, C> {
         event: &RotationEvent,
         deadline: Instant,
     ) -> Result<Outcome, RotationError> {
+        let deadline = deadline.min(Instant::now() + self.config.max_step);
         let secret = event.secret_id.as_str();
         let token = event.client_request_token.as_str();
         let meta = self.secrets.describe_secret(secret).await?;
@@ -245,8 +305,12 @@ impl<S: SecretsApi, L: EdgeFunctionApi, C: DistributionApi> Rotator<S, L, C> {
                 self.create(secret, token, event.rotation_token.as_deref())
                     .await?
             }
-            Step::Set => self.set(secret, token, deadline).await?,
-            Step::Test => self.test(secret, token, &meta, deadline).await?,
+            Step::Set => self.set(secret, token, &meta, deadline).await?,
+            Step::Test => {
+                if let Some(outcome) = self.test(secret, token, &meta, deadline).await? {
+                    return Ok(outcome);
+                }
+            }
             Step::Finish => self.finish(secret, token, &meta, deadline).await?,
         }
         info!("step done");
@@ -304,25 +368,42 @@ impl<S: SecretsApi, L: EdgeFunctionApi, C: DistributionApi> Rotator<S, L, C> {
 
     // ---- setSecret ----------------------------------------------------------------
 
-    async fn set(&self, secret: &str, token: &str, deadline: Instant) -> Result<(), RotationError> {
+    async fn set(
+        &self,
+        secret: &str,
+        token: &str,
+        meta: &SecretMetadata,
+        deadline: Instant,
+    ) -> Result<(), RotationError> {
         let pending = self.pending(secret, token).await?;
         // Pre-flight: never make CloudFront send a key the origin does not accept.
         self.probe_with(&pending, PENDING, deadline).await?;
-        self.point_distributions(&pending, deadline).await
+        let guard = propagation::Guard::for_new_key(meta);
+        self.point_distributions(&pending, guard, deadline).await
     }
 
     /// Make every configured distribution send `material`.
     async fn point_distributions(
         &self,
         material: &Material,
+        guard: propagation::Guard,
         deadline: Instant,
     ) -> Result<(), RotationError> {
         match material {
             Material::Key(keyid, key) => {
                 let version = self.ensure_edge_version(keyid, key, deadline).await?;
                 let function = unqualified(&version.arn).to_owned();
+                activation::wait_until_active(
+                    &self.lambda,
+                    &self.signed()?.settings.function,
+                    &version,
+                    deadline,
+                )
+                .await?;
                 for distribution in &self.config.distributions {
-                    self.update_distribution(distribution, deadline, |config| {
+                    self.check_distribution(distribution, Some(&function), deadline)
+                        .await?;
+                    self.update_distribution(distribution, guard, deadline, |config| {
                         let (matched, changed) =
                             point_associations(config, &function, &version.arn);
                         if matched == 0 {
@@ -339,7 +420,9 @@ impl<S: SecretsApi, L: EdgeFunctionApi, C: DistributionApi> Rotator<S, L, C> {
             }
             Material::Header(value) => {
                 for distribution in &self.config.distributions {
-                    self.update_distribution(distribution, deadline, |config| {
+                    self.check_distribution(distribution, None, deadline)
+                        .await?;
+                    self.update_distribution(distribution, guard, deadline, |config| {
                         let (matched, changed) =
                             set_custom_header(config, &self.config.header_name, value);
                         if matched == 0 {
@@ -358,24 +441,63 @@ impl<S: SecretsApi, L: EdgeFunctionApi, C: DistributionApi> Rotator<S, L, C> {
         Ok(())
     }
 
+    /// What must hold before a distribution is pointed at a key (signed mode: the edge
+    /// `function` given): the behaviors running the signer forward all query strings,
+    /// and a staging distribution of its continuous deployment policy is rotated too.
+    async fn check_distribution(
+        &self,
+        distribution: &str,
+        function: Option<&str>,
+        deadline: Instant,
+    ) -> Result<DistributionConfig, RotationError> {
+        let (config, _) =
+            throttle::retry_throttled(deadline, || self.cdn.get_config(distribution)).await?;
+        if let Some(function) = function {
+            let hidden = hidden_query_string_behaviors(&self.cdn, &config, function).await?;
+            if !hidden.is_empty() {
+                return Err(RotationError::QueryStringsHidden {
+                    distribution: distribution.to_owned(),
+                    path_patterns: hidden,
+                });
+            }
+        }
+        staging::check_staging_rotated(
+            &self.cdn,
+            distribution,
+            &config,
+            &self.config.distributions,
+            deadline,
+        )
+        .await?;
+        Ok(config)
+    }
+
     /// Read-modify-write of one distribution config with its ETag as `IfMatch`,
-    /// retried (bounded) when someone else changed it in between. `edit` returns how many
-    /// places it changed; zero means there is nothing to write. The distribution's
-    /// status does not matter: CloudFront accepts updates while `InProgress` (the prior
-    /// art refused to run then, and so stalled behind any unrelated change).
+    /// retried (bounded) when someone else changed it in between, and after throttling
+    /// (backoff with jitter, within the deadline). `edit` returns how many places it
+    /// changed; zero means there is nothing to write. An `InProgress` distribution is
+    /// updated unless `guard` says an earlier rotation may still be deploying (the prior
+    /// art refused whenever it was `InProgress`, and so stalled behind any change).
     async fn update_distribution(
         &self,
         distribution: &str,
+        guard: propagation::Guard,
         deadline: Instant,
         mut edit: impl FnMut(&mut DistributionConfig) -> Result<usize, RotationError>,
     ) -> Result<(), RotationError> {
         let attempts = self.config.update_attempts;
         for attempt in 1..=attempts {
-            let (mut config, etag) = self.cdn.get_config(distribution).await?;
+            let (mut config, etag) =
+                throttle::retry_throttled(deadline, || self.cdn.get_config(distribution)).await?;
             if edit(&mut config)? == 0 {
                 return Ok(());
             }
-            match self.cdn.update_config(distribution, config, &etag).await {
+            guard.check(&self.cdn, distribution, deadline).await?;
+            let update = throttle::retry_throttled(deadline, || {
+                self.cdn.update_config(distribution, config.clone(), &etag)
+            })
+            .await;
+            match update {
                 Ok(_) => return Ok(()),
                 Err(ApiError::PreconditionFailed(_)) if attempt < attempts => {
                     warn!(%distribution, attempt, "distribution config changed meanwhile (stale ETag); retrying");
@@ -470,15 +592,24 @@ impl<S: SecretsApi, L: EdgeFunctionApi, C: DistributionApi> Rotator<S, L, C> {
 
     // ---- testSecret ---------------------------------------------------------------
 
+    /// `Some(outcome)` when this was a configuration test rather than a rotation's step.
     async fn test(
         &self,
         secret: &str,
         token: &str,
         meta: &SecretMetadata,
         deadline: Instant,
-    ) -> Result<(), RotationError> {
-        let pending = self.pending(secret, token).await?;
+    ) -> Result<Option<Outcome>, RotationError> {
         let current = self.current(secret, meta).await?;
+        let pending = match self.rotation_pending(secret, token, &current).await? {
+            Some(pending) => pending,
+            None => {
+                self.configuration_test(&current, deadline)
+                    .await
+                    .map_err(|e| RotationError::ConfigurationTest(Box::new(e)))?;
+                return Ok(Some(Outcome::ConfigurationTested));
+            }
+        };
         self.check_pointed(&pending).await?;
         if let Err(e) = self.probe_with(&pending, PENDING, deadline).await {
             // Leave CloudFront sending the key the origin accepted, not the one it just
@@ -490,7 +621,7 @@ impl<S: SecretsApi, L: EdgeFunctionApi, C: DistributionApi> Rotator<S, L, C> {
         if self.config.wait_for_deployed {
             self.wait_deployed(deadline).await?;
         }
-        Ok(())
+        Ok(None)
     }
 
     async fn roll_back(&self, current: &Material, deadline: Instant) {
@@ -502,7 +633,10 @@ impl<S: SecretsApi, L: EdgeFunctionApi, C: DistributionApi> Rotator<S, L, C> {
             );
             return;
         }
-        match self.point_distributions(current, deadline).await {
+        match self
+            .point_distributions(current, propagation::Guard::Off, deadline)
+            .await
+        {
             Ok(()) => warn!(
                 "pending key rejected by the origin; distributions returned to the current key"
             ),
@@ -562,7 +696,8 @@ impl<S: SecretsApi, L: EdgeFunctionApi, C: DistributionApi> Rotator<S, L, C> {
     async fn wait_deployed(&self, deadline: Instant) -> Result<(), RotationError> {
         for distribution in &self.config.distributions {
             loop {
-                let status = self.cdn.status(distribution).await?;
+                let status =
+                    throttle::retry_throttled(deadline, || self.cdn.status(distribution)).await?;
                 if status == DeployStatus::Deployed {
                     break;
                 }

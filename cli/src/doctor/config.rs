@@ -1,0 +1,465 @@
+//! Configuration checks: what `status --check` looks at, plus the API's authorizer cache.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_cloudfront::types::{EventType, LambdaFunctionAssociations};
+
+use super::probes::default_origin;
+use super::query_strings::{self, BehaviorForwarding};
+use super::{
+    AuthorizerKind, Distribution, Environment, Finding, PolicyRef, Secret, Settings, Verdict,
+};
+
+/// One cache behavior, as far as edgeseal cares.
+struct Behavior {
+    pattern: String,
+    origin_request: Option<String>,
+    forwarding: BehaviorForwarding,
+}
+
+fn origin_request(associations: Option<&LambdaFunctionAssociations>) -> Option<String> {
+    associations?
+        .items
+        .iter()
+        .flatten()
+        .find(|a| a.event_type == EventType::OriginRequest)
+        .map(|a| a.lambda_function_arn.clone())
+}
+
+// `ForwardedValues` is deprecated, but it still decides query forwarding on behaviors
+// created without a cache policy.
+#[allow(deprecated)]
+fn behaviors(distribution: &Distribution) -> Vec<Behavior> {
+    let config = &distribution.config;
+    let mut out = Vec::new();
+    if let Some(b) = &config.default_cache_behavior {
+        out.push(Behavior {
+            pattern: "*".into(),
+            origin_request: origin_request(b.lambda_function_associations.as_ref()),
+            forwarding: BehaviorForwarding {
+                cache_policy: b.cache_policy_id.clone(),
+                origin_request_policy: b.origin_request_policy_id.clone(),
+                legacy_query_string: b.forwarded_values.as_ref().map(|f| f.query_string),
+            },
+        });
+    }
+    for b in config
+        .cache_behaviors
+        .iter()
+        .flat_map(|c| c.items.iter().flatten())
+    {
+        out.push(Behavior {
+            pattern: b.path_pattern.clone(),
+            origin_request: origin_request(b.lambda_function_associations.as_ref()),
+            forwarding: BehaviorForwarding {
+                cache_policy: b.cache_policy_id.clone(),
+                origin_request_policy: b.origin_request_policy_id.clone(),
+                legacy_query_string: b.forwarded_values.as_ref().map(|f| f.query_string),
+            },
+        });
+    }
+    out
+}
+
+/// `arn:aws:lambda:R:A:function:NAME:N` → (`NAME`, `N`).
+fn name_and_version(arn: &str) -> (&str, &str) {
+    let mut parts = arn.split(':').skip(6);
+    (
+        parts.next().unwrap_or(arn),
+        parts.next().unwrap_or("$LATEST"),
+    )
+}
+
+fn date(t: edgeseal::UnixTime) -> String {
+    i64::try_from(t.as_secs())
+        .ok()
+        .and_then(|s| {
+            aws_smithy_types::DateTime::from_secs(s)
+                .fmt(aws_smithy_types::date_time::Format::DateTime)
+                .ok()
+        })
+        .unwrap_or_else(|| t.as_secs().to_string())
+}
+
+/// Every configuration check.
+pub async fn run<E: Environment>(
+    env: &E,
+    settings: &Settings,
+    distribution: &Distribution,
+    secret: &Secret,
+) -> Vec<Finding> {
+    let behaviors = behaviors(distribution);
+    let mut findings = vec![associations(&behaviors)];
+    findings.push(query_strings_forwarded(env, &behaviors).await);
+    let versions: std::collections::BTreeSet<&str> = behaviors
+        .iter()
+        .filter_map(|b| b.origin_request.as_deref())
+        .collect();
+    for arn in versions {
+        findings.push(edge_version(env, settings, secret, arn).await);
+    }
+    findings.push(rotation(secret));
+    findings.push(grace(settings, distribution, secret));
+    findings.push(authorizer_cache(env, settings, distribution).await);
+    findings
+}
+
+fn associations(behaviors: &[Behavior]) -> Finding {
+    let f = Finding::new(
+        "associations",
+        "every cache behavior runs the same edge version on origin-request, so every origin request is signed with one key",
+    );
+    let missing: Vec<&str> = behaviors
+        .iter()
+        .filter(|b| b.origin_request.is_none())
+        .map(|b| b.pattern.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return f.fail(
+            format!("no origin-request association on {}", missing.join(", ")),
+            "a behavior added after the edge function was associated, or the association was removed",
+            "associate the edge version the other behaviors name with the origin-request event of these behaviors",
+        );
+    }
+    let arns: std::collections::BTreeSet<&str> = behaviors
+        .iter()
+        .filter_map(|b| b.origin_request.as_deref())
+        .collect();
+    let functions: std::collections::BTreeSet<&str> =
+        arns.iter().map(|a| name_and_version(a).0).collect();
+    if functions.len() > 1 {
+        return f.fail(
+            format!(
+                "behaviors name different functions: {}",
+                functions.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+            "another origin-request function on some behaviors; the rotator moves only its own",
+            "use the edgeseal edge function on every behavior that goes to the API origin",
+        );
+    }
+    if arns.len() > 1 {
+        return f.fail(
+            format!(
+                "behaviors name different versions: {}",
+                arns.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+            "a rotation stopped between behaviors, or someone edited one behavior",
+            "edgeseal rotate (the rotator points every origin-request association of the function)",
+        );
+    }
+    f.pass(format!(
+        "{} behavior(s) on {}",
+        behaviors.len(),
+        arns.into_iter().next().unwrap_or_default()
+    ))
+}
+
+async fn query_strings_forwarded<E: Environment>(env: &E, behaviors: &[Behavior]) -> Finding {
+    let f = Finding::new(
+        "query-strings",
+        "every behavior forwards all query strings, so the edge signs the same @query the origin receives",
+    );
+    let mut answers: BTreeMap<String, bool> = BTreeMap::new();
+    for b in behaviors {
+        let policies = [
+            b.forwarding.cache_policy.as_deref().map(PolicyRef::Cache),
+            b.forwarding
+                .origin_request_policy
+                .as_deref()
+                .map(PolicyRef::OriginRequest),
+        ];
+        for policy in policies.into_iter().flatten() {
+            let key = format!("{policy:?}");
+            if answers.contains_key(&key) {
+                continue;
+            }
+            let answer = match query_strings::managed(policy) {
+                Some(a) => a,
+                None => match env.policy_forwards_all_query_strings(policy).await {
+                    Ok(a) => a,
+                    Err(e) => return f.skip(format!("cannot read {policy:?}: {e}")),
+                },
+            };
+            answers.insert(key, answer);
+        }
+    }
+    let dropping: Vec<&str> = behaviors
+        .iter()
+        .filter(|b| {
+            !query_strings::forwards_all(&b.forwarding, |p| {
+                answers.get(&format!("{p:?}")).copied().unwrap_or(false)
+            })
+        })
+        .map(|b| b.pattern.as_str())
+        .collect();
+    if dropping.is_empty() {
+        f.pass(format!(
+            "{} behavior(s) forward all query strings",
+            behaviors.len()
+        ))
+    } else {
+        f.fail(
+            format!("not all query strings forwarded on {}", dropping.join(", ")),
+            "the cache and origin request policies include no or only some query strings: the edge then signs an empty @query while the origin receives the viewer's query, and every request with a query string is denied",
+            "use the managed origin request policy AllViewerExceptHostHeader (b689b0a8-53d0-40ab-baf2-68738e2966ac), or a policy that forwards all query strings",
+        )
+    }
+}
+
+/// The keyids the authorizer accepts now, with their stage.
+fn accepted(settings: &Settings, secret: &Secret) -> Vec<(String, &'static str)> {
+    let mut out = Vec::new();
+    if let Some(v) = secret.with_stage("AWSCURRENT") {
+        out.push((v.id.clone(), "AWSCURRENT"));
+    }
+    // Secrets Manager removes AWSPENDING from the version it made current after a
+    // rotation; until then (and on moto) both labels may sit on one version.
+    if let Some(v) = secret.with_stage("AWSPENDING")
+        && out.iter().all(|(id, _)| id != &v.id)
+    {
+        out.push((v.id.clone(), "AWSPENDING"));
+    }
+    let grace_open = secret
+        .with_stage("AWSCURRENT")
+        .and_then(|c| c.created)
+        .is_some_and(|c| settings.now.as_secs() < c.as_secs() + settings.previous_grace_secs);
+    if grace_open && let Some(v) = secret.with_stage("AWSPREVIOUS") {
+        out.push((v.id.clone(), "AWSPREVIOUS (in its grace)"));
+    }
+    out
+}
+
+async fn edge_version<E: Environment>(
+    env: &E,
+    settings: &Settings,
+    secret: &Secret,
+    arn: &str,
+) -> Finding {
+    let f = Finding::new(
+        "edge-key",
+        "the edge version the distribution runs is Active and signs with a key the authorizer accepts now",
+    );
+    let version = match env.edge_version(arn).await {
+        Ok(v) => v,
+        Err(e) => {
+            return f.fail(
+                format!("{arn}: {e}"),
+                "the version was deleted, or lambda:GetFunctionConfiguration is not allowed",
+                "edgeseal rotate publishes and associates a fresh version",
+            );
+        }
+    };
+    if version.state != "Active" {
+        return f.fail(
+            format!("{arn} is {}", version.state),
+            "a version is usable by CloudFront only once Active",
+            "wait for Active, or edgeseal rotate",
+        );
+    }
+    let Some(keyid) = version.keyid() else {
+        return f.fail(
+            format!("{arn} was not published by the rotator (description {:?})", version.description),
+            "the bootstrap version (its key is held by no secret) or a hand-published version: the first rotation did not complete, or a stack update put an old association back",
+            "edgeseal rotate; with the example distribution, deploy the template that reads EdgeVersionParameter",
+        );
+    };
+    let accepted = accepted(settings, secret);
+    match accepted.iter().find(|(id, _)| id == keyid) {
+        Some((_, stage)) => f.pass(format!("{arn} signs with keyid {keyid} ({stage})")),
+        None => {
+            let staged = secret
+                .versions
+                .iter()
+                .find(|v| v.id == keyid)
+                .map(|v| v.stages.join("+"));
+            let why = match staged {
+                Some(stages) if stages.contains("AWSPREVIOUS") => {
+                    "it is AWSPREVIOUS and its grace has ended".to_owned()
+                }
+                Some(stages) => format!("it is staged {stages}"),
+                None => "the secret has no staged version with that id".to_owned(),
+            };
+            f.fail(
+                format!(
+                    "{arn} signs with keyid {keyid}, which the authorizer does not accept: {why} (accepted: {})",
+                    accepted
+                        .iter()
+                        .map(|(id, s)| format!("{id} {s}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                "the distribution was pointed at an old or foreign edge version (a stack update with a template naming a fixed version, a manual edit, or a rotation that failed after pointing)",
+                "edgeseal rotate (publishes a version with the current key and points every association at it); keep EdgeVersionParameter in the template's association",
+            )
+        }
+    }
+}
+
+fn rotation(secret: &Secret) -> Finding {
+    let f = Finding::new(
+        "rotation",
+        "rotation is enabled and no rotation is stuck half-way",
+    );
+    if !secret.rotation_enabled {
+        return f.fail(
+            "rotation is not enabled on the secret",
+            "the RotationSchedule resource is missing or rotation was turned off",
+            "deploy the template's SecretRotation, or aws secretsmanager rotate-secret with the rotator",
+        );
+    }
+    let current = secret.with_stage("AWSCURRENT").map(|v| v.id.as_str());
+    if let Some(pending) = secret.with_stage("AWSPENDING")
+        && Some(pending.id.as_str()) != current
+    {
+        return f.fail(
+            format!("version {} is AWSPENDING: a rotation has not finished", pending.id),
+            "a rotation is running or failed (Secrets Manager retries it; RotateSecret fails meanwhile)",
+            "read the rotator's log for the failed step; fix its cause, then edgeseal rotate",
+        );
+    }
+    f.pass(match secret.last_rotated {
+        Some(t) => format!("enabled, last rotated {}", date(t)),
+        None => "enabled, never rotated".into(),
+    })
+}
+
+fn grace(settings: &Settings, distribution: &Distribution, secret: &Secret) -> Finding {
+    let f = Finding::new(
+        "grace",
+        "the previous key stays accepted at least as long as the last distribution change took to reach the edges, plus the maximum age",
+    );
+    let (Some(current), Some(changed)) = (
+        secret.with_stage("AWSCURRENT").and_then(|v| v.created),
+        distribution.last_modified,
+    ) else {
+        return f.skip("the current key's creation or the distribution's last change is unknown");
+    };
+    if changed.as_secs() < current.as_secs() {
+        return f.pass("the distribution has not changed since the current key was created");
+    }
+    let deployed = distribution.status == "Deployed";
+    // Until Deployed, edges may still send the previous key: count to now.
+    let until = if deployed { changed } else { settings.now };
+    let needed = until.as_secs() - current.as_secs() + settings.max_age_secs;
+    if settings.previous_grace_secs >= needed {
+        f.pass(format!(
+            "grace {} s ≥ {} s (last change {} s after the key, {}; max age {} s)",
+            settings.previous_grace_secs,
+            needed,
+            changed.as_secs() - current.as_secs(),
+            distribution.status,
+            settings.max_age_secs
+        ))
+    } else {
+        f.fail(
+            format!(
+                "grace {} s < {} s needed (last change {} s after the key, {})",
+                settings.previous_grace_secs,
+                needed,
+                changed.as_secs() - current.as_secs(),
+                distribution.status
+            ),
+            "the previous key stopped being accepted while edges could still send it: requests were denied during the rotation",
+            "raise PreviousKeyGraceSecs (PREVIOUS_KEY_GRACE_SECS) above the propagation time you see plus MaxAgeSecs",
+        )
+    }
+}
+
+fn keyed_on_both(sources: &[String]) -> bool {
+    let has = |field: &str| {
+        sources.iter().any(|s| {
+            let s = s.to_ascii_lowercase();
+            s.ends_with(&format!("header.{field}"))
+        })
+    };
+    has("signature-input") && has("signature")
+}
+
+async fn authorizer_cache<E: Environment>(
+    env: &E,
+    settings: &Settings,
+    distribution: &Distribution,
+) -> Finding {
+    let f = Finding::new(
+        "authorizer-cache",
+        "API Gateway never answers from a cached Allow for a request the authorizer would deny",
+    );
+    let Some((_, domain, _)) = default_origin(distribution) else {
+        return f.skip("no origin");
+    };
+    let authorizers = match env.authorizers(&domain).await {
+        Ok(a) => a,
+        Err(e) => return f.skip(format!("cannot read the API's authorizers: {e}")),
+    };
+    if authorizers.is_empty() {
+        return f.skip(format!("no authorizer found for {domain}"));
+    }
+    let mut worst = f.clone().pass("");
+    let mut details = Vec::new();
+    for a in &authorizers {
+        let ttl = match (a.kind, a.ttl_secs) {
+            (_, Some(t)) => t,
+            // REST authorizers cache 300 s unless told otherwise (API Gateway
+            // Developer Guide, "Configure a Lambda authorizer": TTL default 300).
+            (AuthorizerKind::RestRequest | AuthorizerKind::RestToken, None) => 300,
+            (AuthorizerKind::HttpRequest, None) => 0,
+        };
+        let keyed = keyed_on_both(&a.identity_sources);
+        details.push(format!(
+            "{}: ttl {ttl} s, identity {}",
+            a.name,
+            a.identity_sources.join(",")
+        ));
+        let problem = if ttl == 0 {
+            None
+        } else if a.kind == AuthorizerKind::RestToken || !keyed {
+            Some(
+                "its cache key is not both signature fields: one Allow admits other requests, unsigned ones included, for the TTL",
+            )
+        } else if u64::from(ttl) > settings.max_age_secs {
+            Some(
+                "an identical replay of a signed request is answered from the cache for the TTL, longer than the maximum age",
+            )
+        } else {
+            None
+        };
+        if let Some(problem) = problem
+            && worst.verdict != Verdict::Fail
+        {
+            worst = f.clone().fail(
+                "",
+                format!("authorizer {}: {problem}", a.name),
+                "set AuthorizerResultTtlInSeconds to 0 (every signature is unique, a cache never hits)",
+            );
+        }
+    }
+    worst.detail = details.join("; ");
+    worst
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_sources_of_both_api_flavours_count() {
+        assert!(keyed_on_both(&[
+            "$request.header.signature-input".into(),
+            "$request.header.signature".into()
+        ]));
+        assert!(keyed_on_both(&[
+            "method.request.header.Signature-Input".into(),
+            "method.request.header.Signature".into()
+        ]));
+        assert!(!keyed_on_both(&["$request.header.signature".into()]));
+        assert!(!keyed_on_both(&["$request.header.x-origin-verify".into()]));
+    }
+
+    #[test]
+    fn arns_split_into_name_and_version() {
+        assert_eq!(
+            name_and_version("arn:aws:lambda:us-east-1:1:function:edge:7"),
+            ("edge", "7")
+        );
+    }
+}

@@ -1,0 +1,234 @@
+//! Doctor's reads through the AWS SDK. The CLI uses all of them; the tests against the
+//! demo's stack use the Secrets Manager and Lambda ones against moto (its CloudFront
+//! and API Gateway are local stand-ins there).
+
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
+use edgeseal::{SecretValue, UnixTime};
+
+use super::{
+    Authorizer, AuthorizerKind, Distribution, EdgeVersion, PolicyRef, Secret, SecretVersion,
+};
+
+fn aws_error<E, R>(operation: &str, err: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match (err.code(), err.message()) {
+        (Some(code), Some(message)) => format!("{operation}: {code}: {message}"),
+        (Some(code), None) => format!("{operation}: {code}"),
+        _ => format!(
+            "{operation}: {}",
+            aws_smithy_types::error::display::DisplayErrorContext(err)
+        ),
+    }
+}
+
+/// Lambda's `LastModified` (`2026-01-01T00:00:00.000+0000`, no colon in the offset).
+pub fn lambda_time(text: &str) -> Option<UnixTime> {
+    let normalized = text
+        .strip_suffix("+0000")
+        .map_or_else(|| text.to_owned(), |s| format!("{s}Z"));
+    aws_smithy_types::DateTime::from_str(&normalized, aws_smithy_types::date_time::Format::DateTime)
+        .ok()
+        .and_then(|d| u64::try_from(d.secs()).ok())
+        .map(UnixTime::from_secs)
+}
+
+fn unix(d: Option<&aws_smithy_types::DateTime>) -> Option<UnixTime> {
+    d.and_then(|d| u64::try_from(d.secs()).ok())
+        .map(UnixTime::from_secs)
+}
+
+/// The AWS clients doctor reads with.
+#[derive(Clone, Debug)]
+pub struct Sdk {
+    secrets: aws_sdk_secretsmanager::Client,
+    lambda: aws_sdk_lambda::Client,
+    cloudfront: aws_sdk_cloudfront::Client,
+    apigateway: aws_sdk_apigatewayv2::Client,
+}
+
+impl Sdk {
+    /// Clients from one SDK configuration.
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            secrets: aws_sdk_secretsmanager::Client::new(config),
+            lambda: aws_sdk_lambda::Client::new(config),
+            cloudfront: aws_sdk_cloudfront::Client::new(config),
+            apigateway: aws_sdk_apigatewayv2::Client::new(config),
+        }
+    }
+
+    /// `DescribeSecret`, then `GetSecretValue` of every staged version.
+    pub async fn secret(&self, id: &str) -> Result<Secret, String> {
+        let described = self
+            .secrets
+            .describe_secret()
+            .secret_id(id)
+            .send()
+            .await
+            .map_err(|e| aws_error("DescribeSecret", &e))?;
+        let mut secret = Secret {
+            rotation_enabled: described.rotation_enabled().unwrap_or(false),
+            last_rotated: unix(described.last_rotated_date()),
+            versions: Vec::new(),
+        };
+        let listed = self
+            .secrets
+            .list_secret_version_ids()
+            .secret_id(id)
+            .send()
+            .await
+            .map_err(|e| aws_error("ListSecretVersionIds", &e))?;
+        for v in listed.versions() {
+            let (Some(version_id), false) = (v.version_id(), v.version_stages().is_empty()) else {
+                continue;
+            };
+            let mut value = self
+                .secrets
+                .get_secret_value()
+                .secret_id(id)
+                .version_id(version_id)
+                .send()
+                .await
+                .map_err(|e| aws_error("GetSecretValue", &e))?;
+            let text = value.secret_string.take().map(zeroize::Zeroizing::new);
+            let key = match text.as_deref().map(|s| SecretValue::parse(s, None)) {
+                Some(Ok(SecretValue::Hmac(key))) => Some(key),
+                _ => None,
+            };
+            secret.versions.push(SecretVersion {
+                id: version_id.to_owned(),
+                stages: v.version_stages().to_vec(),
+                created: unix(v.created_date()),
+                key,
+            });
+        }
+        Ok(secret)
+    }
+
+    /// `GetFunctionConfiguration` of a qualified version ARN.
+    pub async fn edge_version(&self, arn: &str) -> Result<EdgeVersion, String> {
+        let out = self
+            .lambda
+            .get_function_configuration()
+            .function_name(arn)
+            .send()
+            .await
+            .map_err(|e| aws_error("GetFunctionConfiguration", &e))?;
+        Ok(EdgeVersion {
+            state: out
+                .state()
+                .map_or_else(|| "unknown".to_owned(), |s| s.as_str().to_owned()),
+            description: out.description().unwrap_or_default().to_owned(),
+            published: out.last_modified().and_then(lambda_time),
+        })
+    }
+
+    /// `GetDistribution`.
+    pub async fn distribution(&self, id: &str) -> Result<Distribution, String> {
+        let out = self
+            .cloudfront
+            .get_distribution()
+            .id(id)
+            .send()
+            .await
+            .map_err(|e| aws_error("GetDistribution", &e))?;
+        let d = out
+            .distribution
+            .ok_or_else(|| "GetDistribution: no distribution in the answer".to_owned())?;
+        Ok(Distribution {
+            last_modified: u64::try_from(d.last_modified_time.secs())
+                .ok()
+                .map(UnixTime::from_secs),
+            domain_name: d.domain_name,
+            status: d.status,
+            config: d
+                .distribution_config
+                .ok_or_else(|| "GetDistribution: no config in the answer".to_owned())?,
+        })
+    }
+
+    /// `GetCachePolicy` / `GetOriginRequestPolicy`: all query strings included?
+    pub async fn policy_forwards_all_query_strings(
+        &self,
+        policy: PolicyRef<'_>,
+    ) -> Result<bool, String> {
+        use aws_sdk_cloudfront::types::{
+            CachePolicyQueryStringBehavior, OriginRequestPolicyQueryStringBehavior,
+        };
+        match policy {
+            PolicyRef::Cache(id) => {
+                let out = self
+                    .cloudfront
+                    .get_cache_policy()
+                    .id(id)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("GetCachePolicy", &e))?;
+                Ok(out
+                    .cache_policy
+                    .and_then(|p| p.cache_policy_config)
+                    .and_then(|c| c.parameters_in_cache_key_and_forwarded_to_origin)
+                    .and_then(|p| p.query_strings_config)
+                    .is_some_and(|q| {
+                        q.query_string_behavior == CachePolicyQueryStringBehavior::All
+                    }))
+            }
+            PolicyRef::OriginRequest(id) => {
+                let out = self
+                    .cloudfront
+                    .get_origin_request_policy()
+                    .id(id)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("GetOriginRequestPolicy", &e))?;
+                Ok(out
+                    .origin_request_policy
+                    .and_then(|p| p.origin_request_policy_config)
+                    .and_then(|c| c.query_strings_config)
+                    .is_some_and(|q| {
+                        q.query_string_behavior == OriginRequestPolicyQueryStringBehavior::All
+                    }))
+            }
+        }
+    }
+
+    /// The HTTP API's authorizers (`GetAuthorizers`), the API id being the first label
+    /// of an `execute-api` domain. REST APIs (API Gateway v1) are not read: the caller
+    /// gets an error saying so.
+    pub async fn authorizers(&self, origin_domain: &str) -> Result<Vec<Authorizer>, String> {
+        let api_id = origin_domain
+            .strip_suffix(".amazonaws.com")
+            .filter(|d| d.contains(".execute-api."))
+            .and_then(|d| d.split('.').next())
+            .ok_or_else(|| {
+                format!("{origin_domain} is not an execute-api domain (custom domain?): check the authorizer's cache settings by hand")
+            })?;
+        let out = self
+            .apigateway
+            .get_authorizers()
+            .api_id(api_id)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "{} (a REST API? its REQUEST authorizers cache 300 s unless AuthorizerResultTtlInSeconds is 0: check by hand)",
+                    aws_error("GetAuthorizers", &e)
+                )
+            })?;
+        Ok(out
+            .items()
+            .iter()
+            .map(|a| Authorizer {
+                name: a.name().unwrap_or_default().to_owned(),
+                kind: AuthorizerKind::HttpRequest,
+                ttl_secs: a
+                    .authorizer_result_ttl_in_seconds()
+                    .and_then(|t| u32::try_from(t).ok()),
+                identity_sources: a.identity_source().to_vec(),
+            })
+            .collect())
+    }
+}

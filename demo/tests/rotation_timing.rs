@@ -1,0 +1,99 @@
+//! Short versions of the demo runs of issue 11: rotations under load with a rotator
+//! Lambda timeout shorter than CloudFront's propagation, the stack starting with
+//! `RotateImmediately=false` (a configuration test), in both modes. In static-header mode
+//! the real authorizer binary is the origin of the rotator's own checks: setSecret's
+//! pre-flight right after createSecret must be accepted (the authorizer refreshes on a
+//! header value it does not hold yet).
+//!
+//! Needs what `scripts/test` provides (see `end_to_end.rs`); fails, never skips, without.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    missing_docs
+)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use edgeseal_demo::rotation::{FirstRotation, longest_step};
+use edgeseal_demo::traffic::Kind;
+use edgeseal_demo::{Settings, run};
+use edgeseal_rotator::Mode;
+
+fn required(var: &str) -> String {
+    std::env::var(var)
+        .unwrap_or_else(|_| panic!("{var} is not set: run the tests with `bash scripts/test`"))
+}
+
+async fn short_run(mode: Mode) {
+    let out = std::env::temp_dir().join(format!(
+        "edgeseal-timing-{}-{}",
+        mode.as_str(),
+        std::process::id()
+    ));
+    let mut settings = Settings::new(
+        edgeseal_testkit::moto_url(),
+        PathBuf::from(required("EDGESEAL_AUTHORIZER_BIN")),
+        PathBuf::from(required("EDGESEAL_EDGE_ASSETS")),
+        out,
+    );
+    settings.mode = mode;
+    settings.first_rotation = FirstRotation::ConfigTest;
+    settings.duration = Duration::from_secs(20);
+    settings.rotations = 2;
+    settings.rate = 25;
+    settings.attack_rate = 6;
+    // CloudFront takes longer to deploy than the rotator Lambda may run.
+    settings.propagation = Duration::from_secs(5);
+    settings.rotator_timeout = Duration::from_secs(3);
+    settings.progress = false;
+
+    let report = run(&settings).await.expect("the demo runs");
+    println!("{}", report.summary);
+
+    assert!(
+        report.failed_rotations.is_empty(),
+        "{:?}",
+        report.failed_rotations
+    );
+    let (legit_rejected, attacks_passed) = report.mistakes();
+    assert_eq!(legit_rejected, 0, "legitimate requests were rejected");
+    assert_eq!(attacks_passed, 0, "attacks got through");
+    assert!(report.count(Kind::Legitimate) > 200, "too little traffic");
+    let timeline: Vec<&str> = report.timeline.iter().map(|e| e.what.as_str()).collect();
+    assert!(
+        timeline.contains(&"testSecret: configuration test passed"),
+        "{timeline:?}"
+    );
+    assert_eq!(
+        timeline
+            .iter()
+            .filter(|w| **w == "finishSecret done")
+            .count(),
+        settings.rotations
+    );
+    assert!(
+        timeline.iter().all(|w| !w.contains("failed")),
+        "every step passed at its first attempt: {timeline:?}"
+    );
+    // Traffic really moved from value to value: one key id per rotation plus the first.
+    let keyids = edgeseal_demo::report::per_keyid(&report.outcomes, 1.0);
+    assert_eq!(keyids.len(), settings.rotations + 1, "{:?}", keyids.keys());
+    let longest = longest_step(&report.step_timings).expect("steps ran");
+    println!(
+        "longest step ({mode:?}): {:.3} s ({})",
+        longest.took.as_secs_f64(),
+        longest.step
+    );
+}
+
+/// Both modes in one test, one after the other: run side by side on a small machine,
+/// they would compete for the CPU and turn a scheduling delay into a failed step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotations_complete_while_cloudfront_propagates_longer_than_the_rotator_runs() {
+    short_run(Mode::Signed).await;
+    // Static-header: also the rotator's origin checks against the real authorizer.
+    short_run(Mode::StaticHeader).await;
+}

@@ -1,0 +1,432 @@
+"""Template test: the day-two traps of deploy/template.yaml, checked without AWS.
+
+    .venv/bin/python deploy/test_template.py [TEMPLATE]      (default deploy/template.yaml)
+
+Run by `bash scripts/test` (through `bash scripts/lint-deploy --template-test`). It reads
+the template with cfn-lint's decoder (the same model `cfn-lint` lints), evaluates the
+intrinsic functions CloudFormation would for a given set of parameter values and stack
+id, and asserts:
+
+1. no edge association can name the bootstrap version after the first rotation: every
+   Lambda@Edge association reads the version from an unversioned `{{resolve:ssm:...}}`
+   of the parameter the rotator writes, and CloudFormation never rewrites that parameter;
+2. the retained resources can be re-created under the same stack name: two stacks of one
+   name get different physical names, and what a retained resource needs is retained;
+3. SecretRotation depends, explicitly, on everything the first rotation probes;
+4. the customer-managed KMS key option adds exactly the needed actions on exactly that key.
+
+CloudFormation behaviour this relies on (each cited where it is used):
+- a DependsOn may not name a resource whose Condition is false (cfn-lint E3005), but a
+  Ref inside Fn::If may: the WaitConditionHandle pattern orders conditional resources;
+- an ssm dynamic reference without a version resolves to the latest version in each
+  stack operation that processes it ("Get a plaintext value from Systems Manager
+  Parameter Store", CloudFormation User Guide, dynamic-references-ssm);
+- with a transform (AWS::Serverless) dynamic references are resolved when the change
+  set executes ("Get values stored in other services using dynamic references",
+  general considerations), i.e. when each resource is created or updated.
+"""
+
+import copy
+import pathlib
+import re
+import sys
+
+from cfnlint.decode import decode
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+KMS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+NO_VALUE = object()
+
+
+def stack_id(name, instance):
+    return f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{name}/{instance}"
+
+
+class Stack:
+    """The template evaluated for one set of parameter values and one stack id."""
+
+    def __init__(self, template, overrides=None, name="edgeseal", instance=None):
+        self.template = template
+        self.name = name
+        self.id = stack_id(name, instance or "a1b2c3d4-0000-4000-8000-000000000001")
+        self.params = {
+            k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()
+        }
+        self.params.update(overrides or {})
+        self.conditions = {}
+        for cond in template.get("Conditions", {}):
+            self.condition(cond)
+        self.resources = {
+            name: r
+            for name, r in template["Resources"].items()
+            if "Condition" not in r or self.condition(r["Condition"])
+        }
+
+    def condition(self, name):
+        if name not in self.conditions:
+            self.conditions[name] = self.truth(self.template["Conditions"][name])
+        return self.conditions[name]
+
+    def truth(self, node):
+        (fn, arg), = node.items()
+        if fn == "Fn::Equals":
+            return self.eval(arg[0]) == self.eval(arg[1])
+        if fn == "Fn::Not":
+            return not self.truth(arg[0])
+        if fn == "Fn::And":
+            return all(self.truth(a) for a in arg)
+        if fn == "Fn::Or":
+            return any(self.truth(a) for a in arg)
+        if fn == "Condition":
+            return self.condition(arg)
+        raise AssertionError(f"unknown condition function {fn}")
+
+    def pseudo(self, name):
+        return {
+            "AWS::StackName": self.name,
+            "AWS::StackId": self.id,
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }.get(name)
+
+    def ref(self, name):
+        if name == "AWS::NoValue":
+            return NO_VALUE
+        if name in self.params:
+            return self.params[name]
+        value = self.pseudo(name)
+        if value is not None:
+            return value
+        assert name in self.resources, f"Ref to {name}, which this stack does not create"
+        return f"<ref:{name}>"
+
+    def sub(self, text, variables):
+        def one(m):
+            var = m.group(1)
+            if var.startswith("!"):
+                return "${" + var[1:] + "}"
+            if var in variables:
+                return str(variables[var])
+            if "." in var:
+                res, attr = var.split(".", 1)
+                assert res in self.resources, f"Sub names {res}, which this stack does not create"
+                return f"<getatt:{res}.{attr}>"
+            return str(self.ref(var))
+
+        return re.sub(r"\$\{([^}]+)\}", one, text)
+
+    def eval(self, node):
+        """Evaluate intrinsic functions; resources stay as <ref:X> / <getatt:X.A> markers."""
+        if isinstance(node, list):
+            return [v for v in (self.eval(n) for n in node) if v is not NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            (fn, arg), = node.items()
+            if fn == "Ref":
+                return self.ref(arg)
+            if fn == "Fn::GetAtt":
+                res, attr = arg if isinstance(arg, list) else arg.split(".", 1)
+                assert res in self.resources, f"GetAtt of {res}, which this stack does not create"
+                return f"<getatt:{res}.{attr}>"
+            if fn == "Fn::If":
+                return self.eval(arg[1] if self.condition(arg[0]) else arg[2])
+            if fn == "Fn::Sub":
+                if isinstance(arg, str):
+                    return self.sub(arg, {})
+                text, variables = arg
+                return self.sub(text, {k: self.eval(v) for k, v in variables.items()})
+            if fn == "Fn::Join":
+                return arg[0].join(str(v) for v in self.eval(arg[1]))
+            if fn == "Fn::Split":
+                return self.eval(arg[1]).split(arg[0])
+            if fn == "Fn::Select":
+                return self.eval(arg[1])[int(self.eval(arg[0]))]
+        out = {}
+        for k, v in node.items():
+            v = self.eval(v)
+            if v is not NO_VALUE:
+                out[k] = v
+        return out
+
+    def props(self, name):
+        return self.eval(self.resources[name].get("Properties", {}))
+
+
+def markers(value):
+    """Resources an evaluated value refers to."""
+    return set(re.findall(r"<(?:ref|getatt):([A-Za-z0-9]+)", repr(value)))
+
+
+def raw_refs(node):
+    """Logical names a raw (unevaluated) node refers to, through any branch."""
+    found = set()
+    if isinstance(node, list):
+        for n in node:
+            found |= raw_refs(n)
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            if k == "Ref" and isinstance(v, str):
+                found.add(v)
+            elif k == "Fn::GetAtt":
+                found.add((v if isinstance(v, list) else v.split("."))[0])
+            elif k == "Fn::Sub":
+                text = v if isinstance(v, str) else v[0]
+                found |= {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text)}
+                if not isinstance(v, str):
+                    found |= raw_refs(v[1])
+            else:
+                found |= raw_refs(v)
+    return found
+
+
+def statements(stack, function):
+    """The IAM statements of a function's inline policies, evaluated."""
+    out = []
+    for policy in stack.props(function).get("Policies", []):
+        if isinstance(policy, dict) and "Statement" in policy:
+            out.extend(policy["Statement"])
+    return out
+
+
+def as_list(v):
+    return v if isinstance(v, list) else [v]
+
+
+failures = []
+
+
+def check(ok, message):
+    if not ok:
+        failures.append(message)
+    return ok
+
+
+# ---- 1. a stack update never puts back an edge version older than the rotator's -----
+
+def test_associations_follow_the_rotator(template):
+    for overrides in ({}, {"ExistingHttpApiId": "a1b2c3d4e5"}):
+        stack = Stack(template, overrides)
+        rotator_env = stack.props("RotatorFunction")["Environment"]["Variables"]
+        recorded = rotator_env.get("EDGE_VERSION_PARAMETER")
+        if not check(recorded is not None, "the rotator has no EDGE_VERSION_PARAMETER: nothing records the version it sets"):
+            return
+        (parameter,) = markers(recorded) or {None}
+        if not check(
+            parameter and stack.resources[parameter]["Type"] == "AWS::SSM::Parameter",
+            f"EDGE_VERSION_PARAMETER is {recorded!r}, not an AWS::SSM::Parameter of this stack",
+        ):
+            return
+        param_name = stack.props(parameter)["Name"]
+        put = [
+            s for s in statements(stack, "RotatorFunction")
+            if s["Effect"] == "Allow" and "ssm:PutParameter" in as_list(s["Action"])
+        ]
+        check(
+            # Ref of an AWS::SSM::Parameter is its name.
+            any(r.endswith((f":parameter{param_name}", f":parameter<ref:{parameter}>"))
+                for s in put for r in as_list(s["Resource"])),
+            f"the rotator may not ssm:PutParameter {param_name}",
+        )
+        # CloudFormation writes the parameter only when its properties change: they must
+        # refer to nothing a stack update can change (no template parameter, no resource
+        # that can be replaced), or an update would put the bootstrap version back.
+        for name in raw_refs(stack.resources[parameter].get("Properties", {})):
+            check(
+                name not in stack.params,
+                f"{parameter} depends on template parameter {name}: changing it rewrites the recorded version",
+            )
+        bootstrap = [n for n, r in stack.resources.items() if r["Type"] == "AWS::Lambda::Version"]
+        for name in bootstrap:
+            props = stack.resources[name].get("Properties", {})
+            check("CodeSha256" not in props, f"{name} sets CodeSha256: a code change replaces it")
+            for ref in raw_refs(props):
+                check(ref not in stack.params, f"{name} depends on template parameter {ref}: it can be replaced")
+
+        distributions = [n for n, r in stack.resources.items() if r["Type"] == "AWS::CloudFront::Distribution"]
+        for dist in distributions:
+            config = stack.props(dist)["DistributionConfig"]
+            behaviors = [config["DefaultCacheBehavior"]] + config.get("CacheBehaviors", [])
+            for b in behaviors:
+                for a in b.get("LambdaFunctionAssociations", []):
+                    arn = a["LambdaFunctionARN"]
+                    named = markers(arn) & set(bootstrap)
+                    check(
+                        not named,
+                        f"{dist} association {a['EventType']} names {sorted(named)} directly: every stack update puts the bootstrap version back",
+                    )
+                    m = re.fullmatch(r"\{\{resolve:ssm:(<ref:[A-Za-z0-9]+>|[^:}]+)(:\d+)?\}\}", str(arn))
+                    if check(m is not None, f"{dist} association {a['EventType']} is {arn!r}, not an ssm dynamic reference"):
+                        check(m.group(2) is None, f"{dist} pins parameter version {m.group(2)}: updates would not read the latest")
+                        check(
+                            m.group(1) == f"<ref:{parameter}>" or m.group(1) == param_name,
+                            f"{dist} reads {m.group(1)}, not the parameter the rotator writes ({parameter})",
+                        )
+                        deps = raw_refs(template["Resources"][dist].get("Properties", {})) | set(
+                            as_list(template["Resources"][dist].get("DependsOn", []))
+                        )
+                        check(parameter in deps, f"{dist} is not ordered after {parameter}")
+
+
+# ---- 2. re-creating a stack of the same name ---------------------------------------
+
+NAME_PROPERTIES = ("FunctionName", "RoleName", "Name", "LogGroupName", "TopicName", "BucketName", "PolicyName")
+
+
+def test_retained_resources_can_be_recreated(template):
+    first = Stack(template, instance="a1b2c3d4-0000-4000-8000-000000000001")
+    second = Stack(template, instance="e5f6a7b8-0000-4000-8000-000000000002")
+    retained = [n for n, r in first.resources.items() if r.get("DeletionPolicy") == "Retain"]
+    check(retained, "nothing is retained (the edge function must be: CloudFront holds its replicas)")
+    for name in retained:
+        resource = first.resources[name]
+        # The name a second stack of the same name would give it must differ.
+        a, b = first.props(name), second.props(name)
+        for prop in NAME_PROPERTIES:
+            if resource["Type"] == "AWS::Lambda::Version" and prop == "FunctionName":
+                continue  # a version names its function; it has no name of its own
+            if prop in a:
+                check(
+                    a[prop] != b[prop],
+                    f"retained {name} is named {a[prop]!r} in every stack called {first.name!r}: re-creating the stack fails on the name",
+                )
+        # A retained serverless function with no Role gets a SAM-made role that is
+        # deleted with the stack.
+        if resource["Type"] == "AWS::Serverless::Function":
+            check("Role" in a, f"retained {name} has no explicit Role: SAM's generated role is deleted with the stack")
+        # What it needs to keep working is retained with it.
+        for dep in markers(a) - {name}:
+            kind = first.resources[dep]["Type"]
+            if kind in ("AWS::IAM::Role", "AWS::Serverless::Function", "AWS::Lambda::Function"):
+                check(
+                    first.resources[dep].get("DeletionPolicy") == "Retain",
+                    f"retained {name} uses {dep} ({kind}), which is deleted with the stack",
+                )
+
+
+# ---- 3. the first rotation runs after what it probes ---------------------------------
+
+def probed_by_first_rotation(stack):
+    """Every resource the first rotation touches, derived from the rotator's settings:
+    the origin it probes (the API, its routes, stages, integrations, authorizers and the
+    invoke permissions on them), the distribution it points, the parameter it writes,
+    and Secrets Manager's permission to invoke it."""
+    env = stack.props("RotatorFunction")["Environment"]["Variables"]
+    wanted = set()
+    for var in ("ORIGIN_URL", "CLOUDFRONT_DISTRIBUTION_ID", "EDGE_VERSION_PARAMETER"):
+        wanted |= markers(env.get(var, ""))
+    apis = {n for n in wanted if stack.resources[n]["Type"].startswith("AWS::ApiGatewayV2::Api")}
+    parts = {n for n, r in stack.resources.items() if markers(stack.props(n).get("ApiId", "")) & apis}
+    # An existing API: the authorizer this stack adds to it is still probed.
+    parts |= {n for n, r in stack.resources.items() if r["Type"] == "AWS::ApiGatewayV2::Authorizer"}
+    permissions = {
+        n for n, r in stack.resources.items()
+        if r["Type"] == "AWS::Lambda::Permission"
+        and (markers(stack.props(n).get("SourceArn", "")) & (apis | parts)
+             or stack.props(n).get("Principal") == "secretsmanager.amazonaws.com")
+    }
+    return (wanted | parts | permissions) - {"RotatorFunction", "EdgeFunction"}
+
+
+def explicit_dependencies(template, stack, name):
+    """DependsOn, plus what a DependsOn'd WaitConditionHandle references (the way to
+    depend on conditional resources)."""
+    deps = set(as_list(template["Resources"][name].get("DependsOn", [])))
+    for d in list(deps):
+        r = template["Resources"].get(d, {})
+        if r.get("Type") == "AWS::CloudFormation::WaitConditionHandle":
+            deps |= markers(stack.eval(r.get("Metadata", {})))
+    return deps
+
+
+def test_rotation_waits_for_what_it_probes(template):
+    for overrides in ({}, {"ExistingHttpApiId": "a1b2c3d4e5"}, {"ExistingDistributionId": "E1234567890ABC", "OriginUrl": "https://api.example.com"}):
+        stack = Stack(template, overrides)
+        probed = probed_by_first_rotation(stack)
+        check(len(probed) >= 3, f"with {overrides or 'defaults'} the probe set is implausibly small: {sorted(probed)}")
+        if not overrides:
+            for must in ("ExampleRoute", "ExampleStage", "ExampleIntegration", "ExampleBackendInvokePermission",
+                         "AuthorizerInvokePermission", "HttpApiAuthorizer", "ExampleDistribution",
+                         "RotatorSecretsManagerPermission"):
+                check(must in probed, f"the probe derivation misses {must}")
+        missing = probed - explicit_dependencies(template, stack, "SecretRotation")
+        check(not missing, f"with {overrides or 'defaults'} SecretRotation does not explicitly depend on {sorted(missing)}")
+
+
+# ---- 4. a customer-managed KMS key ---------------------------------------------------
+
+NEEDED_KMS = {
+    # Secrets Manager envelope encryption: GetSecretValue → kms:Decrypt, PutSecretValue →
+    # kms:GenerateDataKey ("Secret encryption and decryption in AWS Secrets Manager";
+    # rotation roles: "Lambda rotation function execution role permissions").
+    "AuthorizerFunction": {"kms:Decrypt"},
+    "RotatorFunction": {"kms:Decrypt", "kms:GenerateDataKey"},
+}
+
+
+def kms_grants(stack, function):
+    grants = []
+    for s in statements(stack, function):
+        actions = {a for a in as_list(s["Action"]) if a.lower().startswith("kms:")}
+        if actions:
+            grants.append((s, actions))
+    return grants
+
+
+def test_kms_key_option(template):
+    for overrides in ({}, {"ExistingSecretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:legacy-AbCdEf"}):
+        off = Stack(template, overrides)
+        functions = [n for n, r in off.resources.items() if r["Type"] == "AWS::Serverless::Function"]
+        for f in functions:
+            check(not kms_grants(off, f), f"{f} has KMS permissions without a customer-managed key")
+        on = Stack(template, dict(overrides, SecretKmsKeyArn=KMS_KEY))
+        secret_arn = on.eval({"Fn::If": ["CreateSecret", {"Ref": "Secret"}, {"Ref": "ExistingSecretArn"}]})
+        if "Secret" in on.resources:
+            check(on.props("Secret").get("KmsKeyId") == KMS_KEY, "the new secret is not encrypted with SecretKmsKeyArn")
+        for f in functions:
+            grants = kms_grants(on, f)
+            actions = set().union(*(a for _, a in grants)) if grants else set()
+            check(actions == NEEDED_KMS.get(f, set()),
+                  f"{f} gets {sorted(actions)} with a customer key, needs exactly {sorted(NEEDED_KMS.get(f, set()))}")
+            for s, _ in grants:
+                check(as_list(s["Resource"]) == [KMS_KEY], f"{f}'s KMS grant is on {s['Resource']!r}, not exactly the key")
+                cond = s.get("Condition", {}).get("StringEquals", {})
+                check(cond.get("kms:ViaService") == f"secretsmanager.{REGION}.amazonaws.com",
+                      f"{f}'s KMS grant is usable outside Secrets Manager")
+                check(cond.get("kms:EncryptionContext:SecretARN") == secret_arn,
+                      f"{f}'s KMS grant is not limited to this secret ({cond.get('kms:EncryptionContext:SecretARN')!r})")
+
+
+def main():
+    path = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "deploy" / "template.yaml"
+    template, matches = decode(str(path))
+    if matches:
+        sys.exit(f"cannot read {path}: {matches}")
+    tests = [
+        test_associations_follow_the_rotator,
+        test_retained_resources_can_be_recreated,
+        test_rotation_waits_for_what_it_probes,
+        test_kms_key_option,
+    ]
+    failed = 0
+    for test in tests:
+        before = len(failures)
+        try:
+            test(copy.deepcopy(template))
+        except AssertionError as e:
+            failures.append(f"{test.__name__}: {e}")
+        new = failures[before:]
+        print(f"{'FAIL' if new else 'ok  '} {test.__name__}")
+        for f in new:
+            print(f"       {f}")
+        failed += bool(new)
+    print(f"template test ({path.name}): {len(tests) - failed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+//! The `errorType` of the rotator's Lambda error replies.
+//!
+//! A failed step ends the invocation with a Lambda error. Its `errorType` names the kind
+//! of failure (`NotPointed`, `OriginRejected`, `VersionNotActive`, `Throttled`, ...) so
+//! that an operator's alarm or log query can tell them apart without parsing messages;
+//! the `errorMessage` is the error's Display text, which never carries key material.
+
+use lambda_runtime::Diagnostic;
+
+use crate::aws::ApiError;
+use crate::rotator::RotationError;
+
+/// The stable `errorType` of `err`.
+pub fn error_type(err: &RotationError) -> &'static str {
+    match err {
+        RotationError::RotationDisabled => "RotationDisabled",
+        RotationError::UnknownVersion(_) => "UnknownVersion",
+        RotationError::NotPending(_) => "NotPending",
+        RotationError::NoCurrent => "NoCurrent",
+        RotationError::NoPendingValue(_) => "NoPendingValue",
+        RotationError::BadSecret { .. } => "BadSecret",
+        RotationError::BadKeyId(_) => "BadKeyId",
+        RotationError::Random => "RandomFailed",
+        RotationError::Api(ApiError::Throttled { .. }) => "Throttled",
+        RotationError::Api(ApiError::NotFound { .. }) => "NotFound",
+        RotationError::Api(_) => "AwsApiError",
+        RotationError::Package(_) => "PackageFailed",
+        RotationError::EdgeUpdateFailed(_) => "EdgeUpdateFailed",
+        RotationError::EdgeUpdateTimeout => "EdgeUpdateTimeout",
+        RotationError::CodeMismatch(_) => "CodeMismatch",
+        RotationError::NoAssociation { .. } => "NoAssociation",
+        RotationError::NoHeader { .. } => "NoHeader",
+        RotationError::StaleEtag { .. } => "StaleEtag",
+        RotationError::Origin { .. } => "OriginRejected",
+        RotationError::NotPointed(_) => "NotPointed",
+        RotationError::NotSignedMode => "NotSignedMode",
+        RotationError::NotDeployed(..) => "NotDeployed",
+        RotationError::VersionNotActive { .. } => "VersionNotActive",
+        RotationError::VersionFailed { .. } => "VersionFailed",
+        RotationError::PreviousRotationPropagating(_) => "PreviousRotationPropagating",
+        RotationError::QueryStringsHidden { .. } => "QueryStringsHidden",
+        RotationError::StagingNotRotated { .. } => "StagingNotRotated",
+        RotationError::ConfigurationTest(_) => "ConfigurationTestFailed",
+    }
+}
+
+impl From<RotationError> for Diagnostic {
+    fn from(err: RotationError) -> Self {
+        Diagnostic {
+            error_type: error_type(&err).to_owned(),
+            error_message: err.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::Op;
+    use crate::origin::ProbeError;
+
+    #[test]
+    fn each_failure_kind_has_its_own_error_type_and_a_plain_message() {
+        let cases = [
+            (
+                RotationError::NotPointed("E1".into()),
+                "NotPointed",
+                "distribution E1 does not send the pending key",
+            ),
+            (
+                RotationError::Origin {
+                    stage: "AWSPENDING",
+                    source: ProbeError::UnexpectedStatus(403),
+                },
+                "OriginRejected",
+                "origin test with the AWSPENDING key failed: origin answered 403, which is not the expected status",
+            ),
+            (
+                RotationError::Api(ApiError::Throttled {
+                    op: Op::UpdateDistribution,
+                    message: "Rate exceeded".into(),
+                }),
+                "Throttled",
+                "UpdateDistribution: throttled (Rate exceeded)",
+            ),
+        ];
+        for (err, kind, message) in cases {
+            let d = Diagnostic::from(err);
+            assert_eq!(d.error_type, kind);
+            assert_eq!(d.error_message, message);
+        }
+        let nested = RotationError::ConfigurationTest(Box::new(RotationError::NoHeader {
+            distribution: "E1".into(),
+            header: "x-origin-verify".into(),
+        }));
+        assert_eq!(error_type(&nested), "ConfigurationTestFailed");
+        assert!(
+            nested
+                .to_string()
+                .contains("E1 has no origin with custom header")
+        );
+    }
+}

@@ -1,0 +1,106 @@
+//! Lambda function states for published versions, which moto does not model.
+//!
+//! `PublishVersion` answers `State: Pending`; the version becomes `Active` a while later
+//! and, until then, CloudFront refuses to associate it
+//! (aws-samples/cloudfront-authorization-at-edge#245: "The function must be in an Active
+//! state. The current state for function ...:1 is Pending"; its fix polls the state;
+//! Lambda developer guide, "Lambda function states"). [`PendingVersions`] wraps an
+//! [`EdgeFunctionApi`] so that every version it publishes stays `Pending` for a set
+//! time; [`FakeCloudFront::refuse_inactive_versions`](super::FakeCloudFront::refuse_inactive_versions)
+//! reads the same [`VersionStates`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::lock;
+use crate::aws::{ApiError, EdgeFunctionApi, FunctionVersion, UpdateStatus, VersionState};
+
+/// When each published version (by qualified ARN) becomes `Active`.
+#[derive(Debug, Default)]
+pub struct VersionStates {
+    active_at: Mutex<HashMap<String, Instant>>,
+}
+
+impl VersionStates {
+    /// The state of the version `arn`; `None` for versions published before (or
+    /// outside) the wrapper, which are long `Active`.
+    pub fn state_of_arn(&self, arn: &str) -> Option<VersionState> {
+        lock(&self.active_at).get(arn).map(|at| {
+            if Instant::now() >= *at {
+                VersionState::Active
+            } else {
+                VersionState::Pending
+            }
+        })
+    }
+
+    fn state_of(&self, function: &str, version: &str) -> Option<VersionState> {
+        let arn = lock(&self.active_at)
+            .keys()
+            .find(|arn| {
+                arn.rsplit_once(':').is_some_and(|(base, v)| {
+                    v == version && (base == function || base.ends_with(&format!(":{function}")))
+                })
+            })
+            .cloned()?;
+        self.state_of_arn(&arn)
+    }
+}
+
+/// An [`EdgeFunctionApi`] whose published versions stay `Pending` for `activation`.
+pub struct PendingVersions<L> {
+    inner: L,
+    activation: Duration,
+    states: Arc<VersionStates>,
+}
+
+impl<L> PendingVersions<L> {
+    /// Wrap `inner`; record states into `states`.
+    pub fn new(inner: L, activation: Duration, states: Arc<VersionStates>) -> Self {
+        Self {
+            inner,
+            activation,
+            states,
+        }
+    }
+}
+
+impl<L: EdgeFunctionApi> EdgeFunctionApi for PendingVersions<L> {
+    async fn update_code(&self, function: &str, zip: Vec<u8>) -> Result<String, ApiError> {
+        self.inner.update_code(function, zip).await
+    }
+
+    async fn update_status(&self, function: &str) -> Result<UpdateStatus, ApiError> {
+        self.inner.update_status(function).await
+    }
+
+    async fn publish_version(
+        &self,
+        function: &str,
+        description: &str,
+        code_sha256: &str,
+    ) -> Result<FunctionVersion, ApiError> {
+        let version = self
+            .inner
+            .publish_version(function, description, code_sha256)
+            .await?;
+        lock(&self.states.active_at).insert(version.arn.clone(), Instant::now() + self.activation);
+        Ok(version)
+    }
+
+    async fn version_state(&self, function: &str, version: &str) -> Result<VersionState, ApiError> {
+        match self.states.state_of(function, version) {
+            Some(state) => Ok(state),
+            None => self.inner.version_state(function, version).await,
+        }
+    }
+
+    async fn list_versions(&self, function: &str) -> Result<Vec<FunctionVersion>, ApiError> {
+        self.inner.list_versions(function).await
+    }
+
+    async fn delete_version(&self, function: &str, version: &str) -> Result<(), ApiError> {
+        self.inner.delete_version(function, version).await
+    }
+}
