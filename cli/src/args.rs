@@ -55,6 +55,12 @@ pub enum Command {
     /// keys (AWSCURRENT, AWSPENDING, AWSPREVIOUS in its grace) and print the reason.
     #[command(after_help = EXIT_CODES)]
     Verify(VerifyArgs),
+    /// Explain a verdict: the components the authorizer sees in an API Gateway
+    /// authorizer event (or a request as the origin saw it), the signature base it
+    /// builds, the key it looks for, the verdict and its reason, and, given the URL the
+    /// edge signed (--sent-url), which component differs.
+    #[command(after_help = EXIT_CODES)]
+    Explain(ExplainArgs),
     /// Show the secret's versions and stages, last and next rotation, and which edge
     /// function version each cache behavior of the distribution runs.
     #[command(after_help = EXIT_CODES)]
@@ -188,6 +194,13 @@ pub struct VerifyArgs {
     pub keyid: Option<String>,
     #[command(flatten)]
     pub profile: ProfileArgs,
+    #[command(flatten)]
+    pub check: CheckArgs,
+}
+
+/// How a signature is judged; the authorizer's settings of the same names.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
     /// Oldest accepted signature (MAX_AGE_SECS).
     #[arg(long, default_value_t = edgeseal::Verifier::DEFAULT_MAX_AGE_SECS, value_name = "SECS")]
     pub max_age_secs: u64,
@@ -198,9 +211,26 @@ pub struct VerifyArgs {
     /// (PREVIOUS_KEY_GRACE_SECS), counted from AWSCURRENT's creation.
     #[arg(long, default_value_t = 3600, value_name = "SECS")]
     pub previous_grace_secs: u64,
-    /// Verify as of this time, Unix seconds (default: now).
+    /// Judge as of this time, Unix seconds (default: now; replay a captured request or
+    /// event with the time it arrived).
     #[arg(long, value_name = "UNIX_SECS")]
     pub at: Option<u64>,
+}
+
+impl CheckArgs {
+    /// The verifier for these settings and `profile`.
+    pub fn verifier(
+        &self,
+        profile: &ProfileArgs,
+    ) -> Result<edgeseal::Verifier, crate::error::CliError> {
+        use crate::error::CliError;
+        Ok(edgeseal::Verifier::new(&profile.label)
+            .map_err(|err| CliError::Usage(format!("--label: {err}")))?
+            .with_tag(profile.tag())
+            .map_err(|err| CliError::Usage(format!("--tag: {err}")))?
+            .with_max_age_secs(self.max_age_secs)
+            .with_skew_secs(self.skew_secs))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -258,4 +288,49 @@ pub struct DoctorArgs {
     /// The authorizer's PREVIOUS_KEY_GRACE_SECS.
     #[arg(long, default_value_t = 3600, value_name = "SECS")]
     pub previous_grace_secs: u64,
+}
+
+#[derive(Debug, Args)]
+#[group(id = "explain_input", required = true, multiple = false)]
+pub struct ExplainInput {
+    /// An API Gateway authorizer event as Lambda received it (HTTP API payload 2.0 or
+    /// 1.0, REST REQUEST), as JSON: a file, or - for stdin.
+    #[arg(long, value_name = "FILE")]
+    pub event: Option<PathBuf>,
+    /// Instead of an event: the URL as the origin saw it, https://HOST/PATH?QUERY (path
+    /// percent-encoded as sent); needs --signature-input and --signature.
+    #[arg(long, requires_all = ["signature_input", "signature"])]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub input: ExplainInput,
+    /// HTTP method (with --url).
+    #[arg(long, short = 'X', default_value = "GET", requires = "url")]
+    pub method: String,
+    /// The Signature-Input header value (with --url).
+    #[arg(long, value_name = "VALUE", requires = "url")]
+    pub signature_input: Option<String>,
+    /// The Signature header value (with --url).
+    #[arg(long, value_name = "VALUE", requires = "url")]
+    pub signature: Option<String>,
+    /// The request the edge signed, as a URL: the origin's host, origin path + viewer
+    /// URI, query string (method: the event's, or --method). Names every component the
+    /// authorizer sees differently.
+    #[arg(long, value_name = "URL")]
+    pub sent_url: Option<String>,
+    #[command(flatten)]
+    pub key: KeySource,
+    /// With --key-file: the key id the key has (default: whatever the signature names).
+    #[arg(long, value_name = "ID", requires = "key_file")]
+    pub keyid: Option<String>,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// The authorizer's BASE_PATH_MAP (or =/PREFIX for its PATH_PREFIX), for events.
+    #[arg(long, value_name = "MAP", default_value = "")]
+    pub base_path_map: String,
+    #[command(flatten)]
+    pub check: CheckArgs,
 }

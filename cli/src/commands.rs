@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use aws_sdk_cloudfront::types::{CacheBehavior, DefaultCacheBehavior, EventType};
-use edgeseal::{KeyId, KeySet, SecretValue, Signer, Stage, UnixTime, Verifier};
+use edgeseal::{KeyId, SecretValue, Signer, Stage, UnixTime};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
@@ -25,6 +25,7 @@ pub async fn run(cli: &Cli, out: &Output) -> Result<u8, CliError> {
         Command::Keygen(args) => keygen(args, out),
         Command::Sign(args) => sign(cli, args, out).await,
         Command::Verify(args) => verify(cli, args, out).await,
+        Command::Explain(args) => crate::explain::explain(cli, args, out).await,
         Command::Status(args) => status(cli, args, out).await,
         Command::Rotate(args) => rotate(cli, args, out).await,
         Command::Doctor(args) => crate::doctor_command::run(cli, args, out).await,
@@ -172,13 +173,8 @@ async fn verify(cli: &Cli, args: &VerifyArgs, out: &Output) -> Result<u8, CliErr
         .view(&args.request.method)
         .with_header("signature-input", &args.signature_input)
         .with_header("signature", &args.signature);
-    let verifier = Verifier::new(&args.profile.label)
-        .map_err(|err| CliError::Usage(format!("--label: {err}")))?
-        .with_tag(args.profile.tag())
-        .map_err(|err| CliError::Usage(format!("--tag: {err}")))?
-        .with_max_age_secs(args.max_age_secs)
-        .with_skew_secs(args.skew_secs);
-    let at = args.at.map_or_else(now, UnixTime::from_secs);
+    let verifier = args.check.verifier(&args.profile)?;
+    let at = args.check.at.map_or_else(now, UnixTime::from_secs);
 
     let rejected = |reason: edgeseal::Rejection, skipped: &[String]| {
         out.result(
@@ -197,25 +193,14 @@ async fn verify(cli: &Cli, args: &VerifyArgs, out: &Output) -> Result<u8, CliErr
         Ok(candidate) => candidate,
         Err(reason) => return rejected(reason, &[]),
     };
-    let (keys, skipped) = match (&args.key.secret_id, &args.key.key_file) {
-        (Some(secret_id), _) => {
-            let config = aws::sdk_config(&cli.global).await;
-            let client = aws_sdk_secretsmanager::Client::new(&config);
-            aws::key_set(&client, secret_id, args.previous_grace_secs).await?
-        }
-        (None, Some(path)) => {
-            let key = keys::from_file(path)?;
-            let keyid = match &args.keyid {
-                Some(id) => KeyId::new(id.as_str())
-                    .map_err(|err| CliError::Usage(format!("--keyid: {err}")))?,
-                None => candidate.keyid().clone(),
-            };
-            let mut set = KeySet::new();
-            set.insert_current(keyid, key);
-            (set, Vec::new())
-        }
-        (None, None) => return Err(CliError::Usage("give --secret-id or --key-file".into())),
-    };
+    let (keys, skipped) = keys::key_set(
+        &cli.global,
+        &args.key,
+        args.keyid.as_deref(),
+        candidate.keyid(),
+        args.check.previous_grace_secs,
+    )
+    .await?;
     match verifier.verify_candidate_at(at, &request, &candidate, &keys) {
         Ok(verified) => {
             out.result(

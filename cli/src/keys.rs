@@ -3,10 +3,44 @@
 
 use std::path::Path;
 
-use edgeseal::{SecretValue, SigningKey};
+use edgeseal::{KeyId, KeySet, SecretValue, SigningKey};
 use zeroize::Zeroizing;
 
+use crate::args::{Global, KeySource};
+use crate::aws;
 use crate::error::CliError;
+
+/// The keys a verification may use: the secret's versions (AWSCURRENT, AWSPENDING, and
+/// AWSPREVIOUS within `grace_secs`), or the key file as the version `keyid` (default:
+/// the one the signature `names`). Also the versions skipped as not being keys.
+pub async fn key_set(
+    global: &Global,
+    source: &KeySource,
+    keyid: Option<&str>,
+    names: &KeyId,
+    grace_secs: u64,
+) -> Result<(KeySet, Vec<String>), CliError> {
+    match (&source.secret_id, &source.key_file) {
+        (Some(secret_id), _) => {
+            let config = aws::sdk_config(global).await;
+            let client = aws_sdk_secretsmanager::Client::new(&config);
+            aws::key_set(&client, secret_id, grace_secs).await
+        }
+        (None, Some(path)) => {
+            let key = from_file(path)?;
+            let keyid = match keyid {
+                Some(id) => {
+                    KeyId::new(id).map_err(|err| CliError::Usage(format!("--keyid: {err}")))?
+                }
+                None => names.clone(),
+            };
+            let mut set = KeySet::new();
+            set.insert_current(keyid, key);
+            Ok((set, Vec::new()))
+        }
+        (None, None) => Err(CliError::Usage("give --secret-id or --key-file".into())),
+    }
+}
 
 /// A fresh 256-bit key from the operating system's random source.
 pub fn generate() -> Result<SigningKey, CliError> {

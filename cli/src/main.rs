@@ -9,6 +9,7 @@ mod aws;
 mod commands;
 mod doctor_command;
 mod error;
+mod explain;
 mod keys;
 mod output;
 mod send;

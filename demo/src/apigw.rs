@@ -99,7 +99,13 @@ impl ApiGateway {
                 &json!({"message": "Unauthorized"}),
             );
         }
-        let event = self.authorizer_event(req, &headers, request_id);
+        // An HTTP API decodes the path (twice) before anything else, and refuses one it
+        // cannot decode: edgeseal::canonical::http_api_raw_path, from live captures.
+        let Some(decoded_path) = edgeseal::canonical::http_api_raw_path(req.parts.uri.path())
+        else {
+            return json_response(StatusCode::BAD_REQUEST, &json!({"message": "Bad Request"}));
+        };
+        let event = self.authorizer_event(req, &decoded_path, &headers, request_id);
         let verdict = match self.authorizer.invoke(&event).await {
             Ok(v) => v,
             Err(e) => {
@@ -124,11 +130,11 @@ impl ApiGateway {
     fn authorizer_event(
         &self,
         req: &WholeRequest,
+        raw_path: &str,
         headers: &Map<String, Value>,
         request_id: &str,
     ) -> Value {
         let method = req.parts.method.as_str();
-        let raw_path = req.parts.uri.path();
         let raw_query = req.parts.uri.query().unwrap_or("");
         let route_path = raw_path
             .strip_prefix(&format!("/{}", self.stage))

@@ -22,8 +22,8 @@ use edgeseal::{
     KeyId, KeySet, RequestView, Signer, SigningKey, UnixTime, Verifier, edgeseal_secret_json,
 };
 use origin_verifier::{
-    Authorizer, AuthorizerEvent, Config, CountingSource, HeaderSelection, Metrics, MetricsSink,
-    SecretsSource, SourceError, Verdict, VersionInfo,
+    Authorizer, AuthorizerEvent, BasePathMap, Config, CountingSource, HeaderSelection, Metrics,
+    MetricsSink, SecretsSource, SourceError, Verdict, VersionInfo,
 };
 use serde_json::Value;
 use zeroize::Zeroizing;
@@ -169,13 +169,13 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             black_box(
                 event
-                    .request_view(kind, "", HeaderSelection::Only(&names))
+                    .request_view(kind, &BasePathMap::default(), HeaderSelection::Only(&names))
                     .unwrap(),
             )
         })
     });
     let view = event
-        .request_view(kind, "", HeaderSelection::Only(&names))
+        .request_view(kind, &BasePathMap::default(), HeaderSelection::Only(&names))
         .unwrap();
     let verifier = Verifier::default();
     let mut keys = KeySet::new();

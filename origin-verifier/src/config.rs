@@ -4,6 +4,8 @@ use core::fmt;
 
 use edgeseal::{DEFAULT_LABEL, DEFAULT_TAG, Verifier};
 
+use crate::base_path::BasePathMap;
+
 /// What the authorizer accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthMode {
@@ -86,9 +88,9 @@ pub struct Config {
     pub unknown_key_min_interval_secs: u64,
     /// HTTP API response format (`RESPONSE_MODE`).
     pub response_mode: ResponseMode,
-    /// Prepended to the path API Gateway reports to get `@path` (`PATH_PREFIX`); empty or
-    /// `/`-led without a trailing `/`.
-    pub path_prefix: String,
+    /// How the path API Gateway reports becomes the path the edge signed
+    /// (`BASE_PATH_MAP`, or `PATH_PREFIX` for a prefix to add).
+    pub base_path_map: BasePathMap,
     /// What is accepted (`AUTH_MODE`).
     pub auth_mode: AuthMode,
     /// The static header's name, lowercase (`HEADER_NAME`).
@@ -121,7 +123,7 @@ impl fmt::Debug for Config {
                 &self.unknown_key_min_interval_secs,
             )
             .field("response_mode", &self.response_mode)
-            .field("path_prefix", &self.path_prefix)
+            .field("base_path_map", &self.base_path_map.to_string())
             .field("auth_mode", &self.auth_mode)
             .field("header_name", &self.header_name)
             .field("secret_key_name", &self.secret_key_name)
@@ -254,12 +256,24 @@ impl Config {
             }
         };
 
-        let path_prefix = match get("PATH_PREFIX") {
-            None => String::new(),
-            Some(p) => normalize_prefix(p.trim()).ok_or_else(|| ConfigError::Invalid {
-                var: "PATH_PREFIX",
-                reason: format!("expected a path such as /v1, got {p:?}"),
+        let base_path_map = match (get("BASE_PATH_MAP"), get("PATH_PREFIX")) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    var: "BASE_PATH_MAP",
+                    reason: "set either BASE_PATH_MAP or PATH_PREFIX, not both (PATH_PREFIX=/v1 is BASE_PATH_MAP==/v1)".to_owned(),
+                });
+            }
+            (Some(map), None) => BasePathMap::parse(&map).map_err(|e| ConfigError::Invalid {
+                var: "BASE_PATH_MAP",
+                reason: e.to_string(),
             })?,
+            (None, Some(prefix)) => {
+                BasePathMap::prefix(prefix.trim()).map_err(|e| ConfigError::Invalid {
+                    var: "PATH_PREFIX",
+                    reason: e.to_string(),
+                })?
+            }
+            (None, None) => BasePathMap::default(),
         };
 
         let header_name = get("HEADER_NAME")
@@ -291,7 +305,7 @@ impl Config {
             refresh_retry_secs,
             unknown_key_min_interval_secs,
             response_mode,
-            path_prefix,
+            base_path_map,
             auth_mode,
             header_name,
             secret_key_name,
@@ -316,7 +330,7 @@ impl Config {
             refresh_retry_secs: Self::DEFAULT_REFRESH_RETRY_SECS,
             unknown_key_min_interval_secs: Self::DEFAULT_UNKNOWN_KEY_MIN_INTERVAL_SECS,
             response_mode: ResponseMode::Simple,
-            path_prefix: String::new(),
+            base_path_map: BasePathMap::default(),
             auth_mode: AuthMode::Signature,
             header_name: Self::DEFAULT_HEADER_NAME.to_owned(),
             secret_key_name: None,
@@ -342,18 +356,6 @@ impl Config {
                     .with_skew_secs(self.clock_skew_secs)
             })
     }
-}
-
-/// `/v1/` → `/v1`, `v1` → `/v1`, `/` → ``; `None` for what cannot be a path prefix.
-fn normalize_prefix(raw: &str) -> Option<String> {
-    if raw.contains(['?', '#']) || raw.chars().any(char::is_whitespace) {
-        return None;
-    }
-    let trimmed = raw.trim_matches('/');
-    if trimmed.is_empty() {
-        return Some(String::new());
-    }
-    Some(format!("/{trimmed}"))
 }
 
 #[cfg(test)]
@@ -383,7 +385,7 @@ mod tests {
         assert_eq!(c.response_mode, ResponseMode::Simple);
         assert_eq!(c.auth_mode, AuthMode::Signature);
         assert_eq!(c.header_name, "x-origin-verify");
-        assert_eq!(c.path_prefix, "");
+        assert!(c.base_path_map.is_empty());
         assert_eq!(c.secret_key_name, None);
     }
 
@@ -418,6 +420,8 @@ mod tests {
             ("RESPONSE_MODE", "policy"),
             ("AUTH_MODE", "header"),
             ("PATH_PREFIX", "/v1?x"),
+            ("BASE_PATH_MAP", "/prod"),
+            ("BASE_PATH_MAP", "/prod=/v 1"),
             ("HEADER_NAME", "x origin"),
             ("SIGNATURE_LABEL", "Upper"),
             ("SIGNATURE_TAG", "a\"b"),
@@ -446,16 +450,25 @@ mod tests {
         .unwrap();
         assert_eq!(c.response_mode, ResponseMode::Iam);
         assert_eq!(c.auth_mode, AuthMode::Migration);
-        assert_eq!(c.path_prefix, "/v1");
+        assert_eq!(c.base_path_map.apply("/orders"), "/v1/orders");
         assert_eq!(c.header_name, "x-origin-verify");
         assert_eq!(c.secret_key_name.as_deref(), Some("my_key"));
         assert_eq!(c.tag, None);
-        assert_eq!(
+        assert!(
             from(&[("SECRET_ID", "s"), ("PATH_PREFIX", "/")])
                 .unwrap()
-                .path_prefix,
-            ""
+                .base_path_map
+                .is_empty()
         );
+        let mapped = from(&[("SECRET_ID", "s"), ("BASE_PATH_MAP", "/prod=/v1")]).unwrap();
+        assert_eq!(mapped.base_path_map.apply("/prod/x"), "/v1/x");
+        let both = from(&[
+            ("SECRET_ID", "s"),
+            ("BASE_PATH_MAP", "/prod=/v1"),
+            ("PATH_PREFIX", "/v1"),
+        ])
+        .unwrap_err();
+        assert!(both.to_string().starts_with("BASE_PATH_MAP"), "{both}");
         assert_eq!(
             from(&[("SECRET_ID", "s"), ("AUTH_MODE", "static-header")])
                 .unwrap()

@@ -1,7 +1,14 @@
-//! The two API Gateway authorizer events, recognised from the payload's shape.
+//! The three API Gateway authorizer events, recognised from the payload's shape, and
+//! read as API Gateway really fills them (sources: `tests/fixtures/apigw/README.md`):
+//!
+//! | event | path | query |
+//! |---|---|---|
+//! | HTTP API payload 2.0 | `rawPath`, decoded by API Gateway | `rawQueryString`, as sent |
+//! | HTTP API payload 1.0 | `path`, decoded by API Gateway | `multiValueQueryStringParameters` (else `queryStringParameters`), form-decoded |
+//! | REST `REQUEST` | `requestContext.path`, as sent (encoded, with the stage or base path) | `multiValueQueryStringParameters` (else `queryStringParameters`), form-decoded |
 //!
 //! Only the fields the verdict needs are read; serde skips the rest, so one struct
-//! covers both shapes and no intermediate `serde_json::Value` is built.
+//! covers every shape and no intermediate `serde_json::Value` is built.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -11,37 +18,45 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-/// An authorizer invocation as Lambda delivers it: HTTP API payload 2.0 or a REST API
-/// `REQUEST` authorizer event (see [`AuthorizerEvent::kind`]).
+use crate::base_path::BasePathMap;
+
+/// An authorizer invocation as Lambda delivers it: HTTP API payload 2.0 or 1.0, or a
+/// REST API `REQUEST` authorizer event (see [`AuthorizerEvent::kind`]).
 ///
 /// The header and query maps are kept as raw JSON and read later, borrowing from it:
 /// most of their entries are never looked at, so they are never copied.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct AuthorizerEvent {
-    /// `"2.0"` for HTTP API payload 2.0; absent for REST.
+    /// `"2.0"` / `"1.0"` for HTTP API payloads; absent for REST.
     version: Option<String>,
     /// `"REQUEST"` for both request authorizers (`"TOKEN"` for token authorizers).
     #[serde(rename = "type")]
     event_type: Option<String>,
     /// HTTP API: the route's ARN (the resource of an IAM policy).
     route_arn: Option<String>,
-    /// REST: the method's ARN (the resource of the policy).
+    /// REST, HTTP API 1.0: the method's ARN (the resource of the policy).
     method_arn: Option<String>,
-    /// HTTP API: the path as sent, percent-encoded, with a named stage.
+    /// HTTP API 2.0: the path with a named stage, percent-decoded by API Gateway (twice,
+    /// and cut at a `?` the first decoding produced).
     raw_path: Option<String>,
+    /// HTTP API 1.0: the path, decoded like 2.0's `rawPath`. (REST: the path without
+    /// the stage; `requestContext.path` is read instead.)
+    path: Option<String>,
     /// HTTP API: the query string as sent, without `?`.
     raw_query_string: Option<String>,
-    /// REST: the method.
+    /// REST, HTTP API 1.0: the method.
     http_method: Option<String>,
     /// Header names as API Gateway passes them (HTTP API: lowercase, repeated values
     /// joined by commas; REST: as sent, last value).
     headers: Option<Box<RawValue>>,
     /// REST: every value of every header.
     multi_value_headers: Option<Box<RawValue>>,
-    /// REST: every value of every query parameter, decoded.
+    /// REST, HTTP API 1.0: every value of every query parameter, form-decoded (`+` is
+    /// already a space), values of one name in the order sent.
     multi_value_query_string_parameters: Option<Box<RawValue>>,
-    /// REST: single-valued query parameters (used only when the multi-value map is absent).
+    /// Single-valued query parameters (used only when the multi-value map is absent:
+    /// the HTTP API 1.0 authorizer payload of the AWS guide has only this one).
     query_string_parameters: Option<Box<RawValue>>,
     request_context: RequestContext,
 }
@@ -175,17 +190,31 @@ struct HttpContext {
 pub enum EventKind {
     /// HTTP API, payload format 2.0.
     HttpApi,
+    /// HTTP API, payload format 1.0 (`AuthorizerPayloadFormatVersion: "1.0"`); answered
+    /// with an IAM policy, the only response that format takes.
+    HttpApiV1,
     /// REST API `REQUEST` authorizer.
     Rest,
+}
+
+impl EventKind {
+    /// `http-api-2.0`, `http-api-1.0`, `rest`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventKind::HttpApi => "http-api-2.0",
+            EventKind::HttpApiV1 => "http-api-1.0",
+            EventKind::Rest => "rest",
+        }
+    }
 }
 
 /// Why an event could not be read as an authorizer request.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EventError {
-    /// Neither an HTTP API 2.0 nor a REST `REQUEST` authorizer event (a `TOKEN`
-    /// authorizer, or payload format 1.0, or not API Gateway at all).
-    #[error("not an HTTP API 2.0 or REST REQUEST authorizer event")]
+    /// Not an HTTP API (payload 2.0 or 1.0) or REST `REQUEST` authorizer event (a
+    /// `TOKEN` authorizer, or not API Gateway at all).
+    #[error("not an HTTP API (payload 2.0 or 1.0) or REST REQUEST authorizer event")]
     Unrecognised,
     /// The shape was recognised but a field the verdict needs is absent.
     #[error("authorizer event lacks {0}")]
@@ -196,18 +225,17 @@ pub enum EventError {
 }
 
 impl AuthorizerEvent {
-    /// Recognise the flavour: payload 2.0 carries `version: "2.0"` and `rawPath`; a REST
-    /// `REQUEST` event carries `type: "REQUEST"` and `methodArn`, and no `version`.
+    /// Recognise the flavour: payload 2.0 carries `version: "2.0"` and `rawPath`;
+    /// payload 1.0 `version: "1.0"`, `type: "REQUEST"` and `methodArn`; a REST `REQUEST`
+    /// event `type: "REQUEST"` and `methodArn`, and no `version`.
     pub fn kind(&self) -> Result<EventKind, EventError> {
-        if self.version.as_deref() == Some("2.0") && self.raw_path.is_some() {
-            Ok(EventKind::HttpApi)
-        } else if self.method_arn.is_some()
-            && self.version.is_none()
-            && self.event_type.as_deref() == Some("REQUEST")
-        {
-            Ok(EventKind::Rest)
-        } else {
-            Err(EventError::Unrecognised)
+        let request_with_arn =
+            self.method_arn.is_some() && self.event_type.as_deref() == Some("REQUEST");
+        match self.version.as_deref() {
+            Some("2.0") if self.raw_path.is_some() => Ok(EventKind::HttpApi),
+            Some("1.0") if request_with_arn => Ok(EventKind::HttpApiV1),
+            None if request_with_arn => Ok(EventKind::Rest),
+            _ => Err(EventError::Unrecognised),
         }
     }
 
@@ -231,13 +259,27 @@ impl AuthorizerEvent {
         Ok(pairs(self.headers.as_deref(), "headers")?.unwrap_or_default())
     }
 
+    /// Query pairs from the multi-value map, else the single-valued one.
+    fn query_pairs(&self) -> Result<PairList<'_>, EventError> {
+        match pairs(
+            self.multi_value_query_string_parameters.as_deref(),
+            "multiValueQueryStringParameters",
+        )? {
+            Some(multi) => Ok(multi),
+            None => Ok(pairs(
+                self.query_string_parameters.as_deref(),
+                "queryStringParameters",
+            )?
+            .unwrap_or_default()),
+        }
+    }
+
     /// The request as the signature covers it, with the headers `selection` names.
-    /// `path_prefix` (normalised by [`Config`](crate::Config)) is prepended to the path
-    /// API Gateway reports.
+    /// `base_paths` turns the path API Gateway reports into the one the edge signed.
     pub fn request_view(
         &self,
         kind: EventKind,
-        path_prefix: &str,
+        base_paths: &BasePathMap,
         selection: HeaderSelection<'_>,
     ) -> Result<RequestView, EventError> {
         let headers = self.header_pairs()?;
@@ -257,38 +299,35 @@ impl AuthorizerEvent {
                 RequestView::new(
                     method,
                     host,
-                    &prefixed(path_prefix, raw_path),
+                    "",
                     self.raw_query_string.as_deref().unwrap_or(""),
                 )
+                .with_decoded_path(&base_paths.apply(raw_path))
             }
-            EventKind::Rest => {
+            EventKind::HttpApiV1 | EventKind::Rest => {
                 let method = self
                     .http_method
                     .as_deref()
                     .or(self.request_context.http_method.as_deref())
                     .ok_or(EventError::MissingField("httpMethod"))?;
-                let raw_path = self
-                    .request_context
-                    .path
-                    .as_deref()
-                    .ok_or(EventError::MissingField("requestContext.path"))?;
-                let query = match pairs(
-                    self.multi_value_query_string_parameters.as_deref(),
-                    "multiValueQueryStringParameters",
-                )? {
-                    Some(multi) => multi,
-                    None => pairs(
-                        self.query_string_parameters.as_deref(),
-                        "queryStringParameters",
-                    )?
-                    .unwrap_or_default(),
-                };
-                RequestView::from_query_pairs(
-                    method,
-                    host,
-                    &prefixed(path_prefix, raw_path),
-                    query.iter().map(|(n, v)| (n.as_ref(), v.as_ref())),
-                )
+                let query = self.query_pairs()?;
+                let query = query.iter().map(|(n, v)| (n.as_ref(), v.as_ref()));
+                if kind == EventKind::Rest {
+                    let raw_path = self
+                        .request_context
+                        .path
+                        .as_deref()
+                        .ok_or(EventError::MissingField("requestContext.path"))?;
+                    RequestView::from_query_pairs(method, host, &base_paths.apply(raw_path), query)
+                } else {
+                    let decoded_path = self
+                        .path
+                        .as_deref()
+                        .or(self.request_context.path.as_deref())
+                        .ok_or(EventError::MissingField("path"))?;
+                    RequestView::from_query_pairs(method, host, "", query)
+                        .with_decoded_path(&base_paths.apply(decoded_path))
+                }
             }
         };
         for (name, value) in &headers {
@@ -301,14 +340,6 @@ impl AuthorizerEvent {
             }
         }
         Ok(view)
-    }
-}
-
-fn prefixed<'a>(prefix: &str, path: &'a str) -> Cow<'a, str> {
-    if prefix.is_empty() {
-        Cow::Borrowed(path)
-    } else {
-        Cow::Owned(format!("{prefix}{path}"))
     }
 }
 
@@ -326,10 +357,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(rest.kind(), Ok(EventKind::Rest));
+        let v1: AuthorizerEvent = serde_json::from_str(
+            r#"{"version":"1.0","type":"REQUEST","methodArn":"arn:x","path":"/p"}"#,
+        )
+        .unwrap();
+        assert_eq!(v1.kind(), Ok(EventKind::HttpApiV1));
         for other in [
             r#"{}"#,
             r#"{"type":"TOKEN","methodArn":"arn:x","authorizationToken":"t"}"#,
             r#"{"version":"1.0","methodArn":"arn:x"}"#,
+            r#"{"version":"3.0","type":"REQUEST","methodArn":"arn:x"}"#,
         ] {
             let e: AuthorizerEvent = serde_json::from_str(other).unwrap();
             assert_eq!(e.kind(), Err(EventError::Unrecognised), "{other}");
@@ -345,7 +382,11 @@ mod tests {
         )
         .unwrap();
         let view = rest
-            .request_view(EventKind::Rest, "", HeaderSelection::All)
+            .request_view(
+                EventKind::Rest,
+                &BasePathMap::default(),
+                HeaderSelection::All,
+            )
             .unwrap();
         assert_eq!(view.path(), "/prod/a");
         assert_eq!(view.query(), "?");
@@ -360,7 +401,11 @@ mod tests {
         )
         .unwrap();
         let view = http
-            .request_view(EventKind::HttpApi, "", HeaderSelection::Only(&["x-a"]))
+            .request_view(
+                EventKind::HttpApi,
+                &BasePathMap::default(),
+                HeaderSelection::Only(&["x-a"]),
+            )
             .unwrap();
         assert_eq!(view.header("x-a").as_deref(), Some("a\"b"));
         assert_eq!(view.header("host"), None, "not selected");
@@ -372,14 +417,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            bad.request_view(EventKind::HttpApi, "", HeaderSelection::All)
-                .unwrap_err(),
+            bad.request_view(
+                EventKind::HttpApi,
+                &BasePathMap::default(),
+                HeaderSelection::All
+            )
+            .unwrap_err(),
             EventError::Malformed("headers")
         );
     }
 
     #[test]
-    fn prefix_is_prepended_to_the_reported_path() {
+    fn base_path_map_rewrites_the_reported_path() {
         let http: AuthorizerEvent = serde_json::from_str(
             r#"{"version":"2.0","rawPath":"/orders/1","rawQueryString":"b=2&a=1",
                 "headers":{"host":"api.example.com"},
@@ -387,7 +436,11 @@ mod tests {
         )
         .unwrap();
         let view = http
-            .request_view(EventKind::HttpApi, "/v1", HeaderSelection::All)
+            .request_view(
+                EventKind::HttpApi,
+                &BasePathMap::prefix("/v1").unwrap(),
+                HeaderSelection::All,
+            )
             .unwrap();
         assert_eq!(view.path(), "/v1/orders/1");
         assert_eq!(view.query(), "?a=1&b=2");

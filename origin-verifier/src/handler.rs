@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use edgeseal::{KeyId, KeySet, Rejection, RequestView, Stage, UnixTime, Verifier};
 
+use crate::base_path::BasePathMap;
 use crate::cache::{CacheSettings, KeyCache, SecretsSource, Snapshot};
 use crate::config::{AuthMode, Config, ConfigError, ResponseMode};
 use crate::event::{AuthorizerEvent, EventError, EventKind, HeaderSelection};
@@ -103,7 +104,7 @@ pub struct Authorizer<S> {
     verifier: Verifier,
     auth_mode: AuthMode,
     response_mode: ResponseMode,
-    path_prefix: String,
+    base_paths: BasePathMap,
     header_name: String,
     metrics: Metrics,
 }
@@ -122,7 +123,7 @@ impl<S: SecretsSource> Authorizer<S> {
             verifier: config.verifier()?,
             auth_mode: config.auth_mode,
             response_mode: config.response_mode,
-            path_prefix: config.path_prefix.clone(),
+            base_paths: config.base_path_map.clone(),
             header_name: config.header_name.clone(),
             metrics: Metrics::new(&config.metrics_namespace, sink),
         })
@@ -161,7 +162,7 @@ impl<S: SecretsSource> Authorizer<S> {
         // covers other headers fails with `component_unavailable` and gets a second
         // look with all of them.
         let names = ["signature-input", "signature", self.header_name.as_str()];
-        let view = event.request_view(kind, &self.path_prefix, HeaderSelection::Only(&names));
+        let view = event.request_view(kind, &self.base_paths, HeaderSelection::Only(&names));
         let (mut decision, mut keyid) = match &view {
             Ok(view) => self.decide(now, view).await,
             Err(err) => (Err(DenyReason::BadEvent(*err)), None),
@@ -171,7 +172,7 @@ impl<S: SecretsSource> Authorizer<S> {
             Err(DenyReason::Signature(Rejection::ComponentUnavailable))
         ) {
             (decision, keyid) =
-                match event.request_view(kind, &self.path_prefix, HeaderSelection::All) {
+                match event.request_view(kind, &self.base_paths, HeaderSelection::All) {
                     Ok(full) => self.decide(now, &full).await,
                     Err(err) => (Err(DenyReason::BadEvent(err)), None),
                 };

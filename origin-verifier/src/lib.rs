@@ -5,8 +5,8 @@
 //! Manager, and answers API Gateway in the format the event asks for.
 //!
 //! - [`Config`]: every setting, read once from the environment.
-//! - [`AuthorizerEvent`]: HTTP API payload 2.0 and REST `REQUEST` events, recognised
-//!   from their shape.
+//! - [`AuthorizerEvent`]: HTTP API payload 2.0 and 1.0 and REST `REQUEST` events,
+//!   recognised from their shape, each read as API Gateway really fills it.
 //! - [`KeyCache`] over a [`SecretsSource`] ([`SdkSource`] in production): AWSCURRENT,
 //!   AWSPENDING, and AWSPREVIOUS within its grace, refreshed on a TTL.
 //! - [`Authorizer`]: the verdict, its response, its log line and its metric;
@@ -18,6 +18,7 @@
 //! The binary (`src/main.rs`) only wires these to `lambda_runtime`. See README.md for
 //! the configuration reference.
 
+mod base_path;
 mod cache;
 mod config;
 mod event;
@@ -28,6 +29,7 @@ mod metrics;
 mod response;
 mod sdk;
 
+pub use crate::base_path::{BasePathMap, BasePathMapError};
 pub use crate::cache::{
     CacheSettings, CountingSource, KeyCache, RefreshError, SdkSource, SecretsSource, Snapshot,
     SourceError, VersionInfo,

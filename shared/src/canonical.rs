@@ -1,25 +1,37 @@
 //! The canonical component values that the edge and the authorizer both compute.
 //!
 //! CloudFront shows the edge the raw viewer URI and query string; API Gateway shows the
-//! authorizer something close but not always equal: an HTTP API passes `rawQueryString`
-//! as sent, a REST API passes only the decoded `multiValueQueryStringParameters`, and
-//! percent-encoding can differ in either. Both sides therefore sign and verify one
-//! documented canonical form instead of the raw bytes:
+//! authorizer something else, depending on the API type (sources:
+//! `tests/fixtures/apigw/README.md`):
 //!
-//! **`@path`**: every valid `%XX` escape is decoded, then every byte that is not an
-//! RFC 3986 unreserved character, a sub-delimiter, `:`, `@` or `/` is encoded as `%XX`
-//! (uppercase hex). A `%` that does not start a valid escape is encoded as `%25`. An
-//! empty path is `/`. Consequence: `/a%2Fb` and `/a/b` have the same canonical path;
-//! API Gateway does not keep them apart reliably either.
+//! | | path | query |
+//! |---|---|---|
+//! | edge (CloudFront `uri`, `querystring`) | as sent, percent-encoded | as sent |
+//! | REST API `requestContext.path` | as sent, percent-encoded | form-decoded name/value lists, no order across names |
+//! | HTTP API 2.0 `rawPath` / 1.0 `path` | percent-decoded **twice**, cut at a `?` the first decoding produced | 2.0: `rawQueryString` as sent; 1.0: form-decoded maps |
+//!
+//! Both sides therefore sign and verify one documented canonical form instead of the
+//! raw bytes, and each source is decoded exactly as many times as it still needs:
+//!
+//! **`@path`**: an encoded path (edge, REST) is percent-decoded once ([`path`]); a path
+//! an HTTP API delivers is taken as the bytes it already is ([`path_from_decoded`]).
+//! Then every byte that is not an RFC 3986 unreserved character, a sub-delimiter, `:`,
+//! `@` or `/` is encoded as `%XX` (uppercase hex); a `%` that does not start a valid
+//! escape becomes `%25`; an empty path is `/`. `+` in a path is a literal plus.
+//! Consequence, forced by HTTP APIs (which show `/a%2Fb` and `/a/b` alike): an escape
+//! and the byte it encodes are the same path. A path whose once-decoded form contains
+//! `?` or `%` reaches an HTTP API changed (cut, or decoded a second time): see
+//! [`http_api_path`] and `Rejection::PathNotRepresentable`.
 //!
 //! **`@query`**: the query string is split on `&` (empty pieces dropped), each piece
-//! into name and value at the first `=` (a missing `=` means an empty value), names and
-//! values are percent-decoded (`+` stays a literal plus, as REST APIs report it), the
-//! pairs are sorted by name then value (bytewise), and written back as `name=value`
-//! joined by `&`, encoding every byte but RFC 3986 unreserved ones. The component value
-//! starts with `?`, and is just `?` for an empty query (RFC 9421 §2.2.7). Sorting makes
-//! the form independent of parameter order, which REST APIs do not preserve across
-//! names.
+//! into name and value at the first `=` (a missing `=` means an empty value), and names
+//! and values are form-decoded: `+` is a space and `%XX` the byte it encodes (so `%2B`
+//! is a plus), as REST APIs report them and as RFC 9421 §2.2.8 parses query parameters.
+//! The pairs are sorted by name, bytewise, with a stable sort: values of a repeated
+//! name keep the order they were sent in (REST APIs keep it; they do not keep the order
+//! across names). They are written back as `name=value` joined by `&`, encoding every
+//! byte but RFC 3986 unreserved ones. The value starts with `?`, and is just `?` for an
+//! empty query (RFC 9421 §2.2.7).
 //!
 //! **`@authority`**: the Host header, lowercased, with `:443` or `:80` dropped (the
 //! scheme is not signed; API Gateway serves HTTPS only).
@@ -62,8 +74,18 @@ fn hex_value(b: u8) -> Option<u8> {
     }
 }
 
-/// Percent-decode `input`; a `%` not followed by two hex digits stays literal.
-fn percent_decode(input: &[u8], out: &mut Vec<u8>) {
+/// What `+` means to a decoder.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Plus {
+    /// A literal plus (paths).
+    Literal,
+    /// A space (query strings: form encoding).
+    Space,
+}
+
+/// Percent-decode `input` into `out`; a `%` not followed by two hex digits stays
+/// literal.
+fn percent_decode(input: &[u8], plus: Plus, out: &mut Vec<u8>) {
     out.clear();
     let mut i = 0;
     while let Some(&b) = input.get(i) {
@@ -77,7 +99,11 @@ fn percent_decode(input: &[u8], out: &mut Vec<u8>) {
             i += 3;
             continue;
         }
-        out.push(b);
+        out.push(if b == b'+' && plus == Plus::Space {
+            b' '
+        } else {
+            b
+        });
         i += 1;
     }
 }
@@ -102,10 +128,12 @@ fn percent_encode(bytes: &[u8], keep: fn(u8) -> bool, out: &mut String) {
     }
 }
 
-/// The canonical `@path` of a raw (possibly percent-encoded) path.
+/// The canonical `@path` of a path as sent: percent-encoded (the edge's origin path +
+/// URI, a REST API's `requestContext.path`). Escapes are decoded once.
 ///
 /// ```
 /// assert_eq!(edgeseal::canonical::path("/prod/a%20b/%7euser"), "/prod/a%20b/~user");
+/// assert_eq!(edgeseal::canonical::path("/a%2541"), "/a%2541");
 /// assert_eq!(edgeseal::canonical::path(""), "/");
 /// ```
 pub fn path(raw: &str) -> String {
@@ -113,17 +141,108 @@ pub fn path(raw: &str) -> String {
         return "/".to_owned();
     }
     let mut decoded = Vec::with_capacity(raw.len());
-    percent_decode(raw.as_bytes(), &mut decoded);
+    percent_decode(raw.as_bytes(), Plus::Literal, &mut decoded);
     let mut out = String::with_capacity(raw.len() + 8);
     percent_encode(&decoded, path_keeps, &mut out);
     out
+}
+
+/// The canonical `@path` of a path API Gateway has already decoded (an HTTP API's
+/// `rawPath`, payload 1.0 `path`): nothing is decoded again, only encoded.
+///
+/// ```
+/// assert_eq!(edgeseal::canonical::path_from_decoded("/prod/a b/café"), "/prod/a%20b/caf%C3%A9");
+/// assert_eq!(edgeseal::canonical::path_from_decoded("/100%"), "/100%25");
+/// assert_eq!(edgeseal::canonical::path_from_decoded("/a%41"), "/a%2541");
+/// ```
+pub fn path_from_decoded(decoded: &str) -> String {
+    if decoded.is_empty() {
+        return "/".to_owned();
+    }
+    let mut out = String::with_capacity(decoded.len() + 8);
+    percent_encode(decoded.as_bytes(), path_keeps, &mut out);
+    out
+}
+
+/// What an HTTP API makes of a path: decode it, cut it at the first `?` that decoding
+/// produced (dropping the rest), decode it a second time; `None` when the second
+/// decoding meets a `%` that starts no escape (API Gateway then answers 400 and invokes
+/// nothing). Live captures: hotsock/voker `vokerhttp/testdata/ingress-paths.json` (see
+/// `tests/fixtures/apigw/README.md`).
+fn http_api_decoding(path: &[u8]) -> Option<Vec<u8>> {
+    let mut once = Vec::with_capacity(path.len());
+    percent_decode(path, Plus::Literal, &mut once);
+    let kept = once.split(|&b| b == b'?').next().unwrap_or_default();
+    let mut twice = Vec::with_capacity(kept.len());
+    let mut i = 0;
+    while let Some(&b) = kept.get(i) {
+        if b == b'%' {
+            let hi = kept.get(i + 1).copied().and_then(hex_value)?;
+            let lo = kept.get(i + 2).copied().and_then(hex_value)?;
+            twice.push(hi << 4 | lo);
+            i += 3;
+        } else {
+            twice.push(b);
+            i += 1;
+        }
+    }
+    Some(twice)
+}
+
+/// The `rawPath` an HTTP API shows for a request whose path is `sent` (as sent,
+/// percent-encoded), or `None` when API Gateway refuses the request (400). For test
+/// stand-ins of API Gateway; bytes that are not UTF-8 are replaced.
+///
+/// ```
+/// use edgeseal::canonical::http_api_raw_path;
+/// assert_eq!(http_api_raw_path("/a%20b/caf%C3%A9").as_deref(), Some("/a b/café"));
+/// assert_eq!(http_api_raw_path("/what%3Fvalue").as_deref(), Some("/what"));
+/// assert_eq!(http_api_raw_path("/literal%252Fvalue").as_deref(), Some("/literal/value"));
+/// assert_eq!(http_api_raw_path("/percent%25done"), None);
+/// ```
+pub fn http_api_raw_path(sent: &str) -> Option<String> {
+    http_api_decoding(sent.as_bytes()).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// What an HTTP API shows for a request whose canonical `@path` is `signed`, as a
+/// canonical path, or `None` when the path reaches an HTTP API unchanged (or not at
+/// all: a path it refuses with 400 never reaches an authorizer).
+///
+/// A path reaches it unchanged when its once-decoded form holds neither `?` nor a `%`
+/// that starts an escape ([`http_api_raw_path`] has the whole transformation).
+///
+/// ```
+/// use edgeseal::canonical::http_api_path;
+/// assert_eq!(http_api_path("/a%20b"), None);
+/// assert_eq!(http_api_path("/what%3Fvalue").as_deref(), Some("/what"));
+/// assert_eq!(http_api_path("/literal%252Fvalue").as_deref(), Some("/literal/value"));
+/// ```
+pub fn http_api_path(signed: &str) -> Option<String> {
+    // A canonical path writes `?` as `%3F` and `%` as `%25` (uppercase hex): most paths
+    // have neither, and the edge checks every path it signs.
+    let bytes = signed.as_bytes();
+    let changes = bytes
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'%' && matches!(bytes.get(i + 1..i + 3), Some(b"3F" | b"25")));
+    if !changes {
+        return None;
+    }
+    let delivered = http_api_decoding(signed.as_bytes())?;
+    let mut out = String::with_capacity(delivered.len() + 8);
+    if delivered.is_empty() {
+        out.push('/');
+    }
+    percent_encode(&delivered, path_keeps, &mut out);
+    (out != signed).then_some(out)
 }
 
 /// The canonical `@query` (with its leading `?`) of a raw query string, as CloudFront's
 /// `querystring` or an HTTP API's `rawQueryString` give it (no leading `?`).
 ///
 /// ```
-/// assert_eq!(edgeseal::canonical::query_from_raw("b=2&a=1&a=0"), "?a=0&a=1&b=2");
+/// assert_eq!(edgeseal::canonical::query_from_raw("b=2&a=1&a=0"), "?a=1&a=0&b=2");
+/// assert_eq!(edgeseal::canonical::query_from_raw("q=a+b&p=a%2Bb"), "?p=a%2Bb&q=a%20b");
 /// assert_eq!(edgeseal::canonical::query_from_raw(""), "?");
 /// ```
 pub fn query_from_raw(raw: &str) -> String {
@@ -133,8 +252,8 @@ pub fn query_from_raw(raw: &str) -> String {
         let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
         let mut n = Vec::new();
         let mut v = Vec::new();
-        percent_decode(name.as_bytes(), &mut n);
-        percent_decode(value.as_bytes(), &mut v);
+        percent_decode(name.as_bytes(), Plus::Space, &mut n);
+        percent_decode(value.as_bytes(), Plus::Space, &mut v);
         pairs.push((n, v));
     }
     write_query(pairs)
@@ -145,7 +264,7 @@ pub fn query_from_raw(raw: &str) -> String {
 ///
 /// ```
 /// let pairs = [("b", "2"), ("a", "1"), ("a", "0")];
-/// assert_eq!(edgeseal::canonical::query_from_pairs(pairs), "?a=0&a=1&b=2");
+/// assert_eq!(edgeseal::canonical::query_from_pairs(pairs), "?a=1&a=0&b=2");
 /// ```
 pub fn query_from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     write_query(
@@ -157,7 +276,8 @@ pub fn query_from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>)
 }
 
 fn write_query(mut pairs: Vec<(Vec<u8>, Vec<u8>)>) -> String {
-    pairs.sort_unstable();
+    // By name only, and stable: repeated values keep their order.
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = String::with_capacity(
         1 + pairs
             .iter()
@@ -256,6 +376,52 @@ mod tests {
         assert_eq!(path("/%zz"), "/%25zz");
         assert_eq!(path("/a b"), "/a%20b");
         assert_eq!(path("/%41%42"), "/AB");
+        assert_eq!(path("/a+b"), "/a+b");
+    }
+
+    #[test]
+    fn decoded_paths_are_never_decoded_again() {
+        // What an HTTP API shows for /a%2541, /a%2520b, /a%20b: the edge's canonical form.
+        assert_eq!(path_from_decoded("/a%41"), path("/a%2541"));
+        assert_eq!(path_from_decoded("/a%20b"), path("/a%2520b"));
+        assert_eq!(path_from_decoded("/a b"), path("/a%20b"));
+        assert_eq!(path_from_decoded(""), "/");
+    }
+
+    #[test]
+    fn http_api_path_follows_the_live_captures() {
+        assert_eq!(
+            http_api_raw_path("/capture/percent%25done"),
+            None,
+            "refused: 400"
+        );
+        // hotsock/voker vokerhttp/testdata/ingress-paths.json, sent path -> rawPath.
+        let captures = [
+            ("/capture/plain", "/capture/plain"),
+            ("/capture/space%20value", "/capture/space value"),
+            ("/capture/question%3Fvalue", "/capture/question"),
+            ("/capture/hash%23value", "/capture/hash#value"),
+            ("/capture/slash%2Fvalue", "/capture/slash/value"),
+            (
+                "/capture/unicode-%CE%BB-%E4%B8%96%E7%95%8C",
+                "/capture/unicode-λ-世界",
+            ),
+            ("/capture/literal%252Fvalue", "/capture/literal/value"),
+            ("/capture/literal%253Fvalue", "/capture/literal?value"),
+            ("/capture/literal%2525value", "/capture/literal%value"),
+        ];
+        for (sent, raw_path) in captures {
+            assert_eq!(http_api_raw_path(sent).as_deref(), Some(raw_path), "{sent}");
+            let signed = path(sent);
+            let delivered = path_from_decoded(raw_path);
+            match http_api_path(&signed) {
+                None => assert_eq!(delivered, signed, "{sent}"),
+                Some(changed) => {
+                    assert_eq!(changed, delivered, "{sent}");
+                    assert_ne!(changed, signed, "{sent}");
+                }
+            }
+        }
     }
 
     #[test]
@@ -266,11 +432,20 @@ mod tests {
             ("tag", "a"),
             ("q", "a b"),
             ("flag", ""),
-            ("plus", "1+2"),
+            ("plus", "1 2"),
             ("sp", "+"),
         ]);
         assert_eq!(raw, pairs);
-        assert_eq!(raw, "?flag=&plus=1%2B2&q=a%20b&sp=%2B&tag=a&tag=x");
+        assert_eq!(raw, "?flag=&plus=1%202&q=a%20b&sp=%2B&tag=x&tag=a");
+    }
+
+    #[test]
+    fn repeated_values_keep_their_order() {
+        assert_ne!(
+            query_from_raw("role=user&role=admin"),
+            query_from_raw("role=admin&role=user")
+        );
+        assert_eq!(query_from_raw("b=1&a=2&b=0"), "?a=2&b=1&b=0");
     }
 
     #[test]

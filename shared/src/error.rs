@@ -53,11 +53,16 @@ pub enum Rejection {
     NoKeys,
     /// The MAC does not match.
     BadSignature,
+    /// The edge signed a path that an HTTP API cannot show its authorizer as sent (its
+    /// once-decoded form holds a `?`, where an HTTP API cuts the path, or a `%`, which
+    /// it decodes a second time), and the signature's own record of that path
+    /// (`edgeseal-path`) verifies. Not an attack: API Gateway changed the request.
+    PathNotRepresentable,
 }
 
 impl Rejection {
     /// Every rejection, in declaration order (for metrics dimensions and docs).
-    pub const ALL: [Rejection; 19] = [
+    pub const ALL: [Rejection; 20] = [
         Rejection::Missing,
         Rejection::Unpaired,
         Rejection::FieldTooLarge,
@@ -77,6 +82,7 @@ impl Rejection {
         Rejection::PreviousKeyRetired,
         Rejection::NoKeys,
         Rejection::BadSignature,
+        Rejection::PathNotRepresentable,
     ];
 
     /// The stable reason code, `snake_case`.
@@ -101,6 +107,7 @@ impl Rejection {
             Rejection::PreviousKeyRetired => "previous_key_retired",
             Rejection::NoKeys => "no_keys",
             Rejection::BadSignature => "bad_signature",
+            Rejection::PathNotRepresentable => "path_not_representable",
         }
     }
 
@@ -133,6 +140,9 @@ impl fmt::Display for Rejection {
             Rejection::PreviousKeyRetired => "previous key is past its grace period",
             Rejection::NoKeys => "no keys loaded",
             Rejection::BadSignature => "signature does not match",
+            Rejection::PathNotRepresentable => {
+                "signed path cannot be delivered unchanged by an HTTP API (decoded ? or %)"
+            }
         };
         write!(f, "{text} ({})", self.code())
     }

@@ -53,7 +53,8 @@ pub use crate::fields::{FieldLimits, remove_member};
 pub use crate::key::{KeyId, SigningKey, StaticHeaderValue};
 pub use crate::keyset::{KeySet, Stage};
 pub use crate::params::{
-    Component, DEFAULT_LABEL, DEFAULT_TAG, HMAC_SHA256, REQUIRED_COMPONENTS, SignatureParams,
+    Component, DEFAULT_LABEL, DEFAULT_TAG, HMAC_SHA256, REQUIRED_COMPONENTS, SIGNED_PATH_PARAM,
+    SignatureParams,
 };
 pub use crate::request::RequestView;
 pub use crate::secret::{

@@ -15,6 +15,11 @@ pub const DEFAULT_LABEL: &str = "edgeseal";
 pub const DEFAULT_TAG: &str = "edgeseal";
 /// The only algorithm edgeseal signs or accepts.
 pub const HMAC_SHA256: &str = "hmac-sha256";
+/// The signature parameter in which the edge records the canonical `@path` it signed,
+/// written only when an HTTP API cannot deliver that path unchanged
+/// ([`canonical::http_api_path`](crate::canonical::http_api_path)). Like every
+/// parameter it is covered by the MAC; verifiers that do not know it ignore it.
+pub const SIGNED_PATH_PARAM: &str = "edgeseal-path";
 
 /// What edgeseal signs and requires, in this order.
 pub const REQUIRED_COMPONENTS: [Component; 4] = [
@@ -123,6 +128,15 @@ pub(crate) fn serialize_signature_params(
     components: &[Component],
     params: &SignatureParams,
 ) -> Result<String, SignError> {
+    serialize_signature_params_with(components, params, None)
+}
+
+/// [`serialize_signature_params`] with the signed-path record ([`SIGNED_PATH_PARAM`]).
+pub(crate) fn serialize_signature_params_with(
+    components: &[Component],
+    params: &SignatureParams,
+    signed_path: Option<&str>,
+) -> Result<String, SignError> {
     fn string(value: &str) -> Result<&StringRef, SignError> {
         StringRef::from_str(value).map_err(|_| SignError::InvalidParameter)
     }
@@ -137,6 +151,7 @@ pub(crate) fn serialize_signature_params(
     const ALG: &KeyRef = sfv::key_ref("alg");
     const NONCE: &KeyRef = sfv::key_ref("nonce");
     const TAG: &KeyRef = sfv::key_ref("tag");
+    const SIGNED_PATH: &KeyRef = sfv::key_ref(SIGNED_PATH_PARAM);
 
     let mut out = String::with_capacity(160);
     let mut list = ListSerializer::with_buffer(&mut out);
@@ -157,6 +172,9 @@ pub(crate) fn serialize_signature_params(
     }
     if let Some(tag) = &params.tag {
         ser = ser.parameter(TAG, string(tag)?);
+    }
+    if let Some(path) = signed_path {
+        ser = ser.parameter(SIGNED_PATH, string(path)?);
     }
     let _ = ser;
     let _ = list.finish();

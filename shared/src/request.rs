@@ -15,6 +15,8 @@ pub struct RequestView {
     authority: Option<String>,
     path: String,
     query: String,
+    /// The path came already percent-decoded by API Gateway (an HTTP API).
+    path_decoded_by_gateway: bool,
     headers: Vec<(String, String)>,
 }
 
@@ -47,8 +49,33 @@ impl RequestView {
             authority: canonical::authority(host),
             path: canonical::path(raw_path),
             query,
+            path_decoded_by_gateway: false,
             headers: Vec::new(),
         }
+    }
+
+    /// Replace the path with one API Gateway has already percent-decoded (an HTTP
+    /// API's `rawPath` or payload 1.0 `path`): it is encoded, never decoded again
+    /// ([`canonical::path_from_decoded`]).
+    #[must_use]
+    pub fn with_decoded_path(mut self, decoded_path: &str) -> Self {
+        self.path = canonical::path_from_decoded(decoded_path);
+        self.path_decoded_by_gateway = true;
+        self
+    }
+
+    /// Replace the canonical `@path` (used to check what a signature's own record of
+    /// its path says; see [`canonical::http_api_path`]).
+    pub(crate) fn with_canonical_path(&self, path: &str) -> Self {
+        Self {
+            path: path.to_owned(),
+            ..self.clone()
+        }
+    }
+
+    /// Whether the path came already decoded by API Gateway.
+    pub fn path_decoded_by_gateway(&self) -> bool {
+        self.path_decoded_by_gateway
     }
 
     /// Add a header (the name is lowercased), builder style.
@@ -118,14 +145,19 @@ mod tests {
 
     #[test]
     fn raw_and_pair_queries_make_equal_views() {
-        let a = RequestView::new("GET", "Api.Example.com", "/prod/x%7e", "b=2&a=1");
+        let a = RequestView::new("GET", "Api.Example.com", "/prod/x%7e", "b=2&a=1+1");
         let b = RequestView::from_query_pairs(
             "GET",
             "api.example.com:443",
             "/prod/x~",
-            [("a", "1"), ("b", "2")],
+            [("a", "1 1"), ("b", "2")],
         );
         assert_eq!(a, b);
+        let decoded = RequestView::new("GET", "api.example.com", "", "b=2&a=1+1")
+            .with_decoded_path("/prod/x~");
+        assert_eq!(decoded.path(), a.path());
+        assert!(decoded.path_decoded_by_gateway());
+        assert!(!a.path_decoded_by_gateway());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::fields::{append_member, remove_member};
 use crate::key::{KeyId, SigningKey};
 use crate::params::{
     Component, DEFAULT_TAG, REQUIRED_COMPONENTS, SignatureParams, serialize_signature_params,
-    validate_label, validated_tag,
+    serialize_signature_params_with, validate_label, validated_tag,
 };
 use crate::request::RequestView;
 use crate::time::UnixTime;
@@ -62,7 +62,10 @@ impl Signer {
         &self.keyid
     }
 
-    /// Sign `request` as of `now`.
+    /// Sign `request` as of `now`. When an HTTP API could not deliver the request's
+    /// path unchanged, the signature also records that path
+    /// ([`SIGNED_PATH_PARAM`](crate::SIGNED_PATH_PARAM)), so that the authorizer can
+    /// tell API Gateway's change from tampering.
     pub fn sign_at(&self, now: UnixTime, request: &RequestView) -> Result<SignedFields, SignError> {
         if !crate::canonical::is_method(request.method()) {
             return Err(SignError::InvalidMethod);
@@ -78,12 +81,17 @@ impl Signer {
             nonce: None,
             tag: self.tag.clone(),
         };
-        sign_with(
+        let signed_path = crate::canonical::http_api_path(request.path())
+            .is_some()
+            .then(|| request.path());
+        let signature_params =
+            serialize_signature_params_with(&REQUIRED_COMPONENTS, &params, signed_path)?;
+        sign_serialized(
             &self.label,
             &self.key,
             request,
             &REQUIRED_COMPONENTS,
-            &params,
+            signature_params,
         )
     }
 }
@@ -97,8 +105,18 @@ pub fn sign_with(
     components: &[Component],
     params: &SignatureParams,
 ) -> Result<SignedFields, SignError> {
-    validate_label(label).map_err(|_| SignError::InvalidLabel)?;
     let signature_params = serialize_signature_params(components, params)?;
+    sign_serialized(label, key, request, components, signature_params)
+}
+
+fn sign_serialized(
+    label: &str,
+    key: &SigningKey,
+    request: &RequestView,
+    components: &[Component],
+    signature_params: String,
+) -> Result<SignedFields, SignError> {
+    validate_label(label).map_err(|_| SignError::InvalidLabel)?;
     let base = SignatureBase::new(request, components, &signature_params)
         .map_err(|_| SignError::ComponentUnavailable)?;
     let tag = key.mac(base.as_bytes());

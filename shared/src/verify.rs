@@ -10,8 +10,8 @@ use crate::fields::{FieldLimits, InputMember, parse_signature, parse_signature_i
 use crate::key::KeyId;
 use crate::keyset::{KeySet, Stage};
 use crate::params::{
-    Component, DEFAULT_LABEL, DEFAULT_TAG, HMAC_SHA256, REQUIRED_COMPONENTS, validate_label,
-    validated_tag,
+    Component, DEFAULT_LABEL, DEFAULT_TAG, HMAC_SHA256, REQUIRED_COMPONENTS, SIGNED_PATH_PARAM,
+    validate_label, validated_tag,
 };
 use crate::request::RequestView;
 use crate::time::UnixTime;
@@ -148,6 +148,7 @@ impl Verifier {
         let mut expires = None;
         let mut keyid = None;
         let mut tag_seen: Option<Cow<'_, str>> = None;
+        let mut signed_path = None;
         for (key, value) in &member.params {
             match (key.as_str(), value) {
                 ("created", BareItemFromInput::Integer(v)) => {
@@ -165,7 +166,13 @@ impl Verifier {
                 ("alg", BareItemFromInput::String(_)) => {}
                 ("tag", BareItemFromInput::String(v)) => tag_seen = Some(Cow::Borrowed(v.as_str())),
                 ("nonce", BareItemFromInput::String(_)) => {}
-                ("created" | "expires" | "keyid" | "alg" | "tag" | "nonce", _) => {
+                (SIGNED_PATH_PARAM, BareItemFromInput::String(v)) => {
+                    signed_path = Some(v.as_str().to_owned());
+                }
+                (
+                    "created" | "expires" | "keyid" | "alg" | "tag" | "nonce" | SIGNED_PATH_PARAM,
+                    _,
+                ) => {
                     return Err(Rejection::Malformed);
                 }
                 // Unknown parameters are covered by the MAC through @signature-params;
@@ -207,6 +214,7 @@ impl Verifier {
             expires,
             keyid,
             signature,
+            signed_path,
         })
     }
 
@@ -228,18 +236,49 @@ impl Verifier {
             return Err(Rejection::Expired);
         }
         let (key, stage) = keys.find_at(candidate.keyid.as_str(), now)?;
-        let base = SignatureBase::new(request, &candidate.components, &candidate.signature_params)?;
-        let expected = key.mac(base.as_bytes());
-        if expected.matches(&candidate.signature) {
+        if self.mac_matches(request, candidate, key)? {
             Ok(Verified {
                 keyid: candidate.keyid.clone(),
                 stage,
                 created: candidate.created,
                 age_secs: now.secs_since(candidate.created),
             })
+        } else if self.path_changed_by_http_api(request, candidate, key)? {
+            Err(Rejection::PathNotRepresentable)
         } else {
             Err(Rejection::BadSignature)
         }
+    }
+
+    fn mac_matches(
+        &self,
+        request: &RequestView,
+        candidate: &SignatureCandidate,
+        key: &crate::key::SigningKey,
+    ) -> Result<bool, Rejection> {
+        let base = candidate.signature_base(request)?;
+        Ok(key.mac(base.as_bytes()).matches(&candidate.signature))
+    }
+
+    /// After a mismatch: did an HTTP API change a path the edge signed? Only when the
+    /// signature records the path it signed ([`SIGNED_PATH_PARAM`]), an HTTP API shows
+    /// exactly what it makes of that path, and the MAC verifies over the recorded path
+    /// (so the record is the edge's, not a forger's).
+    fn path_changed_by_http_api(
+        &self,
+        request: &RequestView,
+        candidate: &SignatureCandidate,
+        key: &crate::key::SigningKey,
+    ) -> Result<bool, Rejection> {
+        let Some(signed) = candidate.signed_path.as_deref() else {
+            return Ok(false);
+        };
+        if !request.path_decoded_by_gateway()
+            || crate::canonical::http_api_path(signed).as_deref() != Some(request.path())
+        {
+            return Ok(false);
+        }
+        self.mac_matches(&request.with_canonical_path(signed), candidate, key)
     }
 }
 
@@ -252,6 +291,8 @@ pub struct SignatureCandidate {
     expires: Option<UnixTime>,
     keyid: KeyId,
     signature: Vec<u8>,
+    /// The signature's record of the path it signed ([`SIGNED_PATH_PARAM`]), if any.
+    signed_path: Option<String>,
 }
 
 impl SignatureCandidate {
@@ -263,6 +304,19 @@ impl SignatureCandidate {
     /// When it was created.
     pub fn created(&self) -> UnixTime {
         self.created
+    }
+
+    /// The signature's record of the canonical `@path` it signed
+    /// ([`SIGNED_PATH_PARAM`]), present only for paths an HTTP API cannot deliver
+    /// unchanged.
+    pub fn signed_path(&self) -> Option<&str> {
+        self.signed_path.as_deref()
+    }
+
+    /// The signature base this signature covers on `request`: what the verifier MACs
+    /// (for diagnosing a mismatch; it holds no key material).
+    pub fn signature_base(&self, request: &RequestView) -> Result<SignatureBase, Rejection> {
+        SignatureBase::new(request, &self.components, &self.signature_params)
     }
 }
 

@@ -8,8 +8,8 @@
 )]
 
 use edgeseal::{
-    Component, KeyId, KeySet, RequestView, SignatureBase, SignatureParams, Signer, SigningKey,
-    UnixTime, Verifier, canonical, sign_with,
+    Component, KeyId, KeySet, Rejection, RequestView, SignatureBase, SignatureParams, Signer,
+    SigningKey, UnixTime, Verifier, canonical, sign_with,
 };
 use serde_json::Value;
 
@@ -101,7 +101,29 @@ fn canonical_forms_match_the_vectors_file() {
             s(&c["query"]),
             "case {i}: {name}"
         );
+        assert_eq!(
+            canonical::http_api_path(s(&c["path"])).as_deref(),
+            c["http_api_path"].as_str(),
+            "case {i}: {name}"
+        );
     }
+}
+
+/// Percent-decode a canonical path into what an HTTP API puts in `rawPath`.
+fn decoded(canonical_path: &str) -> String {
+    let bytes = canonical_path.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            out.push(u8::from_str_radix(&canonical_path[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
 }
 
 #[test]
@@ -142,6 +164,23 @@ fn profile_signatures_match_an_independent_implementation() {
                 .with_header("Signature", s(&c["signature"]));
             let ok = verifier.verify_at(created.plus_secs(1), &arriving, &keys);
             assert!(ok.is_ok(), "case {i}: {name}: {ok:?}");
+        }
+
+        // An HTTP API's view: the path as it delivers it, decoded.
+        let delivered = c["http_api_path"].as_str().unwrap_or(&path);
+        let http_api = RequestView::new(s(&c["method"]), s(&c["host"]), "", s(&c["raw_query"]))
+            .with_decoded_path(&decoded(delivered))
+            .with_header("Signature-Input", s(&c["signature_input"]))
+            .with_header("Signature", s(&c["signature"]));
+        let result = verifier.verify_at(created.plus_secs(1), &http_api, &keys);
+        if c["http_api_path"].is_string() {
+            assert_eq!(
+                result.unwrap_err(),
+                Rejection::PathNotRepresentable,
+                "case {i}: {name}"
+            );
+        } else {
+            assert!(result.is_ok(), "case {i}: {name}: {result:?}");
         }
     }
 }

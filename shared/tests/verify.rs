@@ -268,6 +268,34 @@ fn every_rejection_reason_is_reachable() {
     assert_eq!(empty.unwrap_err(), Rejection::NoKeys);
     reached.insert(Rejection::NoKeys);
 
+    // A path an HTTP API cuts at a decoded `?`: signed as sent, shown cut.
+    let sent = RequestView::new("GET", "api.example.com", "/prod/what%3Fvalue", "");
+    let fields = Signer::new("edgeseal", KeyId::new("v1").unwrap(), key(1))
+        .unwrap()
+        .sign_at(UnixTime::from_secs(NOW), &sent)
+        .unwrap();
+    assert!(
+        fields
+            .signature_input()
+            .contains(r#";edgeseal-path="/prod/what%3Fvalue""#)
+    );
+    let cut = RequestView::new("GET", "api.example.com", "", "")
+        .with_decoded_path("/prod/what")
+        .with_header("signature-input", fields.signature_input())
+        .with_header("signature", fields.signature());
+    let mut one = KeySet::new();
+    one.insert_current(KeyId::new("v1").unwrap(), key(1));
+    let result = Verifier::default().verify_at(UnixTime::from_secs(NOW), &cut, &one);
+    assert_eq!(result.unwrap_err(), Rejection::PathNotRepresentable);
+    reached.insert(Rejection::PathNotRepresentable);
+    // The same cut path under a REST API (not decoded by the gateway) is a plain mismatch,
+    // and so is a forged record.
+    let rest = RequestView::new("GET", "api.example.com", "/prod/what", "")
+        .with_header("signature-input", fields.signature_input())
+        .with_header("signature", fields.signature());
+    let result = Verifier::default().verify_at(UnixTime::from_secs(NOW), &rest, &one);
+    assert_eq!(result.unwrap_err(), Rejection::BadSignature);
+
     let missing: Vec<_> = Rejection::ALL
         .iter()
         .filter(|r| !reached.contains(r))

@@ -11,10 +11,8 @@
     clippy::indexing_slicing
 )]
 
-use std::io::{Cursor, Read as _, Write as _};
+use std::io::{Cursor, Read as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use edgeseal::{
@@ -22,6 +20,7 @@ use edgeseal::{
 };
 use edgeseal_edge_signer::package::{HANDLER_FILE, WASM_FILE};
 use edgeseal_edge_signer::{CONFIG_FILE, EdgeAssets, EdgeConfig, package_zip};
+use edgeseal_tests::{assets_dir, cf_header, cf_request, repo, run_edge_handler, temp_dir};
 use serde_json::Value;
 
 const CUSTOM_FIXTURES: [&str; 5] = [
@@ -32,40 +31,9 @@ const CUSTOM_FIXTURES: [&str; 5] = [
     "origin-request-spoofed",
 ];
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
-fn assets_dir() -> PathBuf {
-    let dir = std::env::var_os("EDGESEAL_EDGE_ASSETS")
-        .map_or_else(|| repo().join("target/edge-assets"), PathBuf::from);
-    assert!(
-        dir.join(WASM_FILE).exists(),
-        "{} is missing: build it first with `bash scripts/build-edge`",
-        dir.join(WASM_FILE).display()
-    );
-    dir
-}
-
 fn fixture(name: &str) -> Value {
     let path = repo().join(format!("tests/fixtures/cloudfront/{name}.json"));
     serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
-}
-
-/// A fresh empty directory under the system temp dir.
-fn temp_dir(tag: &str) -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "edgeseal-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn now() -> u64 {
@@ -75,52 +43,16 @@ fn now() -> u64 {
         .as_secs()
 }
 
-/// Import `dir/index.mjs` in a fresh `node` and run its `handler` export over `events`;
-/// returns the requests it returned.
 fn run_handler(dir: &Path, events: &[Value]) -> Vec<Value> {
-    const SCRIPT: &str = r#"
-        const { pathToFileURL } = await import("node:url");
-        const { handler } = await import(pathToFileURL(process.argv[1] + "/index.mjs").href);
-        let input = "";
-        for await (const chunk of process.stdin) input += chunk;
-        const out = [];
-        for (const event of JSON.parse(input)) out.push(await handler(event));
-        process.stdout.write(JSON.stringify(out));
-    "#;
-    let mut child = Command::new("node")
-        .args(["--input-type=module", "-e", SCRIPT])
-        .arg(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node must be installed to run the edge handler");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(serde_json::to_string(events).unwrap().as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "node failed: {stderr}");
-    assert!(stderr.is_empty(), "the handler logged: {stderr}");
-    serde_json::from_slice(&output.stdout).unwrap()
+    run_edge_handler(dir, events).unwrap()
 }
 
 fn request(event: &Value) -> &Value {
-    &event["Records"][0]["cf"]["request"]
+    cf_request(event)
 }
 
 fn header(request: &Value, name: &str) -> Option<String> {
-    let lines = request["headers"][name].as_array()?;
-    Some(
-        lines
-            .iter()
-            .map(|l| l["value"].as_str().unwrap())
-            .collect::<Vec<_>>()
-            .join(", "),
-    )
+    cf_header(request, name)
 }
 
 /// What API Gateway shows the authorizer for the request CloudFront forwards: the Host
@@ -316,22 +248,12 @@ fn check_untouched_except_signature(events: &[Value], outputs: &[Value]) {
     }
 }
 
-/// A directory laid out like the deployed function, from the handler source and the
-/// built WASM, with `config`.
 fn function_dir_from_source(config: &EdgeConfig) -> PathBuf {
-    let dir = temp_dir("edge-src");
-    std::fs::copy(
-        repo().join("edge-signer/js/index.mjs"),
-        dir.join(HANDLER_FILE),
-    )
-    .unwrap();
-    std::fs::copy(assets_dir().join(WASM_FILE), dir.join(WASM_FILE)).unwrap();
-    std::fs::write(dir.join(CONFIG_FILE), config.to_json().unwrap().as_slice()).unwrap();
-    dir
+    edgeseal_tests::function_dir_from_source(config).unwrap()
 }
 
 fn unzip(bytes: &[u8], tag: &str) -> PathBuf {
-    let dir = temp_dir(tag);
+    let dir = temp_dir(tag).unwrap();
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
     let names: Vec<String> = archive.file_names().map(str::to_owned).collect();
     assert_eq!(names, [HANDLER_FILE, WASM_FILE, CONFIG_FILE]);
@@ -385,7 +307,7 @@ fn handler_output_verifies_and_every_tampering_is_rejected() {
 
 #[test]
 fn zip_from_the_packaging_api_unpacks_and_signs() {
-    let assets = EdgeAssets::from_dir(&assets_dir()).unwrap();
+    let assets = EdgeAssets::from_dir(&assets_dir().unwrap()).unwrap();
     let config = test_config("v-packaged", 0x17);
     let bytes = package_zip(&assets, &config).unwrap();
     assert_eq!(bytes, package_zip(&assets, &config).unwrap());
@@ -416,7 +338,7 @@ fn zip_from_the_build_command_is_within_budget_and_signs_with_its_dev_key() {
     );
     run_and_check(&dir, &config);
     // The CLI and the library agree byte for byte on the same assets and config.
-    let assets = EdgeAssets::from_dir(&assets_dir()).unwrap();
+    let assets = EdgeAssets::from_dir(&assets_dir().unwrap()).unwrap();
     assert_eq!(package_zip(&assets, &config).unwrap(), bytes);
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -24,8 +24,8 @@ function hexValue(b) {
 }
 
 /** Percent-decode to a "byte string": one char per byte (so comparing is bytewise). */
-function percentDecode(str) {
-  const input = Buffer.from(str, 'utf8');
+function percentDecode(str, plusIsSpace = false) {
+  const input = Buffer.from(plusIsSpace ? str.replaceAll('+', ' ') : str, 'utf8');
   let out = '';
   for (let i = 0; i < input.length; i++) {
     const b = input[i];
@@ -64,7 +64,8 @@ export function canonicalPath(originPath, uri) {
   return PATH_LITERAL.test(joined) ? joined : percentEncode(percentDecode(joined), pathKeeps);
 }
 
-const canonicalQueryPart = (s) => (QUERY_LITERAL.test(s) ? s : percentDecode(s));
+// Query names and values are form-decoded: '+' is a space, %2B a plus.
+const canonicalQueryPart = (s) => (QUERY_LITERAL.test(s) ? s : percentDecode(s, true));
 
 export function canonicalQuery(raw) {
   const pairs = [];
@@ -75,7 +76,8 @@ export function canonicalQuery(raw) {
     const value = eq < 0 ? '' : piece.slice(eq + 1);
     pairs.push([canonicalQueryPart(name), canonicalQueryPart(value)]);
   }
-  pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+  // By name only; Array.prototype.sort is stable, so repeated values keep their order.
+  pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   let out = '?';
   for (let i = 0; i < pairs.length; i++) {
     const [n, v] = pairs[i];

@@ -104,12 +104,14 @@ describe('request handling', () => {
     const base = { host: 'api.example.com', originPath: '/prod', uri: '/~user/a b', querystring: 'b=2&a=1&a=0' };
     const s = await sig(base);
     assert.equal(await sig({ ...base, uri: '/%7euser/a%20b' }), s);
-    assert.equal(await sig({ ...base, querystring: 'a=0&&b=2&a=1' }), s);
+    // Names may move (REST APIs do not keep their order); values of one name may not.
+    assert.equal(await sig({ ...base, querystring: 'a=1&&a=0&b=2' }), s);
     assert.equal(await sig({ ...base, host: 'API.example.com:443' }), s);
     assert.equal(await sig({ ...base, originPath: '/prod/' }), s);
     for (const changed of [
       { ...base, method: 'POST' }, { ...base, host: 'api.example.org' }, { ...base, originPath: '/dev' },
       { ...base, uri: '/~user/a%2520b' }, { ...base, querystring: 'b=2&a=1' }, { ...base, querystring: 'b=2&a=1&a=0&c' },
+      { ...base, querystring: 'b=2&a=0&a=1' },
     ]) {
       assert.notEqual(await sig(changed), s, JSON.stringify(changed));
     }
