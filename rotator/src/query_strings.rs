@@ -197,10 +197,11 @@ pub async fn hidden_query_string_behaviors(
     config: &DistributionConfig,
     function: &str,
 ) -> Result<Vec<String>, ApiError> {
-    let forwards_all = resolve_policies(policies_to_resolve(config, function), |policy| {
-        async move { cdn.policy_forwards_all_query_strings(&policy).await }
-    })
-    .await?;
+    let forwards_all =
+        resolve_policies(policies_to_resolve(config, function), |policy| async move {
+            cdn.policy_forwards_all_query_strings(&policy).await
+        })
+        .await?;
     Ok(behaviors_hiding_query_strings(
         config,
         function,
@@ -388,7 +389,10 @@ mod tests {
             BTreeMap::from([
                 (PolicyRef::Cache(CACHING_DISABLED.into()), false),
                 (PolicyRef::Cache("custom".into()), true),
-                (PolicyRef::OriginRequest(ALL_VIEWER_EXCEPT_HOST.into()), true),
+                (
+                    PolicyRef::OriginRequest(ALL_VIEWER_EXCEPT_HOST.into()),
+                    true
+                ),
             ])
         );
         assert_eq!(
