@@ -27,10 +27,7 @@ impl Environment for Live {
         self.sdk.distribution(id).await
     }
 
-    async fn policy_forwards_all_query_strings(
-        &self,
-        policy: PolicyRef<'_>,
-    ) -> Result<bool, String> {
+    async fn policy_forwards_all_query_strings(&self, policy: &PolicyRef) -> Result<bool, String> {
         self.sdk.policy_forwards_all_query_strings(policy).await
     }
 

@@ -78,10 +78,7 @@ impl Environment for DemoEnv<'_> {
         })
     }
 
-    async fn policy_forwards_all_query_strings(
-        &self,
-        policy: PolicyRef<'_>,
-    ) -> Result<bool, String> {
+    async fn policy_forwards_all_query_strings(&self, policy: &PolicyRef) -> Result<bool, String> {
         Err(format!(
             "the demo names only managed policies, not {policy:?}"
         ))

@@ -6,10 +6,12 @@
 //! `QueryString` true (CloudFront developer guide, "Restrictions on all edge functions",
 //! *Query strings*). With an allow-list the edge signs a query string other than the one
 //! the origin receives, and every request with a query string is denied. So the rotator
-//! refuses to point the signer at such a behavior, and `edgeseal status --check` reports
-//! it, both through [`hidden_query_string_behaviors`].
+//! refuses to point the signer at such a behavior, and `edgeseal status --check` and
+//! `edgeseal doctor` report it, all through [`behaviors_hiding_query_strings`] with the
+//! policies resolved by [`resolve_policies`].
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
 use aws_sdk_cloudfront::types::{
     DistributionConfig, EventType, ForwardedValues, LambdaFunctionAssociations,
@@ -51,6 +53,34 @@ fn policies(cache: Option<&str>, origin_request: Option<&str>) -> Vec<PolicyRef>
 /// by CloudFront on distributions that use them.
 fn legacy(forwarded: Option<&ForwardedValues>) -> bool {
     forwarded.is_some_and(|f| f.query_string)
+}
+
+/// CloudFront's managed policies whose query-string behavior AWS fixes, so no
+/// `GetCachePolicy` / `GetOriginRequestPolicy` is needed (and none is possible on moto,
+/// which does not hold them): CloudFront Developer Guide, "Use managed cache policies"
+/// and "Use managed origin request policies". `Some(true)`: all query strings go to the
+/// origin; `None`: not a managed policy this table knows, ask CloudFront.
+pub fn managed(policy: &PolicyRef) -> Option<bool> {
+    match policy {
+        PolicyRef::Cache(id) => match id.as_str() {
+            // CachingDisabled, CachingOptimized: no query string in the cache key.
+            "4135ea2d-6df8-44a3-9df3-4b5a84be39ad" | "658327ea-f89d-4fab-a63d-7e88639e58f6" => {
+                Some(false)
+            }
+            // UseOriginCacheControlHeaders-QueryStrings: all.
+            "4cc15a8a-d715-48a4-82b8-cc0b614638fe" => Some(true),
+            _ => None,
+        },
+        PolicyRef::OriginRequest(id) => match id.as_str() {
+            // AllViewer, AllViewerExceptHostHeader: all.
+            "216adef6-5c7f-47e4-b989-5492eafa07d3" | "b689b0a8-53d0-40ab-baf2-68738e2966ac" => {
+                Some(true)
+            }
+            // CORS-S3Origin: none.
+            "88a5eaf4-2fd4-4709-b370-b4c650ea3fcf" => Some(false),
+            _ => None,
+        },
+    }
 }
 
 #[allow(deprecated)] // `forwarded_values`: see `legacy`
@@ -118,27 +148,60 @@ pub fn behaviors_hiding_query_strings(
 ) -> Vec<String> {
     signed_behaviors(config, function)
         .filter(|b| {
-            !b.legacy_forwards_all
-                && !b
-                    .policies
+            // A behavior names either policies or legacy `ForwardedValues`, never both
+            // (CloudFront API Reference, `CacheBehavior`: "must include either a
+            // CachePolicyId or ForwardedValues"); should both appear, the policies
+            // decide, as they do in CloudFront. The policies' answers add up: CloudFront
+            // forwards what either the cache or the origin request policy includes.
+            let forwards = if b.policies.is_empty() {
+                b.legacy_forwards_all
+            } else {
+                b.policies
                     .iter()
                     .any(|p| forwards_all.get(p).copied().unwrap_or(false))
+            };
+            !forwards
         })
         .map(|b| b.path_pattern.to_owned())
         .collect()
 }
 
-/// [`behaviors_hiding_query_strings`], with the policies looked up through `cdn`.
+/// Whether each policy forwards all query strings: [`managed`] answers for AWS's managed
+/// policies, `ask` (a `GetCachePolicy` / `GetOriginRequestPolicy`) for the others. The
+/// first error stops the lookup.
+pub async fn resolve_policies<E, F, Fut>(
+    policies: impl IntoIterator<Item = PolicyRef>,
+    mut ask: F,
+) -> Result<BTreeMap<PolicyRef, bool>, E>
+where
+    F: FnMut(PolicyRef) -> Fut,
+    Fut: Future<Output = Result<bool, E>>,
+{
+    let mut forwards_all = BTreeMap::new();
+    for policy in policies {
+        if forwards_all.contains_key(&policy) {
+            continue;
+        }
+        let all = match managed(&policy) {
+            Some(all) => all,
+            None => ask(policy.clone()).await?,
+        };
+        forwards_all.insert(policy, all);
+    }
+    Ok(forwards_all)
+}
+
+/// [`behaviors_hiding_query_strings`], with the policies resolved through `cdn`.
 pub async fn hidden_query_string_behaviors(
     cdn: &impl DistributionApi,
     config: &DistributionConfig,
     function: &str,
 ) -> Result<Vec<String>, ApiError> {
-    let mut forwards_all = BTreeMap::new();
-    for policy in policies_to_resolve(config, function) {
-        let all = cdn.policy_forwards_all_query_strings(&policy).await?;
-        forwards_all.insert(policy, all);
-    }
+    let forwards_all =
+        resolve_policies(policies_to_resolve(config, function), |policy| async move {
+            cdn.policy_forwards_all_query_strings(&policy).await
+        })
+        .await?;
     Ok(behaviors_hiding_query_strings(
         config,
         function,
@@ -268,6 +331,76 @@ mod tests {
         assert_eq!(
             behaviors_hiding_query_strings(&c, EDGE, &forwards),
             ["/search/*"]
+        );
+    }
+
+    #[test]
+    #[allow(deprecated)]
+    fn policies_decide_over_legacy_forwarded_values() {
+        let mut c = config();
+        let default = c.default_cache_behavior.as_mut().unwrap();
+        default.origin_request_policy_id = None;
+        default.forwarded_values = Some(
+            ForwardedValues::builder()
+                .query_string(true)
+                .cookies(
+                    aws_sdk_cloudfront::types::CookiePreference::builder()
+                        .forward(aws_sdk_cloudfront::types::ItemSelection::None)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        );
+        let forwards = BTreeMap::from([
+            (PolicyRef::Cache("all-query".into()), true),
+            (PolicyRef::Cache("no-query".into()), false),
+        ]);
+        // The default behavior's cache policy forwards none: its stale ForwardedValues
+        // do not count.
+        assert_eq!(
+            behaviors_hiding_query_strings(&c, EDGE, &forwards),
+            ["*", "/search/*"]
+        );
+    }
+
+    #[tokio::test]
+    async fn managed_policies_are_known_without_asking() {
+        const CACHING_DISABLED: &str = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad";
+        const ALL_VIEWER_EXCEPT_HOST: &str = "b689b0a8-53d0-40ab-baf2-68738e2966ac";
+        let mut asked = Vec::new();
+        let resolved = resolve_policies(
+            [
+                PolicyRef::Cache(CACHING_DISABLED.into()),
+                PolicyRef::OriginRequest(ALL_VIEWER_EXCEPT_HOST.into()),
+                PolicyRef::Cache("custom".into()),
+                PolicyRef::Cache("custom".into()),
+            ],
+            |p| {
+                asked.push(p);
+                async { Ok::<_, ()>(true) }
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(asked, [PolicyRef::Cache("custom".into())]);
+        assert_eq!(
+            resolved,
+            BTreeMap::from([
+                (PolicyRef::Cache(CACHING_DISABLED.into()), false),
+                (PolicyRef::Cache("custom".into()), true),
+                (
+                    PolicyRef::OriginRequest(ALL_VIEWER_EXCEPT_HOST.into()),
+                    true
+                ),
+            ])
+        );
+        assert_eq!(
+            resolve_policies([PolicyRef::Cache("custom".into())], |_| async {
+                Err::<bool, _>("denied")
+            })
+            .await,
+            Err("denied")
         );
     }
 }

@@ -1,20 +1,17 @@
 //! Configuration checks: what `status --check` looks at, plus the API's authorizer cache.
 
-use std::collections::BTreeMap;
-
 use aws_sdk_cloudfront::types::{EventType, LambdaFunctionAssociations};
-
-use super::probes::default_origin;
-use super::query_strings::{self, BehaviorForwarding};
-use super::{
-    AuthorizerKind, Distribution, Environment, Finding, PolicyRef, Secret, Settings, Verdict,
+use edgeseal_rotator::query_strings::{
+    behaviors_hiding_query_strings, policies_to_resolve, resolve_policies,
 };
 
-/// One cache behavior, as far as edgeseal cares.
+use super::probes::default_origin;
+use super::{AuthorizerKind, Distribution, Environment, Finding, Secret, Settings, Verdict};
+
+/// One cache behavior, as far as the association check cares.
 struct Behavior {
     pattern: String,
     origin_request: Option<String>,
-    forwarding: BehaviorForwarding,
 }
 
 fn origin_request(associations: Option<&LambdaFunctionAssociations>) -> Option<String> {
@@ -26,9 +23,6 @@ fn origin_request(associations: Option<&LambdaFunctionAssociations>) -> Option<S
         .map(|a| a.lambda_function_arn.clone())
 }
 
-// `ForwardedValues` is deprecated, but it still decides query forwarding on behaviors
-// created without a cache policy.
-#[allow(deprecated)]
 fn behaviors(distribution: &Distribution) -> Vec<Behavior> {
     let config = &distribution.config;
     let mut out = Vec::new();
@@ -36,11 +30,6 @@ fn behaviors(distribution: &Distribution) -> Vec<Behavior> {
         out.push(Behavior {
             pattern: "*".into(),
             origin_request: origin_request(b.lambda_function_associations.as_ref()),
-            forwarding: BehaviorForwarding {
-                cache_policy: b.cache_policy_id.clone(),
-                origin_request_policy: b.origin_request_policy_id.clone(),
-                legacy_query_string: b.forwarded_values.as_ref().map(|f| f.query_string),
-            },
         });
     }
     for b in config
@@ -51,11 +40,6 @@ fn behaviors(distribution: &Distribution) -> Vec<Behavior> {
         out.push(Behavior {
             pattern: b.path_pattern.clone(),
             origin_request: origin_request(b.lambda_function_associations.as_ref()),
-            forwarding: BehaviorForwarding {
-                cache_policy: b.cache_policy_id.clone(),
-                origin_request_policy: b.origin_request_policy_id.clone(),
-                legacy_query_string: b.forwarded_values.as_ref().map(|f| f.query_string),
-            },
         });
     }
     out
@@ -90,7 +74,7 @@ pub async fn run<E: Environment>(
 ) -> Vec<Finding> {
     let behaviors = behaviors(distribution);
     let mut findings = vec![associations(&behaviors)];
-    findings.push(query_strings_forwarded(env, &behaviors).await);
+    findings.push(query_strings_forwarded(env, distribution, &behaviors).await);
     let versions: std::collections::BTreeSet<&str> = behaviors
         .iter()
         .filter_map(|b| b.origin_request.as_deref())
@@ -154,48 +138,51 @@ fn associations(behaviors: &[Behavior]) -> Finding {
     ))
 }
 
-async fn query_strings_forwarded<E: Environment>(env: &E, behaviors: &[Behavior]) -> Finding {
+/// The rotator's own check ([`edgeseal_rotator::query_strings`]), once per
+/// origin-request function the behaviors name. Behaviors without one are the
+/// associations check's failure.
+async fn query_strings_forwarded<E: Environment>(
+    env: &E,
+    distribution: &Distribution,
+    behaviors: &[Behavior],
+) -> Finding {
     let f = Finding::new(
         "query-strings",
-        "every behavior forwards all query strings, so the edge signs the same @query the origin receives",
+        "every behavior running the edge signer forwards all query strings, so the edge signs the same @query the origin receives",
     );
-    let mut answers: BTreeMap<String, bool> = BTreeMap::new();
-    for b in behaviors {
-        let policies = [
-            b.forwarding.cache_policy.as_deref().map(PolicyRef::Cache),
-            b.forwarding
-                .origin_request_policy
-                .as_deref()
-                .map(PolicyRef::OriginRequest),
-        ];
-        for policy in policies.into_iter().flatten() {
-            let key = format!("{policy:?}");
-            if answers.contains_key(&key) {
-                continue;
-            }
-            let answer = match query_strings::managed(policy) {
-                Some(a) => a,
-                None => match env.policy_forwards_all_query_strings(policy).await {
-                    Ok(a) => a,
-                    Err(e) => return f.skip(format!("cannot read {policy:?}: {e}")),
-                },
-            };
-            answers.insert(key, answer);
-        }
-    }
-    let dropping: Vec<&str> = behaviors
+    let config = &distribution.config;
+    let functions: std::collections::BTreeSet<&str> = behaviors
         .iter()
-        .filter(|b| {
-            !query_strings::forwards_all(&b.forwarding, |p| {
-                answers.get(&format!("{p:?}")).copied().unwrap_or(false)
-            })
-        })
-        .map(|b| b.pattern.as_str())
+        .filter_map(|b| b.origin_request.as_deref())
+        .map(edgeseal_rotator::unqualified)
         .collect();
+    let mut dropping = Vec::new();
+    for function in &functions {
+        let forwards_all =
+            match resolve_policies(policies_to_resolve(config, function), |p| async move {
+                env.policy_forwards_all_query_strings(&p)
+                    .await
+                    .map_err(|e| format!("cannot read {p:?}: {e}"))
+            })
+            .await
+            {
+                Ok(answers) => answers,
+                Err(e) => return f.skip(e),
+            };
+        dropping.extend(behaviors_hiding_query_strings(
+            config,
+            function,
+            &forwards_all,
+        ));
+    }
     if dropping.is_empty() {
         f.pass(format!(
-            "{} behavior(s) forward all query strings",
-            behaviors.len()
+            "{} behavior(s) running {} forward all query strings",
+            behaviors
+                .iter()
+                .filter(|b| b.origin_request.is_some())
+                .count(),
+            functions.into_iter().collect::<Vec<_>>().join(", ")
         ))
     } else {
         f.fail(

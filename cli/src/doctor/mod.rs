@@ -16,7 +16,6 @@
 
 pub mod config;
 pub mod probes;
-pub mod query_strings;
 pub mod sdk;
 
 use std::future::Future;
@@ -28,11 +27,12 @@ use edgeseal::{SigningKey, UnixTime};
 pub trait Environment: Sync {
     /// The distribution: `GetDistribution`.
     fn distribution(&self, id: &str) -> impl Future<Output = Result<Distribution, String>> + Send;
-    /// Whether these policies forward every query string to the origin, for policy ids
-    /// [`query_strings`] does not know (`GetCachePolicy` / `GetOriginRequestPolicy`).
+    /// Whether a policy forwards every query string to the origin, for policy ids
+    /// [`edgeseal_rotator::query_strings::managed`] does not know (`GetCachePolicy` /
+    /// `GetOriginRequestPolicy`).
     fn policy_forwards_all_query_strings(
         &self,
-        policy: PolicyRef<'_>,
+        policy: &PolicyRef,
     ) -> impl Future<Output = Result<bool, String>> + Send;
     /// The secret's rotation state and staged versions, with their keys.
     fn secret(&self, id: &str) -> impl Future<Output = Result<Secret, String>> + Send;
@@ -47,14 +47,8 @@ pub trait Environment: Sync {
     fn send(&self, request: &Request) -> impl Future<Output = Result<u16, String>> + Send;
 }
 
-/// A cache or origin request policy of a behavior.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PolicyRef<'a> {
-    /// A cache policy id.
-    Cache(&'a str),
-    /// An origin request policy id.
-    OriginRequest(&'a str),
-}
+/// A cache or origin request policy of a behavior (the rotator's, which decides).
+pub use edgeseal_rotator::query_strings::PolicyRef;
 
 /// A distribution as `GetDistribution` shows it.
 #[derive(Clone, Debug)]

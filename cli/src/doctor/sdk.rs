@@ -150,49 +150,17 @@ impl Sdk {
         })
     }
 
-    /// `GetCachePolicy` / `GetOriginRequestPolicy`: all query strings included?
+    /// `GetCachePolicy` / `GetOriginRequestPolicy`: all query strings included? The
+    /// rotator's read, so both answer alike.
     pub async fn policy_forwards_all_query_strings(
         &self,
-        policy: PolicyRef<'_>,
+        policy: &PolicyRef,
     ) -> Result<bool, String> {
-        use aws_sdk_cloudfront::types::{
-            CachePolicyQueryStringBehavior, OriginRequestPolicyQueryStringBehavior,
-        };
-        match policy {
-            PolicyRef::Cache(id) => {
-                let out = self
-                    .cloudfront
-                    .get_cache_policy()
-                    .id(id)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("GetCachePolicy", &e))?;
-                Ok(out
-                    .cache_policy
-                    .and_then(|p| p.cache_policy_config)
-                    .and_then(|c| c.parameters_in_cache_key_and_forwarded_to_origin)
-                    .and_then(|p| p.query_strings_config)
-                    .is_some_and(|q| {
-                        q.query_string_behavior == CachePolicyQueryStringBehavior::All
-                    }))
-            }
-            PolicyRef::OriginRequest(id) => {
-                let out = self
-                    .cloudfront
-                    .get_origin_request_policy()
-                    .id(id)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("GetOriginRequestPolicy", &e))?;
-                Ok(out
-                    .origin_request_policy
-                    .and_then(|p| p.origin_request_policy_config)
-                    .and_then(|c| c.query_strings_config)
-                    .is_some_and(|q| {
-                        q.query_string_behavior == OriginRequestPolicyQueryStringBehavior::All
-                    }))
-            }
-        }
+        use edgeseal_rotator::aws::DistributionApi as _;
+        edgeseal_rotator::aws::sdk::SdkCloudFront(self.cloudfront.clone())
+            .policy_forwards_all_query_strings(policy)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// The HTTP API's authorizers (`GetAuthorizers`), the API id being the first label
