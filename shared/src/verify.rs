@@ -257,7 +257,8 @@ impl Verifier {
         key: &crate::key::SigningKey,
     ) -> Result<bool, Rejection> {
         let base = candidate.signature_base(request)?;
-        Ok(key.mac(base.as_bytes()).matches(&candidate.signature))
+        let expected = key.mac(base.as_bytes());
+        Ok(expected.matches(&candidate.signature))
     }
 
     /// After a mismatch: did an HTTP API change a path the edge signed? Only when the
