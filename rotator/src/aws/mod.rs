@@ -48,6 +48,22 @@ pub enum Op {
     GetOriginRequestPolicy,
     /// `cloudfront:GetContinuousDeploymentPolicy`
     GetContinuousDeploymentPolicy,
+    /// `apigateway:GET /usageplans/{id}` (GetUsagePlan)
+    GetUsagePlan,
+    /// `apigateway:GET /usageplans/{id}/keys` (GetUsagePlanKeys)
+    GetUsagePlanKeys,
+    /// `apigateway:POST /usageplans/{id}/keys` (CreateUsagePlanKey)
+    CreateUsagePlanKey,
+    /// `apigateway:DELETE /usageplans/{id}/keys/{keyId}` (DeleteUsagePlanKey)
+    DeleteUsagePlanKey,
+    /// `apigateway:GET /apikeys` (GetApiKeys)
+    GetApiKeys,
+    /// `apigateway:POST /apikeys` (CreateApiKey)
+    CreateApiKey,
+    /// `apigateway:PATCH /apikeys/{id}` (UpdateApiKey)
+    UpdateApiKey,
+    /// `apigateway:DELETE /apikeys/{id}` (DeleteApiKey)
+    DeleteApiKey,
 }
 
 impl Op {
@@ -69,6 +85,14 @@ impl Op {
             Op::GetCachePolicy => "GetCachePolicy",
             Op::GetOriginRequestPolicy => "GetOriginRequestPolicy",
             Op::GetContinuousDeploymentPolicy => "GetContinuousDeploymentPolicy",
+            Op::GetUsagePlan => "GetUsagePlan",
+            Op::GetUsagePlanKeys => "GetUsagePlanKeys",
+            Op::CreateUsagePlanKey => "CreateUsagePlanKey",
+            Op::DeleteUsagePlanKey => "DeleteUsagePlanKey",
+            Op::GetApiKeys => "GetApiKeys",
+            Op::CreateApiKey => "CreateApiKey",
+            Op::UpdateApiKey => "UpdateApiKey",
+            Op::DeleteApiKey => "DeleteApiKey",
         }
     }
 }
@@ -84,6 +108,11 @@ impl Op {
                 | Op::PublishVersion
                 | Op::DeleteFunctionVersion
                 | Op::UpdateDistribution
+                | Op::CreateUsagePlanKey
+                | Op::DeleteUsagePlanKey
+                | Op::CreateApiKey
+                | Op::UpdateApiKey
+                | Op::DeleteApiKey
         )
     }
 }
@@ -125,6 +154,15 @@ pub enum ApiError {
     /// ansible-collections/community.aws#296, aws/aws-cdk#29183). Worth retrying later.
     #[error("{op}: throttled ({message})")]
     Throttled {
+        /// The call.
+        op: Op,
+        /// The service's message.
+        message: String,
+    },
+    /// The request conflicts with what exists (API Gateway's `ConflictException`, 409:
+    /// an API key value that another key already has, a key already in a usage plan).
+    #[error("{op}: conflict ({message})")]
+    Conflict {
         /// The call.
         op: Op,
         /// The service's message.

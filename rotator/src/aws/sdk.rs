@@ -15,7 +15,10 @@ pub const EDGE_REGION: &str = "us-east-1";
 
 /// Turn an SDK error into an [`ApiError`], keeping the service's code and message.
 // `SdkError` is one type re-exported by every service crate; any of them can name it.
-fn classify<E, R>(op: Op, err: &aws_sdk_secretsmanager::error::SdkError<E, R>) -> ApiError
+pub(crate) fn classify<E, R>(
+    op: Op,
+    err: &aws_sdk_secretsmanager::error::SdkError<E, R>,
+) -> ApiError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -27,16 +30,21 @@ where
             let code = e.code().unwrap_or("unknown").to_owned();
             let message = e.message().unwrap_or_default().to_owned();
             match code.as_str() {
-                "ResourceNotFoundException" | "NoSuchDistribution" => {
+                "ResourceNotFoundException" | "NoSuchDistribution" | "NotFoundException" => {
                     ApiError::NotFound { op, message }
                 }
                 "PreconditionFailed" => ApiError::PreconditionFailed(op),
+                // API Gateway (409): a key value already taken, a key already in a plan.
+                "ConflictException" => ApiError::Conflict { op, message },
                 // CloudFront: `Throttling` / "Rate exceeded" (community.aws#296); Lambda
                 // and Secrets Manager name it `TooManyRequestsException` /
-                // `ThrottlingException`. (The SDK's own retries come first.)
-                "Throttling" | "ThrottlingException" | "TooManyRequestsException" => {
-                    ApiError::Throttled { op, message }
-                }
+                // `ThrottlingException`; API Gateway answers 429 `TooManyRequestsException`
+                // or `LimitExceededException` (API reference, CreateApiKey "Errors").
+                // (The SDK's own retries come first.)
+                "Throttling"
+                | "ThrottlingException"
+                | "TooManyRequestsException"
+                | "LimitExceededException" => ApiError::Throttled { op, message },
                 _ => ApiError::Service { op, code, message },
             }
         }

@@ -1,0 +1,575 @@
+//! Target `api-gateway-api-key`: the API key work of the steps through the real SDK
+//! against moto's API Gateway, behind the stand-in that adds the checks moto skips
+//! (`edgeseal_testkit::api_gateway::AwsLikeUsagePlanKeys`), with a loopback stage that
+//! decides requests as API Gateway does (`ApiKeyOrigin`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use edgeseal::StaticHeaderValue;
+use edgeseal_rotator::SecretMetadata;
+use edgeseal_rotator::aws::ApiError;
+use edgeseal_rotator::config::{ExpectedStatus, OriginTest};
+use edgeseal_rotator::origin::{Credential, OriginProbe};
+use edgeseal_rotator::target::api_key::acceptance::{PROBE_PAUSE, wait_until_accepted};
+use edgeseal_rotator::target::api_key::keys::{TAG_SECRET, TAG_VERSION, new_value, secret_tag};
+use edgeseal_rotator::target::api_key::{
+    ApiKey, ApiKeyError, ApiKeySettings, KeyRotation, NewApiKey, RetireGuard, SdkUsagePlanKeys,
+    UsagePlanKeys,
+};
+use edgeseal_testkit::api_gateway::{ApiKeyOrigin, ApiKeyOriginSettings, AwsLikeUsagePlanKeys};
+use edgeseal_testkit::unique_name;
+use tokio::time::Instant;
+
+type Keys = Arc<AwsLikeUsagePlanKeys<SdkUsagePlanKeys>>;
+
+struct Moto {
+    client: aws_sdk_apigateway::Client,
+    keys: Keys,
+}
+
+async fn moto() -> Moto {
+    let sdk = edgeseal_testkit::sdk_config().await;
+    let client = aws_sdk_apigateway::Client::new(&sdk);
+    let keys = Arc::new(AwsLikeUsagePlanKeys::new(SdkUsagePlanKeys::new(&sdk)));
+    Moto { client, keys }
+}
+
+impl Moto {
+    async fn usage_plan(&self) -> String {
+        let plan = self
+            .client
+            .create_usage_plan()
+            .name(unique_name("CloudFront_only"))
+            .send()
+            .await
+            .unwrap();
+        plan.id().unwrap().to_owned()
+    }
+
+    async fn plan_exists(&self, id: &str) -> bool {
+        self.keys.usage_plan_exists(id).await.unwrap()
+    }
+
+    async fn keys_named(&self, prefix: &str) -> Vec<ApiKey> {
+        self.keys.api_keys_named(prefix).await.unwrap()
+    }
+
+    async fn linked(&self, plan: &str) -> Vec<String> {
+        self.keys.plan_key_ids(plan).await.unwrap()
+    }
+}
+
+fn settings(plans: &[&str], prefix: &str) -> ApiKeySettings {
+    let plans = plans.join(",");
+    ApiKeySettings::from_lookup(&|name| match name {
+        "USAGE_PLAN_ID" => Some(plans.clone()),
+        "API_KEY_NAME_PREFIX" => Some(prefix.to_owned()),
+        _ => None,
+    })
+    .unwrap()
+}
+
+fn value() -> StaticHeaderValue {
+    new_value(40).unwrap()
+}
+
+fn probe_for(origin: &ApiKeyOrigin) -> OriginProbe {
+    OriginProbe::new(OriginTest {
+        url: origin.url.parse().unwrap(),
+        method: http::Method::GET,
+        expected: ExpectedStatus::Success,
+        timeout: Duration::from_secs(5),
+    })
+}
+
+async fn probe(
+    probe: &OriginProbe,
+    value: &StaticHeaderValue,
+) -> Result<u16, edgeseal_rotator::ProbeError> {
+    probe
+        .probe(Credential::Header {
+            name: "x-api-key",
+            value,
+        })
+        .await
+}
+
+/// Long enough for the stand-in stage to read moto again.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
+fn meta(versions: &[(&str, &[&str])]) -> SecretMetadata {
+    SecretMetadata {
+        rotation_enabled: true,
+        versions: versions
+            .iter()
+            .map(|(id, stages)| {
+                (
+                    (*id).to_owned(),
+                    stages.iter().map(|s| (*s).to_owned()).collect(),
+                )
+            })
+            .collect(),
+    }
+}
+
+fn far() -> Instant {
+    Instant::now() + Duration::from_secs(30)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_value_becomes_an_enabled_linked_key_the_stage_accepts_and_reruns_adopt_it() {
+    let moto = moto().await;
+    let (plan_a, plan_b) = (moto.usage_plan().await, moto.usage_plan().await);
+    let prefix = unique_name("CloudFront-");
+    let settings = settings(&[&plan_a, &plan_b], &prefix);
+    let origin =
+        ApiKeyOrigin::start(moto.client.clone(), ApiKeyOriginSettings::new(&[&plan_a])).await;
+    let secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:edge-AbCdEf";
+    let rotation = KeyRotation::new(&moto.keys, &settings, secret);
+    let pending = value();
+    assert!(!origin.accepted_by_some_node(pending.expose()));
+
+    let id = rotation
+        .ensure_accepted("v2", &pending)
+        .await
+        .unwrap()
+        .key_id;
+    settle().await;
+    assert!(origin.accepted_by_every_node(pending.expose()));
+    assert_eq!(probe(&probe_for(&origin), &pending).await, Ok(200));
+
+    let keys = moto.keys_named(&prefix).await;
+    assert_eq!(keys.len(), 1);
+    let key = &keys[0];
+    assert_eq!(
+        (key.id.as_str(), key.name.as_str()),
+        (id.as_str(), format!("{prefix}v2").as_str())
+    );
+    assert!(key.enabled);
+    assert_eq!(key.tags.get(TAG_VERSION).map(String::as_str), Some("v2"));
+    assert_eq!(key.tags.get(TAG_SECRET), Some(&secret_tag(secret)));
+    assert_eq!(moto.linked(&plan_a).await, std::slice::from_ref(&id));
+    assert_eq!(moto.linked(&plan_b).await, std::slice::from_ref(&id));
+
+    // Secrets Manager retries with the same token: the same key, no second link, no plan.
+    for _ in 0..2 {
+        let again = rotation.ensure_accepted("v2", &pending).await.unwrap();
+        assert_eq!(again.key_id, id);
+        assert!(
+            again.since <= SystemTime::now() - Duration::from_millis(100),
+            "found in place: its creation"
+        );
+    }
+    assert_eq!(moto.keys_named(&prefix).await.len(), 1);
+    assert_eq!(moto.linked(&plan_a).await, std::slice::from_ref(&id));
+
+    // A key disabled by hand meanwhile is enabled again: the stage refuses disabled keys.
+    moto.client
+        .update_api_key()
+        .api_key(&id)
+        .patch_operations(
+            aws_sdk_apigateway::types::PatchOperation::builder()
+                .op(aws_sdk_apigateway::types::Op::Replace)
+                .path("/enabled")
+                .value("false")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    settle().await;
+    assert_eq!(
+        probe(&probe_for(&origin), &pending).await,
+        Err(edgeseal_rotator::ProbeError::UnexpectedStatus(403))
+    );
+    let enabled = rotation.ensure_accepted("v2", &pending).await.unwrap();
+    assert_eq!(enabled.key_id, id);
+    assert!(
+        enabled.since >= SystemTime::now() - Duration::from_secs(1),
+        "changed now: counts from now"
+    );
+    settle().await;
+    assert!(origin.accepted_by_every_node(pending.expose()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_usage_plan_is_refused_never_created() {
+    let moto = moto().await;
+    let prefix = unique_name("CloudFront-");
+    let settings = settings(&["nosuchplan1"], &prefix);
+    let rotation = KeyRotation::new(&moto.keys, &settings, "secret");
+    let err = rotation.ensure_accepted("v1", &value()).await.unwrap_err();
+    assert!(
+        matches!(err, ApiKeyError::UsagePlanNotFound(ref p) if p == "nosuchplan1"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("USAGE_PLAN_ID"));
+    assert!(
+        !moto.plan_exists("nosuchplan1").await,
+        "adopted, never created"
+    );
+    assert!(
+        moto.keys_named(&prefix).await.is_empty(),
+        "no key made for nothing"
+    );
+}
+
+/// The listing lags (or an earlier try's answer was lost): `CreateApiKey` says the value
+/// exists, and the key found by value is edgeseal's own for this version: adopted.
+struct NameListingLags(Keys);
+
+impl UsagePlanKeys for NameListingLags {
+    async fn usage_plan_exists(&self, plan: &str) -> Result<bool, ApiError> {
+        self.0.usage_plan_exists(plan).await
+    }
+    async fn api_keys_named(&self, _: &str) -> Result<Vec<ApiKey>, ApiError> {
+        Ok(Vec::new())
+    }
+    async fn api_key_with_value(&self, value: &str) -> Result<Option<ApiKey>, ApiError> {
+        self.0.api_key_with_value(value).await
+    }
+    async fn create_api_key(&self, key: &NewApiKey<'_>) -> Result<ApiKey, ApiError> {
+        self.0.create_api_key(key).await
+    }
+    async fn enable_api_key(&self, id: &str) -> Result<(), ApiError> {
+        self.0.enable_api_key(id).await
+    }
+    async fn delete_api_key(&self, id: &str) -> Result<(), ApiError> {
+        self.0.delete_api_key(id).await
+    }
+    async fn plan_key_ids(&self, plan: &str) -> Result<Vec<String>, ApiError> {
+        self.0.plan_key_ids(plan).await
+    }
+    async fn link(&self, plan: &str, id: &str) -> Result<(), ApiError> {
+        self.0.link(plan, id).await
+    }
+    async fn unlink(&self, plan: &str, id: &str) -> Result<(), ApiError> {
+        self.0.unlink(plan, id).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_value_is_adopted_when_it_is_our_key_and_refused_when_it_is_not() {
+    let moto = moto().await;
+    let plan = moto.usage_plan().await;
+    let prefix = unique_name("CloudFront-");
+    let settings = settings(&[&plan], &prefix);
+    let secret = "secret-a";
+
+    // Ours, made by an earlier try whose answer was lost; the listing does not show it.
+    let pending = value();
+    let first = KeyRotation::new(&moto.keys, &settings, secret)
+        .ensure_accepted("v7", &pending)
+        .await
+        .unwrap()
+        .key_id;
+    let lagging = NameListingLags(Arc::clone(&moto.keys));
+    let again = KeyRotation::new(&lagging, &settings, secret)
+        .ensure_accepted("v7", &pending)
+        .await
+        .unwrap()
+        .key_id;
+    assert_eq!(again, first);
+    assert_eq!(moto.keys_named(&prefix).await.len(), 1);
+
+    // Another secret's rotation (other tag) holding that value: refused, nothing changed.
+    let err = KeyRotation::new(&lagging, &settings, "secret-b")
+        .ensure_accepted("v7", &pending)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ApiKeyError::ValueTaken { ref key_id } if *key_id == first),
+        "{err}"
+    );
+
+    // A key made by hand (the blog's CloudFormation key) with the value: refused.
+    let foreign = value();
+    moto.keys
+        .create_api_key(&NewApiKey {
+            name: &format!("{prefix}2018-04-03"),
+            description: "CloudFormation API Key 2018-04-03",
+            value: foreign.expose(),
+            tags: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    let err = KeyRotation::new(&moto.keys, &settings, secret)
+        .ensure_accepted("v8", &foreign)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApiKeyError::ValueTaken { .. }), "{err}");
+    assert!(!err.to_string().contains(foreign.expose()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retirement_deletes_only_our_keys_nothing_may_send_any_more() {
+    let moto = moto().await;
+    let plan = moto.usage_plan().await;
+    let prefix = unique_name("CloudFront-");
+    let settings = settings(&[&plan], &prefix);
+    let secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:retire-AbCdEf";
+    let origin =
+        ApiKeyOrigin::start(moto.client.clone(), ApiKeyOriginSettings::new(&[&plan])).await;
+    let rotation = KeyRotation::new(&moto.keys, &settings, secret);
+    let mut values = BTreeMap::new();
+    for version in ["old", "previous", "current", "pending", "abandoned"] {
+        let v = value();
+        rotation.ensure_accepted(version, &v).await.unwrap();
+        values.insert(version, v);
+        // CreateApiKey: 5 a second per account (the stand-in enforces it).
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // The blog's CloudFormation key in the same plan, under a name with our prefix.
+    let blog = value();
+    let blog_key = moto
+        .keys
+        .create_api_key(&NewApiKey {
+            name: &format!("{prefix}2018-04-03"),
+            description: "CloudFormation API Key 2018-04-03",
+            value: blog.expose(),
+            tags: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    moto.keys.link(&plan, &blog_key.id).await.unwrap();
+    let labels = meta(&[
+        ("previous", &["AWSPREVIOUS"]),
+        ("current", &["AWSCURRENT"]),
+        ("pending", &["AWSPENDING"]),
+    ]);
+    let now = SystemTime::now();
+    let current_created = Some(now - Duration::from_secs(60));
+    let settled = |sent: &[&str]| RetireGuard::Settled {
+        sent: sent
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect::<BTreeSet<_>>(),
+    };
+
+    // An edge may still run an older config: nothing goes.
+    let none = rotation
+        .retire(
+            &labels,
+            current_created,
+            now,
+            &RetireGuard::Unsettled,
+            far(),
+        )
+        .await;
+    assert!(none.deleted.is_empty() && none.failed.is_empty());
+
+    // A distribution still sends "old" (an unlabelled value): kept.
+    let kept = rotation
+        .retire(
+            &labels,
+            current_created,
+            now,
+            &settled(&["current", "old"]),
+            far(),
+        )
+        .await;
+    assert_eq!(kept.deleted, ["abandoned"]);
+    assert!(
+        kept.kept
+            .contains(&("old".to_owned(), "sent by a distribution"))
+    );
+
+    // Settled on current: the unlabelled key goes; previous stays within the grace.
+    let retired = rotation
+        .retire(&labels, current_created, now, &settled(&["current"]), far())
+        .await;
+    assert_eq!(retired.deleted, ["old"]);
+    assert!(
+        retired
+            .kept
+            .contains(&("previous".to_owned(), "AWSPREVIOUS within the grace"))
+    );
+    settle().await;
+    for (version, accepted) in [
+        ("old", false),
+        ("abandoned", false),
+        ("previous", true),
+        ("current", true),
+        ("pending", true),
+    ] {
+        assert_eq!(
+            origin.accepted_by_some_node(values[version].expose()),
+            accepted,
+            "{version}"
+        );
+    }
+    assert!(
+        origin.accepted_by_every_node(blog.expose()),
+        "not ours: never touched"
+    );
+
+    // The grace ends (counted from AWSCURRENT's creation): previous goes too.
+    let later = now + settings.previous_grace;
+    let retired = rotation
+        .retire(
+            &labels,
+            current_created,
+            later,
+            &settled(&["current"]),
+            far(),
+        )
+        .await;
+    assert_eq!(retired.deleted, ["previous"]);
+    // Unknown creation date: the grace is never assumed over.
+    let unknown = meta(&[("current", &["AWSCURRENT"]), ("pending", &["AWSPENDING"])]);
+    let retired = rotation
+        .retire(&unknown, None, later, &settled(&["current"]), far())
+        .await;
+    assert!(retired.deleted.is_empty());
+
+    let names: BTreeSet<String> = moto
+        .keys_named(&prefix)
+        .await
+        .into_iter()
+        .map(|k| k.name)
+        .collect();
+    assert_eq!(
+        names,
+        ["current", "pending", "2018-04-03"]
+            .iter()
+            .map(|v| format!("{prefix}{v}"))
+            .collect()
+    );
+    assert_eq!(moto.linked(&plan).await.len(), 3);
+}
+
+/// A stage of 8 nodes, the slowest `lag` behind, and a key just put in place.
+async fn propagating(lag: Duration) -> (ApiKeyOrigin, StaticHeaderValue, std::time::Instant) {
+    let moto = moto().await;
+    let plan = moto.usage_plan().await;
+    let settings = settings(&[&plan], &unique_name("CloudFront-"));
+    let origin = ApiKeyOrigin::start(
+        moto.client.clone(),
+        ApiKeyOriginSettings::new(&[&plan]).propagating(8, lag),
+    )
+    .await;
+    let pending = value();
+    let linked_at = std::time::Instant::now();
+    KeyRotation::new(&moto.keys, &settings, "secret")
+        .ensure_accepted("v1", &pending)
+        .await
+        .unwrap();
+    settle().await;
+    assert!(origin.accepted_by_some_node(pending.expose()));
+    assert!(
+        !origin.accepted_by_every_node(pending.expose()),
+        "the slow nodes lag"
+    );
+    (origin, pending, linked_at)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_in_a_row_alone_would_point_cloudfront_while_slow_nodes_still_refuse() {
+    // The stand-in is not kinder than the evidence: three passing probes come from the
+    // fast nodes while the slowest still refuses the key.
+    let (origin, pending, _) = propagating(Duration::from_secs(6)).await;
+    let prober = probe_for(&origin);
+    wait_until_accepted(
+        || probe(&prober, &pending),
+        PROBE_PAUSE,
+        Instant::now(),
+        far(),
+    )
+    .await
+    .unwrap();
+    assert!(!origin.accepted_by_every_node(pending.expose()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_out_the_propagation_time_leaves_no_node_refusing_the_key() {
+    let lag = Duration::from_millis(2500);
+    let (origin, pending, linked_at) = propagating(lag).await;
+    let prober = probe_for(&origin);
+    // API_KEY_PROPAGATION_SECS covering the lag, counted from the link.
+    let not_before = Instant::from_std(linked_at) + lag + Duration::from_millis(300);
+    wait_until_accepted(|| probe(&prober, &pending), PROBE_PAUSE, not_before, far())
+        .await
+        .unwrap();
+    assert!(origin.accepted_by_every_node(pending.expose()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stand_in_refuses_what_aws_refuses_and_moto_lets_through() {
+    let moto = moto().await;
+    let plan = moto.usage_plan().await;
+    let raw = SdkUsagePlanKeys(moto.client.clone());
+    let key = moto
+        .keys
+        .create_api_key(&NewApiKey {
+            name: &unique_name("CloudFront-"),
+            description: "",
+            value: value().expose(),
+            tags: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+
+    // Linking to a plan that does not exist: moto makes the link, AWS says NotFound.
+    raw.link("nosuchplan2", &key.id).await.unwrap();
+    assert!(matches!(
+        moto.keys.link("nosuchplan3", &key.id).await,
+        Err(ApiError::NotFound { .. })
+    ));
+    // Linking twice: moto re-links silently, the stand-in answers ConflictException.
+    moto.keys.link(&plan, &key.id).await.unwrap();
+    raw.link(&plan, &key.id).await.unwrap();
+    assert!(matches!(
+        moto.keys.link(&plan, &key.id).await,
+        Err(ApiError::Conflict { .. })
+    ));
+    // Unlinking a key not in the plan: NotFound (moto answers 500).
+    moto.keys.unlink(&plan, &key.id).await.unwrap();
+    assert!(matches!(
+        moto.keys.unlink(&plan, &key.id).await,
+        Err(ApiError::NotFound { .. })
+    ));
+    // Values API Gateway does not take.
+    for bad in ["x".repeat(129), format!("{}-dash", "a".repeat(30))] {
+        let err = moto
+            .keys
+            .create_api_key(&NewApiKey {
+                name: "bad",
+                description: "",
+                value: &bad,
+                tags: BTreeMap::new(),
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ApiError::Service { ref code, .. } if code == "BadRequestException"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains(&bad));
+    }
+    // CreateApiKey past 5 a second: throttled.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut throttled = 0;
+    for _ in 0..7 {
+        let made = moto
+            .keys
+            .create_api_key(&NewApiKey {
+                name: &unique_name("CloudFront-burst-"),
+                description: "",
+                value: value().expose(),
+                tags: BTreeMap::new(),
+            })
+            .await;
+        throttled += usize::from(matches!(made, Err(ApiError::Throttled { .. })));
+    }
+    assert_eq!(throttled, 2);
+}

@@ -1,0 +1,283 @@
+//! [`ApiKeyOrigin`]: a loopback REST API stage whose methods require an API key, deciding
+//! each request the way API Gateway does, from what moto holds (read through the SDK).
+//!
+//! API Gateway accepts a request to a method with "API Key Required" only when its
+//! `x-api-key` header is the value of an API key that exists, is enabled, and is in a
+//! usage plan of the stage; anything else — no header, an unknown, disabled or unlinked
+//! key — gets `403 {"message":"Forbidden"}` (gateway response `INVALID_API_KEY`, 403, in
+//! "Gateway response types for API Gateway"; the bare `{"message":"Forbidden"}` body in
+//! Stack Overflow question 39061041 "Using an API key in Amazon API Gateway", whose
+//! answers list exactly those three conditions).
+//!
+//! Changes do not reach every API Gateway node at once: a newly linked key is refused
+//! for "a few seconds" (moduspwnens/boa-chat#1; its fix waits 10 s), with results that
+//! flap while it spreads (Stack Overflow question 42194561). AWS documents no bound and
+//! nothing about removals, so the same lag is assumed both ways. The stand-in models it
+//! with `nodes` nodes taking requests in turn, node `i` seeing moto's state as it was
+//! `propagation * i / (nodes - 1)` ago (node 0 sees it at once). With `propagation` zero
+//! it is a single up-to-date node.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use subtle::ConstantTimeEq as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// How the stand-in is set up.
+#[derive(Clone, Debug)]
+pub struct ApiKeyOriginSettings {
+    /// The usage plans of the stage.
+    pub usage_plans: Vec<String>,
+    /// The header carrying the key (API Gateway reads `x-api-key`).
+    pub header: String,
+    /// How many nodes share the requests.
+    pub nodes: usize,
+    /// How late the slowest node sees a change.
+    pub propagation: Duration,
+    /// How often moto is read.
+    pub refresh: Duration,
+}
+
+impl ApiKeyOriginSettings {
+    /// One up-to-date node checking `usage_plans`.
+    pub fn new(usage_plans: &[&str]) -> Self {
+        Self {
+            usage_plans: usage_plans.iter().map(|p| (*p).to_owned()).collect(),
+            header: "x-api-key".into(),
+            nodes: 1,
+            propagation: Duration::ZERO,
+            refresh: Duration::from_millis(50),
+        }
+    }
+
+    /// `nodes` nodes, the slowest seeing changes `propagation` late.
+    pub fn propagating(mut self, nodes: usize, propagation: Duration) -> Self {
+        self.nodes = nodes.max(1);
+        self.propagation = propagation;
+        self
+    }
+}
+
+/// The key values accepted at one moment.
+type Accepted = Arc<Vec<String>>;
+
+struct State {
+    settings: ApiKeyOriginSettings,
+    history: Mutex<VecDeque<(Instant, Accepted)>>,
+    next_node: AtomicUsize,
+    accepted: AtomicU64,
+    rejected: AtomicU64,
+}
+
+impl State {
+    fn node_delay(&self, node: usize) -> Duration {
+        let nodes = self.settings.nodes;
+        if nodes <= 1 {
+            return Duration::ZERO;
+        }
+        self.settings.propagation * u32::try_from(node).unwrap_or(u32::MAX)
+            / u32::try_from(nodes - 1).unwrap_or(1)
+    }
+
+    /// What `node` accepts at `now`.
+    fn view(&self, node: usize, now: Instant) -> Accepted {
+        let cutoff = now.checked_sub(self.node_delay(node)).unwrap_or(now);
+        let history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
+        history
+            .iter()
+            .rev()
+            .find(|(at, _)| *at <= cutoff)
+            .or_else(|| history.front())
+            .map(|(_, accepted)| Arc::clone(accepted))
+            .unwrap_or_default()
+    }
+
+    fn accepts(accepted: &[String], presented: &str) -> bool {
+        // Every value is compared, in constant time: no early exit on a match.
+        accepted.iter().fold(false, |found, value| {
+            found | bool::from(value.as_bytes().ct_eq(presented.as_bytes()))
+        })
+    }
+}
+
+/// The stand-in REST API stage. Dropping it stops it.
+pub struct ApiKeyOrigin {
+    /// Its URL (`http://127.0.0.1:PORT/prod/health`).
+    pub url: String,
+    state: Arc<State>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for ApiKeyOrigin {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl ApiKeyOrigin {
+    /// Start it, reading moto through `client`; returns once the first read is done.
+    ///
+    /// # Panics
+    /// When it cannot listen on loopback or moto cannot be read.
+    #[allow(clippy::expect_used)]
+    pub async fn start(client: aws_sdk_apigateway::Client, settings: ApiKeyOriginSettings) -> Self {
+        let state = Arc::new(State {
+            settings,
+            history: Mutex::new(VecDeque::new()),
+            next_node: AtomicUsize::new(0),
+            accepted: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+        });
+        let first = read_accepted(&client, &state.settings.usage_plans)
+            .await
+            .expect("the API key origin cannot read moto's API keys");
+        state
+            .history
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push_back((Instant::now(), Arc::new(first)));
+        let poller = tokio::spawn(poll(client, Arc::clone(&state)));
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("cannot listen on loopback");
+        let addr = listener
+            .local_addr()
+            .expect("a bound listener has an address");
+        let server_state = Arc::clone(&state);
+        let server = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let state = Arc::clone(&server_state);
+                tokio::spawn(async move { serve(stream, &state).await });
+            }
+        });
+        Self {
+            url: format!("http://{addr}/prod/health"),
+            state,
+            tasks: vec![poller, server],
+        }
+    }
+
+    /// Whether every node accepts `value` now (so whatever node a request reaches).
+    pub fn accepted_by_every_node(&self, value: &str) -> bool {
+        let now = Instant::now();
+        (0..self.state.settings.nodes)
+            .all(|node| State::accepts(&self.state.view(node, now), value))
+    }
+
+    /// Whether some node accepts `value` now.
+    pub fn accepted_by_some_node(&self, value: &str) -> bool {
+        let now = Instant::now();
+        (0..self.state.settings.nodes)
+            .any(|node| State::accepts(&self.state.view(node, now), value))
+    }
+
+    /// Requests answered 2xx and 403 so far.
+    pub fn verdicts(&self) -> (u64, u64) {
+        (
+            self.state.accepted.load(Ordering::SeqCst),
+            self.state.rejected.load(Ordering::SeqCst),
+        )
+    }
+}
+
+/// The values of the keys that exist, are enabled and are in one of `plans`.
+async fn read_accepted(
+    client: &aws_sdk_apigateway::Client,
+    plans: &[String],
+) -> Result<Vec<String>, String> {
+    let mut linked = Vec::new();
+    for plan in plans {
+        let keys = client
+            .get_usage_plan_keys()
+            .usage_plan_id(plan)
+            .limit(500)
+            .send()
+            .await
+            .map_err(|e| aws_smithy_types::error::display::DisplayErrorContext(e).to_string())?;
+        linked.extend(
+            keys.items()
+                .iter()
+                .filter_map(|k| k.id().map(str::to_owned)),
+        );
+    }
+    let keys = client
+        .get_api_keys()
+        .include_values(true)
+        .limit(500)
+        .send()
+        .await
+        .map_err(|e| aws_smithy_types::error::display::DisplayErrorContext(e).to_string())?;
+    Ok(keys
+        .items()
+        .iter()
+        .filter(|k| k.enabled() && k.id().is_some_and(|id| linked.iter().any(|l| l == id)))
+        .filter_map(|k| k.value().map(str::to_owned))
+        .collect())
+}
+
+async fn poll(client: aws_sdk_apigateway::Client, state: Arc<State>) {
+    let keep = state.settings.propagation + Duration::from_secs(1);
+    loop {
+        tokio::time::sleep(state.settings.refresh).await;
+        // A failed read keeps the last view (API Gateway keeps serving what it knows).
+        let Ok(accepted) = read_accepted(&client, &state.settings.usage_plans).await else {
+            continue;
+        };
+        let now = Instant::now();
+        let mut history = state.history.lock().unwrap_or_else(PoisonError::into_inner);
+        history.push_back((now, Arc::new(accepted)));
+        // Keep what the slowest node may still need, plus one older entry.
+        while history.len() > 2
+            && history
+                .get(1)
+                .is_some_and(|(at, _)| now.duration_since(*at) > keep)
+        {
+            history.pop_front();
+        }
+    }
+}
+
+async fn serve(mut stream: TcpStream, state: &State) {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buffer.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+        }
+    }
+    let text = String::from_utf8_lossy(&buffer);
+    let presented = text
+        .split("\r\n")
+        .skip(1)
+        .take_while(|line| !line.is_empty())
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case(&state.settings.header))
+        .map(|(_, value)| value.trim().to_owned());
+    let node = state.next_node.fetch_add(1, Ordering::SeqCst) % state.settings.nodes;
+    let accepted = presented
+        .as_deref()
+        .is_some_and(|value| State::accepts(&state.view(node, Instant::now()), value));
+    let (status, body) = if accepted {
+        state.accepted.fetch_add(1, Ordering::SeqCst);
+        ("200 OK", r#"{"ok":true}"#)
+    } else {
+        state.rejected.fetch_add(1, Ordering::SeqCst);
+        ("403 Forbidden", r#"{"message":"Forbidden"}"#)
+    };
+    let reply = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len(),
+    );
+    let _ = stream.write_all(reply.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
