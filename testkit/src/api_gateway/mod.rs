@@ -4,11 +4,12 @@
 //!
 //! - [`AwsLikeUsagePlanKeys`]: the control-plane checks moto skips (missing plans,
 //!   double links and unlinks, value format, the 5-a-second key quota).
-//! - [`ApiKeyOrigin`]: the data plane — a stage whose methods require an API key,
-//!   reading moto's keys and plans, with API Gateway's propagation lag.
+//! - [`ApiKeyStage`]: the data plane — a stage whose methods require an API key,
+//!   reading moto's keys and plans, with API Gateway's propagation lag; [`ApiKeyOrigin`]
+//!   serves it on loopback.
 
 mod origin;
 mod strict;
 
-pub use self::origin::{ApiKeyOrigin, ApiKeyOriginSettings};
+pub use self::origin::{ApiKeyOrigin, ApiKeyOriginSettings, ApiKeyStage};
 pub use self::strict::{AwsLikeUsagePlanKeys, KEY_CALLS_PER_SECOND};

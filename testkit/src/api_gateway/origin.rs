@@ -104,66 +104,59 @@ impl State {
     }
 }
 
-/// The stand-in REST API stage. Dropping it stops it.
-pub struct ApiKeyOrigin {
-    /// Its URL (`http://127.0.0.1:PORT/prod/health`).
-    pub url: String,
+/// API Gateway's API key check for one stage, fed from moto: the data plane without the
+/// HTTP (the demo's API Gateway stand-in asks it; [`ApiKeyOrigin`] serves it on
+/// loopback). Dropping it stops reading moto.
+pub struct ApiKeyStage {
     state: Arc<State>,
-    tasks: Vec<JoinHandle<()>>,
+    poller: JoinHandle<()>,
 }
 
-impl Drop for ApiKeyOrigin {
+impl Drop for ApiKeyStage {
     fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
+        self.poller.abort();
     }
 }
 
-impl ApiKeyOrigin {
-    /// Start it, reading moto through `client`; returns once the first read is done.
+impl ApiKeyStage {
+    /// Start reading moto through `client`; returns once the first read is done.
     ///
-    /// # Panics
-    /// When it cannot listen on loopback or moto cannot be read.
-    #[allow(clippy::expect_used)]
-    pub async fn start(client: aws_sdk_apigateway::Client, settings: ApiKeyOriginSettings) -> Self {
+    /// # Errors
+    /// When moto cannot be read.
+    pub async fn start(
+        client: aws_sdk_apigateway::Client,
+        settings: ApiKeyOriginSettings,
+    ) -> Result<Self, String> {
+        let first = read_accepted(&client, &settings.usage_plans).await?;
         let state = Arc::new(State {
             settings,
-            history: Mutex::new(VecDeque::new()),
+            history: Mutex::new(VecDeque::from([(Instant::now(), Arc::new(first))])),
             next_node: AtomicUsize::new(0),
             accepted: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
         });
-        let first = read_accepted(&client, &state.settings.usage_plans)
-            .await
-            .expect("the API key origin cannot read moto's API keys");
-        state
-            .history
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push_back((Instant::now(), Arc::new(first)));
         let poller = tokio::spawn(poll(client, Arc::clone(&state)));
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("cannot listen on loopback");
-        let addr = listener
-            .local_addr()
-            .expect("a bound listener has an address");
-        let server_state = Arc::clone(&state);
-        let server = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let state = Arc::clone(&server_state);
-                tokio::spawn(async move { serve(stream, &state).await });
-            }
-        });
-        Self {
-            url: format!("http://{addr}/prod/health"),
-            state,
-            tasks: vec![poller, server],
-        }
+        Ok(Self { state, poller })
+    }
+
+    /// The header API Gateway reads the key from.
+    pub fn header(&self) -> &str {
+        &self.state.settings.header
+    }
+
+    /// Decide one request carrying `presented` in the key header (`None`: no header), on
+    /// the next node in turn, and count the verdict.
+    pub fn admits(&self, presented: Option<&str>) -> bool {
+        let node = self.state.next_node.fetch_add(1, Ordering::SeqCst) % self.state.settings.nodes;
+        let accepted = presented
+            .is_some_and(|value| State::accepts(&self.state.view(node, Instant::now()), value));
+        let counter = if accepted {
+            &self.state.accepted
+        } else {
+            &self.state.rejected
+        };
+        counter.fetch_add(1, Ordering::SeqCst);
+        accepted
     }
 
     /// Whether every node accepts `value` now (so whatever node a request reaches).
@@ -180,12 +173,71 @@ impl ApiKeyOrigin {
             .any(|node| State::accepts(&self.state.view(node, now), value))
     }
 
-    /// Requests answered 2xx and 403 so far.
+    /// Requests admitted and refused so far.
     pub fn verdicts(&self) -> (u64, u64) {
         (
             self.state.accepted.load(Ordering::SeqCst),
             self.state.rejected.load(Ordering::SeqCst),
         )
+    }
+}
+
+/// The stand-in REST API stage on loopback: `200 {"ok":true}` for a request
+/// [`ApiKeyStage::admits`], else `403 {"message":"Forbidden"}`. Dropping it stops it.
+pub struct ApiKeyOrigin {
+    /// Its URL (`http://127.0.0.1:PORT/prod/health`).
+    pub url: String,
+    stage: Arc<ApiKeyStage>,
+    server: JoinHandle<()>,
+}
+
+impl Drop for ApiKeyOrigin {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl std::ops::Deref for ApiKeyOrigin {
+    type Target = ApiKeyStage;
+
+    fn deref(&self) -> &ApiKeyStage {
+        &self.stage
+    }
+}
+
+impl ApiKeyOrigin {
+    /// Start it, reading moto through `client`; returns once the first read is done.
+    ///
+    /// # Panics
+    /// When it cannot listen on loopback or moto cannot be read.
+    #[allow(clippy::expect_used)]
+    pub async fn start(client: aws_sdk_apigateway::Client, settings: ApiKeyOriginSettings) -> Self {
+        let stage = Arc::new(
+            ApiKeyStage::start(client, settings)
+                .await
+                .expect("the API key origin cannot read moto's API keys"),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("cannot listen on loopback");
+        let addr = listener
+            .local_addr()
+            .expect("a bound listener has an address");
+        let served = Arc::clone(&stage);
+        let server = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let stage = Arc::clone(&served);
+                tokio::spawn(async move { serve(stream, &stage).await });
+            }
+        });
+        Self {
+            url: format!("http://{addr}/prod/health"),
+            stage,
+            server,
+        }
     }
 }
 
@@ -246,7 +298,7 @@ async fn poll(client: aws_sdk_apigateway::Client, state: Arc<State>) {
     }
 }
 
-async fn serve(mut stream: TcpStream, state: &State) {
+async fn serve(mut stream: TcpStream, stage: &ApiKeyStage) {
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 4096];
     while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -261,17 +313,11 @@ async fn serve(mut stream: TcpStream, state: &State) {
         .skip(1)
         .take_while(|line| !line.is_empty())
         .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case(&state.settings.header))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case(stage.header()))
         .map(|(_, value)| value.trim().to_owned());
-    let node = state.next_node.fetch_add(1, Ordering::SeqCst) % state.settings.nodes;
-    let accepted = presented
-        .as_deref()
-        .is_some_and(|value| State::accepts(&state.view(node, Instant::now()), value));
-    let (status, body) = if accepted {
-        state.accepted.fetch_add(1, Ordering::SeqCst);
+    let (status, body) = if stage.admits(presented.as_deref()) {
         ("200 OK", r#"{"ok":true}"#)
     } else {
-        state.rejected.fetch_add(1, Ordering::SeqCst);
         ("403 Forbidden", r#"{"message":"Forbidden"}"#)
     };
     let reply = format!(
