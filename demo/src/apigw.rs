@@ -14,6 +14,8 @@ use http::StatusCode;
 use http_body_util::Full;
 use serde_json::{Map, Value, json};
 
+use edgeseal_testkit::api_gateway::ApiKeyStage;
+
 use crate::http::{Body, HttpClient, WholeRequest, json as json_response};
 use crate::runtime_api::LambdaFunction;
 
@@ -40,6 +42,9 @@ pub struct ApiGateway {
     pub client: HttpClient,
     /// Headers that must be present for the authorizer to be invoked (lowercase).
     pub identity_sources: Vec<String>,
+    /// A REST stage whose methods require an API key (`--target api-gateway-api-key`):
+    /// API Gateway's own key check decides, no authorizer is invoked.
+    pub api_keys: Option<Arc<ApiKeyStage>>,
     requests: AtomicU64,
 }
 
@@ -58,8 +63,17 @@ impl ApiGateway {
             stage: stage.to_owned(),
             client: crate::http::client(),
             identity_sources: IDENTITY_SOURCES.map(str::to_owned).to_vec(),
+            api_keys: None,
             requests: AtomicU64::new(0),
         }
+    }
+
+    /// The same API as a REST stage whose methods require an API key: a request is let
+    /// through only if [`ApiKeyStage::admits`] its key, else `403 {"message":"Forbidden"}`
+    /// (API Gateway's `INVALID_API_KEY` response; sources in `edgeseal_testkit::api_gateway`).
+    pub fn with_api_keys(mut self, stage: Arc<ApiKeyStage>) -> Self {
+        self.api_keys = Some(stage);
+        self
     }
 
     /// The same API with other identity sources (static-header mode: the header).
@@ -88,6 +102,17 @@ impl ApiGateway {
     }
 
     async fn respond(&self, req: &WholeRequest, request_id: &str) -> http::Response<Body> {
+        if let Some(keys) = &self.api_keys {
+            let presented = req
+                .parts
+                .headers
+                .get(keys.header())
+                .and_then(|v| v.to_str().ok());
+            if !keys.admits(presented) {
+                return json_response(StatusCode::FORBIDDEN, &json!({"message": "Forbidden"}));
+            }
+            return self.integrate(req, Value::Null, request_id).await;
+        }
         let headers = lowercase_headers(&req.parts.headers);
         if self
             .identity_sources
