@@ -524,3 +524,94 @@ async fn status_finds_the_distributions_through_the_rotation_function() {
         "{warnings}"
     );
 }
+
+/// `edgeseal doctor`'s authorizer read finds a REST API's Lambda authorizers (the
+/// `execute-api` id is a REST API's): kind, TTL, and the comma-separated identity source
+/// split.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_reads_a_rest_apis_authorizers() {
+    use aws_sdk_apigateway::types::AuthorizerType;
+    use edgeseal_cli::doctor::AuthorizerKind;
+
+    let sdk = sdk_config().await;
+    let rest = aws_sdk_apigateway::Client::new(&sdk);
+    let api = rest
+        .create_rest_api()
+        .name(unique_name("edgeseal-rest"))
+        .send()
+        .await
+        .unwrap();
+    let api_id = api.id().unwrap();
+    let uri = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:edgeseal-authorizer/invocations";
+    for (name, kind, ttl, source) in [
+        (
+            "signatures",
+            AuthorizerType::Request,
+            Some(0),
+            "method.request.header.Signature-Input, method.request.header.Signature",
+        ),
+        (
+            "token",
+            AuthorizerType::Token,
+            None,
+            "method.request.header.Authorization",
+        ),
+    ] {
+        rest.create_authorizer()
+            .rest_api_id(api_id)
+            .name(name)
+            .r#type(kind)
+            .authorizer_uri(uri)
+            .identity_source(source)
+            .set_authorizer_result_ttl_in_seconds(ttl)
+            .send()
+            .await
+            .unwrap();
+    }
+    rest.create_authorizer()
+        .rest_api_id(api_id)
+        .name("users")
+        .r#type(AuthorizerType::CognitoUserPools)
+        .provider_arns("arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_abc")
+        .identity_source("method.request.header.Authorization")
+        .send()
+        .await
+        .unwrap();
+
+    let doctor = edgeseal_cli::doctor::sdk::Sdk::new(&sdk);
+    let mut found = doctor
+        .authorizers(&format!("{api_id}.execute-api.us-east-1.amazonaws.com"))
+        .await
+        .unwrap();
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(
+        found.len(),
+        2,
+        "the Cognito authorizer is not edgeseal's: {found:?}"
+    );
+    assert_eq!(found[0].name, "signatures");
+    assert_eq!(found[0].kind, AuthorizerKind::RestRequest);
+    assert_eq!(found[0].ttl_secs, Some(0));
+    assert_eq!(
+        found[0].identity_sources,
+        [
+            "method.request.header.Signature-Input",
+            "method.request.header.Signature"
+        ]
+    );
+    assert_eq!(found[1].kind, AuthorizerKind::RestToken);
+    // Unset: moto answers API Gateway's default (300), AWS may leave it out (the check
+    // then assumes 300); both fail the cache check.
+    assert!(
+        matches!(found[1].ttl_secs, None | Some(300)),
+        "{:?}",
+        found[1].ttl_secs
+    );
+
+    // An id that is neither an HTTP API nor a REST API: an error naming the call.
+    let err = doctor
+        .authorizers("zzzzzzzzzz.execute-api.us-east-1.amazonaws.com")
+        .await
+        .unwrap_err();
+    assert!(err.contains("GetAuthorizers"), "{err}");
+}

@@ -47,6 +47,7 @@ pub struct Sdk {
     lambda: aws_sdk_lambda::Client,
     cloudfront: aws_sdk_cloudfront::Client,
     apigateway: aws_sdk_apigatewayv2::Client,
+    rest: aws_sdk_apigateway::Client,
 }
 
 impl Sdk {
@@ -57,6 +58,7 @@ impl Sdk {
             lambda: aws_sdk_lambda::Client::new(config),
             cloudfront: aws_sdk_cloudfront::Client::new(config),
             apigateway: aws_sdk_apigatewayv2::Client::new(config),
+            rest: aws_sdk_apigateway::Client::new(config),
         }
     }
 
@@ -163,9 +165,9 @@ impl Sdk {
             .map_err(|e| e.to_string())
     }
 
-    /// The HTTP API's authorizers (`GetAuthorizers`), the API id being the first label
-    /// of an `execute-api` domain. REST APIs (API Gateway v1) are not read: the caller
-    /// gets an error saying so.
+    /// The API's Lambda authorizers, the API id being the first label of an
+    /// `execute-api` domain: a REST API's (`apigateway` `GetAuthorizers`), else, when no
+    /// REST API has that id (`NotFoundException`), an HTTP API's (`apigatewayv2`).
     pub async fn authorizers(&self, origin_domain: &str) -> Result<Vec<Authorizer>, String> {
         let api_id = origin_domain
             .strip_suffix(".amazonaws.com")
@@ -174,18 +176,16 @@ impl Sdk {
             .ok_or_else(|| {
                 format!("{origin_domain} is not an execute-api domain (custom domain?): check the authorizer's cache settings by hand")
             })?;
+        if let Some(rest) = self.rest_authorizers(api_id).await? {
+            return Ok(rest);
+        }
         let out = self
             .apigateway
             .get_authorizers()
             .api_id(api_id)
             .send()
             .await
-            .map_err(|e| {
-                format!(
-                    "{} (a REST API? its REQUEST authorizers cache 300 s unless AuthorizerResultTtlInSeconds is 0: check by hand)",
-                    aws_error("GetAuthorizers", &e)
-                )
-            })?;
+            .map_err(|e| aws_error("GetAuthorizers", &e))?;
         Ok(out
             .items()
             .iter()
@@ -198,5 +198,53 @@ impl Sdk {
                 identity_sources: a.identity_source().to_vec(),
             })
             .collect())
+    }
+
+    /// A REST API's Lambda authorizers (`TOKEN` and `REQUEST`; Cognito user pool
+    /// authorizers are not edgeseal's and are left out). `identitySource` is one
+    /// comma-separated string there (`method.request.header.Signature-Input,...`); an
+    /// unset `authorizerResultTtlInSeconds` means API Gateway's default (300 s).
+    /// `None` when no REST API has the id.
+    async fn rest_authorizers(&self, rest_api_id: &str) -> Result<Option<Vec<Authorizer>>, String> {
+        use aws_sdk_apigateway::types::AuthorizerType;
+        let out = match self
+            .rest
+            .get_authorizers()
+            .rest_api_id(rest_api_id)
+            .limit(500)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if e.code() == Some("NotFoundException") => return Ok(None),
+            Err(e) => return Err(aws_error("GetAuthorizers (REST API)", &e)),
+        };
+        Ok(Some(
+            out.items()
+                .iter()
+                .filter_map(|a| {
+                    let kind = match a.r#type()? {
+                        AuthorizerType::Request => AuthorizerKind::RestRequest,
+                        AuthorizerType::Token => AuthorizerKind::RestToken,
+                        _ => return None,
+                    };
+                    Some(Authorizer {
+                        name: a.name().unwrap_or_default().to_owned(),
+                        kind,
+                        ttl_secs: a
+                            .authorizer_result_ttl_in_seconds()
+                            .and_then(|t| u32::try_from(t).ok()),
+                        identity_sources: a
+                            .identity_source()
+                            .unwrap_or_default()
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_owned)
+                            .collect(),
+                    })
+                })
+                .collect(),
+        ))
     }
 }
