@@ -39,7 +39,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use edgeseal_edge_signer::EdgeAssets;
-use edgeseal_rotator::Mode;
+use edgeseal_rotator::TargetKind;
 use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
 use edgeseal_rotator::testing::FakeCloudFront;
 use tokio::net::TcpListener;
@@ -105,7 +105,7 @@ pub struct Settings {
     /// The rotator Lambda's timeout: the deadline of each step (`--rotator-timeout-secs`).
     pub rotator_timeout: Duration,
     /// `signed` or `static-header` (`--mode`).
-    pub mode: Mode,
+    pub mode: TargetKind,
     /// How the stack starts rotating (`--first-rotation`).
     pub first_rotation: FirstRotation,
 }
@@ -134,7 +134,7 @@ impl Settings {
             progress: true,
             chaos: None,
             rotator_timeout: Duration::from_secs(120),
-            mode: Mode::Signed,
+            mode: TargetKind::Signed,
             first_rotation: FirstRotation::Immediate,
         }
     }
@@ -247,8 +247,8 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
     let edges = Arc::new(EdgeVersions::new(settings.out_dir.join("edge")));
     let aws = world::create(&sdk, &assets, LABEL, settings.max_age_secs, &edges).await?;
     let static_value = match settings.mode {
-        Mode::Signed => None,
-        Mode::StaticHeader => Some(modes::use_static_header_secret(&aws).await?),
+        TargetKind::Signed => None,
+        TargetKind::StaticHeader => Some(modes::use_static_header_secret(&aws).await?),
     };
     let control = Arc::new(FakeCloudFront::new(settings.propagation));
     let rotator_cloudfront = Arc::new(FaultableCloudFront::new(Arc::clone(&control)));
@@ -363,7 +363,7 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
         SdkSecrets::new(&secrets_sdk),
         RecordingLambda::new(SdkLambda::new(&sdk), Arc::clone(&edges)),
         Arc::clone(&rotator_cloudfront),
-        (settings.mode == Mode::Signed).then_some(assets),
+        (settings.mode == TargetKind::Signed).then_some(assets),
     )
     .map_err(|e| DemoError::Setup(format!("rotator: {e}")))?;
 

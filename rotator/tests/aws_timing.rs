@@ -21,8 +21,8 @@ use edgeseal_rotator::testing::{
     start_configuration_test,
 };
 use edgeseal_rotator::{
-    DistributionApi, EdgeFunctionApi, Mode, Outcome, PolicyRef, ProbeError, RotationError, Rotator,
-    Step,
+    DistributionApi, EdgeFunctionApi, Outcome, PolicyRef, ProbeError, RotationError, Rotator, Step,
+    TargetKind,
 };
 
 /// The rotator Lambda's timeout in these tests: every step must end well within it.
@@ -78,7 +78,7 @@ async fn configuration_test(world: &World, value: PendingValue) -> Result<Outcom
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_configuration_test_passes_and_touches_nothing_in_every_mode() {
-    for mode in [Mode::Signed, Mode::StaticHeader] {
+    for mode in [TargetKind::Signed, TargetKind::StaticHeader] {
         for value in [PendingValue::Empty, PendingValue::CopyOfCurrent] {
             let world = World::new(mode).await;
             let versions_before = world.edgeseal_versions_for(&world.initial_token).await;
@@ -116,7 +116,7 @@ async fn a_configuration_test_passes_and_touches_nothing_in_every_mode() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_configuration_test_passes_while_migrating_from_a_static_header() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     let legacy = new_token();
     world
         .sm
@@ -141,7 +141,7 @@ async fn a_configuration_test_passes_while_migrating_from_a_static_header() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_configuration_test_names_what_is_wrong() {
     // The distribution has no association of the edge function.
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     world.cdn.touch(&world.distribution, |c| {
         c.default_cache_behavior
             .as_mut()
@@ -166,7 +166,7 @@ async fn a_configuration_test_names_what_is_wrong() {
     );
 
     // The origin rejects the current key.
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     *world.origin.reject_keyid.lock().unwrap() = Some(world.initial_token.clone());
     let err = configuration_test(&world, PendingValue::CopyOfCurrent)
         .await
@@ -183,7 +183,7 @@ async fn a_configuration_test_names_what_is_wrong() {
     );
 
     // Static-header mode: the distribution has no origin with the header.
-    let world = World::new(Mode::StaticHeader).await;
+    let world = World::new(TargetKind::StaticHeader).await;
     world.cdn.touch(&world.distribution, |c| {
         for origin in c.origins.as_mut().unwrap().items.iter_mut() {
             origin.custom_headers = None;
@@ -216,7 +216,7 @@ fn pending_rotator(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_published_version_is_associated_once_it_is_active() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     let rotator = pending_rotator(&world, Duration::from_millis(1200));
     let token = world.start_rotation().await;
     let (result, longest) = rotate_once(&world, &rotator, &token).await;
@@ -227,7 +227,7 @@ async fn a_published_version_is_associated_once_it_is_active() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_pending_past_the_deadline_fails_the_step_and_the_retry_reuses_it() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     let rotator = pending_rotator(&world, Duration::from_secs(4));
     let token = world.start_rotation().await;
     let (result, longest) = rotate_once(&world, &rotator, &token).await;
@@ -252,7 +252,7 @@ async fn a_version_pending_past_the_deadline_fails_the_step_and_the_retry_reuses
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotation_completes_while_cloudfront_is_still_propagating() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     // Reported worst cases are 15-45 minutes; an hour is longer than any Lambda runs.
     world.cdn.set_deploy_delay(Duration::from_secs(3600));
     let rotator = world.rotator(FaultPlan::none());
@@ -298,7 +298,7 @@ async fn a_rotation_completes_while_cloudfront_is_still_propagating() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttled_updates_are_retried_with_backoff_within_the_step() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     let mut ids = vec![world.distribution.clone()];
     for n in 0..2 {
         let id = format!("E{n}THROTTLED0{n}");
@@ -360,7 +360,7 @@ async fn throttled_updates_are_retried_with_backoff_within_the_step() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_behavior_that_hides_query_strings_is_refused_by_its_path_pattern() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     world
         .cdn
         .insert_policy(PolicyRef::Cache("allow-list-page-sort".into()), false);
@@ -397,7 +397,7 @@ async fn a_behavior_that_hides_query_strings_is_refused_by_its_path_pattern() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_staging_distribution_must_be_rotated_with_its_primary() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     let staging = "E9STAGING00001";
     let mut staging_config = world.cdn.config(&world.distribution).unwrap();
     staging_config.staging = Some(true);

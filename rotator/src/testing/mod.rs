@@ -236,7 +236,7 @@ impl FakeCloudFront {
 
 /// CloudFront refuses associations that do not name a numbered version.
 fn validate(config: &DistributionConfig) -> Result<(), ApiError> {
-    for association in crate::rotator::associations(config) {
+    for association in crate::edits::associations(config) {
         let arn = &association.lambda_function_arn;
         let qualified = arn.split(':').count() == 8
             && arn
@@ -292,7 +292,7 @@ impl DistributionApi for FakeCloudFront {
         }
         validate(&config)?;
         if let Some(states) = lock(&self.version_states).as_ref() {
-            for association in crate::rotator::associations(&config) {
+            for association in crate::edits::associations(&config) {
                 let arn = &association.lambda_function_arn;
                 if let Some(state) = states.state_of_arn(arn)
                     && state != VersionState::Active
@@ -807,7 +807,7 @@ mod tests {
         let live = fake.live_configs("E1");
         assert_eq!(live.len(), 1);
         assert_eq!(
-            crate::rotator::associations(&live[0])
+            crate::edits::associations(&live[0])
                 .next()
                 .unwrap()
                 .lambda_function_arn,
