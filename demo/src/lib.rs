@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 use edgeseal_edge_signer::EdgeAssets;
 use edgeseal_rotator::TargetKind;
 use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
-use edgeseal_rotator::testing::FakeCloudFront;
+use edgeseal_testkit::FakeCloudFront;
 use tokio::net::TcpListener;
 
 use crate::apigw::ApiGateway;

@@ -94,8 +94,7 @@ impl EdgeFunctionApi for RecordingLambda {
 
 /// A Secrets Manager version id, as Secrets Manager makes them (a UUID).
 pub fn new_token() -> Result<String, DemoError> {
-    edgeseal_rotator::testing::new_version_id()
-        .map_err(|e| DemoError::Setup(format!("random: {e}")))
+    edgeseal_testkit::new_version_id().map_err(|e| DemoError::Setup(format!("random: {e}")))
 }
 
 /// A fresh 256-bit key.
@@ -269,13 +268,13 @@ pub fn distribution_config(
             DefaultCacheBehavior::builder()
                 .target_origin_id("api")
                 .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
-                .cache_policy_id(edgeseal_rotator::testing::CACHING_DISABLED)
+                .cache_policy_id(edgeseal_testkit::CACHING_DISABLED)
                 // Managed AllViewerExceptHostHeader, as deploy/template.yaml: with only a
                 // cache policy CloudFront forwards just what is in the cache key (no query
                 // string for CachingDisabled), and an origin-request function sees the
                 // query string only when a policy forwards all of it (CloudFront guide,
                 // restrictions on edge functions).
-                .origin_request_policy_id(edgeseal_rotator::testing::ALL_VIEWER_EXCEPT_HOST_HEADER)
+                .origin_request_policy_id(edgeseal_testkit::ALL_VIEWER_EXCEPT_HOST_HEADER)
                 .lambda_function_associations(
                     LambdaFunctionAssociations::builder()
                         .quantity(1)
@@ -293,7 +292,7 @@ pub fn distribution_config(
 /// What Secrets Manager does when a rotation starts (moto cannot invoke the rotation
 /// function; the demo then runs the four steps itself).
 pub async fn start_rotation(world: &AwsWorld) -> Result<String, DemoError> {
-    edgeseal_rotator::testing::start_rotation(&world.sm, &world.secret, &world.rotation_lambda_arn)
+    edgeseal_testkit::start_rotation(&world.sm, &world.secret, &world.rotation_lambda_arn)
         .await
         .map_err(DemoError::Aws)
 }

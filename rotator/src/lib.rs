@@ -22,8 +22,9 @@
 //! in an SSM parameter, which the deployment template reads on stack updates.
 //!
 //! The AWS calls sit behind [`SecretsApi`], [`EdgeFunctionApi`] and [`DistributionApi`];
-//! [`aws::sdk`] implements them with the AWS SDK and [`testing`] has a faithful
-//! in-process CloudFront and a fault injector. See `README.md` for configuration, IAM
+//! [`aws::sdk`] implements them with the AWS SDK. The test doubles (a faithful
+//! in-process CloudFront, a fault injector, Lambda version states, the Secrets Manager
+//! rotation driver) live in the `edgeseal-testkit` crate, not here. See `README.md` for configuration, IAM
 //! permissions and each step's behaviour.
 
 pub mod aws;
@@ -40,7 +41,6 @@ pub mod origin;
 pub mod query_strings;
 mod steps;
 pub mod target;
-pub mod testing;
 
 pub use crate::aws::{
     ApiError, DeployStatus, DistributionApi, EdgeFunctionApi, FunctionVersion, Op, PolicyRef,

@@ -1,5 +1,5 @@
 //! Rotations on AWS's real timing and semantics, against stand-ins made as unkind as AWS
-//! (each cited in `edgeseal_rotator::testing`): testSecret-only configuration tests,
+//! (each cited in `edgeseal_testkit`): testSecret-only configuration tests,
 //! versions that start `Pending`, propagation longer than the rotator Lambda runs,
 //! throttling, behaviors hiding the query string, staging distributions.
 #![allow(
@@ -16,13 +16,13 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
-use edgeseal_rotator::testing::{
-    FaultPlan, PendingValue, PendingVersions, VersionStates, end_configuration_test,
-    start_configuration_test,
-};
 use edgeseal_rotator::{
     DistributionApi, EdgeFunctionApi, Outcome, PolicyRef, ProbeError, RotationError, Rotator, Step,
     TargetKind,
+};
+use edgeseal_testkit::{
+    FaultPlan, PendingValue, PendingVersions, VersionStates, end_configuration_test,
+    start_configuration_test,
 };
 
 /// The rotator Lambda's timeout in these tests: every step must end well within it.
@@ -200,8 +200,7 @@ async fn a_configuration_test_names_what_is_wrong() {
 fn pending_rotator(
     world: &World,
     activation: Duration,
-) -> Rotator<SdkSecrets, PendingVersions<SdkLambda>, Arc<edgeseal_rotator::testing::FakeCloudFront>>
-{
+) -> Rotator<SdkSecrets, PendingVersions<SdkLambda>, Arc<edgeseal_testkit::FakeCloudFront>> {
     let states = Arc::new(VersionStates::default());
     world.cdn.refuse_inactive_versions(states.clone());
     Rotator::new(
@@ -404,9 +403,7 @@ async fn a_staging_distribution_must_be_rotated_with_its_primary() {
     world.cdn.insert(staging, staging_config);
     world.cdn.insert_continuous_deployment_policy(
         "cdp-1",
-        &[edgeseal_rotator::testing::FakeCloudFront::domain_of(
-            staging,
-        )],
+        &[edgeseal_testkit::FakeCloudFront::domain_of(staging)],
     );
     world.cdn.touch(&world.distribution, |c| {
         c.continuous_deployment_policy_id = Some("cdp-1".into());
@@ -424,7 +421,7 @@ async fn a_staging_distribution_must_be_rotated_with_its_primary() {
         .unwrap_err();
     assert!(
         matches!(&err, RotationError::StagingNotRotated { staging_domain, .. }
-            if *staging_domain == edgeseal_rotator::testing::FakeCloudFront::domain_of(staging)),
+            if *staging_domain == edgeseal_testkit::FakeCloudFront::domain_of(staging)),
         "{err}"
     );
     assert!(

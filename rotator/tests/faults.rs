@@ -16,8 +16,8 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::*;
-use edgeseal_rotator::testing::{FaultPlan, FaultTiming};
 use edgeseal_rotator::{Op, TargetKind};
+use edgeseal_testkit::{FaultPlan, FaultTiming};
 
 type Case = (Op, usize, FaultTiming);
 
@@ -33,9 +33,9 @@ fn rotator_for(world: &World, plan: std::sync::Arc<FaultPlan>, keep_all: bool) -
 }
 
 type Rotator = edgeseal_rotator::Rotator<
-    edgeseal_rotator::testing::Faulty<edgeseal_rotator::aws::sdk::SdkSecrets>,
-    edgeseal_rotator::testing::Faulty<edgeseal_rotator::aws::sdk::SdkLambda>,
-    edgeseal_rotator::testing::Faulty<std::sync::Arc<edgeseal_rotator::testing::FakeCloudFront>>,
+    edgeseal_testkit::Faulty<edgeseal_rotator::aws::sdk::SdkSecrets>,
+    edgeseal_testkit::Faulty<edgeseal_rotator::aws::sdk::SdkLambda>,
+    edgeseal_testkit::Faulty<std::sync::Arc<edgeseal_testkit::FakeCloudFront>>,
 >;
 
 /// Every (operation, occurrence) of a clean rotation, as fault cases.

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use common::*;
 use edgeseal::SecretValue;
-use edgeseal_rotator::testing::{FaultPlan, FaultTiming};
 use edgeseal_rotator::{Op, Step, TargetKind};
+use edgeseal_testkit::{FaultPlan, FaultTiming};
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);

@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::*;
-use edgeseal_rotator::testing::FaultPlan;
 use edgeseal_rotator::{Outcome, Step, TargetKind};
+use edgeseal_testkit::FaultPlan;
 
 const ROTATIONS: usize = 7;
 

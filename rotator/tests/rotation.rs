@@ -11,8 +11,8 @@
 mod common;
 
 use common::*;
-use edgeseal_rotator::testing::FaultPlan;
 use edgeseal_rotator::{Outcome, Step, TargetKind};
+use edgeseal_testkit::FaultPlan;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_rotations_publish_point_test_and_finish() {
@@ -66,8 +66,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudfront::types::{DistributionConfig, EventType, LambdaFunctionAssociation};
-use edgeseal_rotator::testing::FakeCloudFront;
 use edgeseal_rotator::{ApiError, DeployStatus, DistributionApi, ProbeError, RotationError};
+use edgeseal_testkit::FakeCloudFront;
 
 fn soon() -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_secs(10)

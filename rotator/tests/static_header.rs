@@ -16,8 +16,8 @@ use aws_sdk_cloudfront::types::DistributionConfig;
 use common::*;
 use edgeseal::SecretValue;
 use edgeseal_rotator::aws::sdk::SdkCloudFront;
-use edgeseal_rotator::testing::FaultPlan;
 use edgeseal_rotator::{Step, TargetKind, custom_headers};
+use edgeseal_testkit::FaultPlan;
 
 fn soon() -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_secs(10)

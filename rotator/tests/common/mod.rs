@@ -22,12 +22,12 @@ use aws_sdk_cloudfront::types::{
 use edgeseal::{KeyId, KeySet, RequestView, SecretValue, Signer, SigningKey, UnixTime, Verifier};
 use edgeseal_edge_signer::{EdgeAssets, EdgeConfig, package_zip};
 use edgeseal_rotator::aws::sdk::{SdkCloudFront, SdkLambda, SdkSecrets};
-use edgeseal_rotator::testing::{
-    ALL_VIEWER_EXCEPT_HOST_HEADER, CACHING_DISABLED, FakeCloudFront, FaultPlan, Faulty,
-};
 use edgeseal_rotator::{
     Config, DistributionApi, RotationError, RotationEvent, Rotator, Step, TargetKind, code_sha256,
     custom_headers, unqualified,
+};
+use edgeseal_testkit::{
+    ALL_VIEWER_EXCEPT_HOST_HEADER, CACHING_DISABLED, FakeCloudFront, FaultPlan, Faulty,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -70,7 +70,7 @@ pub fn zip_for(keyid: &str, key: &SigningKey) -> Vec<u8> {
 }
 
 pub fn new_token() -> String {
-    edgeseal_rotator::testing::new_version_id().unwrap()
+    edgeseal_testkit::new_version_id().unwrap()
 }
 
 // ---------------------------------------------------------------------------------
@@ -723,7 +723,7 @@ impl World {
 
     /// What Secrets Manager does when a rotation starts.
     pub async fn start_rotation(&self) -> String {
-        edgeseal_rotator::testing::start_rotation(&self.sm, &self.secret, &self.rotation_lambda_arn)
+        edgeseal_testkit::start_rotation(&self.sm, &self.secret, &self.rotation_lambda_arn)
             .await
             .unwrap()
     }

@@ -6,15 +6,18 @@
 //! state. The current state for function ...:1 is Pending"; its fix polls the state;
 //! Lambda developer guide, "Lambda function states"). [`PendingVersions`] wraps an
 //! [`EdgeFunctionApi`] so that every version it publishes stays `Pending` for a set
-//! time; [`FakeCloudFront::refuse_inactive_versions`](super::FakeCloudFront::refuse_inactive_versions)
+//! time; [`FakeCloudFront::refuse_inactive_versions`](crate::FakeCloudFront::refuse_inactive_versions)
 //! reads the same [`VersionStates`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::lock;
-use crate::aws::{ApiError, EdgeFunctionApi, FunctionVersion, UpdateStatus, VersionState};
+use edgeseal_rotator::aws::{
+    ApiError, EdgeFunctionApi, FunctionVersion, UpdateStatus, VersionState,
+};
+
+use crate::lock;
 
 /// When each published version (by qualified ARN) becomes `Active`.
 #[derive(Debug, Default)]
