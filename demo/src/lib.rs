@@ -51,7 +51,8 @@ use crate::report::TimelineEvent;
 use crate::rotation::{Driver, FirstRotation, StepTiming};
 use crate::runtime_api::LambdaFunction;
 use crate::traffic::{CaptureLog, Kind, Outcome, Recorder, Targets};
-use crate::world::{AwsWorld, DemoRotator, RecordingLambda};
+use crate::world::{AwsWorld, DemoRotator, Recording};
+use edgeseal_testkit::Hooked;
 
 /// Why the demo could not run.
 #[derive(Debug, thiserror::Error)]
@@ -361,7 +362,7 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
     let rotator: DemoRotator = edgeseal_rotator::Rotator::new(
         config,
         SdkSecrets::new(&secrets_sdk),
-        RecordingLambda::new(SdkLambda::new(&sdk), Arc::clone(&edges)),
+        Hooked::with_hooks(SdkLambda::new(&sdk), Recording::new(Arc::clone(&edges))),
         Arc::clone(&rotator_cloudfront),
         (settings.mode == TargetKind::Signed).then_some(assets),
     )

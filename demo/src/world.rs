@@ -13,11 +13,10 @@ use aws_sdk_cloudfront::types::{
 };
 use edgeseal::{KeyId, SigningKey};
 use edgeseal_edge_signer::{EdgeAssets, EdgeConfig, package_zip};
+use edgeseal_rotator::aws::FunctionVersion;
 use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
-use edgeseal_rotator::aws::{
-    ApiError, EdgeFunctionApi, FunctionVersion, UpdateStatus, VersionState,
-};
 use edgeseal_rotator::{RotationEvent, Rotator, Step};
+use edgeseal_testkit::{EdgeFunctionHooks, Hooked};
 
 use crate::DemoError;
 use crate::chaos::FaultableCloudFront;
@@ -28,46 +27,33 @@ pub type DemoRotator = Rotator<SdkSecrets, RecordingLambda, Arc<FaultableCloudFr
 
 /// The Lambda API as the rotator sees it, recording every zip it uploads and which
 /// version each became.
-pub struct RecordingLambda {
-    inner: SdkLambda,
+pub type RecordingLambda = Hooked<SdkLambda, Recording>;
+
+/// Records each uploaded zip by code hash, and each published version's zip into the
+/// CloudFront stand-in's edge versions.
+pub struct Recording {
     uploaded: Mutex<HashMap<String, Vec<u8>>>,
     edges: Arc<EdgeVersions>,
 }
 
-impl RecordingLambda {
+impl Recording {
     /// Record into `edges`.
-    pub fn new(inner: SdkLambda, edges: Arc<EdgeVersions>) -> Self {
+    pub fn new(edges: Arc<EdgeVersions>) -> Self {
         Self {
-            inner,
             uploaded: Mutex::default(),
             edges,
         }
     }
 }
 
-impl EdgeFunctionApi for RecordingLambda {
-    async fn update_code(&self, function: &str, zip: Vec<u8>) -> Result<String, ApiError> {
-        let sha = self.inner.update_code(function, zip.clone()).await?;
+impl EdgeFunctionHooks for Recording {
+    fn uploaded(&self, code_sha256: &str, zip: &[u8]) {
         if let Ok(mut u) = self.uploaded.lock() {
-            u.insert(sha.clone(), zip);
+            u.insert(code_sha256.to_owned(), zip.to_vec());
         }
-        Ok(sha)
     }
 
-    async fn update_status(&self, function: &str) -> Result<UpdateStatus, ApiError> {
-        self.inner.update_status(function).await
-    }
-
-    async fn publish_version(
-        &self,
-        function: &str,
-        description: &str,
-        code_sha256: &str,
-    ) -> Result<FunctionVersion, ApiError> {
-        let version = self
-            .inner
-            .publish_version(function, description, code_sha256)
-            .await?;
+    fn published(&self, version: &FunctionVersion, code_sha256: &str) {
         let zip = self
             .uploaded
             .lock()
@@ -76,19 +62,6 @@ impl EdgeFunctionApi for RecordingLambda {
         if let Some(zip) = zip {
             self.edges.publish(&version.arn, zip);
         }
-        Ok(version)
-    }
-
-    async fn version_state(&self, function: &str, version: &str) -> Result<VersionState, ApiError> {
-        self.inner.version_state(function, version).await
-    }
-
-    async fn list_versions(&self, function: &str) -> Result<Vec<FunctionVersion>, ApiError> {
-        self.inner.list_versions(function).await
-    }
-
-    async fn delete_version(&self, function: &str, version: &str) -> Result<(), ApiError> {
-        self.inner.delete_version(function, version).await
     }
 }
 

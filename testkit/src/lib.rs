@@ -22,7 +22,7 @@ mod rotation;
 
 pub use cloudfront::{ALL_VIEWER_EXCEPT_HOST_HEADER, CACHING_DISABLED, FakeCloudFront};
 pub use faults::{FaultPlan, FaultTiming, Faulty, INJECTED_CODE, injected};
-pub use lambda_states::{PendingVersions, VersionStates};
+pub use lambda_states::{Activation, EdgeFunctionHooks, Hooked, PendingVersions, VersionStates};
 pub use rotation::{
     PendingValue, end_configuration_test, new_version_id, start_configuration_test, start_rotation,
 };
