@@ -20,12 +20,16 @@ if matches:
     sys.exit(f"cannot read the template: {matches}")
 
 # Where each function reads its environment: config.rs, plus modules that own an
-# optional setting of their own (the rotator's edge-version record).
+# optional setting of their own (the rotator's edge-version record) and the rotator's
+# targets' settings (each parsed by its target).
 functions = {
     "AuthorizerFunction": [root / "origin-verifier" / "src" / "config.rs"],
     "RotatorFunction": [
         root / "rotator" / "src" / "config.rs",
         root / "rotator" / "src" / "edge_version.rs",
+        root / "rotator" / "src" / "target" / "signed.rs",
+        root / "rotator" / "src" / "target" / "static_header.rs",
+        root / "rotator" / "src" / "target" / "api_key" / "settings.rs",
     ],
 }
 docs = (root / "docs" / "configuration.md").read_text()

@@ -250,6 +250,11 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
     let static_value = match settings.mode {
         TargetKind::Signed => None,
         TargetKind::StaticHeader => Some(modes::use_static_header_secret(&aws).await?),
+        TargetKind::ApiKey => {
+            return Err(DemoError::Config(
+                "the api-gateway-api-key target is not wired into the demo yet".into(),
+            ));
+        }
     };
     let control = Arc::new(FakeCloudFront::new(settings.propagation));
     let rotator_cloudfront = Arc::new(FaultableCloudFront::new(Arc::clone(&control)));

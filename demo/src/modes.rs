@@ -112,7 +112,7 @@ pub fn static_header_distribution(
 pub fn authorizer_env(mode: TargetKind) -> Vec<(String, String)> {
     match mode {
         TargetKind::Signed => vec![("AUTH_MODE".to_owned(), "signature".to_owned())],
-        TargetKind::StaticHeader => vec![
+        TargetKind::StaticHeader | TargetKind::ApiKey => vec![
             ("AUTH_MODE".to_owned(), "static-header".to_owned()),
             ("HEADER_NAME".to_owned(), HEADER_NAME.to_owned()),
             ("SECRET_KEY_NAME".to_owned(), SECRET_FIELD.to_owned()),
@@ -124,7 +124,7 @@ pub fn authorizer_env(mode: TargetKind) -> Vec<(String, String)> {
 pub fn identity_sources(mode: TargetKind) -> Vec<&'static str> {
     match mode {
         TargetKind::Signed => crate::apigw::IDENTITY_SOURCES.to_vec(),
-        TargetKind::StaticHeader => vec![HEADER_NAME],
+        TargetKind::StaticHeader | TargetKind::ApiKey => vec![HEADER_NAME],
     }
 }
 
@@ -135,7 +135,7 @@ pub fn rotator_env(mode: TargetKind, edge_function: &str) -> Vec<(&'static str, 
             ("ROTATION_TARGET", "signed".to_owned()),
             ("EDGE_FUNCTION_NAME", edge_function.to_owned()),
         ],
-        TargetKind::StaticHeader => vec![
+        TargetKind::StaticHeader | TargetKind::ApiKey => vec![
             ("ROTATION_TARGET", "static-header".to_owned()),
             ("HEADER_NAME", HEADER_NAME.to_owned()),
             ("SECRET_KEY_NAME", SECRET_FIELD.to_owned()),

@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+pub use crate::target::api_key::ApiKeySettings;
 pub use crate::target::signed::EdgeSettings;
 pub use crate::target::static_header::StaticHeaderSettings;
 
@@ -20,20 +21,28 @@ pub enum TargetKind {
     /// `static-header`: a static origin custom header (the `x-origin-verify` setups
     /// edgeseal replaces).
     StaticHeader,
+    /// `api-gateway-api-key`: a REST API's usage-plan API key, sent by CloudFront as
+    /// `x-api-key` (the API Gateway + WAF blog's setup).
+    ApiKey,
 }
 
 impl TargetKind {
     /// Every target, in the order the error for an unknown name lists them.
-    pub const ALL: [TargetKind; 2] = [TargetKind::Signed, TargetKind::StaticHeader];
+    pub const ALL: [TargetKind; 3] = [
+        TargetKind::Signed,
+        TargetKind::StaticHeader,
+        TargetKind::ApiKey,
+    ];
 
     /// What an unknown `ROTATION_TARGET` is told (every [`Self::ALL`] name).
-    const EXPECTED: &'static str = "expected `signed` or `static-header`";
+    const EXPECTED: &'static str = "expected `signed`, `static-header` or `api-gateway-api-key`";
 
     /// The `ROTATION_TARGET` value naming this target.
     pub const fn as_str(self) -> &'static str {
         match self {
             TargetKind::Signed => "signed",
             TargetKind::StaticHeader => "static-header",
+            TargetKind::ApiKey => "api-gateway-api-key",
         }
     }
 
@@ -51,6 +60,8 @@ pub enum TargetSettings {
     Signed(EdgeSettings),
     /// [`TargetKind::StaticHeader`].
     StaticHeader(StaticHeaderSettings),
+    /// [`TargetKind::ApiKey`].
+    ApiKey(ApiKeySettings),
 }
 
 impl TargetSettings {
@@ -59,6 +70,7 @@ impl TargetSettings {
         match self {
             TargetSettings::Signed(_) => TargetKind::Signed,
             TargetSettings::StaticHeader(_) => TargetKind::StaticHeader,
+            TargetSettings::ApiKey(_) => TargetKind::ApiKey,
         }
     }
 
@@ -72,6 +84,7 @@ impl TargetSettings {
             TargetKind::StaticHeader => {
                 TargetSettings::StaticHeader(StaticHeaderSettings::from_lookup(get)?)
             }
+            TargetKind::ApiKey => TargetSettings::ApiKey(ApiKeySettings::from_lookup(get)?),
         })
     }
 }
@@ -175,7 +188,7 @@ impl Config {
     pub fn edge(&self) -> Option<&EdgeSettings> {
         match &self.target {
             TargetSettings::Signed(settings) => Some(settings),
-            TargetSettings::StaticHeader(_) => None,
+            TargetSettings::StaticHeader(_) | TargetSettings::ApiKey(_) => None,
         }
     }
 

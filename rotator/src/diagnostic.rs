@@ -41,6 +41,7 @@ pub fn error_type(err: &RotationError) -> &'static str {
         RotationError::QueryStringsHidden { .. } => "QueryStringsHidden",
         RotationError::StagingNotRotated { .. } => "StagingNotRotated",
         RotationError::ConfigurationTest(_) => "ConfigurationTestFailed",
+        RotationError::ApiKey(e) => e.error_type(),
     }
 }
 

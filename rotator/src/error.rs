@@ -145,6 +145,9 @@ pub enum RotationError {
     /// The configuration test (testSecret without a pending key of ours) failed.
     #[error("configuration test failed: {0}")]
     ConfigurationTest(Box<RotationError>),
+    /// The `api-gateway-api-key` target could not put the API key in place.
+    #[error(transparent)]
+    ApiKey(#[from] crate::target::api_key::ApiKeyError),
 }
 
 /// Misconfiguration found when building a [`crate::Rotator`].
@@ -157,4 +160,8 @@ pub enum SetupError {
     /// The assets cannot be packaged (checked once at start-up).
     #[error("edge assets are unusable")]
     Assets(#[source] PackageError),
+    /// The `api-gateway-api-key` target is built with its API Gateway client
+    /// (`ApiKeyTarget::new`, then `Rotator::with_target`), not by `Rotator::new`.
+    #[error("the api-gateway-api-key target needs its API Gateway client")]
+    NeedsApiGateway,
 }

@@ -5,8 +5,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use edgeseal_edge_signer::EdgeAssets;
 use edgeseal_rotator::aws::sdk::{SdkCloudFront, SdkLambda, SdkSecrets};
+use edgeseal_rotator::config::TargetSettings;
 use edgeseal_rotator::edge_version::{EdgeVersionRecord, SdkParameters};
-use edgeseal_rotator::{Config, RotationEvent, Rotator};
+use edgeseal_rotator::target::api_key::{ApiKeyTarget, SdkUsagePlanKeys};
+use edgeseal_rotator::{AnyTarget, Config, RotationEvent, Rotator};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
@@ -42,13 +44,26 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Box::new(record.map(|r| (r, SdkCloudFront::new(&sdk), SdkParameters::new(&sdk)))),
     );
     let margin = config.deadline_margin;
-    let rotator: &'static SdkRotator = Box::leak(Box::new(Rotator::new(
-        config,
-        SdkSecrets::new(&sdk),
-        SdkLambda::new(&sdk),
-        SdkCloudFront::new(&sdk),
-        assets,
-    )?));
+    let rotator = match &config.target {
+        // The API key target owns an API Gateway client (the rotator's own region).
+        TargetSettings::ApiKey(settings) => {
+            let target = ApiKeyTarget::new(
+                &config,
+                settings.clone(),
+                SdkUsagePlanKeys::new(&sdk),
+                SdkCloudFront::new(&sdk),
+            );
+            Rotator::with_target(config, SdkSecrets::new(&sdk), AnyTarget::ApiKey(target))
+        }
+        _ => Rotator::new(
+            config,
+            SdkSecrets::new(&sdk),
+            SdkLambda::new(&sdk),
+            SdkCloudFront::new(&sdk),
+            assets,
+        )?,
+    };
+    let rotator: &'static SdkRotator = Box::leak(Box::new(rotator));
     tracing::info!(
         rotation_target = rotator.config().kind().as_str(),
         "rotator ready"

@@ -6,7 +6,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    clippy::print_stdout
 )]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,7 +20,7 @@ use edgeseal_rotator::aws::ApiError;
 use edgeseal_rotator::config::{ExpectedStatus, OriginTest};
 use edgeseal_rotator::origin::{Credential, OriginProbe};
 use edgeseal_rotator::target::api_key::acceptance::{PROBE_PAUSE, wait_until_accepted};
-use edgeseal_rotator::target::api_key::keys::{TAG_SECRET, TAG_VERSION, new_value, secret_tag};
+use edgeseal_rotator::target::api_key::keys::{TAG_SECRET, TAG_VERSION, secret_tag};
 use edgeseal_rotator::target::api_key::{
     ApiKey, ApiKeyError, ApiKeySettings, KeyRotation, NewApiKey, RetireGuard, SdkUsagePlanKeys,
     UsagePlanKeys,
@@ -27,6 +28,8 @@ use edgeseal_rotator::target::api_key::{
 use edgeseal_testkit::api_gateway::{ApiKeyOrigin, ApiKeyOriginSettings, AwsLikeUsagePlanKeys};
 use edgeseal_testkit::unique_name;
 use tokio::time::Instant;
+
+mod common;
 
 type Keys = Arc<AwsLikeUsagePlanKeys<SdkUsagePlanKeys>>;
 
@@ -77,8 +80,10 @@ fn settings(plans: &[&str], prefix: &str) -> ApiKeySettings {
     .unwrap()
 }
 
+/// A fresh API key value: 40 alphanumeric characters.
 fn value() -> StaticHeaderValue {
-    new_value(40).unwrap()
+    let hex = |_| edgeseal_testkit::new_version_id().unwrap().replace('-', "");
+    StaticHeaderValue::new((0..2).map(hex).collect::<String>()[..40].to_owned()).unwrap()
 }
 
 fn probe_for(origin: &ApiKeyOrigin) -> OriginProbe {
@@ -140,7 +145,7 @@ async fn a_pending_value_becomes_an_enabled_linked_key_the_stage_accepts_and_rer
     assert!(!origin.accepted_by_some_node(pending.expose()));
 
     let id = rotation
-        .ensure_accepted("v2", &pending)
+        .ensure_accepted("v2", &pending, far())
         .await
         .unwrap()
         .key_id;
@@ -163,7 +168,10 @@ async fn a_pending_value_becomes_an_enabled_linked_key_the_stage_accepts_and_rer
 
     // Secrets Manager retries with the same token: the same key, no second link, no plan.
     for _ in 0..2 {
-        let again = rotation.ensure_accepted("v2", &pending).await.unwrap();
+        let again = rotation
+            .ensure_accepted("v2", &pending, far())
+            .await
+            .unwrap();
         assert_eq!(again.key_id, id);
         assert!(
             again.since <= SystemTime::now() - Duration::from_millis(100),
@@ -192,7 +200,10 @@ async fn a_pending_value_becomes_an_enabled_linked_key_the_stage_accepts_and_rer
         probe(&probe_for(&origin), &pending).await,
         Err(edgeseal_rotator::ProbeError::UnexpectedStatus(403))
     );
-    let enabled = rotation.ensure_accepted("v2", &pending).await.unwrap();
+    let enabled = rotation
+        .ensure_accepted("v2", &pending, far())
+        .await
+        .unwrap();
     assert_eq!(enabled.key_id, id);
     assert!(
         enabled.since >= SystemTime::now() - Duration::from_secs(1),
@@ -208,7 +219,10 @@ async fn a_missing_usage_plan_is_refused_never_created() {
     let prefix = unique_name("CloudFront-");
     let settings = settings(&["nosuchplan1"], &prefix);
     let rotation = KeyRotation::new(&moto.keys, &settings, "secret");
-    let err = rotation.ensure_accepted("v1", &value()).await.unwrap_err();
+    let err = rotation
+        .ensure_accepted("v1", &value(), far())
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, ApiKeyError::UsagePlanNotFound(ref p) if p == "nosuchplan1"),
         "{err}"
@@ -269,13 +283,13 @@ async fn an_existing_value_is_adopted_when_it_is_our_key_and_refused_when_it_is_
     // Ours, made by an earlier try whose answer was lost; the listing does not show it.
     let pending = value();
     let first = KeyRotation::new(&moto.keys, &settings, secret)
-        .ensure_accepted("v7", &pending)
+        .ensure_accepted("v7", &pending, far())
         .await
         .unwrap()
         .key_id;
     let lagging = NameListingLags(Arc::clone(&moto.keys));
     let again = KeyRotation::new(&lagging, &settings, secret)
-        .ensure_accepted("v7", &pending)
+        .ensure_accepted("v7", &pending, far())
         .await
         .unwrap()
         .key_id;
@@ -284,7 +298,7 @@ async fn an_existing_value_is_adopted_when_it_is_our_key_and_refused_when_it_is_
 
     // Another secret's rotation (other tag) holding that value: refused, nothing changed.
     let err = KeyRotation::new(&lagging, &settings, "secret-b")
-        .ensure_accepted("v7", &pending)
+        .ensure_accepted("v7", &pending, far())
         .await
         .unwrap_err();
     assert!(
@@ -304,7 +318,7 @@ async fn an_existing_value_is_adopted_when_it_is_our_key_and_refused_when_it_is_
         .await
         .unwrap();
     let err = KeyRotation::new(&moto.keys, &settings, secret)
-        .ensure_accepted("v8", &foreign)
+        .ensure_accepted("v8", &foreign, far())
         .await
         .unwrap_err();
     assert!(matches!(err, ApiKeyError::ValueTaken { .. }), "{err}");
@@ -324,7 +338,7 @@ async fn retirement_deletes_only_our_keys_nothing_may_send_any_more() {
     let mut values = BTreeMap::new();
     for version in ["old", "previous", "current", "pending", "abandoned"] {
         let v = value();
-        rotation.ensure_accepted(version, &v).await.unwrap();
+        rotation.ensure_accepted(version, &v, far()).await.unwrap();
         values.insert(version, v);
         // CreateApiKey: 5 a second per account (the stand-in enforces it).
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -461,7 +475,7 @@ async fn propagating(lag: Duration) -> (ApiKeyOrigin, StaticHeaderValue, std::ti
     let pending = value();
     let linked_at = std::time::Instant::now();
     KeyRotation::new(&moto.keys, &settings, "secret")
-        .ensure_accepted("v1", &pending)
+        .ensure_accepted("v1", &pending, far())
         .await
         .unwrap();
     settle().await;
@@ -572,4 +586,360 @@ async fn the_stand_in_refuses_what_aws_refuses_and_moto_lets_through() {
         throttled += usize::from(matches!(made, Err(ApiError::Throttled { .. })));
     }
     assert_eq!(throttled, 2);
+}
+
+// ---------------------------------------------------------------------------------
+// The whole rotation: moto's Secrets Manager and API Gateway, the CloudFront fake
+// (a deploy takes a moment, so edges run old and new configs side by side), the stage
+// with its propagation lag, and the rotator driven as Secrets Manager drives it.
+
+use edgeseal_rotator::config::TargetSettings;
+use edgeseal_rotator::{AnyTarget, Op, Rotator, Step, custom_headers};
+use edgeseal_testkit::{FakeCloudFront, FaultPlan, FaultTiming, Faulty};
+
+type KeysUnderTest = Faulty<Keys>;
+type ApiKeyRotator = Rotator<
+    Faulty<edgeseal_rotator::aws::sdk::SdkSecrets>,
+    edgeseal_rotator::aws::sdk::SdkLambda,
+    Faulty<Arc<FakeCloudFront>>,
+>;
+
+struct KeyWorld {
+    moto: Moto,
+    sm: aws_sdk_secretsmanager::Client,
+    sdk: aws_config::SdkConfig,
+    secret: String,
+    plan: String,
+    prefix: String,
+    distribution: String,
+    cdn: Arc<FakeCloudFront>,
+    origin: ApiKeyOrigin,
+    rotation_lambda_arn: String,
+    blog_value: StaticHeaderValue,
+}
+
+impl KeyWorld {
+    async fn new() -> Self {
+        let moto = moto().await;
+        let sdk = common::sdk_config().await;
+        let sm = aws_sdk_secretsmanager::Client::new(&sdk);
+        let plan = moto.usage_plan().await;
+        let prefix = unique_name("CloudFront-");
+        // The blog's setup: a key its stack made (not edgeseal's), in the plan, sent by
+        // CloudFront as x-api-key, its value in the secret.
+        let blog_value = value();
+        let blog = moto
+            .keys
+            .create_api_key(&NewApiKey {
+                name: &format!("{prefix}2018-04-03"),
+                description: "CloudFormation API Key 2018-04-03",
+                value: blog_value.expose(),
+                tags: BTreeMap::new(),
+            })
+            .await
+            .unwrap();
+        moto.keys.link(&plan, &blog.id).await.unwrap();
+        let secret = unique_name("edgeseal/api-key");
+        sm.create_secret()
+            .name(&secret)
+            .secret_string(format!(r#"{{"HTTP_API_KEY":"{}"}}"#, blog_value.expose()))
+            .send()
+            .await
+            .unwrap();
+        let lambda = aws_sdk_lambda::Client::new(&sdk);
+        let rotator_fn = lambda
+            .create_function()
+            .function_name(unique_name("rotator"))
+            .runtime(aws_sdk_lambda::types::Runtime::Nodejs22x)
+            .role(common::role_arn(&sdk).await)
+            .handler("index.handler")
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(
+                        common::zip_for("x", &edgeseal::SigningKey::from_bytes(&[2; 32]).unwrap())
+                            .into(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let cdn = Arc::new(FakeCloudFront::new(Duration::from_millis(300)));
+        let distribution = format!(
+            "E{}",
+            unique_name("K").replace(['-', '_'], "")[..12].to_ascii_uppercase()
+        );
+        let mut config =
+            common::distribution_config("api.example.com", vec![], Some(blog_value.expose()));
+        for origin in config.origins.iter_mut().flat_map(|o| o.items.iter_mut()) {
+            for header in origin
+                .custom_headers
+                .iter_mut()
+                .flat_map(|h| h.items.iter_mut().flatten())
+            {
+                if header.header_name == "X-Origin-Verify" {
+                    header.header_name = "x-api-key".into();
+                }
+            }
+        }
+        cdn.insert(&distribution, config);
+        let origin = ApiKeyOrigin::start(
+            moto.client.clone(),
+            ApiKeyOriginSettings::new(&[&plan]).propagating(4, Duration::from_millis(600)),
+        )
+        .await;
+        Self {
+            moto,
+            sm,
+            sdk,
+            secret,
+            plan,
+            prefix,
+            distribution,
+            cdn,
+            origin,
+            rotation_lambda_arn: rotator_fn.function_arn().unwrap().to_owned(),
+            blog_value,
+        }
+    }
+
+    fn rotator(&self, plan: Arc<FaultPlan>, extra: &[(&str, &str)]) -> ApiKeyRotator {
+        let mut vars: BTreeMap<&str, String> = [
+            ("ROTATION_TARGET", "api-gateway-api-key".to_owned()),
+            ("CLOUDFRONT_DISTRIBUTION_ID", self.distribution.clone()),
+            ("ORIGIN_URL", self.origin.url.clone()),
+            ("USAGE_PLAN_ID", self.plan.clone()),
+            ("API_KEY_NAME_PREFIX", self.prefix.clone()),
+            ("API_KEY_PROPAGATION_SECS", "1".to_owned()),
+            ("PREVIOUS_KEY_GRACE_SECS", "0".to_owned()),
+            ("DEADLINE_MARGIN_MS", "0".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        for (k, v) in extra {
+            vars.insert(k, (*v).to_owned());
+        }
+        let config = edgeseal_rotator::Config::from_lookup(|n| vars.get(n).cloned()).unwrap();
+        let TargetSettings::ApiKey(settings) = config.target.clone() else {
+            panic!("not the api key target");
+        };
+        let target = edgeseal_rotator::target::api_key::ApiKeyTarget::new(
+            &config,
+            settings,
+            KeysUnderTest::new(Arc::clone(&self.moto.keys), Arc::clone(&plan)),
+            Faulty::new(Arc::clone(&self.cdn), Arc::clone(&plan)),
+        );
+        Rotator::with_target(
+            config,
+            Faulty::new(edgeseal_rotator::aws::sdk::SdkSecrets::new(&self.sdk), plan),
+            AnyTarget::ApiKey(target),
+        )
+    }
+
+    async fn start_rotation(&self) -> String {
+        edgeseal_testkit::start_rotation(&self.sm, &self.secret, &self.rotation_lambda_arn)
+            .await
+            .unwrap()
+    }
+
+    fn event(&self, step: Step, token: &str) -> edgeseal_rotator::RotationEvent {
+        edgeseal_rotator::RotationEvent {
+            step,
+            secret_id: self.secret.clone(),
+            client_request_token: token.to_owned(),
+            rotation_token: None,
+        }
+    }
+
+    /// The invariant: every value an edge may send now (every config not yet replaced
+    /// everywhere) is accepted by every node of the stage.
+    fn check_invariant(&self, when: &str) {
+        for config in self.cdn.live_configs(&self.distribution) {
+            for sent in custom_headers(&config, "x-api-key") {
+                assert!(
+                    self.origin.accepted_by_every_node(sent),
+                    "{when}: CloudFront may send a key the stage refuses"
+                );
+            }
+        }
+    }
+
+    async fn labels(&self) -> std::collections::HashMap<String, Vec<String>> {
+        common::version_stages(&self.sm, &self.secret).await
+    }
+
+    async fn value_of(&self, version: &str) -> String {
+        let stored = common::uncached_secret_value(&self.sm, &self.secret, version)
+            .await
+            .unwrap();
+        match edgeseal::SecretValue::parse(&stored, Some("HTTP_API_KEY")).unwrap() {
+            edgeseal::SecretValue::StaticHeader(v) => v.expose().to_owned(),
+            edgeseal::SecretValue::Hmac(_) => panic!("a signing key"),
+        }
+    }
+
+    /// Drive the four steps like Secrets Manager (a failed step retries the whole
+    /// rotation), checking the invariant around every step; each step runs `runs` times.
+    async fn rotate(
+        &self,
+        rotator: &ApiKeyRotator,
+        token: &str,
+        runs: usize,
+        attempts: usize,
+    ) -> Vec<String> {
+        let mut errors = Vec::new();
+        for _ in 0..attempts {
+            let mut failed = false;
+            for step in Step::ALL {
+                for _ in 0..runs {
+                    self.check_invariant(&format!("before {step}"));
+                    let result = rotator
+                        .run(
+                            &self.event(step, token),
+                            Instant::now() + Duration::from_secs(20),
+                        )
+                        .await;
+                    self.check_invariant(&format!("after {step}"));
+                    if let Err(e) = result {
+                        errors.push(format!("{step}: {e}"));
+                        failed = true;
+                        break;
+                    }
+                }
+                if failed {
+                    break;
+                }
+            }
+            if !failed {
+                return errors;
+            }
+            // Secrets Manager retries later.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("rotation did not converge in {attempts} attempts: {errors:?}");
+    }
+
+    async fn assert_rotated(&self, token: &str) {
+        let labels = self.labels().await;
+        assert!(
+            labels[token].iter().any(|l| l == "AWSCURRENT"),
+            "{labels:?}"
+        );
+        let value = self.value_of(token).await;
+        let config = self.cdn.config(&self.distribution).unwrap();
+        let sent: Vec<&str> = custom_headers(&config, "x-api-key").collect();
+        assert_eq!(sent, [value.as_str()]);
+        assert!(self.origin.accepted_by_every_node(&value));
+    }
+
+    /// Wait until CloudFront is Deployed (the fake's deploy delay).
+    async fn deployed(&self) {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+    }
+
+    async fn own_keys(&self) -> Vec<String> {
+        self.moto
+            .keys_named(&self.prefix)
+            .await
+            .into_iter()
+            .filter(|k| k.tags.contains_key(TAG_VERSION))
+            .map(|k| k.tags[TAG_VERSION].clone())
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_rotations_every_step_twice_keep_every_sent_key_accepted_and_retire_old_keys() {
+    let world = KeyWorld::new().await;
+    let rotator = world.rotator(FaultPlan::none(), &[]);
+    let mut tokens = Vec::new();
+    for rotation in 0..3 {
+        let token = world.start_rotation().await;
+        let errors = world.rotate(&rotator, &token, 2, 1).await;
+        assert!(errors.is_empty(), "{errors:?}");
+        world.assert_rotated(&token).await;
+        world
+            .origin
+            .accepted_by_every_node(world.blog_value.expose());
+        tokens.push(token);
+        let own = world.own_keys().await;
+        // Never more than current, previous (in grace or still propagating) and the one
+        // before, which the next createSecret retires.
+        assert!(own.len() <= 3, "rotation {rotation}: {own:?}");
+        world.deployed().await;
+    }
+    // The third rotation's createSecret retired the first rotation's key (grace 0, the
+    // distribution Deployed on the second's): unlinked and deleted.
+    let own: BTreeSet<String> = world.own_keys().await.into_iter().collect();
+    assert!(!own.contains(&tokens[0]), "{own:?}");
+    assert!(own.contains(&tokens[2]));
+    // The blog's key is not edgeseal's: never deleted (the operator retires it).
+    let names: Vec<String> = world
+        .moto
+        .keys_named(&world.prefix)
+        .await
+        .into_iter()
+        .map(|k| k.name)
+        .collect();
+    assert!(names.contains(&format!("{}2018-04-03", world.prefix)));
+    let linked = world.moto.linked(&world.plan).await;
+    assert!(linked.len() <= 4, "{linked:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_at_each_aws_call_converges_without_cloudfront_sending_a_refused_key() {
+    let world = KeyWorld::new().await;
+    // The calls of a clean rotation (the second: the first has no key of ours to retire).
+    let warm = world.start_rotation().await;
+    world
+        .rotate(&world.rotator(FaultPlan::none(), &[]), &warm, 1, 1)
+        .await;
+    world.deployed().await;
+    let plan = FaultPlan::none();
+    let token = world.start_rotation().await;
+    world
+        .rotate(&world.rotator(Arc::clone(&plan), &[]), &token, 1, 1)
+        .await;
+    world.assert_rotated(&token).await;
+    world.deployed().await;
+    let mut seen: BTreeMap<Op, usize> = BTreeMap::new();
+    let mut cases = Vec::new();
+    for op in plan.calls() {
+        let occurrence = seen.entry(op).or_default();
+        cases.push((op, *occurrence, FaultTiming::Before));
+        if op.mutates() {
+            cases.push((op, *occurrence, FaultTiming::After));
+        }
+        *occurrence += 1;
+    }
+    let mut per_op: BTreeMap<String, usize> = BTreeMap::new();
+    for (op, occurrence, timing) in &cases {
+        let plan = FaultPlan::fail(*op, *occurrence, *timing);
+        let rotator = world.rotator(Arc::clone(&plan), &[]);
+        let token = world.start_rotation().await;
+        world.rotate(&rotator, &token, 1, 4).await;
+        assert!(plan.fired(), "{op} #{occurrence} {timing:?} never happened");
+        world.assert_rotated(&token).await;
+        *per_op.entry(op.as_str().to_owned()).or_default() += 1;
+        world.deployed().await;
+    }
+    println!(
+        "fault matrix (api-gateway-api-key): {} cases: {per_op:?}",
+        cases.len()
+    );
+    for op in [
+        Op::CreateApiKey,
+        Op::CreateUsagePlanKey,
+        Op::GetApiKeys,
+        Op::GetUsagePlanKeys,
+        Op::UpdateDistribution,
+        Op::PutSecretValue,
+        Op::DeleteApiKey,
+        Op::DeleteUsagePlanKey,
+    ] {
+        assert!(
+            per_op.contains_key(op.as_str()),
+            "no case for {op}: {per_op:?}"
+        );
+    }
 }

@@ -273,3 +273,61 @@ impl<T: DistributionApi> DistributionApi for Faulty<T> {
         .await
     }
 }
+
+impl<T: edgeseal_rotator::target::api_key::UsagePlanKeys>
+    edgeseal_rotator::target::api_key::UsagePlanKeys for Faulty<T>
+{
+    async fn usage_plan_exists(&self, plan_id: &str) -> Result<bool, ApiError> {
+        self.call(Op::GetUsagePlan, self.inner.usage_plan_exists(plan_id))
+            .await
+    }
+
+    async fn api_keys_named(
+        &self,
+        name_prefix: &str,
+    ) -> Result<Vec<edgeseal_rotator::target::api_key::ApiKey>, ApiError> {
+        self.call(Op::GetApiKeys, self.inner.api_keys_named(name_prefix))
+            .await
+    }
+
+    async fn api_key_with_value(
+        &self,
+        value: &str,
+    ) -> Result<Option<edgeseal_rotator::target::api_key::ApiKey>, ApiError> {
+        self.call(Op::GetApiKeys, self.inner.api_key_with_value(value))
+            .await
+    }
+
+    async fn create_api_key(
+        &self,
+        key: &edgeseal_rotator::target::api_key::NewApiKey<'_>,
+    ) -> Result<edgeseal_rotator::target::api_key::ApiKey, ApiError> {
+        self.call(Op::CreateApiKey, self.inner.create_api_key(key))
+            .await
+    }
+
+    async fn enable_api_key(&self, key_id: &str) -> Result<(), ApiError> {
+        self.call(Op::UpdateApiKey, self.inner.enable_api_key(key_id))
+            .await
+    }
+
+    async fn delete_api_key(&self, key_id: &str) -> Result<(), ApiError> {
+        self.call(Op::DeleteApiKey, self.inner.delete_api_key(key_id))
+            .await
+    }
+
+    async fn plan_key_ids(&self, plan_id: &str) -> Result<Vec<String>, ApiError> {
+        self.call(Op::GetUsagePlanKeys, self.inner.plan_key_ids(plan_id))
+            .await
+    }
+
+    async fn link(&self, plan_id: &str, key_id: &str) -> Result<(), ApiError> {
+        self.call(Op::CreateUsagePlanKey, self.inner.link(plan_id, key_id))
+            .await
+    }
+
+    async fn unlink(&self, plan_id: &str, key_id: &str) -> Result<(), ApiError> {
+        self.call(Op::DeleteUsagePlanKey, self.inner.unlink(plan_id, key_id))
+            .await
+    }
+}

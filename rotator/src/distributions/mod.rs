@@ -60,6 +60,16 @@ impl<C: DistributionApi> Distributions<C> {
         Ok(self.cdn.get_config(distribution).await?.0)
     }
 
+    /// `GetDistribution`'s status of one distribution (throttling retried until
+    /// `deadline`).
+    pub async fn status(
+        &self,
+        distribution: &str,
+        deadline: Instant,
+    ) -> Result<DeployStatus, ApiError> {
+        retry_throttled(deadline, || self.cdn.status(distribution)).await
+    }
+
     /// Point every distribution: [`Self::check`] it (with the edge `function`, if the
     /// value is sent by one), then [`Self::update`] it with `edit`, which receives the
     /// distribution id. `done` is logged per distribution.

@@ -13,7 +13,9 @@
 //! - [`static_header::StaticHeaderTarget`] (`static-header`): a CloudFront origin custom
 //!   header (the `x-origin-verify` setups edgeseal replaces). Its pointing,
 //!   [`static_header::OriginHeader`], serves any target whose value CloudFront sends as
-//!   an origin header.
+//!   an origin header;
+//! - [`api_key::ApiKeyTarget`] (`api-gateway-api-key`): a REST API's usage-plan API key,
+//!   made and linked before CloudFront sends it as `x-api-key`, retired after the grace.
 //!
 //! Adding a target: a module here implementing [`Target`] (its settings with a
 //! `from_lookup` parser beside it), then one arm in each of [`crate::config::TargetKind`]
@@ -223,6 +225,8 @@ pub enum AnyTarget<L, C> {
     Signed(signed::SignedTarget<L, C>),
     /// `ROTATION_TARGET=static-header`.
     StaticHeader(static_header::StaticHeaderTarget<C>),
+    /// `ROTATION_TARGET=api-gateway-api-key`.
+    ApiKey(api_key::ApiKeyTarget<C>),
 }
 
 impl<L: EdgeFunctionApi, C: DistributionApi> AnyTarget<L, C> {
@@ -248,6 +252,7 @@ impl<L: EdgeFunctionApi, C: DistributionApi> AnyTarget<L, C> {
             TargetSettings::StaticHeader(settings) => AnyTarget::StaticHeader(
                 static_header::StaticHeaderTarget::new(config, settings.clone(), cdn),
             ),
+            TargetSettings::ApiKey(_) => return Err(SetupError::NeedsApiGateway),
         })
     }
 }

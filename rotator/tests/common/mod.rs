@@ -536,6 +536,9 @@ impl World {
                 let key = SigningKey::from_bytes(&random32()).unwrap();
                 (edgeseal::edgeseal_secret_json(&key).to_string(), Some(key))
             }
+            TargetKind::ApiKey => {
+                panic!("the api-gateway-api-key target has its own world (target_api_key.rs)")
+            }
             TargetKind::StaticHeader => (
                 format!(r#"{{"{FIELD}":"initialStaticValue0123456789abcdef"}}"#),
                 None,
@@ -618,6 +621,9 @@ impl World {
         let origin_kind = match mode {
             TargetKind::Signed => OriginKind::Signed,
             TargetKind::StaticHeader => OriginKind::StaticHeader,
+            TargetKind::ApiKey => {
+                panic!("the api-gateway-api-key target has its own world (target_api_key.rs)")
+            }
         };
         let origin = TestOrigin::start(origin_kind, sm.clone(), &secret).await;
         let cdn = Arc::new(FakeCloudFront::new(Duration::from_millis(30)));
@@ -634,7 +640,7 @@ impl World {
                 ],
                 None,
             ),
-            TargetKind::StaticHeader => distribution_config(
+            TargetKind::StaticHeader | TargetKind::ApiKey => distribution_config(
                 "api.example.com",
                 vec![],
                 Some("initialStaticValue0123456789abcdef"),
@@ -873,7 +879,7 @@ impl World {
                     );
                 }
             }
-            TargetKind::StaticHeader => {
+            TargetKind::StaticHeader | TargetKind::ApiKey => {
                 let accepted = accepted_static_values(&self.sm, &self.secret).await;
                 for config in &configs {
                     let values: Vec<&str> = custom_headers(config, HEADER).collect();
@@ -946,7 +952,7 @@ impl World {
                     );
                 }
             }
-            TargetKind::StaticHeader => {
+            TargetKind::StaticHeader | TargetKind::ApiKey => {
                 let value = secret_value(&self.sm, &self.secret, token).await.unwrap();
                 let SecretValue::StaticHeader(v) = SecretValue::parse(&value, Some(FIELD)).unwrap()
                 else {

@@ -16,6 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::aws::ApiError;
@@ -151,5 +152,116 @@ impl<T: UsagePlanKeys> UsagePlanKeys for Arc<T> {
 
     async fn unlink(&self, plan_id: &str, key_id: &str) -> Result<(), ApiError> {
         (**self).unlink(plan_id, key_id).await
+    }
+}
+
+/// A call of [`DynUsagePlanKeys`], boxed.
+type Call<'a, T> = Pin<Box<dyn Future<Output = Result<T, ApiError>> + Send + 'a>>;
+
+/// [`UsagePlanKeys`] in object-safe form, so the target can hold any implementation (the
+/// SDK's, or a test's wrapped one) without a type parameter on the rotator.
+pub trait DynUsagePlanKeys: Send + Sync {
+    /// [`UsagePlanKeys::usage_plan_exists`].
+    fn usage_plan_exists<'a>(&'a self, plan_id: &'a str) -> Call<'a, bool>;
+    /// [`UsagePlanKeys::api_keys_named`].
+    fn api_keys_named<'a>(&'a self, name_prefix: &'a str) -> Call<'a, Vec<ApiKey>>;
+    /// [`UsagePlanKeys::api_key_with_value`].
+    fn api_key_with_value<'a>(&'a self, value: &'a str) -> Call<'a, Option<ApiKey>>;
+    /// [`UsagePlanKeys::create_api_key`].
+    fn create_api_key<'a>(&'a self, key: &'a NewApiKey<'a>) -> Call<'a, ApiKey>;
+    /// [`UsagePlanKeys::enable_api_key`].
+    fn enable_api_key<'a>(&'a self, key_id: &'a str) -> Call<'a, ()>;
+    /// [`UsagePlanKeys::delete_api_key`].
+    fn delete_api_key<'a>(&'a self, key_id: &'a str) -> Call<'a, ()>;
+    /// [`UsagePlanKeys::plan_key_ids`].
+    fn plan_key_ids<'a>(&'a self, plan_id: &'a str) -> Call<'a, Vec<String>>;
+    /// [`UsagePlanKeys::link`].
+    fn link<'a>(&'a self, plan_id: &'a str, key_id: &'a str) -> Call<'a, ()>;
+    /// [`UsagePlanKeys::unlink`].
+    fn unlink<'a>(&'a self, plan_id: &'a str, key_id: &'a str) -> Call<'a, ()>;
+}
+
+impl<T: UsagePlanKeys> DynUsagePlanKeys for T {
+    fn usage_plan_exists<'a>(&'a self, plan_id: &'a str) -> Call<'a, bool> {
+        Box::pin(UsagePlanKeys::usage_plan_exists(self, plan_id))
+    }
+    fn api_keys_named<'a>(&'a self, name_prefix: &'a str) -> Call<'a, Vec<ApiKey>> {
+        Box::pin(UsagePlanKeys::api_keys_named(self, name_prefix))
+    }
+    fn api_key_with_value<'a>(&'a self, value: &'a str) -> Call<'a, Option<ApiKey>> {
+        Box::pin(UsagePlanKeys::api_key_with_value(self, value))
+    }
+    fn create_api_key<'a>(&'a self, key: &'a NewApiKey<'a>) -> Call<'a, ApiKey> {
+        Box::pin(UsagePlanKeys::create_api_key(self, key))
+    }
+    fn enable_api_key<'a>(&'a self, key_id: &'a str) -> Call<'a, ()> {
+        Box::pin(UsagePlanKeys::enable_api_key(self, key_id))
+    }
+    fn delete_api_key<'a>(&'a self, key_id: &'a str) -> Call<'a, ()> {
+        Box::pin(UsagePlanKeys::delete_api_key(self, key_id))
+    }
+    fn plan_key_ids<'a>(&'a self, plan_id: &'a str) -> Call<'a, Vec<String>> {
+        Box::pin(UsagePlanKeys::plan_key_ids(self, plan_id))
+    }
+    fn link<'a>(&'a self, plan_id: &'a str, key_id: &'a str) -> Call<'a, ()> {
+        Box::pin(UsagePlanKeys::link(self, plan_id, key_id))
+    }
+    fn unlink<'a>(&'a self, plan_id: &'a str, key_id: &'a str) -> Call<'a, ()> {
+        Box::pin(UsagePlanKeys::unlink(self, plan_id, key_id))
+    }
+}
+
+/// Any [`UsagePlanKeys`], shared: what [`super::ApiKeyTarget`] holds.
+#[derive(Clone)]
+pub struct AnyUsagePlanKeys(Arc<dyn DynUsagePlanKeys>);
+
+impl AnyUsagePlanKeys {
+    /// Wrap `keys`.
+    pub fn new(keys: impl UsagePlanKeys + 'static) -> Self {
+        Self(Arc::new(keys))
+    }
+}
+
+impl std::fmt::Debug for AnyUsagePlanKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AnyUsagePlanKeys")
+    }
+}
+
+impl UsagePlanKeys for AnyUsagePlanKeys {
+    async fn usage_plan_exists(&self, plan_id: &str) -> Result<bool, ApiError> {
+        self.0.usage_plan_exists(plan_id).await
+    }
+
+    async fn api_keys_named(&self, name_prefix: &str) -> Result<Vec<ApiKey>, ApiError> {
+        self.0.api_keys_named(name_prefix).await
+    }
+
+    async fn api_key_with_value(&self, value: &str) -> Result<Option<ApiKey>, ApiError> {
+        self.0.api_key_with_value(value).await
+    }
+
+    async fn create_api_key(&self, key: &NewApiKey<'_>) -> Result<ApiKey, ApiError> {
+        self.0.create_api_key(key).await
+    }
+
+    async fn enable_api_key(&self, key_id: &str) -> Result<(), ApiError> {
+        self.0.enable_api_key(key_id).await
+    }
+
+    async fn delete_api_key(&self, key_id: &str) -> Result<(), ApiError> {
+        self.0.delete_api_key(key_id).await
+    }
+
+    async fn plan_key_ids(&self, plan_id: &str) -> Result<Vec<String>, ApiError> {
+        self.0.plan_key_ids(plan_id).await
+    }
+
+    async fn link(&self, plan_id: &str, key_id: &str) -> Result<(), ApiError> {
+        self.0.link(plan_id, key_id).await
+    }
+
+    async fn unlink(&self, plan_id: &str, key_id: &str) -> Result<(), ApiError> {
+        self.0.unlink(plan_id, key_id).await
     }
 }

@@ -15,11 +15,11 @@ use edgeseal::StaticHeaderValue;
 use sha2::Digest as _;
 use tokio::time::Instant;
 use tracing::{info, warn};
-use zeroize::Zeroizing;
 
 use super::api::{ApiKey, NewApiKey, UsagePlanKeys};
 use super::settings::ApiKeySettings;
 use crate::aws::{ApiError, SecretMetadata};
+use crate::distributions::retry_throttled;
 
 /// Tag naming the secret a key was made for (a digest of its id: tag values allow only
 /// `[a-zA-Z0-9+-=._:/]`, and secret names may hold `@`).
@@ -43,9 +43,28 @@ pub enum ApiKeyError {
         /// The other key's id.
         key_id: String,
     },
+    /// The origin accepts the new key, but `API_KEY_PROPAGATION_SECS` since it was
+    /// linked have not passed before the step's deadline: Secrets Manager's retry goes on.
+    #[error(
+        "the new API key is still propagating through API Gateway (API_KEY_PROPAGATION_SECS); the rotation will retry"
+    )]
+    Propagating,
     /// An API Gateway call failed.
     #[error(transparent)]
     Api(#[from] ApiError),
+}
+
+impl ApiKeyError {
+    /// The stable `errorType` of the rotator's Lambda error for it.
+    pub const fn error_type(&self) -> &'static str {
+        match self {
+            ApiKeyError::UsagePlanNotFound(_) => "UsagePlanNotFound",
+            ApiKeyError::ValueTaken { .. } => "ApiKeyValueTaken",
+            ApiKeyError::Propagating => "ApiKeyPropagating",
+            ApiKeyError::Api(ApiError::Throttled { .. }) => "Throttled",
+            ApiKeyError::Api(_) => "AwsApiError",
+        }
+    }
 }
 
 /// Staging labels as the retirement reads them.
@@ -125,6 +144,7 @@ impl<'a, K: UsagePlanKeys> KeyRotation<'a, K> {
         &self,
         version_id: &str,
         value: &StaticHeaderValue,
+        deadline: Instant,
     ) -> Result<InPlace, ApiKeyError> {
         for plan in &self.settings.usage_plans {
             if !self.keys.usage_plan_exists(plan).await? {
@@ -139,16 +159,16 @@ impl<'a, K: UsagePlanKeys> KeyRotation<'a, K> {
             }
             None => {
                 changed = true;
-                self.create_key(version_id, value).await?
+                self.create_key(version_id, value, deadline).await?
             }
         };
         if !key.enabled {
-            self.keys.enable_api_key(&key.id).await?;
+            retry_throttled(deadline, || self.keys.enable_api_key(&key.id)).await?;
             changed = true;
             info!(key_id = %key.id, "enabled the API key");
         }
         for plan in &self.settings.usage_plans {
-            changed |= self.ensure_linked(plan, &key.id).await?;
+            changed |= self.ensure_linked(plan, &key.id, deadline).await?;
         }
         // A key found in place was linked when an earlier try made it.
         let since = match (changed, key.created) {
@@ -173,6 +193,7 @@ impl<'a, K: UsagePlanKeys> KeyRotation<'a, K> {
         &self,
         version_id: &str,
         value: &StaticHeaderValue,
+        deadline: Instant,
     ) -> Result<ApiKey, ApiKeyError> {
         let name = self.key_name(version_id);
         let tags = BTreeMap::from([
@@ -187,7 +208,8 @@ impl<'a, K: UsagePlanKeys> KeyRotation<'a, K> {
             value: value.expose(),
             tags,
         };
-        match self.keys.create_api_key(&request).await {
+        // CreateApiKey: 5 a second per account (API Gateway quotas); throttling waits.
+        match retry_throttled(deadline, || self.keys.create_api_key(&request)).await {
             Ok(key) => {
                 info!(key_id = %key.id, name = %key.name, "created the API key");
                 Ok(key)
@@ -209,7 +231,12 @@ impl<'a, K: UsagePlanKeys> KeyRotation<'a, K> {
     }
 
     /// Whether it linked the key now (`false`: it was in the plan already).
-    async fn ensure_linked(&self, plan: &str, key_id: &str) -> Result<bool, ApiError> {
+    async fn ensure_linked(
+        &self,
+        plan: &str,
+        key_id: &str,
+        deadline: Instant,
+    ) -> Result<bool, ApiError> {
         if self
             .keys
             .plan_key_ids(plan)
@@ -219,7 +246,7 @@ impl<'a, K: UsagePlanKeys> KeyRotation<'a, K> {
         {
             return Ok(false);
         }
-        match self.keys.link(plan, key_id).await {
+        match retry_throttled(deadline, || self.keys.link(plan, key_id)).await {
             Ok(()) => {
                 info!(%plan, %key_id, "linked the API key to the usage plan");
                 Ok(true)
@@ -316,7 +343,7 @@ impl<'a, K: UsagePlanKeys> KeyRotation<'a, K> {
                 retired.failed.push(version);
                 continue;
             }
-            match self.retire_key(&key_id, &linked).await {
+            match self.retire_key(&key_id, &linked, deadline).await {
                 Ok(()) => {
                     info!(%key_id, %version, "retired the API key (unlinked and deleted)");
                     retired.deleted.push(version);
@@ -334,17 +361,19 @@ impl<'a, K: UsagePlanKeys> KeyRotation<'a, K> {
         &self,
         key_id: &str,
         linked: &BTreeMap<&str, Vec<String>>,
+        deadline: Instant,
     ) -> Result<(), ApiError> {
         for (plan, ids) in linked {
             if ids.iter().any(|id| id == key_id) {
-                match self.keys.unlink(plan, key_id).await {
+                match retry_throttled(deadline, || self.keys.unlink(plan, key_id)).await {
                     // Gone already (an earlier try got this far).
                     Ok(()) | Err(ApiError::NotFound { .. }) => {}
                     Err(e) => return Err(e),
                 }
             }
         }
-        match self.keys.delete_api_key(key_id).await {
+        // DeleteApiKey: 5 a second per account (API Gateway quotas); throttling waits.
+        match retry_throttled(deadline, || self.keys.delete_api_key(key_id)).await {
             Ok(()) | Err(ApiError::NotFound { .. }) => Ok(()),
             Err(e) => Err(e),
         }
@@ -355,25 +384,4 @@ impl<'a, K: UsagePlanKeys> KeyRotation<'a, K> {
 pub fn secret_tag(secret_id: &str) -> String {
     let digest = sha2::Sha256::digest(secret_id.as_bytes());
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.get(..16).unwrap_or_default())
-}
-
-/// A new API key value: `length` characters from `[A-Za-z0-9]` (API Gateway's alphabet),
-/// uniformly, from the OS CSPRNG; `None` when the RNG fails.
-pub fn new_value(length: usize) -> Option<StaticHeaderValue> {
-    const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut value = Zeroizing::new(String::with_capacity(length));
-    let mut buffer = Zeroizing::new([0u8; 64]);
-    while value.len() < length {
-        getrandom::fill(buffer.as_mut_slice()).ok()?;
-        // Bytes at or above 248 = 4 * 62 are discarded so that no character is favoured.
-        for &byte in buffer.iter() {
-            if byte < 248
-                && value.len() < length
-                && let Some(&c) = ALPHABET.get(usize::from(byte % 62))
-            {
-                value.push(char::from(c));
-            }
-        }
-    }
-    StaticHeaderValue::new(std::mem::take(&mut *value)).ok()
 }

@@ -12,14 +12,17 @@
 //! - [`settings`]: `USAGE_PLAN_ID`, `API_KEY_HEADER_NAME`, ...
 //! - [`keys`]: the key work of the steps (create or adopt and link; retire).
 //! - [`acceptance`]: waiting for API Gateway to accept a new key.
+//! - [`ApiKeyTarget`]: all of it over the steps' `Target` trait.
 
 pub mod acceptance;
 pub mod api;
 pub mod keys;
 pub mod sdk;
 pub mod settings;
+mod target;
 
-pub use self::api::{ApiKey, NewApiKey, UsagePlanKeys};
+pub use self::api::{AnyUsagePlanKeys, ApiKey, NewApiKey, UsagePlanKeys};
 pub use self::keys::{ApiKeyError, InPlace, KeyRotation, RetireGuard, Retired};
 pub use self::sdk::SdkUsagePlanKeys;
 pub use self::settings::ApiKeySettings;
+pub use self::target::ApiKeyTarget;
