@@ -126,6 +126,43 @@ impl OriginHeader {
         }
     }
 
+    /// testSecret of a value sent in this header: every distribution sends `pending`,
+    /// the origin accepts it (else the distributions go back to `current` and the step
+    /// fails) and `current`; then [`Distributions::settle`].
+    pub async fn test<C: DistributionApi>(
+        &self,
+        distributions: &Distributions<C>,
+        step: &StepContext<'_>,
+        current: &StaticHeaderValue,
+        pending: &StaticHeaderValue,
+    ) -> Result<(), RotationError> {
+        self.check_sent(distributions, pending).await?;
+        if let Err(e) = step.probe(self.credential(pending), Stage::Pending).await {
+            // Leave CloudFront sending the value the origin accepted.
+            log_roll_back(self.point(distributions, current, Guard::Off, step).await);
+            return Err(e);
+        }
+        step.probe(self.credential(current), Stage::Current).await?;
+        distributions.settle(step.deadline()).await
+    }
+
+    /// The configuration test of a value sent in this header: every distribution passes
+    /// [`Distributions::check`] and has the header; the origin accepts `current`.
+    pub async fn test_configuration<C: DistributionApi>(
+        &self,
+        distributions: &Distributions<C>,
+        step: &StepContext<'_>,
+        current: &StaticHeaderValue,
+    ) -> Result<(), RotationError> {
+        for distribution in distributions.ids() {
+            let config = distributions
+                .check(distribution, None, step.deadline())
+                .await?;
+            self.check_present(distribution, &config)?;
+        }
+        step.probe(self.credential(current), Stage::Current).await
+    }
+
     fn missing(&self, distribution: &str) -> RotationError {
         RotationError::NoHeader {
             distribution: distribution.to_owned(),
@@ -218,22 +255,9 @@ impl<C: DistributionApi> Target for StaticHeaderTarget<C> {
         current: &StaticHeaderValue,
         pending: &StaticHeaderValue,
     ) -> Result<(), RotationError> {
-        self.check_sent(step, pending).await?;
-        if let Err(e) = step
-            .probe(self.header.credential(pending), Stage::Pending)
+        self.header
+            .test(&self.distributions, step, current, pending)
             .await
-        {
-            // Leave CloudFront sending the value the origin accepted.
-            log_roll_back(
-                self.header
-                    .point(&self.distributions, current, Guard::Off, step)
-                    .await,
-            );
-            return Err(e);
-        }
-        step.probe(self.header.credential(current), Stage::Current)
-            .await?;
-        self.distributions.settle(step.deadline()).await
     }
 
     async fn test_configuration(
@@ -241,14 +265,8 @@ impl<C: DistributionApi> Target for StaticHeaderTarget<C> {
         step: &StepContext<'_>,
         current: &StaticHeaderValue,
     ) -> Result<(), RotationError> {
-        for distribution in self.distributions.ids() {
-            let config = self
-                .distributions
-                .check(distribution, None, step.deadline())
-                .await?;
-            self.header.check_present(distribution, &config)?;
-        }
-        step.probe(self.header.credential(current), Stage::Current)
+        self.header
+            .test_configuration(&self.distributions, step, current)
             .await
     }
 

@@ -33,7 +33,7 @@ use crate::edits::custom_headers;
 use crate::error::RotationError;
 use crate::material::{parse_secret, random_header_value, wrong_kind};
 use crate::target::static_header::OriginHeader;
-use crate::target::{Stage, StepContext, Target, log_roll_back};
+use crate::target::{Stage, StepContext, Target};
 
 /// The `api-gateway-api-key` target: the usage plans' keys, the distributions and the
 /// header they send.
@@ -238,22 +238,9 @@ impl<C: DistributionApi> Target for ApiKeyTarget<C> {
         current: &StaticHeaderValue,
         pending: &StaticHeaderValue,
     ) -> Result<(), RotationError> {
-        self.check_sent(step, pending).await?;
-        if let Err(e) = step
-            .probe(self.header.credential(pending), Stage::Pending)
+        self.header
+            .test(&self.distributions, step, current, pending)
             .await
-        {
-            // Leave CloudFront sending the key the origin accepted.
-            log_roll_back(
-                self.header
-                    .point(&self.distributions, current, Guard::Off, step)
-                    .await,
-            );
-            return Err(e);
-        }
-        step.probe(self.header.credential(current), Stage::Current)
-            .await?;
-        self.distributions.settle(step.deadline()).await
     }
 
     async fn test_configuration(
@@ -266,14 +253,8 @@ impl<C: DistributionApi> Target for ApiKeyTarget<C> {
                 return Err(ApiKeyError::UsagePlanNotFound(plan.clone()).into());
             }
         }
-        for distribution in self.distributions.ids() {
-            let config = self
-                .distributions
-                .check(distribution, None, step.deadline())
-                .await?;
-            self.header.check_present(distribution, &config)?;
-        }
-        step.probe(self.header.credential(current), Stage::Current)
+        self.header
+            .test_configuration(&self.distributions, step, current)
             .await
     }
 
