@@ -27,6 +27,8 @@ pub mod origin;
 pub mod query_strings;
 mod rotator;
 pub mod testing;
+#[path = "target/waf/mod.rs"]
+pub mod waf;
 
 pub use crate::aws::{
     ApiError, DeployStatus, DistributionApi, EdgeFunctionApi, FunctionVersion, Op, PolicyRef,
