@@ -588,16 +588,16 @@ async fn two_rotations(settle_ms: u64) -> (usize, Vec<String>, Vec<String>) {
     // The stand-in saw every change: the first widening (its narrowing keeps the same two
     // values: nothing written), the second widening (with the previous value, in its
     // grace) and its narrowing.
-    assert_eq!(origin.versions_seen(), 4);
+    assert_eq!(origin.waf().versions_seen(), 4);
     // The oldest value is refused everywhere at the end: narrowing took effect.
-    for area in 0..origin.areas() {
+    for area in 0..origin.waf().areas() {
         assert_eq!(
             origin.verdict_in(area, Some("value-zero-0")),
             Verdict::Block
         );
         assert_eq!(origin.verdict_in(area, Some("value-two-2")), Verdict::Allow);
     }
-    (sent, rejected, origin.refusals())
+    (sent, rejected, origin.waf().refusals())
 }
 
 #[tokio::test]
