@@ -30,6 +30,7 @@ pub mod report;
 pub mod rotation;
 pub mod runtime_api;
 pub mod traffic;
+pub mod waf;
 pub mod world;
 
 use std::collections::{BTreeMap, HashMap};
