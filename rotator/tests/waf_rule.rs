@@ -22,7 +22,7 @@ use aws_smithy_types::Blob;
 use edgeseal::StaticHeaderValue;
 use edgeseal_rotator::config::{ExpectedStatus, OriginTest};
 use edgeseal_rotator::waf::rollout::{
-    Applied, after_rotation, apply_values, wait_until_let_through, while_rotating,
+    Applied, after_rotation, apply_values, check_rule, wait_until_let_through, while_rotating,
 };
 use edgeseal_rotator::waf::{
     LockedWebAcl, SdkWaf, ShapeError, WafApiError, WafError, WafSettings, WebAclApi, WebAclRef,
@@ -359,6 +359,33 @@ async fn an_unknown_shape_or_a_missing_rule_is_refused_and_nothing_is_written() 
         before.lock_token,
         "nothing written"
     );
+    // The configuration test names the same problem, read-only.
+    let err = check_rule(&api, &acl.settings(0, 10), HEADER, &current)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, WafError::Shape { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn the_configuration_check_wants_the_current_value_in_the_rule() {
+    let acl = Acl::create(
+        header_rule(
+            allow(),
+            header_match(HEADER, "current-value-1", PositionalConstraint::Exactly),
+        ),
+        true,
+    )
+    .await;
+    let api = SdkWaf(acl.client.clone());
+    let settings = acl.settings(0, 10);
+    check_rule(&api, &settings, HEADER, &value("current-value-1"))
+        .await
+        .unwrap();
+    let err = check_rule(&api, &settings, HEADER, &value("another-value"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, WafError::CurrentNotAccepted { .. }), "{err}");
+    assert!(!err.to_string().contains("another-value"), "{err}");
 }
 
 /// Another writer (a console edit, a Firewall Manager policy, a stack update) changes the
@@ -587,7 +614,7 @@ async fn two_rotations(settle_ms: u64) -> (usize, Vec<String>, Vec<String>) {
     let rejected = traffic.rejected.lock().unwrap().clone();
     // The stand-in saw every change: the first widening (its narrowing keeps the same two
     // values: nothing written), the second widening (with the previous value, in its
-    // grace) and its narrowing.
+    // grace: no distribution to ask here) and its narrowing.
     assert_eq!(origin.waf().versions_seen(), 4);
     // The oldest value is refused everywhere at the end: narrowing took effect.
     for area in 0..origin.waf().areas() {

@@ -62,6 +62,16 @@ pub enum WafError {
         #[source]
         source: ShapeError,
     },
+    /// The rule does not accept the value CloudFront sends now (a configuration test).
+    #[error(
+        "rule {rule} of web ACL {web_acl} does not accept the current header value (AWSCURRENT): CloudFront's requests are being refused, or the secret is not the value the rule holds"
+    )]
+    CurrentNotAccepted {
+        /// The web ACL (`name/id`).
+        web_acl: String,
+        /// The rule name.
+        rule: String,
+    },
     /// Other writers kept changing the web ACL between our read and our update.
     #[error(
         "web ACL {web_acl}: changed by another writer {attempts} times in a row (WAFOptimisticLockException); retry later"
@@ -192,6 +202,45 @@ pub async fn apply_values(
         web_acl: acl.to_string(),
         attempts,
     })
+}
+
+/// Check, changing nothing, that the rule exists, is in a shape [`apply_values`]
+/// rewrites, and accepts `current` (Secrets Manager's configuration test).
+pub async fn check_rule(
+    api: &impl WebAclApi,
+    settings: &WafSettings,
+    header: &str,
+    current: &StaticHeaderValue,
+) -> Result<(), WafError> {
+    let acl = &settings.web_acl;
+    let locked = api.get_web_acl(acl).await?;
+    let rule = locked
+        .web_acl
+        .rules
+        .iter()
+        .flatten()
+        .find(|r| r.name == settings.rule_name)
+        .ok_or_else(|| WafError::RuleNotFound {
+            web_acl: acl.to_string(),
+            rule: settings.rule_name.clone(),
+        })?;
+    let held = read_rule(rule, header).map_err(|source| WafError::Shape {
+        web_acl: acl.to_string(),
+        rule: settings.rule_name.clone(),
+        source,
+    })?;
+    let accepted = held
+        .values
+        .iter()
+        .any(|v| std::str::from_utf8(v).is_ok_and(|s| current.matches(s)));
+    if accepted {
+        Ok(())
+    } else {
+        Err(WafError::CurrentNotAccepted {
+            web_acl: acl.to_string(),
+            rule: settings.rule_name.clone(),
+        })
+    }
 }
 
 /// How [`wait_until_let_through`] ended well.
