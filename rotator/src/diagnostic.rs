@@ -8,7 +8,8 @@
 use lambda_runtime::Diagnostic;
 
 use crate::aws::ApiError;
-use crate::rotator::RotationError;
+use crate::error::RotationError;
+use crate::target::waf::WafError;
 
 /// The stable `errorType` of `err`.
 pub fn error_type(err: &RotationError) -> &'static str {
@@ -41,6 +42,22 @@ pub fn error_type(err: &RotationError) -> &'static str {
         RotationError::QueryStringsHidden { .. } => "QueryStringsHidden",
         RotationError::StagingNotRotated { .. } => "StagingNotRotated",
         RotationError::ConfigurationTest(_) => "ConfigurationTestFailed",
+        RotationError::Waf(e) => waf_error_type(e),
+    }
+}
+
+/// The `waf` target's failures, named like the rest.
+fn waf_error_type(err: &WafError) -> &'static str {
+    match err {
+        WafError::Api(ApiError::Throttled { .. }) => "Throttled",
+        WafError::Api(ApiError::NotFound { .. }) => "NotFound",
+        WafError::Api(_) => "AwsApiError",
+        WafError::RuleNotFound { .. } => "WafRuleNotFound",
+        WafError::Shape { .. } => "WafRuleShape",
+        WafError::CurrentNotAccepted { .. } => "WafCurrentNotAccepted",
+        WafError::LockContention { .. } => "WafLockContention",
+        WafError::NotLetThrough { .. } => "WafNotLetThrough",
+        WafError::NotSettled { .. } => "WafNotSettled",
     }
 }
 

@@ -21,13 +21,13 @@ use aws_sdk_wafv2::types::{
 use aws_smithy_types::Blob;
 use edgeseal::StaticHeaderValue;
 use edgeseal_rotator::config::{ExpectedStatus, OriginTest};
-use edgeseal_rotator::waf::rollout::{
+use edgeseal_rotator::target::waf::rollout::{
     Applied, after_rotation, apply_values, check_rule, wait_until_let_through, while_rotating,
 };
-use edgeseal_rotator::waf::{
-    LockedWebAcl, SdkWaf, ShapeError, WafApiError, WafError, WafSettings, WebAclApi, WebAclRef,
+use edgeseal_rotator::target::waf::{
+    LockedWebAcl, SdkWaf, ShapeError, WafError, WafSettings, WebAclApi, WebAclRef,
 };
-use edgeseal_rotator::{Credential, OriginProbe};
+use edgeseal_rotator::{ApiError, Credential, OriginProbe};
 use edgeseal_testkit::waf::{Verdict, WafOrigin};
 use tokio::time::Instant;
 
@@ -175,7 +175,7 @@ fn header_rule(action: RuleAction, statement: Statement) -> Rule {
 
 fn rule_values(acl: &WebAcl) -> Vec<String> {
     let rule = acl.rules.iter().flatten().find(|r| r.name == RULE).unwrap();
-    edgeseal_rotator::waf::statement::read_rule(rule, HEADER)
+    edgeseal_rotator::target::waf::statement::read_rule(rule, HEADER)
         .unwrap()
         .values
         .iter()
@@ -396,7 +396,7 @@ struct ConcurrentWriter {
 }
 
 impl WebAclApi for ConcurrentWriter {
-    async fn get_web_acl(&self, acl: &WebAclRef) -> Result<LockedWebAcl, WafApiError> {
+    async fn get_web_acl(&self, acl: &WebAclRef) -> Result<LockedWebAcl, ApiError> {
         self.inner.get_web_acl(acl).await
     }
 
@@ -405,7 +405,7 @@ impl WebAclApi for ConcurrentWriter {
         acl: &WebAclRef,
         web_acl: &WebAcl,
         lock_token: &str,
-    ) -> Result<String, WafApiError> {
+    ) -> Result<String, ApiError> {
         let interfere = {
             let mut left = self.conflicts.lock().unwrap();
             let go = *left > 0;

@@ -1,8 +1,8 @@
 //! The AWS calls the rotation makes, behind three small traits: Secrets Manager, the
 //! edge function's Lambda API (us-east-1) and CloudFront distribution config.
 //!
-//! [`sdk`] implements them with the AWS SDK; [`crate::testing`] has a faithful in-process
-//! CloudFront and a fault-injecting wrapper for all three.
+//! [`sdk`] implements them with the AWS SDK; `edgeseal-testkit` has a faithful
+//! in-process CloudFront and a fault-injecting wrapper for all three.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -48,6 +48,10 @@ pub enum Op {
     GetOriginRequestPolicy,
     /// `cloudfront:GetContinuousDeploymentPolicy`
     GetContinuousDeploymentPolicy,
+    /// `wafv2:GetWebACL`
+    GetWebAcl,
+    /// `wafv2:UpdateWebACL`
+    UpdateWebAcl,
 }
 
 impl Op {
@@ -69,6 +73,8 @@ impl Op {
             Op::GetCachePolicy => "GetCachePolicy",
             Op::GetOriginRequestPolicy => "GetOriginRequestPolicy",
             Op::GetContinuousDeploymentPolicy => "GetContinuousDeploymentPolicy",
+            Op::GetWebAcl => "GetWebACL",
+            Op::UpdateWebAcl => "UpdateWebACL",
         }
     }
 }
@@ -84,6 +90,7 @@ impl Op {
                 | Op::PublishVersion
                 | Op::DeleteFunctionVersion
                 | Op::UpdateDistribution
+                | Op::UpdateWebAcl
         )
     }
 }
@@ -102,6 +109,10 @@ pub enum ApiError {
     /// `UpdateDistribution`'s `IfMatch` no longer names the current config.
     #[error("{0}: the ETag is stale (PreconditionFailed)")]
     PreconditionFailed(Op),
+    /// `UpdateWebACL`'s `LockToken` no longer names the current web ACL
+    /// (`WAFOptimisticLockException`: someone changed it since it was read).
+    #[error("{0}: the web ACL changed since it was read (WAFOptimisticLockException)")]
+    StaleLockToken(Op),
     /// The resource does not exist.
     #[error("{op}: not found: {message}")]
     NotFound {
@@ -130,9 +141,6 @@ pub enum ApiError {
         /// The service's message.
         message: String,
     },
-    /// A fault injected by [`crate::testing::Faulty`].
-    #[error("{0}: injected fault")]
-    Injected(Op),
     /// The service answered without a field the rotator needs.
     #[error("{op}: response lacks {field}")]
     Incomplete {

@@ -1,37 +1,16 @@
 //! The two WAFv2 calls the header rule makes, behind one small trait.
 //!
 //! [`super::sdk`] implements it with the AWS SDK; tests run it against moto (which keeps
-//! rule statements as sent and checks `LockToken`s) and wrap it in testkit's fault and
-//! concurrent-writer doubles.
+//! rule statements as sent and checks `LockToken`s) and wrap it in testkit's fault
+//! injector. [`SharedWebAclApi`] erases the client's type, so the `waf` target adds no
+//! type parameter to the rotator.
 
 use std::future::Future;
+use std::pin::Pin;
 
 use aws_sdk_wafv2::types::WebAcl;
 
-/// Every WAFv2 operation the rotator calls; used in errors, logs and fault injection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum WafOp {
-    /// `wafv2:GetWebACL`
-    GetWebAcl,
-    /// `wafv2:UpdateWebACL`
-    UpdateWebAcl,
-}
-
-impl WafOp {
-    /// The API action name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            WafOp::GetWebAcl => "GetWebACL",
-            WafOp::UpdateWebAcl => "UpdateWebACL",
-        }
-    }
-}
-
-impl std::fmt::Display for WafOp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::aws::ApiError;
 
 /// The regional web ACL in front of the origin: `Name` and `Id` as `GetWebACL` takes
 /// them. The scope is always `REGIONAL`: a `CLOUDFRONT`-scope web ACL inspects viewer
@@ -69,76 +48,29 @@ impl std::fmt::Debug for LockedWebAcl {
     }
 }
 
-/// A failed WAFv2 call. Messages come from the service; requests carrying header values
-/// are never echoed into them.
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum WafApiError {
-    /// `WAFOptimisticLockException`: the web ACL changed since the `LockToken` was read.
-    #[error("{0}: the web ACL changed since it was read (WAFOptimisticLockException)")]
-    StaleLockToken(WafOp),
-    /// `WAFNonexistentItemException`.
-    #[error("{op}: web ACL not found: {message}")]
-    NotFound {
-        /// The call.
-        op: WafOp,
-        /// The service's message.
-        message: String,
-    },
-    /// `WAFUnavailableEntityException` (a resource still propagating) or
-    /// `ThrottlingException`: worth retrying later.
-    #[error("{op}: not available now ({code}): {message}")]
-    Unavailable {
-        /// The call.
-        op: WafOp,
-        /// The service's error code.
-        code: String,
-        /// The service's message.
-        message: String,
-    },
-    /// Any other service or transport error (`WAFInvalidParameterException` when AWS
-    /// refuses the web ACL sent, `AccessDeniedException`, ...).
-    #[error("{op} failed ({code}): {message}")]
-    Service {
-        /// The call.
-        op: WafOp,
-        /// The service's error code, or `transport` / `unknown`.
-        code: String,
-        /// The service's message.
-        message: String,
-    },
-    /// The service answered without a field the rotator needs.
-    #[error("{op}: response lacks {field}")]
-    Incomplete {
-        /// The call.
-        op: WafOp,
-        /// The missing field.
-        field: &'static str,
-    },
-}
-
-/// WAFv2 web ACLs, as the header rule uses them.
+/// WAFv2 web ACLs, as the header rule uses them. Errors are [`ApiError`]s of
+/// `Op::GetWebAcl` / `Op::UpdateWebAcl`; a stale `LockToken` is
+/// [`ApiError::StaleLockToken`].
 pub trait WebAclApi: Send + Sync {
     /// `GetWebACL` (scope `REGIONAL`): the web ACL and its `LockToken`.
     fn get_web_acl(
         &self,
         acl: &WebAclRef,
-    ) -> impl Future<Output = Result<LockedWebAcl, WafApiError>> + Send;
+    ) -> impl Future<Output = Result<LockedWebAcl, ApiError>> + Send;
 
     /// `UpdateWebACL` with `LockToken = lock_token`, sending every mutable setting of
-    /// `web_acl` (the call replaces them all); returns `NextLockToken`. A stale token is
-    /// [`WafApiError::StaleLockToken`].
+    /// `web_acl` (the call replaces them all); returns `NextLockToken`.
     fn update_web_acl(
         &self,
         acl: &WebAclRef,
         web_acl: &WebAcl,
         lock_token: &str,
-    ) -> impl Future<Output = Result<String, WafApiError>> + Send;
+    ) -> impl Future<Output = Result<String, ApiError>> + Send;
 }
 
 /// A shared client (the rotator and, in tests, the assertions hold the same double).
 impl<T: WebAclApi> WebAclApi for std::sync::Arc<T> {
-    async fn get_web_acl(&self, acl: &WebAclRef) -> Result<LockedWebAcl, WafApiError> {
+    async fn get_web_acl(&self, acl: &WebAclRef) -> Result<LockedWebAcl, ApiError> {
         (**self).get_web_acl(acl).await
     }
 
@@ -147,7 +79,60 @@ impl<T: WebAclApi> WebAclApi for std::sync::Arc<T> {
         acl: &WebAclRef,
         web_acl: &WebAcl,
         lock_token: &str,
-    ) -> Result<String, WafApiError> {
+    ) -> Result<String, ApiError> {
         (**self).update_web_acl(acl, web_acl, lock_token).await
+    }
+}
+
+type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, ApiError>> + Send + 'a>>;
+
+/// [`WebAclApi`] with boxed futures, so a client can be held as a trait object.
+trait DynWebAclApi: Send + Sync {
+    fn get<'a>(&'a self, acl: &'a WebAclRef) -> Boxed<'a, LockedWebAcl>;
+    fn update<'a>(
+        &'a self,
+        acl: &'a WebAclRef,
+        web_acl: &'a WebAcl,
+        lock_token: &'a str,
+    ) -> Boxed<'a, String>;
+}
+
+impl<T: WebAclApi> DynWebAclApi for T {
+    fn get<'a>(&'a self, acl: &'a WebAclRef) -> Boxed<'a, LockedWebAcl> {
+        Box::pin(self.get_web_acl(acl))
+    }
+
+    fn update<'a>(
+        &'a self,
+        acl: &'a WebAclRef,
+        web_acl: &'a WebAcl,
+        lock_token: &'a str,
+    ) -> Boxed<'a, String> {
+        Box::pin(self.update_web_acl(acl, web_acl, lock_token))
+    }
+}
+
+/// Any [`WebAclApi`] client, its type erased.
+pub struct SharedWebAclApi(Box<dyn DynWebAclApi>);
+
+impl SharedWebAclApi {
+    /// Hold `client`.
+    pub fn new(client: impl WebAclApi + 'static) -> Self {
+        Self(Box::new(client))
+    }
+}
+
+impl WebAclApi for SharedWebAclApi {
+    async fn get_web_acl(&self, acl: &WebAclRef) -> Result<LockedWebAcl, ApiError> {
+        self.0.get(acl).await
+    }
+
+    async fn update_web_acl(
+        &self,
+        acl: &WebAclRef,
+        web_acl: &WebAcl,
+        lock_token: &str,
+    ) -> Result<String, ApiError> {
+        self.0.update(acl, web_acl, lock_token).await
     }
 }

@@ -29,9 +29,11 @@ pub mod rollout;
 pub mod sdk;
 pub mod settings;
 pub mod statement;
+mod target;
 
-pub use api::{LockedWebAcl, WafApiError, WafOp, WebAclApi, WebAclRef};
+pub use api::{LockedWebAcl, SharedWebAclApi, WebAclApi, WebAclRef};
 pub use rollout::{Applied, Settled, WafError};
 pub use sdk::SdkWaf;
 pub use settings::WafSettings;
 pub use statement::{RuleShape, ShapeError};
+pub use target::WafTarget;

@@ -29,9 +29,10 @@ use edgeseal::StaticHeaderValue;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::api::{WafApiError, WebAclApi};
+use super::api::WebAclApi;
 use super::settings::WafSettings;
 use super::statement::{ShapeError, read_rule, with_values};
+use crate::aws::ApiError;
 use crate::origin::ProbeError;
 
 /// Why the header rule could not be changed or proven applied. Never carries a value.
@@ -40,7 +41,7 @@ use crate::origin::ProbeError;
 pub enum WafError {
     /// A WAFv2 call failed.
     #[error(transparent)]
-    Api(#[from] WafApiError),
+    Api(#[from] ApiError),
     /// The web ACL has no rule of that name.
     #[error(
         "web ACL {web_acl} has no rule named {rule} (WAF_RULE_NAME): create it first (Allow on the header match, or Block on NOT the match); the rotator only rewrites its statement"
@@ -186,7 +187,7 @@ pub async fn apply_values(
                 info!(web_acl = %acl, rule = %settings.rule_name, values = values.len(), attempt, "WAF rule updated");
                 return Ok(Applied::Updated { attempt });
             }
-            Err(WafApiError::StaleLockToken(_)) if attempt < attempts => {
+            Err(ApiError::StaleLockToken(_)) if attempt < attempts => {
                 warn!(web_acl = %acl, attempt, "web ACL changed meanwhile (stale LockToken); reading it again");
                 let pause = Duration::from_millis(100 * u64::from(attempt));
                 if Instant::now() + pause >= deadline {
@@ -194,7 +195,7 @@ pub async fn apply_values(
                 }
                 tokio::time::sleep(pause).await;
             }
-            Err(WafApiError::StaleLockToken(_)) => break,
+            Err(ApiError::StaleLockToken(_)) => break,
             Err(e) => return Err(e.into()),
         }
     }
@@ -328,8 +329,8 @@ mod tests {
 
     use std::sync::Mutex;
 
-    use super::super::api::WebAclRef;
     use super::*;
+    use crate::target::waf::api::WebAclRef;
 
     fn value(text: &str) -> StaticHeaderValue {
         StaticHeaderValue::new(text.to_owned()).unwrap()

@@ -4,7 +4,8 @@ use aws_sdk_wafv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_wafv2::operation::update_web_acl::builders::UpdateWebACLFluentBuilder;
 use aws_sdk_wafv2::types::{Scope, WebAcl};
 
-use super::api::{LockedWebAcl, WafApiError, WafOp, WebAclApi, WebAclRef};
+use super::api::{LockedWebAcl, WebAclApi, WebAclRef};
+use crate::aws::{ApiError, Op};
 
 /// WAFv2 through the SDK, in the web ACL's region.
 #[derive(Clone, Debug)]
@@ -23,8 +24,8 @@ impl SdkWaf {
 }
 
 impl WebAclApi for SdkWaf {
-    async fn get_web_acl(&self, acl: &WebAclRef) -> Result<LockedWebAcl, WafApiError> {
-        let op = WafOp::GetWebAcl;
+    async fn get_web_acl(&self, acl: &WebAclRef) -> Result<LockedWebAcl, ApiError> {
+        let op = Op::GetWebAcl;
         let out = self
             .0
             .get_web_acl()
@@ -36,12 +37,12 @@ impl WebAclApi for SdkWaf {
             .map_err(|e| classify(op, &e))?;
         let lock_token = out
             .lock_token()
-            .ok_or(WafApiError::Incomplete {
+            .ok_or(ApiError::Incomplete {
                 op,
                 field: "LockToken",
             })?
             .to_owned();
-        let web_acl = out.web_acl.ok_or(WafApiError::Incomplete {
+        let web_acl = out.web_acl.ok_or(ApiError::Incomplete {
             op,
             field: "WebACL",
         })?;
@@ -56,15 +57,15 @@ impl WebAclApi for SdkWaf {
         acl: &WebAclRef,
         web_acl: &WebAcl,
         lock_token: &str,
-    ) -> Result<String, WafApiError> {
-        let op = WafOp::UpdateWebAcl;
+    ) -> Result<String, ApiError> {
+        let op = Op::UpdateWebAcl;
         let out = update_request(self.0.update_web_acl(), acl, web_acl, lock_token)
             .send()
             .await
             .map_err(|e| classify(op, &e))?;
         out.next_lock_token()
             .map(str::to_owned)
-            .ok_or(WafApiError::Incomplete {
+            .ok_or(ApiError::Incomplete {
                 op,
                 field: "NextLockToken",
             })
@@ -102,8 +103,8 @@ fn update_request(
         .set_monetization_config(web_acl.monetization_config.clone())
 }
 
-/// Turn an SDK error into a [`WafApiError`], keeping the service's code and message.
-fn classify<E, R>(op: WafOp, err: &SdkError<E, R>) -> WafApiError
+/// Turn an SDK error into an [`ApiError`], keeping the service's code and message.
+fn classify<E, R>(op: Op, err: &SdkError<E, R>) -> ApiError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -114,19 +115,16 @@ where
             let code = e.code().unwrap_or("unknown").to_owned();
             let message = e.message().unwrap_or_default().to_owned();
             match code.as_str() {
-                "WAFOptimisticLockException" => WafApiError::StaleLockToken(op),
-                "WAFNonexistentItemException" => WafApiError::NotFound { op, message },
-                // "If you've just created a resource that you're using in this
-                // operation, you might just need to wait a few minutes" (WAFV2 API
-                // reference, Common errors of UpdateWebACL); throttling after the SDK's
-                // own retries.
-                "WAFUnavailableEntityException" | "ThrottlingException" => {
-                    WafApiError::Unavailable { op, code, message }
-                }
-                _ => WafApiError::Service { op, code, message },
+                "WAFOptimisticLockException" => ApiError::StaleLockToken(op),
+                "WAFNonexistentItemException" => ApiError::NotFound { op, message },
+                // Throttling after the SDK's own retries. (WAFUnavailableEntityException,
+                // "you might just need to wait a few minutes", stays a service error:
+                // Secrets Manager's retry of the rotation is that wait.)
+                "ThrottlingException" => ApiError::Throttled { op, message },
+                _ => ApiError::Service { op, code, message },
             }
         }
-        other => WafApiError::Service {
+        other => ApiError::Service {
             op,
             code: "transport".to_owned(),
             message: aws_smithy_types::error::display::DisplayErrorContext(other).to_string(),

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::api::WebAclRef;
 use super::statement::{MAX_HEADER_NAME_BYTES, MAX_SEARCH_STRING_BYTES};
-use crate::config::ConfigError;
+use crate::config::{ConfigError, invalid, number};
 
 /// Where the header rule is and how its changes are proven applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,20 +40,13 @@ impl WafSettings {
     /// Default `WAF_UPDATE_ATTEMPTS`.
     pub const DEFAULT_UPDATE_ATTEMPTS: u32 = 5;
 
-    /// Read the settings through `lookup` (empty values count as unset). `Ok(None)` when
-    /// none of the web ACL variables is set (the target is not configured).
-    pub fn from_lookup(
-        lookup: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Option<Self>, ConfigError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+    /// The variables that configure the web ACL: setting one selects the `waf` target
+    /// when `ROTATION_TARGET` is unset, and is refused with another target.
+    pub const VARIABLES: [&'static str; 3] = ["WAFACLID", "WAFACLNAME", "WAF_RULE_NAME"];
+
+    /// Read the settings through `get` (trimmed; empty counts as unset).
+    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let (name, id, rule_name) = (get("WAFACLNAME"), get("WAFACLID"), get("WAF_RULE_NAME"));
-        if name.is_none() && id.is_none() && rule_name.is_none() {
-            return Ok(None);
-        }
         let name = name.ok_or(ConfigError::Missing("WAFACLNAME"))?;
         if !entity_name(&name) {
             return Err(invalid(
@@ -82,33 +75,33 @@ impl WafSettings {
         }) {
             return Err(invalid("WAF_REGION", "not a region name (e.g. eu-west-1)"));
         }
-        Ok(Some(Self {
+        Ok(Self {
             web_acl: WebAclRef { name, id },
             region,
             rule_name,
             settle: Duration::from_secs(number(
-                &get,
+                get,
                 "WAF_SETTLE_SECS",
                 Self::DEFAULT_SETTLE_SECS,
                 0,
                 840,
             )?),
             probe_interval: Duration::from_millis(number(
-                &get,
+                get,
                 "WAF_PROBE_INTERVAL_MS",
                 Self::DEFAULT_PROBE_INTERVAL_MS,
                 10,
                 60_000,
             )?),
             update_attempts: u32::try_from(number(
-                &get,
+                get,
                 "WAF_UPDATE_ATTEMPTS",
                 u64::from(Self::DEFAULT_UPDATE_ATTEMPTS),
                 1,
                 50,
             )?)
             .map_err(|_| invalid("WAF_UPDATE_ATTEMPTS", "too large"))?,
-        }))
+        })
     }
 
     /// What must hold between these settings and the rest of the configuration: WAF's
@@ -149,27 +142,6 @@ fn entity_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-fn invalid(var: &'static str, reason: &'static str) -> ConfigError {
-    ConfigError::Invalid { var, reason }
-}
-
-fn number(
-    get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: u64,
-    min: u64,
-    max: u64,
-) -> Result<u64, ConfigError> {
-    match get(var) {
-        None => Ok(default),
-        Some(text) => match text.parse::<u64>() {
-            Ok(n) if (min..=max).contains(&n) => Ok(n),
-            Ok(_) => Err(invalid(var, "out of range (see the README for bounds)")),
-            Err(_) => Err(invalid(var, "not a whole number")),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -178,7 +150,7 @@ mod tests {
 
     use super::*;
 
-    fn settings(vars: &[(&str, &str)]) -> Result<Option<WafSettings>, ConfigError> {
+    fn settings(vars: &[(&str, &str)]) -> Result<WafSettings, ConfigError> {
         let map: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -193,9 +165,8 @@ mod tests {
     ];
 
     #[test]
-    fn unset_means_not_configured_and_the_prior_arts_names_are_read() {
-        assert_eq!(settings(&[]).unwrap(), None);
-        let s = settings(&MINIMAL).unwrap().unwrap();
+    fn the_prior_arts_names_are_read_with_documented_defaults() {
+        let s = settings(&MINIMAL).unwrap();
         assert_eq!(s.web_acl.name, "origin-acl");
         assert_eq!(s.web_acl.id, "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111");
         assert_eq!(s.rule_name, "StackXOriginVerify");
@@ -243,7 +214,7 @@ mod tests {
 
     #[test]
     fn waf_limits_and_the_step_budget_name_the_variable_to_change() {
-        let s = settings(&MINIMAL).unwrap().unwrap();
+        let s = settings(&MINIMAL).unwrap();
         let step = Duration::from_secs(60);
         let err = s.check_with(&"h".repeat(65), 32, step).unwrap_err();
         assert!(err.to_string().starts_with("HEADER_NAME"), "{err}");
