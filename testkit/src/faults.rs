@@ -1,4 +1,5 @@
-//! Fault injection: a wrapper for any of the rotator's three AWS traits that fails the
+//! Fault injection: a wrapper for any of the rotator's AWS traits (and the `waf`
+//! target's web ACL client) that fails the
 //! call a [`FaultPlan`] names, before it reaches AWS or after it took effect (the answer
 //! lost), the two ways a call fails in AWS's retry model (AWS SDK developer guide,
 //! "Retry behavior": a timeout or dropped connection leaves the outcome unknown).
@@ -10,10 +11,12 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_cloudfront::types::DistributionConfig;
+use aws_sdk_wafv2::types::WebAcl;
 use edgeseal_rotator::aws::{
     ApiError, DeployStatus, DistributionApi, EdgeFunctionApi, FunctionVersion, Op, PolicyRef,
     SecretMetadata, SecretsApi, UpdateStatus, VersionState,
 };
+use edgeseal_rotator::target::waf::{LockedWebAcl, WebAclApi, WebAclRef};
 use zeroize::Zeroizing;
 
 use crate::lock;
@@ -269,6 +272,25 @@ impl<T: DistributionApi> DistributionApi for Faulty<T> {
         self.call(
             Op::GetContinuousDeploymentPolicy,
             self.inner.staging_domain_names(policy_id),
+        )
+        .await
+    }
+}
+
+impl<T: WebAclApi> WebAclApi for Faulty<T> {
+    async fn get_web_acl(&self, acl: &WebAclRef) -> Result<LockedWebAcl, ApiError> {
+        self.call(Op::GetWebAcl, self.inner.get_web_acl(acl)).await
+    }
+
+    async fn update_web_acl(
+        &self,
+        acl: &WebAclRef,
+        web_acl: &WebAcl,
+        lock_token: &str,
+    ) -> Result<String, ApiError> {
+        self.call(
+            Op::UpdateWebAcl,
+            self.inner.update_web_acl(acl, web_acl, lock_token),
         )
         .await
     }

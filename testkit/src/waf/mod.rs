@@ -39,4 +39,4 @@ mod origin;
 
 pub use applied::AppliedWebAcl;
 pub use evaluate::{Verdict, evaluate, refusal};
-pub use origin::{Served, WafOrigin};
+pub use origin::{Served, Verdicts, WafOrigin};

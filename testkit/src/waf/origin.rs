@@ -102,10 +102,31 @@ impl WafOrigin {
     /// The verdict area `area` gives now for a request carrying `header_value` (none
     /// recorded).
     pub fn verdict_in(&self, area: usize, header_value: Option<&str>) -> Verdict {
+        self.verdicts().verdict_for(area, header_value)
+    }
+
+    /// A handle asking the same WAF for verdicts, for a watcher task.
+    pub fn verdicts(&self) -> Verdicts {
+        Verdicts(self.state.clone())
+    }
+}
+
+/// Verdicts of a [`WafOrigin`]'s WAF, without sending requests.
+#[derive(Clone)]
+pub struct Verdicts(Arc<State>);
+
+impl Verdicts {
+    /// How many areas the WAF has.
+    pub fn areas(&self) -> usize {
+        self.0.waf.areas()
+    }
+
+    /// The verdict area `area` gives now for a request carrying `header_value`.
+    pub fn verdict_for(&self, area: usize, header_value: Option<&str>) -> Verdict {
         let headers: Vec<(String, String)> = header_value
-            .map(|v| vec![(self.state.header.clone(), v.to_owned())])
+            .map(|v| vec![(self.0.header.clone(), v.to_owned())])
             .unwrap_or_default();
-        self.state.waf.verdict_in(area, &headers)
+        self.0.waf.verdict_in(area, &headers)
     }
 }
 
