@@ -12,7 +12,7 @@ use edgeseal_demo::modes::parse_mode;
 use edgeseal_demo::rotation::FirstRotation;
 use edgeseal_demo::{Settings, run};
 
-const USAGE: &str = "usage: edgeseal-demo --authorizer PATH --edge-assets DIR [--out DIR] [--seconds N] [--rotations N] [--rate N] [--attack-rate N] [--propagation-secs N] [--rotator-timeout-secs N] [--mode signed|static-header] [--first-rotation immediate|config-test] [--no-progress] [--chaos]
+const USAGE: &str = "usage: edgeseal-demo --authorizer PATH --edge-assets DIR [--out DIR] [--seconds N] [--rotations N] [--rate N] [--attack-rate N] [--propagation-secs N] [--rotator-timeout-secs N] [--target signed|static-header|waf] [--first-rotation immediate|config-test] [--no-progress] [--chaos]
   needs EDGESEAL_MOTO_URL (moto server); scripts/demo sets everything up";
 
 fn parse() -> Result<Settings, String> {
@@ -68,7 +68,7 @@ fn parse() -> Result<Settings, String> {
             "--rotator-timeout-secs" => {
                 settings.rotator_timeout = Duration::from_secs(number()?.max(1));
             }
-            "--mode" => settings.mode = parse_mode(&value)?,
+            "--target" | "--mode" => settings.mode = parse_mode(&value)?,
             "--first-rotation" => settings.first_rotation = FirstRotation::parse(&value)?,
             "--no-progress" => settings.progress = false,
             "--chaos" => chaos = true,
