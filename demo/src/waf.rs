@@ -9,12 +9,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use aws_sdk_wafv2::types::{
-    AllowAction, BlockAction, ByteMatchStatement, DefaultAction, FieldToMatch,
-    PositionalConstraint, Rule, RuleAction, Scope, SingleHeader, Statement, TextTransformation,
-    TextTransformationType, VisibilityConfig,
-};
-use edgeseal_testkit::waf::{AppliedWebAcl, Verdict};
+use aws_sdk_wafv2::types::{BlockAction, DefaultAction, PositionalConstraint, Rule, Scope};
+use edgeseal_testkit::waf::{AppliedWebAcl, Verdict, build};
 use http::StatusCode;
 use http_body_util::Full;
 
@@ -38,61 +34,23 @@ pub struct WebAcl {
     pub id: String,
 }
 
-fn build(e: aws_sdk_wafv2::error::BuildError) -> DemoError {
-    DemoError::Setup(format!("web ACL: {e}"))
-}
-
 /// Create the web ACL: the header rule allowing `value`, default action Block.
 pub async fn create_web_acl(
     client: &aws_sdk_wafv2::Client,
     value: &str,
 ) -> Result<WebAcl, DemoError> {
-    let visibility = |metric: &str| {
-        VisibilityConfig::builder()
-            .sampled_requests_enabled(true)
-            .cloud_watch_metrics_enabled(true)
-            .metric_name(metric)
-            .build()
-            .map_err(build)
-    };
-    let header_match = ByteMatchStatement::builder()
-        .search_string(aws_smithy_types::Blob::new(value))
-        .field_to_match(
-            FieldToMatch::builder()
-                .single_header(
-                    SingleHeader::builder()
-                        .name(HEADER_NAME)
-                        .build()
-                        .map_err(build)?,
-                )
-                .build(),
-        )
-        .text_transformations(
-            TextTransformation::builder()
-                .priority(0)
-                .r#type(TextTransformationType::None)
-                .build()
-                .map_err(build)?,
-        )
-        .positional_constraint(PositionalConstraint::Exactly)
-        .build()
-        .map_err(build)?;
     let rule = Rule::builder()
         .name(RULE_NAME)
         .priority(0)
-        .action(
-            RuleAction::builder()
-                .allow(AllowAction::builder().build())
-                .build(),
-        )
-        .statement(
-            Statement::builder()
-                .byte_match_statement(header_match)
-                .build(),
-        )
-        .visibility_config(visibility(RULE_NAME)?)
+        .action(build::allow())
+        .statement(build::byte_match(
+            HEADER_NAME,
+            value,
+            PositionalConstraint::Exactly,
+        ))
+        .visibility_config(build::visibility(RULE_NAME))
         .build()
-        .map_err(build)?;
+        .map_err(|e| DemoError::Setup(format!("web ACL rule: {e}")))?;
     let name = format!("edgeseal-demo-{}", std::process::id());
     let out = client
         .create_web_acl()
@@ -104,7 +62,7 @@ pub async fn create_web_acl(
                 .build(),
         )
         .rules(rule)
-        .visibility_config(visibility("edgeseal-demo")?)
+        .visibility_config(build::visibility("edgeseal-demo"))
         .send()
         .await
         .map_err(|e| DemoError::Aws(format!("CreateWebACL: {e}")))?;

@@ -21,16 +21,13 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_sdk_wafv2::types::{
-    AllowAction, BlockAction, ByteMatchStatement, DefaultAction, FieldToMatch,
-    PositionalConstraint, Rule, RuleAction, Scope, SingleHeader, Statement, TextTransformation,
-    TextTransformationType, VisibilityConfig,
-};
+use aws_sdk_wafv2::types::{BlockAction, DefaultAction, PositionalConstraint, Rule, Scope};
 use common::*;
 use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
 use edgeseal_rotator::target::AnyTarget;
 use edgeseal_rotator::target::waf::SdkWaf;
 use edgeseal_rotator::{Config, Op, Rotator, Step, TargetKind, custom_headers};
+use edgeseal_testkit::waf::build::{allow, block, byte_match, visibility};
 use edgeseal_testkit::waf::{Verdict, WafOrigin};
 use edgeseal_testkit::{
     FakeCloudFront, FaultPlan, FaultTiming, Faulty, PendingValue, end_configuration_test,
@@ -41,39 +38,6 @@ const RULE: &str = "StackXOriginVerify";
 const INITIAL: &str = "initialStaticValue0123456789abcdef";
 
 type WafRotator = Rotator<Faulty<SdkSecrets>, Faulty<SdkLambda>, Faulty<Arc<FakeCloudFront>>>;
-
-fn visibility(metric: &str) -> VisibilityConfig {
-    VisibilityConfig::builder()
-        .sampled_requests_enabled(true)
-        .cloud_watch_metrics_enabled(true)
-        .metric_name(metric)
-        .build()
-        .unwrap()
-}
-
-fn header_match(header: &str, value: &str, constraint: PositionalConstraint) -> Statement {
-    Statement::builder()
-        .byte_match_statement(
-            ByteMatchStatement::builder()
-                .search_string(aws_smithy_types::Blob::new(value))
-                .field_to_match(
-                    FieldToMatch::builder()
-                        .single_header(SingleHeader::builder().name(header).build().unwrap())
-                        .build(),
-                )
-                .text_transformations(
-                    TextTransformation::builder()
-                        .priority(0)
-                        .r#type(TextTransformationType::None)
-                        .build()
-                        .unwrap(),
-                )
-                .positional_constraint(constraint)
-                .build()
-                .unwrap(),
-        )
-        .build()
-}
 
 /// The static-header world, a web ACL whose rule allows its initial value (AWS's
 /// solution's shape, plus a rule of the user's own), the WAF stand-in in front of the
@@ -107,28 +71,16 @@ impl WafWorld {
         let header_rule = Rule::builder()
             .name(RULE)
             .priority(0)
-            .action(
-                RuleAction::builder()
-                    .allow(AllowAction::builder().build())
-                    .build(),
-            )
-            .statement(header_match(HEADER, INITIAL, PositionalConstraint::Exactly))
+            .action(allow())
+            .statement(byte_match(HEADER, INITIAL, PositionalConstraint::Exactly))
             .visibility_config(visibility(RULE))
             .build()
             .unwrap();
         let own_rule = Rule::builder()
             .name("BlockBadBots")
             .priority(5)
-            .action(
-                RuleAction::builder()
-                    .block(BlockAction::builder().build())
-                    .build(),
-            )
-            .statement(header_match(
-                "x-bot",
-                "evil",
-                PositionalConstraint::Contains,
-            ))
+            .action(block())
+            .statement(byte_match("x-bot", "evil", PositionalConstraint::Contains))
             .visibility_config(visibility("BlockBadBots"))
             .build()
             .unwrap();
@@ -226,9 +178,9 @@ impl WafWorld {
         )
     }
 
-    /// The values the rule accepts now, in statement order.
-    async fn rule_values(&self) -> Vec<String> {
-        let acl = self
+    /// `GetWebACL`: the web ACL and its lock token.
+    async fn read(&self) -> (aws_sdk_wafv2::types::WebAcl, String) {
+        let out = self
             .waf
             .get_web_acl()
             .name(&self.acl_name)
@@ -236,9 +188,13 @@ impl WafWorld {
             .scope(Scope::Regional)
             .send()
             .await
-            .unwrap()
-            .web_acl
             .unwrap();
+        (out.web_acl.unwrap(), out.lock_token.unwrap())
+    }
+
+    /// The values the rule accepts now, in statement order.
+    async fn rule_values(&self) -> Vec<String> {
+        let (acl, _) = self.read().await;
         let rule = acl.rules.iter().flatten().find(|r| r.name == RULE).unwrap();
         edgeseal_rotator::target::waf::statement::read_rule(rule, HEADER)
             .unwrap()
@@ -249,16 +205,7 @@ impl WafWorld {
     }
 
     async fn lock_token(&self) -> String {
-        self.waf
-            .get_web_acl()
-            .name(&self.acl_name)
-            .id(&self.acl_id)
-            .scope(Scope::Regional)
-            .send()
-            .await
-            .unwrap()
-            .lock_token
-            .unwrap()
+        self.read().await.1
     }
 
     async fn value_of(&self, version: &str) -> String {
@@ -362,17 +309,7 @@ async fn two_rotations_with_every_step_run_twice() {
         previous = token;
     }
     // The other rule, the default action and everything else is as it was.
-    let acl = w
-        .waf
-        .get_web_acl()
-        .name(&w.acl_name)
-        .id(&w.acl_id)
-        .scope(Scope::Regional)
-        .send()
-        .await
-        .unwrap()
-        .web_acl
-        .unwrap();
+    let (acl, _) = w.read().await;
     let own = acl
         .rules
         .iter()
@@ -382,11 +319,7 @@ async fn two_rotations_with_every_step_run_twice() {
     assert_eq!(own.priority, 5);
     assert_eq!(
         own.statement,
-        Some(header_match(
-            "x-bot",
-            "evil",
-            PositionalConstraint::Contains
-        ))
+        Some(byte_match("x-bot", "evil", PositionalConstraint::Contains))
     );
     assert!(acl.default_action.unwrap().block.is_some());
     let mine = acl.rules.iter().flatten().find(|r| r.name == RULE).unwrap();

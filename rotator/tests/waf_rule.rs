@@ -14,11 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_wafv2::types::{
-    AllowAction, BlockAction, ByteMatchStatement, CustomResponseBody, DefaultAction, FieldToMatch,
-    NotStatement, PositionalConstraint, ResponseContentType, Rule, RuleAction, Scope, SingleHeader,
-    Statement, TextTransformation, TextTransformationType, VisibilityConfig, WebAcl,
+    AllowAction, BlockAction, CustomResponseBody, DefaultAction, NotStatement,
+    PositionalConstraint, ResponseContentType, Rule, RuleAction, Scope, Statement, WebAcl,
 };
-use aws_smithy_types::Blob;
 use edgeseal::StaticHeaderValue;
 use edgeseal_rotator::config::{ExpectedStatus, OriginTest};
 use edgeseal_rotator::target::waf::rollout::{
@@ -28,6 +26,7 @@ use edgeseal_rotator::target::waf::{
     LockedWebAcl, SdkWaf, ShapeError, WafError, WafSettings, WebAclApi, WebAclRef,
 };
 use edgeseal_rotator::{ApiError, Credential, OriginProbe};
+use edgeseal_testkit::waf::build::{allow, block, byte_match, visibility};
 use edgeseal_testkit::waf::{Verdict, WafOrigin};
 use tokio::time::Instant;
 
@@ -36,51 +35,6 @@ const RULE: &str = "StackXOriginVerify";
 
 fn value(text: &str) -> StaticHeaderValue {
     StaticHeaderValue::new(text.to_owned()).unwrap()
-}
-
-fn visibility(metric: &str) -> VisibilityConfig {
-    VisibilityConfig::builder()
-        .sampled_requests_enabled(true)
-        .cloud_watch_metrics_enabled(true)
-        .metric_name(metric)
-        .build()
-        .unwrap()
-}
-
-fn header_match(header: &str, search: &str, constraint: PositionalConstraint) -> Statement {
-    Statement::builder()
-        .byte_match_statement(
-            ByteMatchStatement::builder()
-                .search_string(Blob::new(search))
-                .field_to_match(
-                    FieldToMatch::builder()
-                        .single_header(SingleHeader::builder().name(header).build().unwrap())
-                        .build(),
-                )
-                .text_transformations(
-                    TextTransformation::builder()
-                        .priority(0)
-                        .r#type(TextTransformationType::None)
-                        .build()
-                        .unwrap(),
-                )
-                .positional_constraint(constraint)
-                .build()
-                .unwrap(),
-        )
-        .build()
-}
-
-fn allow() -> RuleAction {
-    RuleAction::builder()
-        .allow(AllowAction::builder().build())
-        .build()
-}
-
-fn block() -> RuleAction {
-    RuleAction::builder()
-        .block(BlockAction::builder().build())
-        .build()
 }
 
 /// A web ACL as a user of AWS's solution has it: the header rule (priority 0) and a rule
@@ -99,11 +53,7 @@ impl Acl {
             .name("BlockBadBots")
             .priority(5)
             .action(block())
-            .statement(header_match(
-                "x-bot",
-                "evil",
-                PositionalConstraint::Contains,
-            ))
+            .statement(byte_match("x-bot", "evil", PositionalConstraint::Contains))
             .visibility_config(visibility("BlockBadBots"))
             .build()
             .unwrap();
@@ -141,6 +91,18 @@ impl Acl {
             client,
             reference: WebAclRef { name, id },
         }
+    }
+
+    /// The prior art's shape: Allow when the header is exactly `value`, default Block.
+    async fn allowing(value: &str) -> Self {
+        Self::create(
+            header_rule(
+                allow(),
+                byte_match(HEADER, value, PositionalConstraint::Exactly),
+            ),
+            true,
+        )
+        .await
     }
 
     async fn read(&self) -> LockedWebAcl {
@@ -205,14 +167,7 @@ async fn only_the_statement_changes_and_a_rerun_writes_nothing() {
         value("current-value-1"),
         value("pending-value-2"),
     );
-    let acl = Acl::create(
-        header_rule(
-            allow(),
-            header_match(HEADER, "current-value-1", PositionalConstraint::Exactly),
-        ),
-        true,
-    )
-    .await;
+    let acl = Acl::allowing("current-value-1").await;
     let settings = acl.settings(0, 10);
     let api = SdkWaf(acl.client.clone());
     let before = acl.read().await;
@@ -284,7 +239,7 @@ async fn a_block_rule_keeps_its_not_statement() {
     let negated = Statement::builder()
         .not_statement(
             NotStatement::builder()
-                .statement(header_match(
+                .statement(byte_match(
                     HEADER,
                     "current-value-1",
                     PositionalConstraint::Exactly,
@@ -329,7 +284,7 @@ async fn an_unknown_shape_or_a_missing_rule_is_refused_and_nothing_is_written() 
     let acl = Acl::create(
         header_rule(
             allow(),
-            header_match(HEADER, "current", PositionalConstraint::StartsWith),
+            byte_match(HEADER, "current", PositionalConstraint::StartsWith),
         ),
         true,
     )
@@ -368,14 +323,7 @@ async fn an_unknown_shape_or_a_missing_rule_is_refused_and_nothing_is_written() 
 
 #[tokio::test]
 async fn the_configuration_check_wants_the_current_value_in_the_rule() {
-    let acl = Acl::create(
-        header_rule(
-            allow(),
-            header_match(HEADER, "current-value-1", PositionalConstraint::Exactly),
-        ),
-        true,
-    )
-    .await;
+    let acl = Acl::allowing("current-value-1").await;
     let api = SdkWaf(acl.client.clone());
     let settings = acl.settings(0, 10);
     check_rule(&api, &settings, HEADER, &value("current-value-1"))
@@ -427,14 +375,7 @@ impl WebAclApi for ConcurrentWriter {
 #[tokio::test]
 async fn a_concurrent_writers_change_is_kept_and_the_update_retried_on_the_real_lock_error() {
     let (current, pending) = (value("current-value-1"), value("pending-value-2"));
-    let acl = Acl::create(
-        header_rule(
-            allow(),
-            header_match(HEADER, "current-value-1", PositionalConstraint::Exactly),
-        ),
-        true,
-    )
-    .await;
+    let acl = Acl::allowing("current-value-1").await;
     let api = ConcurrentWriter {
         inner: SdkWaf(acl.client.clone()),
         conflicts: Mutex::new(2),
@@ -540,14 +481,7 @@ async fn two_rotations(settle_ms: u64) -> (usize, Vec<String>, Vec<String>) {
         value("value-one-1"),
         value("value-two-2"),
     ];
-    let acl = Acl::create(
-        header_rule(
-            allow(),
-            header_match(HEADER, "value-zero-0", PositionalConstraint::Exactly),
-        ),
-        true,
-    )
-    .await;
+    let acl = Acl::allowing("value-zero-0").await;
     // Three WAF areas that apply a change 0, 150 and 300 ms after it was made.
     let origin = WafOrigin::start(
         acl.client.clone(),

@@ -18,7 +18,7 @@ use super::{
 pub const EDGE_REGION: &str = "us-east-1";
 
 /// Turn an SDK error into an [`ApiError`], keeping the service's code and message.
-fn classify<E, R>(op: Op, err: &SdkError<E, R>) -> ApiError
+pub(crate) fn classify<E, R>(op: Op, err: &SdkError<E, R>) -> ApiError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -29,10 +29,12 @@ where
             let code = e.code().unwrap_or("unknown").to_owned();
             let message = e.message().unwrap_or_default().to_owned();
             match code.as_str() {
-                "ResourceNotFoundException" | "NoSuchDistribution" => {
-                    ApiError::NotFound { op, message }
-                }
+                "ResourceNotFoundException"
+                | "NoSuchDistribution"
+                | "WAFNonexistentItemException" => ApiError::NotFound { op, message },
                 "PreconditionFailed" => ApiError::PreconditionFailed(op),
+                // UpdateWebACL with a LockToken someone else's update made stale.
+                "WAFOptimisticLockException" => ApiError::StaleLockToken(op),
                 // CloudFront: `Throttling` / "Rate exceeded" (community.aws#296); Lambda
                 // and Secrets Manager name it `TooManyRequestsException` /
                 // `ThrottlingException`. (The SDK's own retries come first.)

@@ -189,40 +189,13 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use aws_sdk_wafv2::types::{
-        AllowAction, BlockAction, DefaultAction, FieldToMatch, NotStatement, OrStatement, Rule,
-        RuleAction, SingleHeader, TextTransformation,
+        AllowAction, BlockAction, DefaultAction, NotStatement, OrStatement, Rule, RuleAction,
     };
-    use aws_smithy_types::Blob;
 
     use super::*;
 
     fn byte_match(value: &str) -> Statement {
-        Statement::builder()
-            .byte_match_statement(
-                ByteMatchStatement::builder()
-                    .search_string(Blob::new(value))
-                    .field_to_match(
-                        FieldToMatch::builder()
-                            .single_header(
-                                SingleHeader::builder()
-                                    .name("x-origin-verify")
-                                    .build()
-                                    .unwrap(),
-                            )
-                            .build(),
-                    )
-                    .text_transformations(
-                        TextTransformation::builder()
-                            .priority(0)
-                            .r#type(TextTransformationType::None)
-                            .build()
-                            .unwrap(),
-                    )
-                    .positional_constraint(PositionalConstraint::Exactly)
-                    .build()
-                    .unwrap(),
-            )
-            .build()
+        super::super::build::byte_match("x-origin-verify", value, PositionalConstraint::Exactly)
     }
 
     fn acl(default_block: bool, rules: Vec<Rule>) -> WebAcl {

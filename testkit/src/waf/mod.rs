@@ -34,6 +34,7 @@
 //! the request fail with `500` and is recorded, never guessed at.
 
 mod applied;
+pub mod build;
 mod evaluate;
 mod origin;
 

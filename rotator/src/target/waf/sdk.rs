@@ -1,10 +1,10 @@
 //! [`WebAclApi`] through the AWS SDK for Rust (`aws-sdk-wafv2`).
 
-use aws_sdk_wafv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_wafv2::operation::update_web_acl::builders::UpdateWebACLFluentBuilder;
 use aws_sdk_wafv2::types::{Scope, WebAcl};
 
 use super::api::{LockedWebAcl, WebAclApi, WebAclRef};
+use crate::aws::sdk::classify;
 use crate::aws::{ApiError, Op};
 
 /// WAFv2 through the SDK, in the web ACL's region.
@@ -101,35 +101,6 @@ fn update_request(
         .set_on_source_d_do_s_protection_config(web_acl.on_source_d_do_s_protection_config.clone())
         .set_application_config(web_acl.application_config.clone())
         .set_monetization_config(web_acl.monetization_config.clone())
-}
-
-/// Turn an SDK error into an [`ApiError`], keeping the service's code and message.
-fn classify<E, R>(op: Op, err: &SdkError<E, R>) -> ApiError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match err {
-        SdkError::ServiceError(service) => {
-            let e = service.err();
-            let code = e.code().unwrap_or("unknown").to_owned();
-            let message = e.message().unwrap_or_default().to_owned();
-            match code.as_str() {
-                "WAFOptimisticLockException" => ApiError::StaleLockToken(op),
-                "WAFNonexistentItemException" => ApiError::NotFound { op, message },
-                // Throttling after the SDK's own retries. (WAFUnavailableEntityException,
-                // "you might just need to wait a few minutes", stays a service error:
-                // Secrets Manager's retry of the rotation is that wait.)
-                "ThrottlingException" => ApiError::Throttled { op, message },
-                _ => ApiError::Service { op, code, message },
-            }
-        }
-        other => ApiError::Service {
-            op,
-            code: "transport".to_owned(),
-            message: aws_smithy_types::error::display::DisplayErrorContext(other).to_string(),
-        },
-    }
 }
 
 #[cfg(test)]
