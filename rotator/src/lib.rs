@@ -26,6 +26,7 @@ pub mod event;
 pub mod origin;
 pub mod query_strings;
 mod rotator;
+pub mod target;
 pub mod testing;
 
 pub use crate::aws::{

@@ -7,6 +7,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub mod appsync;
+
 /// The environment variable naming the moto server, e.g. `http://127.0.0.1:5000`.
 pub const MOTO_URL_VAR: &str = "EDGESEAL_MOTO_URL";
 

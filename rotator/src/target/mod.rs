@@ -1,0 +1,3 @@
+//! The rotation targets: what a rotation rotates.
+
+pub mod appsync;
