@@ -100,6 +100,45 @@ impl World {
         .unwrap()
     }
 
+    /// A key made outside edgeseal (or by hand), valid `days`.
+    async fn make_key(&self, description: &str, days: u64) -> StaticHeaderValue {
+        self.keys
+            .create_api_key(
+                &self.settings.api_id,
+                description,
+                self.now().plus_secs(days * DAY),
+            )
+            .await
+            .unwrap()
+            .key
+    }
+
+    async fn delete(&self, key: &StaticHeaderValue) {
+        self.keys
+            .delete_api_key(&self.settings.api_id, key)
+            .await
+            .unwrap();
+    }
+
+    async fn retire(
+        &self,
+        settings: &AppSyncSettings,
+        keep: &StaticHeaderValue,
+        previous: (&str, &StaticHeaderValue),
+    ) -> steps::Retirement {
+        let report = retire_keys(
+            &self.keys,
+            settings,
+            &self.secret,
+            &[keep],
+            Some(previous),
+            self.now(),
+        )
+        .await;
+        assert!(report.failures.is_empty(), "{report:?}");
+        report
+    }
+
     async fn accepted(&self, key: &StaticHeaderValue) -> bool {
         let url: http::Uri = self.endpoint.url().parse().unwrap();
         self.probe.query(&url, key).await.is_ok()
@@ -212,18 +251,11 @@ async fn create_secret_makes_one_key_per_token_and_a_rerun_reuses_it() {
 async fn create_secret_made_before_a_lost_answer_is_found_by_the_rerun() {
     let w = World::new().await;
     // CreateApiKey took effect, its answer was lost: the key exists with the marker.
-    let description = KeyMarker::new(&w.secret, "token-lost").to_string();
     let made = w
-        .keys
-        .create_api_key(
-            &w.settings.api_id,
-            &description,
-            steps::new_key_expiry(w.now(), 30 * DAY),
-        )
-        .await
-        .unwrap();
+        .make_key(&KeyMarker::new(&w.secret, "token-lost").to_string(), 30)
+        .await;
     let stored = w.create("token-lost").await;
-    assert_eq!(stored, made.key);
+    assert_eq!(stored, made);
     assert_eq!(w.listed().await.len(), 1);
 }
 
@@ -275,24 +307,18 @@ async fn test_secret_accepts_working_keys_and_goes_on_when_the_current_key_is_al
     );
 
     // Deleted by hand: clients already fail; the rotation is the repair, so it goes on.
-    w.keys
-        .delete_api_key(&w.settings.api_id, &current)
-        .await
-        .unwrap();
+    w.delete(&current).await;
     assert!(!w.accepted(&current).await);
     assert_eq!(w.test(&pending, Some(&current)).await, Ok(CurrentKey::Gone));
 
     // A current key from the prior art with AppSync's default 7 days, now past them.
-    let old = w
-        .keys
-        .create_api_key(&w.settings.api_id, "prior art", w.now().plus_secs(7 * DAY))
-        .await
-        .unwrap();
+    let old = w.make_key("prior art", 7).await;
+    let expires = steps::floor_hour(w.now().plus_secs(7 * DAY));
     w.clock.advance(Duration::from_secs(8 * DAY));
-    assert!(!w.accepted(&old.key).await, "AppSync refuses expired keys");
+    assert!(!w.accepted(&old).await, "AppSync refuses expired keys");
     assert_eq!(
-        w.test(&pending, Some(&old.key)).await,
-        Ok(CurrentKey::Expired(old.expires))
+        w.test(&pending, Some(&old)).await,
+        Ok(CurrentKey::Expired(expires))
     );
 }
 
@@ -300,10 +326,7 @@ async fn test_secret_accepts_working_keys_and_goes_on_when_the_current_key_is_al
 async fn test_secret_fails_with_a_clear_error_when_the_pending_key_is_gone_or_expired() {
     let w = World::new().await;
     let pending = w.create("v2").await;
-    w.keys
-        .delete_api_key(&w.settings.api_id, &pending)
-        .await
-        .unwrap();
+    w.delete(&pending).await;
     let err = w.test(&pending, None).await.unwrap_err();
     assert_eq!(
         err,
@@ -313,14 +336,10 @@ async fn test_secret_fails_with_a_clear_error_when_the_pending_key_is_gone_or_ex
     );
     assert!(err.to_string().contains("remove AWSPENDING"), "{err}");
 
-    let short = w
-        .keys
-        .create_api_key(&w.settings.api_id, "short", w.now().plus_secs(2 * DAY))
-        .await
-        .unwrap();
+    let short = w.make_key("short", 2).await;
     w.clock.advance(Duration::from_secs(3 * DAY));
     assert!(matches!(
-        w.test(&short.key, None).await,
+        w.test(&short, None).await,
         Err(AppSyncStepError::PendingKeyExpired { .. })
     ));
 }
@@ -373,48 +392,20 @@ async fn test_secret_fails_when_the_query_fails_or_the_endpoint_is_wrong() {
 #[tokio::test]
 async fn finish_secret_retires_the_previous_key_then_deletes_it_after_the_grace() {
     let w = World::new().await;
-    let api = &w.settings.api_id;
     // The key the prior art stored (no marker), then two rotations' keys.
-    let prior = w
-        .keys
-        .create_api_key(
-            api,
-            "made by the blog's function",
-            w.now().plus_secs(300 * DAY),
-        )
-        .await
-        .unwrap()
-        .key;
+    let prior = w.make_key("made by the blog's function", 300).await;
     let other_secret = w
-        .keys
-        .create_api_key(
-            api,
+        .make_key(
             &KeyMarker::new("arn:aws:secretsmanager:us-east-1:1:secret:other", "v9").to_string(),
-            w.now().plus_secs(300 * DAY),
+            300,
         )
-        .await
-        .unwrap()
-        .key;
-    let by_hand = w
-        .keys
-        .create_api_key(api, "operator's key", w.now().plus_secs(300 * DAY))
-        .await
-        .unwrap()
-        .key;
+        .await;
+    let by_hand = w.make_key("operator's key", 300).await;
     let v1 = w.create("v1").await;
 
     // Rotation v0 (prior) -> v1 finished: the prior key is AWSPREVIOUS.
-    let report = retire_keys(
-        &w.keys,
-        &w.settings,
-        &w.secret,
-        &[&v1],
-        Some(("v0", &prior)),
-        w.now(),
-    )
-    .await;
+    let report = w.retire(&w.settings, &v1, ("v0", &prior)).await;
     assert_eq!((report.retired, report.deleted), (1, 0), "{report:?}");
-    assert!(report.failures.is_empty());
     let prior_listed = w
         .listed()
         .await
@@ -431,15 +422,7 @@ async fn finish_secret_retires_the_previous_key_then_deletes_it_after_the_grace(
     assert!(w.accepted(&prior).await, "still valid within the grace");
 
     // A rerun of finishSecret within the grace changes nothing.
-    let rerun = retire_keys(
-        &w.keys,
-        &w.settings,
-        &w.secret,
-        &[&v1],
-        Some(("v0", &prior)),
-        w.now(),
-    )
-    .await;
+    let rerun = w.retire(&w.settings, &v1, ("v0", &prior)).await;
     assert_eq!((rerun.retired, rerun.deleted), (0, 0), "{rerun:?}");
     assert!(w.accepted(&prior).await);
 
@@ -447,15 +430,7 @@ async fn finish_secret_retires_the_previous_key_then_deletes_it_after_the_grace(
     w.clock
         .advance(w.settings.previous_key_grace + Duration::from_secs(1));
     let v2 = w.create("v2").await;
-    let report = retire_keys(
-        &w.keys,
-        &w.settings,
-        &w.secret,
-        &[&v2],
-        Some(("v1", &v1)),
-        w.now(),
-    )
-    .await;
+    let report = w.retire(&w.settings, &v2, ("v1", &v1)).await;
     assert_eq!((report.retired, report.deleted), (1, 1), "{report:?}");
     assert!(!w.accepted(&prior).await);
     assert!(w.accepted(&v1).await && w.accepted(&v2).await);
@@ -471,15 +446,7 @@ async fn finish_secret_retires_the_previous_key_then_deletes_it_after_the_grace(
     let mut long = w.settings.clone();
     long.previous_key_grace = Duration::from_secs(10 * DAY);
     w.clock.advance(Duration::from_secs(2 * DAY));
-    let report = retire_keys(
-        &w.keys,
-        &long,
-        &w.secret,
-        &[&v2],
-        Some(("v1", &v1)),
-        w.now(),
-    )
-    .await;
+    let report = w.retire(&long, &v2, ("v1", &v1)).await;
     assert_eq!((report.retired, report.deleted), (0, 1), "{report:?}");
     assert_eq!(
         w.listed().await.len(),
