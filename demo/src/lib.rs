@@ -18,6 +18,7 @@
 //! [`run`] returns a [`Report`]; `edgeseal-demo` prints it and writes the timeline SVG.
 
 pub mod apigw;
+pub mod appsync;
 pub mod authorizer_log;
 pub mod chaos;
 pub mod cloudfront;

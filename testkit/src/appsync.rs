@@ -382,3 +382,61 @@ fn json(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
     );
     response
 }
+
+/// An AppSync client as the blog's clients are built: it reads the key from the secret's
+/// AWSCURRENT version (`{"<field>": "da2-…"}`) and caches it for `ttl`, as AWS's Secrets
+/// Manager caching clients do (their default TTL is an hour), then sends it in
+/// `x-api-key`. A rotation must never leave such a client holding a key AppSync refuses.
+pub struct SecretKeyClient {
+    sm: aws_sdk_secretsmanager::Client,
+    secret: String,
+    field: String,
+    ttl: Duration,
+    cached: tokio::sync::Mutex<Option<(StaticHeaderValue, Instant)>>,
+}
+
+impl SecretKeyClient {
+    /// A client of `secret`, reading the key from JSON field `field`.
+    pub fn new(
+        sm: aws_sdk_secretsmanager::Client,
+        secret: &str,
+        field: &str,
+        ttl: Duration,
+    ) -> Self {
+        Self {
+            sm,
+            secret: secret.to_owned(),
+            field: field.to_owned(),
+            ttl,
+            cached: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The key this client sends now: the cached one while fresh, else AWSCURRENT's.
+    ///
+    /// # Errors
+    /// When the secret cannot be read or holds no key in the field.
+    pub async fn key(&self) -> Result<StaticHeaderValue, String> {
+        let mut cached = self.cached.lock().await;
+        if let Some((key, fetched)) = cached.as_ref()
+            && fetched.elapsed() < self.ttl
+        {
+            return Ok(key.clone());
+        }
+        let value = self
+            .sm
+            .get_secret_value()
+            .secret_id(&self.secret)
+            .version_stage("AWSCURRENT")
+            .send()
+            .await
+            .map_err(|e| format!("GetSecretValue: {e}"))?;
+        let text = value.secret_string().ok_or("no SecretString")?;
+        let key = match edgeseal::SecretValue::parse(text, Some(&self.field)) {
+            Ok(edgeseal::SecretValue::StaticHeader(key)) => key,
+            _ => return Err(format!("AWSCURRENT has no {:?} field", self.field)),
+        };
+        *cached = Some((key.clone(), Instant::now()));
+        Ok(key)
+    }
+}
