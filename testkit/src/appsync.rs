@@ -33,7 +33,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use edgeseal::{StaticHeaderValue, UnixTime};
-use edgeseal_rotator::target::appsync::{ApiKey, AppSyncError, AppSyncKeys, AppSyncOp};
+use edgeseal_rotator::aws::{ApiError, Op};
+use edgeseal_rotator::target::appsync::{ApiKey, AppSyncKeys};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -90,35 +91,35 @@ impl<A: AppSyncKeys> AwsKeyRules<A> {
     }
 
     /// `expires` as AppSync stores it, or its refusal.
-    fn stored_expiry(&self, op: AppSyncOp, expires: UnixTime) -> Result<UnixTime, AppSyncError> {
+    fn stored_expiry(&self, op: Op, expires: UnixTime) -> Result<UnixTime, ApiError> {
         let rounded = UnixTime::from_secs(expires.as_secs() / HOUR * HOUR);
         let now = self.clock.now();
         if rounded < now.plus_secs(DAY) {
-            return Err(AppSyncError::ValidityOutOfBounds {
+            return Err(out_of_bounds(
                 op,
-                message: "API key must be valid for a minimum of 1 days.".into(),
-            });
+                "API key must be valid for a minimum of 1 days.",
+            ));
         }
         if rounded > now.plus_secs(365 * DAY) {
-            return Err(AppSyncError::ValidityOutOfBounds {
+            return Err(out_of_bounds(
                 op,
-                message: "API key must be valid for a maximum of 365 days.".into(),
-            });
+                "API key must be valid for a maximum of 365 days.",
+            ));
         }
         Ok(rounded)
     }
 
     async fn require_listed(
         &self,
-        op: AppSyncOp,
+        op: Op,
         api_id: &str,
         key: &StaticHeaderValue,
-    ) -> Result<(), AppSyncError> {
+    ) -> Result<(), ApiError> {
         let keys = self.inner.list_api_keys(api_id).await?;
         if keys.iter().any(|k| &k.key == key) {
             Ok(())
         } else {
-            Err(AppSyncError::NotFound {
+            Err(ApiError::NotFound {
                 op,
                 message: "API key not found.".into(),
             })
@@ -127,7 +128,7 @@ impl<A: AppSyncKeys> AwsKeyRules<A> {
 }
 
 impl<A: AppSyncKeys> AppSyncKeys for AwsKeyRules<A> {
-    async fn list_api_keys(&self, api_id: &str) -> Result<Vec<ApiKey>, AppSyncError> {
+    async fn list_api_keys(&self, api_id: &str) -> Result<Vec<ApiKey>, ApiError> {
         self.inner.list_api_keys(api_id).await
     }
 
@@ -136,8 +137,8 @@ impl<A: AppSyncKeys> AppSyncKeys for AwsKeyRules<A> {
         api_id: &str,
         description: &str,
         expires: UnixTime,
-    ) -> Result<ApiKey, AppSyncError> {
-        let expires = self.stored_expiry(AppSyncOp::CreateApiKey, expires)?;
+    ) -> Result<ApiKey, ApiError> {
+        let expires = self.stored_expiry(Op::CreateApiKey, expires)?;
         self.inner
             .create_api_key(api_id, description, expires)
             .await
@@ -149,29 +150,33 @@ impl<A: AppSyncKeys> AppSyncKeys for AwsKeyRules<A> {
         key: &StaticHeaderValue,
         description: &str,
         expires: Option<UnixTime>,
-    ) -> Result<ApiKey, AppSyncError> {
+    ) -> Result<ApiKey, ApiError> {
         let expires = expires
-            .map(|e| self.stored_expiry(AppSyncOp::UpdateApiKey, e))
+            .map(|e| self.stored_expiry(Op::UpdateApiKey, e))
             .transpose()?;
-        self.require_listed(AppSyncOp::UpdateApiKey, api_id, key)
-            .await?;
+        self.require_listed(Op::UpdateApiKey, api_id, key).await?;
         self.inner
             .update_api_key(api_id, key, description, expires)
             .await
     }
 
-    async fn delete_api_key(
-        &self,
-        api_id: &str,
-        key: &StaticHeaderValue,
-    ) -> Result<(), AppSyncError> {
-        self.require_listed(AppSyncOp::DeleteApiKey, api_id, key)
-            .await?;
+    async fn delete_api_key(&self, api_id: &str, key: &StaticHeaderValue) -> Result<(), ApiError> {
+        self.require_listed(Op::DeleteApiKey, api_id, key).await?;
         self.inner.delete_api_key(api_id, key).await
     }
 
-    async fn graphql_url(&self, api_id: &str) -> Result<String, AppSyncError> {
+    async fn graphql_url(&self, api_id: &str) -> Result<String, ApiError> {
         self.inner.graphql_url(api_id).await
+    }
+}
+
+/// AppSync's refusal of an expiry (its message as moto words it; AppSync's wording is
+/// not documented, its code is).
+fn out_of_bounds(op: Op, message: &str) -> ApiError {
+    ApiError::Service {
+        op,
+        code: "ApiKeyValidityOutOfBoundsException".into(),
+        message: message.into(),
     }
 }
 

@@ -48,6 +48,16 @@ pub enum Op {
     GetOriginRequestPolicy,
     /// `cloudfront:GetContinuousDeploymentPolicy`
     GetContinuousDeploymentPolicy,
+    /// `appsync:ListApiKeys`
+    ListApiKeys,
+    /// `appsync:CreateApiKey`
+    CreateApiKey,
+    /// `appsync:UpdateApiKey`
+    UpdateApiKey,
+    /// `appsync:DeleteApiKey`
+    DeleteApiKey,
+    /// `appsync:GetGraphqlApi`
+    GetGraphqlApi,
 }
 
 impl Op {
@@ -69,6 +79,11 @@ impl Op {
             Op::GetCachePolicy => "GetCachePolicy",
             Op::GetOriginRequestPolicy => "GetOriginRequestPolicy",
             Op::GetContinuousDeploymentPolicy => "GetContinuousDeploymentPolicy",
+            Op::ListApiKeys => "ListApiKeys",
+            Op::CreateApiKey => "CreateApiKey",
+            Op::UpdateApiKey => "UpdateApiKey",
+            Op::DeleteApiKey => "DeleteApiKey",
+            Op::GetGraphqlApi => "GetGraphqlApi",
         }
     }
 }
@@ -84,6 +99,9 @@ impl Op {
                 | Op::PublishVersion
                 | Op::DeleteFunctionVersion
                 | Op::UpdateDistribution
+                | Op::CreateApiKey
+                | Op::UpdateApiKey
+                | Op::DeleteApiKey
         )
     }
 }

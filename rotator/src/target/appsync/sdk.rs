@@ -4,10 +4,11 @@ use aws_sdk_appsync::error::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use edgeseal::{StaticHeaderValue, UnixTime};
 
-use super::api::{ApiKey, AppSyncError, AppSyncKeys, AppSyncOp};
+use super::api::{ApiKey, AppSyncKeys};
+use crate::aws::{ApiError, Op};
 
-/// Turn an SDK error into an [`AppSyncError`], keeping the service's code and message.
-fn classify<E, R>(op: AppSyncOp, err: &SdkError<E, R>) -> AppSyncError
+/// Turn an SDK error into an [`ApiError`], keeping the service's code and message.
+fn classify<E, R>(op: Op, err: &SdkError<E, R>) -> ApiError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -18,11 +19,7 @@ where
 /// [`classify`] for a call naming `key`: AppSync's messages quote the key they could not
 /// find ("API key not found: <key>", aws-amplify/amplify-category-api#1914), and an API
 /// key's id is the secret itself, so every occurrence is cut out of the message.
-fn classify_about<E, R>(
-    op: AppSyncOp,
-    err: &SdkError<E, R>,
-    key: Option<&StaticHeaderValue>,
-) -> AppSyncError
+fn classify_about<E, R>(op: Op, err: &SdkError<E, R>, key: Option<&StaticHeaderValue>) -> ApiError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -37,21 +34,17 @@ where
             let code = e.code().unwrap_or("unknown").to_owned();
             let message = scrub(e.message().unwrap_or_default().to_owned());
             match code.as_str() {
-                "NotFoundException" => AppSyncError::NotFound { op, message },
-                "ApiKeyValidityOutOfBoundsException" => {
-                    AppSyncError::ValidityOutOfBounds { op, message }
-                }
-                "ApiKeyLimitExceededException" => AppSyncError::KeyLimitExceeded { op, message },
+                "NotFoundException" => ApiError::NotFound { op, message },
                 // AppSync's 429 is `LimitExceededException` ("The request exceeded a
                 // limit. Try your request again.", API reference); the others are the
                 // generic throttling codes. The SDK's own retries come first.
                 "LimitExceededException" | "ThrottlingException" | "TooManyRequestsException" => {
-                    AppSyncError::Throttled { op, message }
+                    ApiError::Throttled { op, message }
                 }
-                _ => AppSyncError::Service { op, code, message },
+                _ => ApiError::Service { op, code, message },
             }
         }
-        other => AppSyncError::Service {
+        other => ApiError::Service {
             op,
             code: "transport".to_owned(),
             message: scrub(
@@ -63,7 +56,7 @@ where
 
 /// An SDK `ApiKey` as the trait's [`ApiKey`]. `expires` is seconds since the epoch for
 /// `da2` keys, the only version still valid (ApiKey reference).
-fn api_key(op: AppSyncOp, key: aws_sdk_appsync::types::ApiKey) -> Result<ApiKey, AppSyncError> {
+fn api_key(op: Op, key: aws_sdk_appsync::types::ApiKey) -> Result<ApiKey, ApiError> {
     let aws_sdk_appsync::types::ApiKey {
         id,
         description,
@@ -72,10 +65,10 @@ fn api_key(op: AppSyncOp, key: aws_sdk_appsync::types::ApiKey) -> Result<ApiKey,
     } = key;
     let key = id
         .and_then(|id| StaticHeaderValue::new(id).ok())
-        .ok_or(AppSyncError::Incomplete { op, field: "id" })?;
+        .ok_or(ApiError::Incomplete { op, field: "id" })?;
     let expires = u64::try_from(expires)
         .map(UnixTime::from_secs)
-        .map_err(|_| AppSyncError::Incomplete {
+        .map_err(|_| ApiError::Incomplete {
             op,
             field: "expires",
         })?;
@@ -103,8 +96,8 @@ impl SdkAppSync {
 }
 
 impl AppSyncKeys for SdkAppSync {
-    async fn list_api_keys(&self, api_id: &str) -> Result<Vec<ApiKey>, AppSyncError> {
-        let op = AppSyncOp::ListApiKeys;
+    async fn list_api_keys(&self, api_id: &str) -> Result<Vec<ApiKey>, ApiError> {
+        let op = Op::ListApiKeys;
         let mut pages = self
             .0
             .list_api_keys()
@@ -124,8 +117,8 @@ impl AppSyncKeys for SdkAppSync {
         api_id: &str,
         description: &str,
         expires: UnixTime,
-    ) -> Result<ApiKey, AppSyncError> {
-        let op = AppSyncOp::CreateApiKey;
+    ) -> Result<ApiKey, ApiError> {
+        let op = Op::CreateApiKey;
         let out = self
             .0
             .create_api_key()
@@ -137,7 +130,7 @@ impl AppSyncKeys for SdkAppSync {
             .map_err(|e| classify(op, &e))?;
         api_key(
             op,
-            out.api_key.ok_or(AppSyncError::Incomplete {
+            out.api_key.ok_or(ApiError::Incomplete {
                 op,
                 field: "apiKey",
             })?,
@@ -150,8 +143,8 @@ impl AppSyncKeys for SdkAppSync {
         key: &StaticHeaderValue,
         description: &str,
         expires: Option<UnixTime>,
-    ) -> Result<ApiKey, AppSyncError> {
-        let op = AppSyncOp::UpdateApiKey;
+    ) -> Result<ApiKey, ApiError> {
+        let op = Op::UpdateApiKey;
         let out = self
             .0
             .update_api_key()
@@ -164,30 +157,26 @@ impl AppSyncKeys for SdkAppSync {
             .map_err(|e| classify_about(op, &e, Some(key)))?;
         api_key(
             op,
-            out.api_key.ok_or(AppSyncError::Incomplete {
+            out.api_key.ok_or(ApiError::Incomplete {
                 op,
                 field: "apiKey",
             })?,
         )
     }
 
-    async fn delete_api_key(
-        &self,
-        api_id: &str,
-        key: &StaticHeaderValue,
-    ) -> Result<(), AppSyncError> {
+    async fn delete_api_key(&self, api_id: &str, key: &StaticHeaderValue) -> Result<(), ApiError> {
         self.0
             .delete_api_key()
             .api_id(api_id)
             .id(key.expose())
             .send()
             .await
-            .map_err(|e| classify_about(AppSyncOp::DeleteApiKey, &e, Some(key)))?;
+            .map_err(|e| classify_about(Op::DeleteApiKey, &e, Some(key)))?;
         Ok(())
     }
 
-    async fn graphql_url(&self, api_id: &str) -> Result<String, AppSyncError> {
-        let op = AppSyncOp::GetGraphqlApi;
+    async fn graphql_url(&self, api_id: &str) -> Result<String, ApiError> {
+        let op = Op::GetGraphqlApi;
         let out = self
             .0
             .get_graphql_api()
@@ -199,7 +188,7 @@ impl AppSyncKeys for SdkAppSync {
             .and_then(|api| api.uris())
             .and_then(|uris| uris.get("GRAPHQL"))
             .cloned()
-            .ok_or(AppSyncError::Incomplete {
+            .ok_or(ApiError::Incomplete {
                 op,
                 field: "graphqlApi.uris.GRAPHQL",
             })

@@ -19,10 +19,11 @@ use std::time::Duration;
 
 use edgeseal::{Stage, StaticHeaderValue, UnixTime};
 
-use super::api::{ApiKey, AppSyncError, AppSyncKeys};
+use super::api::{ApiKey, AppSyncKeys};
 use super::graphql::{GraphqlProbe, GraphqlProbeError};
 use super::marker::KeyMarker;
 use super::settings::AppSyncSettings;
+use crate::aws::ApiError;
 
 const HOUR: u64 = 3_600;
 const DAY: u64 = 86_400;
@@ -33,7 +34,7 @@ const DAY: u64 = 86_400;
 pub enum AppSyncStepError {
     /// An AppSync call failed.
     #[error(transparent)]
-    Api(#[from] AppSyncError),
+    Api(#[from] ApiError),
     /// New keys would expire before the next rotation replaced them.
     #[error(
         "APPSYNC_KEY_VALIDITY_DAYS ({validity_days} days) does not outlive the rotation interval ({interval_secs} s) plus PREVIOUS_KEY_GRACE_SECS ({grace_secs} s): clients would hold an expired key before the next rotation; raise it or rotate more often"
@@ -302,7 +303,7 @@ pub struct Retirement {
     /// Keys deleted (grace over, or already expired).
     pub deleted: usize,
     /// Calls that failed; the keys concerned are dealt with by a later finishSecret.
-    pub failures: Vec<AppSyncError>,
+    pub failures: Vec<ApiError>,
 }
 
 /// finishSecret, after the labels moved: retire the keys of this secret that are neither
@@ -377,7 +378,7 @@ async fn retire<A: AppSyncKeys>(
     listed: &ApiKey,
     marker: KeyMarker<'_>,
     now: UnixTime,
-) -> Result<(), AppSyncError> {
+) -> Result<(), ApiError> {
     let cap = retired_key_expiry(now, settings.previous_key_grace);
     let expires = (listed.expires > cap).then_some(cap);
     api.update_api_key(
@@ -399,10 +400,10 @@ async fn delete<A: AppSyncKeys>(
     api: &A,
     settings: &AppSyncSettings,
     listed: &ApiKey,
-) -> Result<(), AppSyncError> {
+) -> Result<(), ApiError> {
     match api.delete_api_key(&settings.api_id, &listed.key).await {
         // Deleted meanwhile (by hand, or a lost answer to our own delete): done.
-        Ok(()) | Err(AppSyncError::NotFound { .. }) => {
+        Ok(()) | Err(ApiError::NotFound { .. }) => {
             tracing::info!("finishSecret: deleted an old API key");
             Ok(())
         }
