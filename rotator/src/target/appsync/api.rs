@@ -11,6 +11,7 @@
 //! [`ApiError::Service`]'s `code`.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use edgeseal::{StaticHeaderValue, UnixTime};
@@ -107,5 +108,113 @@ impl<T: AppSyncKeys> AppSyncKeys for Arc<T> {
 
     async fn graphql_url(&self, api_id: &str) -> Result<String, ApiError> {
         (**self).graphql_url(api_id).await
+    }
+}
+
+/// An [`AppSyncKeys`] call in flight, boxed so that [`SharedKeys`] can hold any client.
+type KeysCall<'a, T> = Pin<Box<dyn Future<Output = Result<T, ApiError>> + Send + 'a>>;
+
+/// [`AppSyncKeys`] in object-safe form, for [`SharedKeys`].
+trait DynKeys: Send + Sync {
+    fn list<'a>(&'a self, api_id: &'a str) -> KeysCall<'a, Vec<ApiKey>>;
+    fn create<'a>(
+        &'a self,
+        api_id: &'a str,
+        description: &'a str,
+        expires: UnixTime,
+    ) -> KeysCall<'a, ApiKey>;
+    fn update<'a>(
+        &'a self,
+        api_id: &'a str,
+        key: &'a StaticHeaderValue,
+        description: &'a str,
+        expires: Option<UnixTime>,
+    ) -> KeysCall<'a, ApiKey>;
+    fn delete<'a>(&'a self, api_id: &'a str, key: &'a StaticHeaderValue) -> KeysCall<'a, ()>;
+    fn url<'a>(&'a self, api_id: &'a str) -> KeysCall<'a, String>;
+}
+
+impl<T: AppSyncKeys> DynKeys for T {
+    fn list<'a>(&'a self, api_id: &'a str) -> KeysCall<'a, Vec<ApiKey>> {
+        Box::pin(self.list_api_keys(api_id))
+    }
+
+    fn create<'a>(
+        &'a self,
+        api_id: &'a str,
+        description: &'a str,
+        expires: UnixTime,
+    ) -> KeysCall<'a, ApiKey> {
+        Box::pin(self.create_api_key(api_id, description, expires))
+    }
+
+    fn update<'a>(
+        &'a self,
+        api_id: &'a str,
+        key: &'a StaticHeaderValue,
+        description: &'a str,
+        expires: Option<UnixTime>,
+    ) -> KeysCall<'a, ApiKey> {
+        Box::pin(self.update_api_key(api_id, key, description, expires))
+    }
+
+    fn delete<'a>(&'a self, api_id: &'a str, key: &'a StaticHeaderValue) -> KeysCall<'a, ()> {
+        Box::pin(self.delete_api_key(api_id, key))
+    }
+
+    fn url<'a>(&'a self, api_id: &'a str) -> KeysCall<'a, String> {
+        Box::pin(self.graphql_url(api_id))
+    }
+}
+
+/// Any [`AppSyncKeys`] client behind one type: the rotator's target enum names no AppSync
+/// client type, so the SDK client in production and a fault-injecting wrapper in tests
+/// fit the same target.
+#[derive(Clone)]
+pub struct SharedKeys(Arc<dyn DynKeys>);
+
+impl SharedKeys {
+    /// Share `keys`.
+    pub fn new(keys: impl AppSyncKeys + 'static) -> Self {
+        Self(Arc::new(keys))
+    }
+}
+
+impl std::fmt::Debug for SharedKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedKeys")
+    }
+}
+
+impl AppSyncKeys for SharedKeys {
+    async fn list_api_keys(&self, api_id: &str) -> Result<Vec<ApiKey>, ApiError> {
+        self.0.list(api_id).await
+    }
+
+    async fn create_api_key(
+        &self,
+        api_id: &str,
+        description: &str,
+        expires: UnixTime,
+    ) -> Result<ApiKey, ApiError> {
+        self.0.create(api_id, description, expires).await
+    }
+
+    async fn update_api_key(
+        &self,
+        api_id: &str,
+        key: &StaticHeaderValue,
+        description: &str,
+        expires: Option<UnixTime>,
+    ) -> Result<ApiKey, ApiError> {
+        self.0.update(api_id, key, description, expires).await
+    }
+
+    async fn delete_api_key(&self, api_id: &str, key: &StaticHeaderValue) -> Result<(), ApiError> {
+        self.0.delete(api_id, key).await
+    }
+
+    async fn graphql_url(&self, api_id: &str) -> Result<String, ApiError> {
+        self.0.url(api_id).await
     }
 }

@@ -14,7 +14,7 @@ pub mod sdk;
 pub mod settings;
 pub mod steps;
 
-pub use api::{ApiKey, AppSyncKeys};
+pub use api::{ApiKey, AppSyncKeys, SharedKeys};
 pub use graphql::{GraphqlProbe, GraphqlProbeError};
 pub use marker::KeyMarker;
 pub use sdk::SdkAppSync;
