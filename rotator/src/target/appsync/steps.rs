@@ -65,6 +65,15 @@ pub enum AppSyncStepError {
         /// Its expiry.
         expires: UnixTime,
     },
+    /// The configuration test found the current key deleted (`expired: None`) or expired.
+    #[error(
+        "the AWSCURRENT API key is {}: clients holding it are refused; rotate now to give them a new one",
+        match expired { Some(at) => format!("expired (at {at})"), None => "no longer in AppSync".to_owned() }
+    )]
+    CurrentKeyUnusable {
+        /// When it expired, if it still exists.
+        expired: Option<UnixTime>,
+    },
     /// The GraphQL endpoint (configured or from `GetGraphqlApi`) is not a usable URL.
     #[error("the GraphQL endpoint {0:?} is not an absolute http(s) URL")]
     BadEndpoint(String),
@@ -243,21 +252,7 @@ pub async fn test_keys<A: AppSyncKeys>(
     retry: PendingRetry,
 ) -> Result<CurrentKey, AppSyncStepError> {
     let keys = api.list_api_keys(&settings.api_id).await?;
-    let find = |key: &StaticHeaderValue| keys.iter().find(|k| &k.key == key);
-    match find(pending) {
-        None => {
-            return Err(AppSyncStepError::PendingKeyGone {
-                version_id: pending_version.to_owned(),
-            });
-        }
-        Some(listed) if !listed.is_valid_at(now) => {
-            return Err(AppSyncStepError::PendingKeyExpired {
-                version_id: pending_version.to_owned(),
-                expires: listed.expires,
-            });
-        }
-        Some(_) => {}
-    }
+    pending_listed(&keys, pending_version, pending, now)?;
     let mut attempt = 1;
     loop {
         match probe.query(endpoint, pending).await {
@@ -281,7 +276,7 @@ pub async fn test_keys<A: AppSyncKeys>(
     if current == pending {
         return Ok(CurrentKey::SameAsPending);
     }
-    match find(current) {
+    match keys.iter().find(|k| &k.key == current) {
         None => Ok(CurrentKey::Gone),
         Some(listed) if !listed.is_valid_at(now) => Ok(CurrentKey::Expired(listed.expires)),
         Some(_) => probe
@@ -292,6 +287,66 @@ pub async fn test_keys<A: AppSyncKeys>(
                 stage: Stage::Current,
                 source,
             }),
+    }
+}
+
+/// The pending key of `pending_version` is listed and still valid.
+fn pending_listed(
+    keys: &[ApiKey],
+    pending_version: &str,
+    pending: &StaticHeaderValue,
+    now: UnixTime,
+) -> Result<(), AppSyncStepError> {
+    match keys.iter().find(|k| &k.key == pending) {
+        None => Err(AppSyncStepError::PendingKeyGone {
+            version_id: pending_version.to_owned(),
+        }),
+        Some(listed) if !listed.is_valid_at(now) => Err(AppSyncStepError::PendingKeyExpired {
+            version_id: pending_version.to_owned(),
+            expires: listed.expires,
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
+/// finishSecret, before the labels move: the pending key still exists and is valid, so
+/// that AWSCURRENT never moves to a key AppSync refuses (one deleted by hand meanwhile).
+pub async fn check_pending<A: AppSyncKeys>(
+    api: &A,
+    settings: &AppSyncSettings,
+    pending_version: &str,
+    pending: &StaticHeaderValue,
+    now: UnixTime,
+) -> Result<(), AppSyncStepError> {
+    let keys = api.list_api_keys(&settings.api_id).await?;
+    pending_listed(&keys, pending_version, pending, now)
+}
+
+/// The configuration test (`RotateImmediately=false`): the current key is listed, valid,
+/// and the test query succeeds with it. Changes nothing.
+pub async fn test_current<A: AppSyncKeys>(
+    api: &A,
+    probe: &GraphqlProbe,
+    endpoint: &http::Uri,
+    settings: &AppSyncSettings,
+    current: &StaticHeaderValue,
+    now: UnixTime,
+) -> Result<(), AppSyncStepError> {
+    let keys = api.list_api_keys(&settings.api_id).await?;
+    match keys.iter().find(|k| &k.key == current) {
+        None => Err(AppSyncStepError::CurrentKeyUnusable { expired: None }),
+        Some(listed) if !listed.is_valid_at(now) => Err(AppSyncStepError::CurrentKeyUnusable {
+            expired: Some(listed.expires),
+        }),
+        Some(_) => {
+            probe
+                .query(endpoint, current)
+                .await
+                .map_err(|source| AppSyncStepError::Rejected {
+                    stage: Stage::Current,
+                    source,
+                })
+        }
     }
 }
 
