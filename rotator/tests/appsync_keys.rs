@@ -455,3 +455,18 @@ async fn finish_secret_retires_the_previous_key_then_deletes_it_after_the_grace(
         "v2, the other secret's, the hand-made"
     );
 }
+
+#[tokio::test]
+async fn create_secret_names_appsyncs_key_limit_when_the_api_is_full() {
+    let w = World::new().await;
+    for n in 0..edgeseal_testkit::appsync::MAX_KEYS_PER_API {
+        w.make_key(&format!("key {n}"), 2).await;
+    }
+    let err = create_key(&w.keys, &w.settings, &w.secret, "token", w.now(), None)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("ApiKeyLimitExceededException"),
+        "{err}"
+    );
+}

@@ -9,7 +9,11 @@
 //!   after the call, else `ApiKeyValidityOutOfBoundsException` (CreateApiKey /
 //!   UpdateApiKey / ApiKey API reference; moto checks only the 1-day minimum, unrounded);
 //!   updating or deleting a key that does not exist is `NotFoundException` (DeleteApiKey
-//!   reference; moto raises a `KeyError`, answered as a 500 the SDK retries).
+//!   reference; moto raises a `KeyError`, answered as a 500 the SDK retries); an API holds
+//!   at most 50 keys, expired ones included until deleted (AppSync quotas, "API keys per
+//!   API: 50"; `ApiKeyLimitExceededException`; moto has no limit); `GetGraphqlApi`
+//!   names the API's real endpoint (moto answers the placeholder `http://graphql.uri`),
+//!   here the loopback [`GraphqlEndpoint`] once [`AwsKeyRules::with_graphql_url`] says so.
 //! - [`GraphqlEndpoint`] answers GraphQL requests as an API with `API_KEY` authorization
 //!   does: a key is accepted only while `ListApiKeys` lists it with `expires` in the
 //!   future — expired keys stay listed until deleted (ListApiKeys reference: "deleted
@@ -82,12 +86,28 @@ impl SkewedClock {
 pub struct AwsKeyRules<A> {
     inner: A,
     clock: SkewedClock,
+    graphql_url: Option<String>,
 }
+
+/// AppSync's limit of API keys per API (not adjustable).
+pub const MAX_KEYS_PER_API: usize = 50;
 
 impl<A: AppSyncKeys> AwsKeyRules<A> {
     /// Wrap `inner`, judging expiries against `clock`.
     pub fn new(inner: A, clock: SkewedClock) -> Self {
-        Self { inner, clock }
+        Self {
+            inner,
+            clock,
+            graphql_url: None,
+        }
+    }
+
+    /// Answer `GetGraphqlApi` with `url` (the loopback endpoint) as AppSync answers with
+    /// the API's own endpoint.
+    #[must_use]
+    pub fn with_graphql_url(mut self, url: &str) -> Self {
+        self.graphql_url = Some(url.to_owned());
+        self
     }
 
     /// `expires` as AppSync stores it, or its refusal.
@@ -139,6 +159,13 @@ impl<A: AppSyncKeys> AppSyncKeys for AwsKeyRules<A> {
         expires: UnixTime,
     ) -> Result<ApiKey, ApiError> {
         let expires = self.stored_expiry(Op::CreateApiKey, expires)?;
+        if self.inner.list_api_keys(api_id).await?.len() >= MAX_KEYS_PER_API {
+            return Err(ApiError::Service {
+                op: Op::CreateApiKey,
+                code: "ApiKeyLimitExceededException".into(),
+                message: "The API key exceeded a limit. Try your request again.".into(),
+            });
+        }
         self.inner
             .create_api_key(api_id, description, expires)
             .await
@@ -166,7 +193,8 @@ impl<A: AppSyncKeys> AppSyncKeys for AwsKeyRules<A> {
     }
 
     async fn graphql_url(&self, api_id: &str) -> Result<String, ApiError> {
-        self.inner.graphql_url(api_id).await
+        let moto = self.inner.graphql_url(api_id).await?;
+        Ok(self.graphql_url.clone().unwrap_or(moto))
     }
 }
 
