@@ -8,7 +8,8 @@
 use lambda_runtime::Diagnostic;
 
 use crate::aws::ApiError;
-use crate::rotator::RotationError;
+use crate::error::RotationError;
+use crate::target::appsync::AppSyncStepError;
 
 /// The stable `errorType` of `err`.
 pub fn error_type(err: &RotationError) -> &'static str {
@@ -41,6 +42,16 @@ pub fn error_type(err: &RotationError) -> &'static str {
         RotationError::QueryStringsHidden { .. } => "QueryStringsHidden",
         RotationError::StagingNotRotated { .. } => "StagingNotRotated",
         RotationError::ConfigurationTest(_) => "ConfigurationTestFailed",
+        RotationError::AppSync(e) => match e {
+            AppSyncStepError::ValidityTooShort { .. } => "KeyValidityTooShort",
+            AppSyncStepError::PendingKeyGone { .. } => "AppSyncPendingKeyGone",
+            AppSyncStepError::PendingKeyExpired { .. } => "AppSyncPendingKeyExpired",
+            AppSyncStepError::CurrentKeyUnusable { .. } => "AppSyncCurrentKeyUnusable",
+            AppSyncStepError::BadEndpoint(_) => "AppSyncBadEndpoint",
+            AppSyncStepError::Rejected { .. } => "OriginRejected",
+            // Converted into `RotationError::Api` by `From`; never held here.
+            AppSyncStepError::Api(_) => "AwsApiError",
+        },
     }
 }
 

@@ -6,6 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use edgeseal_edge_signer::EdgeAssets;
 use edgeseal_rotator::aws::sdk::{SdkCloudFront, SdkLambda, SdkSecrets};
 use edgeseal_rotator::edge_version::{EdgeVersionRecord, SdkParameters};
+use edgeseal_rotator::target::AnyTarget;
+use edgeseal_rotator::target::appsync::SdkAppSync;
 use edgeseal_rotator::{Config, RotationEvent, Rotator};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::{Value, json};
@@ -27,7 +29,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
     let config =
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
-    let assets = match &config.edge {
+    let assets = match config.edge() {
         Some(edge) => Some(EdgeAssets::from_dir(&edge.assets_dir).inspect_err(
             |e| tracing::error!(error = %e, dir = %edge.assets_dir.display(), "cannot load the edge assets"),
         )?),
@@ -42,14 +44,21 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Box::new(record.map(|r| (r, SdkCloudFront::new(&sdk), SdkParameters::new(&sdk)))),
     );
     let margin = config.deadline_margin;
-    let rotator: &'static SdkRotator = Box::leak(Box::new(Rotator::new(
-        config,
-        SdkSecrets::new(&sdk),
-        SdkLambda::new(&sdk),
-        SdkCloudFront::new(&sdk),
-        assets,
-    )?));
-    tracing::info!(mode = rotator.config().mode.as_str(), "rotator ready");
+    let rotator: SdkRotator = match AnyTarget::appsync(&config, SdkAppSync::new(&sdk)) {
+        Some(target) => Rotator::with_target(config, SdkSecrets::new(&sdk), target),
+        None => Rotator::new(
+            config,
+            SdkSecrets::new(&sdk),
+            SdkLambda::new(&sdk),
+            SdkCloudFront::new(&sdk),
+            assets,
+        )?,
+    };
+    let rotator: &'static SdkRotator = Box::leak(Box::new(rotator));
+    tracing::info!(
+        rotation_target = rotator.config().kind().as_str(),
+        "rotator ready"
+    );
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<RotationEvent>| async move {
         let deadline = deadline(event.context.deadline, margin);
@@ -83,7 +92,7 @@ async fn record_edge_version(
     rotator: &SdkRotator,
     recorder: &Option<(EdgeVersionRecord, SdkCloudFront, SdkParameters)>,
 ) {
-    let (Some((record, cdn, store)), Some(edge)) = (recorder, &rotator.config().edge) else {
+    let (Some((record, cdn, store)), Some(edge)) = (recorder, rotator.config().edge()) else {
         return;
     };
     let distributions = &rotator.config().distributions;

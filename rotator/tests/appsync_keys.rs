@@ -270,7 +270,7 @@ async fn create_secret_refuses_a_validity_that_would_lapse_before_the_next_rotat
         &w.secret,
         "token",
         w.now(),
-        steps::rotation_interval(Some(30), None),
+        edgeseal_rotator::aws::rotation_interval(Some(30), None),
     )
     .await
     .unwrap_err();
@@ -286,7 +286,7 @@ async fn create_secret_refuses_a_validity_that_would_lapse_before_the_next_rotat
         &w.secret,
         "token",
         w.now(),
-        steps::rotation_interval(Some(29), None),
+        edgeseal_rotator::aws::rotation_interval(Some(29), None),
     )
     .await
     .unwrap();

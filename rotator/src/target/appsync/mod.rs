@@ -13,6 +13,7 @@ pub mod marker;
 pub mod sdk;
 pub mod settings;
 pub mod steps;
+mod target;
 
 pub use api::{ApiKey, AppSyncKeys, SharedKeys};
 pub use graphql::{GraphqlProbe, GraphqlProbeError};
@@ -20,3 +21,4 @@ pub use marker::KeyMarker;
 pub use sdk::SdkAppSync;
 pub use settings::AppSyncSettings;
 pub use steps::{AppSyncStepError, CurrentKey, PendingRetry, Retirement};
+pub use target::{AppSyncTarget, Clock};

@@ -1,56 +1,47 @@
 //! [`AppSyncKeys`] through `aws-sdk-appsync`.
 
-use aws_sdk_appsync::error::SdkError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use edgeseal::{StaticHeaderValue, UnixTime};
 
 use super::api::{ApiKey, AppSyncKeys};
+use crate::aws::sdk::{OrApiError as _, required};
 use crate::aws::{ApiError, Op};
 
-/// Turn an SDK error into an [`ApiError`], keeping the service's code and message.
-fn classify<E, R>(op: Op, err: &SdkError<E, R>) -> ApiError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    classify_about(op, err, None)
-}
-
-/// [`classify`] for a call naming `key`: AppSync's messages quote the key they could not
-/// find ("API key not found: <key>", aws-amplify/amplify-category-api#1914), and an API
-/// key's id is the secret itself, so every occurrence is cut out of the message.
-fn classify_about<E, R>(op: Op, err: &SdkError<E, R>, key: Option<&StaticHeaderValue>) -> ApiError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
+/// An AppSync error as the rotator reports it. The shared classification
+/// ([`crate::aws::sdk`]) knows other services' codes; AppSync's own are added here:
+/// `NotFoundException` (404) and `LimitExceededException`, its 429 ("The request exceeded
+/// a limit. Try your request again.", API reference). And for a call naming `key`, the
+/// key is cut out of the message: AppSync quotes the key it could not find ("API key not
+/// found: <key>", aws-amplify/amplify-category-api#1914), and a key's id is the secret.
+fn appsync(err: ApiError, key: Option<&StaticHeaderValue>) -> ApiError {
     let scrub = |text: String| match key {
         Some(key) => text.replace(key.expose(), "<redacted>"),
         None => text,
     };
     match err {
-        SdkError::ServiceError(service) => {
-            let e = service.err();
-            let code = e.code().unwrap_or("unknown").to_owned();
-            let message = scrub(e.message().unwrap_or_default().to_owned());
-            match code.as_str() {
-                "NotFoundException" => ApiError::NotFound { op, message },
-                // AppSync's 429 is `LimitExceededException` ("The request exceeded a
-                // limit. Try your request again.", API reference); the others are the
-                // generic throttling codes. The SDK's own retries come first.
-                "LimitExceededException" | "ThrottlingException" | "TooManyRequestsException" => {
-                    ApiError::Throttled { op, message }
-                }
-                _ => ApiError::Service { op, code, message },
-            }
-        }
-        other => ApiError::Service {
-            op,
-            code: "transport".to_owned(),
-            message: scrub(
-                aws_smithy_types::error::display::DisplayErrorContext(other).to_string(),
-            ),
+        ApiError::Service { op, code, message } => match code.as_str() {
+            "NotFoundException" => ApiError::NotFound {
+                op,
+                message: scrub(message),
+            },
+            "LimitExceededException" => ApiError::Throttled {
+                op,
+                message: scrub(message),
+            },
+            _ => ApiError::Service {
+                op,
+                code,
+                message: scrub(message),
+            },
         },
+        ApiError::NotFound { op, message } => ApiError::NotFound {
+            op,
+            message: scrub(message),
+        },
+        ApiError::Throttled { op, message } => ApiError::Throttled {
+            op,
+            message: scrub(message),
+        },
+        other => other,
     }
 }
 
@@ -107,7 +98,11 @@ impl AppSyncKeys for SdkAppSync {
             .send();
         let mut keys = Vec::new();
         while let Some(item) = pages.next().await {
-            keys.push(api_key(op, item.map_err(|e| classify(op, &e))?)?);
+            let item = std::future::ready(item)
+                .or_api_error(op)
+                .await
+                .map_err(|e| appsync(e, None))?;
+            keys.push(api_key(op, item)?);
         }
         Ok(keys)
     }
@@ -126,15 +121,10 @@ impl AppSyncKeys for SdkAppSync {
             .description(description)
             .expires(epoch_secs(expires))
             .send()
+            .or_api_error(op)
             .await
-            .map_err(|e| classify(op, &e))?;
-        api_key(
-            op,
-            out.api_key.ok_or(ApiError::Incomplete {
-                op,
-                field: "apiKey",
-            })?,
-        )
+            .map_err(|e| appsync(e, None))?;
+        api_key(op, required(op, "apiKey", out.api_key)?)
     }
 
     async fn update_api_key(
@@ -153,15 +143,10 @@ impl AppSyncKeys for SdkAppSync {
             .description(description)
             .set_expires(expires.map(epoch_secs))
             .send()
+            .or_api_error(op)
             .await
-            .map_err(|e| classify_about(op, &e, Some(key)))?;
-        api_key(
-            op,
-            out.api_key.ok_or(ApiError::Incomplete {
-                op,
-                field: "apiKey",
-            })?,
-        )
+            .map_err(|e| appsync(e, Some(key)))?;
+        api_key(op, required(op, "apiKey", out.api_key)?)
     }
 
     async fn delete_api_key(&self, api_id: &str, key: &StaticHeaderValue) -> Result<(), ApiError> {
@@ -170,8 +155,9 @@ impl AppSyncKeys for SdkAppSync {
             .api_id(api_id)
             .id(key.expose())
             .send()
+            .or_api_error(Op::DeleteApiKey)
             .await
-            .map_err(|e| classify_about(Op::DeleteApiKey, &e, Some(key)))?;
+            .map_err(|e| appsync(e, Some(key)))?;
         Ok(())
     }
 
@@ -182,15 +168,16 @@ impl AppSyncKeys for SdkAppSync {
             .get_graphql_api()
             .api_id(api_id)
             .send()
+            .or_api_error(op)
             .await
-            .map_err(|e| classify(op, &e))?;
-        out.graphql_api()
-            .and_then(|api| api.uris())
-            .and_then(|uris| uris.get("GRAPHQL"))
-            .cloned()
-            .ok_or(ApiError::Incomplete {
-                op,
-                field: "graphqlApi.uris.GRAPHQL",
-            })
+            .map_err(|e| appsync(e, None))?;
+        required(
+            op,
+            "graphqlApi.uris.GRAPHQL",
+            out.graphql_api()
+                .and_then(|api| api.uris())
+                .and_then(|uris| uris.get("GRAPHQL"))
+                .cloned(),
+        )
     }
 }

@@ -3,12 +3,12 @@
 //! The AWS blog's AppSync rotation function ("Automatically Rotating AWS AppSync API
 //! Keys") reads its API id from `AppSyncApiId` and stores the key as `{"APIKEY": "..."}`;
 //! both are kept: `AppSyncApiId` is accepted as another name of `APPSYNC_API_ID`, and
-//! `SECRET_KEY_NAME` defaults to `APIKEY` for this target, so clients that read the
-//! blog's secret keep working.
+//! `SECRET_KEY_NAME` (read with the other common settings, in `config`) defaults to
+//! `APIKEY` for this target, so clients that read the blog's secret keep working.
 
 use std::time::Duration;
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, invalid, number};
 
 /// The prior art's name of [`AppSyncSettings::api_id`]'s variable.
 pub const PRIOR_ART_API_ID_VAR: &str = "AppSyncApiId";
@@ -44,8 +44,6 @@ pub struct AppSyncSettings {
     /// secret. AppSync cannot end a key sooner than 1 day after an update, so it stays
     /// valid at least that long; it is deleted once the grace has passed.
     pub previous_key_grace: Duration,
-    /// `SECRET_KEY_NAME`, default `APIKEY` here: the JSON field holding the key.
-    pub secret_key_name: String,
     /// `ORIGIN_TEST_TIMEOUT_MS`, default 5000: the whole GraphQL test request.
     pub test_timeout: Duration,
 }
@@ -54,8 +52,6 @@ impl AppSyncSettings {
     /// Default `PREVIOUS_KEY_GRACE_SECS` (the authorizer's default, for the same reason:
     /// clients holding the previous value must finish with it).
     pub const DEFAULT_PREVIOUS_KEY_GRACE_SECS: u64 = 3600;
-    /// Default `SECRET_KEY_NAME` for this target (the blog's field).
-    pub const DEFAULT_SECRET_KEY_NAME: &'static str = "APIKEY";
 
     /// Read the settings through `lookup` (the environment, or a map in tests). Empty
     /// values count as unset. Every error names its variable.
@@ -138,8 +134,6 @@ impl AppSyncSettings {
             test_query,
             key_validity_days,
             previous_key_grace: Duration::from_secs(grace_secs),
-            secret_key_name: get("SECRET_KEY_NAME")
-                .unwrap_or_else(|| Self::DEFAULT_SECRET_KEY_NAME.to_owned()),
             test_timeout: Duration::from_millis(number(
                 &get,
                 "ORIGIN_TEST_TIMEOUT_MS",
@@ -153,27 +147,6 @@ impl AppSyncSettings {
     /// A new key's validity in seconds.
     pub fn key_validity_secs(&self) -> u64 {
         self.key_validity_days * 86_400
-    }
-}
-
-fn invalid(var: &'static str, reason: &'static str) -> ConfigError {
-    ConfigError::Invalid { var, reason }
-}
-
-fn number(
-    get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: u64,
-    min: u64,
-    max: u64,
-) -> Result<u64, ConfigError> {
-    match get(var) {
-        None => Ok(default),
-        Some(text) => match text.parse::<u64>() {
-            Ok(n) if (min..=max).contains(&n) => Ok(n),
-            Ok(_) => Err(invalid(var, "out of range (see the README for bounds)")),
-            Err(_) => Err(invalid(var, "not a whole number")),
-        },
     }
 }
 
@@ -195,7 +168,6 @@ mod tests {
     fn defaults_keep_the_prior_art_names_and_the_longest_validity() {
         let s = settings(&[("AppSyncApiId", "abcdefghijklmnopqrstuvwxyz")]).unwrap();
         assert_eq!(s.api_id, "abcdefghijklmnopqrstuvwxyz");
-        assert_eq!(s.secret_key_name, "APIKEY");
         assert_eq!(s.test_query, "{ __typename }");
         assert_eq!(s.graphql_url, None);
         assert_eq!(s.key_validity_days, 365);
@@ -251,7 +223,6 @@ mod tests {
             ("APPSYNC_API_ID", "abc123"),
             ("APPSYNC_GRAPHQL_URL", "https://api.example.com/graphql"),
             ("APPSYNC_TEST_QUERY", "query Health { health }"),
-            ("SECRET_KEY_NAME", "APPSYNC_KEY"),
         ])
         .unwrap();
         assert_eq!(
@@ -259,6 +230,5 @@ mod tests {
             "https://api.example.com/graphql"
         );
         assert_eq!(s.test_query, "query Health { health }");
-        assert_eq!(s.secret_key_name, "APPSYNC_KEY");
     }
 }

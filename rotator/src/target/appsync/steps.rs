@@ -111,28 +111,6 @@ pub fn retired_key_expiry(now: UnixTime, grace: Duration) -> UnixTime {
     ceil_hour(now.plus_secs(grace.as_secs().max(DAY)))
 }
 
-/// The secret's rotation interval from its `RotationRules`: `AutomaticallyAfterDays`,
-/// or a `rate(N days|hours)` schedule expression; `None` for `cron(…)` schedules (their
-/// gaps vary) and when rotation has no schedule.
-pub fn rotation_interval(
-    automatically_after_days: Option<i64>,
-    schedule_expression: Option<&str>,
-) -> Option<Duration> {
-    if let Some(expression) = schedule_expression {
-        let inner = expression.trim().strip_prefix("rate(")?.strip_suffix(')')?;
-        let (count, unit) = inner.trim().split_once(' ')?;
-        let count: u64 = count.parse().ok()?;
-        let unit_secs = match unit.trim() {
-            "day" | "days" => DAY,
-            "hour" | "hours" => HOUR,
-            _ => return None,
-        };
-        return Some(Duration::from_secs(count.checked_mul(unit_secs)?));
-    }
-    let days = u64::try_from(automatically_after_days?).ok()?;
-    Some(Duration::from_secs(days.checked_mul(DAY)?))
-}
-
 /// createSecret: the key to store as the pending version `token` of `secret_id`.
 ///
 /// A key marked for this secret and token that AppSync still accepts is reused (a rerun
@@ -493,25 +471,5 @@ mod tests {
             retired_key_expiry(on_the_hour, Duration::ZERO).as_secs(),
             on_the_hour.as_secs() + DAY
         );
-    }
-
-    #[test]
-    fn the_rotation_interval_comes_from_days_or_a_rate_but_not_a_cron() {
-        assert_eq!(
-            rotation_interval(Some(30), None),
-            Some(Duration::from_secs(30 * DAY))
-        );
-        assert_eq!(
-            rotation_interval(Some(30), Some("rate(10 days)")),
-            Some(Duration::from_secs(10 * DAY))
-        );
-        assert_eq!(
-            rotation_interval(None, Some("rate(4 hours)")),
-            Some(Duration::from_secs(4 * HOUR))
-        );
-        assert_eq!(rotation_interval(None, Some("cron(0 8 1 * ? *)")), None);
-        assert_eq!(rotation_interval(None, Some("rate(1 week)")), None);
-        assert_eq!(rotation_interval(None, None), None);
-        assert_eq!(rotation_interval(Some(-1), None), None);
     }
 }
