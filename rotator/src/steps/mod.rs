@@ -122,7 +122,9 @@ impl<S: SecretsApi, L: EdgeFunctionApi, C: DistributionApi> Rotator<S, L, C> {
         let outcome = match &self.target {
             AnyTarget::Signed(target) => Box::pin(self.step(target, event, &step)).await?,
             AnyTarget::StaticHeader(target) => Box::pin(self.step(target, event, &step)).await?,
-            AnyTarget::AppSync(target) => Box::pin(self.step(target, event, &step)).await?,
+            AnyTarget::AppSync(target) => {
+                Box::pin(self.step(target.as_ref(), event, &step)).await?
+            }
         };
         if outcome == Outcome::Done {
             info!("step done");

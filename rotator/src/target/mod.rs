@@ -232,7 +232,7 @@ pub enum AnyTarget<L, C> {
     StaticHeader(static_header::StaticHeaderTarget<C>),
     /// `ROTATION_TARGET=appsync-api-key` (its AppSync client is type-erased: the enum
     /// names no client type of it).
-    AppSync(appsync::AppSyncTarget),
+    AppSync(Box<appsync::AppSyncTarget>),
 }
 
 impl<L: EdgeFunctionApi, C: DistributionApi> AnyTarget<L, C> {
@@ -267,7 +267,11 @@ impl<L: EdgeFunctionApi, C: DistributionApi> AnyTarget<L, C> {
     /// when `config` selects another target.
     pub fn appsync(config: &Config, keys: impl appsync::AppSyncKeys + 'static) -> Option<Self> {
         config.appsync().map(|settings| {
-            AnyTarget::AppSync(appsync::AppSyncTarget::new(config, settings.clone(), keys))
+            AnyTarget::AppSync(Box::new(appsync::AppSyncTarget::new(
+                config,
+                settings.clone(),
+                keys,
+            )))
         })
     }
 }
