@@ -198,3 +198,199 @@ pub async fn traffic(
         let _ = task.await;
     }
 }
+
+/// What to run (`--target appsync-api-key`).
+#[derive(Clone, Debug)]
+pub struct AppSyncDemoSettings {
+    /// moto server.
+    pub moto_url: String,
+    /// How long traffic runs.
+    pub duration: Duration,
+    /// Rotations, evenly spread over the run.
+    pub rotations: usize,
+    /// Legitimate requests per second, in all.
+    pub rate: u32,
+    /// The rotator Lambda's timeout: each step's deadline.
+    pub rotator_timeout: Duration,
+}
+
+/// What happened.
+#[derive(Debug)]
+pub struct AppSyncReport {
+    /// The text summary.
+    pub summary: String,
+    /// Legitimate requests refused or failed.
+    pub legitimate_failures: u64,
+    /// Rotations that did not complete, with why.
+    pub failed_rotations: Vec<String>,
+    /// Whether the key kept by the stale client was refused by the end (expected once a
+    /// rotation after its grace deleted it).
+    pub stale_key_refused: bool,
+}
+
+impl AppSyncReport {
+    /// Whether the run showed what it should: no legitimate request refused, every
+    /// rotation completed, and (with two rotations or more) the forgotten key refused.
+    pub fn passed(&self, rotations: usize) -> bool {
+        self.legitimate_failures == 0
+            && self.failed_rotations.is_empty()
+            && (rotations < 2 || self.stale_key_refused)
+    }
+}
+
+type DemoAppSyncRotator = edgeseal_rotator::Rotator<
+    edgeseal_rotator::aws::sdk::SdkSecrets,
+    edgeseal_rotator::aws::sdk::SdkLambda,
+    edgeseal_rotator::aws::sdk::SdkCloudFront,
+>;
+
+/// Run the AppSync demo: the world, the clients, the rotations, the summary.
+pub async fn run(settings: &AppSyncDemoSettings) -> Result<AppSyncReport, DemoError> {
+    use edgeseal_rotator::{Config, RotationEvent, Rotator, Step};
+
+    let sdk = edgeseal_testkit::sdk_config_for(&settings.moto_url).await;
+    let run = crate::world::run_id();
+    let world = Arc::new(create_world(&sdk, &run).await?);
+    let role = crate::iam::create_lambda_role(&sdk, &format!("edgeseal-demo-{run}")).await?;
+    let lambda_arn =
+        crate::world::rotation_function(&aws_sdk_lambda::Client::new(&sdk), &role, &run).await?;
+
+    let grace = DEMO_GRACE_SECS.to_string();
+    let vars = [
+        ("ROTATION_TARGET", "appsync-api-key"),
+        ("AppSyncApiId", world.api_id.as_str()),
+        ("APPSYNC_GRAPHQL_URL", world.endpoint.url()),
+        ("PREVIOUS_KEY_GRACE_SECS", grace.as_str()),
+    ];
+    let config = Config::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .map_err(|e| DemoError::Config(e.to_string()))?;
+    let target = edgeseal_rotator::AnyTarget::appsync(&config, world.appsync.clone())
+        .ok_or_else(|| DemoError::Config("not the AppSync target".into()))?;
+    let rotator: DemoAppSyncRotator = Rotator::with_target(
+        config,
+        edgeseal_rotator::aws::sdk::SdkSecrets::new(&sdk),
+        target,
+    );
+
+    let counts = Arc::new(Counts::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let traffic = tokio::spawn(traffic(
+        Arc::clone(&world),
+        Arc::clone(&counts),
+        4,
+        settings.rate,
+        started,
+        Arc::clone(&stop),
+    ));
+
+    let mut timeline = Vec::new();
+    let mut failed_rotations = Vec::new();
+    let mut longest = Duration::ZERO;
+    let spacing = settings.duration.div_f64(settings.rotations as f64 + 1.0);
+    for rotation in 1..=settings.rotations {
+        tokio::time::sleep(
+            spacing
+                .mul_f64(rotation as f64)
+                .saturating_sub(started.elapsed()),
+        )
+        .await;
+        let token = edgeseal_testkit::start_rotation(&world.sm, &world.secret, &lambda_arn)
+            .await
+            .map_err(DemoError::Aws)?;
+        let mut completed = false;
+        let mut last_error = String::new();
+        // A failed step restarts the rotation a moment later, as Secrets Manager retries.
+        'attempts: for _ in 0..3 {
+            for step in Step::ALL {
+                let event = RotationEvent {
+                    step,
+                    secret_id: world.secret.clone(),
+                    client_request_token: token.clone(),
+                    rotation_token: None,
+                };
+                let began = Instant::now();
+                let deadline = tokio::time::Instant::now() + settings.rotator_timeout;
+                let result = rotator.run(&event, deadline).await;
+                longest = longest.max(began.elapsed());
+                let at = started.elapsed().as_secs_f64();
+                match result {
+                    Ok(_) => {
+                        timeline.push(format!("  {at:6.1} s  rotation {rotation}: {step} done"))
+                    }
+                    Err(e) => {
+                        last_error = format!("{step}: {e} [{}]", edgeseal_rotator::error_type(&e));
+                        timeline.push(format!("  {at:6.1} s  rotation {rotation}: {last_error}"));
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue 'attempts;
+                    }
+                }
+            }
+            completed = true;
+            break;
+        }
+        if !completed {
+            failed_rotations.push(format!("rotation {rotation}: {last_error}"));
+        }
+    }
+    tokio::time::sleep(settings.duration.saturating_sub(started.elapsed())).await;
+    stop.store(true, Ordering::Relaxed);
+    let _ = traffic.await;
+
+    let listed = world
+        .appsync
+        .list_api_keys(&world.api_id)
+        .await
+        .map_err(|e| DemoError::Aws(e.to_string()))?;
+    let made_by_edgeseal = listed
+        .iter()
+        .filter(|k| {
+            k.description
+                .as_deref()
+                .is_some_and(|d| d.starts_with("edgeseal key for"))
+        })
+        .count();
+    let first_key_listed = listed.iter().any(|k| k.key == world.first_key);
+    let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let (sent, refused, failed) = (
+        load(&counts.sent),
+        load(&counts.refused),
+        load(&counts.failed),
+    );
+    let (stale_sent, stale_refused) = (load(&counts.stale_sent), load(&counts.stale_refused));
+    let stale_since = load(&counts.stale_refused_at_ms);
+    let mut summary = format!(
+        "edgeseal demo, target appsync-api-key: an AppSync API (moto) whose clients read their key from the secret\n\
+         Rotations: {} of {} completed; longest step {} ms; grace {DEMO_GRACE_SECS} s; client cache {} s\n",
+        settings.rotations - failed_rotations.len(),
+        settings.rotations,
+        longest.as_millis(),
+        CLIENT_CACHE_TTL.as_secs(),
+    );
+    for line in &timeline {
+        summary.push_str(line);
+        summary.push('\n');
+    }
+    summary.push_str(&format!(
+        "Legitimate requests: {sent} sent, {refused} refused by AppSync, {failed} failed otherwise\n\
+         Forgotten copy of the first key: {stale_sent} sent, {stale_refused} refused{}\n\
+         API keys at the end: {} listed ({made_by_edgeseal} made by edgeseal); the first key {}\n",
+        if stale_since > 0 {
+            format!(" (from {:.1} s on)", stale_since as f64 / 1000.0)
+        } else {
+            String::new()
+        },
+        listed.len(),
+        if first_key_listed { "still exists" } else { "was deleted after its grace" },
+    ));
+    Ok(AppSyncReport {
+        summary,
+        legitimate_failures: refused + failed,
+        failed_rotations,
+        stale_key_refused: stale_refused > 0 && !first_key_listed,
+    })
+}

@@ -251,6 +251,11 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
     let static_value = match settings.mode {
         TargetKind::Signed => None,
         TargetKind::StaticHeader => Some(modes::use_static_header_secret(&aws).await?),
+        TargetKind::AppSyncApiKey => {
+            return Err(DemoError::Config(
+                "--target appsync-api-key runs its own world (appsync::run)".into(),
+            ));
+        }
     };
     let control = Arc::new(FakeCloudFront::new(settings.propagation));
     let rotator_cloudfront = Arc::new(FaultableCloudFront::new(Arc::clone(&control)));

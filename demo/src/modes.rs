@@ -117,6 +117,9 @@ pub fn authorizer_env(mode: TargetKind) -> Vec<(String, String)> {
             ("HEADER_NAME".to_owned(), HEADER_NAME.to_owned()),
             ("SECRET_KEY_NAME".to_owned(), SECRET_FIELD.to_owned()),
         ],
+        TargetKind::AppSyncApiKey => {
+            unreachable!("parse_mode never yields it: --target appsync-api-key runs appsync::run")
+        }
     }
 }
 
@@ -125,6 +128,9 @@ pub fn identity_sources(mode: TargetKind) -> Vec<&'static str> {
     match mode {
         TargetKind::Signed => crate::apigw::IDENTITY_SOURCES.to_vec(),
         TargetKind::StaticHeader => vec![HEADER_NAME],
+        TargetKind::AppSyncApiKey => {
+            unreachable!("parse_mode never yields it: --target appsync-api-key runs appsync::run")
+        }
     }
 }
 
@@ -140,5 +146,8 @@ pub fn rotator_env(mode: TargetKind, edge_function: &str) -> Vec<(&'static str, 
             ("HEADER_NAME", HEADER_NAME.to_owned()),
             ("SECRET_KEY_NAME", SECRET_FIELD.to_owned()),
         ],
+        TargetKind::AppSyncApiKey => {
+            unreachable!("parse_mode never yields it: --target appsync-api-key runs appsync::run")
+        }
     }
 }
