@@ -19,13 +19,16 @@ template, matches = decode(str(root / "deploy" / "template.yaml"))
 if matches:
     sys.exit(f"cannot read the template: {matches}")
 
-# Where each function reads its environment: config.rs, plus modules that own an
-# optional setting of their own (the rotator's edge-version record).
+# Where each function reads its environment: config.rs, plus modules that own settings
+# of their own (the rotator's edge-version record, each rotation target's settings).
 functions = {
     "AuthorizerFunction": [root / "origin-verifier" / "src" / "config.rs"],
     "RotatorFunction": [
         root / "rotator" / "src" / "config.rs",
         root / "rotator" / "src" / "edge_version.rs",
+        root / "rotator" / "src" / "target" / "signed.rs",
+        root / "rotator" / "src" / "target" / "static_header.rs",
+        root / "rotator" / "src" / "target" / "appsync" / "settings.rs",
     ],
 }
 docs = (root / "docs" / "configuration.md").read_text()
