@@ -9,7 +9,6 @@
 //! query the schema rejects still answers 200, with `errors`. So success is HTTP 200,
 //! a JSON body, and no `errors` in it.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,7 +16,6 @@ use edgeseal::StaticHeaderValue;
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 
 /// The most of a response body read: a GraphQL answer to a test query is small, and
 /// nothing more is needed to judge it.
@@ -90,7 +88,7 @@ impl GraphqlProbe {
     pub fn new(query: &str, timeout: Duration) -> Self {
         let body = serde_json::json!({ "query": query }).to_string();
         Self {
-            client: https_client(),
+            client: crate::origin::test_client(),
             body: Bytes::from(body),
             timeout,
         }
@@ -118,7 +116,7 @@ impl GraphqlProbe {
                 .client
                 .request(request)
                 .await
-                .map_err(|e| GraphqlProbeError::Transport(error_chain(&e)))?;
+                .map_err(|e| GraphqlProbeError::Transport(crate::origin::error_chain(&e)))?;
             let status = response.status().as_u16();
             let body = Limited::new(response.into_body(), MAX_BODY)
                 .collect()
@@ -178,40 +176,6 @@ fn shorten(text: &str, key: &StaticHeaderValue) -> String {
         .chars()
         .take(200)
         .collect()
-}
-
-/// An HTTP/1 client for http and https with the platform's roots, no connection reuse
-/// (each test is a fresh connection, like a client's first request).
-fn https_client() -> Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder = match hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(Arc::clone(&provider))
-    {
-        Ok(builder) => builder,
-        // No usable system roots (a bare test machine): https endpoints then fail at the
-        // handshake with a clear error, http ones still work.
-        Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
-            rustls::ClientConfig::builder()
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth(),
-        ),
-    };
-    let connector = builder.https_or_http().enable_http1().build();
-    Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(0)
-        .build(connector)
-}
-
-/// The error and its sources on one line.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
 }
 
 #[cfg(test)]
