@@ -18,6 +18,7 @@
 //! [`run`] returns a [`Report`]; `edgeseal-demo` prints it and writes the timeline SVG.
 
 pub mod apigw;
+pub mod appsync;
 pub mod authorizer_log;
 pub mod chaos;
 pub mod cloudfront;
@@ -254,6 +255,11 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
         TargetKind::Signed => None,
         TargetKind::StaticHeader | TargetKind::Waf => {
             Some(modes::use_static_header_secret(&aws).await?)
+        }
+        TargetKind::AppSyncApiKey => {
+            return Err(DemoError::Config(
+                "--target appsync-api-key runs its own world (appsync::run)".into(),
+            ));
         }
     };
     let control = Arc::new(FakeCloudFront::new(settings.propagation));

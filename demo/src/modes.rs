@@ -120,6 +120,9 @@ pub fn authorizer_env(mode: TargetKind) -> Vec<(String, String)> {
             ("HEADER_NAME".to_owned(), HEADER_NAME.to_owned()),
             ("SECRET_KEY_NAME".to_owned(), SECRET_FIELD.to_owned()),
         ],
+        TargetKind::AppSyncApiKey => {
+            unreachable!("parse_mode never yields it: --target appsync-api-key runs appsync::run")
+        }
     }
 }
 
@@ -128,6 +131,9 @@ pub fn identity_sources(mode: TargetKind) -> Vec<&'static str> {
     match mode {
         TargetKind::Signed => crate::apigw::IDENTITY_SOURCES.to_vec(),
         TargetKind::StaticHeader | TargetKind::Waf => vec![HEADER_NAME],
+        TargetKind::AppSyncApiKey => {
+            unreachable!("parse_mode never yields it: --target appsync-api-key runs appsync::run")
+        }
     }
 }
 
@@ -143,5 +149,8 @@ pub fn rotator_env(mode: TargetKind, edge_function: &str) -> Vec<(&'static str, 
             ("HEADER_NAME", HEADER_NAME.to_owned()),
             ("SECRET_KEY_NAME", SECRET_FIELD.to_owned()),
         ],
+        TargetKind::AppSyncApiKey => {
+            unreachable!("parse_mode never yields it: --target appsync-api-key runs appsync::run")
+        }
     }
 }

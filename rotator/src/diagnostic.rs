@@ -9,6 +9,7 @@ use lambda_runtime::Diagnostic;
 
 use crate::aws::ApiError;
 use crate::error::RotationError;
+use crate::target::appsync::AppSyncStepError;
 use crate::target::waf::WafError;
 
 /// The stable `errorType` of `err`.
@@ -43,6 +44,16 @@ pub fn error_type(err: &RotationError) -> &'static str {
         RotationError::StagingNotRotated { .. } => "StagingNotRotated",
         RotationError::ConfigurationTest(_) => "ConfigurationTestFailed",
         RotationError::Waf(e) => waf_error_type(e),
+        RotationError::AppSync(e) => match e {
+            AppSyncStepError::ValidityTooShort { .. } => "KeyValidityTooShort",
+            AppSyncStepError::PendingKeyGone { .. } => "AppSyncPendingKeyGone",
+            AppSyncStepError::PendingKeyExpired { .. } => "AppSyncPendingKeyExpired",
+            AppSyncStepError::CurrentKeyUnusable { .. } => "AppSyncCurrentKeyUnusable",
+            AppSyncStepError::BadEndpoint(_) => "AppSyncBadEndpoint",
+            AppSyncStepError::Rejected { .. } => "OriginRejected",
+            // Converted into `RotationError::Api` by `From`; never held here.
+            AppSyncStepError::Api(_) => "AwsApiError",
+        },
     }
 }
 

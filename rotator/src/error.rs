@@ -4,6 +4,7 @@ use edgeseal_edge_signer::PackageError;
 
 use crate::aws::ApiError;
 use crate::origin::ProbeError;
+use crate::target::appsync::AppSyncStepError;
 
 /// Why a step failed. Secrets Manager will retry the rotation; the variants say what an
 /// operator would need to fix when retries keep failing. Never carries key material.
@@ -148,6 +149,18 @@ pub enum RotationError {
     /// The WAF header rule could not be changed or proven applied (`waf` target).
     #[error(transparent)]
     Waf(#[from] crate::target::waf::WafError),
+    /// The AppSync target's own failure (its AWS calls fail as [`RotationError::Api`]).
+    #[error(transparent)]
+    AppSync(AppSyncStepError),
+}
+
+impl From<AppSyncStepError> for RotationError {
+    fn from(err: AppSyncStepError) -> Self {
+        match err {
+            AppSyncStepError::Api(e) => RotationError::Api(e),
+            other => RotationError::AppSync(other),
+        }
+    }
 }
 
 /// Misconfiguration found when building a [`crate::Rotator`].
@@ -161,7 +174,8 @@ pub enum SetupError {
     #[error("edge assets are unusable")]
     Assets(#[source] PackageError),
     /// The configured target needs a client it was not given (or was built for another
-    /// target).
-    #[error("the configured target needs its {0} client (build it with AnyTarget::waf)")]
+    /// target): build it with the target's own constructor (`AnyTarget::waf`,
+    /// `AnyTarget::appsync`).
+    #[error("the configured target needs its {0} client")]
     MissingClient(&'static str),
 }

@@ -1,7 +1,7 @@
-//! Fault injection: a wrapper for any of the rotator's AWS traits (and the `waf`
-//! target's web ACL client) that fails the
-//! call a [`FaultPlan`] names, before it reaches AWS or after it took effect (the answer
-//! lost), the two ways a call fails in AWS's retry model (AWS SDK developer guide,
+//! Fault injection: a wrapper for any of the rotator's AWS traits (and the targets'
+//! clients: the `waf` web ACL, AppSync keys) that fails the call a [`FaultPlan`] names,
+//! before it reaches AWS or after it took effect (the answer lost), the two ways a call
+//! fails in AWS's retry model (AWS SDK developer guide,
 //! "Retry behavior": a timeout or dropped connection leaves the outcome unknown).
 //!
 //! The injected error is an ordinary [`ApiError::Service`] with the code
@@ -12,11 +12,13 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_cloudfront::types::DistributionConfig;
 use aws_sdk_wafv2::types::WebAcl;
+use edgeseal::{StaticHeaderValue, UnixTime};
 use edgeseal_rotator::aws::{
     ApiError, DeployStatus, DistributionApi, EdgeFunctionApi, FunctionVersion, Op, PolicyRef,
     SecretMetadata, SecretsApi, UpdateStatus, VersionState,
 };
 use edgeseal_rotator::target::waf::{LockedWebAcl, WebAclApi, WebAclRef};
+use edgeseal_rotator::target::appsync::{ApiKey, AppSyncKeys};
 use zeroize::Zeroizing;
 
 use crate::lock;
@@ -293,5 +295,49 @@ impl<T: WebAclApi> WebAclApi for Faulty<T> {
             self.inner.update_web_acl(acl, web_acl, lock_token),
         )
         .await
+    }
+}
+
+impl<T: AppSyncKeys> AppSyncKeys for Faulty<T> {
+    async fn list_api_keys(&self, api_id: &str) -> Result<Vec<ApiKey>, ApiError> {
+        self.call(Op::ListApiKeys, self.inner.list_api_keys(api_id))
+            .await
+    }
+
+    async fn create_api_key(
+        &self,
+        api_id: &str,
+        description: &str,
+        expires: UnixTime,
+    ) -> Result<ApiKey, ApiError> {
+        self.call(
+            Op::CreateApiKey,
+            self.inner.create_api_key(api_id, description, expires),
+        )
+        .await
+    }
+
+    async fn update_api_key(
+        &self,
+        api_id: &str,
+        key: &StaticHeaderValue,
+        description: &str,
+        expires: Option<UnixTime>,
+    ) -> Result<ApiKey, ApiError> {
+        self.call(
+            Op::UpdateApiKey,
+            self.inner.update_api_key(api_id, key, description, expires),
+        )
+        .await
+    }
+
+    async fn delete_api_key(&self, api_id: &str, key: &StaticHeaderValue) -> Result<(), ApiError> {
+        self.call(Op::DeleteApiKey, self.inner.delete_api_key(api_id, key))
+            .await
+    }
+
+    async fn graphql_url(&self, api_id: &str) -> Result<String, ApiError> {
+        self.call(Op::GetGraphqlApi, self.inner.graphql_url(api_id))
+            .await
     }
 }

@@ -52,6 +52,16 @@ pub enum Op {
     GetWebAcl,
     /// `wafv2:UpdateWebACL`
     UpdateWebAcl,
+    /// `appsync:ListApiKeys`
+    ListApiKeys,
+    /// `appsync:CreateApiKey`
+    CreateApiKey,
+    /// `appsync:UpdateApiKey`
+    UpdateApiKey,
+    /// `appsync:DeleteApiKey`
+    DeleteApiKey,
+    /// `appsync:GetGraphqlApi`
+    GetGraphqlApi,
 }
 
 impl Op {
@@ -75,6 +85,11 @@ impl Op {
             Op::GetContinuousDeploymentPolicy => "GetContinuousDeploymentPolicy",
             Op::GetWebAcl => "GetWebACL",
             Op::UpdateWebAcl => "UpdateWebACL",
+            Op::ListApiKeys => "ListApiKeys",
+            Op::CreateApiKey => "CreateApiKey",
+            Op::UpdateApiKey => "UpdateApiKey",
+            Op::DeleteApiKey => "DeleteApiKey",
+            Op::GetGraphqlApi => "GetGraphqlApi",
         }
     }
 }
@@ -91,6 +106,9 @@ impl Op {
                 | Op::DeleteFunctionVersion
                 | Op::UpdateDistribution
                 | Op::UpdateWebAcl
+                | Op::CreateApiKey
+                | Op::UpdateApiKey
+                | Op::DeleteApiKey
         )
     }
 }
@@ -156,8 +174,37 @@ pub enum ApiError {
 pub struct SecretMetadata {
     /// `RotationEnabled`.
     pub rotation_enabled: bool,
+    /// The time between scheduled rotations, from `RotationRules` ([`rotation_interval`]).
+    pub rotation_interval: Option<std::time::Duration>,
     /// `VersionIdsToStages`.
     pub versions: BTreeMap<String, Vec<String>>,
+}
+
+/// The time between scheduled rotations from a secret's `RotationRules`:
+/// `AutomaticallyAfterDays`, or a `rate(N days|hours)` `ScheduleExpression` (which
+/// takes precedence); `None` for `cron(…)` schedules, whose gaps vary, and without a
+/// schedule.
+pub fn rotation_interval(
+    automatically_after_days: Option<i64>,
+    schedule_expression: Option<&str>,
+) -> Option<std::time::Duration> {
+    const HOUR: u64 = 3_600;
+    const DAY: u64 = 86_400;
+    if let Some(expression) = schedule_expression {
+        let inner = expression.trim().strip_prefix("rate(")?.strip_suffix(')')?;
+        let (count, unit) = inner.trim().split_once(' ')?;
+        let count: u64 = count.parse().ok()?;
+        let unit_secs = match unit.trim() {
+            "day" | "days" => DAY,
+            "hour" | "hours" => HOUR,
+            _ => return None,
+        };
+        return Some(std::time::Duration::from_secs(
+            count.checked_mul(unit_secs)?,
+        ));
+    }
+    let days = u64::try_from(automatically_after_days?).ok()?;
+    Some(std::time::Duration::from_secs(days.checked_mul(DAY)?))
 }
 
 impl SecretMetadata {
@@ -375,5 +422,33 @@ impl<T: DistributionApi> DistributionApi for Arc<T> {
 
     async fn staging_domain_names(&self, policy_id: &str) -> Result<Vec<String>, ApiError> {
         (**self).staging_domain_names(policy_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn the_rotation_interval_comes_from_days_or_a_rate_but_not_a_cron() {
+        assert_eq!(
+            super::rotation_interval(Some(30), None),
+            Some(Duration::from_secs(30 * 86_400))
+        );
+        assert_eq!(
+            super::rotation_interval(Some(30), Some("rate(10 days)")),
+            Some(Duration::from_secs(10 * 86_400))
+        );
+        assert_eq!(
+            super::rotation_interval(None, Some("rate(4 hours)")),
+            Some(Duration::from_secs(4 * 3_600))
+        );
+        assert_eq!(
+            super::rotation_interval(None, Some("cron(0 8 1 * ? *)")),
+            None
+        );
+        assert_eq!(super::rotation_interval(None, Some("rate(1 week)")), None);
+        assert_eq!(super::rotation_interval(None, None), None);
+        assert_eq!(super::rotation_interval(Some(-1), None), None);
     }
 }

@@ -53,7 +53,7 @@ where
 }
 
 /// An SDK request's `send()`, its error turned into an [`ApiError`] of `op`.
-trait OrApiError<T> {
+pub(crate) trait OrApiError<T> {
     fn or_api_error(self, op: Op) -> impl Future<Output = Result<T, ApiError>>;
 }
 
@@ -71,7 +71,7 @@ where
 }
 
 /// A field the rotator needs from `op`'s response ([`ApiError::Incomplete`] if absent).
-fn required<T>(op: Op, field: &'static str, value: Option<T>) -> Result<T, ApiError> {
+pub(crate) fn required<T>(op: Op, field: &'static str, value: Option<T>) -> Result<T, ApiError> {
     value.ok_or(ApiError::Incomplete { op, field })
 }
 
@@ -95,8 +95,13 @@ impl SecretsApi for SdkSecrets {
             .send()
             .or_api_error(Op::DescribeSecret)
             .await?;
+        let rules = out.rotation_rules();
         Ok(SecretMetadata {
             rotation_enabled: out.rotation_enabled().unwrap_or(false),
+            rotation_interval: super::rotation_interval(
+                rules.and_then(|r| r.automatically_after_days()),
+                rules.and_then(|r| r.schedule_expression()),
+            ),
             versions: out
                 .version_ids_to_stages()
                 .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())

@@ -21,6 +21,7 @@
 //! [`AnyTarget`] (built from the settings) and [`AnyTarget`]'s dispatch in
 //! `Rotator::run`.
 
+pub mod appsync;
 pub mod signed;
 pub mod static_header;
 pub mod waf;
@@ -125,7 +126,7 @@ pub struct StepContext<'a> {
     pub(crate) token: &'a str,
     pub(crate) deadline: Instant,
     pub(crate) metadata: &'a SecretMetadata,
-    pub(crate) probe: &'a OriginProbe,
+    pub(crate) probe: Option<&'a OriginProbe>,
     pub(crate) secrets: &'a dyn ReadSecret,
 }
 
@@ -168,9 +169,16 @@ impl StepContext<'_> {
         stage: Stage,
     ) -> Result<(), RotationError> {
         let stage = stage.label();
-        let result = tokio::time::timeout_at(self.deadline, self.probe.probe(credential))
+        // Config gives every target that probes an origin an `ORIGIN_URL`.
+        let Some(probe) = self.probe else {
+            return Err(RotationError::Origin {
+                stage,
+                source: ProbeError::Request("no ORIGIN_URL is configured".into()),
+            });
+        };
+        let result = tokio::time::timeout_at(self.deadline, probe.probe(credential))
             .await
-            .unwrap_or(Err(ProbeError::Timeout(self.probe.test().timeout)));
+            .unwrap_or(Err(ProbeError::Timeout(probe.test().timeout)));
         match result {
             Ok(status) => {
                 info!(stage, status, "origin accepted the test request");
@@ -225,6 +233,9 @@ pub enum AnyTarget<L, C> {
     StaticHeader(static_header::StaticHeaderTarget<C>),
     /// `ROTATION_TARGET=waf`.
     Waf(waf::WafTarget<C>),
+    /// `ROTATION_TARGET=appsync-api-key` (its AppSync client is type-erased: the enum
+    /// names no client type of it).
+    AppSync(Box<appsync::AppSyncTarget>),
 }
 
 impl<L: EdgeFunctionApi, C: DistributionApi> AnyTarget<L, C> {
@@ -252,6 +263,20 @@ impl<L: EdgeFunctionApi, C: DistributionApi> AnyTarget<L, C> {
             ),
             // The web ACL's client is one more AWS client: built by `Self::waf`.
             TargetSettings::Waf(..) => return Err(SetupError::MissingClient("WAFv2")),
+            // It needs an AppSync client, which this constructor is not given.
+            TargetSettings::AppSync(_) => return Err(SetupError::MissingClient("AppSync")),
+        })
+    }
+
+    /// The AppSync target over `keys` (the SDK client, or a test's wrapper), or `None`
+    /// when `config` selects another target.
+    pub fn appsync(config: &Config, keys: impl appsync::AppSyncKeys + 'static) -> Option<Self> {
+        config.appsync().map(|settings| {
+            AnyTarget::AppSync(Box::new(appsync::AppSyncTarget::new(
+                config,
+                settings.clone(),
+                keys,
+            )))
         })
     }
 

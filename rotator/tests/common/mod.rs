@@ -532,6 +532,9 @@ impl World {
         let initial_token = new_token();
 
         let (initial_value, initial_key) = match mode {
+            TargetKind::AppSyncApiKey => {
+                unreachable!("the AppSync target has its own world (target_appsync.rs)")
+            }
             TargetKind::Signed => {
                 let key = SigningKey::from_bytes(&random32()).unwrap();
                 (edgeseal::edgeseal_secret_json(&key).to_string(), Some(key))
@@ -616,6 +619,9 @@ impl World {
         let other_function_arn = format!("{}:1", unqualified(other_out.function_arn().unwrap()));
 
         let origin_kind = match mode {
+            TargetKind::AppSyncApiKey => {
+                unreachable!("the AppSync target has its own world (target_appsync.rs)")
+            }
             TargetKind::Signed => OriginKind::Signed,
             TargetKind::StaticHeader | TargetKind::Waf => OriginKind::StaticHeader,
         };
@@ -626,6 +632,9 @@ impl World {
             new_token().replace('-', "")[..13].to_ascii_uppercase()
         );
         let config = match mode {
+            TargetKind::AppSyncApiKey => {
+                unreachable!("the AppSync target has its own world (target_appsync.rs)")
+            }
             TargetKind::Signed => distribution_config(
                 "api.example.com",
                 vec![
@@ -818,6 +827,9 @@ impl World {
         }
 
         match self.mode {
+            TargetKind::AppSyncApiKey => {
+                unreachable!("the AppSync target has its own world (target_appsync.rs)")
+            }
             TargetKind::Signed => {
                 let keys = authorizer_keys(&self.sm, &self.secret).await;
                 let named: Vec<String> = configs.iter().flat_map(|c| self.edge_arns(c)).collect();
@@ -937,6 +949,9 @@ impl World {
         );
         let config = self.cdn.config(&self.distribution).unwrap();
         match self.mode {
+            TargetKind::AppSyncApiKey => {
+                unreachable!("the AppSync target has its own world (target_appsync.rs)")
+            }
             TargetKind::Signed => {
                 let keys = self.version_keys().await;
                 for arn in self.edge_arns(&config) {
