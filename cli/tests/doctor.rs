@@ -320,29 +320,6 @@ async fn doctor_passes_on_the_demo_stack_and_names_a_wrong_edge_key() {
         assert_eq!(f.verdict, Verdict::Pass, "{id}: {}", show(&healthy));
     }
 
-    // The rotation changed the distribution after it created the current key: the
-    // previous key must stay accepted for that time plus the maximum age. A grace
-    // shorter than the maximum age alone cannot cover it.
-    let short_grace = Settings {
-        previous_grace_secs: demo.max_age_secs - 1,
-        ..settings(&stack, &demo)
-    };
-    let grace = doctor::run(&env, &short_grace).await;
-    let f = grace.get("grace").unwrap();
-    assert_eq!(f.verdict, Verdict::Fail, "{}", show(&grace));
-    assert!(
-        f.detail
-            .starts_with(&format!("grace {} s < ", demo.max_age_secs - 1)),
-        "{}",
-        f.detail
-    );
-    assert!(
-        f.fix
-            .as_deref()
-            .unwrap_or_default()
-            .contains("PREVIOUS_KEY_GRACE_SECS")
-    );
-
     let assets = EdgeAssets::from_dir(&demo.edge_assets_dir).unwrap();
     let wrong = point_at_wrong_key(&stack, &assets, demo.max_age_secs).await;
     let broken = doctor::run(&env, &settings(&stack, &demo)).await;
@@ -365,6 +342,35 @@ async fn doctor_passes_on_the_demo_stack_and_names_a_wrong_edge_key() {
             .unwrap_or_default()
             .contains("edgeseal rotate")
     );
+    // The distribution changed after the current key was created (the edit above):
+    // the previous key must stay accepted for that time plus the maximum age. A grace
+    // shorter than the maximum age alone cannot cover it.
+    // Key creation and the rotation's update fall in one second here; a later edit (a
+    // console user, another pipeline) makes the time between them unambiguous.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    stack.control.touch(DISTRIBUTION_ID, |c| {
+        c.comment = "edited after the rotation".into()
+    });
+    let short_grace = Settings {
+        previous_grace_secs: demo.max_age_secs - 1,
+        ..settings(&stack, &demo)
+    };
+    let grace = doctor::run(&env, &short_grace).await;
+    let f = grace.get("grace").unwrap();
+    assert_eq!(f.verdict, Verdict::Fail, "{}", show(&grace));
+    assert!(
+        f.detail
+            .starts_with(&format!("grace {} s < ", demo.max_age_secs - 1)),
+        "{}",
+        f.detail
+    );
+    assert!(
+        f.fix
+            .as_deref()
+            .unwrap_or_default()
+            .contains("PREVIOUS_KEY_GRACE_SECS")
+    );
+
     // The origin itself is fine: the direct checks still pass, which points at the edge.
     assert_eq!(broken.get("direct-signed").unwrap().verdict, Verdict::Pass);
 }

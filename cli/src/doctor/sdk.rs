@@ -103,7 +103,10 @@ impl Sdk {
             secret.versions.push(SecretVersion {
                 id: version_id.to_owned(),
                 stages: v.version_stages().to_vec(),
-                created: unix(v.created_date()),
+                // GetSecretValue's CreatedDate first: the same date on AWS, and moto's
+                // ListSecretVersionIds answers the time of the call for every version
+                // (moto/secretsmanager/models.py, list_secret_version_ids).
+                created: unix(value.created_date()).or_else(|| unix(v.created_date())),
                 key,
             });
         }
