@@ -5,8 +5,7 @@ use edgeseal_rotator::query_strings::{
     behaviors_hiding_query_strings, policies_to_resolve, resolve_policies,
 };
 
-use super::probes::default_origin;
-use super::{AuthorizerKind, Distribution, Environment, Finding, Secret, Settings, Verdict};
+use super::{Distribution, Environment, Finding, Secret, Settings};
 
 /// One cache behavior, as far as the association check cares.
 struct Behavior {
@@ -84,7 +83,7 @@ pub async fn run<E: Environment>(
     }
     findings.push(rotation(secret));
     findings.push(grace(settings, distribution, secret));
-    findings.push(authorizer_cache(env, settings, distribution).await);
+    findings.push(super::authorizer_cache::check(env, distribution).await);
     findings
 }
 
@@ -352,95 +351,9 @@ fn grace(settings: &Settings, distribution: &Distribution, secret: &Secret) -> F
     }
 }
 
-fn keyed_on_both(sources: &[String]) -> bool {
-    let has = |field: &str| {
-        sources.iter().any(|s| {
-            let s = s.to_ascii_lowercase();
-            s.ends_with(&format!("header.{field}"))
-        })
-    };
-    has("signature-input") && has("signature")
-}
-
-async fn authorizer_cache<E: Environment>(
-    env: &E,
-    settings: &Settings,
-    distribution: &Distribution,
-) -> Finding {
-    let f = Finding::new(
-        "authorizer-cache",
-        "API Gateway never answers from a cached Allow for a request the authorizer would deny",
-    );
-    let Some((_, domain, _)) = default_origin(distribution) else {
-        return f.skip("no origin");
-    };
-    let authorizers = match env.authorizers(&domain).await {
-        Ok(a) => a,
-        Err(e) => return f.skip(format!("cannot read the API's authorizers: {e}")),
-    };
-    if authorizers.is_empty() {
-        return f.skip(format!("no authorizer found for {domain}"));
-    }
-    let mut worst = f.clone().pass("");
-    let mut details = Vec::new();
-    for a in &authorizers {
-        let ttl = match (a.kind, a.ttl_secs) {
-            (_, Some(t)) => t,
-            // REST authorizers cache 300 s unless told otherwise (API Gateway
-            // Developer Guide, "Configure a Lambda authorizer": TTL default 300).
-            (AuthorizerKind::RestRequest | AuthorizerKind::RestToken, None) => 300,
-            (AuthorizerKind::HttpRequest, None) => 0,
-        };
-        let keyed = keyed_on_both(&a.identity_sources);
-        details.push(format!(
-            "{}: ttl {ttl} s, identity {}",
-            a.name,
-            a.identity_sources.join(",")
-        ));
-        let problem = if ttl == 0 {
-            None
-        } else if a.kind == AuthorizerKind::RestToken || !keyed {
-            Some(
-                "its cache key is not both signature fields: one Allow admits other requests, unsigned ones included, for the TTL",
-            )
-        } else if u64::from(ttl) > settings.max_age_secs {
-            Some(
-                "an identical replay of a signed request is answered from the cache for the TTL, longer than the maximum age",
-            )
-        } else {
-            None
-        };
-        if let Some(problem) = problem
-            && worst.verdict != Verdict::Fail
-        {
-            worst = f.clone().fail(
-                "",
-                format!("authorizer {}: {problem}", a.name),
-                "set AuthorizerResultTtlInSeconds to 0 (every signature is unique, a cache never hits)",
-            );
-        }
-    }
-    worst.detail = details.join("; ");
-    worst
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn identity_sources_of_both_api_flavours_count() {
-        assert!(keyed_on_both(&[
-            "$request.header.signature-input".into(),
-            "$request.header.signature".into()
-        ]));
-        assert!(keyed_on_both(&[
-            "method.request.header.Signature-Input".into(),
-            "method.request.header.Signature".into()
-        ]));
-        assert!(!keyed_on_both(&["$request.header.signature".into()]));
-        assert!(!keyed_on_both(&["$request.header.x-origin-verify".into()]));
-    }
 
     #[test]
     fn arns_split_into_name_and_version() {
