@@ -32,6 +32,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
+use aws_sdk_secretsmanager::operation::get_secret_value::builders::GetSecretValueFluentBuilder;
 use edgeseal::{KeyId, KeySet, SecretFormatError, SecretValue, Stage, StaticHeaderValue, UnixTime};
 use zeroize::Zeroizing;
 
@@ -217,47 +219,34 @@ impl SecretsSource for SdkSource {
         secret_id: &str,
         version_id: &str,
     ) -> Result<Option<Zeroizing<String>>, SourceError> {
-        match self
-            .client
-            .get_secret_value()
-            .secret_id(secret_id)
-            .version_id(version_id)
-            .send()
-            .await
-        {
-            Ok(mut out) => Ok(Some(Zeroizing::new(
-                out.secret_string.take().unwrap_or_default(),
-            ))),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(err) => Err(SourceError::Failed {
-                operation: "GetSecretValue",
-                detail: sdk_detail(&err),
-            }),
-        }
+        let request = self.client.get_secret_value().version_id(version_id);
+        let out = self.get_secret_value(request, secret_id).await?;
+        Ok(out.map(|mut out| Zeroizing::new(out.secret_string.take().unwrap_or_default())))
     }
 
     async fn get_current(&self, secret_id: &str) -> Result<Option<CurrentValue>, SourceError> {
-        match self
+        let request = self
             .client
             .get_secret_value()
-            .secret_id(secret_id)
-            .version_stage(Stage::Current.label())
-            .send()
-            .await
-        {
-            Ok(mut out) => Ok(out.version_id.take().map(|version_id| {
-                (
-                    version_id,
-                    Zeroizing::new(out.secret_string.take().unwrap_or_default()),
-                )
-            })),
-            // No such secret, or no version labelled AWSCURRENT.
+            .version_stage(Stage::Current.label());
+        let out = self.get_secret_value(request, secret_id).await?;
+        Ok(out.and_then(|mut out| {
+            let value = Zeroizing::new(out.secret_string.take().unwrap_or_default());
+            out.version_id.take().map(|version_id| (version_id, value))
+        }))
+    }
+}
+
+impl SdkSource {
+    /// One `GetSecretValue`; `Ok(None)` when Secrets Manager answers
+    /// `ResourceNotFoundException` (no such secret, version or label).
+    async fn get_secret_value(
+        &self,
+        request: GetSecretValueFluentBuilder,
+        secret_id: &str,
+    ) -> Result<Option<GetSecretValueOutput>, SourceError> {
+        match request.secret_id(secret_id).send().await {
+            Ok(out) => Ok(Some(out)),
             Err(err)
                 if err
                     .as_service_error()

@@ -195,23 +195,35 @@ fn version(id: &str, stages: &[&str]) -> VersionInfo {
     }
 }
 
+/// A cache over a [`Disagreeing`] source: `listed`, the read ahead (a version and the
+/// byte of its key, or a failure), and the versions readable by id.
+fn cache(
+    listed: Vec<VersionInfo>,
+    read_ahead: Result<Option<(&str, u8)>, ()>,
+    by_id: &[(&str, u8)],
+) -> KeyCache<Disagreeing> {
+    let source = Disagreeing {
+        listed,
+        read_ahead: read_ahead.map(|found| found.map(|(id, byte)| (id.to_owned(), key(byte)))),
+        values: by_id
+            .iter()
+            .map(|(id, byte)| ((*id).to_owned(), key(*byte)))
+            .collect(),
+    };
+    KeyCache::new(source, settings("edgeseal"))
+}
+
 const OLD: &str = "a1b2c3d4-0000-4000-8000-000000000001";
 const NEW: &str = "a1b2c3d4-0000-4000-8000-000000000002";
 
 #[tokio::test]
 async fn a_value_read_ahead_is_accepted_only_as_the_listing_labels_it() {
     // Read ahead: OLD as AWSCURRENT. Listed after finishSecret: NEW current, OLD previous.
-    let cache = KeyCache::new(
-        Disagreeing {
-            listed: vec![
-                version(NEW, &["AWSCURRENT"]),
-                version(OLD, &["AWSPREVIOUS"]),
-            ],
-            read_ahead: Ok(Some((OLD.to_owned(), key(1)))),
-            values: vec![(NEW.to_owned(), key(2))],
-        },
-        settings("edgeseal"),
-    );
+    let listed = vec![
+        version(NEW, &["AWSCURRENT"]),
+        version(OLD, &["AWSPREVIOUS"]),
+    ];
+    let cache = cache(listed, Ok(Some((OLD, 1))), &[(NEW, 2)]);
     let snapshot = cache.refresh_at(now()).await.unwrap();
     assert!(
         holds(snapshot.keys(), Stage::Current, NEW, &key(2)),
@@ -223,14 +235,8 @@ async fn a_value_read_ahead_is_accepted_only_as_the_listing_labels_it() {
     );
 
     // Read ahead: a version no label names any more. Its key is not accepted at all.
-    let cache = KeyCache::new(
-        Disagreeing {
-            listed: vec![version(NEW, &["AWSCURRENT"])],
-            read_ahead: Ok(Some((OLD.to_owned(), key(1)))),
-            values: vec![(NEW.to_owned(), key(2))],
-        },
-        settings("edgeseal"),
-    );
+    let listed = vec![version(NEW, &["AWSCURRENT"])];
+    let cache = self::cache(listed, Ok(Some((OLD, 1))), &[(NEW, 2)]);
     let snapshot = cache.refresh_at(now()).await.unwrap();
     assert_eq!(snapshot.keys().len(), 1);
     assert!(!snapshot.keys().contains(OLD));
@@ -238,14 +244,7 @@ async fn a_value_read_ahead_is_accepted_only_as_the_listing_labels_it() {
 
 #[tokio::test]
 async fn a_failed_read_ahead_falls_back_to_reading_by_id() {
-    let cache = KeyCache::new(
-        Disagreeing {
-            listed: vec![version(NEW, &["AWSCURRENT"])],
-            read_ahead: Err(()),
-            values: vec![(NEW.to_owned(), key(2))],
-        },
-        settings("edgeseal"),
-    );
+    let cache = cache(vec![version(NEW, &["AWSCURRENT"])], Err(()), &[(NEW, 2)]);
     let snapshot = cache.refresh_at(now()).await.unwrap();
     assert!(
         holds(snapshot.keys(), Stage::Current, NEW, &key(2)),
