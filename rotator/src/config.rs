@@ -39,8 +39,7 @@ impl TargetKind {
     ];
 
     /// What an unknown `ROTATION_TARGET` is told (every [`Self::ALL`] name).
-    const EXPECTED: &'static str =
-        "expected `signed`, `static-header`, `waf` or `appsync-api-key`";
+    const EXPECTED: &'static str = "expected `signed`, `static-header`, `waf` or `appsync-api-key`";
 
     /// The `ROTATION_TARGET` value naming this target.
     pub const fn as_str(self) -> &'static str {

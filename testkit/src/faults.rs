@@ -17,8 +17,8 @@ use edgeseal_rotator::aws::{
     ApiError, DeployStatus, DistributionApi, EdgeFunctionApi, FunctionVersion, Op, PolicyRef,
     SecretMetadata, SecretsApi, UpdateStatus, VersionState,
 };
-use edgeseal_rotator::target::waf::{LockedWebAcl, WebAclApi, WebAclRef};
 use edgeseal_rotator::target::appsync::{ApiKey, AppSyncKeys};
+use edgeseal_rotator::target::waf::{LockedWebAcl, WebAclApi, WebAclRef};
 use zeroize::Zeroizing;
 
 use crate::lock;

@@ -125,12 +125,9 @@ impl<C: DistributionApi> Target for WafTarget<C> {
             stage: Stage::Pending.label(),
             source: ProbeError::Request("no ORIGIN_URL is configured".into()),
         })?;
-        let settled = wait_until_let_through(
-            || probe.probe(credential),
-            &self.settings,
-            step.deadline(),
-        )
-        .await?;
+        let settled =
+            wait_until_let_through(|| probe.probe(credential), &self.settings, step.deadline())
+                .await?;
         info!(
             waited_ms = u64::try_from(settled.waited.as_millis()).unwrap_or(u64::MAX),
             passed = settled.passed,
