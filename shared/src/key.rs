@@ -6,7 +6,7 @@ use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{ConfigError, SecretFormatError};
-use crate::mac::{PadStates, Tag};
+use crate::mac::{MacWriter, PadStates, Tag};
 
 /// Shortest HMAC key accepted. RFC 2104 advises at least the hash length (32 bytes for
 /// SHA-256); edgeseal generates 32. 16 is the floor so that imported keys of 128 bits
@@ -74,6 +74,11 @@ impl SigningKey {
     /// pad states, so there is no path that returns anything but the real MAC.
     pub(crate) fn mac(&self, message: &[u8]) -> Tag {
         self.pads.mac(message)
+    }
+
+    /// [`mac`](Self::mac) over a message given in pieces.
+    pub(crate) fn mac_writer(&self) -> MacWriter<'_> {
+        self.pads.writer()
     }
 }
 

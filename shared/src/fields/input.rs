@@ -1,0 +1,176 @@
+//! `Signature-Input`: our member's covered components and parameters.
+
+use std::borrow::Cow;
+
+use super::FieldLimits;
+use super::few::Few;
+use super::scan::{Bare, Cursor};
+use super::serialize::{SameAs, Sink, put_bare, put_parameter};
+use crate::error::Rejection;
+use crate::params::{HMAC_SHA256, SIGNED_PATH_PARAM};
+use crate::time::UnixTime;
+
+/// Our member of `Signature-Input`, read but not yet checked against the profile (that
+/// is the verifier's job, once both fields have parsed).
+#[derive(Debug)]
+pub(crate) struct InputMember<'a> {
+    /// The member's value in serialized form: the `@signature-params` line.
+    pub(crate) signature_params: Cow<'a, str>,
+    /// The covered component identifiers as written between their quotes, in order.
+    pub(crate) components: Few<'a>,
+    /// The parameters edgeseal reads.
+    pub(crate) params: Params<'a>,
+}
+
+/// The signature parameters edgeseal reads. Unknown parameters are covered by the MAC
+/// through `@signature-params`, so they cannot be altered and need not be understood.
+#[derive(Debug, Default)]
+pub(crate) struct Params<'a> {
+    pub(crate) created: Option<UnixTime>,
+    pub(crate) expires: Option<UnixTime>,
+    /// String contents as written (escapes included: a key id or tag with an escape is
+    /// never a valid one).
+    pub(crate) keyid: Option<&'a str>,
+    pub(crate) tag: Option<&'a str>,
+    pub(crate) signed_path: Option<&'a str>,
+    /// The first parameter, in order, whose value does not fit its definition (a
+    /// `created` that is not a non-negative integer, an `alg` other than ours, ...).
+    /// Kept rather than returned: a syntax error later in either field comes first.
+    pub(crate) misfit: Option<Rejection>,
+    names: Few<'a>,
+}
+
+impl<'a> Params<'a> {
+    fn add(
+        &mut self,
+        key: &'a str,
+        value: Bare<'a>,
+        limits: &FieldLimits,
+    ) -> Result<(), Rejection> {
+        if self.names.len() >= limits.max_params {
+            return Err(Rejection::TooManyMembers);
+        }
+        if self.names.contains(key) {
+            return Err(Rejection::DuplicateMember);
+        }
+        self.names.push(key);
+        if self.misfit.is_some() {
+            return Ok(());
+        }
+        let time = |v: i64| UnixTime::from_sf_integer(v).ok_or(Rejection::Malformed);
+        let fit = match (key, value) {
+            ("created", Bare::Integer(v)) => time(v).map(|t| self.created = Some(t)),
+            ("expires", Bare::Integer(v)) => time(v).map(|t| self.expires = Some(t)),
+            ("keyid", Bare::String(v)) => {
+                self.keyid = Some(v);
+                Ok(())
+            }
+            // Compared as written: an escape would make it another string anyway.
+            ("alg", Bare::String(v)) if v != HMAC_SHA256 => Err(Rejection::WrongAlgorithm),
+            ("alg" | "nonce", Bare::String(_)) => Ok(()),
+            ("tag", Bare::String(v)) => {
+                self.tag = Some(v);
+                Ok(())
+            }
+            (SIGNED_PATH_PARAM, Bare::String(v)) => {
+                self.signed_path = Some(v);
+                Ok(())
+            }
+            ("created" | "expires" | "keyid" | "alg" | "tag" | "nonce" | SIGNED_PATH_PARAM, _) => {
+                Err(Rejection::Malformed)
+            }
+            _ => Ok(()),
+        };
+        if let Err(reason) = fit {
+            self.misfit = Some(reason);
+        }
+        Ok(())
+    }
+}
+
+/// Parse `Signature-Input` and return our member, if there is one.
+pub(crate) fn parse_signature_input<'a>(
+    field: &'a str,
+    label: &str,
+    limits: &FieldLimits,
+) -> Result<Option<InputMember<'a>>, Rejection> {
+    let mut ours = None;
+    super::for_each_member(field, limits, |key, cursor| {
+        if key != label {
+            return cursor.skip_member_value();
+        }
+        // Our member must be an inner list.
+        if !cursor.eat(b'=') || cursor.peek() != Some(b'(') {
+            return Err(Rejection::Malformed);
+        }
+        ours = Some(member(cursor, limits)?);
+        Ok(())
+    })?;
+    Ok(ours)
+}
+
+/// Our member's value, from its `(`: the components, the parameters, and the
+/// `@signature-params` line (its own text when that is already in serialized form).
+fn member<'a>(cursor: &mut Cursor<'a>, limits: &FieldLimits) -> Result<InputMember<'a>, Rejection> {
+    let start = cursor.pos();
+    let mut same = SameAs::new(cursor.rest());
+    let (components, params) = inner_list(cursor, limits, &mut same)?;
+    let text = cursor.slice(start, cursor.pos());
+    let signature_params = if same.is_prefix_of_len(text.len()) {
+        Cow::Borrowed(text)
+    } else {
+        let mut serialized = String::with_capacity(text.len());
+        // The text parsed once already; parsing it again cannot fail.
+        let _ = inner_list(&mut Cursor::new(text), limits, &mut serialized);
+        Cow::Owned(serialized)
+    };
+    Ok(InputMember {
+        signature_params,
+        components,
+        params,
+    })
+}
+
+/// `"(" *SP [ string *( 1*SP string ) *SP ] ")" parameters`, written to `sink` in
+/// serialized form as it is read.
+fn inner_list<'a>(
+    cursor: &mut Cursor<'a>,
+    limits: &FieldLimits,
+    sink: &mut impl Sink,
+) -> Result<(Few<'a>, Params<'a>), Rejection> {
+    let mut components = Few::default();
+    cursor.eat(b'(');
+    sink.put("(");
+    loop {
+        if cursor.at_end() {
+            return Err(Rejection::Malformed);
+        }
+        cursor.skip_sp();
+        if cursor.eat(b')') {
+            break;
+        }
+        if components.len() >= limits.max_components {
+            return Err(Rejection::TooManyMembers);
+        }
+        let Bare::String(name) = cursor.bare_item()? else {
+            return Err(Rejection::Malformed);
+        };
+        if components.len() > 0 {
+            sink.put(" ");
+        }
+        put_bare(sink, Bare::String(name));
+        components.push(name);
+        // Parameters on a component identifier (`;sf`, `;key`, `;bs`, `;req`, `;name`)
+        // change how its value is derived; this profile supports none of them.
+        cursor.parameters(|_, _| Err(Rejection::UnsupportedComponent))?;
+        cursor.after_inner_item()?;
+    }
+    sink.put(")");
+    let mut params = Params::default();
+    cursor.parameters(|key, value| {
+        params.add(key, value, limits)?;
+        put_parameter(sink, key, value);
+        Ok(())
+    })?;
+    Ok((components, params))
+}
