@@ -4,8 +4,8 @@ use std::borrow::Cow;
 
 use super::FieldLimits;
 use super::few::Few;
-use super::scan::{Bare, Cursor};
-use super::serialize::{SameAs, Sink, put_bare, put_parameter};
+use super::scan::{Bare, Cursor, Param};
+use super::serialize::{Discard, Sink, put_bare, put_parameter};
 use crate::error::Rejection;
 use crate::params::{HMAC_SHA256, SIGNED_PATH_PARAM};
 use crate::time::UnixTime;
@@ -43,8 +43,7 @@ pub(crate) struct Params<'a> {
 impl<'a> Params<'a> {
     fn add(
         &mut self,
-        key: &'a str,
-        value: Bare<'a>,
+        Param { key, value, .. }: Param<'a>,
         limits: &FieldLimits,
     ) -> Result<(), Rejection> {
         if self.names.len() >= limits.max_params {
@@ -113,10 +112,9 @@ pub(crate) fn parse_signature_input<'a>(
 /// `@signature-params` line (its own text when that is already in serialized form).
 fn member<'a>(cursor: &mut Cursor<'a>, limits: &FieldLimits) -> Result<InputMember<'a>, Rejection> {
     let start = cursor.pos();
-    let mut same = SameAs::new(cursor.rest());
-    let (components, params) = inner_list(cursor, limits, &mut same)?;
+    let read = inner_list(cursor, limits, &mut Discard)?;
     let text = cursor.slice(start, cursor.pos());
-    let signature_params = if same.is_prefix_of_len(text.len()) {
+    let signature_params = if read.serialized {
         Cow::Borrowed(text)
     } else {
         let mut serialized = String::with_capacity(text.len());
@@ -126,9 +124,18 @@ fn member<'a>(cursor: &mut Cursor<'a>, limits: &FieldLimits) -> Result<InputMemb
     };
     Ok(InputMember {
         signature_params,
-        components,
-        params,
+        components: read.components,
+        params: read.params,
     })
+}
+
+/// What [`inner_list`] read.
+struct Read<'a> {
+    components: Few<'a>,
+    params: Params<'a>,
+    /// Whether the text was exactly what `sink` received (false may be spurious: see
+    /// [`Param::serialized`]).
+    serialized: bool,
 }
 
 /// `"(" *SP [ string *( 1*SP string ) *SP ] ")" parameters`, written to `sink` in
@@ -137,18 +144,24 @@ fn inner_list<'a>(
     cursor: &mut Cursor<'a>,
     limits: &FieldLimits,
     sink: &mut impl Sink,
-) -> Result<(Few<'a>, Params<'a>), Rejection> {
+) -> Result<Read<'a>, Rejection> {
     let mut components = Few::default();
     cursor.eat(b'(');
     sink.put("(");
+    // Spaces before the first item, or after the last, are not written; one is between.
+    let mut serialized = true;
+    let mut first = true;
     loop {
         if cursor.at_end() {
             return Err(Rejection::Malformed);
         }
-        cursor.skip_sp();
+        let spaces = cursor.skip_sp();
         if cursor.eat(b')') {
+            serialized &= spaces == 0;
             break;
         }
+        serialized &= spaces == usize::from(!first);
+        first = false;
         if components.len() >= limits.max_components {
             return Err(Rejection::TooManyMembers);
         }
@@ -162,15 +175,20 @@ fn inner_list<'a>(
         components.push(name);
         // Parameters on a component identifier (`;sf`, `;key`, `;bs`, `;req`, `;name`)
         // change how its value is derived; this profile supports none of them.
-        cursor.parameters(|_, _| Err(Rejection::UnsupportedComponent))?;
+        cursor.parameters(|_| Err(Rejection::UnsupportedComponent))?;
         cursor.after_inner_item()?;
     }
     sink.put(")");
     let mut params = Params::default();
-    cursor.parameters(|key, value| {
-        params.add(key, value, limits)?;
-        put_parameter(sink, key, value);
+    cursor.parameters(|param| {
+        params.add(param, limits)?;
+        serialized &= param.serialized;
+        put_parameter(sink, param.key, param.value);
         Ok(())
     })?;
-    Ok((components, params))
+    Ok(Read {
+        components,
+        params,
+        serialized,
+    })
 }

@@ -78,11 +78,6 @@ impl<'a> Cursor<'a> {
         self.pos
     }
 
-    /// The text from here to the end of the field.
-    pub(super) fn rest(&self) -> &'a str {
-        self.text.get(self.pos..).unwrap_or("")
-    }
-
     pub(super) fn bump(&mut self) {
         self.pos += 1;
     }
@@ -102,10 +97,13 @@ impl<'a> Cursor<'a> {
         found
     }
 
-    pub(super) fn skip_sp(&mut self) {
+    /// Skip spaces; how many there were.
+    pub(super) fn skip_sp(&mut self) -> usize {
+        let start = self.pos;
         while self.peek() == Some(b' ') {
             self.bump();
         }
+        self.pos - start
     }
 
     fn skip_ows(&mut self) {
@@ -116,9 +114,8 @@ impl<'a> Cursor<'a> {
 
     fn take_while(&mut self, accept: impl Fn(u8) -> bool) -> &'a str {
         let start = self.pos;
-        while self.peek().is_some_and(&accept) {
-            self.bump();
-        }
+        let rest = self.text.as_bytes().get(start..).unwrap_or_default();
+        self.pos += rest.iter().position(|&b| !accept(b)).unwrap_or(rest.len());
         self.slice(start, self.pos)
     }
 
@@ -155,24 +152,30 @@ impl<'a> Cursor<'a> {
     /// has been read (a key without a value is `true`).
     pub(super) fn parameters(
         &mut self,
-        mut each: impl FnMut(&'a str, Bare<'a>) -> Result<(), Rejection>,
+        mut each: impl FnMut(Param<'a>) -> Result<(), Rejection>,
     ) -> Result<(), Rejection> {
         while self.eat(b';') {
-            self.skip_sp();
+            let spaced = self.skip_sp() > 0;
             let key = self.key()?;
-            let value = if self.eat(b'=') {
-                self.bare_item()?
+            let (value, serialized) = if self.eat(b'=') {
+                let start = self.pos;
+                let value = self.bare_item()?;
+                (value, is_serialized(value, self.slice(start, self.pos)))
             } else {
-                Bare::Boolean(true)
+                (Bare::Boolean(true), true)
             };
-            each(key, value)?;
+            each(Param {
+                key,
+                value,
+                serialized: serialized && !spaced,
+            })?;
         }
         Ok(())
     }
 
     /// Parameters nobody reads.
     pub(super) fn skip_parameters(&mut self) -> Result<(), Rejection> {
-        self.parameters(|_, _| Ok(()))
+        self.parameters(|_| Ok(()))
     }
 
     /// An item nobody reads: a bare item and its parameters.
@@ -261,43 +264,41 @@ impl<'a> Cursor<'a> {
             return Err(Rejection::Malformed);
         }
         let start = self.pos;
-        while let Some(b) = self.peek() {
-            match b {
-                b'"' => {
+        loop {
+            // Plain characters in one go, then whatever ends the run.
+            self.take_while(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\');
+            match self.peek() {
+                Some(b'"') => {
                     let content = self.slice(start, self.pos);
                     self.bump();
                     return Ok(content);
                 }
-                b'\\' => {
+                Some(b'\\') => {
                     self.bump();
-                    if !matches!(self.peek(), Some(b'"' | b'\\')) {
+                    if !self.eat(b'"') && !self.eat(b'\\') {
                         return Err(Rejection::Malformed);
                     }
-                    self.bump();
                 }
-                0x20..=0x7e => self.bump(),
                 _ => return Err(Rejection::Malformed),
             }
         }
-        Err(Rejection::Malformed)
     }
 
     /// A byte sequence: base64 between colons, as [`LENIENT_BASE64`] reads it.
     fn byte_sequence(&mut self) -> Result<ByteSequence<'a>, Rejection> {
         self.bump();
         let start = self.pos;
-        while let Some(b) = self.peek() {
-            self.bump();
-            if b == b':' {
-                let text = self.slice(start, self.pos - 1);
-                let canonical = decodes(&CANONICAL_BASE64, text);
-                if canonical || decodes(&LENIENT_BASE64, text) {
-                    return Ok(ByteSequence { text, canonical });
-                }
-                return Err(Rejection::Malformed);
-            }
+        self.take_while(|b| b != b':');
+        if !self.eat(b':') {
+            return Err(Rejection::Malformed);
         }
-        Err(Rejection::Malformed)
+        let text = self.slice(start, self.pos - 1);
+        let canonical = is_canonical_base64(text);
+        if canonical || decodes(&LENIENT_BASE64, text) {
+            Ok(ByteSequence { text, canonical })
+        } else {
+            Err(Rejection::Malformed)
+        }
     }
 
     /// A number: `["-"] 1*15DIGIT` or `["-"] 1*12DIGIT "." 1*3DIGIT`.
@@ -390,6 +391,58 @@ enum Number {
     Integer(i64),
     /// In thousandths.
     Decimal(i64),
+}
+
+/// A parameter as read.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Param<'a> {
+    pub(super) key: &'a str,
+    pub(super) value: Bare<'a>,
+    /// Whether it was written exactly as RFC 9651 serializes it (no space after the
+    /// `;`, the value in its one form). False is always safe: it only means the
+    /// serialized form is written out rather than borrowed.
+    pub(super) serialized: bool,
+}
+
+/// Whether `written` is the one serialized form of `value` (conservatively: decimals
+/// and display strings, which a signer of this profile never writes, count as not).
+pub(super) fn is_serialized(value: Bare<'_>, written: &str) -> bool {
+    let integer = |digits: &str| {
+        let magnitude = digits.strip_prefix('-').unwrap_or(digits);
+        digits != "-0" && (magnitude.len() == 1 || !magnitude.starts_with('0'))
+    };
+    match value {
+        Bare::Integer(_) => integer(written),
+        Bare::Date(_) => integer(written.get(1..).unwrap_or_default()),
+        Bare::String(_) | Bare::Token(_) | Bare::Boolean(false) => true,
+        Bare::ByteSequence(bytes) => bytes.canonical,
+        // `?1` as a parameter value is written by leaving the value out.
+        Bare::Boolean(true) | Bare::Decimal(_) | Bare::DisplayString(_) => false,
+    }
+}
+
+/// Whether `text` decodes under [`CANONICAL_BASE64`] (checked without decoding): whole
+/// quanta, `=` only as one or two final pad characters, and the unused bits of the last
+/// character before them zero.
+fn is_canonical_base64(text: &str) -> bool {
+    let body = text.trim_end_matches('=');
+    let pad = text.len() - body.len();
+    if !text.len().is_multiple_of(4) || pad > 2 {
+        return false;
+    }
+    let mut last = 0;
+    for b in body.bytes() {
+        last = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return false,
+        };
+    }
+    let unused_bits = [0, 0b11, 0b1111].get(pad).copied().unwrap_or(0);
+    last & unused_bits == 0
 }
 
 /// Whether `text` is base64 under `engine` (decoded into a stack buffer when it fits).

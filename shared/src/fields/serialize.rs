@@ -1,11 +1,9 @@
 //! Writing bare items the way RFC 9651 §4.1 serializes them, which is how the
 //! `@signature-params` line must show the received member (RFC 9421 §2.3).
 //!
-//! The writer goes to a [`Sink`]: a `String`, or [`SameAs`], which writes nothing and
-//! only answers whether the output would equal text already at hand. The verifier
-//! first checks a member against its own text that way (a signer writes the canonical
-//! form, so this is the usual case and nothing is copied), and writes a `String` only
-//! when the text differs.
+//! The writer goes to a [`Sink`]: a `String`, or [`Discard`] when the verifier only
+//! reads a member whose text is already in serialized form (a signer writes that form,
+//! so this is the usual case, and nothing is copied).
 
 use base64::Engine as _;
 
@@ -22,36 +20,11 @@ impl Sink for String {
     }
 }
 
-/// Compares what would be written with `expected`, from its start.
-pub(crate) struct SameAs<'e> {
-    expected: &'e str,
-    written: usize,
-    same: bool,
-}
+/// Writes nothing.
+pub(crate) struct Discard;
 
-impl<'e> SameAs<'e> {
-    pub(crate) fn new(expected: &'e str) -> Self {
-        Self {
-            expected,
-            written: 0,
-            same: true,
-        }
-    }
-
-    /// Whether everything written so far is `expected`'s first `len` bytes, exactly.
-    pub(crate) fn is_prefix_of_len(&self, len: usize) -> bool {
-        self.same && self.written == len
-    }
-}
-
-impl Sink for SameAs<'_> {
-    fn put(&mut self, text: &str) {
-        if self.same {
-            let end = self.written + text.len();
-            self.same = self.expected.get(self.written..end) == Some(text);
-            self.written = end;
-        }
-    }
+impl Sink for Discard {
+    fn put(&mut self, _: &str) {}
 }
 
 /// `;key` or `;key=value` (a `true` value is left out).
@@ -189,16 +162,5 @@ mod tests {
         assert_eq!(written(Bare::Decimal(12_345)), "12.345");
         assert_eq!(written(Bare::Decimal(7_000)), "7.0");
         assert_eq!(written(Bare::Date(-1)), "@-1");
-    }
-
-    #[test]
-    fn same_as_answers_for_the_whole_text_only() {
-        let mut sink = SameAs::new("(\"a\");x=1");
-        sink.put("(\"a\")");
-        assert!(sink.is_prefix_of_len(5));
-        put_parameter(&mut sink, "x", Bare::Integer(1));
-        assert!(sink.is_prefix_of_len(9));
-        put_parameter(&mut sink, "y", Bare::Boolean(true));
-        assert!(!sink.is_prefix_of_len(11));
     }
 }
