@@ -33,28 +33,20 @@ pub enum Agreement {
     Rejected(&'static str),
 }
 
-/// Compare [`Verifier::parse`] with the reference on `request`, and each field on its
-/// own: `Signature-Input` (our member's `@signature-params` line and components) and
-/// `Signature` (our member's bytes).
+/// Compare [`Verifier::parse`] with the reference on `request` (the candidate's every
+/// value, the covered components, or the rejection), and each field on its own:
+/// `Signature-Input` (our member's `@signature-params` line) and `Signature` (our
+/// member's bytes).
 pub fn compare(verifier: &Verifier, request: &RequestView) -> Result<Agreement, Disagreement> {
     let input = request.header("signature-input");
     let signature = request.header("signature");
     let (label, limits) = (verifier.label(), verifier.limits());
 
     if let Some(field) = input.as_deref() {
-        let ours = fields::parse_signature_input(field, label, limits).map(|member| {
-            member.map(|m| {
-                let names: Vec<String> = m.components.iter().map(unescape).collect();
-                (m.signature_params.into_owned(), names)
-            })
-        });
-        let theirs = reference::parse_signature_input(field, label, limits).map(|member| {
-            member.map(|m| {
-                let names: Vec<String> =
-                    m.components.iter().map(|n| n.as_str().to_owned()).collect();
-                (reference::serialize_member(&m), names)
-            })
-        });
+        let ours = fields::parse_signature_input(field, label, limits)
+            .map(|member| member.map(|m| m.signature_params.into_owned()));
+        let theirs = reference::parse_signature_input(field, label, limits)
+            .map(|member| member.map(|m| reference::serialize_member(&m)));
         if ours != theirs {
             return Err(Disagreement(format!(
                 "signature-input {field:?}: ours {ours:?}, reference {theirs:?}"
@@ -99,20 +91,6 @@ pub fn compare(verifier: &Verifier, request: &RequestView) -> Result<Agreement, 
             "parse: ours {ours:?}, reference {theirs:?}"
         ))),
     }
-}
-
-/// A string's text as written, unescaped.
-fn unescape(written: &str) -> String {
-    let mut value = String::with_capacity(written.len());
-    let mut chars = written.chars();
-    while let Some(c) = chars.next() {
-        value.push(if c == '\\' {
-            chars.next().unwrap_or(c)
-        } else {
-            c
-        });
-    }
-    value
 }
 
 #[cfg(test)]

@@ -94,9 +94,9 @@ pub(crate) fn component_value<'r>(name: &str, request: &'r RequestView) -> Optio
     // A line break or other control character would let one value forge the next
     // line of the signature base.
     // (A fold, not `all`: no early exit, so the loop is vectorized.)
-    let clean = value
-        .bytes()
-        .fold(true, |clean, b| clean & (b == b'\t' || (b >= 0x20 && b != 0x7f)));
+    let clean = value.bytes().fold(true, |clean, b| {
+        clean & (b == b'\t' || (b >= 0x20 && b != 0x7f))
+    });
     clean.then_some(value)
 }
 

@@ -5,14 +5,11 @@ use std::borrow::Cow;
 use crate::base::{SignatureBase, write_base};
 use crate::error::{ConfigError, Rejection};
 use crate::fields::{
-    Few, FieldLimits, InputMember, PresentedSignature, parse_signature, parse_signature_input,
+    FieldLimits, InputMember, PresentedSignature, parse_signature, parse_signature_input,
 };
 use crate::key::KeyId;
 use crate::keyset::{KeySet, Stage};
-use crate::params::{
-    DEFAULT_LABEL, DEFAULT_TAG, REQUIRED_COMPONENTS, check_identifier, validate_label,
-    validated_tag,
-};
+use crate::params::{DEFAULT_LABEL, DEFAULT_TAG, validate_label, validated_tag};
 use crate::request::RequestView;
 use crate::time::UnixTime;
 
@@ -166,13 +163,8 @@ impl Verifier {
         member: InputMember<'a>,
         signature: PresentedSignature,
     ) -> Result<SignatureCandidate<'a>, Rejection> {
-        let mut components = Few::default();
-        for name in member.components.iter() {
-            check_identifier(name)?;
-            if components.contains(name) {
-                return Err(Rejection::DuplicateMember);
-            }
-            components.push(name);
+        if let Some(reason) = member.components.misfit {
+            return Err(reason);
         }
         let params = member.params;
         if let Some(reason) = params.misfit {
@@ -187,10 +179,7 @@ impl Verifier {
         {
             return Err(Rejection::WrongTag);
         }
-        if REQUIRED_COMPONENTS
-            .iter()
-            .any(|c| !components.contains(c.name()))
-        {
+        if !member.components.all_required() {
             return Err(Rejection::MissingComponent);
         }
         // A key id has no quote or backslash either: one written with an escape fails here.
@@ -334,14 +323,12 @@ impl SignatureCandidate<'_> {
     pub fn covered_components(&self) -> impl Iterator<Item = &str> {
         // The serialized inner list: quoted identifiers, one space apart, and none holds
         // a quote, a space or a `)` (each is a profile identifier: `check_identifier`).
-        let list = self
-            .signature_params
-            .strip_prefix('(')
-            .and_then(|rest| rest.split_once(')'))
-            .map_or("", |(list, _)| list);
+        let params = self.signature_params.as_bytes();
+        let end = params.iter().position(|&b| b == b')').unwrap_or(0);
+        let list = self.signature_params.get(1..end).unwrap_or_default();
         list.split(' ')
-            .filter(|quoted| !quoted.is_empty())
-            .map(|quoted| quoted.trim_matches('"'))
+            .filter_map(|quoted| quoted.get(1..quoted.len().saturating_sub(1)))
+            .filter(|name| !name.is_empty())
     }
 
     /// The signature base this signature covers on `request`: what the verifier MACs

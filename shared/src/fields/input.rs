@@ -7,7 +7,7 @@ use super::few::Few;
 use super::scan::{Bare, Cursor, Param};
 use super::serialize::{Discard, Sink, put_bare, put_parameter};
 use crate::error::Rejection;
-use crate::params::{HMAC_SHA256, SIGNED_PATH_PARAM};
+use crate::params::{HMAC_SHA256, REQUIRED_COMPONENTS, SIGNED_PATH_PARAM, check_identifier};
 use crate::time::UnixTime;
 
 /// Our member of `Signature-Input`, read but not yet checked against the profile (that
@@ -16,10 +16,45 @@ use crate::time::UnixTime;
 pub(crate) struct InputMember<'a> {
     /// The member's value in serialized form: the `@signature-params` line.
     pub(crate) signature_params: Cow<'a, str>,
-    /// The covered component identifiers as written between their quotes, in order.
-    pub(crate) components: Few<'a>,
+    /// The covered components, checked against the profile.
+    pub(crate) components: Components,
     /// The parameters edgeseal reads.
     pub(crate) params: Params<'a>,
+}
+
+/// What the profile asks of the covered components, noted while they are read.
+#[derive(Debug, Default)]
+pub(crate) struct Components {
+    /// The first identifier, in order, that the profile does not support or that
+    /// repeats an earlier one. Kept rather than returned, like [`Params::misfit`].
+    pub(crate) misfit: Option<Rejection>,
+    /// Which of [`REQUIRED_COMPONENTS`] are covered, one bit each.
+    required: u8,
+}
+
+impl Components {
+    fn add<'a>(&mut self, name: &'a str, seen: &mut Few<'a>) {
+        if self.misfit.is_some() {
+            return;
+        }
+        if let Err(reason) = check_identifier(name) {
+            self.misfit = Some(reason);
+        } else if seen.contains(name) {
+            self.misfit = Some(Rejection::DuplicateMember);
+        } else {
+            seen.push(name);
+            for (bit, required) in REQUIRED_COMPONENTS.iter().enumerate() {
+                if required.name() == name {
+                    self.required |= 1 << bit;
+                }
+            }
+        }
+    }
+
+    /// Whether every component the profile requires is covered.
+    pub(crate) fn all_required(&self) -> bool {
+        self.required.count_ones() as usize == REQUIRED_COMPONENTS.len()
+    }
 }
 
 /// The signature parameters edgeseal reads. Unknown parameters are covered by the MAC
@@ -37,22 +72,22 @@ pub(crate) struct Params<'a> {
     /// `created` that is not a non-negative integer, an `alg` other than ours, ...).
     /// Kept rather than returned: a syntax error later in either field comes first.
     pub(crate) misfit: Option<Rejection>,
-    names: Few<'a>,
 }
 
 impl<'a> Params<'a> {
     fn add(
         &mut self,
         Param { key, value, .. }: Param<'a>,
+        names: &mut Few<'a>,
         limits: &FieldLimits,
     ) -> Result<(), Rejection> {
-        if self.names.len() >= limits.max_params {
+        if names.len() >= limits.max_params {
             return Err(Rejection::TooManyMembers);
         }
-        if self.names.contains(key) {
+        if names.contains(key) {
             return Err(Rejection::DuplicateMember);
         }
-        self.names.push(key);
+        names.push(key);
         if self.misfit.is_some() {
             return Ok(());
         }
@@ -131,7 +166,7 @@ fn member<'a>(cursor: &mut Cursor<'a>, limits: &FieldLimits) -> Result<InputMemb
 
 /// What [`inner_list`] read.
 struct Read<'a> {
-    components: Few<'a>,
+    components: Components,
     params: Params<'a>,
     /// Whether the text was exactly what `sink` received (false may be spurious: see
     /// [`Param::serialized`]).
@@ -145,7 +180,9 @@ fn inner_list<'a>(
     limits: &FieldLimits,
     sink: &mut impl Sink,
 ) -> Result<Read<'a>, Rejection> {
-    let mut components = Few::default();
+    let mut components = Components::default();
+    let mut count = 0;
+    let mut seen = Few::default();
     cursor.eat(b'(');
     sink.put("(");
     // Spaces before the first item, or after the last, are not written; one is between.
@@ -162,17 +199,18 @@ fn inner_list<'a>(
         }
         serialized &= spaces == usize::from(!first);
         first = false;
-        if components.len() >= limits.max_components {
+        if count >= limits.max_components {
             return Err(Rejection::TooManyMembers);
         }
         let Bare::String(name) = cursor.bare_item()? else {
             return Err(Rejection::Malformed);
         };
-        if components.len() > 0 {
+        if count > 0 {
             sink.put(" ");
         }
         put_bare(sink, Bare::String(name));
-        components.push(name);
+        components.add(name, &mut seen);
+        count += 1;
         // Parameters on a component identifier (`;sf`, `;key`, `;bs`, `;req`, `;name`)
         // change how its value is derived; this profile supports none of them.
         cursor.parameters(|_| Err(Rejection::UnsupportedComponent))?;
@@ -180,8 +218,9 @@ fn inner_list<'a>(
     }
     sink.put(")");
     let mut params = Params::default();
+    let mut names = Few::default();
     cursor.parameters(|param| {
-        params.add(param, limits)?;
+        params.add(param, &mut names, limits)?;
         serialized &= param.serialized;
         put_parameter(sink, param.key, param.value);
         Ok(())

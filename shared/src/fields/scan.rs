@@ -421,6 +421,18 @@ pub(super) fn is_serialized(value: Bare<'_>, written: &str) -> bool {
     }
 }
 
+/// The six bits a base64 character (standard alphabet) stands for.
+pub(super) const fn sextet(b: u8) -> Option<u8> {
+    match b {
+        b'A'..=b'Z' => Some(b - b'A'),
+        b'a'..=b'z' => Some(b - b'a' + 26),
+        b'0'..=b'9' => Some(b - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    }
+}
+
 /// Whether `text` decodes under [`CANONICAL_BASE64`] (checked without decoding): whole
 /// quanta, `=` only as one or two final pad characters, and the unused bits of the last
 /// character before them zero.
@@ -432,14 +444,10 @@ fn is_canonical_base64(text: &str) -> bool {
     }
     let mut last = 0;
     for b in body.bytes() {
-        last = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return false,
-        };
+        match sextet(b) {
+            Some(bits) => last = bits,
+            None => return false,
+        }
     }
     let unused_bits = [0, 0b11, 0b1111].get(pad).copied().unwrap_or(0);
     last & unused_bits == 0

@@ -1,9 +1,7 @@
 //! `Signature`: our member's bytes.
 
-use base64::Engine as _;
-
 use super::FieldLimits;
-use super::scan::{Bare, CANONICAL_BASE64};
+use super::scan::{Bare, sextet};
 use crate::error::Rejection;
 use crate::mac::TAG_LEN;
 
@@ -62,12 +60,32 @@ impl PresentedSignature {
 
     /// From the canonical base64 [`parse_signature`] returned.
     pub(crate) fn from_base64(text: &str) -> Self {
-        let mut buffer = [0u8; TAG_LEN + 3];
-        match CANONICAL_BASE64.decode_slice(text, &mut buffer) {
-            Ok(len) => Self::from_bytes(buffer.get(..len).unwrap_or_default()),
-            // Longer than a tag (or, impossibly, not base64).
-            Err(_) => Self::from_bytes(&[]),
+        // A tag's 32 bytes are 43 characters and one `=` (their last 2 bits unused);
+        // canonical base64 of any other length is another number of bytes.
+        let Some(body) = text
+            .strip_suffix('=')
+            .filter(|b| b.len() == 43 && !b.ends_with('='))
+        else {
+            return Self::from_bytes(&[]);
+        };
+        let mut presented = Self {
+            bytes: [0; TAG_LEN],
+            tag_length: true,
+        };
+        let (mut bits, mut held, mut written) = (0u32, 0u32, 0);
+        for b in body.bytes() {
+            bits = bits << 6 | u32::from(sextet(b).unwrap_or(0));
+            held += 6;
+            if held >= 8 {
+                held -= 8;
+                if let Some(slot) = presented.bytes.get_mut(written) {
+                    *slot = (bits >> held) as u8;
+                }
+                written += 1;
+                bits &= (1 << held) - 1;
+            }
         }
+        presented
     }
 }
 
