@@ -430,6 +430,23 @@ mod tests {
         }
     }
 
+    /// Found by the differential test: a display string (RFC 9651 `%"..."`, where a
+    /// backslash is an ordinary character) ending in `\` in another member made the
+    /// reference's canonical-base64 check read past our member, and refuse a valid
+    /// signature as malformed. Both now accept it.
+    #[test]
+    fn a_display_string_ending_in_a_backslash_hides_no_member() {
+        let (input, signature) = signed();
+        let field = format!(r#"x=%"\", {signature}"#);
+        let request = request()
+            .with_header("signature-input", &input)
+            .with_header("signature", &field);
+        assert_eq!(
+            compare(&Verifier::default(), &request),
+            Ok(Agreement::Accepted)
+        );
+    }
+
     #[test]
     fn a_real_signature_is_accepted_by_both() {
         let (input, signature) = signed();

@@ -100,19 +100,24 @@ pub(crate) fn parse_signature_input<'de>(
 }
 
 /// The base64 text of our member in a `Signature` field, found by scanning members at
-/// the top level (skipping the inside of strings, the only place a `,` or our label can
-/// appear otherwise).
+/// the top level (skipping the inside of strings and display strings, the only places
+/// a `,` or our label can appear otherwise). Only a string has escapes: in a display
+/// string (`%"..."`) a backslash is an ordinary character.
 fn member_text<'f>(field: &'f str, label: &str) -> Option<&'f str> {
     let bytes = field.as_bytes();
     let mut in_string = false;
+    let mut in_display_string = false;
     let mut escaped = false;
     let mut member_start = true;
     for (i, &b) in bytes.iter().enumerate() {
         if in_string {
             match (escaped, b) {
                 (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
+                (false, b'\\') => escaped = !in_display_string,
+                (false, b'"') => {
+                    in_string = false;
+                    in_display_string = false;
+                }
                 _ => {}
             }
             continue;
@@ -125,7 +130,10 @@ fn member_text<'f>(field: &'f str, label: &str) -> Option<&'f str> {
             }
         }
         match b {
-            b'"' => in_string = true,
+            b'"' => {
+                in_string = true;
+                in_display_string = i > 0 && bytes.get(i - 1) == Some(&b'%');
+            }
             b',' => member_start = true,
             _ => {}
         }
