@@ -549,7 +549,7 @@ async fn rotator_settings(
             .unwrap_or_default(),
         edge_function: var("EDGE_FUNCTION_NAME").map(|f| function_name_of(&f).to_owned()),
         edge_version_parameter: var("EDGE_VERSION_PARAMETER"),
-        mode: var("ROTATION_MODE"),
+        mode: var("ROTATION_TARGET").or_else(|| var("ROTATION_MODE")),
     })
 }
 

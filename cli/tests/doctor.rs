@@ -4,7 +4,7 @@
 //!
 //! What is not AWS here, and why it is faithful enough for these checks:
 //! - CloudFront's control plane is the rotator's in-process fake
-//!   (`rotator::testing::FakeCloudFront`, moto drops LambdaFunctionAssociations); the
+//!   (`edgeseal_testkit::FakeCloudFront`, moto drops LambdaFunctionAssociations); the
 //!   distribution's domain is the stand-in's `d<id>.cloudfront.net`, requests to it go to
 //!   the stand-in's port with that Host;
 //! - the API's authorizer settings are the stand-in's own behaviour

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_cloudfront::types::DistributionConfig;
 use edgeseal_rotator::aws::{ApiError, DeployStatus, DistributionApi, Op};
-use edgeseal_rotator::testing::{FakeCloudFront, FaultPlan, FaultTiming, Faulty};
+use edgeseal_testkit::{FakeCloudFront, FaultPlan, FaultTiming, Faulty};
 
 use crate::authorizer_log::VerdictLine;
 use crate::outage::OutageProxy;

@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use aws_sdk_cloudfront::types::{DistributionConfig, EventType};
 use bytes::Bytes;
-use edgeseal_rotator::testing::FakeCloudFront;
+use edgeseal_testkit::FakeCloudFront;
 use http::StatusCode;
 use http_body_util::Full;
 use serde_json::{Map, Value, json};

@@ -39,9 +39,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use edgeseal_edge_signer::EdgeAssets;
-use edgeseal_rotator::Mode;
+use edgeseal_rotator::TargetKind;
 use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
-use edgeseal_rotator::testing::FakeCloudFront;
+use edgeseal_testkit::FakeCloudFront;
 use tokio::net::TcpListener;
 
 use crate::apigw::ApiGateway;
@@ -51,7 +51,8 @@ use crate::report::TimelineEvent;
 use crate::rotation::{Driver, FirstRotation, StepTiming};
 use crate::runtime_api::LambdaFunction;
 use crate::traffic::{CaptureLog, Kind, Outcome, Recorder, Targets};
-use crate::world::{AwsWorld, DemoRotator, RecordingLambda};
+use crate::world::{AwsWorld, DemoRotator, Recording};
+use edgeseal_testkit::Hooked;
 
 /// Why the demo could not run.
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +106,7 @@ pub struct Settings {
     /// The rotator Lambda's timeout: the deadline of each step (`--rotator-timeout-secs`).
     pub rotator_timeout: Duration,
     /// `signed` or `static-header` (`--mode`).
-    pub mode: Mode,
+    pub mode: TargetKind,
     /// How the stack starts rotating (`--first-rotation`).
     pub first_rotation: FirstRotation,
 }
@@ -134,7 +135,7 @@ impl Settings {
             progress: true,
             chaos: None,
             rotator_timeout: Duration::from_secs(120),
-            mode: Mode::Signed,
+            mode: TargetKind::Signed,
             first_rotation: FirstRotation::Immediate,
         }
     }
@@ -247,8 +248,8 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
     let edges = Arc::new(EdgeVersions::new(settings.out_dir.join("edge")));
     let aws = world::create(&sdk, &assets, LABEL, settings.max_age_secs, &edges).await?;
     let static_value = match settings.mode {
-        Mode::Signed => None,
-        Mode::StaticHeader => Some(modes::use_static_header_secret(&aws).await?),
+        TargetKind::Signed => None,
+        TargetKind::StaticHeader => Some(modes::use_static_header_secret(&aws).await?),
     };
     let control = Arc::new(FakeCloudFront::new(settings.propagation));
     let rotator_cloudfront = Arc::new(FaultableCloudFront::new(Arc::clone(&control)));
@@ -361,9 +362,9 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
     let rotator: DemoRotator = edgeseal_rotator::Rotator::new(
         config,
         SdkSecrets::new(&secrets_sdk),
-        RecordingLambda::new(SdkLambda::new(&sdk), Arc::clone(&edges)),
+        Hooked::with_hooks(SdkLambda::new(&sdk), Recording::new(Arc::clone(&edges))),
         Arc::clone(&rotator_cloudfront),
-        (settings.mode == Mode::Signed).then_some(assets),
+        (settings.mode == TargetKind::Signed).then_some(assets),
     )
     .map_err(|e| DemoError::Setup(format!("rotator: {e}")))?;
 

@@ -4,7 +4,7 @@
 //! rewrites it).
 
 use aws_sdk_cloudfront::types::{CustomHeaders, DistributionConfig, OriginCustomHeader};
-use edgeseal_rotator::Mode;
+use edgeseal_rotator::TargetKind;
 
 use crate::DemoError;
 use crate::world::AwsWorld;
@@ -15,10 +15,10 @@ pub const HEADER_NAME: &str = "x-origin-verify";
 pub const SECRET_FIELD: &str = "HTTP_API_KEY";
 
 /// Parse `--mode`.
-pub fn parse_mode(value: &str) -> Result<Mode, String> {
+pub fn parse_mode(value: &str) -> Result<TargetKind, String> {
     match value {
-        "signed" => Ok(Mode::Signed),
-        "static-header" => Ok(Mode::StaticHeader),
+        "signed" => Ok(TargetKind::Signed),
+        "static-header" => Ok(TargetKind::StaticHeader),
         other => Err(format!(
             "--mode: expected signed or static-header, got {other:?}"
         )),
@@ -109,10 +109,10 @@ pub fn static_header_distribution(
 }
 
 /// The authorizer's mode variables.
-pub fn authorizer_env(mode: Mode) -> Vec<(String, String)> {
+pub fn authorizer_env(mode: TargetKind) -> Vec<(String, String)> {
     match mode {
-        Mode::Signed => vec![("AUTH_MODE".to_owned(), "signature".to_owned())],
-        Mode::StaticHeader => vec![
+        TargetKind::Signed => vec![("AUTH_MODE".to_owned(), "signature".to_owned())],
+        TargetKind::StaticHeader => vec![
             ("AUTH_MODE".to_owned(), "static-header".to_owned()),
             ("HEADER_NAME".to_owned(), HEADER_NAME.to_owned()),
             ("SECRET_KEY_NAME".to_owned(), SECRET_FIELD.to_owned()),
@@ -121,22 +121,22 @@ pub fn authorizer_env(mode: Mode) -> Vec<(String, String)> {
 }
 
 /// API Gateway's identity sources.
-pub fn identity_sources(mode: Mode) -> Vec<&'static str> {
+pub fn identity_sources(mode: TargetKind) -> Vec<&'static str> {
     match mode {
-        Mode::Signed => crate::apigw::IDENTITY_SOURCES.to_vec(),
-        Mode::StaticHeader => vec![HEADER_NAME],
+        TargetKind::Signed => crate::apigw::IDENTITY_SOURCES.to_vec(),
+        TargetKind::StaticHeader => vec![HEADER_NAME],
     }
 }
 
 /// The rotator's mode variables (the edge function only in signed mode).
-pub fn rotator_env(mode: Mode, edge_function: &str) -> Vec<(&'static str, String)> {
+pub fn rotator_env(mode: TargetKind, edge_function: &str) -> Vec<(&'static str, String)> {
     match mode {
-        Mode::Signed => vec![
-            ("ROTATION_MODE", "signed".to_owned()),
+        TargetKind::Signed => vec![
+            ("ROTATION_TARGET", "signed".to_owned()),
             ("EDGE_FUNCTION_NAME", edge_function.to_owned()),
         ],
-        Mode::StaticHeader => vec![
-            ("ROTATION_MODE", "static-header".to_owned()),
+        TargetKind::StaticHeader => vec![
+            ("ROTATION_TARGET", "static-header".to_owned()),
             ("HEADER_NAME", HEADER_NAME.to_owned()),
             ("SECRET_KEY_NAME", SECRET_FIELD.to_owned()),
         ],

@@ -6,8 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use edgeseal_rotator::testing::{PendingValue, end_configuration_test, start_configuration_test};
 use edgeseal_rotator::{Outcome, Step};
+use edgeseal_testkit::{PendingValue, end_configuration_test, start_configuration_test};
 
 use crate::DemoError;
 use crate::report::TimelineEvent;

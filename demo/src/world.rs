@@ -13,11 +13,10 @@ use aws_sdk_cloudfront::types::{
 };
 use edgeseal::{KeyId, SigningKey};
 use edgeseal_edge_signer::{EdgeAssets, EdgeConfig, package_zip};
+use edgeseal_rotator::aws::FunctionVersion;
 use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
-use edgeseal_rotator::aws::{
-    ApiError, EdgeFunctionApi, FunctionVersion, UpdateStatus, VersionState,
-};
 use edgeseal_rotator::{RotationEvent, Rotator, Step};
+use edgeseal_testkit::{EdgeFunctionHooks, Hooked};
 
 use crate::DemoError;
 use crate::chaos::FaultableCloudFront;
@@ -28,46 +27,33 @@ pub type DemoRotator = Rotator<SdkSecrets, RecordingLambda, Arc<FaultableCloudFr
 
 /// The Lambda API as the rotator sees it, recording every zip it uploads and which
 /// version each became.
-pub struct RecordingLambda {
-    inner: SdkLambda,
+pub type RecordingLambda = Hooked<SdkLambda, Recording>;
+
+/// Records each uploaded zip by code hash, and each published version's zip into the
+/// CloudFront stand-in's edge versions.
+pub struct Recording {
     uploaded: Mutex<HashMap<String, Vec<u8>>>,
     edges: Arc<EdgeVersions>,
 }
 
-impl RecordingLambda {
+impl Recording {
     /// Record into `edges`.
-    pub fn new(inner: SdkLambda, edges: Arc<EdgeVersions>) -> Self {
+    pub fn new(edges: Arc<EdgeVersions>) -> Self {
         Self {
-            inner,
             uploaded: Mutex::default(),
             edges,
         }
     }
 }
 
-impl EdgeFunctionApi for RecordingLambda {
-    async fn update_code(&self, function: &str, zip: Vec<u8>) -> Result<String, ApiError> {
-        let sha = self.inner.update_code(function, zip.clone()).await?;
+impl EdgeFunctionHooks for Recording {
+    fn uploaded(&self, code_sha256: &str, zip: &[u8]) {
         if let Ok(mut u) = self.uploaded.lock() {
-            u.insert(sha.clone(), zip);
+            u.insert(code_sha256.to_owned(), zip.to_vec());
         }
-        Ok(sha)
     }
 
-    async fn update_status(&self, function: &str) -> Result<UpdateStatus, ApiError> {
-        self.inner.update_status(function).await
-    }
-
-    async fn publish_version(
-        &self,
-        function: &str,
-        description: &str,
-        code_sha256: &str,
-    ) -> Result<FunctionVersion, ApiError> {
-        let version = self
-            .inner
-            .publish_version(function, description, code_sha256)
-            .await?;
+    fn published(&self, version: &FunctionVersion, code_sha256: &str) {
         let zip = self
             .uploaded
             .lock()
@@ -76,26 +62,12 @@ impl EdgeFunctionApi for RecordingLambda {
         if let Some(zip) = zip {
             self.edges.publish(&version.arn, zip);
         }
-        Ok(version)
-    }
-
-    async fn version_state(&self, function: &str, version: &str) -> Result<VersionState, ApiError> {
-        self.inner.version_state(function, version).await
-    }
-
-    async fn list_versions(&self, function: &str) -> Result<Vec<FunctionVersion>, ApiError> {
-        self.inner.list_versions(function).await
-    }
-
-    async fn delete_version(&self, function: &str, version: &str) -> Result<(), ApiError> {
-        self.inner.delete_version(function, version).await
     }
 }
 
 /// A Secrets Manager version id, as Secrets Manager makes them (a UUID).
 pub fn new_token() -> Result<String, DemoError> {
-    edgeseal_rotator::testing::new_version_id()
-        .map_err(|e| DemoError::Setup(format!("random: {e}")))
+    edgeseal_testkit::new_version_id().map_err(|e| DemoError::Setup(format!("random: {e}")))
 }
 
 /// A fresh 256-bit key.
@@ -269,13 +241,13 @@ pub fn distribution_config(
             DefaultCacheBehavior::builder()
                 .target_origin_id("api")
                 .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
-                .cache_policy_id(edgeseal_rotator::testing::CACHING_DISABLED)
+                .cache_policy_id(edgeseal_testkit::CACHING_DISABLED)
                 // Managed AllViewerExceptHostHeader, as deploy/template.yaml: with only a
                 // cache policy CloudFront forwards just what is in the cache key (no query
                 // string for CachingDisabled), and an origin-request function sees the
                 // query string only when a policy forwards all of it (CloudFront guide,
                 // restrictions on edge functions).
-                .origin_request_policy_id(edgeseal_rotator::testing::ALL_VIEWER_EXCEPT_HOST_HEADER)
+                .origin_request_policy_id(edgeseal_testkit::ALL_VIEWER_EXCEPT_HOST_HEADER)
                 .lambda_function_associations(
                     LambdaFunctionAssociations::builder()
                         .quantity(1)
@@ -293,7 +265,7 @@ pub fn distribution_config(
 /// What Secrets Manager does when a rotation starts (moto cannot invoke the rotation
 /// function; the demo then runs the four steps itself).
 pub async fn start_rotation(world: &AwsWorld) -> Result<String, DemoError> {
-    edgeseal_rotator::testing::start_rotation(&world.sm, &world.secret, &world.rotation_lambda_arn)
+    edgeseal_testkit::start_rotation(&world.sm, &world.secret, &world.rotation_lambda_arn)
         .await
         .map_err(DemoError::Aws)
 }

@@ -20,14 +20,14 @@ use std::time::Duration;
 use edgeseal_demo::rotation::{FirstRotation, longest_step};
 use edgeseal_demo::traffic::Kind;
 use edgeseal_demo::{Settings, run};
-use edgeseal_rotator::Mode;
+use edgeseal_rotator::TargetKind;
 
 fn required(var: &str) -> String {
     std::env::var(var)
         .unwrap_or_else(|_| panic!("{var} is not set: run the tests with `bash scripts/test`"))
 }
 
-async fn short_run(mode: Mode) {
+async fn short_run(mode: TargetKind) {
     let out = std::env::temp_dir().join(format!(
         "edgeseal-timing-{}-{}",
         mode.as_str(),
@@ -93,7 +93,7 @@ async fn short_run(mode: Mode) {
 /// they would compete for the CPU and turn a scheduling delay into a failed step.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotations_complete_while_cloudfront_propagates_longer_than_the_rotator_runs() {
-    short_run(Mode::Signed).await;
+    short_run(TargetKind::Signed).await;
     // Static-header: also the rotator's origin checks against the real authorizer.
-    short_run(Mode::StaticHeader).await;
+    short_run(TargetKind::StaticHeader).await;
 }

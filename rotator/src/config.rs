@@ -6,27 +6,73 @@
 //! replaces (`CLOUDFRONT_DISTRIBUTION_ID`, `HEADER_NAME`, `ORIGIN_URL`, `SECRET_KEY_NAME`,
 //! `SECRET_KEY_LENGTH`), so those deployments can swap the code and keep their settings.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use edgeseal::{DEFAULT_LABEL, Verifier};
+pub use crate::target::signed::EdgeSettings;
+pub use crate::target::static_header::StaticHeaderSettings;
 
-/// What the rotation rotates.
+/// What the rotation rotates: the value of `ROTATION_TARGET`. A new target adds a
+/// variant here, one in [`TargetSettings`], and its module in [`crate::target`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// An edgeseal signing key: republish the Lambda@Edge signer carrying it.
+pub enum TargetKind {
+    /// `signed`: an edgeseal signing key; republish the Lambda@Edge signer carrying it.
     Signed,
-    /// A static origin custom header (the `x-origin-verify` setups edgeseal replaces).
+    /// `static-header`: a static origin custom header (the `x-origin-verify` setups
+    /// edgeseal replaces).
     StaticHeader,
 }
 
-impl Mode {
-    /// The value of `ROTATION_MODE` naming this mode.
+impl TargetKind {
+    /// Every target, in the order the error for an unknown name lists them.
+    pub const ALL: [TargetKind; 2] = [TargetKind::Signed, TargetKind::StaticHeader];
+
+    /// What an unknown `ROTATION_TARGET` is told (every [`Self::ALL`] name).
+    const EXPECTED: &'static str = "expected `signed` or `static-header`";
+
+    /// The `ROTATION_TARGET` value naming this target.
     pub const fn as_str(self) -> &'static str {
         match self {
-            Mode::Signed => "signed",
-            Mode::StaticHeader => "static-header",
+            TargetKind::Signed => "signed",
+            TargetKind::StaticHeader => "static-header",
         }
+    }
+
+    /// The target a `ROTATION_TARGET` value names.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+}
+
+/// The selected target's own settings, each parsed by its `from_lookup` (the hook a new
+/// target adds an arm to).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetSettings {
+    /// [`TargetKind::Signed`].
+    Signed(EdgeSettings),
+    /// [`TargetKind::StaticHeader`].
+    StaticHeader(StaticHeaderSettings),
+}
+
+impl TargetSettings {
+    /// Which target these settings are for.
+    pub const fn kind(&self) -> TargetKind {
+        match self {
+            TargetSettings::Signed(_) => TargetKind::Signed,
+            TargetSettings::StaticHeader(_) => TargetKind::StaticHeader,
+        }
+    }
+
+    /// Parse the settings of `kind` through `get`.
+    fn from_lookup(
+        kind: TargetKind,
+        get: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        Ok(match kind {
+            TargetKind::Signed => TargetSettings::Signed(EdgeSettings::from_lookup(get)?),
+            TargetKind::StaticHeader => {
+                TargetSettings::StaticHeader(StaticHeaderSettings::from_lookup(get)?)
+            }
+        })
     }
 }
 
@@ -62,34 +108,13 @@ pub struct OriginTest {
     pub timeout: Duration,
 }
 
-/// Settings of the signed mode: the edge function and how to package it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EdgeSettings {
-    /// `EDGE_FUNCTION_NAME`: name or ARN of the Lambda@Edge function (in us-east-1).
-    pub function: String,
-    /// `EDGE_ASSETS_DIR`, default `$LAMBDA_TASK_ROOT/edge-assets`.
-    pub assets_dir: PathBuf,
-    /// `SIGNATURE_LABEL`, default `edgeseal`.
-    pub label: String,
-    /// `SIGNATURE_MAX_AGE_SECS`, default 300 (what the edge writes into its config).
-    pub max_age_secs: u64,
-    /// `EDGE_KEEP_VERSIONS`, default 3: edgeseal-published versions kept by finishSecret.
-    pub keep_versions: usize,
-}
-
-/// Settings of the static-header mode.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StaticHeaderSettings {
-    /// `SECRET_KEY_LENGTH`, default 32: length of a generated header value.
-    pub value_length: usize,
-}
-
 /// The rotator's whole configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
-    /// `ROTATION_MODE` (`signed` / `static-header`); default `signed` when
-    /// `EDGE_FUNCTION_NAME` is set, else `static-header` (the drop-in case).
-    pub mode: Mode,
+    /// `ROTATION_TARGET` (see [`TargetKind`]) and that target's settings. Default
+    /// `signed` when `EDGE_FUNCTION_NAME` is set, else `static-header` (the drop-in
+    /// case). `ROTATION_MODE` is its older name, read when `ROTATION_TARGET` is unset.
+    pub target: TargetSettings,
     /// `CLOUDFRONT_DISTRIBUTION_ID`: one id or several, comma-separated.
     pub distributions: Vec<String>,
     /// The origin test request.
@@ -99,10 +124,6 @@ pub struct Config {
     pub header_name: String,
     /// `SECRET_KEY_NAME`, default `HTTP_API_KEY`: the JSON field of static-header secrets.
     pub secret_key_name: String,
-    /// Signed mode only.
-    pub edge: Option<EdgeSettings>,
-    /// Static-header mode only.
-    pub static_header: Option<StaticHeaderSettings>,
     /// `WAIT_FOR_DEPLOYED`, default `false`: testSecret waits for every distribution to
     /// be `Deployed` (bounded by the step's deadline) and fails if one is not. Only for
     /// verifiers without a previous-key grace (the static-header authorizers edgeseal
@@ -140,11 +161,24 @@ pub enum ConfigError {
     },
 }
 
-fn invalid(var: &'static str, reason: &'static str) -> ConfigError {
+pub(crate) fn invalid(var: &'static str, reason: &'static str) -> ConfigError {
     ConfigError::Invalid { var, reason }
 }
 
 impl Config {
+    /// Which target is rotated.
+    pub const fn kind(&self) -> TargetKind {
+        self.target.kind()
+    }
+
+    /// The signed target's settings, if it is the one rotated.
+    pub fn edge(&self) -> Option<&EdgeSettings> {
+        match &self.target {
+            TargetSettings::Signed(settings) => Some(settings),
+            TargetSettings::StaticHeader(_) => None,
+        }
+    }
+
     /// Read the configuration from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -159,18 +193,21 @@ impl Config {
                 .filter(|v| !v.is_empty())
         };
 
-        let edge_function = get("EDGE_FUNCTION_NAME");
-        let mode = match get("ROTATION_MODE").as_deref() {
-            Some("signed") => Mode::Signed,
-            Some("static-header") => Mode::StaticHeader,
-            Some(_) => {
-                return Err(invalid(
-                    "ROTATION_MODE",
-                    "expected `signed` or `static-header`",
-                ));
-            }
-            None if edge_function.is_some() => Mode::Signed,
-            None => Mode::StaticHeader,
+        let kind = match (get("ROTATION_TARGET"), get("ROTATION_MODE")) {
+            (Some(name), _) => TargetKind::from_name(&name)
+                .ok_or(invalid("ROTATION_TARGET", TargetKind::EXPECTED))?,
+            (None, Some(mode)) => match mode.as_str() {
+                "signed" => TargetKind::Signed,
+                "static-header" => TargetKind::StaticHeader,
+                _ => {
+                    return Err(invalid(
+                        "ROTATION_MODE",
+                        "expected `signed` or `static-header` (or set ROTATION_TARGET)",
+                    ));
+                }
+            },
+            (None, None) if get("EDGE_FUNCTION_NAME").is_some() => TargetKind::Signed,
+            (None, None) => TargetKind::StaticHeader,
         };
 
         let distributions: Vec<String> = get("CLOUDFRONT_DISTRIBUTION_ID")
@@ -232,70 +269,14 @@ impl Config {
         }
         let secret_key_name = get("SECRET_KEY_NAME").unwrap_or_else(|| "HTTP_API_KEY".to_owned());
 
-        let (edge, static_header) = match mode {
-            Mode::Signed => {
-                let function = edge_function.ok_or(ConfigError::Missing("EDGE_FUNCTION_NAME"))?;
-                // The rotator updates $LATEST and publishes versions: a version-qualified
-                // ARN (`...:function:name:7`) or an alias cannot be updated.
-                if function.starts_with("arn:") && function.split(':').count() != 7 {
-                    return Err(invalid(
-                        "EDGE_FUNCTION_NAME",
-                        "give the function name or its unqualified ARN (no version or alias)",
-                    ));
-                }
-                let assets_dir = match get("EDGE_ASSETS_DIR") {
-                    Some(dir) => PathBuf::from(dir),
-                    None => PathBuf::from(get("LAMBDA_TASK_ROOT").ok_or(invalid(
-                        "EDGE_ASSETS_DIR",
-                        "not set, and LAMBDA_TASK_ROOT (its default's base) is not set either",
-                    ))?)
-                    .join("edge-assets"),
-                };
-                let label = get("SIGNATURE_LABEL").unwrap_or_else(|| DEFAULT_LABEL.to_owned());
-                if Verifier::new(&label).is_err() {
-                    return Err(invalid(
-                        "SIGNATURE_LABEL",
-                        "not a valid signature label (lowercase RFC 8941 key)",
-                    ));
-                }
-                let settings = EdgeSettings {
-                    function,
-                    assets_dir,
-                    label,
-                    max_age_secs: number(
-                        &get,
-                        "SIGNATURE_MAX_AGE_SECS",
-                        Verifier::DEFAULT_MAX_AGE_SECS,
-                        1,
-                        edgeseal_edge_signer::MAX_MAX_AGE_SECS,
-                    )?,
-                    keep_versions: usize::try_from(number(
-                        &get,
-                        "EDGE_KEEP_VERSIONS",
-                        3,
-                        2,
-                        1_000,
-                    )?)
-                    .map_err(|_| invalid("EDGE_KEEP_VERSIONS", "too large"))?,
-                };
-                (Some(settings), None)
-            }
-            Mode::StaticHeader => {
-                let value_length = number(&get, "SECRET_KEY_LENGTH", 32, 16, 4_096)?;
-                let value_length = usize::try_from(value_length)
-                    .map_err(|_| invalid("SECRET_KEY_LENGTH", "too large"))?;
-                (None, Some(StaticHeaderSettings { value_length }))
-            }
-        };
+        let target = TargetSettings::from_lookup(kind, &get)?;
 
         Ok(Config {
-            mode,
+            target,
             distributions,
             origin_test,
             header_name: header_name.to_ascii_lowercase(),
             secret_key_name,
-            edge,
-            static_header,
             wait_for_deployed: boolean(&get, "WAIT_FOR_DEPLOYED", false)?,
             max_step: Duration::from_secs(number(&get, "MAX_STEP_SECS", 60, 1, 900)?),
             deploy_poll_interval: Duration::from_millis(number(
@@ -318,8 +299,8 @@ impl Config {
     }
 }
 
-fn number(
-    get: &impl Fn(&str) -> Option<String>,
+pub(crate) fn number(
+    get: &dyn Fn(&str) -> Option<String>,
     var: &'static str,
     default: u64,
     min: u64,
@@ -336,7 +317,7 @@ fn number(
 }
 
 fn boolean(
-    get: &impl Fn(&str) -> Option<String>,
+    get: &dyn Fn(&str) -> Option<String>,
     var: &'static str,
     default: bool,
 ) -> Result<bool, ConfigError> {
@@ -380,6 +361,7 @@ fn origin_url(url: &str, test_path: Option<&str>) -> Result<http::Uri, ConfigErr
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+    use std::path::PathBuf;
 
     use super::*;
 
@@ -399,13 +381,13 @@ mod tests {
     #[test]
     fn static_header_drop_in_defaults_match_the_prior_art() {
         let c = config(&STATIC_MINIMAL).unwrap();
-        assert_eq!(c.mode, Mode::StaticHeader);
+        assert_eq!(c.kind(), TargetKind::StaticHeader);
         assert_eq!(c.distributions, ["E123ABC"]);
         assert_eq!(c.header_name, "x-origin-verify");
         assert_eq!(c.secret_key_name, "HTTP_API_KEY");
         assert_eq!(
-            c.static_header,
-            Some(StaticHeaderSettings { value_length: 32 })
+            c.target,
+            TargetSettings::StaticHeader(StaticHeaderSettings { value_length: 32 })
         );
         assert_eq!(c.origin_test.url.query(), Some("probe=1"));
         assert_eq!(c.origin_test.method, http::Method::GET);
@@ -413,7 +395,7 @@ mod tests {
         assert_eq!(c.origin_test.timeout, Duration::from_secs(5));
         assert!(!c.wait_for_deployed);
         assert_eq!(c.max_step, Duration::from_secs(60));
-        assert!(c.edge.is_none());
+        assert!(c.edge().is_none());
     }
 
     #[test]
@@ -424,12 +406,29 @@ mod tests {
             ("LAMBDA_TASK_ROOT", "/var/task"),
         ]);
         let c = config(&vars).unwrap();
-        assert_eq!(c.mode, Mode::Signed);
-        let edge = c.edge.unwrap();
+        assert_eq!(c.kind(), TargetKind::Signed);
+        let edge = c.edge().unwrap();
         assert_eq!(edge.assets_dir, PathBuf::from("/var/task/edge-assets"));
         assert_eq!(edge.label, "edgeseal");
         assert_eq!(edge.max_age_secs, 300);
         assert_eq!(edge.keep_versions, 3);
+    }
+
+    #[test]
+    fn rotation_target_names_the_target_and_wins_over_the_older_rotation_mode() {
+        let mut vars = STATIC_MINIMAL.to_vec();
+        vars.extend([
+            ("EDGE_FUNCTION_NAME", "edge-signer"),
+            ("EDGE_ASSETS_DIR", "/opt/assets"),
+        ]);
+        assert_eq!(config(&vars).unwrap().kind(), TargetKind::Signed);
+        vars.push(("ROTATION_MODE", "signed"));
+        vars.push(("ROTATION_TARGET", "static-header"));
+        assert_eq!(config(&vars).unwrap().kind(), TargetKind::StaticHeader);
+        for kind in TargetKind::ALL {
+            assert_eq!(TargetKind::from_name(kind.as_str()), Some(kind));
+        }
+        assert_eq!(TargetKind::from_name("waf"), None);
     }
 
     #[test]
@@ -468,16 +467,17 @@ mod tests {
             "arn:aws:lambda:us-east-1:123456789012:function:edge",
         ));
         assert_eq!(
-            config(&vars).unwrap().edge.unwrap().function,
+            config(&vars).unwrap().edge().unwrap().function,
             "arn:aws:lambda:us-east-1:123456789012:function:edge"
         );
     }
 
     #[test]
     fn malformed_values_name_their_variable() {
-        let cases: [(&str, &str); 13] = [
+        let cases: [(&str, &str); 14] = [
             ("MAX_STEP_SECS", "901"),
             ("ROTATION_MODE", "rotate"),
+            ("ROTATION_TARGET", "rotate"),
             ("ORIGIN_URL", "not a url"),
             ("ORIGIN_URL", "ftp://x.example/"),
             ("ORIGIN_TEST_PATH", "no-slash"),

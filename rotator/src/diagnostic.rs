@@ -8,7 +8,7 @@
 use lambda_runtime::Diagnostic;
 
 use crate::aws::ApiError;
-use crate::rotator::RotationError;
+use crate::error::RotationError;
 
 /// The stable `errorType` of `err`.
 pub fn error_type(err: &RotationError) -> &'static str {

@@ -7,36 +7,51 @@
 //! without a pending key of ours, a read-only configuration test), then makes it
 //! AWSCURRENT and prunes old edge versions (`finishSecret`). No step waits for CloudFront
 //! to deploy; each ends within `MAX_STEP_SECS` (see `README.md`, *Timing model*). A
-//! static-header mode rotates an origin custom header instead, as a drop-in for the
+//! static-header target rotates an origin custom header instead, as a drop-in for the
 //! `x-origin-verify` rotators edgeseal replaces.
+//!
+//! Layout: [`Rotator`] (in `steps/`) checks the stages once and runs one file per step
+//! over a [`Target`] ([`target`]: the signed and the static-header targets, chosen by
+//! `ROTATION_TARGET`). The targets share collaborators that own their state:
+//! [`edge::EdgePublisher`] (package, publish, reuse, activation, prune),
+//! [`distributions::Distributions`] (check, update with ETag retry and throttling,
+//! propagation guard, roll back, wait for `Deployed`); [`edits`] holds the pure
+//! `DistributionConfig` edits.
 //!
 //! After each step, [`edge_version`] can record the edge version the distributions name
 //! in an SSM parameter, which the deployment template reads on stack updates.
 //!
 //! The AWS calls sit behind [`SecretsApi`], [`EdgeFunctionApi`] and [`DistributionApi`];
-//! [`aws::sdk`] implements them with the AWS SDK and [`testing`] has a faithful
-//! in-process CloudFront and a fault injector. See `README.md` for configuration, IAM
+//! [`aws::sdk`] implements them with the AWS SDK. The test doubles (a faithful
+//! in-process CloudFront, a fault injector, Lambda version states, the Secrets Manager
+//! rotation driver) live in the `edgeseal-testkit` crate, not here. See `README.md` for configuration, IAM
 //! permissions and each step's behaviour.
 
 pub mod aws;
 pub mod config;
 mod diagnostic;
+pub mod distributions;
+pub mod edge;
 pub mod edge_version;
+pub mod edits;
+pub mod error;
 pub mod event;
+mod material;
 pub mod origin;
 pub mod query_strings;
-mod rotator;
-pub mod testing;
+mod steps;
+pub mod target;
 
 pub use crate::aws::{
     ApiError, DeployStatus, DistributionApi, EdgeFunctionApi, FunctionVersion, Op, PolicyRef,
     SecretMetadata, SecretsApi, UpdateStatus, VersionState,
 };
-pub use crate::config::{Config, ConfigError, ExpectedStatus, Mode};
+pub use crate::config::{Config, ConfigError, ExpectedStatus, TargetKind, TargetSettings};
 pub use crate::diagnostic::error_type;
+pub use crate::edge::{VERSION_DESCRIPTION_PREFIX, code_sha256};
+pub use crate::edits::{associations, custom_headers, unqualified};
+pub use crate::error::{RotationError, SetupError};
 pub use crate::event::{RotationEvent, Step};
 pub use crate::origin::{Credential, OriginProbe, ProbeError};
-pub use crate::rotator::{
-    Outcome, RotationError, Rotator, SetupError, VERSION_DESCRIPTION_PREFIX, associations,
-    code_sha256, custom_headers, unqualified,
-};
+pub use crate::steps::{Outcome, Rotator};
+pub use crate::target::{AnyTarget, StepContext, Target};

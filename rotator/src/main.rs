@@ -27,7 +27,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
     let config =
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
-    let assets = match &config.edge {
+    let assets = match config.edge() {
         Some(edge) => Some(EdgeAssets::from_dir(&edge.assets_dir).inspect_err(
             |e| tracing::error!(error = %e, dir = %edge.assets_dir.display(), "cannot load the edge assets"),
         )?),
@@ -49,7 +49,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         SdkCloudFront::new(&sdk),
         assets,
     )?));
-    tracing::info!(mode = rotator.config().mode.as_str(), "rotator ready");
+    tracing::info!(
+        rotation_target = rotator.config().kind().as_str(),
+        "rotator ready"
+    );
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<RotationEvent>| async move {
         let deadline = deadline(event.context.deadline, margin);
@@ -83,7 +86,7 @@ async fn record_edge_version(
     rotator: &SdkRotator,
     recorder: &Option<(EdgeVersionRecord, SdkCloudFront, SdkParameters)>,
 ) {
-    let (Some((record, cdn, store)), Some(edge)) = (recorder, &rotator.config().edge) else {
+    let (Some((record, cdn, store)), Some(edge)) = (recorder, rotator.config().edge()) else {
         return;
     };
     let distributions = &rotator.config().distributions;

@@ -18,7 +18,7 @@ use aws_sdk_cloudfront::types::{
 };
 
 use crate::aws::{ApiError, DistributionApi};
-use crate::rotator::unqualified;
+use crate::edits::unqualified;
 
 /// A policy a cache behavior names, by id.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -305,6 +305,21 @@ mod tests {
         );
     }
 
+    /// A behavior's legacy `ForwardedValues` that forward every query string.
+    #[allow(deprecated)]
+    fn legacy_forwarding_query_strings() -> ForwardedValues {
+        ForwardedValues::builder()
+            .query_string(true)
+            .cookies(
+                aws_sdk_cloudfront::types::CookiePreference::builder()
+                    .forward(aws_sdk_cloudfront::types::ItemSelection::None)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    }
+
     #[test]
     #[allow(deprecated)]
     fn legacy_forwarded_values_with_query_string_forward_all() {
@@ -312,18 +327,7 @@ mod tests {
         let default = c.default_cache_behavior.as_mut().unwrap();
         default.cache_policy_id = None;
         default.origin_request_policy_id = None;
-        default.forwarded_values = Some(
-            ForwardedValues::builder()
-                .query_string(true)
-                .cookies(
-                    aws_sdk_cloudfront::types::CookiePreference::builder()
-                        .forward(aws_sdk_cloudfront::types::ItemSelection::None)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        );
+        default.forwarded_values = Some(legacy_forwarding_query_strings());
         let forwards = BTreeMap::from([
             (PolicyRef::Cache("all-query".into()), true),
             (PolicyRef::Cache("allow-list".into()), false),
@@ -340,18 +344,7 @@ mod tests {
         let mut c = config();
         let default = c.default_cache_behavior.as_mut().unwrap();
         default.origin_request_policy_id = None;
-        default.forwarded_values = Some(
-            ForwardedValues::builder()
-                .query_string(true)
-                .cookies(
-                    aws_sdk_cloudfront::types::CookiePreference::builder()
-                        .forward(aws_sdk_cloudfront::types::ItemSelection::None)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        );
+        default.forwarded_values = Some(legacy_forwarding_query_strings());
         let forwards = BTreeMap::from([
             (PolicyRef::Cache("all-query".into()), true),
             (PolicyRef::Cache("no-query".into()), false),

@@ -1,5 +1,5 @@
 //! Rotations on AWS's real timing and semantics, against stand-ins made as unkind as AWS
-//! (each cited in `edgeseal_rotator::testing`): testSecret-only configuration tests,
+//! (each cited in `edgeseal_testkit`): testSecret-only configuration tests,
 //! versions that start `Pending`, propagation longer than the rotator Lambda runs,
 //! throttling, behaviors hiding the query string, staging distributions.
 #![allow(
@@ -16,13 +16,13 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
-use edgeseal_rotator::testing::{
+use edgeseal_rotator::{
+    DistributionApi, EdgeFunctionApi, Outcome, PolicyRef, ProbeError, RotationError, Rotator, Step,
+    TargetKind,
+};
+use edgeseal_testkit::{
     FaultPlan, PendingValue, PendingVersions, VersionStates, end_configuration_test,
     start_configuration_test,
-};
-use edgeseal_rotator::{
-    DistributionApi, EdgeFunctionApi, Mode, Outcome, PolicyRef, ProbeError, RotationError, Rotator,
-    Step,
 };
 
 /// The rotator Lambda's timeout in these tests: every step must end well within it.
@@ -78,7 +78,7 @@ async fn configuration_test(world: &World, value: PendingValue) -> Result<Outcom
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_configuration_test_passes_and_touches_nothing_in_every_mode() {
-    for mode in [Mode::Signed, Mode::StaticHeader] {
+    for mode in [TargetKind::Signed, TargetKind::StaticHeader] {
         for value in [PendingValue::Empty, PendingValue::CopyOfCurrent] {
             let world = World::new(mode).await;
             let versions_before = world.edgeseal_versions_for(&world.initial_token).await;
@@ -116,7 +116,7 @@ async fn a_configuration_test_passes_and_touches_nothing_in_every_mode() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_configuration_test_passes_while_migrating_from_a_static_header() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     let legacy = new_token();
     world
         .sm
@@ -141,7 +141,7 @@ async fn a_configuration_test_passes_while_migrating_from_a_static_header() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_configuration_test_names_what_is_wrong() {
     // The distribution has no association of the edge function.
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     world.cdn.touch(&world.distribution, |c| {
         c.default_cache_behavior
             .as_mut()
@@ -166,7 +166,7 @@ async fn a_configuration_test_names_what_is_wrong() {
     );
 
     // The origin rejects the current key.
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     *world.origin.reject_keyid.lock().unwrap() = Some(world.initial_token.clone());
     let err = configuration_test(&world, PendingValue::CopyOfCurrent)
         .await
@@ -183,7 +183,7 @@ async fn a_configuration_test_names_what_is_wrong() {
     );
 
     // Static-header mode: the distribution has no origin with the header.
-    let world = World::new(Mode::StaticHeader).await;
+    let world = World::new(TargetKind::StaticHeader).await;
     world.cdn.touch(&world.distribution, |c| {
         for origin in c.origins.as_mut().unwrap().items.iter_mut() {
             origin.custom_headers = None;
@@ -200,8 +200,7 @@ async fn a_configuration_test_names_what_is_wrong() {
 fn pending_rotator(
     world: &World,
     activation: Duration,
-) -> Rotator<SdkSecrets, PendingVersions<SdkLambda>, Arc<edgeseal_rotator::testing::FakeCloudFront>>
-{
+) -> Rotator<SdkSecrets, PendingVersions<SdkLambda>, Arc<edgeseal_testkit::FakeCloudFront>> {
     let states = Arc::new(VersionStates::default());
     world.cdn.refuse_inactive_versions(states.clone());
     Rotator::new(
@@ -216,7 +215,7 @@ fn pending_rotator(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_published_version_is_associated_once_it_is_active() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     let rotator = pending_rotator(&world, Duration::from_millis(1200));
     let token = world.start_rotation().await;
     let (result, longest) = rotate_once(&world, &rotator, &token).await;
@@ -227,7 +226,7 @@ async fn a_published_version_is_associated_once_it_is_active() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_pending_past_the_deadline_fails_the_step_and_the_retry_reuses_it() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     let rotator = pending_rotator(&world, Duration::from_secs(4));
     let token = world.start_rotation().await;
     let (result, longest) = rotate_once(&world, &rotator, &token).await;
@@ -252,7 +251,7 @@ async fn a_version_pending_past_the_deadline_fails_the_step_and_the_retry_reuses
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotation_completes_while_cloudfront_is_still_propagating() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     // Reported worst cases are 15-45 minutes; an hour is longer than any Lambda runs.
     world.cdn.set_deploy_delay(Duration::from_secs(3600));
     let rotator = world.rotator(FaultPlan::none());
@@ -298,7 +297,7 @@ async fn a_rotation_completes_while_cloudfront_is_still_propagating() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttled_updates_are_retried_with_backoff_within_the_step() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     let mut ids = vec![world.distribution.clone()];
     for n in 0..2 {
         let id = format!("E{n}THROTTLED0{n}");
@@ -360,7 +359,7 @@ async fn throttled_updates_are_retried_with_backoff_within_the_step() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_behavior_that_hides_query_strings_is_refused_by_its_path_pattern() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     world
         .cdn
         .insert_policy(PolicyRef::Cache("allow-list-page-sort".into()), false);
@@ -397,16 +396,14 @@ async fn a_behavior_that_hides_query_strings_is_refused_by_its_path_pattern() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_staging_distribution_must_be_rotated_with_its_primary() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     let staging = "E9STAGING00001";
     let mut staging_config = world.cdn.config(&world.distribution).unwrap();
     staging_config.staging = Some(true);
     world.cdn.insert(staging, staging_config);
     world.cdn.insert_continuous_deployment_policy(
         "cdp-1",
-        &[edgeseal_rotator::testing::FakeCloudFront::domain_of(
-            staging,
-        )],
+        &[edgeseal_testkit::FakeCloudFront::domain_of(staging)],
     );
     world.cdn.touch(&world.distribution, |c| {
         c.continuous_deployment_policy_id = Some("cdp-1".into());
@@ -424,7 +421,7 @@ async fn a_staging_distribution_must_be_rotated_with_its_primary() {
         .unwrap_err();
     assert!(
         matches!(&err, RotationError::StagingNotRotated { staging_domain, .. }
-            if *staging_domain == edgeseal_rotator::testing::FakeCloudFront::domain_of(staging)),
+            if *staging_domain == edgeseal_testkit::FakeCloudFront::domain_of(staging)),
         "{err}"
     );
     assert!(

@@ -1,5 +1,5 @@
 //! The edge version record against moto's SSM (real SDK, real Parameter Store API) and
-//! the in-process CloudFront (`rotator::testing::FakeCloudFront`: moto's CloudFront drops
+//! the in-process CloudFront (`edgeseal_testkit::FakeCloudFront`: moto's CloudFront drops
 //! LambdaFunctionAssociations, see DESIGN.md "Facts measured on these machines").
 //!
 //! The parameter starts as the template creates it (holding the bootstrap version); the
@@ -18,7 +18,7 @@ use edgeseal_rotator::DistributionApi as _;
 use edgeseal_rotator::edge_version::{
     EdgeVersionRecord, ParameterApi as _, RecordError, Recorded, SdkParameters,
 };
-use edgeseal_rotator::testing::FakeCloudFront;
+use edgeseal_testkit::FakeCloudFront;
 
 const FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function:edgeseal-edge-a1b2c3d4";
 

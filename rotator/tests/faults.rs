@@ -16,8 +16,8 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::*;
-use edgeseal_rotator::testing::{FaultPlan, FaultTiming};
-use edgeseal_rotator::{Mode, Op};
+use edgeseal_rotator::{Op, TargetKind};
+use edgeseal_testkit::{FaultPlan, FaultTiming};
 
 type Case = (Op, usize, FaultTiming);
 
@@ -33,9 +33,9 @@ fn rotator_for(world: &World, plan: std::sync::Arc<FaultPlan>, keep_all: bool) -
 }
 
 type Rotator = edgeseal_rotator::Rotator<
-    edgeseal_rotator::testing::Faulty<edgeseal_rotator::aws::sdk::SdkSecrets>,
-    edgeseal_rotator::testing::Faulty<edgeseal_rotator::aws::sdk::SdkLambda>,
-    edgeseal_rotator::testing::Faulty<std::sync::Arc<edgeseal_rotator::testing::FakeCloudFront>>,
+    edgeseal_testkit::Faulty<edgeseal_rotator::aws::sdk::SdkSecrets>,
+    edgeseal_testkit::Faulty<edgeseal_rotator::aws::sdk::SdkLambda>,
+    edgeseal_testkit::Faulty<std::sync::Arc<edgeseal_testkit::FakeCloudFront>>,
 >;
 
 /// Every (operation, occurrence) of a clean rotation, as fault cases.
@@ -77,7 +77,7 @@ async fn run_cases(
         let (attempts, errors) = world.rotate_like_secrets_manager(&rotator, &token, 3).await;
         assert!(plan.fired(), "{op} #{occurrence} {timing:?} never happened");
         world.assert_rotated(&token, &previous).await;
-        if world.mode == Mode::Signed {
+        if world.mode == TargetKind::Signed {
             assert_eq!(
                 world.edgeseal_versions_for(&token).await,
                 1,
@@ -89,7 +89,7 @@ async fn run_cases(
     results
 }
 
-async fn matrix(mode: Mode) {
+async fn matrix(mode: TargetKind) {
     const WORKERS: usize = 3;
     let first = World::new(mode).await;
     let (calls, cases) = cases(&first).await;
@@ -107,7 +107,7 @@ async fn matrix(mode: Mode) {
     }
     let clean_calls = calls.len();
     let mut calls = calls;
-    if mode == Mode::Signed {
+    if mode == TargetKind::Signed {
         // Pruning: a fresh world (first rotation: versions 1 and 2 exist, 3 is published,
         // 1 is pruned) per delete case.
         let plan = FaultPlan::none();
@@ -131,7 +131,7 @@ async fn matrix(mode: Mode) {
             ));
         }
     }
-    let cases_len = cases.len() + if mode == Mode::Signed { 2 } else { 0 };
+    let cases_len = cases.len() + if mode == TargetKind::Signed { 2 } else { 0 };
     let mut results = Vec::new();
     while let Some(done) = set.join_next().await {
         results.extend(done.unwrap());
@@ -154,7 +154,7 @@ async fn matrix(mode: Mode) {
     eprintln!(
         "{} mode: {clean_calls} AWS calls per clean rotation{}, {} distinct operations, {} fault cases: {} converged on Secrets Manager's retry, {} within the first attempt (pruning failures are logged, not fatal)",
         mode.as_str(),
-        if mode == Mode::Signed {
+        if mode == TargetKind::Signed {
             " (+1 DeleteFunction when pruning has work)"
         } else {
             ""
@@ -168,10 +168,10 @@ async fn matrix(mode: Mode) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_rotation_converges_after_any_single_fault() {
-    matrix(Mode::Signed).await;
+    matrix(TargetKind::Signed).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn static_header_rotation_converges_after_any_single_fault() {
-    matrix(Mode::StaticHeader).await;
+    matrix(TargetKind::StaticHeader).await;
 }

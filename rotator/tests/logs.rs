@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use common::*;
 use edgeseal::SecretValue;
-use edgeseal_rotator::testing::{FaultPlan, FaultTiming};
-use edgeseal_rotator::{Mode, Op, Step};
+use edgeseal_rotator::{Op, Step, TargetKind};
+use edgeseal_testkit::{FaultPlan, FaultTiming};
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -48,7 +48,7 @@ fn secret_forms(value: &str) -> Vec<String> {
     forms
 }
 
-async fn rotation_with_captured_logs(mode: Mode) {
+async fn rotation_with_captured_logs(mode: TargetKind) {
     let capture = Capture::default();
     let subscriber = tracing_subscriber::fmt()
         .json()
@@ -121,10 +121,10 @@ async fn rotation_with_captured_logs(mode: Mode) {
 
 #[tokio::test]
 async fn signed_rotation_logs_no_key_material() {
-    rotation_with_captured_logs(Mode::Signed).await;
+    rotation_with_captured_logs(TargetKind::Signed).await;
 }
 
 #[tokio::test]
 async fn static_rotation_logs_no_header_value() {
-    rotation_with_captured_logs(Mode::StaticHeader).await;
+    rotation_with_captured_logs(TargetKind::StaticHeader).await;
 }

@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::*;
-use edgeseal_rotator::testing::FaultPlan;
-use edgeseal_rotator::{Mode, Outcome, Step};
+use edgeseal_rotator::{Outcome, Step, TargetKind};
+use edgeseal_testkit::FaultPlan;
 
 const ROTATIONS: usize = 7;
 
@@ -33,7 +33,7 @@ fn summary(mut samples: Vec<Duration>) -> String {
     )
 }
 
-async fn measure(mode: Mode) {
+async fn measure(mode: TargetKind) {
     let world = World::new(mode).await;
     world.cdn.set_deploy_delay(Duration::ZERO);
     // Pruning's deletes would make moto reuse version numbers; keep everything here.
@@ -81,6 +81,6 @@ async fn measure(mode: Mode) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_rotation_wall_time() {
-    measure(Mode::Signed).await;
-    measure(Mode::StaticHeader).await;
+    measure(TargetKind::Signed).await;
+    measure(TargetKind::StaticHeader).await;
 }

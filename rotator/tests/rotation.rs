@@ -11,12 +11,12 @@
 mod common;
 
 use common::*;
-use edgeseal_rotator::testing::FaultPlan;
-use edgeseal_rotator::{Mode, Outcome, Step};
+use edgeseal_rotator::{Outcome, Step, TargetKind};
+use edgeseal_testkit::FaultPlan;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_rotations_publish_point_test_and_finish() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     let rotator = world.rotator(FaultPlan::none());
     world.check_invariants().await;
 
@@ -43,7 +43,7 @@ async fn two_rotations_publish_point_test_and_finish() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_step_is_a_no_op_once_the_token_is_current() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     let rotator = world.rotator(FaultPlan::none());
     let token = world.start_rotation().await;
     world.rotate_like_secrets_manager(&rotator, &token, 1).await;
@@ -66,8 +66,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudfront::types::{DistributionConfig, EventType, LambdaFunctionAssociation};
-use edgeseal_rotator::testing::FakeCloudFront;
 use edgeseal_rotator::{ApiError, DeployStatus, DistributionApi, ProbeError, RotationError};
+use edgeseal_testkit::FakeCloudFront;
 
 fn soon() -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_secs(10)
@@ -75,7 +75,7 @@ fn soon() -> tokio::time::Instant {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guards_refuse_what_is_not_a_rotation_in_progress() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     let rotator = world.rotator(FaultPlan::none());
     // Rotation never turned on for this secret.
     let err = rotator
@@ -108,7 +108,7 @@ async fn guards_refuse_what_is_not_a_rotation_in_progress() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_secret_never_rewrites_an_existing_pending_value() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     let rotator = world.rotator(FaultPlan::none());
     let token = world.start_rotation().await;
     rotator
@@ -184,7 +184,7 @@ impl DistributionApi for Meddler {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_etag_is_retried_and_keeps_the_concurrent_edit() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     let meddler = Meddler {
         inner: world.cdn.clone(),
         times: AtomicUsize::new(2),
@@ -205,7 +205,7 @@ async fn stale_etag_is_retried_and_keeps_the_concurrent_edit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ever_stale_etag_fails_set_secret_and_keeps_the_current_key() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     let meddler = Meddler {
         inner: world.cdn.clone(),
         times: AtomicUsize::new(usize::MAX),
@@ -237,7 +237,7 @@ async fn ever_stale_etag_fails_set_secret_and_keeps_the_current_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_secret_runs_while_in_progress_and_test_secret_waits_for_deployed() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     // An unrelated change is still rolling out (the prior art refused to run now).
     world.cdn.set_deploy_delay(Duration::from_secs(3600));
     world.cdn.touch(&world.distribution, |c| {
@@ -288,7 +288,7 @@ async fn set_secret_runs_while_in_progress_and_test_secret_waits_for_deployed() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejected_pending_key_rolls_the_distribution_back_and_blocks_set_secret() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     let rotator = world.rotator(FaultPlan::none());
     let before = world.edge_arns(&world.cdn.config(&world.distribution).unwrap());
     let token = world.start_rotation().await;
@@ -359,7 +359,7 @@ async fn rejected_pending_key_rolls_the_distribution_back_and_blocks_set_secret(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_origin_fails_the_step_within_the_timeout() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     let config = world.config_with(&[("ORIGIN_TEST_TIMEOUT_MS", "300")]);
     let rotator = world.rotator_with(config, FaultPlan::none(), world.cdn.clone());
     let token = world.start_rotation().await;
@@ -402,7 +402,7 @@ async fn a_silent_origin_fails_the_step_within_the_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_distribution_without_the_association_fails_loudly() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     world.cdn.touch(&world.distribution, |c| {
         c.default_cache_behavior
             .as_mut()
@@ -431,7 +431,7 @@ async fn a_distribution_without_the_association_fails_loudly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pruning_keeps_the_newest_and_any_version_a_distribution_names() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     // An origin-response association still names version 1 (the ancient one).
     let ancient = format!("{}:1", world.function_arn);
     world.cdn.touch(&world.distribution, |c| {
@@ -486,7 +486,7 @@ async fn pruning_keeps_the_newest_and_any_version_a_distribution_names() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn several_distributions_are_all_pointed() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     let second = "E2SECONDDIST00";
     world
         .cdn
@@ -565,7 +565,7 @@ impl edgeseal_rotator::EdgeFunctionApi for SlowLambda {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_secret_waits_for_the_code_update_before_publishing() {
     use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     let build = |in_progress: usize, then_fail: bool| {
         edgeseal_rotator::Rotator::new(
             world.config_with(&[]),
@@ -619,7 +619,7 @@ async fn set_secret_waits_for_the_code_update_before_publishing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migration_from_a_static_header_secret_to_a_signing_key() {
-    let world = World::new(Mode::Signed).await;
+    let world = World::new(TargetKind::Signed).await;
     // The secret still holds the static header of the setup being replaced; the
     // distribution already has the edge association (step one of the migration).
     let legacy = new_token();

@@ -16,8 +16,8 @@ use aws_sdk_cloudfront::types::DistributionConfig;
 use common::*;
 use edgeseal::SecretValue;
 use edgeseal_rotator::aws::sdk::SdkCloudFront;
-use edgeseal_rotator::testing::FaultPlan;
-use edgeseal_rotator::{Mode, Step, custom_headers};
+use edgeseal_rotator::{Step, TargetKind, custom_headers};
+use edgeseal_testkit::FaultPlan;
 
 fn soon() -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_secs(10)
@@ -47,7 +47,7 @@ async fn moto_config(cf: &aws_sdk_cloudfront::Client, id: &str) -> DistributionC
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drop_in_rotation_rewrites_the_header_in_moto_cloudfront() {
-    let world = World::new(Mode::StaticHeader).await;
+    let world = World::new(TargetKind::StaticHeader).await;
     let (id, cf) = moto_distribution(&world, "initialStaticValue0123456789abcdef").await;
     // Only the prior art's variable names (plus test timings).
     let config = world.config_with(&[
@@ -55,9 +55,9 @@ async fn drop_in_rotation_rewrites_the_header_in_moto_cloudfront() {
         ("HEADER_NAME", "X-Origin-Verify"),
         ("SECRET_KEY_NAME", "HTTP_API_KEY"),
         ("SECRET_KEY_LENGTH", "48"),
-        ("ROTATION_MODE", ""),
+        ("ROTATION_TARGET", ""),
     ]);
-    assert_eq!(config.mode, Mode::StaticHeader);
+    assert_eq!(config.kind(), TargetKind::StaticHeader);
     let rotator = world.rotator_with(config, FaultPlan::none(), SdkCloudFront::new(&world.sdk));
 
     let token = world.start_rotation().await;
@@ -104,7 +104,7 @@ async fn drop_in_rotation_rewrites_the_header_in_moto_cloudfront() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn static_rotation_against_the_fake_twice() {
-    let world = World::new(Mode::StaticHeader).await;
+    let world = World::new(TargetKind::StaticHeader).await;
     let rotator = world.rotator(FaultPlan::none());
     let first = world.start_rotation().await;
     world.rotate_like_secrets_manager(&rotator, &first, 1).await;
@@ -118,7 +118,7 @@ async fn static_rotation_against_the_fake_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_distribution_without_the_header_fails_loudly() {
-    let world = World::new(Mode::StaticHeader).await;
+    let world = World::new(TargetKind::StaticHeader).await;
     // A distribution whose origin has no x-origin-verify header.
     let cf = aws_sdk_cloudfront::Client::new(&world.sdk);
     let bare = cf

@@ -1,11 +1,39 @@
-//! Test support shared by edgeseal's crates: where the moto server is, and an AWS SDK
-//! configuration that talks to it.
+//! Test support shared by edgeseal's crates: where the moto server is, an AWS SDK
+//! configuration that talks to it, and the stand-ins for what moto lacks, each citing
+//! the AWS behaviour it reproduces:
+//! - [`FakeCloudFront`]: a faithful in-process CloudFront (moto drops Lambda@Edge
+//!   associations and ignores `IfMatch`);
+//! - [`Faulty`] / [`FaultPlan`]: fault injection around any of the rotator's AWS traits;
+//! - [`PendingVersions`] / [`VersionStates`]: Lambda version states, which moto does not
+//!   model;
+//! - [`start_rotation`], [`start_configuration_test`]: Secrets Manager's rotation driver
+//!   (moto cannot invoke a rotation function).
+//!
+//! None of this is in a product crate: the rotator's release build has no test double.
 //!
 //! `scripts/test` starts moto on a free loopback port and exports
 //! `EDGESEAL_MOTO_URL`. Tests that need AWS APIs call [`moto_url`], which fails with a
 //! clear message (never skips) when the variable is absent.
 
+mod cloudfront;
+mod faults;
+mod lambda_states;
+mod rotation;
+
+pub use cloudfront::{ALL_VIEWER_EXCEPT_HOST_HEADER, CACHING_DISABLED, FakeCloudFront};
+pub use faults::{FaultPlan, FaultTiming, Faulty, INJECTED_CODE, injected};
+pub use lambda_states::{Activation, EdgeFunctionHooks, Hooked, PendingVersions, VersionStates};
+pub use rotation::{
+    PendingValue, end_configuration_test, new_version_id, start_configuration_test, start_rotation,
+};
+
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking test thread must not hide the state from the assertions that follow.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// The environment variable naming the moto server, e.g. `http://127.0.0.1:5000`.
 pub const MOTO_URL_VAR: &str = "EDGESEAL_MOTO_URL";
@@ -56,7 +84,7 @@ pub fn unique_name(prefix: &str) -> String {
 /// Bytes written from anywhere (a log subscriber's writer, clones of it), read back by
 /// the test: `move || buffer.clone()` is a `tracing_subscriber` `MakeWriter`.
 #[derive(Clone, Debug, Default)]
-pub struct SharedBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+pub struct SharedBuffer(std::sync::Arc<Mutex<Vec<u8>>>);
 
 impl SharedBuffer {
     /// Everything written since the last call, as text (lossy), leaving it empty.

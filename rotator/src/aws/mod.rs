@@ -1,8 +1,8 @@
 //! The AWS calls the rotation makes, behind three small traits: Secrets Manager, the
 //! edge function's Lambda API (us-east-1) and CloudFront distribution config.
 //!
-//! [`sdk`] implements them with the AWS SDK; [`crate::testing`] has a faithful in-process
-//! CloudFront and a fault-injecting wrapper for all three.
+//! [`sdk`] implements them with the AWS SDK; `edgeseal-testkit` has a faithful
+//! in-process CloudFront and a fault-injecting wrapper for all three.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -130,9 +130,6 @@ pub enum ApiError {
         /// The service's message.
         message: String,
     },
-    /// A fault injected by [`crate::testing::Faulty`].
-    #[error("{0}: injected fault")]
-    Injected(Op),
     /// The service answered without a field the rotator needs.
     #[error("{op}: response lacks {field}")]
     Incomplete {

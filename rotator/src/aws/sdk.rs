@@ -1,6 +1,10 @@
 //! The three AWS APIs through the AWS SDK for Rust.
 
+use std::future::Future;
+
 use aws_sdk_cloudfront::types::DistributionConfig;
+// `SdkError` is one type re-exported by every service crate; any of them can name it.
+use aws_sdk_secretsmanager::error::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use zeroize::Zeroizing;
 
@@ -14,13 +18,11 @@ use super::{
 pub const EDGE_REGION: &str = "us-east-1";
 
 /// Turn an SDK error into an [`ApiError`], keeping the service's code and message.
-// `SdkError` is one type re-exported by every service crate; any of them can name it.
-fn classify<E, R>(op: Op, err: &aws_sdk_secretsmanager::error::SdkError<E, R>) -> ApiError
+fn classify<E, R>(op: Op, err: &SdkError<E, R>) -> ApiError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    use aws_sdk_secretsmanager::error::SdkError;
     match err {
         SdkError::ServiceError(service) => {
             let e = service.err();
@@ -48,6 +50,29 @@ where
     }
 }
 
+/// An SDK request's `send()`, its error turned into an [`ApiError`] of `op`.
+trait OrApiError<T> {
+    fn or_api_error(self, op: Op) -> impl Future<Output = Result<T, ApiError>>;
+}
+
+impl<F, T, E, R> OrApiError<T> for F
+where
+    F: Future<Output = Result<T, SdkError<E, R>>>,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    async fn or_api_error(self, op: Op) -> Result<T, ApiError> {
+        // Boxed: an SDK request's future is tens of KiB in unoptimised builds, and every
+        // future awaiting one inline grows by it (test threads' stacks overflowed).
+        Box::pin(self).await.map_err(|e| classify(op, &e))
+    }
+}
+
+/// A field the rotator needs from `op`'s response ([`ApiError::Incomplete`] if absent).
+fn required<T>(op: Op, field: &'static str, value: Option<T>) -> Result<T, ApiError> {
+    value.ok_or(ApiError::Incomplete { op, field })
+}
+
 /// Secrets Manager through the SDK.
 #[derive(Clone, Debug)]
 pub struct SdkSecrets(pub aws_sdk_secretsmanager::Client);
@@ -66,8 +91,8 @@ impl SecretsApi for SdkSecrets {
             .describe_secret()
             .secret_id(secret_id)
             .send()
-            .await
-            .map_err(|e| classify(Op::DescribeSecret, &e))?;
+            .or_api_error(Op::DescribeSecret)
+            .await?;
         Ok(SecretMetadata {
             rotation_enabled: out.rotation_enabled().unwrap_or(false),
             versions: out
@@ -83,14 +108,15 @@ impl SecretsApi for SdkSecrets {
         version_id: Option<&str>,
         stage: Option<&str>,
     ) -> Result<Option<Zeroizing<String>>, ApiError> {
-        let result = self
+        let request = self
             .0
             .get_secret_value()
             .secret_id(secret_id)
             .set_version_id(version_id.map(str::to_owned))
             .set_version_stage(stage.map(str::to_owned))
-            .send()
-            .await;
+            .send();
+        // Boxed, as in `or_api_error`.
+        let result = Box::pin(request).await;
         match result {
             Ok(mut out) => Ok(out.secret_string.take().map(Zeroizing::new)),
             Err(e)
@@ -118,8 +144,8 @@ impl SecretsApi for SdkSecrets {
             .version_stages(edgeseal::Stage::Pending.label())
             .set_rotation_token(rotation_token.map(str::to_owned))
             .send()
-            .await
-            .map_err(|e| classify(Op::PutSecretValue, &e))?;
+            .or_api_error(Op::PutSecretValue)
+            .await?;
         Ok(())
     }
 
@@ -137,8 +163,8 @@ impl SecretsApi for SdkSecrets {
             .move_to_version_id(move_to)
             .set_remove_from_version_id(remove_from.map(str::to_owned))
             .send()
-            .await
-            .map_err(|e| classify(Op::UpdateSecretVersionStage, &e))?;
+            .or_api_error(Op::UpdateSecretVersionStage)
+            .await?;
         Ok(())
     }
 }
@@ -165,18 +191,8 @@ fn function_version(
     code_sha256: Option<&str>,
 ) -> Result<FunctionVersion, ApiError> {
     Ok(FunctionVersion {
-        version: version
-            .ok_or(ApiError::Incomplete {
-                op,
-                field: "Version",
-            })?
-            .to_owned(),
-        arn: arn
-            .ok_or(ApiError::Incomplete {
-                op,
-                field: "FunctionArn",
-            })?
-            .to_owned(),
+        version: required(op, "Version", version)?.to_owned(),
+        arn: required(op, "FunctionArn", arn)?.to_owned(),
         description: description.unwrap_or_default().to_owned(),
         code_sha256: code_sha256.unwrap_or_default().to_owned(),
     })
@@ -190,14 +206,9 @@ impl EdgeFunctionApi for SdkLambda {
             .function_name(function)
             .zip_file(aws_smithy_types::Blob::new(zip))
             .send()
-            .await
-            .map_err(|e| classify(Op::UpdateFunctionCode, &e))?;
-        out.code_sha256()
-            .map(str::to_owned)
-            .ok_or(ApiError::Incomplete {
-                op: Op::UpdateFunctionCode,
-                field: "CodeSha256",
-            })
+            .or_api_error(Op::UpdateFunctionCode)
+            .await?;
+        Ok(required(Op::UpdateFunctionCode, "CodeSha256", out.code_sha256())?.to_owned())
     }
 
     async fn update_status(&self, function: &str) -> Result<UpdateStatus, ApiError> {
@@ -207,8 +218,8 @@ impl EdgeFunctionApi for SdkLambda {
             .get_function_configuration()
             .function_name(function)
             .send()
-            .await
-            .map_err(|e| classify(Op::GetFunctionConfiguration, &e))?;
+            .or_api_error(Op::GetFunctionConfiguration)
+            .await?;
         Ok(match out.last_update_status() {
             // Absent on functions that were never updated (and in some emulators).
             None | Some(LastUpdateStatus::Successful) => UpdateStatus::Successful,
@@ -234,8 +245,8 @@ impl EdgeFunctionApi for SdkLambda {
             .description(description)
             .code_sha256(code_sha256)
             .send()
-            .await
-            .map_err(|e| classify(Op::PublishVersion, &e))?;
+            .or_api_error(Op::PublishVersion)
+            .await?;
         function_version(
             Op::PublishVersion,
             out.version(),
@@ -253,8 +264,8 @@ impl EdgeFunctionApi for SdkLambda {
             .function_name(function)
             .qualifier(version)
             .send()
-            .await
-            .map_err(|e| classify(Op::GetFunctionConfiguration, &e))?;
+            .or_api_error(Op::GetFunctionConfiguration)
+            .await?;
         Ok(match out.state() {
             // Absent in emulators that do not model states (moto): nothing to wait for.
             None | Some(State::Active) => VersionState::Active,
@@ -276,8 +287,8 @@ impl EdgeFunctionApi for SdkLambda {
                 .function_name(function)
                 .set_marker(marker.take())
                 .send()
-                .await
-                .map_err(|e| classify(Op::ListVersionsByFunction, &e))?;
+                .or_api_error(Op::ListVersionsByFunction)
+                .await?;
             for v in out.versions() {
                 if v.version() == Some("$LATEST") {
                     continue;
@@ -303,8 +314,8 @@ impl EdgeFunctionApi for SdkLambda {
             .function_name(function)
             .qualifier(version)
             .send()
-            .await
-            .map_err(|e| classify(Op::DeleteFunctionVersion, &e))?;
+            .or_api_error(Op::DeleteFunctionVersion)
+            .await?;
         Ok(())
     }
 }
@@ -324,6 +335,24 @@ impl SdkCloudFront {
     }
 }
 
+impl SdkCloudFront {
+    /// `GetDistribution`: the distribution (status, domain name, ...).
+    async fn distribution(
+        &self,
+        id: &str,
+    ) -> Result<aws_sdk_cloudfront::types::Distribution, ApiError> {
+        let op = Op::GetDistribution;
+        let out = self
+            .0
+            .get_distribution()
+            .id(id)
+            .send()
+            .or_api_error(op)
+            .await?;
+        required(op, "Distribution", out.distribution)
+    }
+}
+
 impl DistributionApi for SdkCloudFront {
     async fn get_config(&self, id: &str) -> Result<(DistributionConfig, String), ApiError> {
         let op = Op::GetDistributionConfig;
@@ -332,16 +361,10 @@ impl DistributionApi for SdkCloudFront {
             .get_distribution_config()
             .id(id)
             .send()
-            .await
-            .map_err(|e| classify(op, &e))?;
-        let etag = out
-            .e_tag()
-            .ok_or(ApiError::Incomplete { op, field: "ETag" })?
-            .to_owned();
-        let config = out.distribution_config.ok_or(ApiError::Incomplete {
-            op,
-            field: "DistributionConfig",
-        })?;
+            .or_api_error(op)
+            .await?;
+        let etag = required(op, "ETag", out.e_tag())?.to_owned();
+        let config = required(op, "DistributionConfig", out.distribution_config)?;
         Ok((config, etag))
     }
 
@@ -359,31 +382,13 @@ impl DistributionApi for SdkCloudFront {
             .if_match(etag)
             .distribution_config(config)
             .send()
-            .await
-            .map_err(|e| classify(op, &e))?;
-        Ok(out
-            .e_tag()
-            .ok_or(ApiError::Incomplete { op, field: "ETag" })?
-            .to_owned())
+            .or_api_error(op)
+            .await?;
+        Ok(required(op, "ETag", out.e_tag())?.to_owned())
     }
 
     async fn status(&self, id: &str) -> Result<DeployStatus, ApiError> {
-        let op = Op::GetDistribution;
-        let out = self
-            .0
-            .get_distribution()
-            .id(id)
-            .send()
-            .await
-            .map_err(|e| classify(op, &e))?;
-        let status = out
-            .distribution()
-            .ok_or(ApiError::Incomplete {
-                op,
-                field: "Distribution",
-            })?
-            .status();
-        Ok(match status {
+        Ok(match self.distribution(id).await?.status() {
             "Deployed" => DeployStatus::Deployed,
             "InProgress" => DeployStatus::InProgress,
             other => DeployStatus::Other(other.to_owned()),
@@ -391,22 +396,7 @@ impl DistributionApi for SdkCloudFront {
     }
 
     async fn domain_name(&self, id: &str) -> Result<String, ApiError> {
-        let op = Op::GetDistribution;
-        let out = self
-            .0
-            .get_distribution()
-            .id(id)
-            .send()
-            .await
-            .map_err(|e| classify(op, &e))?;
-        Ok(out
-            .distribution()
-            .ok_or(ApiError::Incomplete {
-                op,
-                field: "Distribution",
-            })?
-            .domain_name()
-            .to_owned())
+        Ok(self.distribution(id).await?.domain_name().to_owned())
     }
 
     async fn policy_forwards_all_query_strings(
@@ -422,8 +412,8 @@ impl DistributionApi for SdkCloudFront {
                     .get_cache_policy()
                     .id(id)
                     .send()
-                    .await
-                    .map_err(|e| classify(op, &e))?;
+                    .or_api_error(op)
+                    .await?;
                 let behavior = out
                     .cache_policy()
                     .and_then(|p| p.cache_policy_config())
@@ -439,8 +429,8 @@ impl DistributionApi for SdkCloudFront {
                     .get_origin_request_policy()
                     .id(id)
                     .send()
-                    .await
-                    .map_err(|e| classify(op, &e))?;
+                    .or_api_error(op)
+                    .await?;
                 let behavior = out
                     .origin_request_policy()
                     .and_then(|p| p.origin_request_policy_config())
@@ -449,11 +439,7 @@ impl DistributionApi for SdkCloudFront {
                 (op, behavior)
             }
         };
-        let behavior = behavior.ok_or(ApiError::Incomplete {
-            op,
-            field: "QueryStringsConfig",
-        })?;
-        Ok(behavior == "all")
+        Ok(required(op, "QueryStringsConfig", behavior)? == "all")
     }
 
     async fn staging_domain_names(&self, policy_id: &str) -> Result<Vec<String>, ApiError> {
@@ -463,8 +449,8 @@ impl DistributionApi for SdkCloudFront {
             .get_continuous_deployment_policy()
             .id(policy_id)
             .send()
-            .await
-            .map_err(|e| classify(op, &e))?;
+            .or_api_error(op)
+            .await?;
         Ok(out
             .continuous_deployment_policy()
             .and_then(|p| p.continuous_deployment_policy_config())

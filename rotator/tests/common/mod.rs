@@ -22,12 +22,12 @@ use aws_sdk_cloudfront::types::{
 use edgeseal::{KeyId, KeySet, RequestView, SecretValue, Signer, SigningKey, UnixTime, Verifier};
 use edgeseal_edge_signer::{EdgeAssets, EdgeConfig, package_zip};
 use edgeseal_rotator::aws::sdk::{SdkCloudFront, SdkLambda, SdkSecrets};
-use edgeseal_rotator::testing::{
-    ALL_VIEWER_EXCEPT_HOST_HEADER, CACHING_DISABLED, FakeCloudFront, FaultPlan, Faulty,
-};
 use edgeseal_rotator::{
-    Config, DistributionApi, Mode, RotationError, RotationEvent, Rotator, Step, code_sha256,
+    Config, DistributionApi, RotationError, RotationEvent, Rotator, Step, TargetKind, code_sha256,
     custom_headers, unqualified,
+};
+use edgeseal_testkit::{
+    ALL_VIEWER_EXCEPT_HOST_HEADER, CACHING_DISABLED, FakeCloudFront, FaultPlan, Faulty,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -70,7 +70,7 @@ pub fn zip_for(keyid: &str, key: &SigningKey) -> Vec<u8> {
 }
 
 pub fn new_token() -> String {
-    edgeseal_rotator::testing::new_version_id().unwrap()
+    edgeseal_testkit::new_version_id().unwrap()
 }
 
 // ---------------------------------------------------------------------------------
@@ -467,7 +467,7 @@ pub fn distribution_config(
 // The world.
 
 pub struct World {
-    pub mode: Mode,
+    pub mode: TargetKind,
     pub sdk: aws_config::SdkConfig,
     pub sm: aws_sdk_secretsmanager::Client,
     pub lambda: aws_sdk_lambda::Client,
@@ -523,7 +523,7 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 impl World {
     /// A secret whose AWSCURRENT is an initial value, a published edge version carrying it
     /// (signed mode), a distribution in the fake naming it / carrying it, and an origin.
-    pub async fn new(mode: Mode) -> Self {
+    pub async fn new(mode: TargetKind) -> Self {
         let sdk = sdk_config().await;
         let sm = aws_sdk_secretsmanager::Client::new(&sdk);
         let lambda = aws_sdk_lambda::Client::new(&sdk);
@@ -532,11 +532,11 @@ impl World {
         let initial_token = new_token();
 
         let (initial_value, initial_key) = match mode {
-            Mode::Signed => {
+            TargetKind::Signed => {
                 let key = SigningKey::from_bytes(&random32()).unwrap();
                 (edgeseal::edgeseal_secret_json(&key).to_string(), Some(key))
             }
-            Mode::StaticHeader => (
+            TargetKind::StaticHeader => (
                 format!(r#"{{"{FIELD}":"initialStaticValue0123456789abcdef"}}"#),
                 None,
             ),
@@ -616,8 +616,8 @@ impl World {
         let other_function_arn = format!("{}:1", unqualified(other_out.function_arn().unwrap()));
 
         let origin_kind = match mode {
-            Mode::Signed => OriginKind::Signed,
-            Mode::StaticHeader => OriginKind::StaticHeader,
+            TargetKind::Signed => OriginKind::Signed,
+            TargetKind::StaticHeader => OriginKind::StaticHeader,
         };
         let origin = TestOrigin::start(origin_kind, sm.clone(), &secret).await;
         let cdn = Arc::new(FakeCloudFront::new(Duration::from_millis(30)));
@@ -626,7 +626,7 @@ impl World {
             new_token().replace('-', "")[..13].to_ascii_uppercase()
         );
         let config = match mode {
-            Mode::Signed => distribution_config(
+            TargetKind::Signed => distribution_config(
                 "api.example.com",
                 vec![
                     (other_function_arn.clone(), EventType::ViewerRequest),
@@ -634,7 +634,7 @@ impl World {
                 ],
                 None,
             ),
-            Mode::StaticHeader => distribution_config(
+            TargetKind::StaticHeader => distribution_config(
                 "api.example.com",
                 vec![],
                 Some("initialStaticValue0123456789abcdef"),
@@ -672,7 +672,7 @@ impl World {
             ("DEPLOY_POLL_INTERVAL_MS".to_owned(), "10".to_owned()),
             ("DEADLINE_MARGIN_MS".to_owned(), "0".to_owned()),
         ];
-        if self.mode == Mode::Signed {
+        if self.mode == TargetKind::Signed {
             vars.push(("EDGE_FUNCTION_NAME".to_owned(), self.function.clone()));
             vars.push(("EDGE_ASSETS_DIR".to_owned(), "/unused-in-tests".to_owned()));
             // moto numbers a new version len(versions)+1, so after a delete it reuses a
@@ -681,7 +681,7 @@ impl World {
             // after the delete).
             vars.push(("EDGE_KEEP_VERSIONS".to_owned(), "1000".to_owned()));
         } else {
-            vars.push(("ROTATION_MODE".to_owned(), "static-header".to_owned()));
+            vars.push(("ROTATION_TARGET".to_owned(), "static-header".to_owned()));
             // The origin here is the prior art's authorizer (current + pending only, no
             // previous-key grace): finishing must wait for `Deployed`.
             vars.push(("WAIT_FOR_DEPLOYED".to_owned(), "true".to_owned()));
@@ -703,7 +703,7 @@ impl World {
         plan: Arc<FaultPlan>,
         cdn: C,
     ) -> Rotator<Faulty<SdkSecrets>, Faulty<SdkLambda>, Faulty<C>> {
-        let assets = (config.mode == Mode::Signed).then(assets);
+        let assets = (config.kind() == TargetKind::Signed).then(assets);
         Rotator::new(
             config,
             Faulty::new(SdkSecrets::new(&self.sdk), plan.clone()),
@@ -723,7 +723,7 @@ impl World {
 
     /// What Secrets Manager does when a rotation starts.
     pub async fn start_rotation(&self) -> String {
-        edgeseal_rotator::testing::start_rotation(&self.sm, &self.secret, &self.rotation_lambda_arn)
+        edgeseal_testkit::start_rotation(&self.sm, &self.secret, &self.rotation_lambda_arn)
             .await
             .unwrap()
     }
@@ -818,7 +818,7 @@ impl World {
         }
 
         match self.mode {
-            Mode::Signed => {
+            TargetKind::Signed => {
                 let keys = authorizer_keys(&self.sm, &self.secret).await;
                 let named: Vec<String> = configs.iter().flat_map(|c| self.edge_arns(c)).collect();
                 let known = {
@@ -873,7 +873,7 @@ impl World {
                     );
                 }
             }
-            Mode::StaticHeader => {
+            TargetKind::StaticHeader => {
                 let accepted = accepted_static_values(&self.sm, &self.secret).await;
                 for config in &configs {
                     let values: Vec<&str> = custom_headers(config, HEADER).collect();
@@ -937,7 +937,7 @@ impl World {
         );
         let config = self.cdn.config(&self.distribution).unwrap();
         match self.mode {
-            Mode::Signed => {
+            TargetKind::Signed => {
                 let keys = self.version_keys().await;
                 for arn in self.edge_arns(&config) {
                     assert_eq!(
@@ -946,7 +946,7 @@ impl World {
                     );
                 }
             }
-            Mode::StaticHeader => {
+            TargetKind::StaticHeader => {
                 let value = secret_value(&self.sm, &self.secret, token).await.unwrap();
                 let SecretValue::StaticHeader(v) = SecretValue::parse(&value, Some(FIELD)).unwrap()
                 else {

@@ -12,8 +12,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::info;
 
-use super::RotationError;
 use crate::aws::{EdgeFunctionApi, FunctionVersion, VersionState};
+use crate::error::RotationError;
 
 /// Poll until `version` is `Active`, or fail at `deadline`.
 pub async fn wait_until_active(

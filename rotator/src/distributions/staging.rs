@@ -17,9 +17,9 @@
 
 use tokio::time::Instant;
 
-use super::RotationError;
 use super::throttle::retry_throttled;
 use crate::aws::DistributionApi;
+use crate::error::RotationError;
 use aws_sdk_cloudfront::types::DistributionConfig;
 
 /// Fail if `config` (of `distribution`) has a continuous deployment policy whose

@@ -13,13 +13,13 @@
 
 use tokio::time::Instant;
 
-use super::RotationError;
 use super::throttle::retry_throttled;
 use crate::aws::{DeployStatus, DistributionApi, SecretMetadata};
+use crate::error::RotationError;
 
 /// Whether pointing a distribution must first find it `Deployed`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Guard {
+pub enum Guard {
     /// No check: the first rotation (nothing is AWSPREVIOUS), or returning to the
     /// current key after a rejected one.
     Off,
@@ -29,7 +29,7 @@ pub(super) enum Guard {
 
 impl Guard {
     /// The guard for pointing distributions at a rotation's new key.
-    pub(super) fn for_new_key(meta: &SecretMetadata) -> Self {
+    pub fn for_new_key(meta: &SecretMetadata) -> Self {
         if meta.version_with("AWSPREVIOUS").is_some() {
             Guard::RequireDeployed
         } else {
@@ -38,7 +38,7 @@ impl Guard {
     }
 
     /// Fail unless `distribution` may be pointed at a new key now.
-    pub(super) async fn check(
+    pub async fn check(
         self,
         cdn: &impl DistributionApi,
         distribution: &str,

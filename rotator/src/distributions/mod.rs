@@ -1,0 +1,195 @@
+//! Pointing CloudFront distributions: the collaborator that owns the CloudFront client
+//! and the configured distributions.
+//!
+//! It reads each distribution's config, checks what must hold before it may send a new
+//! value (behaviors running the edge signer forward all query strings; a staging
+//! distribution of its continuous deployment policy is rotated too), writes it back with
+//! its ETag (retried when someone else changed it meanwhile, and after throttling), and
+//! waits for `Deployed` when configured. What is changed in a config is the caller's
+//! edit (see [`crate::edits`]), so every target that makes CloudFront send something
+//! (an edge version, an origin header) shares this one read-check-write path.
+
+mod propagation;
+mod staging;
+mod throttle;
+
+pub use propagation::Guard;
+pub use throttle::retry_throttled;
+
+use std::time::Duration;
+
+use aws_sdk_cloudfront::types::DistributionConfig;
+use tokio::time::Instant;
+use tracing::warn;
+
+use crate::aws::{ApiError, DeployStatus, DistributionApi};
+use crate::config::Config;
+use crate::error::RotationError;
+use crate::query_strings::hidden_query_string_behaviors;
+
+/// The configured distributions and the CloudFront client that changes them.
+pub struct Distributions<C> {
+    cdn: C,
+    ids: Vec<String>,
+    update_attempts: u32,
+    wait_for_deployed: bool,
+    deploy_poll_interval: Duration,
+}
+
+impl<C: DistributionApi> Distributions<C> {
+    /// The distributions of `config` (`CLOUDFRONT_DISTRIBUTION_ID` and the update and
+    /// deployment settings), changed through `cdn`.
+    pub fn new(cdn: C, config: &Config) -> Self {
+        Self {
+            cdn,
+            ids: config.distributions.clone(),
+            update_attempts: config.update_attempts,
+            wait_for_deployed: config.wait_for_deployed,
+            deploy_poll_interval: config.deploy_poll_interval,
+        }
+    }
+
+    /// The distribution ids, in configuration order.
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+
+    /// `GetDistributionConfig` of one distribution (no retry: a read-only check whose
+    /// failure the rotation's retry covers).
+    pub async fn config(&self, distribution: &str) -> Result<DistributionConfig, ApiError> {
+        Ok(self.cdn.get_config(distribution).await?.0)
+    }
+
+    /// Point every distribution: [`Self::check`] it (with the edge `function`, if the
+    /// value is sent by one), then [`Self::update`] it with `edit`, which receives the
+    /// distribution id. `done` is logged per distribution.
+    pub async fn point_all(
+        &self,
+        function: Option<&str>,
+        guard: Guard,
+        deadline: Instant,
+        mut edit: impl FnMut(&str, &mut DistributionConfig) -> Result<usize, RotationError>,
+        done: impl Fn(&str),
+    ) -> Result<(), RotationError> {
+        for distribution in &self.ids {
+            self.check(distribution, function, deadline).await?;
+            self.update(distribution, guard, deadline, |config| {
+                edit(distribution, config)
+            })
+            .await?;
+            done(distribution);
+        }
+        Ok(())
+    }
+
+    /// What must hold before a distribution is pointed at a value (the edge `function`
+    /// given when the value is sent by the edge signer): the behaviors running it forward
+    /// all query strings, and a staging distribution of its continuous deployment policy
+    /// is rotated too. Returns the config read.
+    pub async fn check(
+        &self,
+        distribution: &str,
+        function: Option<&str>,
+        deadline: Instant,
+    ) -> Result<DistributionConfig, RotationError> {
+        let (config, _) = retry_throttled(deadline, || self.cdn.get_config(distribution)).await?;
+        if let Some(function) = function {
+            let hidden = hidden_query_string_behaviors(&self.cdn, &config, function).await?;
+            if !hidden.is_empty() {
+                return Err(RotationError::QueryStringsHidden {
+                    distribution: distribution.to_owned(),
+                    path_patterns: hidden,
+                });
+            }
+        }
+        staging::check_staging_rotated(&self.cdn, distribution, &config, &self.ids, deadline)
+            .await?;
+        Ok(config)
+    }
+
+    /// Read-modify-write of one distribution config with its ETag as `IfMatch`,
+    /// retried (bounded) when someone else changed it in between, and after throttling
+    /// (backoff with jitter, within the deadline). `edit` returns how many places it
+    /// changed; zero means there is nothing to write. An `InProgress` distribution is
+    /// updated unless `guard` says an earlier rotation may still be deploying (the prior
+    /// art refused whenever it was `InProgress`, and so stalled behind any change).
+    pub async fn update(
+        &self,
+        distribution: &str,
+        guard: Guard,
+        deadline: Instant,
+        mut edit: impl FnMut(&mut DistributionConfig) -> Result<usize, RotationError>,
+    ) -> Result<(), RotationError> {
+        let attempts = self.update_attempts;
+        for attempt in 1..=attempts {
+            let (mut config, etag) =
+                retry_throttled(deadline, || self.cdn.get_config(distribution)).await?;
+            if edit(&mut config)? == 0 {
+                return Ok(());
+            }
+            guard.check(&self.cdn, distribution, deadline).await?;
+            let update = retry_throttled(deadline, || {
+                self.cdn.update_config(distribution, config.clone(), &etag)
+            })
+            .await;
+            match update {
+                Ok(_) => return Ok(()),
+                Err(ApiError::PreconditionFailed(_)) if attempt < attempts => {
+                    warn!(%distribution, attempt, "distribution config changed meanwhile (stale ETag); retrying");
+                    let pause = Duration::from_millis(100 * u64::from(attempt));
+                    if Instant::now() + pause >= deadline {
+                        break;
+                    }
+                    tokio::time::sleep(pause).await;
+                }
+                Err(ApiError::PreconditionFailed(_)) => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(RotationError::StaleEtag {
+            distribution: distribution.to_owned(),
+            attempts,
+        })
+    }
+
+    /// Fail with [`RotationError::NotPointed`] unless `sent(config)` holds for every
+    /// distribution: finishing otherwise would make AWSCURRENT a value edges do not send.
+    pub async fn check_pointed(
+        &self,
+        sent: impl Fn(&DistributionConfig) -> bool,
+    ) -> Result<(), RotationError> {
+        for distribution in &self.ids {
+            if !sent(&self.config(distribution).await?) {
+                return Err(RotationError::NotPointed(distribution.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// With `WAIT_FOR_DEPLOYED`, wait until every distribution is `Deployed` (bounded by
+    /// `deadline`; [`RotationError::NotDeployed`] then). Without it, return at once.
+    pub async fn settle(&self, deadline: Instant) -> Result<(), RotationError> {
+        if !self.wait_for_deployed {
+            return Ok(());
+        }
+        for distribution in &self.ids {
+            loop {
+                let status = retry_throttled(deadline, || self.cdn.status(distribution)).await?;
+                if status == DeployStatus::Deployed {
+                    break;
+                }
+                let pause = self.deploy_poll_interval;
+                if Instant::now() + pause >= deadline {
+                    let shown = match status {
+                        DeployStatus::InProgress => "InProgress".to_owned(),
+                        DeployStatus::Other(s) => s,
+                        DeployStatus::Deployed => "Deployed".to_owned(),
+                    };
+                    return Err(RotationError::NotDeployed(distribution.clone(), shown));
+                }
+                tokio::time::sleep(pause).await;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,230 @@
+//! Edge publishing: the collaborator that owns the edge function's Lambda client, its
+//! settings and the edge assets.
+//!
+//! A signing key reaches the edges as a Lambda@Edge version whose package carries it:
+//! [`EdgePublisher::ensure_version`] packages the assets with the key, reuses a version
+//! already published with exactly that package (recognised by its code hash; packaging
+//! is deterministic), or uploads it to `$LATEST`, waits for the code update and publishes
+//! a version; [`EdgePublisher::wait_until_active`] waits for Lambda to make it `Active`;
+//! [`EdgePublisher::prune`] deletes old edgeseal-published versions.
+
+mod activation;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use base64::Engine as _;
+use edgeseal::{KeyId, SigningKey};
+use edgeseal_edge_signer::{EdgeAssets, EdgeConfig, package_zip};
+use sha2::Digest as _;
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use crate::aws::{ApiError, EdgeFunctionApi, FunctionVersion, UpdateStatus};
+use crate::error::{RotationError, SetupError};
+use crate::target::signed::EdgeSettings;
+
+/// Prefix of the description of every edge version edgeseal publishes; pruning only
+/// ever deletes versions carrying it.
+pub const VERSION_DESCRIPTION_PREFIX: &str = "edgeseal keyid=";
+
+/// Publishes and prunes versions of the edge function.
+pub struct EdgePublisher<L> {
+    lambda: L,
+    settings: EdgeSettings,
+    assets: EdgeAssets,
+}
+
+impl<L: EdgeFunctionApi> EdgePublisher<L> {
+    /// A publisher. The assets are packaged once here, with a throwaway key, so that a
+    /// bad bundle fails the cold start.
+    pub fn new(lambda: L, settings: EdgeSettings, assets: EdgeAssets) -> Result<Self, SetupError> {
+        let key = SigningKey::from_bytes(&[0; SigningKey::GENERATED_LEN])
+            .map_err(|_| SetupError::MissingAssets)?;
+        let keyid = KeyId::new("startup-check").map_err(|_| SetupError::MissingAssets)?;
+        package_zip(&assets, &edge_config(&settings, keyid, key)).map_err(SetupError::Assets)?;
+        Ok(Self {
+            lambda,
+            settings,
+            assets,
+        })
+    }
+
+    /// The edge settings (function, label, ...).
+    pub fn settings(&self) -> &EdgeSettings {
+        &self.settings
+    }
+
+    /// The edge function's published versions (`ListVersionsByFunction`).
+    pub async fn versions(&self) -> Result<Vec<FunctionVersion>, ApiError> {
+        self.lambda.list_versions(&self.settings.function).await
+    }
+
+    /// The package for `key` (keyid `keyid`) and its Lambda code hash.
+    pub fn package(
+        &self,
+        keyid: &KeyId,
+        key: &SigningKey,
+    ) -> Result<(Vec<u8>, String), RotationError> {
+        let zip = package_zip(
+            &self.assets,
+            &edge_config(&self.settings, keyid.clone(), key.clone()),
+        )
+        .map_err(RotationError::Package)?;
+        let sha = code_sha256(&zip);
+        Ok((zip, sha))
+    }
+
+    /// The ARNs of every published version carrying exactly the package for `key`.
+    pub async fn version_arns_for(
+        &self,
+        keyid: &KeyId,
+        key: &SigningKey,
+    ) -> Result<HashSet<String>, RotationError> {
+        let (_, sha) = self.package(keyid, key)?;
+        Ok(self
+            .versions()
+            .await?
+            .into_iter()
+            .filter(|v| v.code_sha256 == sha)
+            .map(|v| v.arn)
+            .collect())
+    }
+
+    /// The published edge version carrying exactly the package for this key: reused if
+    /// one exists (recognised by its code hash; packaging is deterministic), else
+    /// `UpdateFunctionCode` + `PublishVersion`.
+    pub async fn ensure_version(
+        &self,
+        keyid: &KeyId,
+        key: &SigningKey,
+        deadline: Instant,
+    ) -> Result<FunctionVersion, RotationError> {
+        let function = &self.settings.function;
+        let (zip, sha) = self.package(keyid, key)?;
+        let versions = self.versions().await?;
+        if let Some(existing) = versions
+            .iter()
+            .filter(|v| v.code_sha256 == sha)
+            .max_by_key(|v| version_number(&v.version))
+        {
+            info!(version = %existing.version, "reusing the edge version already published for this key");
+            return Ok(existing.clone());
+        }
+        let uploaded = self.lambda.update_code(function, zip).await?;
+        if uploaded != sha {
+            return Err(RotationError::CodeMismatch(function.clone()));
+        }
+        self.wait_for_code_update(deadline).await?;
+        let description = format!("{VERSION_DESCRIPTION_PREFIX}{keyid}");
+        // CodeSha256 makes PublishVersion fail rather than publish someone else's code
+        // if $LATEST changed since our upload.
+        let version = self
+            .lambda
+            .publish_version(function, &description, &sha)
+            .await?;
+        if version.code_sha256 != sha {
+            return Err(RotationError::CodeMismatch(function.clone()));
+        }
+        info!(version = %version.version, "published edge version");
+        Ok(version)
+    }
+
+    async fn wait_for_code_update(&self, deadline: Instant) -> Result<(), RotationError> {
+        let mut pause = Duration::from_millis(200);
+        loop {
+            match self.lambda.update_status(&self.settings.function).await? {
+                UpdateStatus::Successful => return Ok(()),
+                UpdateStatus::Failed(reason) => {
+                    return Err(RotationError::EdgeUpdateFailed(reason));
+                }
+                UpdateStatus::InProgress => {
+                    if Instant::now() + pause >= deadline {
+                        return Err(RotationError::EdgeUpdateTimeout);
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+
+    /// Wait until `version` is `Active` (bounded by `deadline`; see `activation.rs`).
+    pub async fn wait_until_active(
+        &self,
+        version: &FunctionVersion,
+        deadline: Instant,
+    ) -> Result<(), RotationError> {
+        activation::wait_until_active(&self.lambda, &self.settings.function, version, deadline)
+            .await
+    }
+
+    /// Delete edgeseal-published versions among `versions` beyond the keep count, never
+    /// one whose ARN is in `named` (what the configured distributions name). Failures
+    /// are logged: a version left behind costs nothing, and Lambda@Edge refuses deletes
+    /// for hours after a disassociation anyway.
+    pub async fn prune(
+        &self,
+        versions: &[FunctionVersion],
+        named: &HashSet<String>,
+        deadline: Instant,
+    ) {
+        let mut ours: Vec<&FunctionVersion> = versions
+            .iter()
+            .filter(|v| v.description.starts_with(VERSION_DESCRIPTION_PREFIX))
+            .collect();
+        ours.sort_by_key(|v| std::cmp::Reverse(version_number(&v.version)));
+        for version in ours.into_iter().skip(self.settings.keep_versions) {
+            if named.contains(&version.arn) {
+                continue;
+            }
+            if Instant::now() >= deadline {
+                return warn!(
+                    "deadline near; leaving the remaining edge versions for the next rotation"
+                );
+            }
+            match self
+                .lambda
+                .delete_version(&self.settings.function, &version.version)
+                .await
+            {
+                Ok(()) => info!(version = %version.version, "pruned edge version"),
+                Err(e) => {
+                    warn!(version = %version.version, error = %e, "could not prune edge version")
+                }
+            }
+        }
+    }
+}
+
+fn edge_config(edge: &EdgeSettings, keyid: KeyId, key: SigningKey) -> EdgeConfig {
+    EdgeConfig {
+        label: edge.label.clone(),
+        keyid,
+        key,
+        max_age_secs: edge.max_age_secs,
+    }
+}
+
+/// Lambda's `CodeSha256`: base64 of the SHA-256 of the zip.
+pub fn code_sha256(zip: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(zip))
+}
+
+fn version_number(version: &str) -> u64 {
+    version.parse().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_sha256_is_lambdas_base64_form() {
+        // sha256("") in base64.
+        assert_eq!(
+            code_sha256(b""),
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+        );
+    }
+}

@@ -1,0 +1,312 @@
+//! The signed target (`ROTATION_TARGET=signed`): an edgeseal signing key, published in
+//! a Lambda@Edge version of the signer that every distribution's origin-request
+//! association is pointed at.
+//!
+//! setSecret checks that the origin accepts a request signed with the pending key,
+//! publishes (or reuses) the edge version carrying it, waits for it to be `Active`, and
+//! points the associations at it; finishSecret prunes old edgeseal-published versions.
+//! The current value may still be a legacy static header (the migration from a static
+//! `x-origin-verify` setup): it is tested as a header, and there is no edge version to
+//! roll back to.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use aws_sdk_cloudfront::types::EventType;
+use edgeseal::{DEFAULT_LABEL, KeyId, SecretValue, SigningKey, StaticHeaderValue, Verifier};
+use edgeseal_edge_signer::EdgeAssets;
+use tracing::{info, warn};
+use zeroize::Zeroizing;
+
+use super::{Stage, StepContext, Target, log_roll_back};
+use crate::aws::{DistributionApi, EdgeFunctionApi};
+use crate::config::{Config, ConfigError, invalid, number};
+use crate::distributions::{Distributions, Guard};
+use crate::edge::EdgePublisher;
+use crate::edits::{associations, point_associations, unqualified};
+use crate::error::{RotationError, SetupError};
+use crate::material::{key_id, parse_secret, wrong_kind};
+use crate::origin::Credential;
+
+/// Settings of the signed target: the edge function and how to package it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EdgeSettings {
+    /// `EDGE_FUNCTION_NAME`: name or ARN of the Lambda@Edge function (in us-east-1).
+    pub function: String,
+    /// `EDGE_ASSETS_DIR`, default `$LAMBDA_TASK_ROOT/edge-assets`.
+    pub assets_dir: PathBuf,
+    /// `SIGNATURE_LABEL`, default `edgeseal`.
+    pub label: String,
+    /// `SIGNATURE_MAX_AGE_SECS`, default 300 (what the edge writes into its config).
+    pub max_age_secs: u64,
+    /// `EDGE_KEEP_VERSIONS`, default 3: edgeseal-published versions kept by finishSecret.
+    pub keep_versions: usize,
+}
+
+impl EdgeSettings {
+    /// Read the settings through `get` (trimmed; empty counts as unset).
+    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let function =
+            get("EDGE_FUNCTION_NAME").ok_or(ConfigError::Missing("EDGE_FUNCTION_NAME"))?;
+        // The rotator updates $LATEST and publishes versions: a version-qualified
+        // ARN (`...:function:name:7`) or an alias cannot be updated.
+        if function.starts_with("arn:") && function.split(':').count() != 7 {
+            return Err(invalid(
+                "EDGE_FUNCTION_NAME",
+                "give the function name or its unqualified ARN (no version or alias)",
+            ));
+        }
+        let assets_dir = match get("EDGE_ASSETS_DIR") {
+            Some(dir) => PathBuf::from(dir),
+            None => PathBuf::from(get("LAMBDA_TASK_ROOT").ok_or(invalid(
+                "EDGE_ASSETS_DIR",
+                "not set, and LAMBDA_TASK_ROOT (its default's base) is not set either",
+            ))?)
+            .join("edge-assets"),
+        };
+        let label = get("SIGNATURE_LABEL").unwrap_or_else(|| DEFAULT_LABEL.to_owned());
+        if Verifier::new(&label).is_err() {
+            return Err(invalid(
+                "SIGNATURE_LABEL",
+                "not a valid signature label (lowercase RFC 8941 key)",
+            ));
+        }
+        Ok(EdgeSettings {
+            function,
+            assets_dir,
+            label,
+            max_age_secs: number(
+                get,
+                "SIGNATURE_MAX_AGE_SECS",
+                Verifier::DEFAULT_MAX_AGE_SECS,
+                1,
+                edgeseal_edge_signer::MAX_MAX_AGE_SECS,
+            )?,
+            keep_versions: usize::try_from(number(get, "EDGE_KEEP_VERSIONS", 3, 2, 1_000)?)
+                .map_err(|_| invalid("EDGE_KEEP_VERSIONS", "too large"))?,
+        })
+    }
+}
+
+/// A secret value of the signed target.
+pub enum SignedMaterial {
+    /// A signing key; its keyid is its version id.
+    Key(KeyId, SigningKey),
+    /// A legacy static header value: accepted as the current value only (migration).
+    LegacyHeader(StaticHeaderValue),
+}
+
+/// The signed target: the edge publisher and the distributions it points.
+pub struct SignedTarget<L, C> {
+    edge: EdgePublisher<L>,
+    distributions: Distributions<C>,
+    secret_key_name: String,
+    header_name: String,
+}
+
+impl<L: EdgeFunctionApi, C: DistributionApi> SignedTarget<L, C> {
+    /// The target for `config`; packages `assets` once (a bad bundle fails here).
+    pub fn new(
+        config: &Config,
+        settings: EdgeSettings,
+        lambda: L,
+        cdn: C,
+        assets: EdgeAssets,
+    ) -> Result<Self, SetupError> {
+        Ok(Self {
+            edge: EdgePublisher::new(lambda, settings, assets)?,
+            distributions: Distributions::new(cdn, config),
+            secret_key_name: config.secret_key_name.clone(),
+            header_name: config.header_name.clone(),
+        })
+    }
+
+    fn credential<'a>(&'a self, material: &'a SignedMaterial) -> Credential<'a> {
+        match material {
+            SignedMaterial::Key(keyid, key) => Credential::Signed {
+                label: &self.edge.settings().label,
+                keyid,
+                key,
+            },
+            SignedMaterial::LegacyHeader(value) => Credential::Header {
+                name: &self.header_name,
+                value,
+            },
+        }
+    }
+
+    /// Publish the edge version for the key and point every distribution at it.
+    async fn point(
+        &self,
+        keyid: &KeyId,
+        key: &SigningKey,
+        guard: Guard,
+        step: &StepContext<'_>,
+    ) -> Result<(), RotationError> {
+        let deadline = step.deadline();
+        let version = self.edge.ensure_version(keyid, key, deadline).await?;
+        let function = unqualified(&version.arn).to_owned();
+        self.edge.wait_until_active(&version, deadline).await?;
+        self.distributions
+            .point_all(
+                Some(&function),
+                guard,
+                deadline,
+                |distribution, config| {
+                    let (matched, changed) = point_associations(config, &function, &version.arn);
+                    if matched == 0 {
+                        return Err(RotationError::NoAssociation {
+                            distribution: distribution.to_owned(),
+                            function: function.clone(),
+                        });
+                    }
+                    Ok(changed)
+                },
+                |distribution| {
+                    info!(%distribution, version = %version.version, "distribution names the edge version");
+                },
+            )
+            .await
+    }
+}
+
+impl<L: EdgeFunctionApi, C: DistributionApi> Target for SignedTarget<L, C> {
+    type Material = SignedMaterial;
+
+    fn parse(
+        &self,
+        value: &str,
+        stage: Stage,
+        version_id: &str,
+    ) -> Result<SignedMaterial, RotationError> {
+        match (parse_secret(value, &self.secret_key_name, stage)?, stage) {
+            (SecretValue::Hmac(key), _) => Ok(SignedMaterial::Key(key_id(version_id)?, key)),
+            // A legacy static value is fine as the current one: that is the migration path.
+            (SecretValue::StaticHeader(value), Stage::Current | Stage::Previous) => {
+                Ok(SignedMaterial::LegacyHeader(value))
+            }
+            (SecretValue::StaticHeader(_), Stage::Pending) => Err(wrong_kind(
+                stage,
+                "a static header value where signed mode needs a signing key",
+            )),
+        }
+    }
+
+    fn same_value(&self, a: &SignedMaterial, b: &SignedMaterial) -> bool {
+        match (a, b) {
+            (SignedMaterial::Key(_, a), SignedMaterial::Key(_, b)) => a == b,
+            (SignedMaterial::LegacyHeader(a), SignedMaterial::LegacyHeader(b)) => {
+                a.matches(b.expose())
+            }
+            _ => false,
+        }
+    }
+
+    async fn create(&self, _step: &StepContext<'_>) -> Result<Zeroizing<String>, RotationError> {
+        let key = SigningKey::generate().map_err(|_| RotationError::Random)?;
+        Ok(edgeseal::edgeseal_secret_json(&key))
+    }
+
+    async fn set(
+        &self,
+        step: &StepContext<'_>,
+        pending: &SignedMaterial,
+    ) -> Result<(), RotationError> {
+        // Pre-flight: never make CloudFront send a key the origin does not accept.
+        step.probe(self.credential(pending), Stage::Pending).await?;
+        let SignedMaterial::Key(keyid, key) = pending else {
+            return Err(RotationError::NotSignedMode);
+        };
+        self.point(keyid, key, Guard::for_new_key(step.metadata()), step)
+            .await
+    }
+
+    async fn test(
+        &self,
+        step: &StepContext<'_>,
+        current: &SignedMaterial,
+        pending: &SignedMaterial,
+    ) -> Result<(), RotationError> {
+        self.check_sent(step, pending).await?;
+        if let Err(e) = step.probe(self.credential(pending), Stage::Pending).await {
+            // Leave CloudFront sending the key the origin accepted, not the one it just
+            // rejected (the prior art left the untested key in place).
+            match current {
+                SignedMaterial::Key(keyid, key) => {
+                    log_roll_back(self.point(keyid, key, Guard::Off, step).await);
+                }
+                SignedMaterial::LegacyHeader(_) => warn!(
+                    "pending key rejected; the current value is a static header, so there is no edge version to return to"
+                ),
+            }
+            return Err(e);
+        }
+        step.probe(self.credential(current), Stage::Current).await?;
+        self.distributions.settle(step.deadline()).await
+    }
+
+    async fn test_configuration(
+        &self,
+        step: &StepContext<'_>,
+        current: &SignedMaterial,
+    ) -> Result<(), RotationError> {
+        let function = &self.edge.settings().function;
+        let versions = self.edge.versions().await?;
+        let edge_function = versions.first().map(|v| unqualified(&v.arn).to_owned());
+        for distribution in self.distributions.ids() {
+            let config = self
+                .distributions
+                .check(distribution, edge_function.as_deref(), step.deadline())
+                .await?;
+            let named = associations(&config)
+                .filter(|a| a.event_type == EventType::OriginRequest)
+                .any(|a| versions.iter().any(|v| v.arn == a.lambda_function_arn));
+            if !named {
+                return Err(RotationError::NoAssociation {
+                    distribution: distribution.clone(),
+                    function: function.clone(),
+                });
+            }
+        }
+        step.probe(self.credential(current), Stage::Current).await
+    }
+
+    async fn check_sent(
+        &self,
+        _step: &StepContext<'_>,
+        pending: &SignedMaterial,
+    ) -> Result<(), RotationError> {
+        let SignedMaterial::Key(keyid, key) = pending else {
+            return Err(RotationError::NotSignedMode);
+        };
+        let arns = self.edge.version_arns_for(keyid, key).await?;
+        let function = arns.iter().next().map(|a| unqualified(a).to_owned());
+        self.distributions
+            .check_pointed(|config| {
+                let mut named = associations(config)
+                    .filter(|a| a.event_type == EventType::OriginRequest)
+                    .filter(|a| Some(unqualified(&a.lambda_function_arn)) == function.as_deref())
+                    .peekable();
+                named.peek().is_some() && named.all(|a| arns.contains(&a.lambda_function_arn))
+            })
+            .await
+    }
+
+    /// Prune old edge versions, never one a configured distribution names.
+    async fn finish(&self, step: &StepContext<'_>) {
+        let versions = match self.edge.versions().await {
+            Ok(v) => v,
+            Err(e) => return warn!(error = %e, "not pruning edge versions"),
+        };
+        let mut named = HashSet::new();
+        for distribution in self.distributions.ids() {
+            match self.distributions.config(distribution).await {
+                Ok(config) => {
+                    named.extend(associations(&config).map(|a| a.lambda_function_arn.clone()))
+                }
+                Err(e) => return warn!(error = %e, %distribution, "not pruning edge versions"),
+            }
+        }
+        self.edge.prune(&versions, &named, step.deadline()).await;
+    }
+}

@@ -1,0 +1,264 @@
+//! The static-header target (`ROTATION_TARGET=static-header`): a CloudFront origin
+//! custom header (`HEADER_NAME`, default `x-origin-verify`), the drop-in for the static
+//! header rotators edgeseal replaces.
+//!
+//! setSecret checks that the origin accepts the pending value, then sets the header on
+//! every origin that has it ([`OriginHeader`]); testSecret checks every distribution
+//! sends it and the origin accepts the pending and the current value. Nothing is
+//! retired at finishSecret: the origin's check of AWSCURRENT/AWSPREVIOUS does that.
+//!
+//! [`OriginHeader`] is the reusable part: any target whose value CloudFront sends as an
+//! origin header (an API key as `x-api-key`; a header a WAF rule matches) points
+//! distributions with it, and a target that wraps this one (widen a WAF rule, then
+//! point CloudFront) calls [`StaticHeaderTarget`]'s [`Target`] methods around its own.
+
+use aws_sdk_cloudfront::types::DistributionConfig;
+use edgeseal::{SecretValue, StaticHeaderValue};
+use tracing::info;
+use zeroize::Zeroizing;
+
+use super::{Stage, StepContext, Target, log_roll_back};
+use crate::aws::DistributionApi;
+use crate::config::{Config, ConfigError, invalid, number};
+use crate::distributions::{Distributions, Guard};
+use crate::edits::{custom_headers, set_custom_header};
+use crate::error::RotationError;
+use crate::material::{parse_secret, random_header_value, wrong_kind};
+use crate::origin::Credential;
+
+/// Settings of the static-header target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaticHeaderSettings {
+    /// `SECRET_KEY_LENGTH`, default 32: length of a generated header value.
+    pub value_length: usize,
+}
+
+impl StaticHeaderSettings {
+    /// Read the settings through `get` (trimmed; empty counts as unset).
+    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let value_length = number(get, "SECRET_KEY_LENGTH", 32, 16, 4_096)?;
+        let value_length =
+            usize::try_from(value_length).map_err(|_| invalid("SECRET_KEY_LENGTH", "too large"))?;
+        Ok(Self { value_length })
+    }
+}
+
+/// An origin custom header that CloudFront sends: setting it on the distributions and
+/// checking that they send a value.
+#[derive(Clone, Debug)]
+pub struct OriginHeader {
+    name: String,
+}
+
+impl OriginHeader {
+    /// The header `name` (lowercase, as `Config::header_name`).
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+        }
+    }
+
+    /// The header name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The origin test credential presenting `value` in this header.
+    pub fn credential<'a>(&'a self, value: &'a StaticHeaderValue) -> Credential<'a> {
+        Credential::Header {
+            name: &self.name,
+            value,
+        }
+    }
+
+    /// Make every distribution send `value` in this header, on every origin that has
+    /// it ([`RotationError::NoHeader`] for a distribution where none has).
+    pub async fn point<C: DistributionApi>(
+        &self,
+        distributions: &Distributions<C>,
+        value: &StaticHeaderValue,
+        guard: Guard,
+        step: &StepContext<'_>,
+    ) -> Result<(), RotationError> {
+        distributions
+            .point_all(
+                None,
+                guard,
+                step.deadline(),
+                |distribution, config| {
+                    let (matched, changed) = set_custom_header(config, &self.name, value);
+                    if matched == 0 {
+                        return Err(self.missing(distribution));
+                    }
+                    Ok(changed)
+                },
+                |distribution| {
+                    info!(%distribution, header = %self.name, "distribution sends the header value");
+                },
+            )
+            .await
+    }
+
+    /// Fail with [`RotationError::NotPointed`] unless every distribution sends `value`.
+    pub async fn check_sent<C: DistributionApi>(
+        &self,
+        distributions: &Distributions<C>,
+        value: &StaticHeaderValue,
+    ) -> Result<(), RotationError> {
+        distributions
+            .check_pointed(|config| {
+                let mut values = custom_headers(config, &self.name).peekable();
+                values.peek().is_some() && values.all(|v| value.matches(v))
+            })
+            .await
+    }
+
+    /// Fail with [`RotationError::NoHeader`] unless an origin of `config` (of
+    /// `distribution`) has the header.
+    pub fn check_present(
+        &self,
+        distribution: &str,
+        config: &DistributionConfig,
+    ) -> Result<(), RotationError> {
+        match custom_headers(config, &self.name).next() {
+            Some(_) => Ok(()),
+            None => Err(self.missing(distribution)),
+        }
+    }
+
+    fn missing(&self, distribution: &str) -> RotationError {
+        RotationError::NoHeader {
+            distribution: distribution.to_owned(),
+            header: self.name.clone(),
+        }
+    }
+}
+
+/// The static-header target: the distributions and the header they send.
+pub struct StaticHeaderTarget<C> {
+    settings: StaticHeaderSettings,
+    distributions: Distributions<C>,
+    header: OriginHeader,
+    secret_key_name: String,
+}
+
+impl<C: DistributionApi> StaticHeaderTarget<C> {
+    /// The target for `config`.
+    pub fn new(config: &Config, settings: StaticHeaderSettings, cdn: C) -> Self {
+        Self {
+            settings,
+            distributions: Distributions::new(cdn, config),
+            header: OriginHeader::new(&config.header_name),
+            secret_key_name: config.secret_key_name.clone(),
+        }
+    }
+
+    /// The distributions this target points.
+    pub fn distributions(&self) -> &Distributions<C> {
+        &self.distributions
+    }
+
+    /// The origin header this target sets.
+    pub fn header(&self) -> &OriginHeader {
+        &self.header
+    }
+}
+
+impl<C: DistributionApi> Target for StaticHeaderTarget<C> {
+    type Material = StaticHeaderValue;
+
+    fn parse(
+        &self,
+        value: &str,
+        stage: Stage,
+        _version_id: &str,
+    ) -> Result<StaticHeaderValue, RotationError> {
+        match (parse_secret(value, &self.secret_key_name, stage)?, stage) {
+            (SecretValue::StaticHeader(value), _) => Ok(value),
+            (SecretValue::Hmac(_), Stage::Pending) => Err(wrong_kind(
+                stage,
+                "a signing key where static-header mode needs a header value",
+            )),
+            // A signing key as the current value has no header form to test or send.
+            (SecretValue::Hmac(_), Stage::Current | Stage::Previous) => {
+                Err(RotationError::NotSignedMode)
+            }
+        }
+    }
+
+    fn same_value(&self, a: &StaticHeaderValue, b: &StaticHeaderValue) -> bool {
+        a.matches(b.expose())
+    }
+
+    async fn create(&self, _step: &StepContext<'_>) -> Result<Zeroizing<String>, RotationError> {
+        let value = random_header_value(self.settings.value_length)?;
+        Ok(edgeseal::static_header_secret_json(
+            &self.secret_key_name,
+            &value,
+        ))
+    }
+
+    async fn set(
+        &self,
+        step: &StepContext<'_>,
+        pending: &StaticHeaderValue,
+    ) -> Result<(), RotationError> {
+        // Pre-flight: never make CloudFront send a value the origin does not accept.
+        step.probe(self.header.credential(pending), Stage::Pending)
+            .await?;
+        let guard = Guard::for_new_key(step.metadata());
+        self.header
+            .point(&self.distributions, pending, guard, step)
+            .await
+    }
+
+    async fn test(
+        &self,
+        step: &StepContext<'_>,
+        current: &StaticHeaderValue,
+        pending: &StaticHeaderValue,
+    ) -> Result<(), RotationError> {
+        self.check_sent(step, pending).await?;
+        if let Err(e) = step
+            .probe(self.header.credential(pending), Stage::Pending)
+            .await
+        {
+            // Leave CloudFront sending the value the origin accepted.
+            log_roll_back(
+                self.header
+                    .point(&self.distributions, current, Guard::Off, step)
+                    .await,
+            );
+            return Err(e);
+        }
+        step.probe(self.header.credential(current), Stage::Current)
+            .await?;
+        self.distributions.settle(step.deadline()).await
+    }
+
+    async fn test_configuration(
+        &self,
+        step: &StepContext<'_>,
+        current: &StaticHeaderValue,
+    ) -> Result<(), RotationError> {
+        for distribution in self.distributions.ids() {
+            let config = self
+                .distributions
+                .check(distribution, None, step.deadline())
+                .await?;
+            self.header.check_present(distribution, &config)?;
+        }
+        step.probe(self.header.credential(current), Stage::Current)
+            .await
+    }
+
+    async fn check_sent(
+        &self,
+        _step: &StepContext<'_>,
+        pending: &StaticHeaderValue,
+    ) -> Result<(), RotationError> {
+        self.header.check_sent(&self.distributions, pending).await
+    }
+
+    async fn finish(&self, _step: &StepContext<'_>) {}
+}

@@ -1,0 +1,75 @@
+//! Standing in for Secrets Manager's rotation driver, which moto does not run: starting
+//! a rotation as `RotateSecret` does, and its testSecret-only configuration test.
+
+mod configuration_test;
+
+pub use configuration_test::{PendingValue, end_configuration_test, start_configuration_test};
+
+/// A Secrets Manager version id as Secrets Manager makes them: a random UUID (v4).
+pub fn new_version_id() -> Result<String, getrandom::Error> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b)?;
+    // Version 4, RFC 4122 variant.
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let part = |r: std::ops::Range<usize>| h.get(r).unwrap_or_default().to_owned();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        part(0..8),
+        part(8..12),
+        part(12..16),
+        part(16..20),
+        part(20..32)
+    ))
+}
+
+/// What Secrets Manager does when a rotation starts, for drivers that stand in for it
+/// (moto cannot invoke a rotation function, so tests and the local demo run the four
+/// steps themselves): clear a leftover AWSPENDING label (a finished rotation leaves it on
+/// the new AWSCURRENT version until the next one starts; moto refuses to start
+/// otherwise), then `RotateSecret`, which stages a new version id AWSPENDING without a
+/// value and turns rotation on. Returns that version id: the token of the four steps.
+pub async fn start_rotation(
+    sm: &aws_sdk_secretsmanager::Client,
+    secret: &str,
+    rotation_lambda_arn: &str,
+) -> Result<String, String> {
+    use aws_sdk_secretsmanager::error::DisplayErrorContext;
+    let described = sm
+        .describe_secret()
+        .secret_id(secret)
+        .send()
+        .await
+        .map_err(|e| format!("DescribeSecret: {}", DisplayErrorContext(e)))?;
+    for (id, labels) in described
+        .version_ids_to_stages()
+        .cloned()
+        .unwrap_or_default()
+    {
+        if labels.iter().any(|l| l == "AWSPENDING") {
+            sm.update_secret_version_stage()
+                .secret_id(secret)
+                .version_stage("AWSPENDING")
+                .remove_from_version_id(id)
+                .send()
+                .await
+                .map_err(|e| format!("UpdateSecretVersionStage: {}", DisplayErrorContext(e)))?;
+        }
+    }
+    let token = new_version_id().map_err(|e| format!("random: {e}"))?;
+    sm.rotate_secret()
+        .secret_id(secret)
+        .client_request_token(&token)
+        .rotation_lambda_arn(rotation_lambda_arn)
+        .rotation_rules(
+            aws_sdk_secretsmanager::types::RotationRulesType::builder()
+                .automatically_after_days(30)
+                .build(),
+        )
+        .rotate_immediately(true)
+        .send()
+        .await
+        .map_err(|e| format!("RotateSecret: {}", DisplayErrorContext(e)))?;
+    Ok(token)
+}
