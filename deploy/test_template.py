@@ -13,7 +13,10 @@ id, and asserts:
 2. the retained resources can be re-created under the same stack name: two stacks of one
    name get different physical names, and what a retained resource needs is retained;
 3. SecretRotation depends, explicitly, on everything the first rotation probes;
-4. the customer-managed KMS key option adds exactly the needed actions on exactly that key.
+4. the customer-managed KMS key option adds exactly the needed actions on exactly that key;
+5. the rotator's Lambda timeout lets every step run to its own bound (`MAX_STEP_SECS`
+   plus `DEADLINE_MARGIN_MS`, defaults read from rotator/src/config.rs) and is not the
+   quarter hour a step once waited for CloudFront: at most 30 s above that.
 
 CloudFormation behaviour this relies on (each cited where it is used):
 - a DependsOn may not name a resource whose Condition is false (cfn-lint E3005), but a
@@ -401,6 +404,36 @@ def test_kms_key_option(template):
                       f"{f}'s KMS grant is not limited to this secret ({cond.get('kms:EncryptionContext:SecretARN')!r})")
 
 
+# ---- 5. the rotator's timeout fits its step bound --------------------------------------
+
+# Seconds a rotator timeout may exceed one step's bound and margin: the AWS call in flight
+# when the bound passes, and the edge-version record after every step (template comment).
+ROTATOR_SLACK_SECS = 30
+
+
+def rotator_default(variable):
+    """The default of one of the rotator's numeric settings, as its config.rs reads it:
+    `number(&get, "VARIABLE", DEFAULT, MIN, MAX)`."""
+    code = (ROOT / "rotator" / "src" / "config.rs").read_text()
+    found = re.search(r'"' + variable + r'",\s*([0-9_]+)\s*,', code)
+    assert found, f"rotator/src/config.rs no longer reads {variable} with number(..): update this test"
+    return int(found.group(1).replace("_", ""))
+
+
+def test_rotator_timeout_fits_its_steps(template):
+    stack = Stack(template)
+    props = stack.props("RotatorFunction")
+    env = props["Environment"]["Variables"]
+    max_step = int(env.get("MAX_STEP_SECS", rotator_default("MAX_STEP_SECS")))
+    margin = int(env.get("DEADLINE_MARGIN_MS", rotator_default("DEADLINE_MARGIN_MS"))) / 1000
+    timeout = int(props.get("Timeout", 3))
+    least = max_step + margin
+    check(timeout >= least,
+          f"rotator Timeout {timeout} s cuts steps short of MAX_STEP_SECS {max_step} s + margin {margin:g} s")
+    check(timeout <= least + ROTATOR_SLACK_SECS,
+          f"rotator Timeout {timeout} s is more than {ROTATOR_SLACK_SECS} s above what a step uses ({least:g} s)")
+
+
 def main():
     path = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "deploy" / "template.yaml"
     template, matches = decode(str(path))
@@ -411,6 +444,7 @@ def main():
         test_retained_resources_can_be_recreated,
         test_rotation_waits_for_what_it_probes,
         test_kms_key_option,
+        test_rotator_timeout_fits_its_steps,
     ]
     failed = 0
     for test in tests:

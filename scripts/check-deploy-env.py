@@ -20,16 +20,15 @@ if matches:
     sys.exit(f"cannot read the template: {matches}")
 
 # Where each function reads its environment: config.rs, plus modules that own an
-# optional setting of their own (the rotator's edge-version record) and the rotator's
-# targets' settings (each parsed by its target).
+# optional setting of their own (the rotator's edge-version record).
 functions = {
     "AuthorizerFunction": [root / "origin-verifier" / "src" / "config.rs"],
     "RotatorFunction": [
         root / "rotator" / "src" / "config.rs",
         root / "rotator" / "src" / "edge_version.rs",
-        root / "rotator" / "src" / "target" / "signed.rs",
-        root / "rotator" / "src" / "target" / "static_header.rs",
-        root / "rotator" / "src" / "target" / "api_key" / "settings.rs",
+        # Each target parses its own settings beside it (TargetSettings' hook).
+        *sorted((root / "rotator" / "src" / "target").rglob("settings.rs")),
+        *sorted((root / "rotator" / "src" / "target").glob("*.rs")),
     ],
 }
 docs = (root / "docs" / "configuration.md").read_text()

@@ -6,7 +6,8 @@
 //! - CloudFront's control plane is the rotator's in-process fake
 //!   (`edgeseal_testkit::FakeCloudFront`, moto drops LambdaFunctionAssociations); the
 //!   distribution's domain is the stand-in's `d<id>.cloudfront.net`, requests to it go to
-//!   the stand-in's port with that Host;
+//!   the stand-in's port with that Host; its `LastModifiedTime` is the fake's, set on
+//!   every update as CloudFront sets it;
 //! - the API's authorizer settings are the stand-in's own behaviour
 //!   (`edgeseal_demo::apigw::IDENTITY_SOURCES`, no result cache), reported as
 //!   `GetAuthorizers` reports an HTTP API authorizer.
@@ -72,8 +73,12 @@ impl Environment for DemoEnv<'_> {
         Ok(Distribution {
             domain_name: self.stack.cdn.domain_name.clone(),
             status,
-            // The fake keeps no modification time.
-            last_modified: None,
+            last_modified: self
+                .stack
+                .control
+                .last_modified(id)
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| UnixTime::from_secs(d.as_secs())),
             config,
         })
     }
@@ -94,6 +99,8 @@ impl Environment for DemoEnv<'_> {
 
     async fn authorizers(&self, _origin_domain: &str) -> Result<Vec<Authorizer>, String> {
         Ok(vec![Authorizer {
+            api_id: "demo".into(),
+            id: "edgeseal".into(),
             name: "edgeseal (API Gateway stand-in)".into(),
             kind: AuthorizerKind::HttpRequest,
             ttl_secs: Some(0),
@@ -304,6 +311,7 @@ async fn doctor_passes_on_the_demo_stack_and_names_a_wrong_edge_key() {
         "query-strings",
         "edge-key",
         "rotation",
+        "grace",
         "authorizer-cache",
     ] {
         let f = healthy
@@ -334,6 +342,122 @@ async fn doctor_passes_on_the_demo_stack_and_names_a_wrong_edge_key() {
             .unwrap_or_default()
             .contains("edgeseal rotate")
     );
+    // The distribution changed after the current key was created (the edit above):
+    // the previous key must stay accepted for that time plus the maximum age. A grace
+    // shorter than the maximum age alone cannot cover it.
+    // Key creation and the rotation's update fall in one second here; a later edit (a
+    // console user, another pipeline) makes the time between them unambiguous.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    stack.control.touch(DISTRIBUTION_ID, |c| {
+        c.comment = "edited after the rotation".into()
+    });
+    let short_grace = Settings {
+        previous_grace_secs: demo.max_age_secs - 1,
+        ..settings(&stack, &demo)
+    };
+    let grace = doctor::run(&env, &short_grace).await;
+    let f = grace.get("grace").unwrap();
+    assert_eq!(f.verdict, Verdict::Fail, "{}", show(&grace));
+    assert!(
+        f.detail
+            .starts_with(&format!("grace {} s < ", demo.max_age_secs - 1)),
+        "{}",
+        f.detail
+    );
+    assert!(
+        f.fix
+            .as_deref()
+            .unwrap_or_default()
+            .contains("PREVIOUS_KEY_GRACE_SECS")
+    );
+
     // The origin itself is fine: the direct checks still pass, which points at the edge.
     assert_eq!(broken.get("direct-signed").unwrap().verdict, Verdict::Pass);
+}
+
+/// The REST API branch through the real SDK against moto's API Gateway, which keeps
+/// every field of an authorizer (`moto/apigateway/models.py`, `Authorizer`) and, like
+/// AWS, answers 300 for a TTL that was never set. moto has no `apigatewayv2
+/// GetAuthorizers` (only `GetAuthorizer`), so the HTTP API branch is covered by the
+/// decision's unit tests and the demo's stand-in above.
+#[tokio::test]
+async fn doctor_reads_a_rest_api_authorizer_cache_and_its_fix_turns_it_off() {
+    let config = edgeseal_testkit::sdk_config().await;
+    let rest = aws_sdk_apigateway::Client::new(&config);
+    let api = rest
+        .create_rest_api()
+        .name(edgeseal_testkit::unique_name("doctor-rest"))
+        .send()
+        .await
+        .unwrap();
+    let api_id = api.id().unwrap();
+    let created = rest
+        .create_authorizer()
+        .rest_api_id(api_id)
+        .name("edgeseal")
+        .r#type(aws_sdk_apigateway::types::AuthorizerType::Request)
+        .authorizer_uri("arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:edgeseal-authorizer/invocations")
+        .identity_source("method.request.header.Signature-Input,method.request.header.Signature")
+        .send()
+        .await
+        .unwrap();
+    let authorizer_id = created.id().unwrap();
+    let domain = format!("{api_id}.execute-api.us-east-1.amazonaws.com");
+    let sdk = Sdk::new(&config);
+
+    let read = sdk.authorizers(&domain).await.unwrap();
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0].kind, AuthorizerKind::RestRequest);
+    assert_eq!(read[0].id, authorizer_id);
+    assert_eq!(
+        read[0].identity_sources,
+        [
+            "method.request.header.Signature-Input",
+            "method.request.header.Signature"
+        ]
+    );
+    let before = doctor::authorizer_cache::finding(&read, Some("prod"));
+    println!(
+        "default TTL: {}",
+        show(&doctor::Report {
+            findings: vec![before.clone()]
+        })
+    );
+    assert_eq!(before.verdict, Verdict::Fail);
+    assert!(before.detail.contains("ttl 300 s"), "{}", before.detail);
+    let command = format!(
+        "aws apigateway update-authorizer --rest-api-id {api_id} --authorizer-id {authorizer_id} --patch-operations op=replace,path=/authorizerResultTtlInSeconds,value=0"
+    );
+    assert!(
+        before.fix.as_deref().unwrap().contains(&command),
+        "{:?}",
+        before.fix
+    );
+
+    // What that command sends.
+    rest.update_authorizer()
+        .rest_api_id(api_id)
+        .authorizer_id(authorizer_id)
+        .patch_operations(
+            aws_sdk_apigateway::types::PatchOperation::builder()
+                .op(aws_sdk_apigateway::types::Op::Replace)
+                .path("/authorizerResultTtlInSeconds")
+                .value("0")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let after =
+        doctor::authorizer_cache::finding(&sdk.authorizers(&domain).await.unwrap(), Some("prod"));
+    assert_eq!(after.verdict, Verdict::Pass, "{}", after.detail);
+    assert!(after.detail.contains("ttl 0 s"), "{}", after.detail);
+
+    // An id no REST API has falls through to the HTTP API read; moto lacks that call,
+    // so this only proves the REST branch does not swallow the id.
+    assert!(
+        sdk.authorizers("nope123.execute-api.us-east-1.amazonaws.com")
+            .await
+            .is_err()
+    );
 }

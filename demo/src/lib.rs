@@ -18,6 +18,7 @@
 //! [`run`] returns a [`Report`]; `edgeseal-demo` prints it and writes the timeline SVG.
 
 pub mod apigw;
+pub mod appsync;
 pub mod authorizer_log;
 pub mod chaos;
 pub mod cloudfront;
@@ -30,6 +31,7 @@ pub mod report;
 pub mod rotation;
 pub mod runtime_api;
 pub mod traffic;
+pub mod waf;
 pub mod world;
 
 use std::collections::{BTreeMap, HashMap};
@@ -39,8 +41,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use edgeseal_edge_signer::EdgeAssets;
-use edgeseal_rotator::TargetKind;
 use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
+use edgeseal_rotator::target::AnyTarget;
+use edgeseal_rotator::target::waf::SdkWaf;
+use edgeseal_rotator::{Rotator, TargetKind};
 use edgeseal_testkit::FakeCloudFront;
 use tokio::net::TcpListener;
 
@@ -249,10 +253,17 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
     let aws = world::create(&sdk, &assets, LABEL, settings.max_age_secs, &edges).await?;
     let static_value = match settings.mode {
         TargetKind::Signed => None,
-        TargetKind::StaticHeader => Some(modes::use_static_header_secret(&aws).await?),
         TargetKind::ApiKey => {
             return Err(DemoError::Config(
                 "the api-gateway-api-key target is not wired into the demo yet".into(),
+            ));
+        }
+        TargetKind::StaticHeader | TargetKind::Waf => {
+            Some(modes::use_static_header_secret(&aws).await?)
+        }
+        TargetKind::AppSyncApiKey => {
+            return Err(DemoError::Config(
+                "--target appsync-api-key runs its own world (appsync::run)".into(),
             ));
         }
     };
@@ -322,6 +333,22 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
         async move { api.handle(req).await }
     }));
 
+    // The WAF target: a regional web ACL in front of the API, allowing the header value.
+    let (origin_addr, web_acl) = match (settings.mode, &static_value) {
+        (TargetKind::Waf, Some(value)) => {
+            let client = aws_sdk_wafv2::Client::new(&sdk);
+            let acl = waf::create_web_acl(&client, value).await?;
+            let gate = Arc::new(waf::WafGate::start(client, &acl, api_addr).await);
+            let (gate_listener, gate_addr) = listen().await?;
+            tokio::spawn(http::serve(gate_listener, move |req| {
+                let gate = Arc::clone(&gate);
+                async move { gate.handle(req).await }
+            }));
+            (gate_addr, Some(acl))
+        }
+        _ => (api_addr, None),
+    };
+
     let mut distribution =
         world::distribution_config(&api.domain_name(), STAGE, &aws.first_version_arn)?;
     if let Some(value) = &static_value {
@@ -333,7 +360,7 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
         Arc::clone(&control),
         DISTRIBUTION_ID,
         Arc::clone(&edges),
-        HashMap::from([(api.domain_name(), api_addr)]),
+        HashMap::from([(api.domain_name(), origin_addr)]),
         Arc::clone(&captures),
     ));
     let (cdn_listener, cdn_addr) = listen().await?;
@@ -350,7 +377,7 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
             "EDGE_ASSETS_DIR",
             settings.edge_assets_dir.display().to_string(),
         ),
-        ("ORIGIN_URL", format!("http://{api_addr}")),
+        ("ORIGIN_URL", format!("http://{origin_addr}")),
         ("ORIGIN_TEST_PATH", format!("/{STAGE}/health")),
         ("SIGNATURE_LABEL", LABEL.to_owned()),
         ("SIGNATURE_MAX_AGE_SECS", settings.max_age_secs.to_string()),
@@ -359,25 +386,38 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
     ]
     .into_iter()
     .chain(modes::rotator_env(settings.mode, &aws.function))
+    .chain(web_acl.iter().flat_map(waf::rotator_env))
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     let config = edgeseal_rotator::Config::from_lookup(|name| rotator_env.get(name).cloned())
         .map_err(|e| DemoError::Config(format!("rotator: {e}")))?;
     let secrets_sdk = edgeseal_testkit::sdk_config_for(&secrets_manager_url).await;
-    let rotator: DemoRotator = edgeseal_rotator::Rotator::new(
-        config,
-        SdkSecrets::new(&secrets_sdk),
-        Hooked::with_hooks(SdkLambda::new(&sdk), Recording::new(Arc::clone(&edges))),
-        Arc::clone(&rotator_cloudfront),
-        (settings.mode == TargetKind::Signed).then_some(assets),
-    )
-    .map_err(|e| DemoError::Setup(format!("rotator: {e}")))?;
+    let lambda = Hooked::with_hooks(SdkLambda::new(&sdk), Recording::new(Arc::clone(&edges)));
+    let rotator: DemoRotator = match settings.mode {
+        TargetKind::Waf => {
+            let target = AnyTarget::waf(
+                &config,
+                Arc::clone(&rotator_cloudfront),
+                SdkWaf::new(&sdk, None),
+            )
+            .map_err(|e| DemoError::Setup(format!("rotator: {e}")))?;
+            Rotator::with_target(config, SdkSecrets::new(&secrets_sdk), target)
+        }
+        _ => Rotator::new(
+            config,
+            SdkSecrets::new(&secrets_sdk),
+            lambda,
+            Arc::clone(&rotator_cloudfront),
+            (settings.mode == TargetKind::Signed).then_some(assets),
+        )
+        .map_err(|e| DemoError::Setup(format!("rotator: {e}")))?,
+    };
 
     // Warm up: one request through the whole path before the clock starts.
     let targets = Targets {
         cloudfront: format!("http://{cdn_addr}"),
         cloudfront_host: cdn.domain_name.clone(),
-        origin: format!("http://{api_addr}"),
+        origin: format!("http://{origin_addr}"),
         origin_host: api.domain_name(),
         stage: STAGE.to_owned(),
         captures: Arc::clone(&captures),

@@ -7,15 +7,24 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use edgeseal_demo::appsync::AppSyncDemoSettings;
 use edgeseal_demo::chaos::ChaosSettings;
 use edgeseal_demo::modes::parse_mode;
 use edgeseal_demo::rotation::FirstRotation;
 use edgeseal_demo::{Settings, run};
 
-const USAGE: &str = "usage: edgeseal-demo --authorizer PATH --edge-assets DIR [--out DIR] [--seconds N] [--rotations N] [--rate N] [--attack-rate N] [--propagation-secs N] [--rotator-timeout-secs N] [--mode signed|static-header] [--first-rotation immediate|config-test] [--no-progress] [--chaos]
+const USAGE: &str = "usage: edgeseal-demo --authorizer PATH --edge-assets DIR [--out DIR] [--seconds N] [--rotations N] [--rate N] [--attack-rate N] [--propagation-secs N] [--rotator-timeout-secs N] [--target signed|static-header|waf|appsync-api-key] [--mode signed|static-header|waf] [--first-rotation immediate|config-test] [--no-progress] [--chaos]
   needs EDGESEAL_MOTO_URL (moto server); scripts/demo sets everything up";
 
-fn parse() -> Result<Settings, String> {
+/// What `--target` selects: one of the CloudFront flows (as `--mode`), or the AppSync one.
+enum Run {
+    /// The edge / static-header world (`run`).
+    CloudFront(Box<Settings>),
+    /// `--target appsync-api-key` (`appsync::run`).
+    AppSync(AppSyncDemoSettings),
+}
+
+fn parse() -> Result<Run, String> {
     let moto = std::env::var("EDGESEAL_MOTO_URL")
         .map_err(|_| "EDGESEAL_MOTO_URL is not set (start moto: scripts/demo does)".to_owned())?;
     let mut authorizer = None;
@@ -47,6 +56,7 @@ fn parse() -> Result<Settings, String> {
         out,
     );
     let mut chaos = false;
+    let mut appsync = false;
     for (name, value) in rest {
         let number = || {
             value
@@ -69,16 +79,30 @@ fn parse() -> Result<Settings, String> {
                 settings.rotator_timeout = Duration::from_secs(number()?.max(1));
             }
             "--mode" => settings.mode = parse_mode(&value)?,
+            "--target" if value == "appsync-api-key" => appsync = true,
+            "--target" => settings.mode = parse_mode(&value)?,
             "--first-rotation" => settings.first_rotation = FirstRotation::parse(&value)?,
             "--no-progress" => settings.progress = false,
             "--chaos" => chaos = true,
             other => return Err(format!("unknown option {other}")),
         }
     }
+    if appsync {
+        if chaos {
+            return Err("--chaos is not available with --target appsync-api-key".into());
+        }
+        return Ok(Run::AppSync(AppSyncDemoSettings {
+            moto_url: settings.moto_url,
+            duration: settings.duration,
+            rotations: settings.rotations,
+            rate: settings.rate,
+            rotator_timeout: settings.rotator_timeout,
+        }));
+    }
     if chaos {
         settings.chaos = Some(ChaosSettings::for_rotations(settings.rotations));
     }
-    Ok(settings)
+    Ok(Run::CloudFront(Box::new(settings)))
 }
 
 #[tokio::main]
@@ -91,7 +115,8 @@ async fn main() -> ExitCode {
         )
         .init();
     let settings = match parse() {
-        Ok(s) => s,
+        Ok(Run::CloudFront(s)) => *s,
+        Ok(Run::AppSync(s)) => return run_appsync(&s).await,
         Err(e) => {
             if !e.is_empty() {
                 eprintln!("edgeseal-demo: {e}");
@@ -124,6 +149,34 @@ async fn main() -> ExitCode {
             {
                 ExitCode::SUCCESS
             } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("edgeseal-demo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--target appsync-api-key`: exit 0 only if no legitimate request was refused, every
+/// rotation completed and the forgotten first key was refused once deleted.
+async fn run_appsync(settings: &AppSyncDemoSettings) -> ExitCode {
+    match edgeseal_demo::appsync::run(settings).await {
+        Ok(report) => {
+            println!("{}", report.summary);
+            for failure in &report.failed_rotations {
+                println!("FAILED: {failure}");
+            }
+            if report.passed(settings.rotations) {
+                ExitCode::SUCCESS
+            } else {
+                if report.legitimate_failures > 0 {
+                    println!("FAILED: legitimate requests were refused");
+                }
+                if settings.rotations >= 2 && !report.stale_key_refused {
+                    println!("FAILED: the forgotten first key was never refused");
+                }
                 ExitCode::FAILURE
             }
         }

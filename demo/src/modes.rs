@@ -1,7 +1,8 @@
-//! What differs between the demo's two modes: `signed` (the edge signer, the authorizer
-//! verifying signatures) and `static-header` (the drop-in for `x-origin-verify` setups:
+//! What differs between the demo's targets: `signed` (the edge signer, the authorizer
+//! verifying signatures), `static-header` (the drop-in for `x-origin-verify` setups:
 //! CloudFront adds an origin custom header, the authorizer compares it, the rotator
-//! rewrites it).
+//! rewrites it) and `waf` (the same header, also matched by a WAF rule in front of the
+//! API: [`crate::waf`]).
 
 use aws_sdk_cloudfront::types::{CustomHeaders, DistributionConfig, OriginCustomHeader};
 use edgeseal_rotator::TargetKind;
@@ -14,15 +15,15 @@ pub const HEADER_NAME: &str = "x-origin-verify";
 /// The static-header secret's JSON field (the prior art's default).
 pub const SECRET_FIELD: &str = "HTTP_API_KEY";
 
-/// Parse `--mode`.
+/// Parse `--target` (or its older name `--mode`): a `ROTATION_TARGET` name.
 pub fn parse_mode(value: &str) -> Result<TargetKind, String> {
-    match value {
-        "signed" => Ok(TargetKind::Signed),
-        "static-header" => Ok(TargetKind::StaticHeader),
-        other => Err(format!(
-            "--mode: expected signed or static-header, got {other:?}"
-        )),
-    }
+    TargetKind::from_name(value).ok_or_else(|| {
+        let names: Vec<&str> = TargetKind::ALL.iter().map(|k| k.as_str()).collect();
+        format!(
+            "--target: expected one of {}, got {value:?}",
+            names.join(", ")
+        )
+    })
 }
 
 /// 32 characters of `[A-Za-z0-9]` from the OS RNG, like the rotator's header values.
@@ -112,11 +113,16 @@ pub fn static_header_distribution(
 pub fn authorizer_env(mode: TargetKind) -> Vec<(String, String)> {
     match mode {
         TargetKind::Signed => vec![("AUTH_MODE".to_owned(), "signature".to_owned())],
-        TargetKind::StaticHeader | TargetKind::ApiKey => vec![
+        // Behind the WAF, the API keeps the static-header authorizer (current, pending
+        // and previous in its grace): a second check of the same header.
+        TargetKind::StaticHeader | TargetKind::ApiKey | TargetKind::Waf => vec![
             ("AUTH_MODE".to_owned(), "static-header".to_owned()),
             ("HEADER_NAME".to_owned(), HEADER_NAME.to_owned()),
             ("SECRET_KEY_NAME".to_owned(), SECRET_FIELD.to_owned()),
         ],
+        TargetKind::AppSyncApiKey => {
+            unreachable!("parse_mode never yields it: --target appsync-api-key runs appsync::run")
+        }
     }
 }
 
@@ -124,7 +130,10 @@ pub fn authorizer_env(mode: TargetKind) -> Vec<(String, String)> {
 pub fn identity_sources(mode: TargetKind) -> Vec<&'static str> {
     match mode {
         TargetKind::Signed => crate::apigw::IDENTITY_SOURCES.to_vec(),
-        TargetKind::StaticHeader | TargetKind::ApiKey => vec![HEADER_NAME],
+        TargetKind::StaticHeader | TargetKind::ApiKey | TargetKind::Waf => vec![HEADER_NAME],
+        TargetKind::AppSyncApiKey => {
+            unreachable!("parse_mode never yields it: --target appsync-api-key runs appsync::run")
+        }
     }
 }
 
@@ -135,10 +144,13 @@ pub fn rotator_env(mode: TargetKind, edge_function: &str) -> Vec<(&'static str, 
             ("ROTATION_TARGET", "signed".to_owned()),
             ("EDGE_FUNCTION_NAME", edge_function.to_owned()),
         ],
-        TargetKind::StaticHeader | TargetKind::ApiKey => vec![
-            ("ROTATION_TARGET", "static-header".to_owned()),
+        TargetKind::StaticHeader | TargetKind::ApiKey | TargetKind::Waf => vec![
+            ("ROTATION_TARGET", mode.as_str().to_owned()),
             ("HEADER_NAME", HEADER_NAME.to_owned()),
             ("SECRET_KEY_NAME", SECRET_FIELD.to_owned()),
         ],
+        TargetKind::AppSyncApiKey => {
+            unreachable!("parse_mode never yields it: --target appsync-api-key runs appsync::run")
+        }
     }
 }

@@ -100,13 +100,7 @@ pub async fn create(
 ) -> Result<AwsWorld, DemoError> {
     let sm = aws_sdk_secretsmanager::Client::new(sdk);
     let lambda = aws_sdk_lambda::Client::new(sdk);
-    // Unique per run, also when one process runs the demo twice (its tests).
-    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let run = format!(
-        "{}-{}",
-        std::process::id(),
-        RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    );
+    let run = run_id();
 
     let role_arn = crate::iam::create_lambda_role(sdk, &format!("edgeseal-demo-{run}")).await?;
 
@@ -158,11 +152,38 @@ pub async fn create(
     let first_version_arn = format!("{}:{version}", edgeseal_rotator::unqualified(&base_arn));
     edges.publish(&first_version_arn, zip);
 
+    let rotation_lambda_arn = rotation_function(&lambda, &role_arn, &run).await?;
+    Ok(AwsWorld {
+        sm,
+        secret,
+        function,
+        first_version_arn,
+        rotation_lambda_arn,
+    })
+}
+
+/// A name part unique per run, also when one process runs the demo twice (its tests).
+pub fn run_id() -> String {
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
+/// The function Secrets Manager is told to invoke (moto's `RotateSecret` requires it to
+/// exist); the demo runs the real rotator in-process instead. Returns its ARN.
+pub async fn rotation_function(
+    lambda: &aws_sdk_lambda::Client,
+    role_arn: &str,
+    run: &str,
+) -> Result<String, DemoError> {
     let rotation = lambda
         .create_function()
         .function_name(format!("edgeseal-demo-rotator-{run}"))
         .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
-        .role(&role_arn)
+        .role(role_arn)
         .handler("bootstrap")
         .code(
             aws_sdk_lambda::types::FunctionCode::builder()
@@ -172,14 +193,7 @@ pub async fn create(
         .send()
         .await
         .map_err(|e| DemoError::Setup(format!("Lambda CreateFunction (rotator): {e}")))?;
-    let rotation_lambda_arn = rotation.function_arn().unwrap_or_default().to_owned();
-    Ok(AwsWorld {
-        sm,
-        secret,
-        function,
-        first_version_arn,
-        rotation_lambda_arn,
-    })
+    Ok(rotation.function_arn().unwrap_or_default().to_owned())
 }
 
 /// A zip with one empty `bootstrap`: the rotation function moto is told about (the demo

@@ -1,9 +1,11 @@
 //! `Signature-Input` and `Signature` as a viewer or an attacker may send them, through
-//! the verifier (both halves) and through the edge's member removal.
+//! the verifier (both halves), against the reference parser (`sfv`), and through the
+//! edge's member removal.
 //! Input: `signature-input \n signature \n path \n query` (UTF-8).
 #![no_main]
 
-use edgeseal::{DEFAULT_LABEL, RequestView, Verifier, remove_member};
+use edgeseal::differential::compare;
+use edgeseal::{DEFAULT_LABEL, FieldLimits, RequestView, Verifier, remove_member};
 use edgeseal_fuzz::{NOW, keys, pieces};
 use libfuzzer_sys::fuzz_target;
 
@@ -23,6 +25,23 @@ fuzz_target!(|data: &[u8]| {
             second.is_ok(),
             "the two halves disagree with verify_at"
         );
+    }
+    // The verifier's own parser and the reference agree: accept or reject alike, with
+    // the same rejection, and the same values (default settings, any tag, tight limits).
+    let tight = FieldLimits {
+        max_field_bytes: 160,
+        max_members: 2,
+        max_components: 4,
+        max_params: 4,
+    };
+    for verifier in [
+        verifier.clone(),
+        verifier.clone().with_tag(None).unwrap(),
+        verifier.with_limits(tight),
+    ] {
+        if let Err(disagreement) = compare(&verifier, &request) {
+            panic!("parsers disagree: {disagreement}");
+        }
     }
     // What the edge does to a viewer's fields: whatever is kept carries no member
     // under our label.

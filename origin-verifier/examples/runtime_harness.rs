@@ -13,8 +13,12 @@
 //! ```
 //!
 //! It also prints the cold start: process start to the first verdict posted back,
-//! keys loaded from moto during init included. With `1` invocation that is the whole
-//! run: repeat it for a median.
+//! keys loaded from moto during init included, split into init (process start to the
+//! runtime's first `next` request) and the first invocation. With `1` invocation that is
+//! the whole run: repeat it for a median. `HARNESS_VERSIONS=2` (or `3`) gives the secret
+//! an AWSPREVIOUS (and an AWSPENDING) version besides AWSCURRENT, as after a rotation
+//! (during one), so init reads two (three) keys. With `HARNESS_LOG=info` (the binary's
+//! `RUST_LOG`), each log line's arrival time since process start is printed too.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -54,6 +58,9 @@ struct Feed {
     rest: Value,
     tally: Mutex<Tally>,
     started: Mutex<Option<Instant>>,
+    /// The first event, built before the binary starts so the cold start figure holds
+    /// none of the harness's own work.
+    first_event: Mutex<Option<(Vec<u8>, Expect)>>,
     first_verdict: Mutex<Option<Instant>>,
     finished: Mutex<Option<Instant>>,
 }
@@ -163,7 +170,12 @@ fn serve(
             if n == 0 {
                 *feed.started.lock().unwrap() = Some(Instant::now());
             }
-            let (body, expect) = feed.event(n);
+            let prebuilt = if n == 0 {
+                feed.first_event.lock().unwrap().take()
+            } else {
+                None
+            };
+            let (body, expect) = prebuilt.unwrap_or_else(|| feed.event(n));
             let id = format!("inv-{n}");
             expects.lock().unwrap().insert(id.clone(), expect);
             let deadline = std::time::SystemTime::now()
@@ -232,6 +244,96 @@ fn serve(
     }
 }
 
+/// moto's own latency, for comparison with the cold start: the binary's two Secrets
+/// Manager requests as bare HTTP/1.1 (no SDK, no signing: moto does not check
+/// signatures), `rounds` times each. moto's server answers `Connection: close`, so every
+/// request opens a connection, as the binary's do. Returns the medians in ms: (list,
+/// get, TCP connect alone).
+fn moto_round_trips(moto: &str, secret: &str, version: &str, rounds: usize) -> (f64, f64, f64) {
+    let addr = moto
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let request = |target: &str, body: String| {
+        format!(
+            "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-json-1.1\r\n\
+             X-Amz-Target: secretsmanager.{target}\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=00\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    };
+    let list = request(
+        "ListSecretVersionIds",
+        format!(r#"{{"SecretId":"{secret}","IncludeDeprecated":false}}"#),
+    );
+    let get = request(
+        "GetSecretValue",
+        format!(r#"{{"SecretId":"{secret}","VersionId":"{version}"}}"#),
+    );
+    let exchange = |request: &[u8]| -> Duration {
+        let begun = Instant::now();
+        let stream = TcpStream::connect(&addr).unwrap();
+        stream.set_nodelay(true).unwrap();
+        let mut reader = BufReader::new(stream);
+        reader.get_mut().write_all(request).unwrap();
+        let mut status = String::new();
+        reader.read_line(&mut status).unwrap();
+        assert!(status.contains(" 200 "), "moto answered {status}");
+        let mut length = 0usize;
+        loop {
+            let mut header = String::new();
+            reader.read_line(&mut header).unwrap();
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap();
+            }
+        }
+        // The body's length, not the connection's close: moto closes it later.
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        begun.elapsed()
+    };
+    let median = |mut d: Vec<Duration>| {
+        d.sort();
+        d[d.len() / 2].as_secs_f64() * 1000.0
+    };
+    let lists = (0..rounds).map(|_| exchange(&list)).collect();
+    let gets = (0..rounds).map(|_| exchange(&get)).collect();
+    let connects = (0..rounds)
+        .map(|_| {
+            let begun = Instant::now();
+            drop(TcpStream::connect(&addr).unwrap());
+            begun.elapsed()
+        })
+        .collect();
+    (median(lists), median(gets), median(connects))
+}
+
+/// Seconds since midnight UTC of an RFC 3339 timestamp as the binary logs it
+/// (`2026-11-26T03:40:14.400896Z`).
+fn seconds_of_day(timestamp: &str) -> Option<f64> {
+    let time = timestamp.split_once('T')?.1.trim_end_matches('Z');
+    let mut parts = time.split(':');
+    let hours: f64 = parts.next()?.parse().ok()?;
+    let minutes: f64 = parts.next()?.parse().ok()?;
+    let seconds: f64 = parts.next()?.parse().ok()?;
+    Some(hours * 3600.0 + minutes * 60.0 + seconds)
+}
+
+fn seconds_of_day_now() -> f64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    (now.as_secs() % 86_400) as f64 + f64::from(now.subsec_nanos()) / 1e9
+}
+
 fn proc_status(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
@@ -251,7 +353,12 @@ fn main() {
     let total: u64 = args.next().map_or(200_000, |n| n.parse().unwrap());
     let moto = edgeseal_testkit::moto_url();
 
-    // The secret, through the SDK, as the rotator would have left it.
+    let versions: u8 = std::env::var("HARNESS_VERSIONS").map_or(1, |v| v.parse().unwrap());
+    assert!((1..=3).contains(&versions), "HARNESS_VERSIONS is 1, 2 or 3");
+
+    // The secret, through the SDK, as the rotator would have left it: the signing key is
+    // AWSCURRENT; with 2 versions an older key is AWSPREVIOUS, with 3 a newer one is
+    // also staged AWSPENDING.
     let key = SigningKey::from_bytes(&[42; 32]).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -260,14 +367,38 @@ fn main() {
     let (secret, version) = rt.block_on(async {
         let client = aws_sdk_secretsmanager::Client::new(&edgeseal_testkit::sdk_config().await);
         let name = edgeseal_testkit::unique_name("harness");
+        let older = SigningKey::from_bytes(&[41; 32]).unwrap();
+        let first = if versions >= 2 { &older } else { &key };
         let out = client
             .create_secret()
             .name(&name)
-            .secret_string(edgeseal_secret_json(&key).as_str())
+            .secret_string(edgeseal_secret_json(first).as_str())
             .send()
             .await
             .unwrap();
-        (name, out.version_id().unwrap().to_owned())
+        let mut current = out.version_id().unwrap().to_owned();
+        if versions >= 2 {
+            let out = client
+                .put_secret_value()
+                .secret_id(&name)
+                .secret_string(edgeseal_secret_json(&key).as_str())
+                .send()
+                .await
+                .unwrap();
+            current = out.version_id().unwrap().to_owned();
+        }
+        if versions == 3 {
+            let newer = SigningKey::from_bytes(&[44; 32]).unwrap();
+            client
+                .put_secret_value()
+                .secret_id(&name)
+                .secret_string(edgeseal_secret_json(&newer).as_str())
+                .version_stages("AWSPENDING")
+                .send()
+                .await
+                .unwrap();
+        }
+        (name, current)
     });
 
     let fixture = |name: &str| -> Value {
@@ -291,6 +422,7 @@ fn main() {
         rest: fixture("rest-request.json"),
         tally: Mutex::new(Tally::default()),
         started: Mutex::new(None),
+        first_event: Mutex::new(None),
         first_verdict: Mutex::new(None),
         finished: Mutex::new(None),
     });
@@ -311,7 +443,9 @@ fn main() {
         });
     }
 
+    *feed.first_event.lock().unwrap() = Some(feed.event(0));
     let spawned = Instant::now();
+    let spawned_at = seconds_of_day_now();
     let mut child = Command::new(&binary)
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
@@ -323,6 +457,10 @@ fn main() {
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_ENDPOINT_URL", &moto)
         .env("SECRET_ID", &secret)
+        // Where the system's trusted roots are (a platform bundle: rustls-native-certs
+        // then reads that file alone instead of also scanning the certificate directory),
+        // as the deployment template sets it for the Lambda function.
+        .envs(std::env::var("SSL_CERT_FILE").map(|f| ("SSL_CERT_FILE", f)))
         .env(
             "RUST_LOG",
             std::env::var("HARNESS_LOG").unwrap_or_else(|_| "warn".to_owned()),
@@ -337,12 +475,14 @@ fn main() {
     let emf = Arc::new(AtomicU64::new(0));
     let leaks = Arc::new(AtomicU64::new(0));
     let samples = Arc::new(Mutex::new(Vec::<String>::new()));
+    let arrivals = Arc::new(Mutex::new(Vec::<(Duration, String)>::new()));
     {
-        let (lines, emf, leaks, samples) = (
+        let (lines, emf, leaks, samples, arrivals) = (
             Arc::clone(&lines),
             Arc::clone(&emf),
             Arc::clone(&leaks),
             Arc::clone(&samples),
+            Arc::clone(&arrivals),
         );
         // What must never reach the logs: the key (base64) or a signature member.
         let key_b64 = SigningKey::from_bytes(&[42; 32])
@@ -351,7 +491,24 @@ fn main() {
             .to_string();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                lines.fetch_add(1, Ordering::Relaxed);
+                let n = lines.fetch_add(1, Ordering::Relaxed);
+                if n < 40 {
+                    let parsed = serde_json::from_str::<Value>(&line).ok();
+                    let message = parsed
+                        .as_ref()
+                        .and_then(|v| v["message"].as_str().map(str::to_owned))
+                        .unwrap_or_else(|| line.chars().take(60).collect());
+                    // When the binary says it logged the line (its own clock, in µs),
+                    // since process start: arrival through the pipe lags and batches.
+                    let logged = parsed
+                        .as_ref()
+                        .and_then(|v| v["timestamp"].as_str().and_then(seconds_of_day))
+                        .map(|t| Duration::from_secs_f64((t - spawned_at).max(0.0)));
+                    arrivals
+                        .lock()
+                        .unwrap()
+                        .push((logged.unwrap_or_else(|| spawned.elapsed()), message));
+                }
                 if line.contains(&key_b64) || line.contains("edgeseal=:") {
                     leaks.fetch_add(1, Ordering::Relaxed);
                 }
@@ -384,13 +541,25 @@ fn main() {
     let _ = child.wait();
 
     let tally = feed.tally.lock().unwrap();
+    let started = feed.started.lock().unwrap().unwrap();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     if let Some(first) = *feed.first_verdict.lock().unwrap() {
         println!(
-            "process start -> first verdict: {:.1} ms",
-            first.duration_since(spawned).as_secs_f64() * 1000.0
+            "process start -> first verdict: {:.1} ms (init, to the first next request: {:.1} ms; first invocation: {:.1} ms; {versions} key version(s))",
+            ms(first.duration_since(spawned)),
+            ms(started.duration_since(spawned)),
+            ms(first.duration_since(started)),
         );
     }
-    let started = feed.started.lock().unwrap().unwrap();
+    let (list, get, connect) = moto_round_trips(&moto, &secret, &version, 20);
+    println!(
+        "moto alone (bare HTTP/1.1, a connection each, medians of 20): ListSecretVersionIds {list:.1} ms, GetSecretValue {get:.1} ms; TCP connect {connect:.2} ms"
+    );
+    if std::env::var_os("HARNESS_LOG").is_some() {
+        for (at, message) in arrivals.lock().unwrap().iter() {
+            println!("  logged at {:.2} ms: {message}", ms(*at));
+        }
+    }
     let finished = feed.finished.lock().unwrap().unwrap_or_else(Instant::now);
     let secs = finished.duration_since(started).as_secs_f64();
     println!(

@@ -2,8 +2,15 @@
 //!
 //! A refresh is one `ListSecretVersionIds` (every version with its staging labels and
 //! `CreatedDate`, in one consistent answer) plus one `GetSecretValue` by `VersionId` for
-//! each labelled version the cache has not read before. Secret versions are immutable,
-//! so in steady state a refresh costs a single call per TTL and requests cost none.
+//! each labelled version the cache has not read before, those reads at the same time.
+//! Secret versions are immutable, so in steady state a refresh costs a single call per
+//! TTL and requests cost none.
+//!
+//! **Cold start.** Before its first successful refresh the cache also reads the
+//! AWSCURRENT value by its label *while* it lists, so a cold start with one version
+//! costs one round trip instead of two. That read only supplies a value for its
+//! `VersionId` (immutable); which versions are accepted, and as what, still comes from
+//! the listing alone: a version the listing does not label is dropped unread.
 //!
 //! **AWSPREVIOUS grace.** Secrets Manager does not record when a label moved, so the
 //! demotion time is derived:
@@ -25,6 +32,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
+use aws_sdk_secretsmanager::operation::get_secret_value::builders::GetSecretValueFluentBuilder;
 use edgeseal::{KeyId, KeySet, SecretFormatError, SecretValue, Stage, StaticHeaderValue, UnixTime};
 use zeroize::Zeroizing;
 
@@ -74,7 +83,23 @@ pub trait SecretsSource: Send + Sync {
         secret_id: &str,
         version_id: &str,
     ) -> impl Future<Output = Result<Option<Zeroizing<String>>, SourceError>> + Send;
+
+    /// The `VersionId` and `SecretString` of the version labelled AWSCURRENT, read by its
+    /// label (the cold start's read ahead of the listing); `Ok(None)` if there is none.
+    /// A source that cannot read by label keeps this default, and the cache reads every
+    /// version by id after listing.
+    fn get_current(
+        &self,
+        secret_id: &str,
+    ) -> impl Future<Output = Result<Option<CurrentValue>, SourceError>> + Send {
+        let _ = secret_id;
+        std::future::ready(Ok(None))
+    }
 }
+
+/// A value read by its AWSCURRENT label: the version it belongs to and its
+/// `SecretString`.
+pub type CurrentValue = (String, Zeroizing<String>);
 
 impl<T: SecretsSource + ?Sized> SecretsSource for Arc<T> {
     fn list_versions(
@@ -90,6 +115,13 @@ impl<T: SecretsSource + ?Sized> SecretsSource for Arc<T> {
         version_id: &str,
     ) -> impl Future<Output = Result<Option<Zeroizing<String>>, SourceError>> + Send {
         (**self).get_version(secret_id, version_id)
+    }
+
+    fn get_current(
+        &self,
+        secret_id: &str,
+    ) -> impl Future<Output = Result<Option<CurrentValue>, SourceError>> + Send {
+        (**self).get_current(secret_id)
     }
 }
 
@@ -187,17 +219,34 @@ impl SecretsSource for SdkSource {
         secret_id: &str,
         version_id: &str,
     ) -> Result<Option<Zeroizing<String>>, SourceError> {
-        match self
+        let request = self.client.get_secret_value().version_id(version_id);
+        let out = self.get_secret_value(request, secret_id).await?;
+        Ok(out.map(|mut out| Zeroizing::new(out.secret_string.take().unwrap_or_default())))
+    }
+
+    async fn get_current(&self, secret_id: &str) -> Result<Option<CurrentValue>, SourceError> {
+        let request = self
             .client
             .get_secret_value()
-            .secret_id(secret_id)
-            .version_id(version_id)
-            .send()
-            .await
-        {
-            Ok(mut out) => Ok(Some(Zeroizing::new(
-                out.secret_string.take().unwrap_or_default(),
-            ))),
+            .version_stage(Stage::Current.label());
+        let out = self.get_secret_value(request, secret_id).await?;
+        Ok(out.and_then(|mut out| {
+            let value = Zeroizing::new(out.secret_string.take().unwrap_or_default());
+            out.version_id.take().map(|version_id| (version_id, value))
+        }))
+    }
+}
+
+impl SdkSource {
+    /// One `GetSecretValue`; `Ok(None)` when Secrets Manager answers
+    /// `ResourceNotFoundException` (no such secret, version or label).
+    async fn get_secret_value(
+        &self,
+        request: GetSecretValueFluentBuilder,
+        secret_id: &str,
+    ) -> Result<Option<GetSecretValueOutput>, SourceError> {
+        match request.secret_id(secret_id).send().await {
+            Ok(out) => Ok(Some(out)),
             Err(err)
                 if err
                     .as_service_error()
@@ -268,6 +317,15 @@ impl<S: SecretsSource> SecretsSource for CountingSource<S> {
     ) -> impl Future<Output = Result<Option<Zeroizing<String>>, SourceError>> + Send {
         self.gets.fetch_add(1, Ordering::Relaxed);
         self.inner.get_version(secret_id, version_id)
+    }
+
+    /// Counted as a `GetSecretValue` call.
+    fn get_current(
+        &self,
+        secret_id: &str,
+    ) -> impl Future<Output = Result<Option<CurrentValue>, SourceError>> + Send {
+        self.gets.fetch_add(1, Ordering::Relaxed);
+        self.inner.get_current(secret_id)
     }
 }
 
@@ -532,7 +590,21 @@ impl<S: SecretsSource> KeyCache<S> {
 
     async fn load(&self, inner: &mut Inner, now: UnixTime) -> Result<Arc<Snapshot>, RefreshError> {
         let secret_id = &self.settings.secret_id;
-        let listed = self.source.list_versions(secret_id).await?;
+        // Cold start: read AWSCURRENT by its label while listing (module docs). A failed
+        // read ahead costs nothing but its call: the value is then read by id.
+        let (listed, mut read_ahead) = if inner.last_success.is_none() {
+            let (listed, current) = tokio::join!(
+                self.source.list_versions(secret_id),
+                self.source.get_current(secret_id)
+            );
+            let current = current.unwrap_or_else(|err| {
+                tracing::debug!(error = %err, "reading AWSCURRENT ahead of the listing failed");
+                None
+            });
+            (listed?, current)
+        } else {
+            (self.source.list_versions(secret_id).await?, None)
+        };
         let labelled: Vec<(VersionInfo, Vec<Stage>)> = listed
             .into_iter()
             .filter_map(|v| {
@@ -547,15 +619,28 @@ impl<S: SecretsSource> KeyCache<S> {
             })
             .collect();
 
-        // Read the versions not seen before; versions never change, so a seen one is
-        // not read again.
-        let mut fetched: Vec<(String, Parsed)> = Vec::new();
-        for (info, _) in &labelled {
-            if inner.values.contains_key(&info.version_id) {
-                continue;
+        // Read the versions not seen before, all at once; versions never change, so a
+        // seen one is not read again, and the value read ahead serves its own version.
+        let unseen: Vec<&VersionInfo> = labelled
+            .iter()
+            .map(|(info, _)| info)
+            .filter(|info| !inner.values.contains_key(&info.version_id))
+            .collect();
+        let reads = unseen.iter().map(|info| {
+            let ahead = read_ahead
+                .take_if(|(version_id, _)| *version_id == info.version_id)
+                .map(|(_, value)| value);
+            async move {
+                match ahead {
+                    Some(value) => Ok(Some(value)),
+                    None => self.source.get_version(secret_id, &info.version_id).await,
+                }
             }
-            let Some(secret_string) = self.source.get_version(secret_id, &info.version_id).await?
-            else {
+        });
+        let values = futures_util::future::join_all(reads).await;
+        let mut fetched: Vec<(String, Parsed)> = Vec::new();
+        for (info, value) in unseen.into_iter().zip(values) {
+            let Some(secret_string) = value? else {
                 // Deleted between the listing and the read: skip it this time.
                 continue;
             };

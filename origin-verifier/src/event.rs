@@ -29,10 +29,10 @@ use crate::base_path::BasePathMap;
 #[serde(rename_all = "camelCase", default)]
 pub struct AuthorizerEvent {
     /// `"2.0"` / `"1.0"` for HTTP API payloads; absent for REST.
-    version: Option<String>,
+    version: Option<PayloadVersion>,
     /// `"REQUEST"` for both request authorizers (`"TOKEN"` for token authorizers).
     #[serde(rename = "type")]
-    event_type: Option<String>,
+    event_type: Option<EventType>,
     /// HTTP API: the route's ARN (the resource of an IAM policy).
     route_arn: Option<String>,
     /// REST, HTTP API 1.0: the method's ARN (the resource of the policy).
@@ -92,6 +92,48 @@ impl<'de> Deserialize<'de> for Str<'de> {
             }
         }
         d.deserialize_str(V)
+    }
+}
+
+/// `version`: only compared with the two payload formats, so not kept as text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PayloadVersion {
+    /// `"2.0"`
+    V2,
+    /// `"1.0"`
+    V1,
+    /// Any other string.
+    Other,
+}
+
+impl<'de> Deserialize<'de> for PayloadVersion {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let Str(text) = Str::deserialize(d)?;
+        Ok(match text.as_ref() {
+            "2.0" => PayloadVersion::V2,
+            "1.0" => PayloadVersion::V1,
+            _ => PayloadVersion::Other,
+        })
+    }
+}
+
+/// `type`: only compared with `"REQUEST"`, so not kept as text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EventType {
+    /// `"REQUEST"`
+    Request,
+    /// Any other string (`"TOKEN"`, ...).
+    Other,
+}
+
+impl<'de> Deserialize<'de> for EventType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let Str(text) = Str::deserialize(d)?;
+        Ok(if text == "REQUEST" {
+            EventType::Request
+        } else {
+            EventType::Other
+        })
     }
 }
 
@@ -230,10 +272,10 @@ impl AuthorizerEvent {
     /// event `type: "REQUEST"` and `methodArn`, and no `version`.
     pub fn kind(&self) -> Result<EventKind, EventError> {
         let request_with_arn =
-            self.method_arn.is_some() && self.event_type.as_deref() == Some("REQUEST");
-        match self.version.as_deref() {
-            Some("2.0") if self.raw_path.is_some() => Ok(EventKind::HttpApi),
-            Some("1.0") if request_with_arn => Ok(EventKind::HttpApiV1),
+            self.method_arn.is_some() && self.event_type == Some(EventType::Request);
+        match self.version {
+            Some(PayloadVersion::V2) if self.raw_path.is_some() => Ok(EventKind::HttpApi),
+            Some(PayloadVersion::V1) if request_with_arn => Ok(EventKind::HttpApiV1),
             None if request_with_arn => Ok(EventKind::Rest),
             _ => Err(EventError::Unrecognised),
         }

@@ -31,8 +31,8 @@ mod sdk;
 
 pub use crate::base_path::{BasePathMap, BasePathMapError};
 pub use crate::cache::{
-    CacheSettings, CountingSource, KeyCache, RefreshError, SdkSource, SecretsSource, Snapshot,
-    SourceError, VersionInfo,
+    CacheSettings, CountingSource, CurrentValue, KeyCache, RefreshError, SdkSource, SecretsSource,
+    Snapshot, SourceError, VersionInfo,
 };
 pub use crate::config::{AuthMode, Config, ConfigError, ResponseMode};
 pub use crate::event::{AuthorizerEvent, EventError, EventKind, HeaderSelection};

@@ -1,6 +1,7 @@
 //! CloudWatch embedded metric format (EMF): one line per verdict on stdout, which
 //! CloudWatch turns into a `Requests` count by `Verdict` and by `Verdict` + `Reason`.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 
@@ -57,7 +58,8 @@ impl Metrics {
     pub fn line(&self, now: UnixTime, verdict: Verdict, reason: &str, request_id: &str) -> String {
         let mut line = String::with_capacity(320);
         line.push_str(r#"{"_aws":{"Timestamp":"#);
-        line.push_str(&now.as_secs().saturating_mul(1000).to_string());
+        // Formatted in place (no intermediate string); writing to a String cannot fail.
+        let _ = write!(line, "{}", now.as_secs().saturating_mul(1000));
         line.push_str(r#","CloudWatchMetrics":[{"Namespace":"#);
         line.push_str(&self.namespace_json);
         line.push_str(

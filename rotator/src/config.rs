@@ -9,8 +9,10 @@
 use std::time::Duration;
 
 pub use crate::target::api_key::ApiKeySettings;
+pub use crate::target::appsync::AppSyncSettings;
 pub use crate::target::signed::EdgeSettings;
 pub use crate::target::static_header::StaticHeaderSettings;
+pub use crate::target::waf::WafSettings;
 
 /// What the rotation rotates: the value of `ROTATION_TARGET`. A new target adds a
 /// variant here, one in [`TargetSettings`], and its module in [`crate::target`].
@@ -24,18 +26,26 @@ pub enum TargetKind {
     /// `api-gateway-api-key`: a REST API's usage-plan API key, sent by CloudFront as
     /// `x-api-key` (the API Gateway + WAF blog's setup).
     ApiKey,
+    /// `waf`: the static header, and the regional WAF rule that matches it.
+    Waf,
+    /// `appsync-api-key`: an AppSync API key that clients read from the secret (the AWS
+    /// blog's AppSync rotation function).
+    AppSyncApiKey,
 }
 
 impl TargetKind {
     /// Every target, in the order the error for an unknown name lists them.
-    pub const ALL: [TargetKind; 3] = [
+    pub const ALL: [TargetKind; 5] = [
         TargetKind::Signed,
         TargetKind::StaticHeader,
         TargetKind::ApiKey,
+        TargetKind::Waf,
+        TargetKind::AppSyncApiKey,
     ];
 
     /// What an unknown `ROTATION_TARGET` is told (every [`Self::ALL`] name).
-    const EXPECTED: &'static str = "expected `signed`, `static-header` or `api-gateway-api-key`";
+    const EXPECTED: &'static str =
+        "expected `signed`, `static-header`, `api-gateway-api-key`, `waf` or `appsync-api-key`";
 
     /// The `ROTATION_TARGET` value naming this target.
     pub const fn as_str(self) -> &'static str {
@@ -43,6 +53,8 @@ impl TargetKind {
             TargetKind::Signed => "signed",
             TargetKind::StaticHeader => "static-header",
             TargetKind::ApiKey => "api-gateway-api-key",
+            TargetKind::Waf => "waf",
+            TargetKind::AppSyncApiKey => "appsync-api-key",
         }
     }
 
@@ -62,6 +74,10 @@ pub enum TargetSettings {
     StaticHeader(StaticHeaderSettings),
     /// [`TargetKind::ApiKey`].
     ApiKey(ApiKeySettings),
+    /// [`TargetKind::Waf`]: the static header's settings and the web ACL's.
+    Waf(StaticHeaderSettings, WafSettings),
+    /// [`TargetKind::AppSyncApiKey`].
+    AppSync(AppSyncSettings),
 }
 
 impl TargetSettings {
@@ -71,6 +87,8 @@ impl TargetSettings {
             TargetSettings::Signed(_) => TargetKind::Signed,
             TargetSettings::StaticHeader(_) => TargetKind::StaticHeader,
             TargetSettings::ApiKey(_) => TargetKind::ApiKey,
+            TargetSettings::Waf(..) => TargetKind::Waf,
+            TargetSettings::AppSync(_) => TargetKind::AppSyncApiKey,
         }
     }
 
@@ -85,6 +103,13 @@ impl TargetSettings {
                 TargetSettings::StaticHeader(StaticHeaderSettings::from_lookup(get)?)
             }
             TargetKind::ApiKey => TargetSettings::ApiKey(ApiKeySettings::from_lookup(get)?),
+            TargetKind::Waf => TargetSettings::Waf(
+                StaticHeaderSettings::from_lookup(get)?,
+                WafSettings::from_lookup(get)?,
+            ),
+            TargetKind::AppSyncApiKey => {
+                TargetSettings::AppSync(AppSyncSettings::from_lookup(get)?)
+            }
         })
     }
 }
@@ -128,10 +153,12 @@ pub struct Config {
     /// `signed` when `EDGE_FUNCTION_NAME` is set, else `static-header` (the drop-in
     /// case). `ROTATION_MODE` is its older name, read when `ROTATION_TARGET` is unset.
     pub target: TargetSettings,
-    /// `CLOUDFRONT_DISTRIBUTION_ID`: one id or several, comma-separated.
+    /// `CLOUDFRONT_DISTRIBUTION_ID`: one id or several, comma-separated; empty for the
+    /// AppSync target, which touches no distribution.
     pub distributions: Vec<String>,
-    /// The origin test request.
-    pub origin_test: OriginTest,
+    /// The origin test request; `None` for the AppSync target (no origin: its test is a
+    /// GraphQL query to AppSync).
+    pub origin_test: Option<OriginTest>,
     /// `HEADER_NAME`, default `x-origin-verify`: the origin custom header (static-header
     /// mode), and how the origin test presents a legacy static current value.
     pub header_name: String,
@@ -188,7 +215,21 @@ impl Config {
     pub fn edge(&self) -> Option<&EdgeSettings> {
         match &self.target {
             TargetSettings::Signed(settings) => Some(settings),
-            TargetSettings::StaticHeader(_) | TargetSettings::ApiKey(_) => None,
+            TargetSettings::StaticHeader(_)
+            | TargetSettings::ApiKey(_)
+            | TargetSettings::Waf(..)
+            | TargetSettings::AppSync(_) => None,
+        }
+    }
+
+    /// The AppSync target's settings, if it is the one rotated.
+    pub fn appsync(&self) -> Option<&AppSyncSettings> {
+        match &self.target {
+            TargetSettings::AppSync(settings) => Some(settings),
+            TargetSettings::Signed(_)
+            | TargetSettings::StaticHeader(_)
+            | TargetSettings::ApiKey(_)
+            | TargetSettings::Waf(..) => None,
         }
     }
 
@@ -220,69 +261,61 @@ impl Config {
                 }
             },
             (None, None) if get("EDGE_FUNCTION_NAME").is_some() => TargetKind::Signed,
+            (None, None) if get("WAFACLID").is_some() => TargetKind::Waf,
             (None, None) => TargetKind::StaticHeader,
         };
-
-        let distributions: Vec<String> = get("CLOUDFRONT_DISTRIBUTION_ID")
-            .ok_or(ConfigError::Missing("CLOUDFRONT_DISTRIBUTION_ID"))?
-            .split(',')
-            .map(|id| id.trim().to_owned())
-            .filter(|id| !id.is_empty())
-            .collect();
-        if distributions.is_empty() {
-            return Err(ConfigError::Missing("CLOUDFRONT_DISTRIBUTION_ID"));
-        }
-        if distributions
-            .iter()
-            .any(|id| !id.bytes().all(|b| b.is_ascii_alphanumeric()))
+        // A web ACL configured for a target that would not update it: CloudFront would
+        // send values its rule refuses.
+        if kind != TargetKind::Waf
+            && let Some(var) = WafSettings::VARIABLES
+                .into_iter()
+                .find(|var| get(var).is_some())
         {
             return Err(invalid(
-                "CLOUDFRONT_DISTRIBUTION_ID",
-                "distribution ids are alphanumeric, separated by commas",
+                var,
+                "set, but only ROTATION_TARGET=waf updates the WAF rule (CloudFront would send values it refuses)",
             ));
         }
 
-        let origin_test = OriginTest {
-            url: origin_url(
-                &get("ORIGIN_URL").ok_or(ConfigError::Missing("ORIGIN_URL"))?,
-                get("ORIGIN_TEST_PATH").as_deref(),
-            )?,
-            method: match get("ORIGIN_TEST_METHOD") {
-                None => http::Method::GET,
-                Some(m) if edgeseal::canonical::is_method(&m) => {
-                    http::Method::from_bytes(m.as_bytes())
-                        .map_err(|_| invalid("ORIGIN_TEST_METHOD", "not an HTTP method token"))?
+        // The AppSync target's clients call AppSync itself: no distribution to point, no
+        // origin to probe (its test is a GraphQL query). Set anyway, they would suggest a
+        // CloudFront header rotated along, which it does not do.
+        let (distributions, origin_test) = if kind == TargetKind::AppSyncApiKey {
+            for var in ["CLOUDFRONT_DISTRIBUTION_ID", "ORIGIN_URL"] {
+                if get(var).is_some() {
+                    return Err(invalid(
+                        var,
+                        "not used by ROTATION_TARGET=appsync-api-key (it rotates no CloudFront header; its test query goes to APPSYNC_GRAPHQL_URL)",
+                    ));
                 }
-                Some(_) => return Err(invalid("ORIGIN_TEST_METHOD", "not an HTTP method token")),
-            },
-            expected: match get("ORIGIN_TEST_EXPECTED_STATUS").as_deref() {
-                None | Some("2xx") => ExpectedStatus::Success,
-                Some(s) => match s.parse::<u16>() {
-                    Ok(code) if (100..=599).contains(&code) => ExpectedStatus::Exactly(code),
-                    _ => {
-                        return Err(invalid(
-                            "ORIGIN_TEST_EXPECTED_STATUS",
-                            "expected `2xx` or a status code 100-599",
-                        ));
-                    }
-                },
-            },
-            timeout: Duration::from_millis(number(
-                &get,
-                "ORIGIN_TEST_TIMEOUT_MS",
-                5_000,
-                1,
-                600_000,
-            )?),
+            }
+            (Vec::new(), None)
+        } else {
+            (distributions(&get)?, Some(origin_test(&get)?))
         };
 
         let header_name = get("HEADER_NAME").unwrap_or_else(|| "x-origin-verify".to_owned());
         if http::HeaderName::from_bytes(header_name.as_bytes()).is_err() {
             return Err(invalid("HEADER_NAME", "not a valid HTTP header name"));
         }
-        let secret_key_name = get("SECRET_KEY_NAME").unwrap_or_else(|| "HTTP_API_KEY".to_owned());
+        // The field of the secrets each target replaces: the static-header rotator's, or
+        // the AWS blog's AppSync rotation function's.
+        let secret_key_name = get("SECRET_KEY_NAME").unwrap_or_else(|| {
+            match kind {
+                TargetKind::AppSyncApiKey => "APIKEY",
+                TargetKind::Signed
+                | TargetKind::StaticHeader
+                | TargetKind::ApiKey
+                | TargetKind::Waf => "HTTP_API_KEY",
+            }
+            .to_owned()
+        });
 
         let target = TargetSettings::from_lookup(kind, &get)?;
+        let max_step = Duration::from_secs(number(&get, "MAX_STEP_SECS", 60, 1, 900)?);
+        if let TargetSettings::Waf(header, waf) = &target {
+            waf.check_with(&header_name, header.value_length, max_step)?;
+        }
 
         Ok(Config {
             target,
@@ -291,7 +324,7 @@ impl Config {
             header_name: header_name.to_ascii_lowercase(),
             secret_key_name,
             wait_for_deployed: boolean(&get, "WAIT_FOR_DEPLOYED", false)?,
-            max_step: Duration::from_secs(number(&get, "MAX_STEP_SECS", 60, 1, 900)?),
+            max_step,
             deploy_poll_interval: Duration::from_millis(number(
                 &get,
                 "DEPLOY_POLL_INTERVAL_MS",
@@ -310,6 +343,58 @@ impl Config {
                 .map_err(|_| invalid("DISTRIBUTION_UPDATE_ATTEMPTS", "too large"))?,
         })
     }
+}
+
+/// `CLOUDFRONT_DISTRIBUTION_ID`: one id or several, comma-separated.
+fn distributions(get: &dyn Fn(&str) -> Option<String>) -> Result<Vec<String>, ConfigError> {
+    let distributions: Vec<String> = get("CLOUDFRONT_DISTRIBUTION_ID")
+        .ok_or(ConfigError::Missing("CLOUDFRONT_DISTRIBUTION_ID"))?
+        .split(',')
+        .map(|id| id.trim().to_owned())
+        .filter(|id| !id.is_empty())
+        .collect();
+    if distributions.is_empty() {
+        return Err(ConfigError::Missing("CLOUDFRONT_DISTRIBUTION_ID"));
+    }
+    if distributions
+        .iter()
+        .any(|id| !id.bytes().all(|b| b.is_ascii_alphanumeric()))
+    {
+        return Err(invalid(
+            "CLOUDFRONT_DISTRIBUTION_ID",
+            "distribution ids are alphanumeric, separated by commas",
+        ));
+    }
+    Ok(distributions)
+}
+
+/// The origin test request (`ORIGIN_URL`, `ORIGIN_TEST_*`).
+fn origin_test(get: &dyn Fn(&str) -> Option<String>) -> Result<OriginTest, ConfigError> {
+    Ok(OriginTest {
+        url: origin_url(
+            &get("ORIGIN_URL").ok_or(ConfigError::Missing("ORIGIN_URL"))?,
+            get("ORIGIN_TEST_PATH").as_deref(),
+        )?,
+        method: match get("ORIGIN_TEST_METHOD") {
+            None => http::Method::GET,
+            Some(m) if edgeseal::canonical::is_method(&m) => http::Method::from_bytes(m.as_bytes())
+                .map_err(|_| invalid("ORIGIN_TEST_METHOD", "not an HTTP method token"))?,
+            Some(_) => return Err(invalid("ORIGIN_TEST_METHOD", "not an HTTP method token")),
+        },
+        expected: match get("ORIGIN_TEST_EXPECTED_STATUS").as_deref() {
+            None | Some("2xx") => ExpectedStatus::Success,
+            Some(s) => match s.parse::<u16>() {
+                Ok(code) if (100..=599).contains(&code) => ExpectedStatus::Exactly(code),
+                _ => {
+                    return Err(invalid(
+                        "ORIGIN_TEST_EXPECTED_STATUS",
+                        "expected `2xx` or a status code 100-599",
+                    ));
+                }
+            },
+        },
+        timeout: Duration::from_millis(number(&get, "ORIGIN_TEST_TIMEOUT_MS", 5_000, 1, 600_000)?),
+    })
 }
 
 pub(crate) fn number(
@@ -402,10 +487,16 @@ mod tests {
             c.target,
             TargetSettings::StaticHeader(StaticHeaderSettings { value_length: 32 })
         );
-        assert_eq!(c.origin_test.url.query(), Some("probe=1"));
-        assert_eq!(c.origin_test.method, http::Method::GET);
-        assert_eq!(c.origin_test.expected, ExpectedStatus::Success);
-        assert_eq!(c.origin_test.timeout, Duration::from_secs(5));
+        assert_eq!(c.origin_test.as_ref().unwrap().url.query(), Some("probe=1"));
+        assert_eq!(c.origin_test.as_ref().unwrap().method, http::Method::GET);
+        assert_eq!(
+            c.origin_test.as_ref().unwrap().expected,
+            ExpectedStatus::Success
+        );
+        assert_eq!(
+            c.origin_test.as_ref().unwrap().timeout,
+            Duration::from_secs(5)
+        );
         assert!(!c.wait_for_deployed);
         assert_eq!(c.max_step, Duration::from_secs(60));
         assert!(c.edge().is_none());
@@ -441,7 +532,61 @@ mod tests {
         for kind in TargetKind::ALL {
             assert_eq!(TargetKind::from_name(kind.as_str()), Some(kind));
         }
-        assert_eq!(TargetKind::from_name("waf"), None);
+        assert_eq!(TargetKind::from_name("WAF"), None);
+    }
+
+    const WAF: [(&str, &str); 3] = [
+        ("WAFACLNAME", "origin-acl"),
+        ("WAFACLID", "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"),
+        ("WAF_RULE_NAME", "StackXOriginVerify"),
+    ];
+
+    #[test]
+    fn a_web_acl_selects_the_waf_target_and_another_target_refuses_it() {
+        let mut vars = STATIC_MINIMAL.to_vec();
+        vars.extend(WAF);
+        let c = config(&vars).unwrap();
+        assert_eq!(c.kind(), TargetKind::Waf);
+        let TargetSettings::Waf(header, waf) = &c.target else {
+            panic!("{:?}", c.target)
+        };
+        assert_eq!(header.value_length, 32);
+        assert_eq!(waf.rule_name, "StackXOriginVerify");
+        // The web ACL set but a target that would not update it: refused, named.
+        vars.push(("ROTATION_TARGET", "static-header"));
+        let err = config(&vars).unwrap_err();
+        assert!(err.to_string().starts_with("WAFACLID is invalid"), "{err}");
+        // ROTATION_TARGET=waf without the web ACL: the missing variable is named.
+        let mut bare = STATIC_MINIMAL.to_vec();
+        bare.push(("ROTATION_TARGET", "waf"));
+        assert_eq!(
+            config(&bare).unwrap_err(),
+            ConfigError::Missing("WAFACLNAME")
+        );
+    }
+
+    #[test]
+    fn the_waf_targets_limits_name_the_variable_to_change() {
+        let cases = [
+            ("SECRET_KEY_LENGTH", "201"),
+            (
+                "HEADER_NAME",
+                "x-a-very-long-header-name-that-waf-will-not-inspect-because-it-is-over-64",
+            ),
+            ("MAX_STEP_SECS", "30"),
+        ];
+        for (var, value) in cases {
+            let mut vars = STATIC_MINIMAL.to_vec();
+            vars.extend(WAF);
+            vars.push((var, value));
+            let err = config(&vars).unwrap_err();
+            let named = if var == "MAX_STEP_SECS" {
+                "WAF_SETTLE_SECS"
+            } else {
+                var
+            };
+            assert!(err.to_string().starts_with(named), "{var}={value}: {err}");
+        }
     }
 
     #[test]
@@ -527,11 +672,42 @@ mod tests {
         .unwrap();
         assert_eq!(c.distributions, ["E1", "E2"]);
         assert_eq!(
-            c.origin_test.url.to_string(),
+            c.origin_test.as_ref().unwrap().url.to_string(),
             "https://api.example.com/prod/ping?b=2&a=1"
         );
-        assert_eq!(c.origin_test.method, http::Method::HEAD);
-        assert!(c.origin_test.expected.accepts(204));
-        assert!(!c.origin_test.expected.accepts(200));
+        assert_eq!(c.origin_test.as_ref().unwrap().method, http::Method::HEAD);
+        assert!(c.origin_test.as_ref().unwrap().expected.accepts(204));
+        assert!(!c.origin_test.as_ref().unwrap().expected.accepts(200));
+    }
+
+    #[test]
+    fn the_appsync_target_needs_its_api_and_neither_a_distribution_nor_an_origin() {
+        let c = config(&[
+            ("ROTATION_TARGET", "appsync-api-key"),
+            ("AppSyncApiId", "abcdefghijklmnopqrstuvwxyz"),
+        ])
+        .unwrap();
+        assert_eq!(c.kind(), TargetKind::AppSyncApiKey);
+        assert_eq!(c.appsync().unwrap().api_id, "abcdefghijklmnopqrstuvwxyz");
+        assert!(c.distributions.is_empty());
+        assert_eq!(c.origin_test, None);
+        assert_eq!(c.secret_key_name, "APIKEY", "the AWS blog's field");
+        assert!(c.edge().is_none());
+
+        assert_eq!(
+            config(&[("ROTATION_TARGET", "appsync-api-key")]).unwrap_err(),
+            ConfigError::Missing("APPSYNC_API_ID")
+        );
+        for var in ["CLOUDFRONT_DISTRIBUTION_ID", "ORIGIN_URL"] {
+            let err = config(&[
+                ("ROTATION_TARGET", "appsync-api-key"),
+                ("APPSYNC_API_ID", "abc"),
+                (var, "E123ABC"),
+            ])
+            .unwrap_err();
+            assert!(err.to_string().starts_with(var), "{err}");
+        }
+        let err = config(&[("ROTATION_TARGET", "appsync")]).unwrap_err();
+        assert!(err.to_string().contains("appsync-api-key"), "{err}");
     }
 }

@@ -9,6 +9,8 @@ use lambda_runtime::Diagnostic;
 
 use crate::aws::ApiError;
 use crate::error::RotationError;
+use crate::target::appsync::AppSyncStepError;
+use crate::target::waf::WafError;
 
 /// The stable `errorType` of `err`.
 pub fn error_type(err: &RotationError) -> &'static str {
@@ -42,6 +44,32 @@ pub fn error_type(err: &RotationError) -> &'static str {
         RotationError::StagingNotRotated { .. } => "StagingNotRotated",
         RotationError::ConfigurationTest(_) => "ConfigurationTestFailed",
         RotationError::ApiKey(e) => e.error_type(),
+        RotationError::Waf(e) => waf_error_type(e),
+        RotationError::AppSync(e) => match e {
+            AppSyncStepError::ValidityTooShort { .. } => "KeyValidityTooShort",
+            AppSyncStepError::PendingKeyGone { .. } => "AppSyncPendingKeyGone",
+            AppSyncStepError::PendingKeyExpired { .. } => "AppSyncPendingKeyExpired",
+            AppSyncStepError::CurrentKeyUnusable { .. } => "AppSyncCurrentKeyUnusable",
+            AppSyncStepError::BadEndpoint(_) => "AppSyncBadEndpoint",
+            AppSyncStepError::Rejected { .. } => "OriginRejected",
+            // Converted into `RotationError::Api` by `From`; never held here.
+            AppSyncStepError::Api(_) => "AwsApiError",
+        },
+    }
+}
+
+/// The `waf` target's failures, named like the rest.
+fn waf_error_type(err: &WafError) -> &'static str {
+    match err {
+        WafError::Api(ApiError::Throttled { .. }) => "Throttled",
+        WafError::Api(ApiError::NotFound { .. }) => "NotFound",
+        WafError::Api(_) => "AwsApiError",
+        WafError::RuleNotFound { .. } => "WafRuleNotFound",
+        WafError::Shape { .. } => "WafRuleShape",
+        WafError::CurrentNotAccepted { .. } => "WafCurrentNotAccepted",
+        WafError::LockContention { .. } => "WafLockContention",
+        WafError::NotLetThrough { .. } => "WafNotLetThrough",
+        WafError::NotSettled { .. } => "WafNotSettled",
     }
 }
 

@@ -4,6 +4,7 @@ use edgeseal_edge_signer::PackageError;
 
 use crate::aws::ApiError;
 use crate::origin::ProbeError;
+use crate::target::appsync::AppSyncStepError;
 
 /// Why a step failed. Secrets Manager will retry the rotation; the variants say what an
 /// operator would need to fix when retries keep failing. Never carries key material.
@@ -148,6 +149,21 @@ pub enum RotationError {
     /// The `api-gateway-api-key` target could not put the API key in place.
     #[error(transparent)]
     ApiKey(#[from] crate::target::api_key::ApiKeyError),
+    /// The WAF header rule could not be changed or proven applied (`waf` target).
+    #[error(transparent)]
+    Waf(#[from] crate::target::waf::WafError),
+    /// The AppSync target's own failure (its AWS calls fail as [`RotationError::Api`]).
+    #[error(transparent)]
+    AppSync(AppSyncStepError),
+}
+
+impl From<AppSyncStepError> for RotationError {
+    fn from(err: AppSyncStepError) -> Self {
+        match err {
+            AppSyncStepError::Api(e) => RotationError::Api(e),
+            other => RotationError::AppSync(other),
+        }
+    }
 }
 
 /// Misconfiguration found when building a [`crate::Rotator`].
@@ -160,8 +176,9 @@ pub enum SetupError {
     /// The assets cannot be packaged (checked once at start-up).
     #[error("edge assets are unusable")]
     Assets(#[source] PackageError),
-    /// The `api-gateway-api-key` target is built with its API Gateway client
-    /// (`ApiKeyTarget::new`, then `Rotator::with_target`), not by `Rotator::new`.
-    #[error("the api-gateway-api-key target needs its API Gateway client")]
-    NeedsApiGateway,
+    /// The configured target needs a client it was not given (or was built for another
+    /// target): build it with the target's own constructor (`AnyTarget::waf`,
+    /// `AnyTarget::appsync`).
+    #[error("the configured target needs its {0} client")]
+    MissingClient(&'static str),
 }

@@ -7,8 +7,11 @@ use edgeseal_edge_signer::EdgeAssets;
 use edgeseal_rotator::aws::sdk::{SdkCloudFront, SdkLambda, SdkSecrets};
 use edgeseal_rotator::config::TargetSettings;
 use edgeseal_rotator::edge_version::{EdgeVersionRecord, SdkParameters};
+use edgeseal_rotator::target::AnyTarget;
 use edgeseal_rotator::target::api_key::{ApiKeyTarget, SdkUsagePlanKeys};
-use edgeseal_rotator::{AnyTarget, Config, RotationEvent, Rotator};
+use edgeseal_rotator::target::appsync::SdkAppSync;
+use edgeseal_rotator::target::waf::SdkWaf;
+use edgeseal_rotator::{Config, RotationEvent, Rotator, SetupError};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
@@ -44,7 +47,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Box::new(record.map(|r| (r, SdkCloudFront::new(&sdk), SdkParameters::new(&sdk)))),
     );
     let margin = config.deadline_margin;
-    let rotator = match &config.target {
+    let rotator: SdkRotator = match &config.target {
         // The API key target owns an API Gateway client (the rotator's own region).
         TargetSettings::ApiKey(settings) => {
             let target = ApiKeyTarget::new(
@@ -54,6 +57,17 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 SdkCloudFront::new(&sdk),
             );
             Rotator::with_target(config, SdkSecrets::new(&sdk), AnyTarget::ApiKey(target))
+        }
+        // The web ACL lives in its origin's region, which may not be the rotator's.
+        TargetSettings::Waf(_, waf) => {
+            let client = SdkWaf::new(&sdk, waf.region.as_deref());
+            let target = AnyTarget::waf(&config, SdkCloudFront::new(&sdk), client)?;
+            Rotator::with_target(config, SdkSecrets::new(&sdk), target)
+        }
+        TargetSettings::AppSync(_) => {
+            let target = AnyTarget::appsync(&config, SdkAppSync::new(&sdk))
+                .ok_or(SetupError::MissingClient("AppSync"))?;
+            Rotator::with_target(config, SdkSecrets::new(&sdk), target)
         }
         _ => Rotator::new(
             config,

@@ -56,6 +56,44 @@ pub enum ProbeError {
     Request(String),
 }
 
+/// The client of the rotator's test requests (the origin test, the AppSync target's
+/// GraphQL query): HTTP/1 over http or https, trusting the platform's root certificates.
+/// No pooling: every test is a fresh connection, like CloudFront's first request after a
+/// deployment, and nothing lingers between invocations.
+pub(crate) fn test_client<B>() -> Client<hyper_rustls::HttpsConnector<HttpConnector>, B>
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+{
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = match hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(Arc::clone(&provider))
+    {
+        Ok(builder) => builder,
+        // No usable system roots (a bare test machine): https origins then fail at the
+        // handshake with a clear error, http origins still work.
+        Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
+            rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_or_else(
+                    |_| {
+                        rustls::ClientConfig::builder()
+                            .with_root_certificates(rustls::RootCertStore::empty())
+                            .with_no_client_auth()
+                    },
+                    |b| {
+                        b.with_root_certificates(rustls::RootCertStore::empty())
+                            .with_no_client_auth()
+                    },
+                ),
+        ),
+    };
+    let connector = builder.https_or_http().enable_http1().build();
+    Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(0)
+        .build(connector)
+}
+
 /// Sends origin tests. Built once at cold start (TLS roots loaded once).
 #[derive(Clone)]
 pub struct OriginProbe {
@@ -74,36 +112,10 @@ impl std::fmt::Debug for OriginProbe {
 impl OriginProbe {
     /// A probe for `test`, trusting the platform's root certificates.
     pub fn new(test: OriginTest) -> Self {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let builder = match hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(Arc::clone(&provider))
-        {
-            Ok(builder) => builder,
-            // No usable system roots (a bare test machine): https origins then fail at
-            // the handshake with a clear error, http origins still work.
-            Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
-                rustls::ClientConfig::builder_with_provider(provider)
-                    .with_safe_default_protocol_versions()
-                    .map_or_else(
-                        |_| {
-                            rustls::ClientConfig::builder()
-                                .with_root_certificates(rustls::RootCertStore::empty())
-                                .with_no_client_auth()
-                        },
-                        |b| {
-                            b.with_root_certificates(rustls::RootCertStore::empty())
-                                .with_no_client_auth()
-                        },
-                    ),
-            ),
-        };
-        let connector = builder.https_or_http().enable_http1().build();
-        // No pooling: every test is a fresh connection, like CloudFront's first request
-        // after a deployment, and nothing lingers between invocations.
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(0)
-            .build(connector);
-        Self { client, test }
+        Self {
+            client: test_client(),
+            test,
+        }
     }
 
     /// The configured test.
@@ -188,7 +200,7 @@ fn now() -> UnixTime {
 
 /// The error and its sources on one line: hyper's top-level message alone ("client
 /// error (Connect)") does not say what went wrong.
-fn error_chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(inner) = source {

@@ -124,6 +124,7 @@ fn meta(versions: &[(&str, &[&str])]) -> SecretMetadata {
                 )
             })
             .collect(),
+        rotation_interval: None,
     }
 }
 

@@ -83,10 +83,9 @@ enum Plus {
     Space,
 }
 
-/// Percent-decode `input` into `out`; a `%` not followed by two hex digits stays
-/// literal.
+/// Percent-decode `input` onto the end of `out`; a `%` not followed by two hex digits
+/// stays literal.
 fn percent_decode(input: &[u8], plus: Plus, out: &mut Vec<u8>) {
-    out.clear();
     let mut i = 0;
     while let Some(&b) = input.get(i) {
         if b == b'%'
@@ -247,15 +246,26 @@ pub fn http_api_path(signed: &str) -> Option<String> {
 /// ```
 pub fn query_from_raw(raw: &str) -> String {
     let raw = raw.strip_prefix('?').unwrap_or(raw);
-    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    // Every name and value decoded into one buffer; a pair is where its two end.
+    let mut decoded = Vec::with_capacity(raw.len());
+    let mut ends = Vec::new();
     for piece in raw.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
-        let mut n = Vec::new();
-        let mut v = Vec::new();
-        percent_decode(name.as_bytes(), Plus::Space, &mut n);
-        percent_decode(value.as_bytes(), Plus::Space, &mut v);
-        pairs.push((n, v));
+        percent_decode(name.as_bytes(), Plus::Space, &mut decoded);
+        let name_end = decoded.len();
+        percent_decode(value.as_bytes(), Plus::Space, &mut decoded);
+        ends.push((name_end, decoded.len()));
     }
+    let mut start = 0;
+    let pairs = ends
+        .iter()
+        .map(|&(name_end, value_end)| {
+            let name = decoded.get(start..name_end).unwrap_or_default();
+            let value = decoded.get(name_end..value_end).unwrap_or_default();
+            start = value_end;
+            (name, value)
+        })
+        .collect();
     write_query(pairs)
 }
 
@@ -270,14 +280,14 @@ pub fn query_from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>)
     write_query(
         pairs
             .into_iter()
-            .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
             .collect(),
     )
 }
 
-fn write_query(mut pairs: Vec<(Vec<u8>, Vec<u8>)>) -> String {
+fn write_query(mut pairs: Vec<(&[u8], &[u8])>) -> String {
     // By name only, and stable: repeated values keep their order.
-    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    pairs.sort_by(|a, b| a.0.cmp(b.0));
     let mut out = String::with_capacity(
         1 + pairs
             .iter()

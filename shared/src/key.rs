@@ -1,12 +1,13 @@
 //! Key material and key identifiers.
 
 use core::fmt;
+use std::sync::Arc;
 
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{ConfigError, SecretFormatError};
-use crate::mac::{PadStates, Tag};
+use crate::mac::{MacWriter, PadStates, Tag};
 
 /// Shortest HMAC key accepted. RFC 2104 advises at least the hash length (32 bytes for
 /// SHA-256); edgeseal generates 32. 16 is the floor so that imported keys of 128 bits
@@ -75,6 +76,11 @@ impl SigningKey {
     pub(crate) fn mac(&self, message: &[u8]) -> Tag {
         self.pads.mac(message)
     }
+
+    /// [`mac`](Self::mac) over a message given in pieces.
+    pub(crate) fn mac_writer(&self) -> MacWriter<'_> {
+        self.pads.writer()
+    }
 }
 
 impl PartialEq for SigningKey {
@@ -95,17 +101,20 @@ impl fmt::Debug for SigningKey {
 ///
 /// It rides in the signature's `keyid` parameter (an RFC 8941 string), so it is limited to
 /// printable ASCII without `"` and `\`, and to 128 bytes. Key ids are not secret.
+///
+/// Shared, not copied, when cloned: a verdict hands the same id to the candidate, the
+/// result, the log line and the response.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct KeyId(String);
+pub struct KeyId(Arc<str>);
 
 impl KeyId {
     const MAX_LEN: usize = 128;
 
     /// Validate a key id.
-    pub fn new(id: impl Into<String>) -> Result<Self, ConfigError> {
-        let id = id.into();
-        if Self::is_valid(&id) {
-            Ok(Self(id))
+    pub fn new(id: impl AsRef<str>) -> Result<Self, ConfigError> {
+        let id = id.as_ref();
+        if Self::is_valid(id) {
+            Ok(Self(Arc::from(id)))
         } else {
             Err(ConfigError::InvalidKeyId)
         }

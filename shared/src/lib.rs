@@ -35,6 +35,8 @@
 
 mod base;
 pub mod canonical;
+#[cfg(any(test, feature = "sfv-reference"))]
+pub mod differential;
 mod error;
 mod fields;
 mod key;

@@ -55,19 +55,6 @@ impl Component {
         }
     }
 
-    /// Read a component identifier as it appears in `Signature-Input`.
-    pub(crate) fn from_identifier(name: &str) -> Result<Self, Rejection> {
-        match name {
-            "@method" => Ok(Self::Method),
-            "@authority" => Ok(Self::Authority),
-            "@path" => Ok(Self::Path),
-            "@query" => Ok(Self::Query),
-            _ if name.starts_with('@') => Err(Rejection::UnsupportedComponent),
-            _ if is_header_name(name) => Ok(Self::Header(name.to_owned())),
-            _ => Err(Rejection::Malformed),
-        }
-    }
-
     /// The component identifier, e.g. `@path` or `content-type`.
     pub fn name(&self) -> &str {
         match self {
@@ -78,27 +65,42 @@ impl Component {
             Self::Header(name) => name,
         }
     }
+}
 
-    /// The component's value on `request`; `None` when the request lacks it (an absent
-    /// header, an unusable Host) or the value cannot appear in a signature base.
-    pub(crate) fn value<'r>(&self, request: &'r RequestView) -> Option<Cow<'r, str>> {
-        let value = match self {
-            Self::Method => Cow::Borrowed(request.method()),
-            Self::Authority => Cow::Borrowed(request.authority()?),
-            Self::Path => Cow::Borrowed(request.path()),
-            Self::Query => Cow::Borrowed(request.query()),
-            Self::Header(name) => request.header(name)?,
-        };
-        // A line break or other control character would let one value forge the next
-        // line of the signature base.
-        let clean = value
-            .bytes()
-            .all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f));
-        clean.then_some(value)
+/// Whether `name` (a component identifier as written between its quotes, escapes
+/// included) is one this profile covers: the four derived components, or a header by
+/// lowercase name. Checked as written, without unescaping: an escape (`\"` or `\\`) leaves a name that is no header name, and
+/// cannot start one that begins with `@`.
+pub(crate) fn check_identifier(name: &str) -> Result<(), Rejection> {
+    match name {
+        "@method" | "@authority" | "@path" | "@query" => Ok(()),
+        _ if name.starts_with('@') => Err(Rejection::UnsupportedComponent),
+        _ if is_header_name(name) => Ok(()),
+        _ => Err(Rejection::Malformed),
     }
 }
 
-fn is_header_name(name: &str) -> bool {
+/// The value of the component called `name` (an identifier [`check_identifier`]
+/// accepts) on `request`; `None` when the request lacks it (an absent header, an
+/// unusable Host) or the value cannot appear in a signature base.
+pub(crate) fn component_value<'r>(name: &str, request: &'r RequestView) -> Option<Cow<'r, str>> {
+    let value = match name {
+        "@method" => Cow::Borrowed(request.method()),
+        "@authority" => Cow::Borrowed(request.authority()?),
+        "@path" => Cow::Borrowed(request.path()),
+        "@query" => Cow::Borrowed(request.query()),
+        _ => request.header(name)?,
+    };
+    // A line break or other control character would let one value forge the next
+    // line of the signature base.
+    // (A fold, not `all`: no early exit, so the loop is vectorized.)
+    let clean = value.bytes().fold(true, |clean, b| {
+        clean & (b == b'\t' || (b >= 0x20 && b != 0x7f))
+    });
+    clean.then_some(value)
+}
+
+pub(crate) fn is_header_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .bytes()

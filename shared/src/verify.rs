@@ -2,17 +2,14 @@
 
 use std::borrow::Cow;
 
-use sfv::{BareItemFromInput, ListSerializer, RefBareItem};
-
-use crate::base::SignatureBase;
+use crate::base::{SignatureBase, write_base};
 use crate::error::{ConfigError, Rejection};
-use crate::fields::{FieldLimits, InputMember, parse_signature, parse_signature_input};
+use crate::fields::{
+    FieldLimits, InputMember, PresentedSignature, parse_signature, parse_signature_input,
+};
 use crate::key::KeyId;
 use crate::keyset::{KeySet, Stage};
-use crate::params::{
-    Component, DEFAULT_LABEL, DEFAULT_TAG, HMAC_SHA256, REQUIRED_COMPONENTS, SIGNED_PATH_PARAM,
-    validate_label, validated_tag,
-};
+use crate::params::{DEFAULT_LABEL, DEFAULT_TAG, validate_label, validated_tag};
 use crate::request::RequestView;
 use crate::time::UnixTime;
 
@@ -98,6 +95,16 @@ impl Verifier {
         &self.label
     }
 
+    /// The tag it requires, if any.
+    pub fn required_tag(&self) -> Option<&str> {
+        self.tag.as_deref()
+    }
+
+    /// Its parsing bounds.
+    pub fn limits(&self) -> &FieldLimits {
+        &self.limits
+    }
+
     /// Verify `request` as of `now` against `keys`.
     pub fn verify_at(
         &self,
@@ -111,110 +118,79 @@ impl Verifier {
 
     /// First half of [`verify_at`](Self::verify_at): parse and check the fields and the
     /// profile without any key. The authorizer uses the candidate's
-    /// [`keyid`](SignatureCandidate::keyid) to fetch a key it does not hold yet.
-    pub fn parse(&self, request: &RequestView) -> Result<SignatureCandidate, Rejection> {
-        let input_field = request.header(SIGNATURE_INPUT);
+    /// [`keyid`](SignatureCandidate::keyid) to fetch a key it does not hold yet. The
+    /// candidate borrows from `request`'s `Signature-Input` field where it can.
+    pub fn parse<'r>(&self, request: &'r RequestView) -> Result<SignatureCandidate<'r>, Rejection> {
         let signature_field = request.header(SIGNATURE);
-        let member = match &input_field {
+        match request.header(SIGNATURE_INPUT) {
+            Some(Cow::Borrowed(input)) => {
+                self.parse_fields(Some(input), signature_field.as_deref())
+            }
+            // Several field lines, joined: nothing to borrow from.
+            Some(Cow::Owned(input)) => self
+                .parse_fields(Some(&input), signature_field.as_deref())
+                .map(SignatureCandidate::into_owned),
+            None => self.parse_fields(None, signature_field.as_deref()),
+        }
+    }
+
+    fn parse_fields<'a>(
+        &self,
+        input_field: Option<&'a str>,
+        signature_field: Option<&str>,
+    ) -> Result<SignatureCandidate<'a>, Rejection> {
+        let member = match input_field {
             Some(field) => parse_signature_input(field, &self.label, &self.limits)?,
             None => None,
         };
-        let signature = match &signature_field {
+        let signature = match signature_field {
             Some(field) => parse_signature(field, &self.label, &self.limits)?,
             None => None,
         };
         match (member, signature) {
             (None, None) => Err(Rejection::Missing),
-            (Some(member), Some(signature)) => self.check_member(member, signature),
+            (Some(member), Some(signature)) => {
+                self.check_member(member, PresentedSignature::from_base64(signature))
+            }
             _ => Err(Rejection::Unpaired),
         }
     }
 
-    fn check_member(
+    /// The profile: supported, distinct and required components; parameters of the
+    /// right types; `created`, `keyid` and the tag present.
+    fn check_member<'a>(
         &self,
-        member: InputMember<'_>,
-        signature: Vec<u8>,
-    ) -> Result<SignatureCandidate, Rejection> {
-        let mut components = Vec::with_capacity(member.components.len());
-        for name in &member.components {
-            let component = Component::from_identifier(name.as_str())?;
-            if components.contains(&component) {
-                return Err(Rejection::DuplicateMember);
-            }
-            components.push(component);
+        member: InputMember<'a>,
+        signature: PresentedSignature,
+    ) -> Result<SignatureCandidate<'a>, Rejection> {
+        if let Some(reason) = member.components.misfit {
+            return Err(reason);
         }
-
-        let mut created = None;
-        let mut expires = None;
-        let mut keyid = None;
-        let mut tag_seen: Option<Cow<'_, str>> = None;
-        let mut signed_path = None;
-        for (key, value) in &member.params {
-            match (key.as_str(), value) {
-                ("created", BareItemFromInput::Integer(v)) => {
-                    created =
-                        Some(UnixTime::from_sf_integer(i64::from(*v)).ok_or(Rejection::Malformed)?);
-                }
-                ("expires", BareItemFromInput::Integer(v)) => {
-                    expires =
-                        Some(UnixTime::from_sf_integer(i64::from(*v)).ok_or(Rejection::Malformed)?);
-                }
-                ("keyid", BareItemFromInput::String(v)) => keyid = Some(v.as_str()),
-                ("alg", BareItemFromInput::String(v)) if v.as_str() != HMAC_SHA256 => {
-                    return Err(Rejection::WrongAlgorithm);
-                }
-                ("alg", BareItemFromInput::String(_)) => {}
-                ("tag", BareItemFromInput::String(v)) => tag_seen = Some(Cow::Borrowed(v.as_str())),
-                ("nonce", BareItemFromInput::String(_)) => {}
-                (SIGNED_PATH_PARAM, BareItemFromInput::String(v)) => {
-                    signed_path = Some(v.as_str().to_owned());
-                }
-                (
-                    "created" | "expires" | "keyid" | "alg" | "tag" | "nonce" | SIGNED_PATH_PARAM,
-                    _,
-                ) => {
-                    return Err(Rejection::Malformed);
-                }
-                // Unknown parameters are covered by the MAC through @signature-params;
-                // they cannot be altered, so they need not be understood.
-                _ => {}
-            }
+        let params = member.params;
+        if let Some(reason) = params.misfit {
+            return Err(reason);
         }
-        let (Some(created), Some(keyid)) = (created, keyid) else {
+        let (Some(created), Some(keyid)) = (params.created, params.keyid) else {
             return Err(Rejection::MissingParameter);
         };
+        // Compared as written: a required tag has no quote or backslash to escape.
         if let Some(required) = &self.tag
-            && tag_seen.as_deref() != Some(required.as_str())
+            && params.tag != Some(required.as_str())
         {
             return Err(Rejection::WrongTag);
         }
-        if REQUIRED_COMPONENTS.iter().any(|c| !components.contains(c)) {
+        if !member.components.all_required() {
             return Err(Rejection::MissingComponent);
         }
+        // A key id has no quote or backslash either: one written with an escape fails here.
         let keyid = KeyId::new(keyid).map_err(|_| Rejection::Malformed)?;
-
-        // The @signature-params line is the received inner list, re-serialized.
-        let mut signature_params = String::with_capacity(192);
-        let mut list = ListSerializer::with_buffer(&mut signature_params);
-        let mut inner = list.inner_list();
-        for name in &member.components {
-            inner.bare_item(name.as_ref());
-        }
-        let mut params = inner.finish();
-        for (key, value) in &member.params {
-            params = params.parameter(key, RefBareItem::from(value));
-        }
-        let _ = params;
-        let _ = list.finish();
-
         Ok(SignatureCandidate {
-            components,
-            signature_params,
+            signature_params: member.signature_params,
             created,
-            expires,
+            expires: params.expires,
             keyid,
             signature,
-            signed_path,
+            signed_path: params.signed_path.map(unescape),
         })
     }
 
@@ -223,7 +199,7 @@ impl Verifier {
         &self,
         now: UnixTime,
         request: &RequestView,
-        candidate: &SignatureCandidate,
+        candidate: &SignatureCandidate<'_>,
         keys: &KeySet,
     ) -> Result<Verified, Rejection> {
         if candidate.created > now.plus_secs(self.skew_secs) {
@@ -253,22 +229,29 @@ impl Verifier {
     fn mac_matches(
         &self,
         request: &RequestView,
-        candidate: &SignatureCandidate,
+        candidate: &SignatureCandidate<'_>,
         key: &crate::key::SigningKey,
     ) -> Result<bool, Rejection> {
-        let base = candidate.signature_base(request)?;
-        let expected = key.mac(base.as_bytes());
+        // The base goes straight into the MAC, piece by piece: no copy of it is made.
+        let mut mac = key.mac_writer();
+        write_base(
+            request,
+            candidate.covered_components(),
+            &candidate.signature_params,
+            |piece| mac.update(piece.as_bytes()),
+        )?;
+        let expected = mac.finish();
         Ok(expected.matches(&candidate.signature))
     }
 
     /// After a mismatch: did an HTTP API change a path the edge signed? Only when the
-    /// signature records the path it signed ([`SIGNED_PATH_PARAM`]), an HTTP API shows
+    /// signature records the path it signed ([`SIGNED_PATH_PARAM`](crate::SIGNED_PATH_PARAM)), an HTTP API shows
     /// exactly what it makes of that path, and the MAC verifies over the recorded path
     /// (so the record is the edge's, not a forger's).
     fn path_changed_by_http_api(
         &self,
         request: &RequestView,
-        candidate: &SignatureCandidate,
+        candidate: &SignatureCandidate<'_>,
         key: &crate::key::SigningKey,
     ) -> Result<bool, Rejection> {
         let Some(signed) = candidate.signed_path.as_deref() else {
@@ -283,20 +266,42 @@ impl Verifier {
     }
 }
 
-/// A signature that passed every check that needs no key.
-#[derive(Clone, Debug)]
-pub struct SignatureCandidate {
-    components: Vec<Component>,
-    signature_params: String,
-    created: UnixTime,
-    expires: Option<UnixTime>,
-    keyid: KeyId,
-    signature: Vec<u8>,
-    /// The signature's record of the path it signed ([`SIGNED_PATH_PARAM`]), if any.
-    signed_path: Option<String>,
+/// A string parameter's value: its text between the quotes with `\"` and `\\`
+/// unescaped (borrowed when there is no escape).
+fn unescape(written: &str) -> Cow<'_, str> {
+    if !written.contains('\\') {
+        return Cow::Borrowed(written);
+    }
+    let mut value = String::with_capacity(written.len());
+    let mut chars = written.chars();
+    while let Some(c) = chars.next() {
+        value.push(if c == '\\' {
+            chars.next().unwrap_or(c)
+        } else {
+            c
+        });
+    }
+    Cow::Owned(value)
 }
 
-impl SignatureCandidate {
+/// A signature that passed every check that needs no key. It borrows from the
+/// request's `Signature-Input` field where it can.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignatureCandidate<'r> {
+    /// The `@signature-params` line: our member in serialized form, which begins with
+    /// the covered components (`("@method" "@authority" ...)`).
+    pub(crate) signature_params: Cow<'r, str>,
+    pub(crate) created: UnixTime,
+    pub(crate) expires: Option<UnixTime>,
+    pub(crate) keyid: KeyId,
+    pub(crate) signature: PresentedSignature,
+    /// The signature's record of the path it signed ([`SIGNED_PATH_PARAM`]), if any.
+    ///
+    /// [`SIGNED_PATH_PARAM`]: crate::SIGNED_PATH_PARAM
+    pub(crate) signed_path: Option<Cow<'r, str>>,
+}
+
+impl SignatureCandidate<'_> {
     /// The key id the signature names.
     pub fn keyid(&self) -> &KeyId {
         &self.keyid
@@ -308,16 +313,40 @@ impl SignatureCandidate {
     }
 
     /// The signature's record of the canonical `@path` it signed
-    /// ([`SIGNED_PATH_PARAM`]), present only for paths an HTTP API cannot deliver
-    /// unchanged.
+    /// ([`SIGNED_PATH_PARAM`](crate::SIGNED_PATH_PARAM)), present only for paths an
+    /// HTTP API cannot deliver unchanged.
     pub fn signed_path(&self) -> Option<&str> {
         self.signed_path.as_deref()
+    }
+
+    /// The covered component identifiers, in order (`@method`, `content-type`, ...).
+    pub fn covered_components(&self) -> impl Iterator<Item = &str> {
+        // The serialized inner list: quoted identifiers, one space apart, and none holds
+        // a quote, a space or a `)` (each is a profile identifier: `check_identifier`).
+        let params = self.signature_params.as_bytes();
+        let end = params.iter().position(|&b| b == b')').unwrap_or(0);
+        let list = self.signature_params.get(1..end).unwrap_or_default();
+        list.split(' ')
+            .filter_map(|quoted| quoted.get(1..quoted.len().saturating_sub(1)))
+            .filter(|name| !name.is_empty())
     }
 
     /// The signature base this signature covers on `request`: what the verifier MACs
     /// (for diagnosing a mismatch; it holds no key material).
     pub fn signature_base(&self, request: &RequestView) -> Result<SignatureBase, Rejection> {
-        SignatureBase::new(request, &self.components, &self.signature_params)
+        SignatureBase::from_names(request, self.covered_components(), &self.signature_params)
+    }
+
+    /// The same candidate, owning everything it borrowed.
+    pub fn into_owned(self) -> SignatureCandidate<'static> {
+        SignatureCandidate {
+            signature_params: Cow::Owned(self.signature_params.into_owned()),
+            created: self.created,
+            expires: self.expires,
+            keyid: self.keyid,
+            signature: self.signature,
+            signed_path: self.signed_path.map(|p| Cow::Owned(p.into_owned())),
+        }
     }
 }
 

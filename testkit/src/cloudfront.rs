@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_cloudfront::types::DistributionConfig;
 use edgeseal_rotator::aws::{ApiError, DeployStatus, DistributionApi, Op, PolicyRef, VersionState};
@@ -31,6 +31,10 @@ struct FakeDistribution {
     config: DistributionConfig,
     generation: u64,
     updated_at: Instant,
+    /// `Distribution.LastModifiedTime` as `GetDistribution` returns it: set on creation
+    /// and on every update (CloudFront API reference, `Distribution`: "The date and time
+    /// when the distribution was last modified").
+    last_modified: SystemTime,
     /// Configs edges may be running: every one set since the last time it was Deployed.
     live: Vec<DistributionConfig>,
     /// Every config ever set, oldest first.
@@ -171,6 +175,10 @@ impl FakeCloudFront {
                 updated_at: Instant::now()
                     .checked_sub(Duration::from_secs(3600))
                     .unwrap_or_else(Instant::now),
+                // Deployed an hour ago, like `updated_at`.
+                last_modified: SystemTime::now()
+                    .checked_sub(Duration::from_secs(3600))
+                    .unwrap_or_else(SystemTime::now),
             },
         );
     }
@@ -178,6 +186,11 @@ impl FakeCloudFront {
     /// The latest config.
     pub fn config(&self, id: &str) -> Option<DistributionConfig> {
         lock(&self.distributions).get(id).map(|d| d.config.clone())
+    }
+
+    /// `Distribution.LastModifiedTime`: when the config last changed.
+    pub fn last_modified(&self, id: &str) -> Option<SystemTime> {
+        lock(&self.distributions).get(id).map(|d| d.last_modified)
     }
 
     /// Configs edges may be running right now.
@@ -212,6 +225,7 @@ impl FakeCloudFront {
             edit(&mut d.config);
             d.generation += 1;
             d.updated_at = Instant::now();
+            d.last_modified = SystemTime::now();
             d.live.push(d.config.clone());
             d.history.push(d.config.clone());
         }
@@ -297,6 +311,7 @@ impl DistributionApi for FakeCloudFront {
         d.config = config;
         d.generation += 1;
         d.updated_at = Instant::now();
+        d.last_modified = SystemTime::now();
         d.live.push(d.config.clone());
         d.history.push(d.config.clone());
         *lock(&self.updates) += 1;

@@ -1,6 +1,7 @@
-//! Fault injection: a wrapper for any of the rotator's three AWS traits that fails the
-//! call a [`FaultPlan`] names, before it reaches AWS or after it took effect (the answer
-//! lost), the two ways a call fails in AWS's retry model (AWS SDK developer guide,
+//! Fault injection: a wrapper for any of the rotator's AWS traits (and the targets'
+//! clients: API Gateway usage-plan keys, the `waf` web ACL, AppSync keys) that fails the call a [`FaultPlan`] names,
+//! before it reaches AWS or after it took effect (the answer lost), the two ways a call
+//! fails in AWS's retry model (AWS SDK developer guide,
 //! "Retry behavior": a timeout or dropped connection leaves the outcome unknown).
 //!
 //! The injected error is an ordinary [`ApiError::Service`] with the code
@@ -10,10 +11,14 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_cloudfront::types::DistributionConfig;
+use aws_sdk_wafv2::types::WebAcl;
+use edgeseal::{StaticHeaderValue, UnixTime};
 use edgeseal_rotator::aws::{
     ApiError, DeployStatus, DistributionApi, EdgeFunctionApi, FunctionVersion, Op, PolicyRef,
     SecretMetadata, SecretsApi, UpdateStatus, VersionState,
 };
+use edgeseal_rotator::target::appsync::{ApiKey, AppSyncKeys};
+use edgeseal_rotator::target::waf::{LockedWebAcl, WebAclApi, WebAclRef};
 use zeroize::Zeroizing;
 
 use crate::lock;
@@ -328,6 +333,69 @@ impl<T: edgeseal_rotator::target::api_key::UsagePlanKeys>
 
     async fn unlink(&self, plan_id: &str, key_id: &str) -> Result<(), ApiError> {
         self.call(Op::DeleteUsagePlanKey, self.inner.unlink(plan_id, key_id))
+            .await
+    }
+}
+
+impl<T: WebAclApi> WebAclApi for Faulty<T> {
+    async fn get_web_acl(&self, acl: &WebAclRef) -> Result<LockedWebAcl, ApiError> {
+        self.call(Op::GetWebAcl, self.inner.get_web_acl(acl)).await
+    }
+
+    async fn update_web_acl(
+        &self,
+        acl: &WebAclRef,
+        web_acl: &WebAcl,
+        lock_token: &str,
+    ) -> Result<String, ApiError> {
+        self.call(
+            Op::UpdateWebAcl,
+            self.inner.update_web_acl(acl, web_acl, lock_token),
+        )
+        .await
+    }
+}
+
+impl<T: AppSyncKeys> AppSyncKeys for Faulty<T> {
+    async fn list_api_keys(&self, api_id: &str) -> Result<Vec<ApiKey>, ApiError> {
+        self.call(Op::ListApiKeys, self.inner.list_api_keys(api_id))
+            .await
+    }
+
+    async fn create_api_key(
+        &self,
+        api_id: &str,
+        description: &str,
+        expires: UnixTime,
+    ) -> Result<ApiKey, ApiError> {
+        self.call(
+            Op::CreateApiKey,
+            self.inner.create_api_key(api_id, description, expires),
+        )
+        .await
+    }
+
+    async fn update_api_key(
+        &self,
+        api_id: &str,
+        key: &StaticHeaderValue,
+        description: &str,
+        expires: Option<UnixTime>,
+    ) -> Result<ApiKey, ApiError> {
+        self.call(
+            Op::UpdateApiKey,
+            self.inner.update_api_key(api_id, key, description, expires),
+        )
+        .await
+    }
+
+    async fn delete_api_key(&self, api_id: &str, key: &StaticHeaderValue) -> Result<(), ApiError> {
+        self.call(Op::DeleteApiKey, self.inner.delete_api_key(api_id, key))
+            .await
+    }
+
+    async fn graphql_url(&self, api_id: &str) -> Result<String, ApiError> {
+        self.call(Op::GetGraphqlApi, self.inner.graphql_url(api_id))
             .await
     }
 }

@@ -7,7 +7,9 @@
 //! - [`PendingVersions`] / [`VersionStates`]: Lambda version states, which moto does not
 //!   model;
 //! - [`start_rotation`], [`start_configuration_test`]: Secrets Manager's rotation driver
-//!   (moto cannot invoke a rotation function).
+//!   (moto cannot invoke a rotation function);
+//! - [`appsync`]: AppSync's API-key rules moto skips, a GraphQL endpoint accepting exactly
+//!   the keys AppSync would, and clients that read their key from the secret.
 //!
 //! None of this is in a product crate: the rotator's release build has no test double.
 //!
@@ -15,6 +17,7 @@
 //! `EDGESEAL_MOTO_URL`. Tests that need AWS APIs call [`moto_url`], which fails with a
 //! clear message (never skips) when the variable is absent.
 
+pub mod appsync;
 mod cloudfront;
 mod faults;
 mod lambda_states;
@@ -36,6 +39,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 pub mod api_gateway;
+pub mod waf;
 
 /// The environment variable naming the moto server, e.g. `http://127.0.0.1:5000`.
 pub const MOTO_URL_VAR: &str = "EDGESEAL_MOTO_URL";

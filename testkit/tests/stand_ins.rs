@@ -84,6 +84,30 @@ async fn etag_changes_on_every_update_and_stale_or_missing_if_match_fails() {
     ));
 }
 
+/// `Distribution.LastModifiedTime` moves on with every change that lands (an update or
+/// someone else's edit), never with a refused one.
+#[tokio::test]
+async fn last_modified_time_moves_with_every_accepted_change() {
+    use std::time::SystemTime;
+    let fake = FakeCloudFront::new(Duration::ZERO);
+    fake.insert("E1", config(&format!("{ARN}:1")));
+    let inserted = fake.last_modified("E1").unwrap();
+    assert!(inserted <= SystemTime::now() - Duration::from_secs(3599));
+    let before_update = SystemTime::now();
+    let (cfg, etag) = fake.get_config("E1").await.unwrap();
+    fake.update_config("E1", cfg.clone(), &etag).await.unwrap();
+    let updated = fake.last_modified("E1").unwrap();
+    assert!(updated >= before_update, "{updated:?} < {before_update:?}");
+    fake.update_config("E1", config(ARN), &etag)
+        .await
+        .unwrap_err();
+    assert_eq!(fake.last_modified("E1").unwrap(), updated);
+    let before_touch = SystemTime::now();
+    fake.touch("E1", |c| c.comment = "other".into());
+    assert!(fake.last_modified("E1").unwrap() >= before_touch);
+    assert_eq!(fake.last_modified("E9"), None);
+}
+
 #[tokio::test]
 async fn associations_must_name_a_numbered_version() {
     let fake = FakeCloudFront::new(Duration::ZERO);

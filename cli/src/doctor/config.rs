@@ -5,8 +5,7 @@ use edgeseal_rotator::query_strings::{
     behaviors_hiding_query_strings, policies_to_resolve, resolve_policies,
 };
 
-use super::probes::default_origin;
-use super::{AuthorizerKind, Distribution, Environment, Finding, Secret, Settings, Verdict};
+use super::{Distribution, Environment, Finding, Secret, Settings};
 
 /// One cache behavior, as far as the association check cares.
 struct Behavior {
@@ -84,7 +83,7 @@ pub async fn run<E: Environment>(
     }
     findings.push(rotation(secret));
     findings.push(grace(settings, distribution, secret));
-    findings.push(authorizer_cache(env, distribution).await);
+    findings.push(super::authorizer_cache::check(env, distribution).await);
     findings
 }
 
@@ -352,233 +351,9 @@ fn grace(settings: &Settings, distribution: &Distribution, secret: &Secret) -> F
     }
 }
 
-fn keyed_on_both(sources: &[String]) -> bool {
-    let has = |field: &str| {
-        sources.iter().any(|s| {
-            let s = s.to_ascii_lowercase();
-            s.ends_with(&format!("header.{field}"))
-        })
-    };
-    has("signature-input") && has("signature")
-}
-
-async fn authorizer_cache<E: Environment>(env: &E, distribution: &Distribution) -> Finding {
-    let f = Finding::new(
-        "authorizer-cache",
-        "API Gateway never answers from a cached Allow for a request the authorizer would deny",
-    );
-    let Some((_, domain, _)) = default_origin(distribution) else {
-        return f.skip("no origin");
-    };
-    let authorizers = match env.authorizers(&domain).await {
-        Ok(a) => a,
-        Err(e) => return f.skip(format!("cannot read the API's authorizers: {e}")),
-    };
-    if authorizers.is_empty() {
-        return f.skip(format!("no authorizer found for {domain}"));
-    }
-    let mut worst = f.clone().pass("");
-    let mut details = Vec::new();
-    for a in &authorizers {
-        let ttl = match (a.kind, a.ttl_secs) {
-            (_, Some(t)) => t,
-            // REST authorizers cache 300 s unless told otherwise (API Gateway
-            // Developer Guide, "Configure a Lambda authorizer": TTL default 300).
-            (AuthorizerKind::RestRequest | AuthorizerKind::RestToken, None) => 300,
-            (AuthorizerKind::HttpRequest, None) => 0,
-        };
-        let keyed = keyed_on_both(&a.identity_sources);
-        details.push(format!(
-            "{}: ttl {ttl} s, identity {}",
-            a.name,
-            a.identity_sources.join(",")
-        ));
-        // Any positive TTL fails. Every legitimate signature is unique, so the cache
-        // never answers a legitimate request; what it does answer is a request with the
-        // same cache key as an earlier allowed one. Keyed on anything but both signature
-        // fields, that admits other requests (unsigned ones included) for the TTL. Keyed
-        // on both, it admits identical replays: an Allow cached just before the
-        // signature's max age ran out keeps admitting it for up to the TTL after, which
-        // no TTL short of 0 rules out.
-        let problem = if ttl == 0 {
-            None
-        } else if a.kind == AuthorizerKind::RestToken || !keyed {
-            Some(
-                "its cache key is not both signature fields: one Allow admits other requests, unsigned ones included, for the TTL",
-            )
-        } else {
-            Some(
-                "an identical replay of a signed request is answered from the cache for up to the TTL after its signature expired (signatures are unique, so the cache never serves a legitimate request)",
-            )
-        };
-        if let Some(problem) = problem
-            && worst.verdict != Verdict::Fail
-        {
-            worst = f.clone().fail(
-                "",
-                format!("authorizer {}: {problem}", a.name),
-                "set AuthorizerResultTtlInSeconds to 0 (every signature is unique, a cache never hits)",
-            );
-        }
-    }
-    worst.detail = details.join("; ");
-    worst
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn identity_sources_of_both_api_flavours_count() {
-        assert!(keyed_on_both(&[
-            "$request.header.signature-input".into(),
-            "$request.header.signature".into()
-        ]));
-        assert!(keyed_on_both(&[
-            "method.request.header.Signature-Input".into(),
-            "method.request.header.Signature".into()
-        ]));
-        assert!(!keyed_on_both(&["$request.header.signature".into()]));
-        assert!(!keyed_on_both(&["$request.header.x-origin-verify".into()]));
-    }
-
-    use crate::doctor::{Authorizer, PolicyRef};
-
-    /// Only `authorizers` answers; the cache check reads nothing else.
-    struct Authorizers(Vec<Authorizer>);
-
-    impl Environment for Authorizers {
-        async fn distribution(&self, _: &str) -> Result<Distribution, String> {
-            Err("unused".into())
-        }
-        async fn policy_forwards_all_query_strings(&self, _: &PolicyRef) -> Result<bool, String> {
-            Err("unused".into())
-        }
-        async fn secret(&self, _: &str) -> Result<Secret, String> {
-            Err("unused".into())
-        }
-        async fn edge_version(&self, _: &str) -> Result<crate::doctor::EdgeVersion, String> {
-            Err("unused".into())
-        }
-        async fn authorizers(&self, _: &str) -> Result<Vec<Authorizer>, String> {
-            Ok(self.0.clone())
-        }
-        async fn send(&self, _: &crate::doctor::Request) -> Result<u16, String> {
-            Err("unused".into())
-        }
-    }
-
-    fn rest_api_distribution() -> Distribution {
-        use aws_sdk_cloudfront::types::{
-            DefaultCacheBehavior, DistributionConfig, Origin, Origins, ViewerProtocolPolicy,
-        };
-        let config = DistributionConfig::builder()
-            .caller_reference("r")
-            .comment("")
-            .enabled(true)
-            .origins(
-                Origins::builder()
-                    .quantity(1)
-                    .items(
-                        Origin::builder()
-                            .id("api")
-                            .domain_name("abc123defg.execute-api.us-east-1.amazonaws.com")
-                            .origin_path("/prod")
-                            .build()
-                            .unwrap(),
-                    )
-                    .build()
-                    .unwrap(),
-            )
-            .default_cache_behavior(
-                DefaultCacheBehavior::builder()
-                    .target_origin_id("api")
-                    .viewer_protocol_policy(ViewerProtocolPolicy::HttpsOnly)
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-            .unwrap();
-        Distribution {
-            domain_name: "d1.cloudfront.net".into(),
-            status: "Deployed".into(),
-            last_modified: None,
-            config,
-        }
-    }
-
-    fn rest(kind: AuthorizerKind, ttl_secs: Option<u32>, sources: &[&str]) -> Authorizer {
-        Authorizer {
-            name: "edgeseal".into(),
-            kind,
-            ttl_secs,
-            identity_sources: sources.iter().map(|s| (*s).to_owned()).collect(),
-        }
-    }
-
-    const BOTH: [&str; 2] = [
-        "method.request.header.Signature-Input",
-        "method.request.header.Signature",
-    ];
-
-    async fn verdict(authorizers: Vec<Authorizer>) -> Finding {
-        authorizer_cache(&Authorizers(authorizers), &rest_api_distribution()).await
-    }
-
-    #[tokio::test]
-    async fn a_rest_authorizer_passes_only_with_caching_off() {
-        let off = verdict(vec![rest(AuthorizerKind::RestRequest, Some(0), &BOTH)]).await;
-        assert_eq!(off.verdict, Verdict::Pass, "{off:?}");
-        assert!(off.detail.contains("ttl 0 s"), "{}", off.detail);
-
-        // Unset: API Gateway's REST default of 300 s applies.
-        let default = verdict(vec![rest(AuthorizerKind::RestRequest, None, &BOTH)]).await;
-        assert_eq!(default.verdict, Verdict::Fail, "{default:?}");
-        assert!(default.detail.contains("ttl 300 s"), "{}", default.detail);
-
-        // Keyed on both fields, even a TTL under the max age admits identical replays
-        // past their signature's expiry.
-        let short = verdict(vec![rest(AuthorizerKind::RestRequest, Some(5), &BOTH)]).await;
-        assert_eq!(short.verdict, Verdict::Fail, "{short:?}");
-        assert!(
-            short
-                .cause
-                .as_deref()
-                .unwrap_or_default()
-                .contains("identical replay")
-        );
-
-        // Keyed on one field (or a TOKEN authorizer): one Allow admits other requests.
-        let one = verdict(vec![rest(
-            AuthorizerKind::RestRequest,
-            Some(60),
-            &["method.request.header.Signature"],
-        )])
-        .await;
-        assert!(
-            one.cause
-                .as_deref()
-                .unwrap_or_default()
-                .contains("not both signature fields")
-        );
-        let token = verdict(vec![rest(AuthorizerKind::RestToken, Some(60), &BOTH)]).await;
-        assert!(
-            token
-                .cause
-                .as_deref()
-                .unwrap_or_default()
-                .contains("not both signature fields")
-        );
-
-        // One bad authorizer among good ones fails the check.
-        let mixed = verdict(vec![
-            rest(AuthorizerKind::RestRequest, Some(0), &BOTH),
-            rest(AuthorizerKind::RestRequest, None, &BOTH),
-        ])
-        .await;
-        assert_eq!(mixed.verdict, Verdict::Fail);
-    }
 
     #[test]
     fn arns_split_into_name_and_version() {

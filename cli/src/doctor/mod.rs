@@ -14,6 +14,7 @@
 //! runs against AWS (the CLI's SDK implementation) and against the demo's local stack
 //! (`cli/tests/doctor.rs`).
 
+pub mod authorizer_cache;
 pub mod config;
 pub mod probes;
 pub mod sdk;
@@ -128,9 +129,14 @@ pub enum AuthorizerKind {
     RestToken,
 }
 
-/// An authorizer's caching settings.
+/// An API Gateway Lambda authorizer's caching settings, as `GetAuthorizers` of either
+/// API flavour reports them.
 #[derive(Clone, Debug)]
 pub struct Authorizer {
+    /// The API's id (REST API or HTTP API).
+    pub api_id: String,
+    /// The authorizer's id.
+    pub id: String,
     /// Its name.
     pub name: String,
     /// Its kind.

@@ -1,6 +1,6 @@
-//! Doctor's reads through the AWS SDK. The CLI uses all of them; the tests against the
-//! demo's stack use the Secrets Manager and Lambda ones against moto (its CloudFront
-//! and API Gateway are local stand-ins there).
+//! Doctor's reads through the AWS SDK. The CLI uses all of them; the tests use the
+//! Secrets Manager, Lambda and API Gateway (both flavours) ones against moto (the demo's
+//! CloudFront and API Gateway data plane are local stand-ins).
 
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use edgeseal::{SecretValue, UnixTime};
@@ -46,8 +46,8 @@ pub struct Sdk {
     secrets: aws_sdk_secretsmanager::Client,
     lambda: aws_sdk_lambda::Client,
     cloudfront: aws_sdk_cloudfront::Client,
-    apigateway: aws_sdk_apigatewayv2::Client,
-    rest: aws_sdk_apigateway::Client,
+    http_apis: aws_sdk_apigatewayv2::Client,
+    rest_apis: aws_sdk_apigateway::Client,
 }
 
 impl Sdk {
@@ -57,8 +57,8 @@ impl Sdk {
             secrets: aws_sdk_secretsmanager::Client::new(config),
             lambda: aws_sdk_lambda::Client::new(config),
             cloudfront: aws_sdk_cloudfront::Client::new(config),
-            apigateway: aws_sdk_apigatewayv2::Client::new(config),
-            rest: aws_sdk_apigateway::Client::new(config),
+            http_apis: aws_sdk_apigatewayv2::Client::new(config),
+            rest_apis: aws_sdk_apigateway::Client::new(config),
         }
     }
 
@@ -103,7 +103,10 @@ impl Sdk {
             secret.versions.push(SecretVersion {
                 id: version_id.to_owned(),
                 stages: v.version_stages().to_vec(),
-                created: unix(v.created_date()),
+                // GetSecretValue's CreatedDate first: the same date on AWS, and moto's
+                // ListSecretVersionIds answers the time of the call for every version
+                // (moto/secretsmanager/models.py, list_secret_version_ids).
+                created: unix(value.created_date()).or_else(|| unix(v.created_date())),
                 key,
             });
         }
@@ -165,31 +168,44 @@ impl Sdk {
             .map_err(|e| e.to_string())
     }
 
-    /// The API's Lambda authorizers, the API id being the first label of an
-    /// `execute-api` domain: a REST API's (`apigateway` `GetAuthorizers`), else, when no
-    /// REST API has that id (`NotFoundException`), an HTTP API's (`apigatewayv2`).
+    /// The Lambda authorizers of the API behind an `execute-api` domain (whose first
+    /// label is the API id). REST APIs and HTTP APIs share that domain, so the REST API
+    /// is asked first (`apigateway GetAuthorizers`) and, when no REST API has that id
+    /// (`NotFoundException`), the HTTP API (`apigatewayv2 GetAuthorizers`). REST first
+    /// because moto has no `apigatewayv2 GetAuthorizers` (only `GetAuthorizer`), so only
+    /// this order is testable there. JWT and Cognito authorizers run no Lambda function
+    /// and are left out.
     pub async fn authorizers(&self, origin_domain: &str) -> Result<Vec<Authorizer>, String> {
-        let api_id = origin_domain
-            .strip_suffix(".amazonaws.com")
-            .filter(|d| d.contains(".execute-api."))
-            .and_then(|d| d.split('.').next())
-            .ok_or_else(|| {
-                format!("{origin_domain} is not an execute-api domain (custom domain?): check the authorizer's cache settings by hand")
-            })?;
-        if let Some(rest) = self.rest_authorizers(api_id).await? {
-            return Ok(rest);
+        let api_id = execute_api_id(origin_domain)?;
+        match self
+            .rest_apis
+            .get_authorizers()
+            .rest_api_id(api_id)
+            // The most one page holds; an API has at most 10 authorizers by default.
+            .limit(500)
+            .send()
+            .await
+        {
+            Ok(out) => return Ok(rest_authorizers(api_id, out.items())),
+            Err(e) if e.code() == Some("NotFoundException") => {}
+            Err(e) => return Err(aws_error("GetAuthorizers (REST API)", &e)),
         }
         let out = self
-            .apigateway
+            .http_apis
             .get_authorizers()
             .api_id(api_id)
             .send()
             .await
-            .map_err(|e| aws_error("GetAuthorizers", &e))?;
+            .map_err(|e| aws_error("GetAuthorizers (HTTP API)", &e))?;
         Ok(out
             .items()
             .iter()
+            .filter(|a| {
+                a.authorizer_type() == Some(&aws_sdk_apigatewayv2::types::AuthorizerType::Request)
+            })
             .map(|a| Authorizer {
+                api_id: api_id.to_owned(),
+                id: a.authorizer_id().unwrap_or_default().to_owned(),
                 name: a.name().unwrap_or_default().to_owned(),
                 kind: AuthorizerKind::HttpRequest,
                 ttl_secs: a
@@ -199,52 +215,51 @@ impl Sdk {
             })
             .collect())
     }
+}
 
-    /// A REST API's Lambda authorizers (`TOKEN` and `REQUEST`; Cognito user pool
-    /// authorizers are not edgeseal's and are left out). `identitySource` is one
-    /// comma-separated string there (`method.request.header.Signature-Input,...`); an
-    /// unset `authorizerResultTtlInSeconds` means API Gateway's default (300 s).
-    /// `None` when no REST API has the id.
-    async fn rest_authorizers(&self, rest_api_id: &str) -> Result<Option<Vec<Authorizer>>, String> {
-        use aws_sdk_apigateway::types::AuthorizerType;
-        let out = match self
-            .rest
-            .get_authorizers()
-            .rest_api_id(rest_api_id)
-            .limit(500)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) if e.code() == Some("NotFoundException") => return Ok(None),
-            Err(e) => return Err(aws_error("GetAuthorizers (REST API)", &e)),
-        };
-        Ok(Some(
-            out.items()
-                .iter()
-                .filter_map(|a| {
-                    let kind = match a.r#type()? {
-                        AuthorizerType::Request => AuthorizerKind::RestRequest,
-                        AuthorizerType::Token => AuthorizerKind::RestToken,
-                        _ => return None,
-                    };
-                    Some(Authorizer {
-                        name: a.name().unwrap_or_default().to_owned(),
-                        kind,
-                        ttl_secs: a
-                            .authorizer_result_ttl_in_seconds()
-                            .and_then(|t| u32::try_from(t).ok()),
-                        identity_sources: a
-                            .identity_source()
-                            .unwrap_or_default()
-                            .split(',')
-                            .map(str::trim)
-                            .filter(|s| !s.is_empty())
-                            .map(str::to_owned)
-                            .collect(),
-                    })
-                })
-                .collect(),
-        ))
-    }
+/// A REST API's `TOKEN` and `REQUEST` authorizers.
+fn rest_authorizers(
+    api_id: &str,
+    items: &[aws_sdk_apigateway::types::Authorizer],
+) -> Vec<Authorizer> {
+    use aws_sdk_apigateway::types::AuthorizerType;
+    items
+        .iter()
+        .filter_map(|a| {
+            let kind = match a.r#type()? {
+                AuthorizerType::Request => AuthorizerKind::RestRequest,
+                AuthorizerType::Token => AuthorizerKind::RestToken,
+                _ => return None,
+            };
+            Some(Authorizer {
+                api_id: api_id.to_owned(),
+                id: a.id().unwrap_or_default().to_owned(),
+                name: a.name().unwrap_or_default().to_owned(),
+                kind,
+                ttl_secs: a
+                    .authorizer_result_ttl_in_seconds()
+                    .and_then(|t| u32::try_from(t).ok()),
+                // One string, comma-separated (`method.request.header.A, ...`).
+                identity_sources: a
+                    .identity_source()
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+/// The API id of `<id>.execute-api.<region>.amazonaws.com`.
+pub fn execute_api_id(origin_domain: &str) -> Result<&str, String> {
+    origin_domain
+        .strip_suffix(".amazonaws.com")
+        .filter(|d| d.contains(".execute-api."))
+        .and_then(|d| d.split('.').next())
+        .ok_or_else(|| {
+            format!("{origin_domain} is not an execute-api domain (custom domain?): check the authorizer's cache settings by hand")
+        })
 }

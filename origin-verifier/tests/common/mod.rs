@@ -21,8 +21,8 @@ use edgeseal::{
     static_header_secret_json,
 };
 use origin_verifier::{
-    Authorizer, AuthorizerEvent, Config, CountingSource, MetricsSink, SdkSource, SecretsSource,
-    SourceError, VersionInfo,
+    Authorizer, AuthorizerEvent, Config, CountingSource, CurrentValue, MetricsSink, SdkSource,
+    SecretsSource, SourceError, VersionInfo,
 };
 use serde_json::Value;
 use zeroize::Zeroizing;
@@ -260,6 +260,11 @@ impl SecretsSource for Flaky {
     ) -> Result<Option<Zeroizing<String>>, SourceError> {
         self.outage("GetSecretValue")?;
         self.inner.get_version(secret_id, version_id).await
+    }
+
+    async fn get_current(&self, secret_id: &str) -> Result<Option<CurrentValue>, SourceError> {
+        self.outage("GetSecretValue")?;
+        self.inner.get_current(secret_id).await
     }
 }
 

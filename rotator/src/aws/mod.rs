@@ -58,12 +58,21 @@ pub enum Op {
     DeleteUsagePlanKey,
     /// `apigateway:GET /apikeys` (GetApiKeys)
     GetApiKeys,
-    /// `apigateway:POST /apikeys` (CreateApiKey)
+    /// `apigateway:POST /apikeys` (CreateApiKey), or `appsync:CreateApiKey`: one
+    /// target runs per rotator, so the name is unambiguous where it is used.
     CreateApiKey,
-    /// `apigateway:PATCH /apikeys/{id}` (UpdateApiKey)
+    /// `apigateway:PATCH /apikeys/{id}` (UpdateApiKey), or `appsync:UpdateApiKey`.
     UpdateApiKey,
-    /// `apigateway:DELETE /apikeys/{id}` (DeleteApiKey)
+    /// `apigateway:DELETE /apikeys/{id}` (DeleteApiKey), or `appsync:DeleteApiKey`.
     DeleteApiKey,
+    /// `wafv2:GetWebACL`
+    GetWebAcl,
+    /// `wafv2:UpdateWebACL`
+    UpdateWebAcl,
+    /// `appsync:ListApiKeys`
+    ListApiKeys,
+    /// `appsync:GetGraphqlApi`
+    GetGraphqlApi,
 }
 
 impl Op {
@@ -93,6 +102,10 @@ impl Op {
             Op::CreateApiKey => "CreateApiKey",
             Op::UpdateApiKey => "UpdateApiKey",
             Op::DeleteApiKey => "DeleteApiKey",
+            Op::GetWebAcl => "GetWebACL",
+            Op::UpdateWebAcl => "UpdateWebACL",
+            Op::ListApiKeys => "ListApiKeys",
+            Op::GetGraphqlApi => "GetGraphqlApi",
         }
     }
 }
@@ -110,6 +123,7 @@ impl Op {
                 | Op::UpdateDistribution
                 | Op::CreateUsagePlanKey
                 | Op::DeleteUsagePlanKey
+                | Op::UpdateWebAcl
                 | Op::CreateApiKey
                 | Op::UpdateApiKey
                 | Op::DeleteApiKey
@@ -131,6 +145,10 @@ pub enum ApiError {
     /// `UpdateDistribution`'s `IfMatch` no longer names the current config.
     #[error("{0}: the ETag is stale (PreconditionFailed)")]
     PreconditionFailed(Op),
+    /// `UpdateWebACL`'s `LockToken` no longer names the current web ACL
+    /// (`WAFOptimisticLockException`: someone changed it since it was read).
+    #[error("{0}: the web ACL changed since it was read (WAFOptimisticLockException)")]
+    StaleLockToken(Op),
     /// The resource does not exist.
     #[error("{op}: not found: {message}")]
     NotFound {
@@ -183,8 +201,37 @@ pub enum ApiError {
 pub struct SecretMetadata {
     /// `RotationEnabled`.
     pub rotation_enabled: bool,
+    /// The time between scheduled rotations, from `RotationRules` ([`rotation_interval`]).
+    pub rotation_interval: Option<std::time::Duration>,
     /// `VersionIdsToStages`.
     pub versions: BTreeMap<String, Vec<String>>,
+}
+
+/// The time between scheduled rotations from a secret's `RotationRules`:
+/// `AutomaticallyAfterDays`, or a `rate(N days|hours)` `ScheduleExpression` (which
+/// takes precedence); `None` for `cron(…)` schedules, whose gaps vary, and without a
+/// schedule.
+pub fn rotation_interval(
+    automatically_after_days: Option<i64>,
+    schedule_expression: Option<&str>,
+) -> Option<std::time::Duration> {
+    const HOUR: u64 = 3_600;
+    const DAY: u64 = 86_400;
+    if let Some(expression) = schedule_expression {
+        let inner = expression.trim().strip_prefix("rate(")?.strip_suffix(')')?;
+        let (count, unit) = inner.trim().split_once(' ')?;
+        let count: u64 = count.parse().ok()?;
+        let unit_secs = match unit.trim() {
+            "day" | "days" => DAY,
+            "hour" | "hours" => HOUR,
+            _ => return None,
+        };
+        return Some(std::time::Duration::from_secs(
+            count.checked_mul(unit_secs)?,
+        ));
+    }
+    let days = u64::try_from(automatically_after_days?).ok()?;
+    Some(std::time::Duration::from_secs(days.checked_mul(DAY)?))
 }
 
 impl SecretMetadata {
@@ -402,5 +449,33 @@ impl<T: DistributionApi> DistributionApi for Arc<T> {
 
     async fn staging_domain_names(&self, policy_id: &str) -> Result<Vec<String>, ApiError> {
         (**self).staging_domain_names(policy_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn the_rotation_interval_comes_from_days_or_a_rate_but_not_a_cron() {
+        assert_eq!(
+            super::rotation_interval(Some(30), None),
+            Some(Duration::from_secs(30 * 86_400))
+        );
+        assert_eq!(
+            super::rotation_interval(Some(30), Some("rate(10 days)")),
+            Some(Duration::from_secs(10 * 86_400))
+        );
+        assert_eq!(
+            super::rotation_interval(None, Some("rate(4 hours)")),
+            Some(Duration::from_secs(4 * 3_600))
+        );
+        assert_eq!(
+            super::rotation_interval(None, Some("cron(0 8 1 * ? *)")),
+            None
+        );
+        assert_eq!(super::rotation_interval(None, Some("rate(1 week)")), None);
+        assert_eq!(super::rotation_interval(None, None), None);
+        assert_eq!(super::rotation_interval(Some(-1), None), None);
     }
 }

@@ -29,12 +29,15 @@ where
             let code = e.code().unwrap_or("unknown").to_owned();
             let message = e.message().unwrap_or_default().to_owned();
             match code.as_str() {
-                "ResourceNotFoundException" | "NoSuchDistribution" | "NotFoundException" => {
-                    ApiError::NotFound { op, message }
-                }
+                "ResourceNotFoundException"
+                | "NoSuchDistribution"
+                | "NotFoundException"
+                | "WAFNonexistentItemException" => ApiError::NotFound { op, message },
                 "PreconditionFailed" => ApiError::PreconditionFailed(op),
                 // API Gateway (409): a key value already taken, a key already in a plan.
                 "ConflictException" => ApiError::Conflict { op, message },
+                // UpdateWebACL with a LockToken someone else's update made stale.
+                "WAFOptimisticLockException" => ApiError::StaleLockToken(op),
                 // CloudFront: `Throttling` / "Rate exceeded" (community.aws#296); Lambda
                 // and Secrets Manager name it `TooManyRequestsException` /
                 // `ThrottlingException`; API Gateway answers 429 `TooManyRequestsException`
@@ -56,7 +59,7 @@ where
 }
 
 /// An SDK request's `send()`, its error turned into an [`ApiError`] of `op`.
-trait OrApiError<T> {
+pub(crate) trait OrApiError<T> {
     fn or_api_error(self, op: Op) -> impl Future<Output = Result<T, ApiError>>;
 }
 
@@ -74,7 +77,7 @@ where
 }
 
 /// A field the rotator needs from `op`'s response ([`ApiError::Incomplete`] if absent).
-fn required<T>(op: Op, field: &'static str, value: Option<T>) -> Result<T, ApiError> {
+pub(crate) fn required<T>(op: Op, field: &'static str, value: Option<T>) -> Result<T, ApiError> {
     value.ok_or(ApiError::Incomplete { op, field })
 }
 
@@ -98,8 +101,13 @@ impl SecretsApi for SdkSecrets {
             .send()
             .or_api_error(Op::DescribeSecret)
             .await?;
+        let rules = out.rotation_rules();
         Ok(SecretMetadata {
             rotation_enabled: out.rotation_enabled().unwrap_or(false),
+            rotation_interval: super::rotation_interval(
+                rules.and_then(|r| r.automatically_after_days()),
+                rules.and_then(|r| r.schedule_expression()),
+            ),
             versions: out
                 .version_ids_to_stages()
                 .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())

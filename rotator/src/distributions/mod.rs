@@ -176,6 +176,19 @@ impl<C: DistributionApi> Distributions<C> {
         Ok(())
     }
 
+    /// Whether every distribution reports `Deployed` now (no wait): edges then run the
+    /// latest config only.
+    pub async fn all_deployed(&self, deadline: Instant) -> Result<bool, RotationError> {
+        for distribution in &self.ids {
+            if retry_throttled(deadline, || self.cdn.status(distribution)).await?
+                != DeployStatus::Deployed
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// With `WAIT_FOR_DEPLOYED`, wait until every distribution is `Deployed` (bounded by
     /// `deadline`; [`RotationError::NotDeployed`] then). Without it, return at once.
     pub async fn settle(&self, deadline: Instant) -> Result<(), RotationError> {

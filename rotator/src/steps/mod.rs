@@ -45,7 +45,8 @@ pub enum Outcome {
 pub struct Rotator<S, L, C> {
     config: Config,
     secrets: S,
-    probe: OriginProbe,
+    /// `None` for a target without an origin test (AppSync).
+    probe: Option<OriginProbe>,
     target: AnyTarget<L, C>,
 }
 
@@ -66,7 +67,7 @@ impl<S: SecretsApi, L: EdgeFunctionApi, C: DistributionApi> Rotator<S, L, C> {
 
     /// A rotator driving `target` (built by the caller).
     pub fn with_target(config: Config, secrets: S, target: AnyTarget<L, C>) -> Self {
-        let probe = OriginProbe::new(config.origin_test.clone());
+        let probe = config.origin_test.clone().map(OriginProbe::new);
         Self {
             config,
             secrets,
@@ -113,7 +114,7 @@ impl<S: SecretsApi, L: EdgeFunctionApi, C: DistributionApi> Rotator<S, L, C> {
             token,
             deadline,
             metadata: &meta,
-            probe: &self.probe,
+            probe: self.probe.as_ref(),
             secrets: &self.secrets,
         };
         // Boxed: a step's future is large in unoptimised builds, and a test thread's
@@ -122,6 +123,10 @@ impl<S: SecretsApi, L: EdgeFunctionApi, C: DistributionApi> Rotator<S, L, C> {
             AnyTarget::Signed(target) => Box::pin(self.step(target, event, &step)).await?,
             AnyTarget::StaticHeader(target) => Box::pin(self.step(target, event, &step)).await?,
             AnyTarget::ApiKey(target) => Box::pin(self.step(target, event, &step)).await?,
+            AnyTarget::Waf(target) => Box::pin(self.step(target, event, &step)).await?,
+            AnyTarget::AppSync(target) => {
+                Box::pin(self.step(target.as_ref(), event, &step)).await?
+            }
         };
         if outcome == Outcome::Done {
             info!("step done");

@@ -24,8 +24,10 @@
 //! `Rotator::run`.
 
 pub mod api_key;
+pub mod appsync;
 pub mod signed;
 pub mod static_header;
+pub mod waf;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -127,7 +129,7 @@ pub struct StepContext<'a> {
     pub(crate) token: &'a str,
     pub(crate) deadline: Instant,
     pub(crate) metadata: &'a SecretMetadata,
-    pub(crate) probe: &'a OriginProbe,
+    pub(crate) probe: Option<&'a OriginProbe>,
     pub(crate) secrets: &'a dyn ReadSecret,
 }
 
@@ -170,9 +172,16 @@ impl StepContext<'_> {
         stage: Stage,
     ) -> Result<(), RotationError> {
         let stage = stage.label();
-        let result = tokio::time::timeout_at(self.deadline, self.probe.probe(credential))
+        // Config gives every target that probes an origin an `ORIGIN_URL`.
+        let Some(probe) = self.probe else {
+            return Err(RotationError::Origin {
+                stage,
+                source: ProbeError::Request("no ORIGIN_URL is configured".into()),
+            });
+        };
+        let result = tokio::time::timeout_at(self.deadline, probe.probe(credential))
             .await
-            .unwrap_or(Err(ProbeError::Timeout(self.probe.test().timeout)));
+            .unwrap_or(Err(ProbeError::Timeout(probe.test().timeout)));
         match result {
             Ok(status) => {
                 info!(stage, status, "origin accepted the test request");
@@ -227,6 +236,11 @@ pub enum AnyTarget<L, C> {
     StaticHeader(static_header::StaticHeaderTarget<C>),
     /// `ROTATION_TARGET=api-gateway-api-key`.
     ApiKey(api_key::ApiKeyTarget<C>),
+    /// `ROTATION_TARGET=waf`.
+    Waf(waf::WafTarget<C>),
+    /// `ROTATION_TARGET=appsync-api-key` (its AppSync client is type-erased: the enum
+    /// names no client type of it).
+    AppSync(Box<appsync::AppSyncTarget>),
 }
 
 impl<L: EdgeFunctionApi, C: DistributionApi> AnyTarget<L, C> {
@@ -252,7 +266,43 @@ impl<L: EdgeFunctionApi, C: DistributionApi> AnyTarget<L, C> {
             TargetSettings::StaticHeader(settings) => AnyTarget::StaticHeader(
                 static_header::StaticHeaderTarget::new(config, settings.clone(), cdn),
             ),
-            TargetSettings::ApiKey(_) => return Err(SetupError::NeedsApiGateway),
+            // Its API Gateway client is built by the caller (`ApiKeyTarget::new`).
+            TargetSettings::ApiKey(_) => return Err(SetupError::MissingClient("API Gateway")),
+            // The web ACL's client is one more AWS client: built by `Self::waf`.
+            TargetSettings::Waf(..) => return Err(SetupError::MissingClient("WAFv2")),
+            // It needs an AppSync client, which this constructor is not given.
+            TargetSettings::AppSync(_) => return Err(SetupError::MissingClient("AppSync")),
         })
+    }
+
+    /// The AppSync target over `keys` (the SDK client, or a test's wrapper), or `None`
+    /// when `config` selects another target.
+    pub fn appsync(config: &Config, keys: impl appsync::AppSyncKeys + 'static) -> Option<Self> {
+        config.appsync().map(|settings| {
+            AnyTarget::AppSync(Box::new(appsync::AppSyncTarget::new(
+                config,
+                settings.clone(),
+                keys,
+            )))
+        })
+    }
+
+    /// The `waf` target `config` selects, changing the web ACL through `waf` (an
+    /// [`waf::SdkWaf`] in the web ACL's region, `WAF_REGION`).
+    pub fn waf(
+        config: &Config,
+        cdn: C,
+        waf: impl waf::WebAclApi + 'static,
+    ) -> Result<Self, SetupError> {
+        match &config.target {
+            TargetSettings::Waf(header, settings) => Ok(AnyTarget::Waf(waf::WafTarget::new(
+                config,
+                header.clone(),
+                settings.clone(),
+                cdn,
+                waf,
+            ))),
+            _ => Err(SetupError::MissingClient("a target other than waf")),
+        }
     }
 }

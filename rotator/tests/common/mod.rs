@@ -532,6 +532,9 @@ impl World {
         let initial_token = new_token();
 
         let (initial_value, initial_key) = match mode {
+            TargetKind::AppSyncApiKey => {
+                unreachable!("the AppSync target has its own world (target_appsync.rs)")
+            }
             TargetKind::Signed => {
                 let key = SigningKey::from_bytes(&random32()).unwrap();
                 (edgeseal::edgeseal_secret_json(&key).to_string(), Some(key))
@@ -539,7 +542,7 @@ impl World {
             TargetKind::ApiKey => {
                 panic!("the api-gateway-api-key target has its own world (target_api_key.rs)")
             }
-            TargetKind::StaticHeader => (
+            TargetKind::StaticHeader | TargetKind::Waf => (
                 format!(r#"{{"{FIELD}":"initialStaticValue0123456789abcdef"}}"#),
                 None,
             ),
@@ -619,11 +622,14 @@ impl World {
         let other_function_arn = format!("{}:1", unqualified(other_out.function_arn().unwrap()));
 
         let origin_kind = match mode {
+            TargetKind::AppSyncApiKey => {
+                unreachable!("the AppSync target has its own world (target_appsync.rs)")
+            }
             TargetKind::Signed => OriginKind::Signed,
-            TargetKind::StaticHeader => OriginKind::StaticHeader,
             TargetKind::ApiKey => {
                 panic!("the api-gateway-api-key target has its own world (target_api_key.rs)")
             }
+            TargetKind::StaticHeader | TargetKind::Waf => OriginKind::StaticHeader,
         };
         let origin = TestOrigin::start(origin_kind, sm.clone(), &secret).await;
         let cdn = Arc::new(FakeCloudFront::new(Duration::from_millis(30)));
@@ -632,6 +638,9 @@ impl World {
             new_token().replace('-', "")[..13].to_ascii_uppercase()
         );
         let config = match mode {
+            TargetKind::AppSyncApiKey => {
+                unreachable!("the AppSync target has its own world (target_appsync.rs)")
+            }
             TargetKind::Signed => distribution_config(
                 "api.example.com",
                 vec![
@@ -640,7 +649,7 @@ impl World {
                 ],
                 None,
             ),
-            TargetKind::StaticHeader | TargetKind::ApiKey => distribution_config(
+            TargetKind::StaticHeader | TargetKind::ApiKey | TargetKind::Waf => distribution_config(
                 "api.example.com",
                 vec![],
                 Some("initialStaticValue0123456789abcdef"),
@@ -824,6 +833,9 @@ impl World {
         }
 
         match self.mode {
+            TargetKind::AppSyncApiKey => {
+                unreachable!("the AppSync target has its own world (target_appsync.rs)")
+            }
             TargetKind::Signed => {
                 let keys = authorizer_keys(&self.sm, &self.secret).await;
                 let named: Vec<String> = configs.iter().flat_map(|c| self.edge_arns(c)).collect();
@@ -879,7 +891,7 @@ impl World {
                     );
                 }
             }
-            TargetKind::StaticHeader | TargetKind::ApiKey => {
+            TargetKind::StaticHeader | TargetKind::ApiKey | TargetKind::Waf => {
                 let accepted = accepted_static_values(&self.sm, &self.secret).await;
                 for config in &configs {
                     let values: Vec<&str> = custom_headers(config, HEADER).collect();
@@ -943,6 +955,9 @@ impl World {
         );
         let config = self.cdn.config(&self.distribution).unwrap();
         match self.mode {
+            TargetKind::AppSyncApiKey => {
+                unreachable!("the AppSync target has its own world (target_appsync.rs)")
+            }
             TargetKind::Signed => {
                 let keys = self.version_keys().await;
                 for arn in self.edge_arns(&config) {
@@ -952,7 +967,7 @@ impl World {
                     );
                 }
             }
-            TargetKind::StaticHeader | TargetKind::ApiKey => {
+            TargetKind::StaticHeader | TargetKind::ApiKey | TargetKind::Waf => {
                 let value = secret_value(&self.sm, &self.secret, token).await.unwrap();
                 let SecretValue::StaticHeader(v) = SecretValue::parse(&value, Some(FIELD)).unwrap()
                 else {

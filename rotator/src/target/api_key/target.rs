@@ -32,6 +32,7 @@ use crate::distributions::{Distributions, Guard};
 use crate::edits::custom_headers;
 use crate::error::RotationError;
 use crate::material::{parse_secret, random_header_value, wrong_kind};
+use crate::origin::ProbeError;
 use crate::target::static_header::OriginHeader;
 use crate::target::{Stage, StepContext, Target};
 
@@ -209,8 +210,13 @@ impl<C: DistributionApi> Target for ApiKeyTarget<C> {
             .duration_since(in_place.since)
             .unwrap_or_default();
         let not_before = Instant::now() + self.settings.propagation.saturating_sub(since_link);
+        // Config requires ORIGIN_URL for every target that puts a value on CloudFront.
+        let probe = step.probe.ok_or_else(|| RotationError::Origin {
+            stage: Stage::Pending.label(),
+            source: ProbeError::Request("no ORIGIN_URL is configured".into()),
+        })?;
         let accepted = wait_until_accepted(
-            || step.probe.probe(self.header.credential(pending)),
+            || probe.probe(self.header.credential(pending)),
             PROBE_PAUSE,
             not_before,
             step.deadline(),

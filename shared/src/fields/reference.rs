@@ -1,10 +1,11 @@
-//! Reading and rewriting the `Signature-Input` and `Signature` fields (RFC 8941
-//! dictionaries) with the `sfv` parser.
+//! The reference: the general-purpose `sfv` parser (RFC 9651) behind visitors, and the
+//! profile checks and `@signature-params` serialization on its values, as edgeseal
+//! verified before it had its own parser. Compiled for tests and the `sfv-reference`
+//! feature only; [`crate::differential`] compares the two.
 //!
-//! Verification parses with sfv's visitor API, so that nothing is copied out of the
-//! header but our own member, and so that a key seen twice can be rejected: RFC 8941
-//! would silently let the last duplicate win, which makes two parsers disagree about
-//! what was signed.
+//! The visitors copy nothing out of the header but our own member, and reject a key
+//! seen twice: RFC 8941 would silently let the last duplicate win, which makes two
+//! parsers disagree about what was signed.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -12,33 +13,16 @@ use std::fmt;
 use sfv::visitor::{
     DictionaryVisitor, EntryVisitor, Ignored, InnerListVisitor, ItemVisitor, ParameterVisitor,
 };
-use sfv::{BareItemFromInput, Dictionary, FieldType as _, KeyRef, Parser, StringRef};
+use sfv::{BareItemFromInput, KeyRef, Parser, StringRef};
 
+use sfv::{ListSerializer, RefBareItem};
+
+use super::{FieldLimits, PresentedSignature};
 use crate::error::Rejection;
-
-/// Bounds on what a verifier will parse, so that a hostile header costs little.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FieldLimits {
-    /// Longest accepted field value, in bytes.
-    pub max_field_bytes: usize,
-    /// Most dictionary members in one field.
-    pub max_members: usize,
-    /// Most covered components in our member.
-    pub max_components: usize,
-    /// Most parameters on our member.
-    pub max_params: usize,
-}
-
-impl Default for FieldLimits {
-    fn default() -> Self {
-        Self {
-            max_field_bytes: 4096,
-            max_members: 8,
-            max_components: 16,
-            max_params: 8,
-        }
-    }
-}
+use crate::key::KeyId;
+use crate::params::{Component, HMAC_SHA256, REQUIRED_COMPONENTS, SIGNED_PATH_PARAM};
+use crate::time::UnixTime;
+use crate::verify::SignatureCandidate;
 
 /// Our member of `Signature-Input`, borrowed from the field where it can be.
 #[derive(Debug, Default)]
@@ -116,19 +100,24 @@ pub(crate) fn parse_signature_input<'de>(
 }
 
 /// The base64 text of our member in a `Signature` field, found by scanning members at
-/// the top level (skipping the inside of strings, the only place a `,` or our label can
-/// appear otherwise).
+/// the top level (skipping the inside of strings and display strings, the only places
+/// a `,` or our label can appear otherwise). Only a string has escapes: in a display
+/// string (`%"..."`) a backslash is an ordinary character.
 fn member_text<'f>(field: &'f str, label: &str) -> Option<&'f str> {
     let bytes = field.as_bytes();
     let mut in_string = false;
+    let mut in_display_string = false;
     let mut escaped = false;
     let mut member_start = true;
     for (i, &b) in bytes.iter().enumerate() {
         if in_string {
             match (escaped, b) {
                 (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
+                (false, b'\\') => escaped = !in_display_string,
+                (false, b'"') => {
+                    in_string = false;
+                    in_display_string = false;
+                }
                 _ => {}
             }
             continue;
@@ -141,7 +130,10 @@ fn member_text<'f>(field: &'f str, label: &str) -> Option<&'f str> {
             }
         }
         match b {
-            b'"' => in_string = true,
+            b'"' => {
+                in_string = true;
+                in_display_string = i > 0 && bytes.get(i - 1) == Some(&b'%');
+            }
             b',' => member_start = true,
             _ => {}
         }
@@ -348,32 +340,127 @@ impl<'de> ItemVisitor<'de> for SignatureEntry<'_, 'de, '_> {
     }
 }
 
-/// Remove the member `label` from a dictionary field, keeping every other member.
-///
-/// The edge calls this on what the viewer sent before adding its own member, so a
-/// viewer can never smuggle a signature under our label, while signatures under other
-/// labels (another system's) pass through. Returns `None` when nothing is left, or when
-/// the field is not a valid dictionary (what cannot be parsed cannot be preserved, and
-/// is dropped rather than forwarded beside our member).
-///
-/// ```
-/// let kept = edgeseal::remove_member(r#"edgeseal=("@path");created=1, other=("@method");created=2"#, "edgeseal");
-/// assert_eq!(kept.as_deref(), Some(r#"other=("@method");created=2"#));
-/// assert_eq!(edgeseal::remove_member("edgeseal=:AAAA:", "edgeseal"), None);
-/// ```
-pub fn remove_member(field: &str, label: &str) -> Option<String> {
-    let mut dict: Dictionary = Parser::new(field).parse().ok()?;
-    dict.shift_remove(label);
-    dict.serialize()
+/// `Verifier::parse` on the reference: both fields through `sfv`, then the profile
+/// checks on its values. Also returns the covered components as read.
+pub(crate) fn parse(
+    label: &str,
+    tag: Option<&str>,
+    limits: &FieldLimits,
+    input_field: Option<&str>,
+    signature_field: Option<&str>,
+) -> Result<(SignatureCandidate<'static>, Vec<Component>), Rejection> {
+    let member = match input_field {
+        Some(field) => parse_signature_input(field, label, limits)?,
+        None => None,
+    };
+    let signature = match signature_field {
+        Some(field) => parse_signature(field, label, limits)?,
+        None => None,
+    };
+    match (member, signature) {
+        (None, None) => Err(Rejection::Missing),
+        (Some(member), Some(signature)) => check_member(tag, member, &signature),
+        _ => Err(Rejection::Unpaired),
+    }
 }
 
-/// Append `member` (a serialized `label=value` dictionary member) to what is left of a
-/// field after [`remove_member`].
-pub(crate) fn append_member(rest: Option<&str>, member: &str) -> String {
-    match rest {
-        Some(rest) => format!("{rest}, {member}"),
-        None => member.to_owned(),
+/// Read a component identifier as it appears in `Signature-Input`.
+fn component(name: &str) -> Result<Component, Rejection> {
+    match name {
+        "@method" => Ok(Component::Method),
+        "@authority" => Ok(Component::Authority),
+        "@path" => Ok(Component::Path),
+        "@query" => Ok(Component::Query),
+        _ if name.starts_with('@') => Err(Rejection::UnsupportedComponent),
+        _ => Component::header(name).map_err(|_| Rejection::Malformed),
     }
+}
+
+fn check_member(
+    tag: Option<&str>,
+    member: InputMember<'_>,
+    signature: &[u8],
+) -> Result<(SignatureCandidate<'static>, Vec<Component>), Rejection> {
+    let mut components = Vec::with_capacity(member.components.len());
+    for name in &member.components {
+        let component = component(name.as_str())?;
+        if components.contains(&component) {
+            return Err(Rejection::DuplicateMember);
+        }
+        components.push(component);
+    }
+
+    let mut created = None;
+    let mut expires = None;
+    let mut keyid = None;
+    let mut tag_seen: Option<Cow<'_, str>> = None;
+    let mut signed_path = None;
+    for (key, value) in &member.params {
+        match (key.as_str(), value) {
+            ("created", BareItemFromInput::Integer(v)) => {
+                created =
+                    Some(UnixTime::from_sf_integer(i64::from(*v)).ok_or(Rejection::Malformed)?);
+            }
+            ("expires", BareItemFromInput::Integer(v)) => {
+                expires =
+                    Some(UnixTime::from_sf_integer(i64::from(*v)).ok_or(Rejection::Malformed)?);
+            }
+            ("keyid", BareItemFromInput::String(v)) => keyid = Some(v.as_str()),
+            ("alg", BareItemFromInput::String(v)) if v.as_str() != HMAC_SHA256 => {
+                return Err(Rejection::WrongAlgorithm);
+            }
+            ("alg", BareItemFromInput::String(_)) => {}
+            ("tag", BareItemFromInput::String(v)) => tag_seen = Some(Cow::Borrowed(v.as_str())),
+            ("nonce", BareItemFromInput::String(_)) => {}
+            (SIGNED_PATH_PARAM, BareItemFromInput::String(v)) => {
+                signed_path = Some(v.as_str().to_owned());
+            }
+            ("created" | "expires" | "keyid" | "alg" | "tag" | "nonce" | SIGNED_PATH_PARAM, _) => {
+                return Err(Rejection::Malformed);
+            }
+            _ => {}
+        }
+    }
+    let (Some(created), Some(keyid)) = (created, keyid) else {
+        return Err(Rejection::MissingParameter);
+    };
+    if let Some(required) = tag
+        && tag_seen.as_deref() != Some(required)
+    {
+        return Err(Rejection::WrongTag);
+    }
+    if REQUIRED_COMPONENTS.iter().any(|c| !components.contains(c)) {
+        return Err(Rejection::MissingComponent);
+    }
+    let keyid = KeyId::new(keyid).map_err(|_| Rejection::Malformed)?;
+
+    let signature_params = serialize_member(&member);
+    let candidate = SignatureCandidate {
+        signature_params: Cow::Owned(signature_params),
+        created,
+        expires,
+        keyid,
+        signature: PresentedSignature::from_bytes(signature),
+        signed_path: signed_path.map(Cow::Owned),
+    };
+    Ok((candidate, components))
+}
+
+/// The `@signature-params` line: the received inner list and parameters, re-serialized.
+pub(crate) fn serialize_member(member: &InputMember<'_>) -> String {
+    let mut signature_params = String::with_capacity(192);
+    let mut list = ListSerializer::with_buffer(&mut signature_params);
+    let mut inner = list.inner_list();
+    for name in &member.components {
+        inner.bare_item(name.as_ref());
+    }
+    let mut params = inner.finish();
+    for (key, value) in &member.params {
+        params = params.parameter(key, RefBareItem::from(value));
+    }
+    let _ = params;
+    let _ = list.finish();
+    signature_params
 }
 
 #[cfg(test)]

@@ -1,0 +1,24 @@
+//! Target `appsync-api-key`: rotate an AWS AppSync API key that clients read from the
+//! secret (`{"APIKEY": "da2-…"}`, the format of the AWS blog's rotation function).
+//!
+//! Each rotation creates a new key (createSecret), tests it and the current one with a
+//! GraphQL query (testSecret), and after the labels moved retires the old key: its expiry
+//! is brought forward to the grace and it is deleted once the grace has passed
+//! (finishSecret). Nothing is deleted before it was tested, nor while a client may still
+//! hold it. See `steps` for each step and `README.md` for the settings.
+
+pub mod api;
+pub mod graphql;
+pub mod marker;
+pub mod sdk;
+pub mod settings;
+pub mod steps;
+mod target;
+
+pub use api::{ApiKey, AppSyncKeys, SharedKeys};
+pub use graphql::{GraphqlProbe, GraphqlProbeError};
+pub use marker::KeyMarker;
+pub use sdk::SdkAppSync;
+pub use settings::AppSyncSettings;
+pub use steps::{AppSyncStepError, CurrentKey, PendingRetry, Retirement};
+pub use target::{AppSyncTarget, Clock};

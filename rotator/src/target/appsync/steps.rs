@@ -1,0 +1,475 @@
+//! The `appsync-api-key` target's work in each rotation step, as plain async functions
+//! over [`AppSyncKeys`] and [`GraphqlProbe`]. The Secrets Manager side (stage checks,
+//! reading and storing versions, moving labels) is the steps' own, not done here.
+//!
+//! - **createSecret** ([`create_key`]): a new key, valid `APPSYNC_KEY_VALIDITY_DAYS`,
+//!   described with a [`KeyMarker`] naming the secret and the token; a rerun for the same
+//!   token finds that key instead of making another (CreateApiKey is not idempotent).
+//! - **setSecret**: nothing; a new AppSync key is accepted as soon as it exists, next to
+//!   every other key. (The prior art deleted the old key here, before anything was
+//!   tested, while clients still used it.)
+//! - **testSecret** ([`test_keys`]): the GraphQL test query with the pending key, then
+//!   with the current one.
+//! - **finishSecret** ([`retire_keys`]), after the labels moved: the keys of versions
+//!   that are neither current nor pending are marked retired and their expiry is brought
+//!   forward to the grace (AppSync's 1-day minimum permitting); once the grace has passed
+//!   they are deleted. Failures are reported, never fatal.
+
+use std::time::Duration;
+
+use edgeseal::{Stage, StaticHeaderValue, UnixTime};
+
+use super::api::{ApiKey, AppSyncKeys};
+use super::graphql::{GraphqlProbe, GraphqlProbeError};
+use super::marker::KeyMarker;
+use super::settings::AppSyncSettings;
+use crate::aws::ApiError;
+
+const HOUR: u64 = 3_600;
+const DAY: u64 = 86_400;
+
+/// Why an AppSync step failed. Never carries a key.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AppSyncStepError {
+    /// An AppSync call failed.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// New keys would expire before the next rotation replaced them.
+    #[error(
+        "APPSYNC_KEY_VALIDITY_DAYS ({validity_days} days) does not outlive the rotation interval ({interval_secs} s) plus PREVIOUS_KEY_GRACE_SECS ({grace_secs} s): clients would hold an expired key before the next rotation; raise it or rotate more often"
+    )]
+    ValidityTooShort {
+        /// The configured validity.
+        validity_days: u64,
+        /// The secret's rotation interval.
+        interval_secs: u64,
+        /// The configured grace.
+        grace_secs: u64,
+    },
+    /// The pending version's key no longer exists in AppSync.
+    #[error(
+        "the AWSPENDING API key of version {version_id} is no longer in AppSync (deleted by hand?); a secret version cannot change its value, so cancel this rotation (remove AWSPENDING from that version) and rotate again"
+    )]
+    PendingKeyGone {
+        /// The pending version.
+        version_id: String,
+    },
+    /// The pending version's key has expired.
+    #[error(
+        "the AWSPENDING API key of version {version_id} expired at {expires}; cancel this rotation (remove AWSPENDING from that version) and rotate again"
+    )]
+    PendingKeyExpired {
+        /// The pending version.
+        version_id: String,
+        /// Its expiry.
+        expires: UnixTime,
+    },
+    /// The configuration test found the current key deleted (`expired: None`) or expired.
+    #[error(
+        "the AWSCURRENT API key is {}: clients holding it are refused; rotate now to give them a new one",
+        match expired { Some(at) => format!("expired (at {at})"), None => "no longer in AppSync".to_owned() }
+    )]
+    CurrentKeyUnusable {
+        /// When it expired, if it still exists.
+        expired: Option<UnixTime>,
+    },
+    /// The GraphQL endpoint (configured or from `GetGraphqlApi`) is not a usable URL.
+    #[error("the GraphQL endpoint {0:?} is not an absolute http(s) URL")]
+    BadEndpoint(String),
+    /// The test query with a key did not succeed.
+    #[error("GraphQL test with the {} key failed: {source}", stage.label())]
+    Rejected {
+        /// Which key.
+        stage: Stage,
+        /// Why.
+        #[source]
+        source: GraphqlProbeError,
+    },
+}
+
+/// `t` rounded down to the hour, as AppSync stores expiries.
+pub const fn floor_hour(t: UnixTime) -> UnixTime {
+    UnixTime::from_secs(t.as_secs() / HOUR * HOUR)
+}
+
+/// `t` rounded up to the hour.
+pub const fn ceil_hour(t: UnixTime) -> UnixTime {
+    floor_hour(t.plus_secs(HOUR - 1))
+}
+
+/// A new key's expiry: `validity` ahead, on the hour (so AppSync's rounding changes
+/// nothing, and what is asked for is what is stored).
+pub fn new_key_expiry(now: UnixTime, validity_secs: u64) -> UnixTime {
+    floor_hour(now.plus_secs(validity_secs))
+}
+
+/// A retired key's expiry: the grace ahead, but at least AppSync's minimum of 1 day
+/// after the update, on the hour and rounded up so that AppSync's rounding down cannot
+/// take it below that minimum.
+pub fn retired_key_expiry(now: UnixTime, grace: Duration) -> UnixTime {
+    ceil_hour(now.plus_secs(grace.as_secs().max(DAY)))
+}
+
+/// createSecret: the key to store as the pending version `token` of `secret_id`.
+///
+/// A key marked for this secret and token that AppSync still accepts is reused (a rerun
+/// after a lost answer or a failed `PutSecretValue`); otherwise one is created. With
+/// `rotation_interval` known, refuses a validity that would not outlive it plus the
+/// grace.
+pub async fn create_key<A: AppSyncKeys>(
+    api: &A,
+    settings: &AppSyncSettings,
+    secret_id: &str,
+    token: &str,
+    now: UnixTime,
+    rotation_interval: Option<Duration>,
+) -> Result<StaticHeaderValue, AppSyncStepError> {
+    if let Some(interval) = rotation_interval {
+        let needed = interval
+            .as_secs()
+            .saturating_add(settings.previous_key_grace.as_secs());
+        if settings.key_validity_secs() <= needed {
+            return Err(AppSyncStepError::ValidityTooShort {
+                validity_days: settings.key_validity_days,
+                interval_secs: interval.as_secs(),
+                grace_secs: settings.previous_key_grace.as_secs(),
+            });
+        }
+    }
+    let description = KeyMarker::new(secret_id, token).to_string();
+    let keys = api.list_api_keys(&settings.api_id).await?;
+    if let Some(existing) = keys
+        .into_iter()
+        .find(|k| k.description.as_deref() == Some(description.as_str()) && k.is_valid_at(now))
+    {
+        tracing::info!(api_id = %settings.api_id, "createSecret: reusing the API key made for this version");
+        return Ok(existing.key);
+    }
+    let created = api
+        .create_api_key(
+            &settings.api_id,
+            &description,
+            new_key_expiry(now, settings.key_validity_secs()),
+        )
+        .await?;
+    tracing::info!(
+        api_id = %settings.api_id,
+        expires = created.expires.as_secs(),
+        "createSecret: created an API key"
+    );
+    Ok(created.key)
+}
+
+/// The GraphQL endpoint testSecret calls: `APPSYNC_GRAPHQL_URL`, else the API's own.
+pub async fn graphql_endpoint<A: AppSyncKeys>(
+    api: &A,
+    settings: &AppSyncSettings,
+) -> Result<http::Uri, AppSyncStepError> {
+    if let Some(url) = &settings.graphql_url {
+        return Ok(url.clone());
+    }
+    let url = api.graphql_url(&settings.api_id).await?;
+    match url.parse::<http::Uri>() {
+        Ok(uri)
+            if matches!(uri.scheme_str(), Some("https" | "http")) && uri.authority().is_some() =>
+        {
+            Ok(uri)
+        }
+        _ => Err(AppSyncStepError::BadEndpoint(url)),
+    }
+}
+
+/// How testSecret retries the pending key. Whether AppSync accepts a key the moment
+/// CreateApiKey returns is not documented; a few spaced tries cover a short delay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PendingRetry {
+    /// Tries in all (at least 1).
+    pub attempts: u32,
+    /// Pause between tries.
+    pub delay: Duration,
+}
+
+impl Default for PendingRetry {
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            delay: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What testSecret found about the current key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CurrentKey {
+    /// The test query succeeded with it.
+    Accepted,
+    /// It is the pending key (a configuration test), tested once.
+    SameAsPending,
+    /// No current key to test (the secret held no key yet).
+    Absent,
+    /// AppSync no longer lists it (deleted by hand): clients holding it already fail, and
+    /// this rotation is what repairs them, so it goes on.
+    Gone,
+    /// It expired at this time: as for [`CurrentKey::Gone`].
+    Expired(UnixTime),
+}
+
+/// testSecret: the test query succeeds with `pending` (the key of version `pending_version`)
+/// and with `current` when AppSync still lists it as valid.
+#[allow(clippy::too_many_arguments)]
+pub async fn test_keys<A: AppSyncKeys>(
+    api: &A,
+    probe: &GraphqlProbe,
+    endpoint: &http::Uri,
+    settings: &AppSyncSettings,
+    pending_version: &str,
+    pending: &StaticHeaderValue,
+    current: Option<&StaticHeaderValue>,
+    now: UnixTime,
+    retry: PendingRetry,
+) -> Result<CurrentKey, AppSyncStepError> {
+    let keys = api.list_api_keys(&settings.api_id).await?;
+    pending_listed(&keys, pending_version, pending, now)?;
+    let mut attempt = 1;
+    loop {
+        match probe.query(endpoint, pending).await {
+            Ok(()) => break,
+            Err(source) if attempt >= retry.attempts.max(1) => {
+                return Err(AppSyncStepError::Rejected {
+                    stage: Stage::Pending,
+                    source,
+                });
+            }
+            Err(error) => {
+                tracing::info!(%error, attempt, "testSecret: pending key not accepted yet; retrying");
+                attempt += 1;
+                tokio::time::sleep(retry.delay).await;
+            }
+        }
+    }
+    let Some(current) = current else {
+        return Ok(CurrentKey::Absent);
+    };
+    if current == pending {
+        return Ok(CurrentKey::SameAsPending);
+    }
+    match keys.iter().find(|k| &k.key == current) {
+        None => Ok(CurrentKey::Gone),
+        Some(listed) if !listed.is_valid_at(now) => Ok(CurrentKey::Expired(listed.expires)),
+        Some(_) => probe
+            .query(endpoint, current)
+            .await
+            .map(|()| CurrentKey::Accepted)
+            .map_err(|source| AppSyncStepError::Rejected {
+                stage: Stage::Current,
+                source,
+            }),
+    }
+}
+
+/// The pending key of `pending_version` is listed and still valid.
+fn pending_listed(
+    keys: &[ApiKey],
+    pending_version: &str,
+    pending: &StaticHeaderValue,
+    now: UnixTime,
+) -> Result<(), AppSyncStepError> {
+    match keys.iter().find(|k| &k.key == pending) {
+        None => Err(AppSyncStepError::PendingKeyGone {
+            version_id: pending_version.to_owned(),
+        }),
+        Some(listed) if !listed.is_valid_at(now) => Err(AppSyncStepError::PendingKeyExpired {
+            version_id: pending_version.to_owned(),
+            expires: listed.expires,
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
+/// finishSecret, before the labels move: the pending key still exists and is valid, so
+/// that AWSCURRENT never moves to a key AppSync refuses (one deleted by hand meanwhile).
+pub async fn check_pending<A: AppSyncKeys>(
+    api: &A,
+    settings: &AppSyncSettings,
+    pending_version: &str,
+    pending: &StaticHeaderValue,
+    now: UnixTime,
+) -> Result<(), AppSyncStepError> {
+    let keys = api.list_api_keys(&settings.api_id).await?;
+    pending_listed(&keys, pending_version, pending, now)
+}
+
+/// The configuration test (`RotateImmediately=false`): the current key is listed, valid,
+/// and the test query succeeds with it. Changes nothing.
+pub async fn test_current<A: AppSyncKeys>(
+    api: &A,
+    probe: &GraphqlProbe,
+    endpoint: &http::Uri,
+    settings: &AppSyncSettings,
+    current: &StaticHeaderValue,
+    now: UnixTime,
+) -> Result<(), AppSyncStepError> {
+    let keys = api.list_api_keys(&settings.api_id).await?;
+    match keys.iter().find(|k| &k.key == current) {
+        None => Err(AppSyncStepError::CurrentKeyUnusable { expired: None }),
+        Some(listed) if !listed.is_valid_at(now) => Err(AppSyncStepError::CurrentKeyUnusable {
+            expired: Some(listed.expires),
+        }),
+        Some(_) => {
+            probe
+                .query(endpoint, current)
+                .await
+                .map_err(|source| AppSyncStepError::Rejected {
+                    stage: Stage::Current,
+                    source,
+                })
+        }
+    }
+}
+
+/// What [`retire_keys`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Retirement {
+    /// Keys newly marked retired (expiry brought forward where it was later).
+    pub retired: usize,
+    /// Keys deleted (grace over, or already expired).
+    pub deleted: usize,
+    /// Calls that failed; the keys concerned are dealt with by a later finishSecret.
+    pub failures: Vec<ApiError>,
+}
+
+/// finishSecret, after the labels moved: retire the keys of this secret that are neither
+/// `keep` (the current and any pending key) nor another secret's or a hand-made key.
+///
+/// `previous` is the version that just stopped being AWSCURRENT and its key: that key is
+/// retired even if edgeseal did not make it (the first rotation adopts the key the
+/// prior art, a template or an operator stored). A key edgeseal marked is retired at the
+/// first finishSecret that sees it outside `keep`: its marker records that time, and its
+/// expiry is brought forward to [`retired_key_expiry`]; once `PREVIOUS_KEY_GRACE_SECS`
+/// have passed since, or it has expired, a later finishSecret deletes it.
+pub async fn retire_keys<A: AppSyncKeys>(
+    api: &A,
+    settings: &AppSyncSettings,
+    secret_id: &str,
+    keep: &[&StaticHeaderValue],
+    previous: Option<(&str, &StaticHeaderValue)>,
+    now: UnixTime,
+) -> Retirement {
+    let mut report = Retirement::default();
+    let keys = match api.list_api_keys(&settings.api_id).await {
+        Ok(keys) => keys,
+        Err(e) => {
+            report.failures.push(e);
+            return report;
+        }
+    };
+    let grace = settings.previous_key_grace.as_secs();
+    for listed in &keys {
+        if keep.contains(&&listed.key) {
+            continue;
+        }
+        let ours = listed
+            .description
+            .as_deref()
+            .and_then(KeyMarker::parse)
+            .filter(|m| m.belongs_to(secret_id));
+        let marker = match (ours, previous) {
+            (Some(marker), _) => marker,
+            (None, Some((version_id, key))) if key == &listed.key => {
+                KeyMarker::new(secret_id, version_id)
+            }
+            _ => continue,
+        };
+        let due = match marker.retired_at {
+            _ if !listed.is_valid_at(now) => true,
+            Some(at) => now.secs_since(at) >= grace,
+            None => grace == 0,
+        };
+        let result = if due {
+            delete(api, settings, listed)
+                .await
+                .map(|()| report.deleted += 1)
+        } else if marker.retired_at.is_none() {
+            retire(api, settings, listed, marker, now)
+                .await
+                .map(|()| report.retired += 1)
+        } else {
+            Ok(())
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "finishSecret: could not retire an old API key; the next finishSecret retries");
+            report.failures.push(e);
+        }
+    }
+    report
+}
+
+async fn retire<A: AppSyncKeys>(
+    api: &A,
+    settings: &AppSyncSettings,
+    listed: &ApiKey,
+    marker: KeyMarker<'_>,
+    now: UnixTime,
+) -> Result<(), ApiError> {
+    let cap = retired_key_expiry(now, settings.previous_key_grace);
+    let expires = (listed.expires > cap).then_some(cap);
+    api.update_api_key(
+        &settings.api_id,
+        &listed.key,
+        &marker.retired(now).to_string(),
+        expires,
+    )
+    .await?;
+    tracing::info!(
+        version = marker.version_id,
+        expires = expires.unwrap_or(listed.expires).as_secs(),
+        "finishSecret: retired an old API key"
+    );
+    Ok(())
+}
+
+async fn delete<A: AppSyncKeys>(
+    api: &A,
+    settings: &AppSyncSettings,
+    listed: &ApiKey,
+) -> Result<(), ApiError> {
+    match api.delete_api_key(&settings.api_id, &listed.key).await {
+        // Deleted meanwhile (by hand, or a lost answer to our own delete): done.
+        Ok(()) | Err(ApiError::NotFound { .. }) => {
+            tracing::info!("finishSecret: deleted an old API key");
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiries_are_on_the_hour_and_inside_appsyncs_bounds() {
+        let now = UnixTime::from_secs(1_764_126_123); // 03:02:03 UTC
+        let new = new_key_expiry(now, 365 * DAY);
+        assert_eq!(new.as_secs() % HOUR, 0);
+        assert!(new.as_secs() <= now.as_secs() + 365 * DAY);
+        assert!(new.as_secs() > now.as_secs() + 364 * DAY);
+
+        let retired = retired_key_expiry(now, Duration::from_secs(3_600));
+        assert_eq!(retired.as_secs() % HOUR, 0);
+        assert!(
+            retired.as_secs() >= now.as_secs() + DAY,
+            "AppSync's minimum"
+        );
+        assert!(retired.as_secs() < now.as_secs() + DAY + HOUR);
+
+        let long_grace = retired_key_expiry(now, Duration::from_secs(3 * DAY));
+        assert!(long_grace.as_secs() >= now.as_secs() + 3 * DAY);
+        let on_the_hour = UnixTime::from_secs(1_764_126_000);
+        assert_eq!(
+            retired_key_expiry(on_the_hour, Duration::ZERO).as_secs(),
+            on_the_hour.as_secs() + DAY
+        );
+    }
+}

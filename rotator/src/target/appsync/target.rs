@@ -1,0 +1,267 @@
+//! [`AppSyncTarget`]: the `appsync-api-key` target behind the rotator's [`Target`] trait.
+
+use std::sync::Arc;
+
+use edgeseal::{SecretValue, StaticHeaderValue, UnixTime, static_header_secret_json};
+use tracing::{info, warn};
+use zeroize::Zeroizing;
+
+use super::api::{AppSyncKeys, SharedKeys};
+use super::graphql::GraphqlProbe;
+use super::settings::AppSyncSettings;
+use super::steps::{self, AppSyncStepError, CurrentKey, PendingRetry};
+use crate::config::Config;
+use crate::error::RotationError;
+use crate::target::{Stage, StepContext, Target};
+
+/// Where the target reads the time (the wall clock; tests move it forward to make keys
+/// expire, which moto's real-clock checks cannot).
+pub type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
+
+fn wall_clock() -> UnixTime {
+    UnixTime::from_secs(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    )
+}
+
+/// `ROTATION_TARGET=appsync-api-key`: an AppSync API key clients read from the secret.
+pub struct AppSyncTarget {
+    settings: AppSyncSettings,
+    /// `SECRET_KEY_NAME`: the JSON field holding the key.
+    field: String,
+    keys: SharedKeys,
+    probe: GraphqlProbe,
+    retry: PendingRetry,
+    clock: Clock,
+}
+
+impl AppSyncTarget {
+    /// The target over `keys` (the SDK client, or a test's wrapper).
+    pub fn new(
+        config: &Config,
+        settings: AppSyncSettings,
+        keys: impl AppSyncKeys + 'static,
+    ) -> Self {
+        let probe = GraphqlProbe::new(&settings.test_query, settings.test_timeout);
+        Self {
+            settings,
+            field: config.secret_key_name.clone(),
+            keys: SharedKeys::new(keys),
+            probe,
+            retry: PendingRetry::default(),
+            clock: Arc::new(wall_clock),
+        }
+    }
+
+    /// Read the time from `clock` instead of the wall clock.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Retry the pending key as `retry` says (default: 3 tries, 2 s apart).
+    #[must_use]
+    pub fn with_retry(mut self, retry: PendingRetry) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &AppSyncSettings {
+        &self.settings
+    }
+
+    fn now(&self) -> UnixTime {
+        (self.clock)()
+    }
+
+    fn parse_key(&self, value: &str, stage: Stage) -> Result<StaticHeaderValue, RotationError> {
+        match SecretValue::parse(value, Some(&self.field)) {
+            Ok(SecretValue::StaticHeader(key)) => Ok(key),
+            Ok(SecretValue::Hmac(_)) => Err(RotationError::BadSecret {
+                stage: stage.label(),
+                reason: "it holds an edgeseal signing key, not an AppSync API key".to_owned(),
+            }),
+            Err(e) => Err(RotationError::BadSecret {
+                stage: stage.label(),
+                reason: format!("{e} (expected {{\"{}\": \"<API key>\"}})", self.field),
+            }),
+        }
+    }
+
+    /// The key of `version_id` staged `stage`, if it can be read and parsed.
+    async fn stored_key(
+        &self,
+        step: &StepContext<'_>,
+        version_id: &str,
+        stage: Stage,
+    ) -> Option<StaticHeaderValue> {
+        match step.secret_value(version_id, stage.label()).await {
+            Ok(Some(value)) => self.parse_key(&value, stage).ok(),
+            Ok(None) => None,
+            Err(e) => {
+                warn!(error = %e, stage = stage.label(), "finishSecret: cannot read a version's key");
+                None
+            }
+        }
+    }
+}
+
+impl Target for AppSyncTarget {
+    type Material = StaticHeaderValue;
+
+    fn parse(
+        &self,
+        value: &str,
+        stage: Stage,
+        _version_id: &str,
+    ) -> Result<StaticHeaderValue, RotationError> {
+        self.parse_key(value, stage)
+    }
+
+    fn same_value(&self, a: &StaticHeaderValue, b: &StaticHeaderValue) -> bool {
+        a == b
+    }
+
+    async fn create(&self, step: &StepContext<'_>) -> Result<Zeroizing<String>, RotationError> {
+        let key = steps::create_key(
+            &self.keys,
+            &self.settings,
+            step.secret_id(),
+            step.token(),
+            self.now(),
+            step.metadata().rotation_interval,
+        )
+        .await?;
+        Ok(static_header_secret_json(&self.field, &key))
+    }
+
+    async fn set(
+        &self,
+        _step: &StepContext<'_>,
+        _pending: &StaticHeaderValue,
+    ) -> Result<(), RotationError> {
+        // AppSync accepts a new key next to the others from its creation; clients take it
+        // from the secret once it is AWSCURRENT. (The prior art deleted the old key here.)
+        info!("setSecret: nothing to change in AppSync");
+        Ok(())
+    }
+
+    async fn test(
+        &self,
+        step: &StepContext<'_>,
+        current: &StaticHeaderValue,
+        pending: &StaticHeaderValue,
+    ) -> Result<(), RotationError> {
+        let endpoint = steps::graphql_endpoint(&self.keys, &self.settings).await?;
+        let tested = steps::test_keys(
+            &self.keys,
+            &self.probe,
+            &endpoint,
+            &self.settings,
+            step.token(),
+            pending,
+            Some(current),
+            self.now(),
+            self.retry,
+        );
+        let outcome = tokio::time::timeout_at(step.deadline(), tested)
+            .await
+            .map_err(|_| AppSyncStepError::Rejected {
+                stage: Stage::Pending,
+                source: super::GraphqlProbeError::Timeout(self.settings.test_timeout),
+            })??;
+        match outcome {
+            CurrentKey::Gone => warn!(
+                "testSecret: the AWSCURRENT API key is no longer in AppSync (deleted by hand?); clients holding it are refused until this rotation completes"
+            ),
+            CurrentKey::Expired(at) => warn!(
+                expired_at = at.as_secs(),
+                "testSecret: the AWSCURRENT API key has expired; clients holding it are refused until this rotation completes"
+            ),
+            CurrentKey::Accepted | CurrentKey::SameAsPending | CurrentKey::Absent => {
+                info!("testSecret: AppSync accepts the pending and the current API key");
+            }
+        }
+        Ok(())
+    }
+
+    async fn test_configuration(
+        &self,
+        step: &StepContext<'_>,
+        current: &StaticHeaderValue,
+    ) -> Result<(), RotationError> {
+        let endpoint = steps::graphql_endpoint(&self.keys, &self.settings).await?;
+        let tested = steps::test_current(
+            &self.keys,
+            &self.probe,
+            &endpoint,
+            &self.settings,
+            current,
+            self.now(),
+        );
+        tokio::time::timeout_at(step.deadline(), tested)
+            .await
+            .map_err(|_| AppSyncStepError::Rejected {
+                stage: Stage::Current,
+                source: super::GraphqlProbeError::Timeout(self.settings.test_timeout),
+            })??;
+        Ok(())
+    }
+
+    async fn check_sent(
+        &self,
+        step: &StepContext<'_>,
+        pending: &StaticHeaderValue,
+    ) -> Result<(), RotationError> {
+        steps::check_pending(
+            &self.keys,
+            &self.settings,
+            step.token(),
+            pending,
+            self.now(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn finish(&self, step: &StepContext<'_>) {
+        // The labels have moved: the token is AWSCURRENT, the version that was AWSCURRENT
+        // when the step began is AWSPREVIOUS.
+        let Some(new) = self.stored_key(step, step.token(), Stage::Current).await else {
+            warn!(
+                "finishSecret: the new AWSCURRENT key cannot be read; old API keys are retired by a later finishSecret"
+            );
+            return;
+        };
+        let previous_id = step
+            .metadata()
+            .version_with(Stage::Current.label())
+            .filter(|id| *id != step.token());
+        let previous = match previous_id {
+            Some(id) => self
+                .stored_key(step, id, Stage::Previous)
+                .await
+                .map(|key| (id, key)),
+            None => None,
+        };
+        let report = steps::retire_keys(
+            &self.keys,
+            &self.settings,
+            step.secret_id(),
+            &[&new],
+            previous.as_ref().map(|(id, key)| (*id, key)),
+            self.now(),
+        )
+        .await;
+        info!(
+            retired = report.retired,
+            deleted = report.deleted,
+            failed = report.failures.len(),
+            "finishSecret: old API keys retired"
+        );
+    }
+}
