@@ -164,6 +164,16 @@ impl StepContext<'_> {
         self.secrets.read(self.secret_id, version_id, stage).await
     }
 
+    /// The origin probe, for targets that probe repeatedly; config gives every target
+    /// that probes an origin an `ORIGIN_URL`, so its absence fails the step (`stage`
+    /// names the value that would have been sent).
+    pub(crate) fn origin_probe(&self, stage: Stage) -> Result<&OriginProbe, RotationError> {
+        self.probe.ok_or_else(|| RotationError::Origin {
+            stage: stage.label(),
+            source: ProbeError::Request("no ORIGIN_URL is configured".into()),
+        })
+    }
+
     /// Send the origin test with `credential`; the value's `stage` names it in logs and
     /// errors. Bounded by the probe's timeout and the step's deadline.
     pub async fn probe(
@@ -171,14 +181,8 @@ impl StepContext<'_> {
         credential: Credential<'_>,
         stage: Stage,
     ) -> Result<(), RotationError> {
+        let probe = self.origin_probe(stage)?;
         let stage = stage.label();
-        // Config gives every target that probes an origin an `ORIGIN_URL`.
-        let Some(probe) = self.probe else {
-            return Err(RotationError::Origin {
-                stage,
-                source: ProbeError::Request("no ORIGIN_URL is configured".into()),
-            });
-        };
         let result = tokio::time::timeout_at(self.deadline, probe.probe(credential))
             .await
             .unwrap_or(Err(ProbeError::Timeout(probe.test().timeout)));

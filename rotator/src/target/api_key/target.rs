@@ -32,7 +32,6 @@ use crate::distributions::{Distributions, Guard};
 use crate::edits::custom_headers;
 use crate::error::RotationError;
 use crate::material::{parse_secret, random_header_value, wrong_kind};
-use crate::origin::ProbeError;
 use crate::target::static_header::OriginHeader;
 use crate::target::{Stage, StepContext, Target};
 
@@ -210,11 +209,7 @@ impl<C: DistributionApi> Target for ApiKeyTarget<C> {
             .duration_since(in_place.since)
             .unwrap_or_default();
         let not_before = Instant::now() + self.settings.propagation.saturating_sub(since_link);
-        // Config requires ORIGIN_URL for every target that puts a value on CloudFront.
-        let probe = step.probe.ok_or_else(|| RotationError::Origin {
-            stage: Stage::Pending.label(),
-            source: ProbeError::Request("no ORIGIN_URL is configured".into()),
-        })?;
+        let probe = step.origin_probe(Stage::Pending)?;
         let accepted = wait_until_accepted(
             || probe.probe(self.header.credential(pending)),
             PROBE_PAUSE,

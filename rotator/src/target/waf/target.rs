@@ -13,7 +13,6 @@ use super::settings::WafSettings;
 use crate::aws::DistributionApi;
 use crate::config::Config;
 use crate::error::RotationError;
-use crate::origin::ProbeError;
 use crate::target::static_header::{StaticHeaderSettings, StaticHeaderTarget};
 use crate::target::{Stage, StepContext, Target};
 
@@ -120,11 +119,7 @@ impl<C: DistributionApi> Target for WafTarget<C> {
         )
         .await?;
         let credential = self.inner.header().credential(pending);
-        // Config requires ORIGIN_URL for every target that puts a value on CloudFront.
-        let probe = step.probe.ok_or_else(|| RotationError::Origin {
-            stage: Stage::Pending.label(),
-            source: ProbeError::Request("no ORIGIN_URL is configured".into()),
-        })?;
+        let probe = step.origin_probe(Stage::Pending)?;
         let settled =
             wait_until_let_through(|| probe.probe(credential), &self.settings, step.deadline())
                 .await?;
