@@ -36,11 +36,33 @@ pub enum Agreement {
 /// Compare [`Verifier::parse`] with the reference on `request` (the candidate's every
 /// value, the covered components, or the rejection), and each field on its own:
 /// `Signature-Input` (our member's `@signature-params` line) and `Signature` (our
-/// member's bytes).
+/// member's bytes). Where the fast path for the signer's own serialization reads a
+/// field, it must read exactly what the general parser reads from it.
 pub fn compare(verifier: &Verifier, request: &RequestView) -> Result<Agreement, Disagreement> {
     let input = request.header("signature-input");
     let signature = request.header("signature");
     let (label, limits) = (verifier.label(), verifier.limits());
+
+    if let Some(field) = input.as_deref()
+        && let Some(fast) = fields::signer_shaped_signature_input(field, label, limits)
+    {
+        let general = fields::parse_signature_input_general(field, label, limits);
+        if general.as_ref().ok().and_then(Option::as_ref) != Some(&fast) {
+            return Err(Disagreement(format!(
+                "signature-input {field:?}: the fast path read {fast:?}, the general parser {general:?}"
+            )));
+        }
+    }
+    if let Some(field) = signature.as_deref()
+        && let Some(fast) = fields::signer_shaped_signature(field, label, limits)
+    {
+        let general = fields::parse_signature_general(field, label, limits);
+        if general != Ok(Some(fast)) {
+            return Err(Disagreement(format!(
+                "signature {field:?}: the fast path read {fast:?}, the general parser {general:?}"
+            )));
+        }
+    }
 
     if let Some(field) = input.as_deref() {
         let ours = fields::parse_signature_input(field, label, limits)
@@ -92,6 +114,9 @@ pub fn compare(verifier: &Verifier, request: &RequestView) -> Result<Agreement, 
         ))),
     }
 }
+
+#[cfg(test)]
+mod signer_shaped;
 
 #[cfg(test)]
 mod tests {

@@ -13,7 +13,7 @@
 //! is a valid signature for the request that was refused).
 
 use subtle::ConstantTimeEq as _;
-use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use sha2::block_api::compress256;
 
@@ -50,18 +50,18 @@ pub(crate) struct PadStates {
 impl PadStates {
     /// The pad states for `key` (any length; RFC 2104 hashes keys longer than a block).
     pub(crate) fn new(key: &[u8]) -> Self {
-        let mut block = Zeroizing::new([0u8; BLOCK_LEN]);
+        let mut block = Wiped([0u8; BLOCK_LEN]);
         if key.len() > BLOCK_LEN {
             let mut hash = Sha256State::from_state(SHA256_IV);
             hash.update(key);
             let digest = hash.finish();
-            copy_prefix(block.as_mut_slice(), &digest.0);
+            copy_prefix(&mut block.0, &digest.0);
         } else {
-            copy_prefix(block.as_mut_slice(), key);
+            copy_prefix(&mut block.0, key);
         }
         Self {
-            inner: absorb_pad(&block, IPAD),
-            outer: absorb_pad(&block, OPAD),
+            inner: absorb_pad(&block.0, IPAD),
+            outer: absorb_pad(&block.0, OPAD),
         }
     }
 
@@ -89,12 +89,12 @@ impl PadStates {
 
 /// `K ^ pad`, zero-padded to a block, through one compression from H(0).
 fn absorb_pad(key_block: &[u8; BLOCK_LEN], pad: u8) -> [u32; 8] {
-    let mut block = Zeroizing::new(*key_block);
-    for byte in block.iter_mut() {
+    let mut block = Wiped(*key_block);
+    for byte in block.0.iter_mut() {
         *byte ^= pad;
     }
     let mut state = SHA256_IV;
-    compress256(&mut state, core::slice::from_ref(&*block));
+    compress256(&mut state, core::slice::from_ref(&block.0));
     state
 }
 
@@ -117,23 +117,74 @@ impl MacWriter<'_> {
         self.inner.update(data);
     }
 
-    /// The tag: the outer hash over the inner digest, one compression.
-    pub(crate) fn finish(self) -> Tag {
-        let inner_digest = self.inner.finish();
-        let mut outer = Sha256State {
-            state: *self.outer,
-            buffer: [0; BLOCK_LEN],
-            buffered: 0,
-            absorbed: BLOCK_LEN as u64,
-        };
-        outer.update(&inner_digest.0);
-        outer.finish()
+    /// The tag: the outer hash over the inner digest, one compression. The outer
+    /// message is always 32 bytes after the `K ^ opad` block, so its one block is
+    /// written out directly: the digest, `0x80`, zeros, and the length (96 bytes).
+    pub(crate) fn finish(mut self) -> Tag {
+        const OUTER_BITS: u64 = ((BLOCK_LEN + TAG_LEN) * 8) as u64;
+        let mut block = Wiped([0u8; BLOCK_LEN]);
+        let (digest, padding) = block.0.split_at_mut(TAG_LEN);
+        self.inner.finish_into(digest);
+        if let Some(marker) = padding.first_mut() {
+            *marker = 0x80;
+        }
+        let (_, length) = block.0.split_at_mut(BLOCK_LEN - LENGTH_LEN);
+        length.copy_from_slice(&OUTER_BITS.to_be_bytes());
+        let mut state = Wiped(*self.outer);
+        compress256(&mut state.0, core::slice::from_ref(&block.0));
+        let mut tag = Tag([0; TAG_LEN]);
+        write_words(&mut tag.0, &state.0);
+        tag
     }
+}
+
+/// `words` big-endian into `out` (as long as both last).
+fn write_words(out: &mut [u8], words: &[u32; 8]) {
+    for (chunk, word) in out.chunks_exact_mut(4).zip(words) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+}
+
+/// A buffer cleared when dropped (see [`wipe`]).
+struct Wiped<T: Zeroed>(T);
+
+impl<T: Zeroed> Drop for Wiped<T> {
+    fn drop(&mut self) {
+        wipe(&mut self.0);
+    }
+}
+
+/// Plain data with an all-zero value.
+trait Zeroed: Copy {
+    const ZERO: Self;
+}
+
+impl<const N: usize> Zeroed for [u8; N] {
+    const ZERO: Self = [0; N];
+}
+
+impl<const N: usize> Zeroed for [u32; N] {
+    const ZERO: Self = [0; N];
+}
+
+impl<const N: usize> Zeroed for [u64; N] {
+    const ZERO: Self = [0; N];
+}
+
+/// Overwrite `value` with zeros in a way the compiler must keep.
+///
+/// `zeroize`'s `Zeroize` for byte arrays writes one volatile byte at a time (64 stores
+/// per block, several blocks per MAC); a plain assignment followed by
+/// [`zeroize::optimization_barrier`] is the crate's documented alternative: the
+/// assignment compiles to a few vector stores and the barrier keeps it from being
+/// removed as a dead store.
+fn wipe<T: Zeroed>(value: &mut T) {
+    *value = T::ZERO;
+    zeroize::optimization_barrier(value);
 }
 
 /// SHA-256 from an arbitrary chaining value: the Merkle–Damgård loop around
 /// `compress256`. Zeroized on drop.
-#[derive(Zeroize, ZeroizeOnDrop)]
 struct Sha256State {
     state: [u32; 8],
     buffer: [u8; BLOCK_LEN],
@@ -141,6 +192,13 @@ struct Sha256State {
     buffered: usize,
     /// Bytes compressed into `state` so far, pad block included.
     absorbed: u64,
+}
+
+impl Drop for Sha256State {
+    fn drop(&mut self) {
+        wipe(&mut self.state);
+        wipe(&mut self.buffer);
+    }
 }
 
 impl Sha256State {
@@ -153,7 +211,21 @@ impl Sha256State {
         }
     }
 
-    fn update(&mut self, mut data: &[u8]) {
+    fn update(&mut self, data: &[u8]) {
+        // The usual case when a signature base arrives piece by piece: the piece fits in
+        // the block being filled.
+        let filled = self.buffered + data.len();
+        if let Some(free) = self.buffer.get_mut(self.buffered..filled)
+            && filled < BLOCK_LEN
+        {
+            free.copy_from_slice(data);
+            self.buffered = filled;
+            return;
+        }
+        self.update_across_blocks(data);
+    }
+
+    fn update_across_blocks(&mut self, mut data: &[u8]) {
         if self.buffered > 0 {
             let take = (BLOCK_LEN - self.buffered).min(data.len());
             let (head, rest) = data.split_at(take);
@@ -171,45 +243,69 @@ impl Sha256State {
         }
         // Whole blocks straight from the caller's bytes, no copy.
         let (blocks, tail) = data.as_chunks::<BLOCK_LEN>();
-        compress256(&mut self.state, blocks);
-        self.absorbed += (blocks.len() * BLOCK_LEN) as u64;
+        if !blocks.is_empty() {
+            compress256(&mut self.state, blocks);
+            self.absorbed += (blocks.len() * BLOCK_LEN) as u64;
+        }
         copy_prefix(&mut self.buffer, tail);
         self.buffered = tail.len();
     }
 
     /// FIPS 180-4 §5.1.1: `0x80`, zeros, then the message length in bits, big-endian.
-    fn finish(mut self) -> Tag {
+    /// The padding is written into the buffer, which is wiped with the rest on drop.
+    fn finish_into(&mut self, digest: &mut [u8]) {
         let bits = (self.absorbed + self.buffered as u64) * 8;
-        let mut block = Zeroizing::new(self.buffer);
-        let mut after_message = block.iter_mut().skip(self.buffered);
+        let mut after_message = self.buffer.iter_mut().skip(self.buffered);
         if let Some(marker) = after_message.next() {
             *marker = 0x80;
         }
         after_message.for_each(|byte| *byte = 0);
         if self.buffered + 1 > BLOCK_LEN - LENGTH_LEN {
-            compress256(&mut self.state, core::slice::from_ref(&*block));
-            block.fill(0);
+            compress256(&mut self.state, core::slice::from_ref(&self.buffer));
+            self.buffer.fill(0);
         }
-        let (_, length) = block.split_at_mut(BLOCK_LEN - LENGTH_LEN);
+        let (_, length) = self.buffer.split_at_mut(BLOCK_LEN - LENGTH_LEN);
         length.copy_from_slice(&bits.to_be_bytes());
-        compress256(&mut self.state, core::slice::from_ref(&*block));
+        compress256(&mut self.state, core::slice::from_ref(&self.buffer));
+        self.buffered = 0;
+        write_words(digest, &self.state);
+    }
+
+    fn finish(mut self) -> Tag {
         let mut tag = Tag([0; TAG_LEN]);
-        for (out, word) in tag.0.chunks_exact_mut(4).zip(self.state) {
-            out.copy_from_slice(&word.to_be_bytes());
-        }
+        self.finish_into(&mut tag.0);
         tag
     }
 }
 
 /// An HMAC-SHA256 tag. Zeroized on drop (an expected tag that did not match is a valid
 /// signature for someone else's request); compared only in constant time.
-#[derive(Zeroize, ZeroizeOnDrop)]
 pub(crate) struct Tag([u8; TAG_LEN]);
 
+impl Drop for Tag {
+    fn drop(&mut self) {
+        wipe(&mut self.0);
+    }
+}
+
 impl Tag {
-    /// Whether `presented` is this tag, in time independent of where they differ.
+    /// Whether `presented` is this tag, in time independent of where they differ
+    /// (compared as four 64-bit words: `subtle` compares a slice element by element,
+    /// each behind an optimization barrier).
     pub(crate) fn matches(&self, presented: &[u8]) -> bool {
-        self.0.as_slice().ct_eq(presented).into()
+        let Ok(presented) = <&[u8; TAG_LEN]>::try_from(presented) else {
+            return false;
+        };
+        let words = |bytes: &[u8; TAG_LEN]| -> [u64; TAG_LEN / 8] {
+            let mut words = [0u64; TAG_LEN / 8];
+            for (word, chunk) in words.iter_mut().zip(bytes.as_chunks::<8>().0) {
+                *word = u64::from_ne_bytes(*chunk);
+            }
+            words
+        };
+        let expected = Wiped(words(&self.0));
+        let presented = words(presented);
+        expected.0.as_slice().ct_eq(presented.as_slice()).into()
     }
 
     /// The tag's bytes, to encode into a `Signature` field.

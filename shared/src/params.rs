@@ -29,6 +29,10 @@ pub const REQUIRED_COMPONENTS: [Component; 4] = [
     Component::Query,
 ];
 
+/// The covered components a [`Signer`](crate::Signer) writes: [`REQUIRED_COMPONENTS`]
+/// as a serialized inner list, which is how its `@signature-params` line begins.
+pub(crate) const REQUIRED_INNER_LIST: &str = r#"("@method" "@authority" "@path" "@query")"#;
+
 /// A covered component (RFC 9421 §2): one of the derived components this profile can
 /// reproduce on both sides, or a header field by its lowercase name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -91,13 +95,16 @@ pub(crate) fn component_value<'r>(name: &str, request: &'r RequestView) -> Optio
         "@query" => Cow::Borrowed(request.query()),
         _ => request.header(name)?,
     };
-    // A line break or other control character would let one value forge the next
-    // line of the signature base.
-    // (A fold, not `all`: no early exit, so the loop is vectorized.)
-    let clean = value.bytes().fold(true, |clean, b| {
+    fits_in_base(&value).then_some(value)
+}
+
+/// Whether a component value can appear in a signature base: a line break or other
+/// control character would let one value forge the next line.
+pub(crate) fn fits_in_base(value: &str) -> bool {
+    // A fold, not `all`: no early exit, so the loop is vectorized.
+    value.bytes().fold(true, |clean, b| {
         clean & (b == b'\t' || (b >= 0x20 && b != 0x7f))
-    });
-    clean.then_some(value)
+    })
 }
 
 pub(crate) fn is_header_name(name: &str) -> bool {

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use crate::base::{SignatureBase, write_base};
+use crate::base::{SignatureBase, covered_components, write_signed_base};
 use crate::error::{ConfigError, Rejection};
 use crate::fields::{
     FieldLimits, InputMember, PresentedSignature, parse_signature, parse_signature_input,
@@ -234,12 +234,9 @@ impl Verifier {
     ) -> Result<bool, Rejection> {
         // The base goes straight into the MAC, piece by piece: no copy of it is made.
         let mut mac = key.mac_writer();
-        write_base(
-            request,
-            candidate.covered_components(),
-            &candidate.signature_params,
-            |piece| mac.update(piece.as_bytes()),
-        )?;
+        write_signed_base(request, &candidate.signature_params, |piece| {
+            mac.update(piece.as_bytes());
+        })?;
         let expected = mac.finish();
         Ok(expected.matches(&candidate.signature))
     }
@@ -321,20 +318,13 @@ impl SignatureCandidate<'_> {
 
     /// The covered component identifiers, in order (`@method`, `content-type`, ...).
     pub fn covered_components(&self) -> impl Iterator<Item = &str> {
-        // The serialized inner list: quoted identifiers, one space apart, and none holds
-        // a quote, a space or a `)` (each is a profile identifier: `check_identifier`).
-        let params = self.signature_params.as_bytes();
-        let end = params.iter().position(|&b| b == b')').unwrap_or(0);
-        let list = self.signature_params.get(1..end).unwrap_or_default();
-        list.split(' ')
-            .filter_map(|quoted| quoted.get(1..quoted.len().saturating_sub(1)))
-            .filter(|name| !name.is_empty())
+        covered_components(&self.signature_params)
     }
 
     /// The signature base this signature covers on `request`: what the verifier MACs
     /// (for diagnosing a mismatch; it holds no key material).
     pub fn signature_base(&self, request: &RequestView) -> Result<SignatureBase, Rejection> {
-        SignatureBase::from_names(request, self.covered_components(), &self.signature_params)
+        SignatureBase::of_signature(request, &self.signature_params)
     }
 
     /// The same candidate, owning everything it borrowed.

@@ -12,7 +12,7 @@ use crate::time::UnixTime;
 
 /// Our member of `Signature-Input`, read but not yet checked against the profile (that
 /// is the verifier's job, once both fields have parsed).
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) struct InputMember<'a> {
     /// The member's value in serialized form: the `@signature-params` line.
     pub(crate) signature_params: Cow<'a, str>,
@@ -23,7 +23,7 @@ pub(crate) struct InputMember<'a> {
 }
 
 /// What the profile asks of the covered components, noted while they are read.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Components {
     /// The first identifier, in order, that the profile does not support or that
     /// repeats an earlier one. Kept rather than returned, like [`Params::misfit`].
@@ -33,6 +33,14 @@ pub(crate) struct Components {
 }
 
 impl Components {
+    /// [`REQUIRED_COMPONENTS`], each once, and nothing else.
+    pub(super) fn exactly_required() -> Self {
+        Self {
+            misfit: None,
+            required: (1 << REQUIRED_COMPONENTS.len()) - 1,
+        }
+    }
+
     fn add<'a>(&mut self, name: &'a str, seen: &mut Few<'a>) {
         if self.misfit.is_some() {
             return;
@@ -59,7 +67,7 @@ impl Components {
 
 /// The signature parameters edgeseal reads. Unknown parameters are covered by the MAC
 /// through `@signature-params`, so they cannot be altered and need not be understood.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Params<'a> {
     pub(crate) created: Option<UnixTime>,
     pub(crate) expires: Option<UnixTime>,
@@ -122,8 +130,22 @@ impl<'a> Params<'a> {
     }
 }
 
-/// Parse `Signature-Input` and return our member, if there is one.
+/// Parse `Signature-Input` and return our member, if there is one: the signer's own
+/// serialization through [`fast`](super::fast), anything else through
+/// [`parse_signature_input_general`].
 pub(crate) fn parse_signature_input<'a>(
+    field: &'a str,
+    label: &str,
+    limits: &FieldLimits,
+) -> Result<Option<InputMember<'a>>, Rejection> {
+    match super::fast::signature_input(field, label, limits) {
+        Some(member) => Ok(Some(member)),
+        None => parse_signature_input_general(field, label, limits),
+    }
+}
+
+/// [`parse_signature_input`] by the dictionary grammar, whatever the field's shape.
+pub(crate) fn parse_signature_input_general<'a>(
     field: &'a str,
     label: &str,
     limits: &FieldLimits,

@@ -8,12 +8,18 @@
 //! reference, in [`reference`], compiled for tests and the `sfv-reference` feature)
 //! does, with the same rejection, and reads the same values; the differential tests
 //! and the `signature_differential` fuzz target check that on every input they make.
+//! Fields exactly as edgeseal's signer writes them (one member each, in its one
+//! serialization) are read by [`fast`] with a few literal comparisons; anything else
+//! goes through the grammar. The fast path never rejects: it reads the signer's shape
+//! or hands the field to the grammar, and the differential tests check that it reads
+//! what the grammar reads.
 //! Rewriting a field (the edge removing a viewer's member) still goes through `sfv`.
 
 use sfv::{Dictionary, FieldType as _, Parser};
 
 use crate::error::Rejection;
 
+mod fast;
 mod few;
 mod input;
 #[cfg(any(test, feature = "sfv-reference"))]
@@ -22,8 +28,16 @@ mod scan;
 mod serialize;
 mod signature;
 
+#[cfg(any(test, feature = "sfv-reference"))]
+pub(crate) use self::fast::{
+    signature as signer_shaped_signature, signature_input as signer_shaped_signature_input,
+};
 pub(crate) use self::few::Few;
+#[cfg(any(test, feature = "sfv-reference"))]
+pub(crate) use self::input::parse_signature_input_general;
 pub(crate) use self::input::{InputMember, parse_signature_input};
+#[cfg(any(test, feature = "sfv-reference"))]
+pub(crate) use self::signature::parse_signature_general;
 pub(crate) use self::signature::{PresentedSignature, parse_signature};
 
 /// Bounds on what a verifier will parse, so that a hostile header costs little.

@@ -433,6 +433,28 @@ pub(super) const fn sextet(b: u8) -> Option<u8> {
     }
 }
 
+/// A byte's [`sextet`], or [`NOT_BASE64`] (a bit no sextet has): one table lookup, so
+/// that a run of characters is checked with an OR over their lookups.
+pub(super) fn sextet_or_flag(b: u8) -> u8 {
+    // Built at compile time, where an index out of bounds is a build error.
+    #[allow(clippy::indexing_slicing)]
+    const TABLE: [u8; 256] = {
+        let mut table = [NOT_BASE64; 256];
+        let mut b = 0;
+        while b < 256 {
+            if let Some(bits) = sextet(b as u8) {
+                table[b] = bits;
+            }
+            b += 1;
+        }
+        table
+    };
+    TABLE.get(usize::from(b)).copied().unwrap_or(NOT_BASE64)
+}
+
+/// What [`sextet_or_flag`] returns for a byte that is not a base64 character.
+pub(super) const NOT_BASE64: u8 = 0x40;
+
 /// Whether `text` decodes under [`CANONICAL_BASE64`] (checked without decoding): whole
 /// quanta, `=` only as one or two final pad characters, and the unused bits of the last
 /// character before them zero.

@@ -1,17 +1,31 @@
 //! `Signature`: our member's bytes.
 
 use super::FieldLimits;
-use super::scan::{Bare, sextet};
+use super::scan::{Bare, sextet_or_flag};
 use crate::error::Rejection;
 use crate::mac::TAG_LEN;
 
-/// Parse `Signature` and return our member's base64 text, if there is one.
+/// Parse `Signature` and return our member's base64 text, if there is one: the signer's
+/// own serialization through [`fast`](super::fast), anything else through
+/// [`parse_signature_general`].
+pub(crate) fn parse_signature<'a>(
+    field: &'a str,
+    label: &str,
+    limits: &FieldLimits,
+) -> Result<Option<&'a str>, Rejection> {
+    match super::fast::signature(field, label, limits) {
+        Some(text) => Ok(Some(text)),
+        None => parse_signature_general(field, label, limits),
+    }
+}
+
+/// [`parse_signature`] by the dictionary grammar, whatever the field's shape.
 ///
 /// The bytes must be written in canonical base64: a decoder that ignores the unused bits
 /// of the last character would otherwise accept several spellings of one signature. A
 /// spelling that is valid but not canonical is refused once the whole field has parsed
 /// (an error elsewhere in the field is reported first).
-pub(crate) fn parse_signature<'a>(
+pub(crate) fn parse_signature_general<'a>(
     field: &'a str,
     label: &str,
     limits: &FieldLimits,
@@ -72,19 +86,21 @@ impl PresentedSignature {
             bytes: [0; TAG_LEN],
             tag_length: true,
         };
-        let (mut bits, mut held, mut written) = (0u32, 0u32, 0);
-        for b in body.bytes() {
-            bits = bits << 6 | u32::from(sextet(b).unwrap_or(0));
-            held += 6;
-            if held >= 8 {
-                held -= 8;
-                if let Some(slot) = presented.bytes.get_mut(written) {
-                    *slot = (bits >> held) as u8;
-                }
-                written += 1;
-                bits &= (1 << held) - 1;
-            }
+        // Four characters to three bytes: 40 characters make 30 bytes, the last 3
+        // characters the last 2 bytes (and 2 unused bits).
+        let bits = |chars: &[u8]| {
+            chars.iter().fold(0u32, |bits, &c| {
+                bits << 6 | u32::from(sextet_or_flag(c) & 0x3f)
+            })
+        };
+        let (quads, last) = body.as_bytes().as_chunks::<4>();
+        let (triples, last_bytes) = presented.bytes.as_chunks_mut::<3>();
+        for (triple, quad) in triples.iter_mut().zip(quads) {
+            let [_, a, b, c] = bits(quad).to_be_bytes();
+            *triple = [a, b, c];
         }
+        let [_, a, b, _] = (bits(last) << 6).to_be_bytes();
+        last_bytes.copy_from_slice(&[a, b]);
         presented
     }
 }
@@ -95,5 +111,34 @@ impl std::ops::Deref for PresentedSignature {
     /// The bytes, or none when their length is not a tag's.
     fn deref(&self) -> &[u8] {
         if self.tag_length { &self.bytes } else { &[] }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// The four-characters-at-a-time decoder reads every tag as the base64 crate does.
+        #[test]
+        fn tags_decode_as_base64_does(bytes in any::<[u8; TAG_LEN]>()) {
+            let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+            prop_assert_eq!(&*PresentedSignature::from_base64(&text), bytes.as_slice());
+        }
+    }
+
+    #[test]
+    fn other_lengths_present_no_tag() {
+        for text in [
+            "",
+            "AAAA",
+            &"A".repeat(44),
+            &format!("{}==", "A".repeat(42)),
+        ] {
+            assert!(PresentedSignature::from_base64(text).is_empty(), "{text}");
+        }
     }
 }

@@ -1,0 +1,145 @@
+//! The fields exactly as edgeseal's own [`Signer`](crate::Signer) writes them, read with
+//! a few literal comparisons instead of the general dictionary parser.
+//!
+//! A signed request normally carries one member in each field, in the one serialization
+//! the signer produces (`params::serialize_signature_params_with`, `sign_serialized`):
+//!
+//! ```text
+//! Signature-Input: LABEL=("@method" "@authority" "@path" "@query");created=N[;expires=N];keyid="K";alg="hmac-sha256"[;tag="T"][;edgeseal-path="P"]
+//! Signature:       LABEL=:<43 base64 characters>=:
+//! ```
+//!
+//! These functions recognize exactly that shape and read the same values the general
+//! parser ([`super::input`], [`super::signature`]) reads from it. They never reject:
+//! anything else (another member, a space, a leading zero, an escape in a string, a
+//! limit that would bite, ...) returns `None` and goes to the general parser, which
+//! decides. The differential tests compare the two on real signer output and on every
+//! one-byte edit of it.
+
+use std::borrow::Cow;
+
+use super::FieldLimits;
+use super::input::{Components, InputMember, Params};
+use super::scan::{NOT_BASE64, sextet_or_flag};
+use crate::params::{REQUIRED_COMPONENTS, REQUIRED_INNER_LIST, SIGNED_PATH_PARAM};
+use crate::time::UnixTime;
+
+/// Our member of `Signature-Input` when the field is exactly one member as the signer
+/// writes it; `None` means "ask the general parser", never "invalid".
+pub(crate) fn signature_input<'a>(
+    field: &'a str,
+    label: &str,
+    limits: &FieldLimits,
+) -> Option<InputMember<'a>> {
+    if field.len() > limits.max_field_bytes
+        || limits.max_members == 0
+        || limits.max_components < REQUIRED_COMPONENTS.len()
+    {
+        return None;
+    }
+    let signature_params = field.strip_prefix(label)?.strip_prefix('=')?;
+    let mut rest = parameter(
+        signature_params.strip_prefix(REQUIRED_INNER_LIST)?,
+        "created",
+    )?;
+    let created = integer(&mut rest)?;
+    let mut count = 1;
+    let expires = match parameter(rest, "expires") {
+        Some(after) => {
+            rest = after;
+            count += 1;
+            Some(integer(&mut rest)?)
+        }
+        None => None,
+    };
+    rest = parameter(rest, "keyid")?;
+    let keyid = string(&mut rest)?;
+    rest = parameter(rest, "alg")?.strip_prefix(r#""hmac-sha256""#)?;
+    count += 2;
+    let tag = optional_string(&mut rest, "tag", &mut count)?;
+    let signed_path = optional_string(&mut rest, SIGNED_PATH_PARAM, &mut count)?;
+    if !rest.is_empty() || count > limits.max_params {
+        return None;
+    }
+    Some(InputMember {
+        signature_params: Cow::Borrowed(signature_params),
+        components: Components::exactly_required(),
+        params: Params {
+            created: Some(created),
+            expires,
+            keyid: Some(keyid),
+            tag,
+            signed_path,
+            misfit: None,
+        },
+    })
+}
+
+/// Our member's base64 text in `Signature` when the field is exactly one member holding
+/// a tag's 32 bytes in canonical base64; `None` means "ask the general parser".
+pub(crate) fn signature<'a>(field: &'a str, label: &str, limits: &FieldLimits) -> Option<&'a str> {
+    if field.len() > limits.max_field_bytes || limits.max_members == 0 {
+        return None;
+    }
+    let text = field.strip_prefix(label)?.strip_prefix("=:")?;
+    let text = text.strip_suffix(":")?;
+    // 32 bytes: 43 characters, the last with its 2 unused bits zero, and one `=`.
+    let body = text.strip_suffix('=')?;
+    let (&last, body_but_last) = body.as_bytes().split_last()?;
+    let seen = body_but_last
+        .iter()
+        .fold(0, |seen, &b| seen | sextet_or_flag(b));
+    let last_canonical = sextet_or_flag(last) & (NOT_BASE64 | 0b11) == 0;
+    (body.len() == 43 && seen & NOT_BASE64 == 0 && last_canonical).then_some(text)
+}
+
+/// `1*15DIGIT` without a leading zero (the serialized form of a non-negative integer),
+/// consumed from `rest`.
+fn integer(rest: &mut &str) -> Option<UnixTime> {
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let (written, after) = rest.split_at_checked(digits)?;
+    if digits == 0 || digits > 15 || (digits > 1 && written.starts_with('0')) {
+        return None;
+    }
+    let value = written
+        .bytes()
+        .fold(0u64, |value, d| value * 10 + u64::from(d - b'0'));
+    *rest = after;
+    Some(UnixTime::from_secs(value))
+}
+
+/// A string without escapes, `"` to `"`, consumed from `rest`; its content.
+fn string<'a>(rest: &mut &'a str) -> Option<&'a str> {
+    let (content, after) = rest.strip_prefix('"')?.split_once('"')?;
+    // A fold, not `all`: no early exit, so the check is vectorized.
+    let plain = content.bytes().fold(true, |plain, b| {
+        plain & ((0x20..=0x7e).contains(&b) & (b != b'\\'))
+    });
+    if !plain {
+        return None;
+    }
+    *rest = after;
+    Some(content)
+}
+
+/// What follows `;name=` at the start of `rest`, if that is how it starts.
+fn parameter<'a>(rest: &'a str, name: &str) -> Option<&'a str> {
+    rest.strip_prefix(';')?
+        .strip_prefix(name)?
+        .strip_prefix('=')
+}
+
+/// Parameter `name` with a string value, if `rest` starts with it: `Some(None)` when it
+/// does not, `None` when it does and no plain string follows.
+fn optional_string<'a>(
+    rest: &mut &'a str,
+    name: &str,
+    count: &mut usize,
+) -> Option<Option<&'a str>> {
+    let Some(after) = parameter(rest, name) else {
+        return Some(None);
+    };
+    *rest = after;
+    *count += 1;
+    string(rest).map(Some)
+}
