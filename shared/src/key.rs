@@ -77,9 +77,12 @@ impl SigningKey {
         self.pads.mac(message)
     }
 
-    /// [`mac`](Self::mac) over a message given in pieces.
-    pub(crate) fn mac_writer(&self) -> MacWriter<'_> {
-        self.pads.writer()
+    /// [`mac`](Self::mac) over a message `write` gives in pieces, unless it fails.
+    pub(crate) fn mac_pieces<E>(
+        &self,
+        write: impl FnOnce(&mut MacWriter<'_, '_>) -> Result<(), E>,
+    ) -> Result<Tag, E> {
+        self.pads.mac_pieces(write)
     }
 }
 

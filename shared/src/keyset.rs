@@ -53,6 +53,13 @@ impl fmt::Display for Stage {
     }
 }
 
+/// A key [`KeySet::find_entry_at`] accepts.
+pub(crate) struct Found<'k> {
+    pub(crate) keyid: &'k KeyId,
+    pub(crate) key: &'k SigningKey,
+    pub(crate) stage: Stage,
+}
+
 #[derive(Clone)]
 struct Entry {
     keyid: KeyId,
@@ -118,6 +125,13 @@ impl KeySet {
 
     /// The key for `keyid` and its stage, if it is accepted at `now`.
     pub fn find_at(&self, keyid: &str, now: UnixTime) -> Result<(&SigningKey, Stage), Rejection> {
+        self.find_entry_at(keyid, now)
+            .map(|found| (found.key, found.stage))
+    }
+
+    /// [`find_at`](Self::find_at), with the set's own [`KeyId`] (a verdict hands out
+    /// a clone of it instead of making one from the field's text).
+    pub(crate) fn find_entry_at(&self, keyid: &str, now: UnixTime) -> Result<Found<'_>, Rejection> {
         if self.entries.is_empty() {
             return Err(Rejection::NoKeys);
         }
@@ -128,7 +142,11 @@ impl KeySet {
             .ok_or(Rejection::UnknownKey)?;
         match entry.retired_at {
             Some(retired_at) if now >= retired_at => Err(Rejection::PreviousKeyRetired),
-            _ => Ok((&entry.key, entry.stage)),
+            _ => Ok(Found {
+                keyid: &entry.keyid,
+                key: &entry.key,
+                stage: entry.stage,
+            }),
         }
     }
 

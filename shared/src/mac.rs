@@ -52,7 +52,8 @@ impl PadStates {
     pub(crate) fn new(key: &[u8]) -> Self {
         let mut block = Wiped([0u8; BLOCK_LEN]);
         if key.len() > BLOCK_LEN {
-            let mut hash = Sha256State::from_state(SHA256_IV);
+            let mut buffer = [0; BUFFER_LEN];
+            let mut hash = Sha256State::new(SHA256_IV, &mut buffer);
             hash.update(key);
             let digest = hash.finish();
             copy_prefix(&mut block.0, &digest.0);
@@ -67,23 +68,35 @@ impl PadStates {
 
     /// HMAC-SHA256 of `message`.
     pub(crate) fn mac(&self, message: &[u8]) -> Tag {
-        let mut writer = self.writer();
-        writer.update(message);
-        writer.finish()
+        let written: Result<Tag, core::convert::Infallible> = self.mac_pieces(|writer| {
+            writer.update(message);
+            Ok(())
+        });
+        match written {
+            Ok(tag) => tag,
+            Err(never) => match never {},
+        }
     }
 
-    /// A MAC over a message given in pieces.
-    pub(crate) fn writer(&self) -> MacWriter<'_> {
-        MacWriter {
+    /// HMAC-SHA256 of a message that `write` gives to the writer in pieces, unless
+    /// `write` fails. The writer (its buffer is 512 bytes) lives in this frame and is
+    /// never moved, so it is never copied.
+    pub(crate) fn mac_pieces<E>(
+        &self,
+        write: impl FnOnce(&mut MacWriter<'_, '_>) -> Result<(), E>,
+    ) -> Result<Tag, E> {
+        // A plain local, borrowed by the writer: a buffer inside the writer's value
+        // was built and then copied into place (512 bytes, every MAC).
+        let mut buffer = [0; BUFFER_LEN];
+        let mut inner = Sha256State::new(self.inner, &mut buffer);
+        // The `K ^ ipad` block is already absorbed.
+        inner.absorbed = BLOCK_LEN as u64;
+        let mut writer = MacWriter {
             outer: &self.outer,
-            inner: Sha256State {
-                state: self.inner,
-                buffer: [0; BLOCK_LEN],
-                buffered: 0,
-                // The `K ^ ipad` block is already absorbed.
-                absorbed: BLOCK_LEN as u64,
-            },
-        }
+            inner,
+        };
+        write(&mut writer)?;
+        Ok(writer.finish())
     }
 }
 
@@ -106,12 +119,12 @@ fn copy_prefix(dst: &mut [u8], src: &[u8]) {
 }
 
 /// A MAC in progress. Its inner state is zeroized on drop.
-pub(crate) struct MacWriter<'k> {
+pub(crate) struct MacWriter<'k, 'b> {
     outer: &'k [u32; 8],
-    inner: Sha256State,
+    inner: Sha256State<'b>,
 }
 
-impl MacWriter<'_> {
+impl MacWriter<'_, '_> {
     /// Absorb the next piece of the message.
     pub(crate) fn update(&mut self, data: &[u8]) {
         self.inner.update(data);
@@ -120,7 +133,7 @@ impl MacWriter<'_> {
     /// The tag: the outer hash over the inner digest, one compression. The outer
     /// message is always 32 bytes after the `K ^ opad` block, so its one block is
     /// written out directly: the digest, `0x80`, zeros, and the length (96 bytes).
-    pub(crate) fn finish(mut self) -> Tag {
+    fn finish(&mut self) -> Tag {
         const OUTER_BITS: u64 = ((BLOCK_LEN + TAG_LEN) * 8) as u64;
         let mut block = Wiped([0u8; BLOCK_LEN]);
         let (digest, padding) = block.0.split_at_mut(TAG_LEN);
@@ -185,88 +198,104 @@ fn wipe<T: Zeroed>(value: &mut T) {
 
 /// SHA-256 from an arbitrary chaining value: the Merkle–Damgård loop around
 /// `compress256`. Zeroized on drop.
-struct Sha256State {
+///
+/// The message is gathered in a buffer of several blocks and compressed in as few calls
+/// as possible: a signature base (about 330 bytes, arriving in a handful of pieces)
+/// and its padding go through `compress256` in one call.
+struct Sha256State<'b> {
     state: [u32; 8],
-    buffer: [u8; BLOCK_LEN],
-    /// Bytes waiting in `buffer` (always < `BLOCK_LEN` between calls).
+    buffer: &'b mut [u8; BUFFER_LEN],
+    /// Bytes waiting in `buffer` (at most `BUFFER_LEN`).
     buffered: usize,
     /// Bytes compressed into `state` so far, pad block included.
     absorbed: u64,
 }
 
-impl Drop for Sha256State {
+/// Eight blocks: room for a typical signature base and its padding.
+const BUFFER_LEN: usize = 8 * BLOCK_LEN;
+
+impl Drop for Sha256State<'_> {
     fn drop(&mut self) {
         wipe(&mut self.state);
-        wipe(&mut self.buffer);
+        wipe(self.buffer);
     }
 }
 
-impl Sha256State {
-    fn from_state(state: [u32; 8]) -> Self {
+impl<'b> Sha256State<'b> {
+    /// From chaining value `state`, gathering the message in `buffer`.
+    fn new(state: [u32; 8], buffer: &'b mut [u8; BUFFER_LEN]) -> Self {
         Self {
             state,
-            buffer: [0; BLOCK_LEN],
+            buffer,
             buffered: 0,
             absorbed: 0,
         }
     }
 
     fn update(&mut self, data: &[u8]) {
-        // The usual case when a signature base arrives piece by piece: the piece fits in
-        // the block being filled.
         let filled = self.buffered + data.len();
-        if let Some(free) = self.buffer.get_mut(self.buffered..filled)
-            && filled < BLOCK_LEN
-        {
+        if let Some(free) = self.buffer.get_mut(self.buffered..filled) {
             free.copy_from_slice(data);
             self.buffered = filled;
-            return;
+        } else {
+            self.update_past_buffer(data);
         }
-        self.update_across_blocks(data);
     }
 
-    fn update_across_blocks(&mut self, mut data: &[u8]) {
-        if self.buffered > 0 {
-            let take = (BLOCK_LEN - self.buffered).min(data.len());
-            let (head, rest) = data.split_at(take);
-            if let Some(free) = self.buffer.get_mut(self.buffered..self.buffered + take) {
-                free.copy_from_slice(head);
-            }
-            self.buffered += take;
-            data = rest;
-            if self.buffered < BLOCK_LEN {
-                return;
-            }
-            compress256(&mut self.state, core::slice::from_ref(&self.buffer));
-            self.absorbed += BLOCK_LEN as u64;
-            self.buffered = 0;
+    /// `data` does not fit: fill the buffer and compress it, compress whole blocks of
+    /// `data` where they are, keep the rest.
+    fn update_past_buffer(&mut self, data: &[u8]) {
+        let (head, rest) = data.split_at((BUFFER_LEN - self.buffered).min(data.len()));
+        if let Some(free) = self.buffer.get_mut(self.buffered..) {
+            copy_prefix(free, head);
         }
-        // Whole blocks straight from the caller's bytes, no copy.
-        let (blocks, tail) = data.as_chunks::<BLOCK_LEN>();
+        self.buffered += head.len();
+        let (blocks, _) = self.buffer.as_chunks::<BLOCK_LEN>();
+        compress256(&mut self.state, blocks);
+        self.absorbed += BUFFER_LEN as u64;
+        let (blocks, tail) = rest.as_chunks::<BLOCK_LEN>();
         if !blocks.is_empty() {
             compress256(&mut self.state, blocks);
             self.absorbed += (blocks.len() * BLOCK_LEN) as u64;
         }
-        copy_prefix(&mut self.buffer, tail);
+        copy_prefix(self.buffer, tail);
         self.buffered = tail.len();
     }
 
-    /// FIPS 180-4 §5.1.1: `0x80`, zeros, then the message length in bits, big-endian.
-    /// The padding is written into the buffer, which is wiped with the rest on drop.
+    /// FIPS 180-4 §5.1.1: `0x80`, zeros, then the message length in bits, big-endian;
+    /// what is buffered and the padding in one call when they fit in the buffer.
     fn finish_into(&mut self, digest: &mut [u8]) {
         let bits = (self.absorbed + self.buffered as u64) * 8;
-        let mut after_message = self.buffer.iter_mut().skip(self.buffered);
-        if let Some(marker) = after_message.next() {
-            *marker = 0x80;
+        let padded = (self.buffered + 1 + LENGTH_LEN).next_multiple_of(BLOCK_LEN);
+        if padded > BUFFER_LEN {
+            // No room for the padding after the buffered bytes: compress the whole
+            // blocks and pad what is left, at the start of the buffer.
+            let whole = self.buffered / BLOCK_LEN * BLOCK_LEN;
+            let (blocks, _) = self
+                .buffer
+                .get(..whole)
+                .unwrap_or_default()
+                .as_chunks::<BLOCK_LEN>();
+            compress256(&mut self.state, blocks);
+            self.buffer.copy_within(whole..self.buffered, 0);
+            self.buffered -= whole;
         }
-        after_message.for_each(|byte| *byte = 0);
-        if self.buffered + 1 > BLOCK_LEN - LENGTH_LEN {
-            compress256(&mut self.state, core::slice::from_ref(&self.buffer));
-            self.buffer.fill(0);
+        let padded = (self.buffered + 1 + LENGTH_LEN).next_multiple_of(BLOCK_LEN);
+        if let Some(padding) = self.buffer.get_mut(self.buffered..padded) {
+            padding.fill(0);
+            if let Some(marker) = padding.first_mut() {
+                *marker = 0x80;
+            }
+            if let Some(length) = padding.last_chunk_mut::<LENGTH_LEN>() {
+                *length = bits.to_be_bytes();
+            }
         }
-        let (_, length) = self.buffer.split_at_mut(BLOCK_LEN - LENGTH_LEN);
-        length.copy_from_slice(&bits.to_be_bytes());
-        compress256(&mut self.state, core::slice::from_ref(&self.buffer));
+        let (blocks, _) = self
+            .buffer
+            .get(..padded)
+            .unwrap_or_default()
+            .as_chunks::<BLOCK_LEN>();
+        compress256(&mut self.state, blocks);
         self.buffered = 0;
         write_words(digest, &self.state);
     }
@@ -346,7 +375,8 @@ mod tests {
         }
     }
 
-    /// Every padding boundary (55/56/63/64/65 bytes, several blocks, long keys) and
+    /// Every padding boundary (55/56/63/64/65 bytes, several blocks, the buffer's 512
+    /// bytes and past them, long keys) and
     /// every way of splitting the message, against RustCrypto's general-purpose HMAC.
     #[test]
     fn agrees_with_rustcrypto_hmac_at_every_block_boundary() {
@@ -354,7 +384,10 @@ mod tests {
         for key_len in [1, 16, 32, 63, 64, 65, 128, 200] {
             let key: Vec<u8> = (0..key_len).map(|i| (i * 7 + 3) as u8).collect();
             let pads = PadStates::new(&key);
-            for msg_len in [0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 128, 200, 1000] {
+            for msg_len in [
+                0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 128, 200, 447, 448, 502, 503, 504, 511,
+                512, 513, 575, 576, 1000, 1023, 1024, 1025, 1100,
+            ] {
                 let msg: Vec<u8> = (0..msg_len).map(|i| (i * 13 + 1) as u8).collect();
                 let mut reference = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
                 reference.update(&msg);
@@ -364,13 +397,19 @@ mod tests {
                     &expected,
                     "key {key_len}, msg {msg_len}"
                 );
-                for split in [1, 3, 55, 64, 70] {
-                    let mut writer = pads.writer();
-                    for piece in msg.chunks(split) {
-                        writer.update(piece);
-                    }
-                    writer.update(&[]);
-                    assert_eq!(writer.finish().as_bytes(), &expected, "pieces of {split}");
+                for split in [1, 3, 55, 64, 70, 300, 503, 512, 513, 600] {
+                    let tag = pads.mac_pieces(|writer| {
+                        for piece in msg.chunks(split) {
+                            writer.update(piece);
+                        }
+                        writer.update(&[]);
+                        Ok::<_, ()>(())
+                    });
+                    assert_eq!(
+                        tag.as_ref().map(Tag::as_bytes),
+                        Ok(&expected),
+                        "pieces of {split}"
+                    );
                 }
             }
         }

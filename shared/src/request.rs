@@ -102,8 +102,10 @@ impl RequestView {
         let mut values = self
             .headers
             .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim_matches([' ', '\t']));
+            // Names are stored lowercase, and looked up lowercase (as a rule): an exact
+            // comparison first, byte by byte without case only when that fails.
+            .filter(|(n, _)| n.len() == name.len() && (n == name || n.eq_ignore_ascii_case(name)))
+            .map(|(_, v)| v.trim_matches(|c| c == ' ' || c == '\t'));
         let first = values.next()?;
         match values.next() {
             None => Some(Cow::Borrowed(first)),

@@ -105,15 +105,20 @@ impl Verifier {
         &self.limits
     }
 
-    /// Verify `request` as of `now` against `keys`.
+    /// Verify `request` as of `now` against `keys`: [`parse`](Self::parse) then
+    /// [`verify_candidate_at`](Self::verify_candidate_at), without making an owned
+    /// candidate in between (the key id is looked up as written in the field).
     pub fn verify_at(
         &self,
         now: UnixTime,
         request: &RequestView,
         keys: &KeySet,
     ) -> Result<Verified, Rejection> {
-        let candidate = self.parse(request)?;
-        self.verify_candidate_at(now, request, &candidate, keys)
+        let input_field = request.header(SIGNATURE_INPUT);
+        let signature_field = request.header(SIGNATURE);
+        let (claim, keyid) =
+            self.parse_fields(input_field.as_deref(), signature_field.as_deref())?;
+        self.verify_claim_at(now, request, &claim, keyid, keys)
     }
 
     /// First half of [`verify_at`](Self::verify_at): parse and check the fields and the
@@ -124,21 +129,23 @@ impl Verifier {
         let signature_field = request.header(SIGNATURE);
         match request.header(SIGNATURE_INPUT) {
             Some(Cow::Borrowed(input)) => {
-                self.parse_fields(Some(input), signature_field.as_deref())
+                SignatureCandidate::new(self.parse_fields(Some(input), signature_field.as_deref())?)
             }
             // Several field lines, joined: nothing to borrow from.
-            Some(Cow::Owned(input)) => self
-                .parse_fields(Some(&input), signature_field.as_deref())
-                .map(SignatureCandidate::into_owned),
-            None => self.parse_fields(None, signature_field.as_deref()),
+            Some(Cow::Owned(input)) => SignatureCandidate::new(
+                self.parse_fields(Some(&input), signature_field.as_deref())?,
+            )
+            .map(SignatureCandidate::into_owned),
+            None => SignatureCandidate::new(self.parse_fields(None, signature_field.as_deref())?),
         }
     }
 
+    /// The claim and its key id (a valid one, as written).
     fn parse_fields<'a>(
         &self,
         input_field: Option<&'a str>,
         signature_field: Option<&str>,
-    ) -> Result<SignatureCandidate<'a>, Rejection> {
+    ) -> Result<(Claim<'a>, &'a str), Rejection> {
         let member = match input_field {
             Some(field) => parse_signature_input(field, &self.label, &self.limits)?,
             None => None,
@@ -162,7 +169,7 @@ impl Verifier {
         &self,
         member: InputMember<'a>,
         signature: PresentedSignature,
-    ) -> Result<SignatureCandidate<'a>, Rejection> {
+    ) -> Result<(Claim<'a>, &'a str), Rejection> {
         if let Some(reason) = member.components.misfit {
             return Err(reason);
         }
@@ -183,15 +190,17 @@ impl Verifier {
             return Err(Rejection::MissingComponent);
         }
         // A key id has no quote or backslash either: one written with an escape fails here.
-        let keyid = KeyId::new(keyid).map_err(|_| Rejection::Malformed)?;
-        Ok(SignatureCandidate {
+        if !KeyId::is_valid(keyid) {
+            return Err(Rejection::Malformed);
+        }
+        let claim = Claim {
             signature_params: member.signature_params,
             created,
             expires: params.expires,
-            keyid,
             signature,
             signed_path: params.signed_path.map(unescape),
-        })
+        };
+        Ok((claim, keyid))
     }
 
     /// Second half of [`verify_at`](Self::verify_at): time window, key, MAC.
@@ -202,24 +211,41 @@ impl Verifier {
         candidate: &SignatureCandidate<'_>,
         keys: &KeySet,
     ) -> Result<Verified, Rejection> {
-        if candidate.created > now.plus_secs(self.skew_secs) {
+        self.verify_claim_at(
+            now,
+            request,
+            &candidate.claim,
+            candidate.keyid.as_str(),
+            keys,
+        )
+    }
+
+    fn verify_claim_at(
+        &self,
+        now: UnixTime,
+        request: &RequestView,
+        claim: &Claim<'_>,
+        keyid: &str,
+        keys: &KeySet,
+    ) -> Result<Verified, Rejection> {
+        if claim.created > now.plus_secs(self.skew_secs) {
             return Err(Rejection::FromFuture);
         }
-        if now.secs_since(candidate.created) > self.max_age_secs {
+        if now.secs_since(claim.created) > self.max_age_secs {
             return Err(Rejection::TooOld);
         }
-        if candidate.expires.is_some_and(|expires| now > expires) {
+        if claim.expires.is_some_and(|expires| now > expires) {
             return Err(Rejection::Expired);
         }
-        let (key, stage) = keys.find_at(candidate.keyid.as_str(), now)?;
-        if self.mac_matches(request, candidate, key)? {
+        let found = keys.find_entry_at(keyid, now)?;
+        if self.mac_matches(request, claim, found.key)? {
             Ok(Verified {
-                keyid: candidate.keyid.clone(),
-                stage,
-                created: candidate.created,
-                age_secs: now.secs_since(candidate.created),
+                keyid: found.keyid.clone(),
+                stage: found.stage,
+                created: claim.created,
+                age_secs: now.secs_since(claim.created),
             })
-        } else if self.path_changed_by_http_api(request, candidate, key)? {
+        } else if self.path_changed_by_http_api(request, claim, found.key)? {
             Err(Rejection::PathNotRepresentable)
         } else {
             Err(Rejection::BadSignature)
@@ -229,16 +255,16 @@ impl Verifier {
     fn mac_matches(
         &self,
         request: &RequestView,
-        candidate: &SignatureCandidate<'_>,
+        claim: &Claim<'_>,
         key: &crate::key::SigningKey,
     ) -> Result<bool, Rejection> {
-        // The base goes straight into the MAC, piece by piece: no copy of it is made.
-        let mut mac = key.mac_writer();
-        write_signed_base(request, &candidate.signature_params, |piece| {
-            mac.update(piece.as_bytes());
+        // The base goes straight into the MAC, piece by piece.
+        let expected = key.mac_pieces(|mac| {
+            write_signed_base(request, &claim.signature_params, |piece| {
+                mac.update(piece.as_bytes());
+            })
         })?;
-        let expected = mac.finish();
-        Ok(expected.matches(&candidate.signature))
+        Ok(expected.matches(&claim.signature))
     }
 
     /// After a mismatch: did an HTTP API change a path the edge signed? Only when the
@@ -248,10 +274,10 @@ impl Verifier {
     fn path_changed_by_http_api(
         &self,
         request: &RequestView,
-        candidate: &SignatureCandidate<'_>,
+        claim: &Claim<'_>,
         key: &crate::key::SigningKey,
     ) -> Result<bool, Rejection> {
-        let Some(signed) = candidate.signed_path.as_deref() else {
+        let Some(signed) = claim.signed_path.as_deref() else {
             return Ok(false);
         };
         if !request.path_decoded_by_gateway()
@@ -259,7 +285,7 @@ impl Verifier {
         {
             return Ok(false);
         }
-        self.mac_matches(&request.with_canonical_path(signed), candidate, key)
+        self.mac_matches(&request.with_canonical_path(signed), claim, key)
     }
 }
 
@@ -285,12 +311,18 @@ fn unescape(written: &str) -> Cow<'_, str> {
 /// request's `Signature-Input` field where it can.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignatureCandidate<'r> {
+    pub(crate) claim: Claim<'r>,
+    pub(crate) keyid: KeyId,
+}
+
+/// What a signature claims, apart from its key id: everything the key phase needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Claim<'r> {
     /// The `@signature-params` line: our member in serialized form, which begins with
     /// the covered components (`("@method" "@authority" ...)`).
     pub(crate) signature_params: Cow<'r, str>,
     pub(crate) created: UnixTime,
     pub(crate) expires: Option<UnixTime>,
-    pub(crate) keyid: KeyId,
     pub(crate) signature: PresentedSignature,
     /// The signature's record of the path it signed ([`SIGNED_PATH_PARAM`]), if any.
     ///
@@ -298,7 +330,14 @@ pub struct SignatureCandidate<'r> {
     pub(crate) signed_path: Option<Cow<'r, str>>,
 }
 
-impl SignatureCandidate<'_> {
+impl<'r> SignatureCandidate<'r> {
+    /// A candidate from a claim and its key id (already checked: `check_member`).
+    fn new((claim, keyid): (Claim<'r>, &str)) -> Result<Self, Rejection> {
+        KeyId::new(keyid)
+            .map(|keyid| Self { claim, keyid })
+            .map_err(|_| Rejection::Malformed)
+    }
+
     /// The key id the signature names.
     pub fn keyid(&self) -> &KeyId {
         &self.keyid
@@ -306,36 +345,39 @@ impl SignatureCandidate<'_> {
 
     /// When it was created.
     pub fn created(&self) -> UnixTime {
-        self.created
+        self.claim.created
     }
 
     /// The signature's record of the canonical `@path` it signed
     /// ([`SIGNED_PATH_PARAM`](crate::SIGNED_PATH_PARAM)), present only for paths an
     /// HTTP API cannot deliver unchanged.
     pub fn signed_path(&self) -> Option<&str> {
-        self.signed_path.as_deref()
+        self.claim.signed_path.as_deref()
     }
 
     /// The covered component identifiers, in order (`@method`, `content-type`, ...).
     pub fn covered_components(&self) -> impl Iterator<Item = &str> {
-        covered_components(&self.signature_params)
+        covered_components(&self.claim.signature_params)
     }
 
     /// The signature base this signature covers on `request`: what the verifier MACs
     /// (for diagnosing a mismatch; it holds no key material).
     pub fn signature_base(&self, request: &RequestView) -> Result<SignatureBase, Rejection> {
-        SignatureBase::of_signature(request, &self.signature_params)
+        SignatureBase::of_signature(request, &self.claim.signature_params)
     }
 
     /// The same candidate, owning everything it borrowed.
     pub fn into_owned(self) -> SignatureCandidate<'static> {
+        let claim = self.claim;
         SignatureCandidate {
-            signature_params: Cow::Owned(self.signature_params.into_owned()),
-            created: self.created,
-            expires: self.expires,
+            claim: Claim {
+                signature_params: Cow::Owned(claim.signature_params.into_owned()),
+                created: claim.created,
+                expires: claim.expires,
+                signature: claim.signature,
+                signed_path: claim.signed_path.map(|p| Cow::Owned(p.into_owned())),
+            },
             keyid: self.keyid,
-            signature: self.signature,
-            signed_path: self.signed_path.map(|p| Cow::Owned(p.into_owned())),
         }
     }
 }

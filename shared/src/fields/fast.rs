@@ -110,7 +110,9 @@ fn integer(rest: &mut &str) -> Option<UnixTime> {
 
 /// A string without escapes, `"` to `"`, consumed from `rest`; its content.
 fn string<'a>(rest: &mut &'a str) -> Option<&'a str> {
-    let (content, after) = rest.strip_prefix('"')?.split_once('"')?;
+    let inner = rest.strip_prefix('"')?;
+    let (content, after) = inner.split_at_checked(position_of_quote(inner.as_bytes())?)?;
+    let after = after.get(1..)?;
     // A fold, not `all`: no early exit, so the check is vectorized.
     let plain = content.bytes().fold(true, |plain, b| {
         plain & ((0x20..=0x7e).contains(&b) & (b != b'\\'))
@@ -122,7 +124,28 @@ fn string<'a>(rest: &mut &'a str) -> Option<&'a str> {
     Some(content)
 }
 
+/// Where the first `"` in `bytes` is: eight bytes at a time (a key id is 36).
+fn position_of_quote(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
+    let (words, _) = bytes.as_chunks::<8>();
+    for (i, word) in words.iter().enumerate() {
+        // A zero byte where `word` has a quote: the lowest flagged byte is the first
+        // zero (a borrow can flag bytes above it, never below).
+        let x = u64::from_le_bytes(*word) ^ QUOTES;
+        let zeros = x.wrapping_sub(ONES) & !x & HIGHS;
+        if zeros != 0 {
+            return Some(i * 8 + (zeros.trailing_zeros() / 8) as usize);
+        }
+    }
+    let checked = words.len() * 8;
+    let tail = bytes.get(checked..)?;
+    tail.iter().position(|&b| b == b'"').map(|i| checked + i)
+}
+
 /// What follows `;name=` at the start of `rest`, if that is how it starts.
+#[inline]
 fn parameter<'a>(rest: &'a str, name: &str) -> Option<&'a str> {
     rest.strip_prefix(';')?
         .strip_prefix(name)?
@@ -142,4 +165,34 @@ fn optional_string<'a>(
     *rest = after;
     *count += 1;
     string(rest).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_quote_is_found_wherever_it_is() {
+        for len in 0..40 {
+            for at in 0..=len {
+                let mut bytes = vec![b'a'; len];
+                // Bytes that borrow in the word-at-a-time test, and a second quote.
+                bytes
+                    .iter_mut()
+                    .skip(at + 1)
+                    .step_by(3)
+                    .for_each(|b| *b = b'#');
+                if at < len {
+                    if let Some(b) = bytes.get_mut(at) {
+                        *b = b'"';
+                    }
+                    if let Some(b) = bytes.get_mut(at + 2) {
+                        *b = b'"';
+                    }
+                }
+                let expected = bytes.iter().position(|&b| b == b'"');
+                assert_eq!(position_of_quote(&bytes), expected, "{len} {at}");
+            }
+        }
+    }
 }

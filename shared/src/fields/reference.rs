@@ -22,7 +22,7 @@ use crate::error::Rejection;
 use crate::key::KeyId;
 use crate::params::{Component, HMAC_SHA256, REQUIRED_COMPONENTS, SIGNED_PATH_PARAM};
 use crate::time::UnixTime;
-use crate::verify::SignatureCandidate;
+use crate::verify::{Claim, SignatureCandidate};
 
 /// Our member of `Signature-Input`, borrowed from the field where it can be.
 #[derive(Debug, Default)]
@@ -436,12 +436,14 @@ fn check_member(
 
     let signature_params = serialize_member(&member);
     let candidate = SignatureCandidate {
-        signature_params: Cow::Owned(signature_params),
-        created,
-        expires,
+        claim: Claim {
+            signature_params: Cow::Owned(signature_params),
+            created,
+            expires,
+            signature: PresentedSignature::from_bytes(signature),
+            signed_path: signed_path.map(Cow::Owned),
+        },
         keyid,
-        signature: PresentedSignature::from_bytes(signature),
-        signed_path: signed_path.map(Cow::Owned),
     };
     Ok((candidate, components))
 }
