@@ -473,6 +473,28 @@ mod tests {
         assert_eq!(authority("a/b"), None);
     }
 
+    proptest::proptest! {
+        /// Whatever a canonical form is made from (any text, control characters and
+        /// non-ASCII included), it is printable ASCII: what `RequestView` promises and
+        /// the signature base relies on.
+        #[test]
+        fn canonical_forms_are_printable_ascii(raw in "\\PC*|[\\x00-\\x20\\x7f%?+/:@]{0,12}", other in "\\PC{0,8}") {
+            let printable = |text: &str| text.bytes().all(|b| b.is_ascii_graphic());
+            proptest::prop_assert!(printable(&path(&raw)), "{raw:?}");
+            proptest::prop_assert!(printable(&path_from_decoded(&raw)), "{raw:?}");
+            proptest::prop_assert!(printable(&origin_path(&other, &raw)), "{raw:?}");
+            proptest::prop_assert!(printable(&query_from_raw(&raw)), "{raw:?}");
+            let pairs = [(raw.as_str(), other.as_str()), (other.as_str(), raw.as_str())];
+            proptest::prop_assert!(printable(&query_from_pairs(pairs)), "{raw:?}");
+            if let Some(authority) = authority(&raw) {
+                proptest::prop_assert!(printable(&authority), "{raw:?}");
+            }
+            if let Some(changed) = http_api_path(&path(&raw)) {
+                proptest::prop_assert!(printable(&changed), "{raw:?}");
+            }
+        }
+    }
+
     #[test]
     fn methods_are_tokens() {
         assert!(is_method("GET"));

@@ -52,8 +52,9 @@ impl PadStates {
     pub(crate) fn new(key: &[u8]) -> Self {
         let mut block = Wiped([0u8; BLOCK_LEN]);
         if key.len() > BLOCK_LEN {
-            let mut buffer = [0; BUFFER_LEN];
-            let mut hash = Sha256State::new(SHA256_IV, &mut buffer);
+            // The message here is the key: its buffer is wiped too.
+            let mut buffer = Wiped([0; BUFFER_LEN]);
+            let mut hash = Sha256State::new(SHA256_IV, &mut buffer.0);
             hash.update(key);
             let digest = hash.finish();
             copy_prefix(&mut block.0, &digest.0);
@@ -197,7 +198,7 @@ fn wipe<T: Zeroed>(value: &mut T) {
 }
 
 /// SHA-256 from an arbitrary chaining value: the Merkle–Damgård loop around
-/// `compress256`. Zeroized on drop.
+/// `compress256`. Its chaining value is zeroized on drop.
 ///
 /// The message is gathered in a buffer of several blocks and compressed in as few calls
 /// as possible: a signature base (about 330 bytes, arriving in a handful of pieces)
@@ -214,10 +215,12 @@ struct Sha256State<'b> {
 /// Eight blocks: room for a typical signature base and its padding.
 const BUFFER_LEN: usize = 8 * BLOCK_LEN;
 
+/// The chaining value is wiped; the buffer belongs to the caller, which wipes it when
+/// the message is secret (a key longer than a block, in `PadStates::new`). A MAC's
+/// message is a signature base, which is not.
 impl Drop for Sha256State<'_> {
     fn drop(&mut self) {
         wipe(&mut self.state);
-        wipe(self.buffer);
     }
 }
 

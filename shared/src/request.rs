@@ -5,7 +5,10 @@ use std::borrow::Cow;
 use crate::canonical;
 
 /// The parts of an HTTP request that a signature covers, already in canonical form
-/// (see [`canonical`](crate::canonical)).
+/// (see [`canonical`](crate::canonical)). The authority, path and query hold printable
+/// ASCII only, whatever they were made from (the canonical forms percent-encode the
+/// rest), so no value among them can break a line of the signature base; the method
+/// and header values are kept as given and are checked where a base is written.
 ///
 /// The edge builds it from the CloudFront origin-request event, the authorizer from the
 /// API Gateway event; if both describe the same request, both views are equal.
