@@ -9,6 +9,7 @@ use proptest::prelude::*;
 use super::{Agreement, compare};
 use crate::fields::{self, FieldLimits};
 use crate::key::{KeyId, SigningKey};
+use crate::keyset::KeySet;
 use crate::request::RequestView;
 use crate::sign::Signer;
 use crate::time::UnixTime;
@@ -64,6 +65,11 @@ fn fast_reads(input: &str, signature: &str, label: &str) -> bool {
         && fields::signer_shaped_signature(signature, label, &limits).is_some()
 }
 
+/// The key every signature here is made with, under the ids `real_fields` use.
+fn key() -> SigningKey {
+    SigningKey::from_bytes(&[9; 32]).unwrap_or_else(|_| unreachable!())
+}
+
 fn sign(
     request: &RequestView,
     label: &str,
@@ -72,9 +78,8 @@ fn sign(
     expires_after: Option<u64>,
     created: u64,
 ) -> (String, String) {
-    let key = SigningKey::from_bytes(&[9; 32]).unwrap_or_else(|_| unreachable!());
     let keyid = KeyId::new(keyid).unwrap_or_else(|_| unreachable!());
-    let mut signer = Signer::new(label, keyid, key)
+    let mut signer = Signer::new(label, keyid, key())
         .unwrap_or_else(|_| unreachable!())
         .with_tag(tag)
         .unwrap_or_else(|_| unreachable!());
@@ -153,6 +158,37 @@ proptest! {
     }
 }
 
+/// `verify_at` (which makes no candidate) and `parse` + `verify_candidate_at` give the
+/// same verdict, reason and result, for a request with these fields.
+fn verify_at_is_parse_then_verify(
+    request: &RequestView,
+    verifier: &Verifier,
+    input: &str,
+    signature: &str,
+) -> Result<(), String> {
+    let mut keys = KeySet::new();
+    for id in ["k-1", "k-2", "k-3"] {
+        keys.insert_current(KeyId::new(id).unwrap_or_else(|_| unreachable!()), key());
+    }
+    let request = request
+        .clone()
+        .with_header("signature-input", input)
+        .with_header("signature", signature);
+    for now in [1_767_225_600, 1_767_225_700, 8] {
+        let now = UnixTime::from_secs(now);
+        let whole = verifier.verify_at(now, &request, &keys);
+        let halves = verifier
+            .parse(&request)
+            .and_then(|candidate| verifier.verify_candidate_at(now, &request, &candidate, &keys));
+        if whole != halves {
+            return Err(format!(
+                "{input} / {signature}: verify_at {whole:?}, parse + verify_candidate_at {halves:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Real fields: with and without `expires`, tag and the path record.
 fn real_fields() -> Vec<(RequestView, String, String)> {
     let plain = RequestView::new("GET", "api.example.com", "/prod/orders", "b=2&a=1");
@@ -210,7 +246,8 @@ fn one_byte_edits(field: &str, alphabet: &[char]) -> Vec<String> {
 /// Every one-byte deletion, insertion and substitution of real `Signature-Input` and
 /// `Signature` fields (every printable ASCII character that is not a letter or digit,
 /// some that are, tab, DEL, NUL and a non-ASCII letter): the fast path reads what the
-/// general parser reads, and the verdict is the reference's.
+/// general parser reads, the parse is the reference's, and `verify_at` reaches the
+/// verdict `parse` + `verify_candidate_at` reach.
 #[test]
 fn every_one_byte_edit_of_real_fields_parses_alike() {
     let mut alphabet: Vec<char> = (0x20u8..=0x7e)
@@ -236,6 +273,12 @@ fn every_one_byte_edit_of_real_fields_parses_alike() {
                 Ok(Agreement::Accepted) => accepted += 1,
                 Ok(Agreement::Rejected(_)) => {}
                 Err(disagreement) => panic!("{disagreement}"),
+            }
+            if let Some(verifier) = verifiers.first()
+                && let Err(differ) =
+                    verify_at_is_parse_then_verify(&request, verifier, &input, &signature)
+            {
+                panic!("{differ}");
             }
         }
     }
