@@ -174,7 +174,13 @@ fn verify_at_is_parse_then_verify(
         .clone()
         .with_header("signature-input", input)
         .with_header("signature", signature);
-    for now in [1_767_225_600, 1_767_225_700, 8] {
+    // Several clocks when there is a key phase to reach; one is enough otherwise.
+    let clocks = if verifier.parse(&request).is_ok() {
+        &[1_767_225_600, 1_767_225_700, 8][..]
+    } else {
+        &[1_767_225_600][..]
+    };
+    for &now in clocks {
         let now = UnixTime::from_secs(now);
         let whole = verifier.verify_at(now, &request, &keys);
         let halves = verifier
