@@ -253,8 +253,7 @@ impl<'b> Sha256State<'b> {
             copy_prefix(free, head);
         }
         self.buffered += head.len();
-        let (blocks, _) = self.buffer.as_chunks::<BLOCK_LEN>();
-        compress256(&mut self.state, blocks);
+        self.compress_buffered(BUFFER_LEN);
         self.absorbed += BUFFER_LEN as u64;
         let (blocks, tail) = rest.as_chunks::<BLOCK_LEN>();
         if !blocks.is_empty() {
@@ -274,12 +273,7 @@ impl<'b> Sha256State<'b> {
             // No room for the padding after the buffered bytes: compress the whole
             // blocks and pad what is left, at the start of the buffer.
             let whole = self.buffered / BLOCK_LEN * BLOCK_LEN;
-            let (blocks, _) = self
-                .buffer
-                .get(..whole)
-                .unwrap_or_default()
-                .as_chunks::<BLOCK_LEN>();
-            compress256(&mut self.state, blocks);
+            self.compress_buffered(whole);
             self.buffer.copy_within(whole..self.buffered, 0);
             self.buffered -= whole;
         }
@@ -293,14 +287,19 @@ impl<'b> Sha256State<'b> {
                 *length = bits.to_be_bytes();
             }
         }
+        self.compress_buffered(padded);
+        self.buffered = 0;
+        write_words(digest, &self.state);
+    }
+
+    /// The first `len` bytes of the buffer (whole blocks) through the compression.
+    fn compress_buffered(&mut self, len: usize) {
         let (blocks, _) = self
             .buffer
-            .get(..padded)
+            .get(..len)
             .unwrap_or_default()
             .as_chunks::<BLOCK_LEN>();
         compress256(&mut self.state, blocks);
-        self.buffered = 0;
-        write_words(digest, &self.state);
     }
 
     fn finish(mut self) -> Tag {
