@@ -16,7 +16,10 @@ id, and asserts:
 4. the customer-managed KMS key option adds exactly the needed actions on exactly that key;
 5. the rotator's Lambda timeout lets every step run to its own bound (`MAX_STEP_SECS`
    plus `DEADLINE_MARGIN_MS`, defaults read from rotator/src/config.rs) and is not the
-   quarter hour a step once waited for CloudFront: at most 30 s above that.
+   quarter hour a step once waited for CloudFront: at most 30 s above that;
+6. each rotation target (the rotator's `TargetKind` names, read from its config.rs) is
+   selected by its parameters and gets exactly its own API Gateway / WAF / AppSync grants,
+   on exactly its usage plan, web ACL (in `WafRegion` when set) or API, and no other's.
 
 CloudFormation behaviour this relies on (each cited where it is used):
 - a DependsOn may not name a resource whose Condition is false (cfn-lint E3005), but a
@@ -434,6 +437,73 @@ def test_rotator_timeout_fits_its_steps(template):
           f"rotator Timeout {timeout} s is more than {ROTATOR_SLACK_SECS} s above what a step uses ({least:g} s)")
 
 
+# ---- 6. each rotation target gets its own grants, and only its own ---------------------
+
+SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:legacy-AbCdEf"
+PLAN = "a1b2c3"
+ACL_NAME, ACL_ID = "origin-acl", "0123abcd-4567-89ef-0123-456789abcdef"
+APPSYNC_API = "abcdefghijklmnopqrstuvwxyz"
+
+# Per target: the parameter values that select it, and the grants it needs beyond the
+# common ones (secret, edge function, distribution, parameter): (action, resource) pairs.
+TARGETS = {
+    "signed": ({}, set()),
+    "static-header": ({"AuthMode": "static-header"}, set()),
+    "api-gateway-api-key": (
+        {"ApiKeyUsagePlanId": PLAN, "AuthMode": "static-header"},
+        {(a, f"arn:aws:apigateway:{REGION}::{path}")
+         for a in ("apigateway:GET", "apigateway:POST", "apigateway:PATCH", "apigateway:DELETE")
+         for path in (f"/usageplans/{PLAN}", f"/usageplans/{PLAN}/keys", f"/usageplans/{PLAN}/keys/*",
+                      "/apikeys", "/apikeys/*", "/tags/*")},
+    ),
+    "waf": (
+        {"WafWebAclName": ACL_NAME, "WafWebAclId": ACL_ID, "AuthMode": "static-header"},
+        {(a, f"arn:aws:wafv2:{REGION}:{ACCOUNT}:regional/webacl/{ACL_NAME}/{ACL_ID}")
+         for a in ("wafv2:GetWebACL", "wafv2:UpdateWebACL")},
+    ),
+    "appsync-api-key": (
+        {"AppSyncApiId": APPSYNC_API, "ExistingSecretArn": SECRET},
+        {(a, "*") for a in ("appsync:ListApiKeys", "appsync:CreateApiKey",
+                            "appsync:UpdateApiKey", "appsync:DeleteApiKey")}
+        | {("appsync:GetGraphqlApi", f"arn:aws:appsync:{REGION}:{ACCOUNT}:apis/{APPSYNC_API}")},
+    ),
+}
+TARGET_SERVICES = ("apigateway:", "wafv2:", "appsync:")
+
+
+def target_grants(stack):
+    """The rotator's (action, resource) grants on the services only targets use."""
+    grants = set()
+    for s in statements(stack, "RotatorFunction"):
+        for action in as_list(s["Action"]):
+            if action.startswith(TARGET_SERVICES):
+                grants |= {(action, r) for r in as_list(s["Resource"])}
+    return grants
+
+
+def test_each_target_gets_its_own_grants(template):
+    code = (ROOT / "rotator" / "src" / "config.rs").read_text()
+    known = set(re.findall(r'TargetKind::\w+ => "([a-z-]+)",', code))
+    check(known == set(TARGETS), f"the rotator's targets {sorted(known)} are not the ones tested {sorted(TARGETS)}")
+    for target, (overrides, needed) in TARGETS.items():
+        stack = Stack(template, overrides)
+        env = stack.props("RotatorFunction")["Environment"]["Variables"]
+        check(env.get("ROTATION_TARGET") == target,
+              f"{overrides} selects ROTATION_TARGET={env.get('ROTATION_TARGET')!r}, not {target}")
+        got = target_grants(stack)
+        check(got == needed, f"{target}: grants beyond it {sorted(got - needed)}, missing {sorted(needed - got)}")
+    # The WAF rule's grant follows WafRegion when the web ACL lives elsewhere.
+    overrides = dict(TARGETS["waf"][0], WafRegion="eu-west-1")
+    stack = Stack(template, overrides)
+    resources = {r for _, r in target_grants(stack)}
+    check(resources == {f"arn:aws:wafv2:eu-west-1:{ACCOUNT}:regional/webacl/{ACL_NAME}/{ACL_ID}"},
+          f"WafRegion=eu-west-1: the WAF grant names {sorted(resources)}")
+    env = stack.props("RotatorFunction")["Environment"]["Variables"]
+    check(env.get("WAF_REGION") == "eu-west-1", "WafRegion does not reach WAF_REGION")
+    check(env.get("USAGE_PLAN_ID") is None and env.get("APPSYNC_API_ID") is None,
+          "the waf target's rotator gets another target's variables")
+
+
 def main():
     path = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "deploy" / "template.yaml"
     template, matches = decode(str(path))
@@ -445,6 +515,7 @@ def main():
         test_rotation_waits_for_what_it_probes,
         test_kms_key_option,
         test_rotator_timeout_fits_its_steps,
+        test_each_target_gets_its_own_grants,
     ]
     failed = 0
     for test in tests:

@@ -108,10 +108,13 @@ impl ApiGateway {
                 .headers
                 .get(keys.header())
                 .and_then(|v| v.to_str().ok());
-            if !keys.admits(presented) {
+            let Some(key_id) = keys.admitted_key(presented) else {
                 return json_response(StatusCode::FORBIDDEN, &json!({"message": "Forbidden"}));
-            }
-            return self.integrate(req, Value::Null, request_id).await;
+            };
+            // The backend's `keyid`: the API key's id, as a REST API hands it to its
+            // integration (`$context.identity.apiKeyId`), never its value.
+            let context = json!({ "keyid": key_id });
+            return self.integrate(req, context, request_id).await;
         }
         let headers = lowercase_headers(&req.parts.headers);
         if self

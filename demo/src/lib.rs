@@ -17,6 +17,7 @@
 //!
 //! [`run`] returns a [`Report`]; `edgeseal-demo` prints it and writes the timeline SVG.
 
+pub mod api_key;
 pub mod apigw;
 pub mod appsync;
 pub mod authorizer_log;
@@ -253,12 +254,7 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
     let aws = world::create(&sdk, &assets, LABEL, settings.max_age_secs, &edges).await?;
     let static_value = match settings.mode {
         TargetKind::Signed => None,
-        TargetKind::ApiKey => {
-            return Err(DemoError::Config(
-                "the api-gateway-api-key target is not wired into the demo yet".into(),
-            ));
-        }
-        TargetKind::StaticHeader | TargetKind::Waf => {
+        TargetKind::StaticHeader | TargetKind::ApiKey | TargetKind::Waf => {
             Some(modes::use_static_header_secret(&aws).await?)
         }
         TargetKind::AppSyncApiKey => {
@@ -322,10 +318,17 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
         .await
         .map_err(|e| DemoError::Setup(format!("starting the authorizer: {e}")))?,
     );
-    let api = Arc::new(
-        ApiGateway::new(Arc::clone(&authorizer), backend_addr, API_ID, STAGE)
-            .with_identity_sources(&modes::identity_sources(settings.mode)),
-    );
+    // The api-gateway-api-key target: a REST stage checking API keys, no authorizer.
+    let keyed_stage = match (settings.mode, &static_value) {
+        (TargetKind::ApiKey, Some(value)) => Some(api_key::create(&sdk, value).await?),
+        _ => None,
+    };
+    let mut api = ApiGateway::new(Arc::clone(&authorizer), backend_addr, API_ID, STAGE)
+        .with_identity_sources(&modes::identity_sources(settings.mode));
+    if let Some(keyed) = &keyed_stage {
+        api = api.with_api_keys(Arc::clone(&keyed.stage));
+    }
+    let api = Arc::new(api);
     let (api_listener, api_addr) = listen().await?;
     let api_for_server = Arc::clone(&api);
     tokio::spawn(http::serve(api_listener, move |req| {
@@ -352,7 +355,11 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
     let mut distribution =
         world::distribution_config(&api.domain_name(), STAGE, &aws.first_version_arn)?;
     if let Some(value) = &static_value {
-        distribution = modes::static_header_distribution(distribution, value)?;
+        distribution = modes::static_header_distribution(
+            distribution,
+            modes::origin_header_name(settings.mode),
+            value,
+        )?;
     }
     control.insert(DISTRIBUTION_ID, distribution);
     let captures = Arc::new(CaptureLog::default());
@@ -387,6 +394,11 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
     .into_iter()
     .chain(modes::rotator_env(settings.mode, &aws.function))
     .chain(web_acl.iter().flat_map(waf::rotator_env))
+    .chain(
+        keyed_stage
+            .iter()
+            .flat_map(|keyed| api_key::rotator_env(keyed, previous_grace_secs(settings))),
+    )
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     let config = edgeseal_rotator::Config::from_lookup(|name| rotator_env.get(name).cloned())
@@ -402,6 +414,26 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
             )
             .map_err(|e| DemoError::Setup(format!("rotator: {e}")))?;
             Rotator::with_target(config, SdkSecrets::new(&secrets_sdk), target)
+        }
+        TargetKind::ApiKey => {
+            let edgeseal_rotator::config::TargetSettings::ApiKey(key_settings) =
+                config.target.clone()
+            else {
+                return Err(DemoError::Config(
+                    "rotator: ROTATION_TARGET is not api-gateway-api-key".into(),
+                ));
+            };
+            let target = edgeseal_rotator::target::api_key::ApiKeyTarget::new(
+                &config,
+                key_settings,
+                api_key::usage_plan_keys(&sdk),
+                Arc::clone(&rotator_cloudfront),
+            );
+            Rotator::with_target(
+                config,
+                SdkSecrets::new(&secrets_sdk),
+                AnyTarget::ApiKey(target),
+            )
         }
         _ => Rotator::new(
             config,
@@ -442,6 +474,7 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
     let Stack {
         aws,
         authorizer,
+        api,
         targets,
         rotator,
         edges,
@@ -539,6 +572,13 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         .map_err(|e| DemoError::Setup(format!("writing the chart: {e}")))?;
     let chaos = chaos.map(|c| c.report(&outcomes, &verdicts, authorizer.lives(), started));
     let mut summary = report::summary(&outcomes, &reasons, &timeline, seconds);
+    if let Some(keys) = &api.api_keys {
+        // With API keys, API Gateway decides and the authorizer is never invoked.
+        let (admitted, refused) = keys.verdicts();
+        summary.push_str(&format!(
+            "\nAPI Gateway's API key check (no authorizer): admitted {admitted}, refused {refused} (403)\n"
+        ));
+    }
     if let Some(c) = &chaos {
         summary.push_str(&c.summary());
     }

@@ -13,7 +13,7 @@ use edgeseal_demo::modes::parse_mode;
 use edgeseal_demo::rotation::FirstRotation;
 use edgeseal_demo::{Settings, run};
 
-const USAGE: &str = "usage: edgeseal-demo --authorizer PATH --edge-assets DIR [--out DIR] [--seconds N] [--rotations N] [--rate N] [--attack-rate N] [--propagation-secs N] [--rotator-timeout-secs N] [--target signed|static-header|waf|appsync-api-key] [--mode signed|static-header|waf] [--first-rotation immediate|config-test] [--no-progress] [--chaos]
+const USAGE: &str = "usage: edgeseal-demo --authorizer PATH --edge-assets DIR [--out DIR] [--seconds N] [--rotations N] [--rate N] [--attack-rate N] [--propagation-secs N] [--rotator-timeout-secs N] [--target signed|static-header|waf|api-gateway-api-key|appsync-api-key] [--mode signed|static-header|waf|api-gateway-api-key] [--first-rotation immediate|config-test] [--no-progress] [--chaos]
   needs EDGESEAL_MOTO_URL (moto server); scripts/demo sets everything up";
 
 /// What `--target` selects: one of the CloudFront flows (as `--mode`), or the AppSync one.

@@ -1,8 +1,9 @@
 //! What differs between the demo's targets: `signed` (the edge signer, the authorizer
 //! verifying signatures), `static-header` (the drop-in for `x-origin-verify` setups:
 //! CloudFront adds an origin custom header, the authorizer compares it, the rotator
-//! rewrites it) and `waf` (the same header, also matched by a WAF rule in front of the
-//! API: [`crate::waf`]).
+//! rewrites it), `waf` (the same header, also matched by a WAF rule in front of the
+//! API: [`crate::waf`]) and `api-gateway-api-key` (the header is `x-api-key`, checked by
+//! API Gateway's own API key check instead of the authorizer: [`crate::api_key`]).
 
 use aws_sdk_cloudfront::types::{CustomHeaders, DistributionConfig, OriginCustomHeader};
 use edgeseal_rotator::TargetKind;
@@ -81,9 +82,19 @@ pub async fn use_static_header_secret(aws: &AwsWorld) -> Result<String, DemoErro
     Ok(value)
 }
 
-/// Static-header mode: no edge function; the origin carries the custom header.
+/// The origin custom header CloudFront sends in the static-header modes, as the prior
+/// art spells it in its distribution.
+pub fn origin_header_name(mode: TargetKind) -> &'static str {
+    match mode {
+        TargetKind::ApiKey => crate::api_key::HEADER_NAME,
+        _ => "X-Origin-Verify",
+    }
+}
+
+/// Static-header modes: no edge function; the origin carries the custom header `name`.
 pub fn static_header_distribution(
     mut config: DistributionConfig,
+    name: &str,
     value: &str,
 ) -> Result<DistributionConfig, DemoError> {
     let build = |e: aws_sdk_cloudfront::error::BuildError| {
@@ -96,7 +107,7 @@ pub fn static_header_distribution(
         .quantity(1)
         .items(
             OriginCustomHeader::builder()
-                .header_name("X-Origin-Verify")
+                .header_name(name)
                 .header_value(value)
                 .build()
                 .map_err(build)?,
@@ -114,7 +125,8 @@ pub fn authorizer_env(mode: TargetKind) -> Vec<(String, String)> {
     match mode {
         TargetKind::Signed => vec![("AUTH_MODE".to_owned(), "signature".to_owned())],
         // Behind the WAF, the API keeps the static-header authorizer (current, pending
-        // and previous in its grace): a second check of the same header.
+        // and previous in its grace): a second check of the same header. (With API keys
+        // the stage invokes no authorizer; it runs idle.)
         TargetKind::StaticHeader | TargetKind::ApiKey | TargetKind::Waf => vec![
             ("AUTH_MODE".to_owned(), "static-header".to_owned()),
             ("HEADER_NAME".to_owned(), HEADER_NAME.to_owned()),
@@ -144,7 +156,12 @@ pub fn rotator_env(mode: TargetKind, edge_function: &str) -> Vec<(&'static str, 
             ("ROTATION_TARGET", "signed".to_owned()),
             ("EDGE_FUNCTION_NAME", edge_function.to_owned()),
         ],
-        TargetKind::StaticHeader | TargetKind::ApiKey | TargetKind::Waf => vec![
+        // The API key target's own variables: crate::api_key::rotator_env.
+        TargetKind::ApiKey => vec![
+            ("ROTATION_TARGET", mode.as_str().to_owned()),
+            ("SECRET_KEY_NAME", SECRET_FIELD.to_owned()),
+        ],
+        TargetKind::StaticHeader | TargetKind::Waf => vec![
             ("ROTATION_TARGET", mode.as_str().to_owned()),
             ("HEADER_NAME", HEADER_NAME.to_owned()),
             ("SECRET_KEY_NAME", SECRET_FIELD.to_owned()),

@@ -32,14 +32,7 @@ async fn rotations_under_load_drop_no_legitimate_request_and_let_no_attack_throu
     let report = run(&settings).await.expect("the demo runs");
     println!("{}", report.summary);
 
-    assert!(
-        report.failed_rotations.is_empty(),
-        "{:?}",
-        report.failed_rotations
-    );
-    let (legit_rejected, attacks_passed) = report.mistakes();
-    assert_eq!(legit_rejected, 0, "legitimate requests were rejected");
-    assert_eq!(attacks_passed, 0, "attacks got through");
+    common::assert_rotated_cleanly(&report, settings.rotations);
     assert!(
         report.count(Kind::Legitimate) > 300,
         "too little traffic to mean anything"
@@ -52,22 +45,8 @@ async fn rotations_under_load_drop_no_legitimate_request_and_let_no_attack_throu
     ] {
         assert!(report.count(kind) >= 5, "too few {kind:?} requests");
     }
-    // Every rotation published a version and finished, and traffic really moved from
-    // key to key: one key id per rotation plus the first.
+    // Every rotation published a version.
     assert_eq!(report.edge_versions, settings.rotations + 1);
-    let finished = report
-        .timeline
-        .iter()
-        .filter(|e| e.what == "finishSecret done")
-        .count();
-    assert_eq!(finished, settings.rotations);
-    let keyids = edgeseal_demo::report::per_keyid(&report.outcomes, 1.0);
-    assert_eq!(
-        keyids.len(),
-        settings.rotations + 1,
-        "{:?}",
-        keyids.keys().collect::<Vec<_>>()
-    );
     // The authorizer itself saw and denied the attacks for the expected reasons.
     assert!(
         report.reasons.get("deny too_old").copied().unwrap_or(0) >= 5,

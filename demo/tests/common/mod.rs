@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use edgeseal_demo::Settings;
+use edgeseal_demo::{Report, Settings};
 
 fn required(var: &str) -> String {
     std::env::var(var)
@@ -22,4 +22,31 @@ pub fn settings(name: &str) -> Settings {
     );
     settings.progress = false;
     settings
+}
+
+/// What every clean run shows: each of `rotations` rotations finished, no legitimate
+/// request refused, no attack let through, and traffic moved from key to key (one key id,
+/// or API key id, per rotation plus the first).
+pub fn assert_rotated_cleanly(report: &Report, rotations: usize) {
+    assert!(
+        report.failed_rotations.is_empty(),
+        "{:?}",
+        report.failed_rotations
+    );
+    let (legit_rejected, attacks_passed) = report.mistakes();
+    assert_eq!(legit_rejected, 0, "legitimate requests were rejected");
+    assert_eq!(attacks_passed, 0, "attacks got through");
+    let finished = report
+        .timeline
+        .iter()
+        .filter(|e| e.what == "finishSecret done")
+        .count();
+    assert_eq!(finished, rotations, "rotations finished");
+    let keyids = edgeseal_demo::report::per_keyid(&report.outcomes, 1.0);
+    assert_eq!(
+        keyids.len(),
+        rotations + 1,
+        "{:?}",
+        keyids.keys().collect::<Vec<_>>()
+    );
 }

@@ -17,11 +17,11 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_secretsmanager::Client;
 use edgeseal::{
-    KeyId, RequestView, Signer, SigningKey, StaticHeaderValue, UnixTime, edgeseal_secret_json,
-    static_header_secret_json,
+    KeyId, RequestView, Signer, SigningKey, Stage, StaticHeaderValue, UnixTime,
+    edgeseal_secret_json, static_header_secret_json,
 };
 use origin_verifier::{
-    Authorizer, AuthorizerEvent, Config, CountingSource, CurrentValue, MetricsSink, SdkSource,
+    Authorizer, AuthorizerEvent, Config, CountingSource, LabelledValue, MetricsSink, SdkSource,
     SecretsSource, SourceError, VersionInfo,
 };
 use serde_json::Value;
@@ -115,16 +115,20 @@ pub fn config(secret_id: &str, extra: &[(&str, &str)]) -> Config {
     Config::from_lookup(|name| map.get(name).cloned()).unwrap()
 }
 
-/// A Secrets Manager client for moto, with one attempt and short timeouts so that an
-/// error path costs milliseconds, not SDK retries.
+/// A Secrets Manager client for moto, with one attempt so that an error path (a closed
+/// port: the connection is refused at once) costs milliseconds, not SDK retries. The
+/// timeouts are generous: moto serves every test of the run at once. (A test here failed
+/// now and then at load average ~19 with the former 500 ms connect timeout; its message
+/// was not kept, and it did not recur idle or under a CPU hog. A refresh timing out, so
+/// that a test expecting keys saw none, is the likeliest cause this removes.)
 pub async fn sm_client_for(endpoint: &str) -> Client {
     let base = edgeseal_testkit::sdk_config_for(endpoint).await;
     let conf = aws_sdk_secretsmanager::config::Builder::from(&base)
         .retry_config(RetryConfig::standard().with_max_attempts(1))
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(Duration::from_millis(500))
-                .operation_timeout(Duration::from_secs(3))
+                .connect_timeout(Duration::from_secs(10))
+                .operation_timeout(Duration::from_secs(20))
                 .build(),
         )
         .build();
@@ -262,9 +266,13 @@ impl SecretsSource for Flaky {
         self.inner.get_version(secret_id, version_id).await
     }
 
-    async fn get_current(&self, secret_id: &str) -> Result<Option<CurrentValue>, SourceError> {
+    async fn get_labelled(
+        &self,
+        secret_id: &str,
+        stage: Stage,
+    ) -> Result<Option<LabelledValue>, SourceError> {
         self.outage("GetSecretValue")?;
-        self.inner.get_current(secret_id).await
+        self.inner.get_labelled(secret_id, stage).await
     }
 }
 

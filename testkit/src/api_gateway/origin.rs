@@ -62,8 +62,8 @@ impl ApiKeyOriginSettings {
     }
 }
 
-/// The key values accepted at one moment.
-type Accepted = Arc<Vec<String>>;
+/// The keys accepted at one moment: (value, key id).
+type Accepted = Arc<Vec<(String, String)>>;
 
 struct State {
     settings: ApiKeyOriginSettings,
@@ -96,10 +96,15 @@ impl State {
             .unwrap_or_default()
     }
 
-    fn accepts(accepted: &[String], presented: &str) -> bool {
+    /// The id of the key whose value is `presented`, if `accepted` has one.
+    fn accepts<'a>(accepted: &'a [(String, String)], presented: &str) -> Option<&'a str> {
         // Every value is compared, in constant time: no early exit on a match.
-        accepted.iter().fold(false, |found, value| {
-            found | bool::from(value.as_bytes().ct_eq(presented.as_bytes()))
+        accepted.iter().fold(None, |found, (value, id)| {
+            if bool::from(value.as_bytes().ct_eq(presented.as_bytes())) {
+                Some(id.as_str())
+            } else {
+                found
+            }
         })
     }
 }
@@ -147,30 +152,38 @@ impl ApiKeyStage {
     /// Decide one request carrying `presented` in the key header (`None`: no header), on
     /// the next node in turn, and count the verdict.
     pub fn admits(&self, presented: Option<&str>) -> bool {
+        self.admitted_key(presented).is_some()
+    }
+
+    /// As [`ApiKeyStage::admits`], returning the id of the key that let the request
+    /// through (what a REST API hands its integration as `$context.identity.apiKeyId`).
+    pub fn admitted_key(&self, presented: Option<&str>) -> Option<String> {
         let node = self.state.next_node.fetch_add(1, Ordering::SeqCst) % self.state.settings.nodes;
-        let accepted = presented
-            .is_some_and(|value| State::accepts(&self.state.view(node, Instant::now()), value));
-        let counter = if accepted {
+        let view = self.state.view(node, Instant::now());
+        let key_id = presented
+            .and_then(|value| State::accepts(&view, value))
+            .map(str::to_owned);
+        let counter = if key_id.is_some() {
             &self.state.accepted
         } else {
             &self.state.rejected
         };
         counter.fetch_add(1, Ordering::SeqCst);
-        accepted
+        key_id
     }
 
     /// Whether every node accepts `value` now (so whatever node a request reaches).
     pub fn accepted_by_every_node(&self, value: &str) -> bool {
         let now = Instant::now();
         (0..self.state.settings.nodes)
-            .all(|node| State::accepts(&self.state.view(node, now), value))
+            .all(|node| State::accepts(&self.state.view(node, now), value).is_some())
     }
 
     /// Whether some node accepts `value` now.
     pub fn accepted_by_some_node(&self, value: &str) -> bool {
         let now = Instant::now();
         (0..self.state.settings.nodes)
-            .any(|node| State::accepts(&self.state.view(node, now), value))
+            .any(|node| State::accepts(&self.state.view(node, now), value).is_some())
     }
 
     /// Requests admitted and refused so far.
@@ -241,11 +254,11 @@ impl ApiKeyOrigin {
     }
 }
 
-/// The values of the keys that exist, are enabled and are in one of `plans`.
+/// The (value, id) of the keys that exist, are enabled and are in one of `plans`.
 async fn read_accepted(
     client: &aws_sdk_apigateway::Client,
     plans: &[String],
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<(String, String)>, String> {
     let mut linked = Vec::new();
     for plan in plans {
         let keys = client
@@ -271,8 +284,9 @@ async fn read_accepted(
     Ok(keys
         .items()
         .iter()
-        .filter(|k| k.enabled() && k.id().is_some_and(|id| linked.iter().any(|l| l == id)))
-        .filter_map(|k| k.value().map(str::to_owned))
+        .filter(|k| k.enabled())
+        .filter_map(|k| Some((k.value()?.to_owned(), k.id()?.to_owned())))
+        .filter(|(_, id)| linked.iter().any(|l| l == id))
         .collect())
 }
 
