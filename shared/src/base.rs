@@ -122,8 +122,8 @@ pub(crate) fn write_signed_base(
     Ok(())
 }
 
-/// The base, piece by piece, to `out`: a `String` for [`SignatureBase`], or straight
-/// into the MAC when verifying (nothing is copied then). The components are identifiers
+/// The base, piece by piece, to `out`: a `String` for [`SignatureBase`], or the MAC's
+/// own buffer when verifying (no base is built first). The components are identifiers
 /// the profile accepts ([`Component`] names).
 pub(crate) fn write_base<'n>(
     request: &RequestView,
