@@ -7,13 +7,10 @@
 //! TTL and requests cost none.
 //!
 //! **Cold start.** Before its first successful refresh the cache also reads the
-//! AWSCURRENT and AWSPREVIOUS values by their labels *while* it lists, so a cold start
-//! costs one round trip instead of two, after a rotation as before the first (then the
-//! AWSPREVIOUS read finds nothing: one `ResourceNotFoundException` per cold start, never
-//! an error). AWSPENDING exists only during a rotation and is read by id after the
-//! listing. A read ahead only supplies a value for its `VersionId` (immutable); which
-//! versions are accepted, and as what, still comes from the listing alone: a version the
-//! listing does not label is dropped unread.
+//! AWSCURRENT value by its label *while* it lists, so a cold start with one version
+//! costs one round trip instead of two. That read only supplies a value for its
+//! `VersionId` (immutable); which versions are accepted, and as what, still comes from
+//! the listing alone: a version the listing does not label is dropped unread.
 //!
 //! **AWSPREVIOUS grace.** Secrets Manager does not record when a label moved, so the
 //! demotion time is derived:
@@ -87,22 +84,22 @@ pub trait SecretsSource: Send + Sync {
         version_id: &str,
     ) -> impl Future<Output = Result<Option<Zeroizing<String>>, SourceError>> + Send;
 
-    /// The `VersionId` and `SecretString` of the version labelled `stage`, read by its
-    /// label (the cold start's reads ahead of the listing); `Ok(None)` if no version has
-    /// that label. A source that cannot read by label keeps this default, and the cache
-    /// reads every version by id after listing.
-    fn get_labelled(
+    /// The `VersionId` and `SecretString` of the version labelled AWSCURRENT, read by its
+    /// label (the cold start's read ahead of the listing); `Ok(None)` if there is none.
+    /// A source that cannot read by label keeps this default, and the cache reads every
+    /// version by id after listing.
+    fn get_current(
         &self,
         secret_id: &str,
-        stage: Stage,
-    ) -> impl Future<Output = Result<Option<LabelledValue>, SourceError>> + Send {
-        let _ = (secret_id, stage);
+    ) -> impl Future<Output = Result<Option<CurrentValue>, SourceError>> + Send {
+        let _ = secret_id;
         std::future::ready(Ok(None))
     }
 }
 
-/// A value read by a staging label: the version it belongs to and its `SecretString`.
-pub type LabelledValue = (String, Zeroizing<String>);
+/// A value read by its AWSCURRENT label: the version it belongs to and its
+/// `SecretString`.
+pub type CurrentValue = (String, Zeroizing<String>);
 
 impl<T: SecretsSource + ?Sized> SecretsSource for Arc<T> {
     fn list_versions(
@@ -120,12 +117,11 @@ impl<T: SecretsSource + ?Sized> SecretsSource for Arc<T> {
         (**self).get_version(secret_id, version_id)
     }
 
-    fn get_labelled(
+    fn get_current(
         &self,
         secret_id: &str,
-        stage: Stage,
-    ) -> impl Future<Output = Result<Option<LabelledValue>, SourceError>> + Send {
-        (**self).get_labelled(secret_id, stage)
+    ) -> impl Future<Output = Result<Option<CurrentValue>, SourceError>> + Send {
+        (**self).get_current(secret_id)
     }
 }
 
@@ -228,12 +224,11 @@ impl SecretsSource for SdkSource {
         Ok(out.map(|mut out| Zeroizing::new(out.secret_string.take().unwrap_or_default())))
     }
 
-    async fn get_labelled(
-        &self,
-        secret_id: &str,
-        stage: Stage,
-    ) -> Result<Option<LabelledValue>, SourceError> {
-        let request = self.client.get_secret_value().version_stage(stage.label());
+    async fn get_current(&self, secret_id: &str) -> Result<Option<CurrentValue>, SourceError> {
+        let request = self
+            .client
+            .get_secret_value()
+            .version_stage(Stage::Current.label());
         let out = self.get_secret_value(request, secret_id).await?;
         Ok(out.and_then(|mut out| {
             let value = Zeroizing::new(out.secret_string.take().unwrap_or_default());
@@ -325,13 +320,12 @@ impl<S: SecretsSource> SecretsSource for CountingSource<S> {
     }
 
     /// Counted as a `GetSecretValue` call.
-    fn get_labelled(
+    fn get_current(
         &self,
         secret_id: &str,
-        stage: Stage,
-    ) -> impl Future<Output = Result<Option<LabelledValue>, SourceError>> + Send {
+    ) -> impl Future<Output = Result<Option<CurrentValue>, SourceError>> + Send {
         self.gets.fetch_add(1, Ordering::Relaxed);
-        self.inner.get_labelled(secret_id, stage)
+        self.inner.get_current(secret_id)
     }
 }
 
@@ -596,27 +590,20 @@ impl<S: SecretsSource> KeyCache<S> {
 
     async fn load(&self, inner: &mut Inner, now: UnixTime) -> Result<Arc<Snapshot>, RefreshError> {
         let secret_id = &self.settings.secret_id;
-        // Cold start: read AWSCURRENT and AWSPREVIOUS by their labels while listing
-        // (module docs). A failed read ahead costs nothing but its call: the value is
-        // then read by id.
+        // Cold start: read AWSCURRENT by its label while listing (module docs). A failed
+        // read ahead costs nothing but its call: the value is then read by id.
         let (listed, mut read_ahead) = if inner.last_success.is_none() {
-            let (listed, current, previous) = tokio::join!(
+            let (listed, current) = tokio::join!(
                 self.source.list_versions(secret_id),
-                self.source.get_labelled(secret_id, Stage::Current),
-                self.source.get_labelled(secret_id, Stage::Previous),
+                self.source.get_current(secret_id)
             );
-            let ahead = [(Stage::Current, current), (Stage::Previous, previous)]
-                .into_iter()
-                .filter_map(|(stage, read)| {
-                    read.unwrap_or_else(|err| {
-                        tracing::debug!(error = %err, label = stage.label(), "reading ahead of the listing failed");
-                        None
-                    })
-                })
-                .collect();
-            (listed?, ahead)
+            let current = current.unwrap_or_else(|err| {
+                tracing::debug!(error = %err, "reading AWSCURRENT ahead of the listing failed");
+                None
+            });
+            (listed?, current)
         } else {
-            (self.source.list_versions(secret_id).await?, Vec::new())
+            (self.source.list_versions(secret_id).await?, None)
         };
         let labelled: Vec<(VersionInfo, Vec<Stage>)> = listed
             .into_iter()
@@ -641,9 +628,8 @@ impl<S: SecretsSource> KeyCache<S> {
             .collect();
         let reads = unseen.iter().map(|info| {
             let ahead = read_ahead
-                .iter()
-                .position(|(version_id, _)| *version_id == info.version_id)
-                .map(|at| read_ahead.swap_remove(at).1);
+                .take_if(|(version_id, _)| *version_id == info.version_id)
+                .map(|(_, value)| value);
             async move {
                 match ahead {
                     Some(value) => Ok(Some(value)),

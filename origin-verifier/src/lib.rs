@@ -31,7 +31,7 @@ mod sdk;
 
 pub use crate::base_path::{BasePathMap, BasePathMapError};
 pub use crate::cache::{
-    CacheSettings, CountingSource, KeyCache, LabelledValue, RefreshError, SdkSource, SecretsSource,
+    CacheSettings, CountingSource, CurrentValue, KeyCache, RefreshError, SdkSource, SecretsSource,
     Snapshot, SourceError, VersionInfo,
 };
 pub use crate::config::{AuthMode, Config, ConfigError, ResponseMode};

@@ -1,9 +1,10 @@
-//! The cold start's key load: the listing and the reads of AWSCURRENT and AWSPREVIOUS by
-//! label at once, AWSPENDING (during a rotation) read by id after it, and the listing
-//! alone deciding which values are accepted.
+//! The cold start's key load: the listing and the read of AWSCURRENT at once, the other
+//! labelled versions read at once after it, the same calls as one at a time, and the
+//! listing alone deciding which values are accepted.
 //!
-//! Concurrency is observed, not timed: a wrapper counts the calls in flight, and calls to
-//! moto over loopback are all in flight when `join` polls them (each waits on its socket).
+//! Concurrency is observed, not timed: a wrapper counts the calls in flight, and two
+//! calls to moto over loopback are both in flight when `join` polls them (each waits on
+//! its socket).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
@@ -14,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use common::*;
 use edgeseal::{SigningKey, Stage};
 use origin_verifier::{
-    CacheSettings, CountingSource, KeyCache, LabelledValue, SdkSource, SecretsSource, SourceError,
+    CacheSettings, CountingSource, CurrentValue, KeyCache, SdkSource, SecretsSource, SourceError,
     VersionInfo,
 };
 use zeroize::Zeroizing;
@@ -62,13 +63,9 @@ impl<S: SecretsSource> SecretsSource for Watched<S> {
             .await
     }
 
-    async fn get_labelled(
-        &self,
-        secret_id: &str,
-        stage: Stage,
-    ) -> Result<Option<LabelledValue>, SourceError> {
+    async fn get_current(&self, secret_id: &str) -> Result<Option<CurrentValue>, SourceError> {
         self.in_flight
-            .around(self.inner.get_labelled(secret_id, stage))
+            .around(self.inner.get_current(secret_id))
             .await
     }
 }
@@ -97,7 +94,7 @@ fn holds(keys: &edgeseal::KeySet, stage: Stage, id: &str, key: &SigningKey) -> b
 }
 
 #[tokio::test]
-async fn one_version_costs_one_round_trip_and_a_read_of_awsprevious_that_finds_nothing() {
+async fn one_version_costs_one_round_trip_and_the_same_two_calls() {
     let client = sm_client().await;
     let (name, v1) = create_secret(&client, &hmac_json(&key(1))).await;
     let (cache, source) = cache_over_moto(&name).await;
@@ -109,35 +106,10 @@ async fn one_version_costs_one_round_trip_and_a_read_of_awsprevious_that_finds_n
         "Current"
     );
     assert_eq!(snapshot.keys().len(), 1);
-    // The listing and the reads of AWSCURRENT and AWSPREVIOUS were in flight together...
-    assert_eq!(source.inner().in_flight.most(), 3);
-    // ...the AWSCURRENT read served the listed version, and the AWSPREVIOUS read found
-    // no such label (not an error): no read by id.
-    assert_eq!((source.list_calls(), source.get_calls()), (1, 2));
-}
-
-#[tokio::test]
-async fn current_and_previous_after_a_rotation_cost_one_round_trip() {
-    let client = sm_client().await;
-    let (name, v1) = create_secret(&client, &hmac_json(&key(1))).await;
-    let v2 = put_pending(&client, &name, &hmac_json(&key(2))).await;
-    promote(&client, &name, &v2, &v1).await;
-    let (cache, source) = cache_over_moto(&name).await;
-
-    let snapshot = cache.refresh_at(now()).await.unwrap();
-
-    assert!(
-        holds(snapshot.keys(), Stage::Current, &v2, &key(2)),
-        "Current"
-    );
-    assert!(
-        holds(snapshot.keys(), Stage::Previous, &v1, &key(1)),
-        "Previous"
-    );
-    assert_eq!(snapshot.keys().len(), 2);
-    // Three calls in one round trip; nothing read by id after the listing.
-    assert_eq!(source.inner().in_flight.most(), 3);
-    assert_eq!((source.list_calls(), source.get_calls()), (1, 2));
+    // The listing and the read of AWSCURRENT were in flight together...
+    assert_eq!(source.inner().in_flight.most(), 2);
+    // ...and the read served the listed version: no second read of it.
+    assert_eq!((source.list_calls(), source.get_calls()), (1, 1));
 }
 
 #[tokio::test]
@@ -163,10 +135,10 @@ async fn current_previous_and_pending_are_read_at_once() {
         holds(snapshot.keys(), Stage::Previous, &v1, &key(1)),
         "Previous"
     );
-    // One listing with AWSCURRENT and AWSPREVIOUS read ahead, then AWSPENDING by id: the
-    // calls one at a time would make, in two round trips instead of four.
+    // One listing, AWSCURRENT read ahead, the two others read by id together: the calls
+    // one at a time would make, in two round trips instead of four.
     assert_eq!((source.list_calls(), source.get_calls()), (1, 3));
-    assert_eq!(source.inner().in_flight.most(), 3);
+    assert_eq!(source.inner().in_flight.most(), 2);
 
     // Later refreshes list only; nothing is read ahead once keys are held.
     let again = cache.refresh_at(now()).await.unwrap();
@@ -181,9 +153,7 @@ async fn current_previous_and_pending_are_read_at_once() {
 /// with another label, or with none.
 struct Disagreeing {
     listed: Vec<VersionInfo>,
-    /// What reading `read_ahead_label` by label returns (other labels: nothing).
     read_ahead: Result<Option<(String, SigningKey)>, ()>,
-    read_ahead_label: Stage,
     values: Vec<(String, SigningKey)>,
 }
 
@@ -204,14 +174,7 @@ impl SecretsSource for Disagreeing {
             .map(|(_, key)| Zeroizing::new(hmac_json(key))))
     }
 
-    async fn get_labelled(
-        &self,
-        _: &str,
-        stage: Stage,
-    ) -> Result<Option<LabelledValue>, SourceError> {
-        if stage != self.read_ahead_label {
-            return Ok(None);
-        }
+    async fn get_current(&self, _: &str) -> Result<Option<CurrentValue>, SourceError> {
         match &self.read_ahead {
             Ok(found) => Ok(found
                 .as_ref()
@@ -232,19 +195,9 @@ fn version(id: &str, stages: &[&str]) -> VersionInfo {
     }
 }
 
-/// A cache over a [`Disagreeing`] source: `listed`, the read ahead of AWSCURRENT (a
-/// version and the byte of its key, or a failure), and the versions readable by id.
+/// A cache over a [`Disagreeing`] source: `listed`, the read ahead (a version and the
+/// byte of its key, or a failure), and the versions readable by id.
 fn cache(
-    listed: Vec<VersionInfo>,
-    read_ahead: Result<Option<(&str, u8)>, ()>,
-    by_id: &[(&str, u8)],
-) -> KeyCache<Disagreeing> {
-    cache_reading_ahead(Stage::Current, listed, read_ahead, by_id)
-}
-
-/// As [`cache`], reading `label` ahead.
-fn cache_reading_ahead(
-    label: Stage,
     listed: Vec<VersionInfo>,
     read_ahead: Result<Option<(&str, u8)>, ()>,
     by_id: &[(&str, u8)],
@@ -252,7 +205,6 @@ fn cache_reading_ahead(
     let source = Disagreeing {
         listed,
         read_ahead: read_ahead.map(|found| found.map(|(id, byte)| (id.to_owned(), key(byte)))),
-        read_ahead_label: label,
         values: by_id
             .iter()
             .map(|(id, byte)| ((*id).to_owned(), key(*byte)))
@@ -288,23 +240,6 @@ async fn a_value_read_ahead_is_accepted_only_as_the_listing_labels_it() {
     let snapshot = cache.refresh_at(now()).await.unwrap();
     assert_eq!(snapshot.keys().len(), 1);
     assert!(!snapshot.keys().contains(OLD));
-
-    // Read ahead as AWSPREVIOUS: a version whose label was removed by the time of the
-    // listing (a later rotation demoted another one). Not accepted either.
-    let listed = vec![version(NEW, &["AWSCURRENT"])];
-    let cache = cache_reading_ahead(Stage::Previous, listed, Ok(Some((OLD, 1))), &[(NEW, 2)]);
-    let snapshot = cache.refresh_at(now()).await.unwrap();
-    assert_eq!(snapshot.keys().len(), 1);
-    assert!(!snapshot.keys().contains(OLD));
-    // Read ahead as AWSPREVIOUS, listed as AWSCURRENT (a roll-back moved the label back):
-    // accepted as the listing says.
-    let listed = vec![version(OLD, &["AWSCURRENT"])];
-    let cache = cache_reading_ahead(Stage::Previous, listed, Ok(Some((OLD, 1))), &[]);
-    let snapshot = cache.refresh_at(now()).await.unwrap();
-    assert!(
-        holds(snapshot.keys(), Stage::Current, OLD, &key(1)),
-        "Current"
-    );
 }
 
 #[tokio::test]
@@ -334,11 +269,7 @@ async fn no_keys_are_held_when_the_listing_fails_whatever_was_read_ahead() {
         ) -> Result<Option<Zeroizing<String>>, SourceError> {
             Ok(Some(Zeroizing::new(hmac_json(&key(1)))))
         }
-        async fn get_labelled(
-            &self,
-            _: &str,
-            _: Stage,
-        ) -> Result<Option<LabelledValue>, SourceError> {
+        async fn get_current(&self, _: &str) -> Result<Option<CurrentValue>, SourceError> {
             Ok(Some((OLD.to_owned(), Zeroizing::new(hmac_json(&key(1))))))
         }
     }

@@ -17,11 +17,11 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_secretsmanager::Client;
 use edgeseal::{
-    KeyId, RequestView, Signer, SigningKey, Stage, StaticHeaderValue, UnixTime,
-    edgeseal_secret_json, static_header_secret_json,
+    KeyId, RequestView, Signer, SigningKey, StaticHeaderValue, UnixTime, edgeseal_secret_json,
+    static_header_secret_json,
 };
 use origin_verifier::{
-    Authorizer, AuthorizerEvent, Config, CountingSource, LabelledValue, MetricsSink, SdkSource,
+    Authorizer, AuthorizerEvent, Config, CountingSource, CurrentValue, MetricsSink, SdkSource,
     SecretsSource, SourceError, VersionInfo,
 };
 use serde_json::Value;
@@ -266,13 +266,9 @@ impl SecretsSource for Flaky {
         self.inner.get_version(secret_id, version_id).await
     }
 
-    async fn get_labelled(
-        &self,
-        secret_id: &str,
-        stage: Stage,
-    ) -> Result<Option<LabelledValue>, SourceError> {
+    async fn get_current(&self, secret_id: &str) -> Result<Option<CurrentValue>, SourceError> {
         self.outage("GetSecretValue")?;
-        self.inner.get_labelled(secret_id, stage).await
+        self.inner.get_current(secret_id).await
     }
 }
 
