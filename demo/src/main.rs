@@ -129,10 +129,12 @@ async fn main() -> ExitCode {
         Ok(report) => {
             println!("{}", report.summary);
             println!("Edge versions published: {}", report.edge_versions);
-            println!(
-                "Authorizer peak RSS (KiB, per process): {:?}",
-                report.authorizer_peak_rss_kib
-            );
+            if !report.reasons.is_empty() {
+                println!(
+                    "Authorizer peak RSS (KiB, per process): {:?}",
+                    report.authorizer_peak_rss_kib
+                );
+            }
             println!("Timeline chart: {}", report.chart.display());
             for failure in &report.failed_rotations {
                 println!("FAILED: {failure}");

@@ -75,19 +75,22 @@ pub fn summary(
     for (kind, (allowed, denied)) in by_kind(outcomes) {
         let _ = writeln!(out, "  {:<30} {allowed:>7} {denied:>9}", kind.name());
     }
-    let _ = writeln!(
-        out,
-        "\nAuthorizer verdicts by reason (from its CloudWatch EMF log lines):"
-    );
-    for (reason, count) in reasons {
-        let _ = writeln!(out, "  {reason:<36} {count:>7}");
-    }
     let unsigned = outcomes.iter().filter(|o| o.status == 401).count();
-    let _ = writeln!(
-        out,
-        "  {:<36} {unsigned:>7}",
-        "401 at API Gateway (no identity source)"
-    );
+    // Nothing to show when no authorizer decided (an API key stage invokes none).
+    if !reasons.is_empty() || unsigned > 0 {
+        let _ = writeln!(
+            out,
+            "\nAuthorizer verdicts by reason (from its CloudWatch EMF log lines):"
+        );
+        for (reason, count) in reasons {
+            let _ = writeln!(out, "  {reason:<36} {count:>7}");
+        }
+        let _ = writeln!(
+            out,
+            "  {:<36} {unsigned:>7}",
+            "401 at API Gateway (no identity source)"
+        );
+    }
     let _ = writeln!(out, "\nLegitimate requests per key id:");
     for (keyid, slots) in per_keyid(outcomes, 1.0) {
         let n: u64 = slots.values().sum();
