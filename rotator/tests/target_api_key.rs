@@ -713,6 +713,9 @@ impl KeyWorld {
             ("USAGE_PLAN_ID", self.plan.clone()),
             ("API_KEY_NAME_PREFIX", self.prefix.clone()),
             ("API_KEY_PROPAGATION_SECS", "1".to_owned()),
+            // Probes 100 ms apart: the propagation wait above still covers the stage's
+            // 600 ms lag, and the fault matrix runs in a fraction of the time.
+            ("API_KEY_PROBE_INTERVAL_MS", "100".to_owned()),
             ("PREVIOUS_KEY_GRACE_SECS", "0".to_owned()),
             ("DEADLINE_MARGIN_MS", "0".to_owned()),
         ]

@@ -8,7 +8,8 @@
 //! forbidden") describes the same propagation, with results like "fail fail pass fail
 //! pass pass" while it lasts. AWS documents no bound. So setSecret points CloudFront at a
 //! new key only once `API_KEY_PROPAGATION_SECS` have passed since it was linked *and*
-//! [`PROBES_IN_A_ROW`] origin probes in a row, [`PROBE_PAUSE`] apart, accepted it; a
+//! [`PROBES_IN_A_ROW`] origin probes in a row, `API_KEY_PROBE_INTERVAL_MS` apart
+//! ([`PROBE_PAUSE`] by default), accepted it; a
 //! deadline reached first fails the step, and Secrets Manager's retry of the rotation
 //! waits again (the key and its links are adopted, not made again).
 
@@ -20,7 +21,7 @@ use tracing::info;
 
 use crate::origin::ProbeError;
 
-/// The pause between two origin probes.
+/// The default pause between two origin probes (`API_KEY_PROBE_INTERVAL_MS`).
 pub const PROBE_PAUSE: Duration = Duration::from_secs(1);
 /// How many origin probes in a row must accept the key: one success does not prove
 /// every API Gateway node has it yet.

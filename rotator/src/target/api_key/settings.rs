@@ -38,6 +38,9 @@ pub struct ApiKeySettings {
     /// published workaround waits 10 s, moduspwnens/boa-chat#1), on top of the origin
     /// accepting it in a row. 0 to 300.
     pub propagation: Duration,
+    /// `API_KEY_PROBE_INTERVAL_MS`, default 1000 (10 to 10,000): the pause between the
+    /// origin probes that must accept a new key in a row (as `WAF_PROBE_INTERVAL_MS`).
+    pub probe_interval: Duration,
 }
 
 impl ApiKeySettings {
@@ -52,6 +55,8 @@ impl ApiKeySettings {
     pub const DEFAULT_PREVIOUS_GRACE_SECS: u64 = 3600;
     /// `API_KEY_PROPAGATION_SECS`' default.
     pub const DEFAULT_PROPAGATION_SECS: u64 = 10;
+    /// `API_KEY_PROBE_INTERVAL_MS`' default.
+    pub const DEFAULT_PROBE_INTERVAL_MS: u64 = 1_000;
 
     /// Read the settings through `lookup` (the environment, or a map in tests). Empty
     /// values count as unset.
@@ -132,6 +137,14 @@ impl ApiKeySettings {
             },
         };
 
+        let probe_interval = Duration::from_millis(crate::config::number(
+            &get,
+            "API_KEY_PROBE_INTERVAL_MS",
+            Self::DEFAULT_PROBE_INTERVAL_MS,
+            10,
+            10_000,
+        )?);
+
         Ok(Self {
             usage_plans,
             header_name,
@@ -139,6 +152,7 @@ impl ApiKeySettings {
             value_length,
             previous_grace,
             propagation,
+            probe_interval,
         })
     }
 }
@@ -170,6 +184,7 @@ mod tests {
         assert_eq!(s.value_length, 40);
         assert_eq!(s.previous_grace, Duration::from_secs(3600));
         assert_eq!(s.propagation, Duration::from_secs(10));
+        assert_eq!(s.probe_interval, Duration::from_secs(1));
     }
 
     #[test]
@@ -181,6 +196,7 @@ mod tests {
             ("SECRET_KEY_LENGTH", "128"),
             ("PREVIOUS_KEY_GRACE_SECS", "0"),
             ("API_KEY_PROPAGATION_SECS", "2"),
+            ("API_KEY_PROBE_INTERVAL_MS", "250"),
         ])
         .unwrap();
         assert_eq!(s.usage_plans, ["p1", "p2"]);
@@ -189,6 +205,7 @@ mod tests {
         assert_eq!(s.value_length, 128);
         assert_eq!(s.previous_grace, Duration::ZERO);
         assert_eq!(s.propagation, Duration::from_secs(2));
+        assert_eq!(s.probe_interval, Duration::from_millis(250));
     }
 
     #[test]
@@ -215,6 +232,8 @@ mod tests {
             ("PREVIOUS_KEY_GRACE_SECS", "-1"),
             ("PREVIOUS_KEY_GRACE_SECS", "99999999"),
             ("API_KEY_PROPAGATION_SECS", "301"),
+            ("API_KEY_PROBE_INTERVAL_MS", "9"),
+            ("API_KEY_PROBE_INTERVAL_MS", "10001"),
         ];
         for (var, value) in cases {
             let mut vars = vec![("USAGE_PLAN_ID", "plan1")];

@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 use zeroize::Zeroizing;
 
-use super::acceptance::{NotAccepted, PROBE_PAUSE, wait_until_accepted};
+use super::acceptance::{NotAccepted, wait_until_accepted};
 use super::api::{AnyUsagePlanKeys, UsagePlanKeys};
 use super::keys::{ApiKeyError, KeyRotation, RetireGuard};
 use super::settings::{ApiKeySettings, VALUE_LENGTHS};
@@ -212,7 +212,7 @@ impl<C: DistributionApi> Target for ApiKeyTarget<C> {
         let probe = step.origin_probe(Stage::Pending)?;
         let accepted = wait_until_accepted(
             || probe.probe(self.header.credential(pending)),
-            PROBE_PAUSE,
+            self.settings.probe_interval,
             not_before,
             step.deadline(),
         )
