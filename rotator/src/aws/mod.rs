@@ -196,6 +196,36 @@ pub enum ApiError {
     },
 }
 
+impl ApiError {
+    /// The same error with every occurrence of `secret` in the service's message replaced
+    /// by `<redacted>`: for calls that carried a secret (an API key value), should the
+    /// service ever echo it.
+    #[must_use]
+    pub fn redacting(self, secret: &str) -> Self {
+        let scrub = |message: String| message.replace(secret, "<redacted>");
+        match self {
+            Self::Service { op, code, message } => Self::Service {
+                op,
+                code,
+                message: scrub(message),
+            },
+            Self::Conflict { op, message } => Self::Conflict {
+                op,
+                message: scrub(message),
+            },
+            Self::NotFound { op, message } => Self::NotFound {
+                op,
+                message: scrub(message),
+            },
+            Self::Throttled { op, message } => Self::Throttled {
+                op,
+                message: scrub(message),
+            },
+            other => other,
+        }
+    }
+}
+
 /// A secret's rotation state: whether rotation is on and which labels each version has.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SecretMetadata {
@@ -455,6 +485,38 @@ impl<T: DistributionApi> DistributionApi for Arc<T> {
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    use super::{ApiError, Op};
+
+    #[test]
+    fn redacting_cuts_the_secret_out_of_every_message() {
+        const KEY: &str = "da2-abcdefghijklmnopqrstuvwxyz";
+        let echoed = format!("API key not found: {KEY} ({KEY})");
+        let errors = [
+            ApiError::Service {
+                op: Op::CreateApiKey,
+                code: "BadRequestException".into(),
+                message: echoed.clone(),
+            },
+            ApiError::Conflict {
+                op: Op::CreateApiKey,
+                message: echoed.clone(),
+            },
+            ApiError::NotFound {
+                op: Op::DeleteApiKey,
+                message: echoed.clone(),
+            },
+            ApiError::Throttled {
+                op: Op::UpdateApiKey,
+                message: echoed,
+            },
+        ];
+        for error in errors {
+            let text = error.redacting(KEY).to_string();
+            assert!(!text.contains(KEY), "{text}");
+            assert_eq!(text.matches("<redacted>").count(), 2, "{text}");
+        }
+    }
 
     #[test]
     fn the_rotation_interval_comes_from_days_or_a_rate_but_not_a_cron() {

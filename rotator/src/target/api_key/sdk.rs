@@ -78,32 +78,6 @@ fn system_time(date: &aws_smithy_types::DateTime) -> Option<std::time::SystemTim
     std::time::SystemTime::try_from(*date).ok()
 }
 
-/// An error of a call that carried `value`, with the value cut out of the service's
-/// message should it ever be echoed there.
-fn without_value(err: ApiError, value: &str) -> ApiError {
-    let scrub = |message: String| message.replace(value, "<redacted>");
-    match err {
-        ApiError::Service { op, code, message } => ApiError::Service {
-            op,
-            code,
-            message: scrub(message),
-        },
-        ApiError::Conflict { op, message } => ApiError::Conflict {
-            op,
-            message: scrub(message),
-        },
-        ApiError::NotFound { op, message } => ApiError::NotFound {
-            op,
-            message: scrub(message),
-        },
-        ApiError::Throttled { op, message } => ApiError::Throttled {
-            op,
-            message: scrub(message),
-        },
-        other => other,
-    }
-}
-
 impl UsagePlanKeys for SdkUsagePlanKeys {
     async fn usage_plan_exists(&self, plan_id: &str) -> Result<bool, ApiError> {
         match self.0.get_usage_plan().usage_plan_id(plan_id).send().await {
@@ -151,7 +125,7 @@ impl UsagePlanKeys for SdkUsagePlanKeys {
             .set_tags(Some(key.tags.clone().into_iter().collect()))
             .send()
             .await
-            .map_err(|e| without_value(classify(Op::CreateApiKey, &e), key.value))?;
+            .map_err(|e| classify(Op::CreateApiKey, &e).redacting(key.value))?;
         let id = created
             .id()
             .ok_or(ApiError::Incomplete {

@@ -13,35 +13,17 @@ use crate::aws::{ApiError, Op};
 /// key is cut out of the message: AppSync quotes the key it could not find ("API key not
 /// found: <key>", aws-amplify/amplify-category-api#1914), and a key's id is the secret.
 fn appsync(err: ApiError, key: Option<&StaticHeaderValue>) -> ApiError {
-    let scrub = |text: String| match key {
-        Some(key) => text.replace(key.expose(), "<redacted>"),
-        None => text,
-    };
-    match err {
+    let classified = match err {
         ApiError::Service { op, code, message } => match code.as_str() {
-            "NotFoundException" => ApiError::NotFound {
-                op,
-                message: scrub(message),
-            },
-            "LimitExceededException" => ApiError::Throttled {
-                op,
-                message: scrub(message),
-            },
-            _ => ApiError::Service {
-                op,
-                code,
-                message: scrub(message),
-            },
-        },
-        ApiError::NotFound { op, message } => ApiError::NotFound {
-            op,
-            message: scrub(message),
-        },
-        ApiError::Throttled { op, message } => ApiError::Throttled {
-            op,
-            message: scrub(message),
+            "NotFoundException" => ApiError::NotFound { op, message },
+            "LimitExceededException" => ApiError::Throttled { op, message },
+            _ => ApiError::Service { op, code, message },
         },
         other => other,
+    };
+    match key {
+        Some(key) => classified.redacting(key.expose()),
+        None => classified,
     }
 }
 
