@@ -85,13 +85,17 @@ pub enum RetireGuard {
     },
 }
 
+/// The resolution of an API key's `createdDate`.
+const CREATED_DATE_RESOLUTION: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A key in place for a version's value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InPlace {
     /// The key's id.
     pub key_id: String,
     /// Since when it has been enabled and in every plan (now, if this call changed
-    /// anything; else the key's creation): API Gateway's propagation counts from there.
+    /// anything; else the end of the second of the key's `createdDate`): API Gateway's
+    /// propagation counts from there.
     pub since: SystemTime,
 }
 
@@ -170,9 +174,12 @@ impl<'a, K: UsagePlanKeys> KeyRotation<'a, K> {
         for plan in &self.settings.usage_plans {
             changed |= self.ensure_linked(plan, &key.id, deadline).await?;
         }
-        // A key found in place was linked when an earlier try made it.
+        // A key found in place was linked when an earlier try made it. `createdDate` is
+        // whole seconds (moto: `int(time.time())`; API Gateway's is a Timestamp in epoch
+        // seconds), so the creation may have been up to a second later than it says:
+        // count from the end of that second, never before the key existed.
         let since = match (changed, key.created) {
-            (false, Some(created)) => created,
+            (false, Some(created)) => created + CREATED_DATE_RESOLUTION,
             _ => SystemTime::now(),
         };
         Ok(InPlace {
