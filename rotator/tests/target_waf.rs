@@ -26,7 +26,7 @@ use common::*;
 use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
 use edgeseal_rotator::target::AnyTarget;
 use edgeseal_rotator::target::waf::SdkWaf;
-use edgeseal_rotator::{Config, Op, Rotator, Step, TargetKind, custom_headers};
+use edgeseal_rotator::{Config, Op, RotationError, Rotator, Step, TargetKind, custom_headers};
 use edgeseal_testkit::waf::build::{allow, block, byte_match, visibility};
 use edgeseal_testkit::waf::{Verdict, WafOrigin};
 use edgeseal_testkit::{
@@ -279,8 +279,15 @@ impl WafWorld {
 async fn two_rotations_with_every_step_run_twice() {
     let w = WafWorld::new().await;
     let rotator = w.rotator(w.config_with(&[]), FaultPlan::none());
+    // AWS's timing: CloudFront deploys for minutes, so every rerun of a step below finds
+    // the distribution `InProgress` with this rotation's change; between two scheduled
+    // rotations it finishes. (With the world's 30 ms a rerun found it `Deployed` or not
+    // depending on the machine's speed, and a rerun of setSecret that saw it `InProgress`
+    // accepted the previous value again: see WafTarget::set.)
+    w.world.cdn.set_deploy_delay(Duration::from_secs(3600));
     let mut previous = w.world.initial_token.clone();
     for round in 0..2 {
+        w.world.cdn.complete_deployments();
         let token = w.world.start_rotation().await;
         for step in Step::ALL {
             for run in 0..2 {
@@ -298,11 +305,13 @@ async fn two_rotations_with_every_step_run_twice() {
                 }
             }
             if step == Step::Set {
-                // Before testSecret: the rule accepts pending and current (and, in the
-                // second round, the previous value while CloudFront may still send it).
-                let values = w.rule_values().await;
-                assert_eq!(values[0], w.value_of(&token).await);
-                assert_eq!(values[1], w.value_of(&previous).await);
+                // Before testSecret: the rule accepts pending and current, and not the
+                // value before them: the distribution was `Deployed` when the rotation
+                // started, and is `InProgress` now only with the change to pending.
+                assert_eq!(
+                    w.rule_values().await,
+                    [w.value_of(&token).await, w.value_of(&previous).await]
+                );
             }
         }
         w.assert_rotated(&token, &previous).await;
@@ -329,6 +338,78 @@ async fn two_rotations_with_every_step_run_twice() {
     );
     // Traffic through the WAF saw every probe of the rotator, none refused at the end.
     assert!(w.origin.served().len() > 10);
+}
+
+/// A rotation that starts while the last one is still deploying: setSecret widens the
+/// rule to the value before the current one too (edges may still send it), and CloudFront
+/// is not pointed; once CloudFront has deployed, its retry narrows the rule as it points,
+/// and a rerun after that (CloudFront `InProgress` with the change to pending) changes
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_while_the_last_rotation_deploys_accepts_the_value_before_until_it_points() {
+    let w = WafWorld::new().await;
+    let rotator = w.rotator(w.config_with(&[]), FaultPlan::none());
+    w.world.cdn.set_deploy_delay(Duration::from_secs(3600));
+    let first = w.world.start_rotation().await;
+    w.rotate(&rotator, &first, 1).await;
+    let initial = w.world.initial_token.clone();
+    w.assert_rotated(&first, &initial).await;
+    // CloudFront still deploys the change to `first`: edges send it or the initial value.
+
+    let second = w.world.start_rotation().await;
+    let deadline = || tokio::time::Instant::now() + Duration::from_secs(20);
+    rotator
+        .run(&w.world.event(Step::Create, &second), deadline())
+        .await
+        .unwrap();
+    let updates = w.world.cdn.update_count();
+    let refused = rotator
+        .run(&w.world.event(Step::Set, &second), deadline())
+        .await
+        .expect_err("pointed CloudFront while the last rotation was deploying");
+    assert!(
+        matches!(refused, RotationError::PreviousRotationPropagating(_)),
+        "{refused}"
+    );
+    assert_eq!(w.world.cdn.update_count(), updates);
+    let (pending, current, before) = (
+        w.value_of(&second).await,
+        w.value_of(&first).await,
+        w.value_of(&initial).await,
+    );
+    assert_eq!(
+        w.rule_values().await,
+        [pending.clone(), current.clone(), before]
+    );
+    w.assert_no_violation("setSecret refused while deploying");
+
+    w.world.cdn.complete_deployments();
+    for run in 0..2 {
+        let before = (w.lock_token().await, w.world.cdn.update_count());
+        rotator
+            .run(&w.world.event(Step::Set, &second), deadline())
+            .await
+            .unwrap_or_else(|e| panic!("setSecret #{run} once deployed: {e}"));
+        assert_eq!(
+            w.rule_values().await,
+            [pending.clone(), current.clone()],
+            "setSecret #{run} once deployed"
+        );
+        let after = (w.lock_token().await, w.world.cdn.update_count());
+        if run == 0 {
+            assert_eq!(after.1, before.1 + 1, "CloudFront not pointed");
+        } else {
+            assert_eq!(before, after, "a rerun of setSecret wrote");
+        }
+        w.assert_no_violation(&format!("setSecret #{run} once deployed"));
+    }
+    for step in [Step::Test, Step::Finish] {
+        rotator
+            .run(&w.world.event(step, &second), deadline())
+            .await
+            .unwrap_or_else(|e| panic!("{step}: {e}"));
+    }
+    w.assert_rotated(&second, &first).await;
 }
 
 /// Every AWS call of a clean rotation fails once: before it reaches AWS, and for calls

@@ -31,6 +31,9 @@ struct FakeDistribution {
     config: DistributionConfig,
     generation: u64,
     updated_at: Instant,
+    /// Set by [`FakeCloudFront::complete_deployments`]: `Deployed` whatever the delay,
+    /// until the next update.
+    deployment_completed: bool,
     /// `Distribution.LastModifiedTime` as `GetDistribution` returns it: set on creation
     /// and on every update (CloudFront API reference, `Distribution`: "The date and time
     /// when the distribution was last modified").
@@ -47,7 +50,7 @@ impl FakeDistribution {
     }
 
     fn refresh(&mut self, deploy_delay: Duration) -> bool {
-        let deployed = self.updated_at.elapsed() >= deploy_delay;
+        let deployed = self.deployment_completed || self.updated_at.elapsed() >= deploy_delay;
         if deployed && self.live.len() > 1 {
             self.live = vec![self.config.clone()];
         }
@@ -163,6 +166,19 @@ impl FakeCloudFront {
         *lock(&self.deploy_delay) = delay;
     }
 
+    /// Every deployment under way completes now, whatever the delay: the days between
+    /// two scheduled rotations, in which CloudFront finishes even a 45-minute
+    /// propagation, without waiting for them. With [`Self::set_deploy_delay`] at an hour
+    /// this gives AWS's timing: each update stays `InProgress` for the rest of the
+    /// rotation (a rerun of a step sees it so), and the next rotation starts `Deployed`.
+    pub fn complete_deployments(&self) {
+        let delay = *lock(&self.deploy_delay);
+        for d in lock(&self.distributions).values_mut() {
+            d.deployment_completed = true;
+            d.refresh(delay);
+        }
+    }
+
     /// Add a distribution, already `Deployed`.
     pub fn insert(&self, id: &str, config: DistributionConfig) {
         lock(&self.distributions).insert(
@@ -175,6 +191,7 @@ impl FakeCloudFront {
                 updated_at: Instant::now()
                     .checked_sub(Duration::from_secs(3600))
                     .unwrap_or_else(Instant::now),
+                deployment_completed: true,
                 // Deployed an hour ago, like `updated_at`.
                 last_modified: SystemTime::now()
                     .checked_sub(Duration::from_secs(3600))
@@ -225,6 +242,7 @@ impl FakeCloudFront {
             edit(&mut d.config);
             d.generation += 1;
             d.updated_at = Instant::now();
+            d.deployment_completed = false;
             d.last_modified = SystemTime::now();
             d.live.push(d.config.clone());
             d.history.push(d.config.clone());
@@ -311,6 +329,7 @@ impl DistributionApi for FakeCloudFront {
         d.config = config;
         d.generation += 1;
         d.updated_at = Instant::now();
+        d.deployment_completed = false;
         d.last_modified = SystemTime::now();
         d.live.push(d.config.clone());
         d.history.push(d.config.clone());

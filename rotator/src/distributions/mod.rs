@@ -176,17 +176,30 @@ impl<C: DistributionApi> Distributions<C> {
         Ok(())
     }
 
-    /// Whether every distribution reports `Deployed` now (no wait): edges then run the
-    /// latest config only.
-    pub async fn all_deployed(&self, deadline: Instant) -> Result<bool, RotationError> {
+    /// Whether an edge may still send the value from before the current one: some
+    /// distribution that is not yet `pointed` at the new value (`pointed` tells from its
+    /// config) is not `Deployed` now (no wait). A distribution already pointed at the new
+    /// value does not count: while an AWSPREVIOUS version exists it was pointed only once
+    /// `Deployed` ([`Guard::RequireDeployed`]), so its edges send the current or the new
+    /// value, whatever its status since.
+    pub async fn may_send_previous(
+        &self,
+        pointed: impl Fn(&DistributionConfig) -> bool,
+        deadline: Instant,
+    ) -> Result<bool, RotationError> {
         for distribution in &self.ids {
+            let (config, _) =
+                retry_throttled(deadline, || self.cdn.get_config(distribution)).await?;
+            if pointed(&config) {
+                continue;
+            }
             if retry_throttled(deadline, || self.cdn.status(distribution)).await?
                 != DeployStatus::Deployed
             {
-                return Ok(false);
+                return Ok(true);
             }
         }
-        Ok(true)
+        Ok(false)
     }
 
     /// With `WAIT_FOR_DEPLOYED`, wait until every distribution is `Deployed` (bounded by

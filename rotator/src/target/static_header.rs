@@ -106,11 +106,15 @@ impl OriginHeader {
         value: &StaticHeaderValue,
     ) -> Result<(), RotationError> {
         distributions
-            .check_pointed(|config| {
-                let mut values = custom_headers(config, &self.name).peekable();
-                values.peek().is_some() && values.all(|v| value.matches(v))
-            })
+            .check_pointed(|config| self.sends(config, value))
             .await
+    }
+
+    /// Whether every origin of `config` that has this header sends `value` in it (and
+    /// one has).
+    pub fn sends(&self, config: &DistributionConfig, value: &StaticHeaderValue) -> bool {
+        let mut values = custom_headers(config, &self.name).peekable();
+        values.peek().is_some() && values.all(|v| value.matches(v))
     }
 
     /// Fail with [`RotationError::NoHeader`] unless an origin of `config` (of

@@ -95,14 +95,18 @@ impl<C: DistributionApi> Target for WafTarget<C> {
             .value_of(step, current_id, Stage::Current)
             .await?
             .ok_or(RotationError::NoCurrent)?;
-        // The previous value stays accepted while a distribution is still deploying (it
-        // may be the change away from it); the pointing below refuses to start then too.
+        // The previous value stays accepted while a distribution not yet sending pending
+        // is still deploying (it may be the change away from it; the pointing below
+        // refuses to start then too). Once one sends pending it was pointed `Deployed`,
+        // so a rerun of this step, which finds it `InProgress` with that change, does not
+        // accept the previous value again.
+        let header = self.inner.header();
         let previous = match meta.version_with(Stage::Previous.label()) {
             Some(id)
-                if !self
+                if self
                     .inner
                     .distributions()
-                    .all_deployed(step.deadline())
+                    .may_send_previous(|config| header.sends(config, pending), step.deadline())
                     .await? =>
             {
                 self.value_of(step, id, Stage::Previous).await?
@@ -118,7 +122,7 @@ impl<C: DistributionApi> Target for WafTarget<C> {
             step.deadline(),
         )
         .await?;
-        let credential = self.inner.header().credential(pending);
+        let credential = header.credential(pending);
         let probe = step.origin_probe(Stage::Pending)?;
         let settled =
             wait_until_let_through(|| probe.probe(credential), &self.settings, step.deadline())
