@@ -145,11 +145,15 @@ async fn a_pending_value_becomes_an_enabled_linked_key_the_stage_accepts_and_rer
     let pending = value();
     assert!(!origin.accepted_by_some_node(pending.expose()));
 
-    let id = rotation
+    let before = SystemTime::now();
+    let placed = rotation
         .ensure_accepted("v2", &pending, far())
         .await
-        .unwrap()
-        .key_id;
+        .unwrap();
+    let id = placed.key_id.clone();
+    // Counted from after the link, rounded up to a whole second.
+    assert!(placed.since >= before, "{placed:?}");
+    assert!(placed.since <= SystemTime::now() + Duration::from_secs(1));
     settle().await;
     assert!(origin.accepted_by_every_node(pending.expose()));
     assert_eq!(probe(&probe_for(&origin), &pending).await, Ok(200));
@@ -173,11 +177,8 @@ async fn a_pending_value_becomes_an_enabled_linked_key_the_stage_accepts_and_rer
             .ensure_accepted("v2", &pending, far())
             .await
             .unwrap();
-        assert_eq!(again.key_id, id);
-        // Found in place: counted from its creation, at the end of `createdDate`'s whole
-        // second (the creation may lie anywhere in it), not from now.
-        let created = key.created.expect("moto reports createdDate");
-        assert_eq!(again.since, created + Duration::from_secs(1));
+        // Found in place: counted from when the first call recorded it, not from now.
+        assert_eq!(again, placed);
     }
     assert_eq!(moto.keys_named(&prefix).await.len(), 1);
     assert_eq!(moto.linked(&plan_a).await, std::slice::from_ref(&id));
@@ -212,6 +213,70 @@ async fn a_pending_value_becomes_an_enabled_linked_key_the_stage_accepts_and_rer
     );
     settle().await;
     assert!(origin.accepted_by_every_node(pending.expose()));
+}
+
+/// A try creates the key and fails before linking it (Secrets Manager retries the step
+/// later); the next links it; a third finds it in place. API Gateway's propagation counts
+/// from the link, so the third must too, not from the key's creation (what `createdDate`
+/// would say), and not from now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_linked_by_a_later_try_counts_from_the_link_not_its_creation() {
+    let moto = moto().await;
+    let plan = moto.usage_plan().await;
+    let prefix = unique_name("CloudFront-");
+    let settings = settings(&[&plan], &prefix);
+    let secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:edge-AbCdEf";
+    let pending = value();
+
+    let faults = FaultPlan::fail(Op::CreateUsagePlanKey, 0, FaultTiming::Before);
+    let failing = Faulty::new(moto.keys.clone(), faults.clone());
+    let err = KeyRotation::new(&failing, &settings, secret)
+        .ensure_accepted("v2", &pending, far())
+        .await
+        .unwrap_err();
+    assert!(faults.fired(), "{err}");
+    let created = moto.keys_named(&prefix).await;
+    assert_eq!(created.len(), 1);
+    assert!(moto.linked(&plan).await.is_empty());
+
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let rotation = KeyRotation::new(&moto.keys, &settings, secret);
+    let linking = SystemTime::now();
+    let linked = rotation
+        .ensure_accepted("v2", &pending, far())
+        .await
+        .unwrap();
+    assert_eq!(linked.key_id, created[0].id);
+    assert!(linked.since >= linking, "{linked:?}");
+    let adopted = rotation
+        .ensure_accepted("v2", &pending, far())
+        .await
+        .unwrap();
+    assert_eq!(adopted, linked);
+    let created_at = created[0].created.expect("moto reports createdDate");
+    assert!(
+        adopted.since >= created_at + Duration::from_secs(2),
+        "counted from the creation: {adopted:?}, created {created_at:?}"
+    );
+
+    // The try that linked it failed before recording when (its UpdateApiKey lost): the
+    // next try records a time of its own, never the creation.
+    let unrecorded = KeyRotation::new(&moto.keys, &settings, secret);
+    let other = value();
+    let faults = FaultPlan::fail(Op::UpdateApiKey, 0, FaultTiming::Before);
+    let failing = Faulty::new(moto.keys.clone(), faults.clone());
+    KeyRotation::new(&failing, &settings, secret)
+        .ensure_accepted("v3", &other, far())
+        .await
+        .unwrap_err();
+    assert!(faults.fired());
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let retrying = SystemTime::now();
+    let again = unrecorded
+        .ensure_accepted("v3", &other, far())
+        .await
+        .unwrap();
+    assert!(again.since >= retrying, "{again:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -258,6 +323,9 @@ impl UsagePlanKeys for NameListingLags {
     }
     async fn enable_api_key(&self, id: &str) -> Result<(), ApiError> {
         self.0.enable_api_key(id).await
+    }
+    async fn describe_api_key(&self, id: &str, description: &str) -> Result<(), ApiError> {
+        self.0.describe_api_key(id, description).await
     }
     async fn delete_api_key(&self, id: &str) -> Result<(), ApiError> {
         self.0.delete_api_key(id).await

@@ -316,6 +316,14 @@ impl<T: edgeseal_rotator::target::api_key::UsagePlanKeys>
             .await
     }
 
+    async fn describe_api_key(&self, key_id: &str, description: &str) -> Result<(), ApiError> {
+        self.call(
+            Op::UpdateApiKey,
+            self.inner.describe_api_key(key_id, description),
+        )
+        .await
+    }
+
     async fn delete_api_key(&self, key_id: &str) -> Result<(), ApiError> {
         self.call(Op::DeleteApiKey, self.inner.delete_api_key(key_id))
             .await

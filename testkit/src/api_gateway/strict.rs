@@ -104,6 +104,10 @@ impl<K: UsagePlanKeys> UsagePlanKeys for AwsLikeUsagePlanKeys<K> {
         self.inner.enable_api_key(key_id).await
     }
 
+    async fn describe_api_key(&self, key_id: &str, description: &str) -> Result<(), ApiError> {
+        self.inner.describe_api_key(key_id, description).await
+    }
+
     async fn delete_api_key(&self, key_id: &str) -> Result<(), ApiError> {
         within_rate(&self.deletes, Op::DeleteApiKey)?;
         self.inner.delete_api_key(key_id).await

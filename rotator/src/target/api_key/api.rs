@@ -32,6 +32,9 @@ pub struct ApiKey {
     pub enabled: bool,
     /// When it was created, if API Gateway said.
     pub created: Option<std::time::SystemTime>,
+    /// Its description (edgeseal records there when a key it made was last put in
+    /// place, see [`super::keys`]).
+    pub description: Option<String>,
     /// Its tags (edgeseal marks the keys it creates, see [`super::keys::Ownership`]).
     pub tags: BTreeMap<String, String>,
 }
@@ -92,6 +95,13 @@ pub trait UsagePlanKeys: Send + Sync {
     /// `UpdateApiKey` `replace /enabled true`.
     fn enable_api_key(&self, key_id: &str) -> impl Future<Output = Result<(), ApiError>> + Send;
 
+    /// `UpdateApiKey` `replace /description`.
+    fn describe_api_key(
+        &self,
+        key_id: &str,
+        description: &str,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
     /// `DeleteApiKey`.
     fn delete_api_key(&self, key_id: &str) -> impl Future<Output = Result<(), ApiError>> + Send;
 
@@ -138,6 +148,10 @@ impl<T: UsagePlanKeys> UsagePlanKeys for Arc<T> {
         (**self).enable_api_key(key_id).await
     }
 
+    async fn describe_api_key(&self, key_id: &str, description: &str) -> Result<(), ApiError> {
+        (**self).describe_api_key(key_id, description).await
+    }
+
     async fn delete_api_key(&self, key_id: &str) -> Result<(), ApiError> {
         (**self).delete_api_key(key_id).await
     }
@@ -171,6 +185,8 @@ pub trait DynUsagePlanKeys: Send + Sync {
     fn create_api_key<'a>(&'a self, key: &'a NewApiKey<'a>) -> Call<'a, ApiKey>;
     /// [`UsagePlanKeys::enable_api_key`].
     fn enable_api_key<'a>(&'a self, key_id: &'a str) -> Call<'a, ()>;
+    /// [`UsagePlanKeys::describe_api_key`].
+    fn describe_api_key<'a>(&'a self, key_id: &'a str, description: &'a str) -> Call<'a, ()>;
     /// [`UsagePlanKeys::delete_api_key`].
     fn delete_api_key<'a>(&'a self, key_id: &'a str) -> Call<'a, ()>;
     /// [`UsagePlanKeys::plan_key_ids`].
@@ -196,6 +212,9 @@ impl<T: UsagePlanKeys> DynUsagePlanKeys for T {
     }
     fn enable_api_key<'a>(&'a self, key_id: &'a str) -> Call<'a, ()> {
         Box::pin(UsagePlanKeys::enable_api_key(self, key_id))
+    }
+    fn describe_api_key<'a>(&'a self, key_id: &'a str, description: &'a str) -> Call<'a, ()> {
+        Box::pin(UsagePlanKeys::describe_api_key(self, key_id, description))
     }
     fn delete_api_key<'a>(&'a self, key_id: &'a str) -> Call<'a, ()> {
         Box::pin(UsagePlanKeys::delete_api_key(self, key_id))
@@ -247,6 +266,10 @@ impl UsagePlanKeys for AnyUsagePlanKeys {
 
     async fn enable_api_key(&self, key_id: &str) -> Result<(), ApiError> {
         self.0.enable_api_key(key_id).await
+    }
+
+    async fn describe_api_key(&self, key_id: &str, description: &str) -> Result<(), ApiError> {
+        self.0.describe_api_key(key_id, description).await
     }
 
     async fn delete_api_key(&self, key_id: &str) -> Result<(), ApiError> {

@@ -8,7 +8,10 @@
 //! list; nothing is created twice and no usage plan is ever created.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
+
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
 
 use base64::Engine as _;
 use edgeseal::StaticHeaderValue;
@@ -85,17 +88,23 @@ pub enum RetireGuard {
     },
 }
 
-/// The resolution of an API key's `createdDate`.
-const CREATED_DATE_RESOLUTION: std::time::Duration = std::time::Duration::from_secs(1);
+/// What follows the description edgeseal gives its keys once one is in place: the time
+/// (RFC 3339, whole seconds) from which API Gateway's propagation counts.
+const IN_PLACE_SINCE: &str = "; in place since ";
+
+/// How far ahead of this clock a recorded time may lie and still be believed (another
+/// rotator's clock); further, it is recorded again.
+const CLOCK_SLACK: Duration = Duration::from_secs(60);
 
 /// A key in place for a version's value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InPlace {
     /// The key's id.
     pub key_id: String,
-    /// Since when it has been enabled and in every plan (now, if this call changed
-    /// anything; else the end of the second of the key's `createdDate`): API Gateway's
-    /// propagation counts from there.
+    /// Since when it has been enabled and in every plan: API Gateway's propagation counts
+    /// from there. Recorded in the key's description after the last change (by this
+    /// call, or by the earlier try that made the last change), so a later try counts
+    /// from the link, not from the key's creation.
     pub since: SystemTime,
 }
 
@@ -174,13 +183,25 @@ impl<'a, K: UsagePlanKeys> KeyRotation<'a, K> {
         for plan in &self.settings.usage_plans {
             changed |= self.ensure_linked(plan, &key.id, deadline).await?;
         }
-        // A key found in place was linked when an earlier try made it. `createdDate` is
-        // whole seconds (moto: `int(time.time())`; API Gateway's is a Timestamp in epoch
-        // seconds), so the creation may have been up to a second later than it says:
-        // count from the end of that second, never before the key existed.
-        let since = match (changed, key.created) {
-            (false, Some(created)) => created + CREATED_DATE_RESOLUTION,
-            _ => SystemTime::now(),
+        let now = SystemTime::now();
+        let recorded = key
+            .description
+            .as_deref()
+            .and_then(in_place_since)
+            .filter(|since| *since <= now + CLOCK_SLACK);
+        let since = match recorded {
+            Some(since) if !changed => since,
+            // Changed now, or by an earlier try that failed before recording it (a key it
+            // created, linked or enabled): record a time after every change. Rounded up
+            // to the second, so never before the last change.
+            _ => {
+                let since = whole_second_after(now);
+                let described = described_in_place(version_id, since);
+                retry_throttled(deadline, || self.keys.describe_api_key(&key.id, &described))
+                    .await?;
+                info!(key_id = %key.id, since = %described, "recorded when the API key was put in place");
+                since
+            }
         };
         Ok(InPlace {
             key_id: key.id,
@@ -207,8 +228,7 @@ impl<'a, K: UsagePlanKeys> KeyRotation<'a, K> {
             (TAG_SECRET.to_owned(), self.secret_tag.clone()),
             (TAG_VERSION.to_owned(), version_id.to_owned()),
         ]);
-        let description =
-            format!("edgeseal rotation: CloudFront origin key, secret version {version_id}");
+        let description = description(version_id);
         let request = NewApiKey {
             name: &name,
             description: &description,
@@ -387,8 +407,73 @@ impl<'a, K: UsagePlanKeys> KeyRotation<'a, K> {
     }
 }
 
+/// The description of the key carrying `version_id`'s value, as created.
+fn description(version_id: &str) -> String {
+    format!("edgeseal rotation: CloudFront origin key, secret version {version_id}")
+}
+
+/// The description once the key is enabled and in every plan, from `since`.
+fn described_in_place(version_id: &str, since: SystemTime) -> String {
+    let at = DateTime::from(since)
+        .fmt(Format::DateTime)
+        .unwrap_or_default();
+    format!("{}{IN_PLACE_SINCE}{at}", description(version_id))
+}
+
+/// The time a description written by [`described_in_place`] records.
+fn in_place_since(description: &str) -> Option<SystemTime> {
+    let (_, at) = description.rsplit_once(IN_PLACE_SINCE)?;
+    let at = DateTime::from_str(at, Format::DateTime).ok()?;
+    SystemTime::try_from(at).ok()
+}
+
+/// `t` rounded up to a whole second.
+fn whole_second_after(t: SystemTime) -> SystemTime {
+    let since_epoch = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let whole = Duration::from_secs(since_epoch.as_secs())
+        + if since_epoch.subsec_nanos() > 0 {
+            Duration::from_secs(1)
+        } else {
+            Duration::ZERO
+        };
+    SystemTime::UNIX_EPOCH + whole
+}
+
 /// The [`TAG_SECRET`] value for `secret_id`: the first 128 bits of its SHA-256, base64url.
 pub fn secret_tag(secret_id: &str) -> String {
     let digest = sha2::Sha256::digest(secret_id.as_bytes());
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.get(..16).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_recorded_time_reads_back_and_nothing_else_is_taken_for_one() {
+        let since = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_683_947);
+        let written = described_in_place("v-7", since);
+        assert_eq!(
+            written,
+            "edgeseal rotation: CloudFront origin key, secret version v-7; in place since 2026-11-26T09:05:47Z"
+        );
+        assert_eq!(in_place_since(&written), Some(since));
+        assert_eq!(in_place_since(&description("v-7")), None);
+        assert_eq!(in_place_since("; in place since yesterday"), None);
+        assert_eq!(in_place_since(""), None);
+    }
+
+    #[test]
+    fn recorded_times_round_up_to_the_second() {
+        let whole = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
+        assert_eq!(whole_second_after(whole), whole);
+        assert_eq!(
+            whole_second_after(whole + Duration::from_nanos(1)),
+            whole + Duration::from_secs(1)
+        );
+        assert_eq!(
+            whole_second_after(whole + Duration::from_millis(999)),
+            whole + Duration::from_secs(1)
+        );
+    }
 }

@@ -63,6 +63,7 @@ fn described(op: Op, key: &aws_sdk_apigateway::types::ApiKey) -> Result<ApiKey, 
         name: key.name().unwrap_or_default().to_owned(),
         enabled: key.enabled(),
         created: key.created_date().and_then(system_time),
+        description: key.description().map(str::to_owned),
         tags: key
             .tags()
             .map(|tags| {
@@ -138,6 +139,7 @@ impl UsagePlanKeys for SdkUsagePlanKeys {
             name: created.name().unwrap_or(key.name).to_owned(),
             enabled: created.enabled(),
             created: created.created_date().and_then(system_time),
+            description: Some(created.description().unwrap_or(key.description).to_owned()),
             tags: created
                 .tags()
                 .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -154,6 +156,23 @@ impl UsagePlanKeys for SdkUsagePlanKeys {
                     .op(PatchOp::Replace)
                     .path("/enabled")
                     .value("true")
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| classify(Op::UpdateApiKey, &e))?;
+        Ok(())
+    }
+
+    async fn describe_api_key(&self, key_id: &str, description: &str) -> Result<(), ApiError> {
+        self.0
+            .update_api_key()
+            .api_key(key_id)
+            .patch_operations(
+                PatchOperation::builder()
+                    .op(PatchOp::Replace)
+                    .path("/description")
+                    .value(description)
                     .build(),
             )
             .send()
