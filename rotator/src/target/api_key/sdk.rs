@@ -51,6 +51,24 @@ impl SdkUsagePlanKeys {
             }
         }
     }
+
+    /// `UpdateApiKey` with one `replace` of `path`.
+    async fn replace(&self, key_id: &str, path: &str, value: &str) -> Result<(), ApiError> {
+        self.0
+            .update_api_key()
+            .api_key(key_id)
+            .patch_operations(
+                PatchOperation::builder()
+                    .op(PatchOp::Replace)
+                    .path(path)
+                    .value(value)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| classify(Op::UpdateApiKey, &e))?;
+        Ok(())
+    }
 }
 
 /// The key without its value.
@@ -148,37 +166,11 @@ impl UsagePlanKeys for SdkUsagePlanKeys {
     }
 
     async fn enable_api_key(&self, key_id: &str) -> Result<(), ApiError> {
-        self.0
-            .update_api_key()
-            .api_key(key_id)
-            .patch_operations(
-                PatchOperation::builder()
-                    .op(PatchOp::Replace)
-                    .path("/enabled")
-                    .value("true")
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| classify(Op::UpdateApiKey, &e))?;
-        Ok(())
+        self.replace(key_id, "/enabled", "true").await
     }
 
     async fn describe_api_key(&self, key_id: &str, description: &str) -> Result<(), ApiError> {
-        self.0
-            .update_api_key()
-            .api_key(key_id)
-            .patch_operations(
-                PatchOperation::builder()
-                    .op(PatchOp::Replace)
-                    .path("/description")
-                    .value(description)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| classify(Op::UpdateApiKey, &e))?;
-        Ok(())
+        self.replace(key_id, "/description", description).await
     }
 
     async fn delete_api_key(&self, key_id: &str) -> Result<(), ApiError> {
