@@ -502,6 +502,21 @@ def test_each_target_gets_its_own_grants(template):
     check(env.get("WAF_REGION") == "eu-west-1", "WafRegion does not reach WAF_REGION")
     check(env.get("USAGE_PLAN_ID") is None and env.get("APPSYNC_API_ID") is None,
           "the waf target's rotator gets another target's variables")
+    # AppSync is pointed at by a distribution only when it sits behind an existing one
+    # (the example distribution fronts the HTTP API); the one distribution grant covers it.
+    appsync = TARGETS["appsync-api-key"][0]
+    env = Stack(template, appsync).props("RotatorFunction")["Environment"]["Variables"]
+    check(env.get("CLOUDFRONT_DISTRIBUTION_ID") is None,
+          "AppSync called directly: the rotator is given a distribution to point")
+    behind = Stack(template, dict(appsync, ExistingDistributionId="E2QWRUHEXAMPLE"))
+    env = behind.props("RotatorFunction")["Environment"]["Variables"]
+    check(env.get("CLOUDFRONT_DISTRIBUTION_ID") == "E2QWRUHEXAMPLE",
+          f"AppSync behind a distribution: CLOUDFRONT_DISTRIBUTION_ID={env.get('CLOUDFRONT_DISTRIBUTION_ID')!r}")
+    granted = {r for s in statements(behind, "RotatorFunction")
+               if "cloudfront:UpdateDistribution" in as_list(s["Action"])
+               for r in as_list(s["Resource"])}
+    check(granted == {f"arn:aws:cloudfront::{ACCOUNT}:distribution/E2QWRUHEXAMPLE"},
+          f"AppSync behind a distribution: UpdateDistribution granted on {sorted(granted)}")
 
 
 def main():

@@ -268,8 +268,13 @@ pub async fn run(settings: &AppSyncDemoSettings) -> Result<AppSyncReport, DemoEr
             .map(|(_, v)| (*v).to_owned())
     })
     .map_err(|e| DemoError::Config(e.to_string()))?;
-    let target = edgeseal_rotator::AnyTarget::appsync(&config, world.appsync.clone())
-        .ok_or_else(|| DemoError::Config("not the AppSync target".into()))?;
+    // No distribution configured: the demo's clients call the GraphQL endpoint directly.
+    let target = edgeseal_rotator::AnyTarget::appsync(
+        &config,
+        world.appsync.clone(),
+        edgeseal_rotator::aws::sdk::SdkCloudFront::new(&sdk),
+    )
+    .ok_or_else(|| DemoError::Config("not the AppSync target".into()))?;
     let rotator: DemoAppSyncRotator = Rotator::with_target(
         config,
         edgeseal_rotator::aws::sdk::SdkSecrets::new(&sdk),

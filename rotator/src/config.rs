@@ -153,14 +153,15 @@ pub struct Config {
     /// `signed` when `EDGE_FUNCTION_NAME` is set, else `static-header` (the drop-in
     /// case). `ROTATION_MODE` is its older name, read when `ROTATION_TARGET` is unset.
     pub target: TargetSettings,
-    /// `CLOUDFRONT_DISTRIBUTION_ID`: one id or several, comma-separated; empty for the
-    /// AppSync target, which touches no distribution.
+    /// `CLOUDFRONT_DISTRIBUTION_ID`: one id or several, comma-separated; for the AppSync
+    /// target optional (empty: no distribution sends its key).
     pub distributions: Vec<String>,
     /// The origin test request; `None` for the AppSync target (no origin: its test is a
     /// GraphQL query to AppSync).
     pub origin_test: Option<OriginTest>,
     /// `HEADER_NAME`, default `x-origin-verify`: the origin custom header (static-header
-    /// mode), and how the origin test presents a legacy static current value.
+    /// mode), and how the origin test presents a legacy static current value. For the
+    /// AppSync target always `x-api-key`, the one header AppSync reads a key from.
     pub header_name: String,
     /// `SECRET_KEY_NAME`, default `HTTP_API_KEY`: the JSON field of static-header secrets.
     pub secret_key_name: String,
@@ -182,6 +183,10 @@ pub struct Config {
     /// UpdateDistribution when the ETag goes stale in between.
     pub update_attempts: u32,
 }
+
+/// The header AppSync reads an API key from (AppSync developer guide, authorization:
+/// "API_KEY authorization": the key is sent in the `x-api-key` header).
+pub const APPSYNC_KEY_HEADER: &str = "x-api-key";
 
 /// A variable that is missing or cannot be used. Always names the variable; never
 /// echoes a value (none of these carries a secret, but the rule is simpler kept whole).
@@ -277,24 +282,37 @@ impl Config {
             ));
         }
 
-        // The AppSync target's clients call AppSync itself: no distribution to point, no
-        // origin to probe (its test is a GraphQL query). Set anyway, they would suggest a
-        // CloudFront header rotated along, which it does not do.
+        // The AppSync target has no origin to probe (its test is a GraphQL query to
+        // AppSync). Its distributions are optional: set when AppSync sits behind
+        // CloudFront, which then sends the key as the origin custom header `x-api-key`.
         let (distributions, origin_test) = if kind == TargetKind::AppSyncApiKey {
-            for var in ["CLOUDFRONT_DISTRIBUTION_ID", "ORIGIN_URL"] {
-                if get(var).is_some() {
-                    return Err(invalid(
-                        var,
-                        "not used by ROTATION_TARGET=appsync-api-key (it rotates no CloudFront header; its test query goes to APPSYNC_GRAPHQL_URL)",
-                    ));
-                }
+            if get("ORIGIN_URL").is_some() {
+                return Err(invalid(
+                    "ORIGIN_URL",
+                    "not used by ROTATION_TARGET=appsync-api-key (its test query goes to APPSYNC_GRAPHQL_URL)",
+                ));
             }
-            (Vec::new(), None)
+            let distributions = match get("CLOUDFRONT_DISTRIBUTION_ID") {
+                Some(_) => distributions(&get)?,
+                None => Vec::new(),
+            };
+            (distributions, None)
         } else {
             (distributions(&get)?, Some(origin_test(&get)?))
         };
 
-        let header_name = get("HEADER_NAME").unwrap_or_else(|| "x-origin-verify".to_owned());
+        let header_name = match (kind, get("HEADER_NAME")) {
+            (TargetKind::AppSyncApiKey, None) => APPSYNC_KEY_HEADER.to_owned(),
+            (TargetKind::AppSyncApiKey, Some(name))
+                if !name.eq_ignore_ascii_case(APPSYNC_KEY_HEADER) =>
+            {
+                return Err(invalid(
+                    "HEADER_NAME",
+                    "AppSync reads an API key from the x-api-key header only (leave HEADER_NAME unset)",
+                ));
+            }
+            (_, name) => name.unwrap_or_else(|| "x-origin-verify".to_owned()),
+        };
         if http::HeaderName::from_bytes(header_name.as_bytes()).is_err() {
             return Err(invalid("HEADER_NAME", "not a valid HTTP header name"));
         }
@@ -681,7 +699,7 @@ mod tests {
     }
 
     #[test]
-    fn the_appsync_target_needs_its_api_and_neither_a_distribution_nor_an_origin() {
+    fn the_appsync_target_needs_its_api_no_origin_and_optionally_distributions() {
         let c = config(&[
             ("ROTATION_TARGET", "appsync-api-key"),
             ("AppSyncApiId", "abcdefghijklmnopqrstuvwxyz"),
@@ -689,7 +707,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.kind(), TargetKind::AppSyncApiKey);
         assert_eq!(c.appsync().unwrap().api_id, "abcdefghijklmnopqrstuvwxyz");
-        assert!(c.distributions.is_empty());
+        assert!(c.distributions.is_empty(), "AppSync called directly");
         assert_eq!(c.origin_test, None);
         assert_eq!(c.secret_key_name, "APIKEY", "the AWS blog's field");
         assert!(c.edge().is_none());
@@ -698,15 +716,49 @@ mod tests {
             config(&[("ROTATION_TARGET", "appsync-api-key")]).unwrap_err(),
             ConfigError::Missing("APPSYNC_API_ID")
         );
-        for var in ["CLOUDFRONT_DISTRIBUTION_ID", "ORIGIN_URL"] {
-            let err = config(&[
-                ("ROTATION_TARGET", "appsync-api-key"),
-                ("APPSYNC_API_ID", "abc"),
-                (var, "E123ABC"),
-            ])
-            .unwrap_err();
-            assert!(err.to_string().starts_with(var), "{err}");
-        }
+        let err = config(&[
+            ("ROTATION_TARGET", "appsync-api-key"),
+            ("APPSYNC_API_ID", "abc"),
+            ("ORIGIN_URL", "https://example.com/"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().starts_with("ORIGIN_URL"), "{err}");
+
+        // Behind CloudFront: the distributions send the key in x-api-key, the one header
+        // AppSync reads; any other HEADER_NAME is refused.
+        let behind = config(&[
+            ("ROTATION_TARGET", "appsync-api-key"),
+            ("APPSYNC_API_ID", "abc"),
+            ("CLOUDFRONT_DISTRIBUTION_ID", "E123ABC,E456DEF"),
+        ])
+        .unwrap();
+        assert_eq!(behind.distributions, ["E123ABC", "E456DEF"]);
+        assert_eq!(behind.header_name, "x-api-key");
+        let same = [
+            ("ROTATION_TARGET", "appsync-api-key"),
+            ("APPSYNC_API_ID", "abc"),
+            ("CLOUDFRONT_DISTRIBUTION_ID", "E123ABC"),
+            ("HEADER_NAME", "X-Api-Key"),
+        ];
+        assert_eq!(config(&same).unwrap().header_name, "x-api-key");
+        let err = config(&[
+            ("ROTATION_TARGET", "appsync-api-key"),
+            ("APPSYNC_API_ID", "abc"),
+            ("CLOUDFRONT_DISTRIBUTION_ID", "E123ABC"),
+            ("HEADER_NAME", "x-origin-verify"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().starts_with("HEADER_NAME"), "{err}");
+        let err = config(&[
+            ("ROTATION_TARGET", "appsync-api-key"),
+            ("APPSYNC_API_ID", "abc"),
+            ("CLOUDFRONT_DISTRIBUTION_ID", "E1 23"),
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with("CLOUDFRONT_DISTRIBUTION_ID"),
+            "{err}"
+        );
         let err = config(&[("ROTATION_TARGET", "appsync")]).unwrap_err();
         assert!(err.to_string().contains("appsync-api-key"), "{err}");
     }

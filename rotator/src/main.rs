@@ -65,8 +65,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             Rotator::with_target(config, SdkSecrets::new(&sdk), target)
         }
         TargetSettings::AppSync(_) => {
-            let target = AnyTarget::appsync(&config, SdkAppSync::new(&sdk))
-                .ok_or(SetupError::MissingClient("AppSync"))?;
+            let target =
+                AnyTarget::appsync(&config, SdkAppSync::new(&sdk), SdkCloudFront::new(&sdk))
+                    .ok_or(SetupError::MissingClient("AppSync"))?;
             Rotator::with_target(config, SdkSecrets::new(&sdk), target)
         }
         _ => Rotator::new(

@@ -14,7 +14,7 @@ use std::time::Duration;
 use edgeseal::{Stage, StaticHeaderValue, UnixTime};
 use edgeseal_rotator::aws::ApiError;
 use edgeseal_rotator::target::appsync::steps::{
-    self, create_key, graphql_endpoint, retire_keys, test_keys,
+    self, EdgeKeys, create_key, graphql_endpoint, retire_keys, test_keys,
 };
 use edgeseal_rotator::target::appsync::{
     AppSyncKeys, AppSyncSettings, AppSyncStepError, CurrentKey, GraphqlProbe, GraphqlProbeError,
@@ -133,6 +133,7 @@ impl World {
             &self.secret,
             &[keep],
             Some(previous),
+            &EdgeKeys::Settled(Vec::new()),
             self.now(),
         )
         .await;

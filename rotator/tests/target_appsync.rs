@@ -13,8 +13,8 @@
 )]
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use edgeseal::StaticHeaderValue;
@@ -29,7 +29,7 @@ use edgeseal_testkit::appsync::{AwsKeyRules, GraphqlEndpoint, SecretKeyClient, S
 use edgeseal_testkit::{FakeCloudFront, FaultPlan, FaultTiming, Faulty};
 
 type Keys = Faulty<AwsKeyRules<SdkAppSync>>;
-type TestRotator = Rotator<Faulty<SdkSecrets>, SdkLambda, Arc<FakeCloudFront>>;
+type TestRotator = Rotator<Faulty<SdkSecrets>, SdkLambda, Faulty<Arc<FakeCloudFront>>>;
 
 const FIELD: &str = "APIKEY";
 const GRACE_SECS: u64 = 3600;
@@ -49,6 +49,75 @@ struct World {
     endpoint: GraphqlEndpoint<SdkAppSync>,
     /// The key the prior art's stack stored before edgeseal.
     prior_key: StaticHeaderValue,
+    cdn: Arc<FakeCloudFront>,
+    /// When AppSync sits behind CloudFront: the distribution sending the key as
+    /// `x-api-key` (set up as the operator would: the current key already in it).
+    distribution: Option<String>,
+    /// How many of the distribution's configs the invariant has seen.
+    seen_history: Mutex<usize>,
+}
+
+/// A distribution whose one origin is the GraphQL endpoint, sending `key` as the origin
+/// custom header `x-api-key` (the only header AppSync reads a key from).
+fn appsync_distribution(
+    endpoint: &str,
+    key: &str,
+) -> aws_sdk_cloudfront::types::DistributionConfig {
+    use aws_sdk_cloudfront::types::{
+        CustomHeaders, CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, Origin,
+        OriginCustomHeader, OriginProtocolPolicy, Origins, ViewerProtocolPolicy,
+    };
+    let domain = endpoint
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', ':']).next())
+        .unwrap_or("127.0.0.1");
+    let origin = Origin::builder()
+        .id("appsync")
+        .domain_name(domain)
+        .custom_origin_config(
+            CustomOriginConfig::builder()
+                .http_port(80)
+                .https_port(443)
+                .origin_protocol_policy(OriginProtocolPolicy::HttpsOnly)
+                .build()
+                .unwrap(),
+        )
+        .custom_headers(
+            CustomHeaders::builder()
+                .quantity(1)
+                .items(
+                    OriginCustomHeader::builder()
+                        .header_name("x-api-key")
+                        .header_value(key)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    DistributionConfig::builder()
+        .caller_reference(edgeseal_testkit::unique_name("ref"))
+        .comment("AppSync behind CloudFront")
+        .enabled(true)
+        .origins(
+            Origins::builder()
+                .quantity(1)
+                .items(origin)
+                .build()
+                .unwrap(),
+        )
+        .default_cache_behavior(
+            DefaultCacheBehavior::builder()
+                .target_origin_id("appsync")
+                .viewer_protocol_policy(ViewerProtocolPolicy::HttpsOnly)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap()
 }
 
 /// An empty zip archive: moto stores a function's code without running it.
@@ -58,6 +127,17 @@ const EMPTY_ZIP: [u8; 22] = [
 
 impl World {
     async fn new() -> Self {
+        Self::build(false).await
+    }
+
+    /// AppSync behind CloudFront: a distribution sends the current key as `x-api-key`,
+    /// deploying for an hour after each change (AWS's minutes, never finished inside a
+    /// rotation) until [`FakeCloudFront::complete_deployments`].
+    async fn behind_cloudfront() -> Self {
+        Self::build(true).await
+    }
+
+    async fn build(behind_cloudfront: bool) -> Self {
         let sdk = edgeseal_testkit::sdk_config().await;
         let raw = aws_sdk_appsync::Client::new(&sdk);
         let api_id = raw
@@ -125,7 +205,23 @@ impl World {
         let endpoint = GraphqlEndpoint::start(SdkAppSync::new(&sdk), &api_id, clock.clone())
             .await
             .unwrap();
+        let cdn = Arc::new(FakeCloudFront::new(Duration::from_secs(3600)));
+        let distribution = behind_cloudfront.then(|| {
+            let id: String = edgeseal_testkit::unique_name("E")
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>()
+                .to_uppercase();
+            cdn.insert(
+                &id,
+                appsync_distribution(endpoint.url(), prior_key.expose()),
+            );
+            id
+        });
         Self {
+            cdn,
+            distribution,
+            seen_history: Mutex::new(0),
             sdk,
             sm,
             keys,
@@ -149,6 +245,9 @@ impl World {
         .collect();
         let grace = GRACE_SECS.to_string();
         vars.insert("PREVIOUS_KEY_GRACE_SECS".into(), grace);
+        if let Some(id) = &self.distribution {
+            vars.insert("CLOUDFRONT_DISTRIBUTION_ID".into(), id.clone());
+        }
         for (k, v) in extra {
             vars.insert((*k).to_owned(), (*v).to_owned());
         }
@@ -163,7 +262,8 @@ impl World {
             plan.clone(),
         );
         let clock = self.clock.clone();
-        let target = AppSyncTarget::new(&config, settings, keys)
+        let cdn = Faulty::new(self.cdn.clone(), plan.clone());
+        let target = AppSyncTarget::new(&config, settings, keys, cdn)
             .with_clock(Arc::new(move || clock.now()))
             .with_retry(QUICK);
         Rotator::with_target(
@@ -259,7 +359,9 @@ impl World {
     }
 
     /// What a client may hold right now: AWSCURRENT, and AWSPREVIOUS (a cache filled
-    /// before the labels moved). AppSync must accept both.
+    /// before the labels moved). AppSync must accept both. Behind CloudFront, also every
+    /// key an edge may send: each config edges may run, and each set since the last
+    /// check.
     async fn check_invariants(&self) {
         for stage in ["AWSCURRENT", "AWSPREVIOUS"] {
             if let Some(key) = self.key_of(stage).await {
@@ -269,6 +371,46 @@ impl World {
                 );
             }
         }
+        for key in self.keys_edges_may_send() {
+            assert!(
+                self.accepted(&key).await,
+                "AppSync refuses a key CloudFront may send"
+            );
+        }
+    }
+
+    /// The `x-api-key` values of the configs edges may run now, and of every config set
+    /// since the last call.
+    fn keys_edges_may_send(&self) -> Vec<StaticHeaderValue> {
+        let Some(id) = &self.distribution else {
+            return Vec::new();
+        };
+        let history = self.cdn.history(id);
+        let mut configs = self.cdn.live_configs(id);
+        {
+            let mut seen = self.seen_history.lock().unwrap();
+            configs.extend(history.iter().skip(*seen).cloned());
+            *seen = history.len();
+        }
+        configs
+            .iter()
+            .flat_map(|c| {
+                edgeseal_rotator::custom_headers(c, "x-api-key")
+                    .map(|v| StaticHeaderValue::new(v.to_owned()).unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// The key the distribution's latest config sends.
+    fn sent(&self) -> StaticHeaderValue {
+        let config = self
+            .cdn
+            .config(self.distribution.as_ref().unwrap())
+            .unwrap();
+        let sent: Vec<&str> = edgeseal_rotator::custom_headers(&config, "x-api-key").collect();
+        assert_eq!(sent.len(), 1);
+        StaticHeaderValue::new(sent[0].to_owned()).unwrap()
     }
 
     /// Secrets Manager's driving: the four steps in order; a failed step restarts the
@@ -417,8 +559,8 @@ type Case = (Op, usize, FaultTiming);
 
 /// A world where the next rotation retires one key and deletes another (its grace
 /// over), so that a clean rotation makes every AppSync call.
-async fn prepared_world() -> World {
-    let w = World::new().await;
+async fn prepared_world(behind_cloudfront: bool) -> World {
+    let w = World::build(behind_cloudfront).await;
     let rotator = w.rotator(FaultPlan::none());
     let token = w.start_rotation().await;
     w.rotate_like_secrets_manager(&rotator, &token, 1).await;
@@ -431,6 +573,8 @@ async fn run_cases(w: World, cases: Vec<Case>) -> Vec<(Case, usize)> {
     for (op, occurrence, timing) in cases {
         let plan = FaultPlan::fail(op, occurrence, timing);
         let rotator = w.rotator_with(w.config(&[("APPSYNC_GRAPHQL_URL", "")]), plan.clone());
+        // Days apart: CloudFront finished the last rotation's change.
+        w.cdn.complete_deployments();
         let token = w.start_rotation().await;
         let previous = w.current_version().await;
         let (attempts, _) = w.rotate_like_secrets_manager(&rotator, &token, 3).await;
@@ -445,9 +589,21 @@ async fn run_cases(w: World, cases: Vec<Case>) -> Vec<(Case, usize)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_at_every_aws_call_converges_and_never_refuses_a_client() {
-    let first = prepared_world().await;
+    fault_matrix(false).await;
+}
+
+/// The same behind CloudFront: also every CloudFront call fails once, and no edge ever
+/// sends a key AppSync refuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_cloudfront_a_failure_at_every_aws_call_converges() {
+    fault_matrix(true).await;
+}
+
+async fn fault_matrix(behind_cloudfront: bool) {
+    let first = prepared_world(behind_cloudfront).await;
     let plan = FaultPlan::none();
     let rotator = first.rotator_with(first.config(&[("APPSYNC_GRAPHQL_URL", "")]), plan.clone());
+    first.cdn.complete_deployments();
     let token = first.start_rotation().await;
     let previous = first.current_version().await;
     first.rotate_like_secrets_manager(&rotator, &token, 1).await;
@@ -464,19 +620,30 @@ async fn a_failure_at_every_aws_call_converges_and_never_refuses_a_client() {
         }
         *occurrence += 1;
     }
-    for op in [
+    let mut expected = vec![
         Op::ListApiKeys,
         Op::CreateApiKey,
         Op::UpdateApiKey,
-        Op::DeleteApiKey,
         Op::GetGraphqlApi,
-    ] {
+    ];
+    if behind_cloudfront {
+        // Nothing is deleted in a finishSecret right after its own setSecret: CloudFront
+        // is still deploying (the retired key waits for its expiry).
+        expected.extend([
+            Op::GetDistributionConfig,
+            Op::UpdateDistribution,
+            Op::GetDistribution,
+        ]);
+    } else {
+        expected.push(Op::DeleteApiKey);
+    }
+    for op in expected {
         assert!(
             seen.contains_key(&op),
             "a clean rotation calls {op}: {calls:?}"
         );
     }
-    let second = prepared_world().await;
+    let second = prepared_world(behind_cloudfront).await;
     let (a, b): (Vec<_>, Vec<_>) = cases.iter().enumerate().partition(|(i, _)| i % 2 == 0);
     let a: Vec<Case> = a.into_iter().map(|(_, c)| *c).collect();
     let b: Vec<Case> = b.into_iter().map(|(_, c)| *c).collect();
@@ -486,7 +653,12 @@ async fn a_failure_at_every_aws_call_converges_and_never_refuses_a_client() {
     let retried = results.iter().filter(|(_, attempts)| *attempts > 1).count();
     let before = cases.iter().filter(|c| c.2 == FaultTiming::Before).count();
     eprintln!(
-        "appsync-api-key fault matrix: {} calls in a clean rotation ({} distinct operations), {} cases ({} before the call, {} after it took effect), all converged; {} needed Secrets Manager's retry, {} completed in one pass (failures after the labels moved are logged, not fatal)",
+        "appsync-api-key fault matrix{}: {} calls in a clean rotation ({} distinct operations), {} cases ({} before the call, {} after it took effect), all converged; {} needed Secrets Manager's retry, {} completed in one pass (failures after the labels moved are logged, not fatal)",
+        if behind_cloudfront {
+            " (behind CloudFront)"
+        } else {
+            ""
+        },
         calls.len(),
         seen.len(),
         cases.len(),
@@ -495,6 +667,11 @@ async fn a_failure_at_every_aws_call_converges_and_never_refuses_a_client() {
         retried,
         results.len() - retried
     );
+    let per_op: BTreeMap<Op, usize> = cases.iter().fold(BTreeMap::new(), |mut m, c| {
+        *m.entry(c.0).or_default() += 1;
+        m
+    });
+    eprintln!("  per operation: {per_op:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -599,4 +776,126 @@ async fn the_configuration_test_checks_the_current_key_and_changes_nothing() {
             assert!(err.contains("AWSCURRENT API key"), "{err}");
         }
     }
+}
+
+/// AppSync behind CloudFront (the key sent as the origin custom header `x-api-key`),
+/// with AWS's timing: CloudFront deploys for minutes, AppSync takes a moment to accept a
+/// new key (undocumented; 300 ms here). Two rotations, every step run twice: setSecret
+/// proves AppSync accepts the pending key before CloudFront sends it; a watcher checks
+/// every 5 ms that every key an edge may send is accepted; reruns write no distribution.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_cloudfront_every_key_an_edge_sends_is_accepted_and_reruns_write_nothing() {
+    let w = World::behind_cloudfront().await;
+    // The prior key has been in use for long: the endpoint has seen it for longer than
+    // the delay before the delay is set.
+    assert!(w.accepted(&w.prior_key).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    w.endpoint.set_acceptance_delay(Duration::from_millis(300));
+    let rotator = w.rotator(FaultPlan::none());
+    let stop = Arc::new(AtomicBool::new(false));
+    let refused = Arc::new(Mutex::new(Vec::new()));
+    let watcher = {
+        let (cdn, id) = (w.cdn.clone(), w.distribution.clone().unwrap());
+        let url: http::Uri = w.endpoint.url().parse().unwrap();
+        let (stop, refused) = (Arc::clone(&stop), Arc::clone(&refused));
+        tokio::spawn(async move {
+            let probe = GraphqlProbe::new("{ __typename }", Duration::from_secs(5));
+            while !stop.load(Ordering::Relaxed) {
+                for config in cdn.live_configs(&id) {
+                    for value in edgeseal_rotator::custom_headers(&config, "x-api-key") {
+                        let key = StaticHeaderValue::new(value.to_owned()).unwrap();
+                        if let Err(e) = probe.query(&url, &key).await {
+                            refused.lock().unwrap().push(e.to_string());
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    let mut previous = w.current_version().await;
+    for round in 0..2 {
+        w.cdn.complete_deployments();
+        let token = w.start_rotation().await;
+        for step in Step::ALL {
+            for run in 0..2 {
+                let updates = w.cdn.update_count();
+                w.run(&rotator, step, &token)
+                    .await
+                    .unwrap_or_else(|e| panic!("round {round}, {step} #{run}: {e}"));
+                w.check_invariants().await;
+                if run == 1 {
+                    assert_eq!(
+                        w.cdn.update_count(),
+                        updates,
+                        "round {round}: a rerun of {step} wrote"
+                    );
+                }
+            }
+            if step == Step::Set {
+                assert_eq!(w.sent(), w.key_of("AWSPENDING").await.unwrap());
+            }
+        }
+        w.assert_rotated(&token, &previous).await;
+        assert_eq!(w.sent(), w.key_of("AWSCURRENT").await.unwrap());
+        previous = token;
+    }
+    stop.store(true, Ordering::Relaxed);
+    watcher.await.unwrap();
+    let refused = refused.lock().unwrap();
+    assert!(
+        refused.is_empty(),
+        "AppSync refused what an edge sent: {refused:?}"
+    );
+}
+
+/// Behind CloudFront, a retired key whose grace is over is not deleted while a
+/// distribution may still send it (not `Deployed`): with `PREVIOUS_KEY_GRACE_SECS=0`
+/// the prior key would go at the first finishSecret, while edges still send it. It is
+/// marked (expiry brought forward to AppSync's one-day minimum) and deleted once expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_cloudfront_a_key_an_edge_may_send_is_never_deleted() {
+    let w = World::behind_cloudfront().await;
+    let rotator = w.rotator_with(
+        w.config(&[("PREVIOUS_KEY_GRACE_SECS", "0")]),
+        FaultPlan::none(),
+    );
+    let initial = w.current_version().await;
+    w.cdn.complete_deployments();
+    let first = w.start_rotation().await;
+    w.rotate_like_secrets_manager(&rotator, &first, 1).await;
+    w.assert_rotated(&first, &initial).await;
+    // CloudFront still deploys the change away from the prior key: edges may send it.
+    let listed = w.listed().await;
+    let prior = listed
+        .iter()
+        .find(|k| k.key == w.prior_key)
+        .expect("the prior key was deleted while edges may still send it");
+    assert!(w.accepted(&w.prior_key).await);
+    assert!(
+        prior.expires.as_secs() <= w.clock.now().as_secs() + 86_400 + 3_600,
+        "marked: expiry brought forward"
+    );
+
+    // A day later the prior key has expired: the next finishSecret deletes it, even
+    // though that finishSecret, too, follows its own change to CloudFront.
+    w.cdn.complete_deployments();
+    w.clock.advance(Duration::from_secs(86_400 + 3_600));
+    let second = w.start_rotation().await;
+    // Not the clients' invariant: with no grace, a client still holding the expired
+    // AWSPREVIOUS key is refused, as configured. What edges send is checked instead.
+    w.rotate(&rotator, &second, 1, false).await;
+    for key in w.keys_edges_may_send() {
+        assert!(
+            w.accepted(&key).await,
+            "AppSync refuses a key CloudFront may send"
+        );
+    }
+    assert!(
+        !w.listed().await.iter().any(|k| k.key == w.prior_key),
+        "an expired key is deleted"
+    );
+    // The first rotation's key (now AWSPREVIOUS, grace 0) is valid and may be sent by
+    // edges still running the config before this rotation's change: kept.
+    assert_eq!(w.keys_for(&first).await, 1);
 }

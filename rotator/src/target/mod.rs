@@ -244,7 +244,7 @@ pub enum AnyTarget<L, C> {
     Waf(waf::WafTarget<C>),
     /// `ROTATION_TARGET=appsync-api-key` (its AppSync client is type-erased: the enum
     /// names no client type of it).
-    AppSync(Box<appsync::AppSyncTarget>),
+    AppSync(Box<appsync::AppSyncTarget<C>>),
 }
 
 impl<L: EdgeFunctionApi, C: DistributionApi> AnyTarget<L, C> {
@@ -279,14 +279,20 @@ impl<L: EdgeFunctionApi, C: DistributionApi> AnyTarget<L, C> {
         })
     }
 
-    /// The AppSync target over `keys` (the SDK client, or a test's wrapper), or `None`
-    /// when `config` selects another target.
-    pub fn appsync(config: &Config, keys: impl appsync::AppSyncKeys + 'static) -> Option<Self> {
+    /// The AppSync target over `keys` (the SDK client, or a test's wrapper), pointing the
+    /// configured distributions (if any) through `cdn`; `None` when `config` selects
+    /// another target.
+    pub fn appsync(
+        config: &Config,
+        keys: impl appsync::AppSyncKeys + 'static,
+        cdn: C,
+    ) -> Option<Self> {
         config.appsync().map(|settings| {
             AnyTarget::AppSync(Box::new(appsync::AppSyncTarget::new(
                 config,
                 settings.clone(),
                 keys,
+                cdn,
             )))
         })
     }

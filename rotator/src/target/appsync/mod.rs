@@ -5,7 +5,9 @@
 //! GraphQL query (testSecret), and after the labels moved retires the old key: its expiry
 //! is brought forward to the grace and it is deleted once the grace has passed
 //! (finishSecret). Nothing is deleted before it was tested, nor while a client may still
-//! hold it. See `steps` for each step and `README.md` for the settings.
+//! hold it. When AppSync sits behind CloudFront (`CLOUDFRONT_DISTRIBUTION_ID`), setSecret
+//! also makes the distributions send the tested key as `x-api-key`, and no key an edge
+//! may still send is deleted. See `steps` for each step and `README.md` for the settings.
 
 pub mod api;
 pub mod graphql;
@@ -20,5 +22,5 @@ pub use graphql::{GraphqlProbe, GraphqlProbeError};
 pub use marker::KeyMarker;
 pub use sdk::SdkAppSync;
 pub use settings::AppSyncSettings;
-pub use steps::{AppSyncStepError, CurrentKey, PendingRetry, Retirement};
+pub use steps::{AppSyncStepError, CurrentKey, EdgeKeys, PendingRetry, Retirement};
 pub use target::{AppSyncTarget, Clock};

@@ -5,9 +5,10 @@
 //! - **createSecret** ([`create_key`]): a new key, valid `APPSYNC_KEY_VALIDITY_DAYS`,
 //!   described with a [`KeyMarker`] naming the secret and the token; a rerun for the same
 //!   token finds that key instead of making another (CreateApiKey is not idempotent).
-//! - **setSecret**: nothing; a new AppSync key is accepted as soon as it exists, next to
-//!   every other key. (The prior art deleted the old key here, before anything was
-//!   tested, while clients still used it.)
+//! - **setSecret**: nothing in AppSync; a new key is accepted as soon as it exists, next
+//!   to every other key. (The prior art deleted the old key here, before anything was
+//!   tested, while clients still used it.) When AppSync sits behind CloudFront, the
+//!   target proves the pending key works ([`pending_accepted`]) before CloudFront sends it.
 //! - **testSecret** ([`test_keys`]): the GraphQL test query with the pending key, then
 //!   with the current one.
 //! - **finishSecret** ([`retire_keys`]), after the labels moved: the keys of versions
@@ -86,6 +87,21 @@ pub enum AppSyncStepError {
         #[source]
         source: GraphqlProbeError,
     },
+}
+
+impl AppSyncStepError {
+    /// Whether it is the pending key that failed (refused, gone or expired), rather than
+    /// the current one or a call.
+    pub const fn is_about_pending(&self) -> bool {
+        matches!(
+            self,
+            AppSyncStepError::Rejected {
+                stage: Stage::Pending,
+                ..
+            } | AppSyncStepError::PendingKeyGone { .. }
+                | AppSyncStepError::PendingKeyExpired { .. }
+        )
+    }
 }
 
 /// `t` rounded down to the hour, as AppSync stores expiries.
@@ -215,6 +231,40 @@ pub enum CurrentKey {
     Expired(UnixTime),
 }
 
+/// The pending key (of version `pending_version`) is listed, valid, and the test query
+/// succeeds with it, tried as `retry` says. Returns the keys listed.
+#[allow(clippy::too_many_arguments)]
+pub async fn pending_accepted<A: AppSyncKeys>(
+    api: &A,
+    probe: &GraphqlProbe,
+    endpoint: &http::Uri,
+    settings: &AppSyncSettings,
+    pending_version: &str,
+    pending: &StaticHeaderValue,
+    now: UnixTime,
+    retry: PendingRetry,
+) -> Result<Vec<ApiKey>, AppSyncStepError> {
+    let keys = api.list_api_keys(&settings.api_id).await?;
+    pending_listed(&keys, pending_version, pending, now)?;
+    let mut attempt = 1;
+    loop {
+        match probe.query(endpoint, pending).await {
+            Ok(()) => return Ok(keys),
+            Err(source) if attempt >= retry.attempts.max(1) => {
+                return Err(AppSyncStepError::Rejected {
+                    stage: Stage::Pending,
+                    source,
+                });
+            }
+            Err(error) => {
+                tracing::info!(%error, attempt, "pending key not accepted yet; retrying");
+                attempt += 1;
+                tokio::time::sleep(retry.delay).await;
+            }
+        }
+    }
+}
+
 /// testSecret: the test query succeeds with `pending` (the key of version `pending_version`)
 /// and with `current` when AppSync still lists it as valid.
 #[allow(clippy::too_many_arguments)]
@@ -229,25 +279,17 @@ pub async fn test_keys<A: AppSyncKeys>(
     now: UnixTime,
     retry: PendingRetry,
 ) -> Result<CurrentKey, AppSyncStepError> {
-    let keys = api.list_api_keys(&settings.api_id).await?;
-    pending_listed(&keys, pending_version, pending, now)?;
-    let mut attempt = 1;
-    loop {
-        match probe.query(endpoint, pending).await {
-            Ok(()) => break,
-            Err(source) if attempt >= retry.attempts.max(1) => {
-                return Err(AppSyncStepError::Rejected {
-                    stage: Stage::Pending,
-                    source,
-                });
-            }
-            Err(error) => {
-                tracing::info!(%error, attempt, "testSecret: pending key not accepted yet; retrying");
-                attempt += 1;
-                tokio::time::sleep(retry.delay).await;
-            }
-        }
-    }
+    let keys = pending_accepted(
+        api,
+        probe,
+        endpoint,
+        settings,
+        pending_version,
+        pending,
+        now,
+        retry,
+    )
+    .await?;
     let Some(current) = current else {
         return Ok(CurrentKey::Absent);
     };
@@ -328,6 +370,17 @@ pub async fn test_current<A: AppSyncKeys>(
     }
 }
 
+/// What edges may send AppSync, as finishSecret reads CloudFront before retiring keys.
+#[derive(Debug, PartialEq, Eq)]
+pub enum EdgeKeys {
+    /// Nothing may send a key but what these configs say: AppSync is called directly (no
+    /// distribution), or every distribution is `Deployed` and sends these keys.
+    Settled(Vec<StaticHeaderValue>),
+    /// A distribution is not `Deployed`: its edges may still send any key it was set to
+    /// since; no key is deleted now (a later finishSecret does it).
+    Unsettled,
+}
+
 /// What [`retire_keys`] did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Retirement {
@@ -335,6 +388,8 @@ pub struct Retirement {
     pub retired: usize,
     /// Keys deleted (grace over, or already expired).
     pub deleted: usize,
+    /// Keys due for deletion but left because CloudFront was not settled.
+    pub left_for_later: usize,
     /// Calls that failed; the keys concerned are dealt with by a later finishSecret.
     pub failures: Vec<ApiError>,
 }
@@ -347,13 +402,19 @@ pub struct Retirement {
 /// prior art, a template or an operator stored). A key edgeseal marked is retired at the
 /// first finishSecret that sees it outside `keep`: its marker records that time, and its
 /// expiry is brought forward to [`retired_key_expiry`]; once `PREVIOUS_KEY_GRACE_SECS`
-/// have passed since, or it has expired, a later finishSecret deletes it.
+/// have passed since, or it has expired, a later finishSecret deletes it — unless `edges`
+/// says a distribution may still send it (a key a settled distribution sends is kept; no
+/// valid key is deleted while one is not `Deployed`, which on AWS is the case at every
+/// finishSecret that follows its own setSecret: such keys wait until they expire).
+/// Marking is safe then: a marked key stays valid for at least a day (AppSync's
+/// minimum), longer than CloudFront deploys.
 pub async fn retire_keys<A: AppSyncKeys>(
     api: &A,
     settings: &AppSyncSettings,
     secret_id: &str,
     keep: &[&StaticHeaderValue],
     previous: Option<(&str, &StaticHeaderValue)>,
+    edges: &EdgeKeys,
     now: UnixTime,
 ) -> Retirement {
     let mut report = Retirement::default();
@@ -366,7 +427,11 @@ pub async fn retire_keys<A: AppSyncKeys>(
     };
     let grace = settings.previous_key_grace.as_secs();
     for listed in &keys {
-        if keep.contains(&&listed.key) {
+        let sent = match edges {
+            EdgeKeys::Settled(sent) => sent.contains(&listed.key),
+            EdgeKeys::Unsettled => false,
+        };
+        if keep.contains(&&listed.key) || sent {
             continue;
         }
         let ours = listed
@@ -386,7 +451,11 @@ pub async fn retire_keys<A: AppSyncKeys>(
             Some(at) => now.secs_since(at) >= grace,
             None => grace == 0,
         };
-        let result = if due {
+        // Held back while an edge may send it; an expired key is refused by AppSync
+        // whatever sends it, so it goes regardless.
+        let held = due && *edges == EdgeKeys::Unsettled && listed.is_valid_at(now);
+        report.left_for_later += usize::from(held);
+        let result = if due && !held {
             delete(api, settings, listed)
                 .await
                 .map(|()| report.deleted += 1)

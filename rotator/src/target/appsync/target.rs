@@ -9,10 +9,14 @@ use zeroize::Zeroizing;
 use super::api::{AppSyncKeys, SharedKeys};
 use super::graphql::GraphqlProbe;
 use super::settings::AppSyncSettings;
-use super::steps::{self, AppSyncStepError, CurrentKey, PendingRetry};
+use super::steps::{self, AppSyncStepError, CurrentKey, EdgeKeys, PendingRetry};
+use crate::aws::{DeployStatus, DistributionApi};
 use crate::config::Config;
+use crate::distributions::{Distributions, Guard};
+use crate::edits::custom_headers;
 use crate::error::RotationError;
-use crate::target::{Stage, StepContext, Target};
+use crate::target::static_header::OriginHeader;
+use crate::target::{Stage, StepContext, Target, log_roll_back};
 
 /// Where the target reads the time (the wall clock; tests move it forward to make keys
 /// expire, which moto's real-clock checks cannot).
@@ -26,8 +30,10 @@ fn wall_clock() -> UnixTime {
     )
 }
 
-/// `ROTATION_TARGET=appsync-api-key`: an AppSync API key clients read from the secret.
-pub struct AppSyncTarget {
+/// `ROTATION_TARGET=appsync-api-key`: an AppSync API key clients read from the secret,
+/// and, when AppSync sits behind CloudFront (`CLOUDFRONT_DISTRIBUTION_ID` set), that
+/// the distributions send as the origin custom header `x-api-key`.
+pub struct AppSyncTarget<C> {
     settings: AppSyncSettings,
     /// `SECRET_KEY_NAME`: the JSON field holding the key.
     field: String,
@@ -35,16 +41,29 @@ pub struct AppSyncTarget {
     probe: GraphqlProbe,
     retry: PendingRetry,
     clock: Clock,
+    cloudfront: Option<BehindCloudFront<C>>,
 }
 
-impl AppSyncTarget {
-    /// The target over `keys` (the SDK client, or a test's wrapper).
+/// The distributions in front of AppSync and the header they send the key in.
+struct BehindCloudFront<C> {
+    header: OriginHeader,
+    distributions: Distributions<C>,
+}
+
+impl<C: DistributionApi> AppSyncTarget<C> {
+    /// The target over `keys` (the SDK client, or a test's wrapper); `cdn` points the
+    /// configured distributions, if any.
     pub fn new(
         config: &Config,
         settings: AppSyncSettings,
         keys: impl AppSyncKeys + 'static,
+        cdn: C,
     ) -> Self {
         let probe = GraphqlProbe::new(&settings.test_query, settings.test_timeout);
+        let cloudfront = (!config.distributions.is_empty()).then(|| BehindCloudFront {
+            header: OriginHeader::new(&config.header_name),
+            distributions: Distributions::new(cdn, config),
+        });
         Self {
             settings,
             field: config.secret_key_name.clone(),
@@ -52,6 +71,7 @@ impl AppSyncTarget {
             probe,
             retry: PendingRetry::default(),
             clock: Arc::new(wall_clock),
+            cloudfront,
         }
     }
 
@@ -92,6 +112,27 @@ impl AppSyncTarget {
         }
     }
 
+    /// What edges may send AppSync now (for retiring keys).
+    async fn edge_keys(&self, step: &StepContext<'_>) -> Result<EdgeKeys, RotationError> {
+        let Some(cloudfront) = &self.cloudfront else {
+            return Ok(EdgeKeys::Settled(Vec::new()));
+        };
+        let distributions = &cloudfront.distributions;
+        let mut sent = Vec::new();
+        for id in distributions.ids() {
+            if distributions.status(id, step.deadline()).await? != DeployStatus::Deployed {
+                return Ok(EdgeKeys::Unsettled);
+            }
+            let config = distributions.config(id).await?;
+            for value in custom_headers(&config, cloudfront.header.name()) {
+                if let Ok(key) = StaticHeaderValue::new(value.to_owned()) {
+                    sent.push(key);
+                }
+            }
+        }
+        Ok(EdgeKeys::Settled(sent))
+    }
+
     /// The key of `version_id` staged `stage`, if it can be read and parsed.
     async fn stored_key(
         &self,
@@ -108,49 +149,9 @@ impl AppSyncTarget {
             }
         }
     }
-}
 
-impl Target for AppSyncTarget {
-    type Material = StaticHeaderValue;
-
-    fn parse(
-        &self,
-        value: &str,
-        stage: Stage,
-        _version_id: &str,
-    ) -> Result<StaticHeaderValue, RotationError> {
-        self.parse_key(value, stage)
-    }
-
-    fn same_value(&self, a: &StaticHeaderValue, b: &StaticHeaderValue) -> bool {
-        a == b
-    }
-
-    async fn create(&self, step: &StepContext<'_>) -> Result<Zeroizing<String>, RotationError> {
-        let key = steps::create_key(
-            &self.keys,
-            &self.settings,
-            step.secret_id(),
-            step.token(),
-            self.now(),
-            step.metadata().rotation_interval,
-        )
-        .await?;
-        Ok(static_header_secret_json(&self.field, &key))
-    }
-
-    async fn set(
-        &self,
-        _step: &StepContext<'_>,
-        _pending: &StaticHeaderValue,
-    ) -> Result<(), RotationError> {
-        // AppSync accepts a new key next to the others from its creation; clients take it
-        // from the secret once it is AWSCURRENT. (The prior art deleted the old key here.)
-        info!("setSecret: nothing to change in AppSync");
-        Ok(())
-    }
-
-    async fn test(
+    /// testSecret's GraphQL part: the pending key, then the current one.
+    async fn test_keys(
         &self,
         step: &StepContext<'_>,
         current: &StaticHeaderValue,
@@ -189,7 +190,8 @@ impl Target for AppSyncTarget {
         Ok(())
     }
 
-    async fn test_configuration(
+    /// The configuration test's GraphQL part: the current key.
+    async fn test_current(
         &self,
         step: &StepContext<'_>,
         current: &StaticHeaderValue,
@@ -212,23 +214,8 @@ impl Target for AppSyncTarget {
         Ok(())
     }
 
-    async fn check_sent(
-        &self,
-        step: &StepContext<'_>,
-        pending: &StaticHeaderValue,
-    ) -> Result<(), RotationError> {
-        steps::check_pending(
-            &self.keys,
-            &self.settings,
-            step.token(),
-            pending,
-            self.now(),
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn finish(&self, step: &StepContext<'_>) {
+    /// finishSecret, after the labels moved: retire the old keys.
+    async fn retire(&self, step: &StepContext<'_>) {
         // The labels have moved: the token is AWSCURRENT, the version that was AWSCURRENT
         // when the step began is AWSPREVIOUS.
         let Some(new) = self.stored_key(step, step.token(), Stage::Current).await else {
@@ -248,20 +235,166 @@ impl Target for AppSyncTarget {
                 .map(|key| (id, key)),
             None => None,
         };
+        let edges = match self.edge_keys(step).await {
+            Ok(edges) => edges,
+            Err(e) => {
+                warn!(error = %e, "finishSecret: cannot tell which API keys edges send; deleting none now");
+                EdgeKeys::Unsettled
+            }
+        };
         let report = steps::retire_keys(
             &self.keys,
             &self.settings,
             step.secret_id(),
             &[&new],
             previous.as_ref().map(|(id, key)| (*id, key)),
+            &edges,
             self.now(),
         )
         .await;
         info!(
             retired = report.retired,
             deleted = report.deleted,
+            left_for_later = report.left_for_later,
             failed = report.failures.len(),
             "finishSecret: old API keys retired"
         );
+    }
+}
+
+impl<C: DistributionApi> Target for AppSyncTarget<C> {
+    type Material = StaticHeaderValue;
+
+    fn parse(
+        &self,
+        value: &str,
+        stage: Stage,
+        _version_id: &str,
+    ) -> Result<StaticHeaderValue, RotationError> {
+        self.parse_key(value, stage)
+    }
+
+    fn same_value(&self, a: &StaticHeaderValue, b: &StaticHeaderValue) -> bool {
+        a == b
+    }
+
+    async fn create(&self, step: &StepContext<'_>) -> Result<Zeroizing<String>, RotationError> {
+        let key = steps::create_key(
+            &self.keys,
+            &self.settings,
+            step.secret_id(),
+            step.token(),
+            self.now(),
+            step.metadata().rotation_interval,
+        )
+        .await?;
+        Ok(static_header_secret_json(&self.field, &key))
+    }
+
+    async fn set(
+        &self,
+        step: &StepContext<'_>,
+        pending: &StaticHeaderValue,
+    ) -> Result<(), RotationError> {
+        // AppSync accepts a new key next to the others from its creation; clients take it
+        // from the secret once it is AWSCURRENT. (The prior art deleted the old key here.)
+        let Some(cloudfront) = &self.cloudfront else {
+            info!("setSecret: nothing to change in AppSync");
+            return Ok(());
+        };
+        // Never make CloudFront send a key AppSync refuses.
+        let endpoint = steps::graphql_endpoint(&self.keys, &self.settings).await?;
+        let accepted = steps::pending_accepted(
+            &self.keys,
+            &self.probe,
+            &endpoint,
+            &self.settings,
+            step.token(),
+            pending,
+            self.now(),
+            self.retry,
+        );
+        tokio::time::timeout_at(step.deadline(), accepted)
+            .await
+            .map_err(|_| AppSyncStepError::Rejected {
+                stage: Stage::Pending,
+                source: super::GraphqlProbeError::Timeout(self.settings.test_timeout),
+            })??;
+        cloudfront
+            .header
+            .point(
+                &cloudfront.distributions,
+                pending,
+                Guard::for_new_key(step.metadata()),
+                step,
+            )
+            .await
+    }
+
+    async fn test(
+        &self,
+        step: &StepContext<'_>,
+        current: &StaticHeaderValue,
+        pending: &StaticHeaderValue,
+    ) -> Result<(), RotationError> {
+        if let Some(cloudfront) = &self.cloudfront {
+            cloudfront
+                .header
+                .check_sent(&cloudfront.distributions, pending)
+                .await?;
+        }
+        let result = self.test_keys(step, current, pending).await;
+        if let (Some(cloudfront), Err(RotationError::AppSync(e))) = (&self.cloudfront, &result)
+            && e.is_about_pending()
+        {
+            // CloudFront sends a key AppSync refuses: back to the current one.
+            log_roll_back(
+                cloudfront
+                    .header
+                    .point(&cloudfront.distributions, current, Guard::Off, step)
+                    .await,
+            );
+        }
+        result
+    }
+
+    async fn test_configuration(
+        &self,
+        step: &StepContext<'_>,
+        current: &StaticHeaderValue,
+    ) -> Result<(), RotationError> {
+        if let Some(cloudfront) = &self.cloudfront {
+            cloudfront
+                .header
+                .check_sent(&cloudfront.distributions, current)
+                .await?;
+        }
+        self.test_current(step, current).await
+    }
+
+    async fn check_sent(
+        &self,
+        step: &StepContext<'_>,
+        pending: &StaticHeaderValue,
+    ) -> Result<(), RotationError> {
+        steps::check_pending(
+            &self.keys,
+            &self.settings,
+            step.token(),
+            pending,
+            self.now(),
+        )
+        .await?;
+        if let Some(cloudfront) = &self.cloudfront {
+            cloudfront
+                .header
+                .check_sent(&cloudfront.distributions, pending)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn finish(&self, step: &StepContext<'_>) {
+        self.retire(step).await;
     }
 }
