@@ -712,6 +712,29 @@ async fn a_pending_key_deleted_by_hand_fails_the_rotation_with_the_remedy() {
     assert!(w.accepted(&w.prior_key).await);
 }
 
+/// Behind CloudFront: the pending key deleted by hand after setSecret pointed the
+/// distribution at it. testSecret fails with the remedy and points the distribution back
+/// at the current key, which AppSync accepts; a rerun of setSecret then refuses to point
+/// it at the gone key again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_cloudfront_a_pending_key_gone_after_set_points_the_edges_back() {
+    let w = World::behind_cloudfront().await;
+    let rotator = w.rotator(FaultPlan::none());
+    let token = w.start_rotation().await;
+    w.run(&rotator, Step::Create, &token).await.unwrap();
+    w.run(&rotator, Step::Set, &token).await.unwrap();
+    let pending = w.key_of("AWSPENDING").await.unwrap();
+    assert_eq!(w.sent(), pending);
+    w.keys.delete_api_key(&w.api_id, &pending).await.unwrap();
+    let err = w.run(&rotator, Step::Test, &token).await.unwrap_err();
+    assert!(err.contains("[AppSyncPendingKeyGone]"), "{err}");
+    assert_eq!(w.sent(), w.prior_key, "pointed back at the current key");
+    assert!(w.accepted(&w.prior_key).await);
+    let err = w.run(&rotator, Step::Set, &token).await.unwrap_err();
+    assert!(err.contains("[AppSyncPendingKeyGone]"), "{err}");
+    assert_eq!(w.sent(), w.prior_key);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_validity_shorter_than_the_schedule_plus_grace_is_refused() {
     let w = World::new().await;
