@@ -150,6 +150,23 @@ impl<C: DistributionApi> AppSyncTarget<C> {
         }
     }
 
+    /// `work` (GraphQL tests of the `stage` key) bounded by the step's deadline; running
+    /// out counts as that key not answering in time.
+    async fn by_deadline<T>(
+        &self,
+        step: &StepContext<'_>,
+        stage: Stage,
+        work: impl Future<Output = Result<T, AppSyncStepError>>,
+    ) -> Result<T, RotationError> {
+        let bounded = tokio::time::timeout_at(step.deadline(), work)
+            .await
+            .map_err(|_| AppSyncStepError::Rejected {
+                stage,
+                source: super::GraphqlProbeError::Timeout(self.settings.test_timeout),
+            })?;
+        Ok(bounded?)
+    }
+
     /// testSecret's GraphQL part: the pending key, then the current one.
     async fn test_keys(
         &self,
@@ -169,12 +186,7 @@ impl<C: DistributionApi> AppSyncTarget<C> {
             self.now(),
             self.retry,
         );
-        let outcome = tokio::time::timeout_at(step.deadline(), tested)
-            .await
-            .map_err(|_| AppSyncStepError::Rejected {
-                stage: Stage::Pending,
-                source: super::GraphqlProbeError::Timeout(self.settings.test_timeout),
-            })??;
+        let outcome = self.by_deadline(step, Stage::Pending, tested).await?;
         match outcome {
             CurrentKey::Gone => warn!(
                 "testSecret: the AWSCURRENT API key is no longer in AppSync (deleted by hand?); clients holding it are refused until this rotation completes"
@@ -205,12 +217,7 @@ impl<C: DistributionApi> AppSyncTarget<C> {
             current,
             self.now(),
         );
-        tokio::time::timeout_at(step.deadline(), tested)
-            .await
-            .map_err(|_| AppSyncStepError::Rejected {
-                stage: Stage::Current,
-                source: super::GraphqlProbeError::Timeout(self.settings.test_timeout),
-            })??;
+        self.by_deadline(step, Stage::Current, tested).await?;
         Ok(())
     }
 
@@ -314,12 +321,7 @@ impl<C: DistributionApi> Target for AppSyncTarget<C> {
             self.now(),
             self.retry,
         );
-        tokio::time::timeout_at(step.deadline(), accepted)
-            .await
-            .map_err(|_| AppSyncStepError::Rejected {
-                stage: Stage::Pending,
-                source: super::GraphqlProbeError::Timeout(self.settings.test_timeout),
-            })??;
+        self.by_deadline(step, Stage::Pending, accepted).await?;
         cloudfront
             .header
             .point(
