@@ -376,14 +376,24 @@ async fn cold_start_counts_the_previous_grace_from_the_current_versions_creation
     let v2 = put_pending(&client, &name, &hmac_json(&k2)).await;
     promote(&client, &name, &v2, &v1).await;
     let created = created_date(&client, &name, &v2).await;
+    // The authorizers below list the versions in a later second than v2 was created, as
+    // a cold start after a rotation does: the creation date they see must not move.
+    let into_second = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_millis();
+    tokio::time::sleep(std::time::Duration::from_millis(u64::from(
+        1_050 - into_second,
+    )))
+    .await;
 
     // A fresh execution environment never saw v1 as current: the rotation began when v2
     // was created, so v1 cannot have been demoted earlier; the grace counts from there.
     let (authorizer, _) = authorizer(&config(&name, &[("PREVIOUS_KEY_GRACE_SECS", "600")])).await;
-    // One second of slack: moto reports CreatedDate in whole seconds and may put it a
-    // second after the refresh's own `now`; the cache then counts from `now` (never
-    // from a creation date in its future), which ends the grace up to a second early.
-    let inside = created.plus_secs(598);
+    // The last second inside the grace. (`created` and the cache's listing agree because
+    // the test source lists creation dates as AWS does; moto lists the listing's time,
+    // which made this test fail when the two calls fell in different seconds.)
+    let inside = created.plus_secs(599);
     let r = authorizer
         .handle_at(inside, &signed(Api::Rest, &v1, &k1, inside))
         .await

@@ -206,31 +206,42 @@ pub async fn promote(client: &Client, name: &str, to: &str, from: &str) {
 }
 
 pub async fn created_date(client: &Client, name: &str, version: &str) -> UnixTime {
+    created_as_aws(client, name, version).await.unwrap()
+}
+
+/// A version's `CreatedDate` as AWS lists it. `ListSecretVersionIds` gives "the date and
+/// time this version of the secret was created" (API reference, `SecretVersionsListEntry`);
+/// moto 5.2's `list_secret_version_ids` instead reports the time of the listing
+/// (`int(time.time())`) for every version, so two listings a second apart disagree and
+/// every listed version looks created just now. Its `GetSecretValue` by `VersionId`
+/// reports the second the version was stored, which is what AWS lists.
+pub async fn created_as_aws(client: &Client, name: &str, version: &str) -> Option<UnixTime> {
     let out = client
-        .list_secret_version_ids()
+        .get_secret_value()
         .secret_id(name)
+        .version_id(version)
         .send()
         .await
-        .unwrap();
-    let entry = out
-        .versions()
-        .iter()
-        .find(|v| v.version_id() == Some(version))
-        .unwrap();
-    UnixTime::from_secs(u64::try_from(entry.created_date().unwrap().secs()).unwrap())
+        .ok()?;
+    let secs = out.created_date()?.secs();
+    u64::try_from(secs).ok().map(UnixTime::from_secs)
 }
 
 /// The real SDK source, counted, and able to fail on demand (a Secrets Manager outage).
+/// Its listing carries each version's creation date as AWS lists it ([`created_as_aws`]),
+/// not moto's listing time.
 #[derive(Debug)]
 pub struct Flaky {
     inner: SdkSource,
+    client: Client,
     failing: AtomicBool,
 }
 
 impl Flaky {
     pub fn new(client: Client) -> Self {
         Self {
-            inner: SdkSource::new(client),
+            inner: SdkSource::new(client.clone()),
+            client,
             failing: AtomicBool::new(false),
         }
     }
@@ -254,7 +265,11 @@ impl Flaky {
 impl SecretsSource for Flaky {
     async fn list_versions(&self, secret_id: &str) -> Result<Vec<VersionInfo>, SourceError> {
         self.outage("ListSecretVersionIds")?;
-        self.inner.list_versions(secret_id).await
+        let mut versions = self.inner.list_versions(secret_id).await?;
+        for version in &mut versions {
+            version.created = created_as_aws(&self.client, secret_id, &version.version_id).await;
+        }
+        Ok(versions)
     }
 
     async fn get_version(
