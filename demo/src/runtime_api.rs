@@ -354,7 +354,8 @@ impl Launch {
             .append(!first)
             .truncate(first)
             .open(path)?;
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        command
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
             .env("AWS_LAMBDA_FUNCTION_NAME", function_name)
@@ -371,8 +372,8 @@ impl Launch {
             .stdout(Stdio::from(log.try_clone()?))
             .stderr(Stdio::from(log))
             .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()?;
+            .kill_on_drop(true);
+        let child = spawn_when_not_busy(&mut command)?;
         slot.pid.store(child.id().unwrap_or(0), Ordering::Relaxed);
         lock(&slot.lives).push(ProcessLife {
             slot: slot.index,
@@ -383,6 +384,25 @@ impl Launch {
             peak_rss_kib: None,
         });
         Ok(child)
+    }
+}
+
+/// Spawn `command`, retrying briefly while its executable is "busy" (`ETXTBSY`): a file
+/// written by this process (a test's runtime script) stays open for writing in any child
+/// another thread forked before closing it, until that child execs; an exec of the file
+/// in that window fails. A known race of multi-threaded Unix processes
+/// (rust-lang/rust#114554, golang/go#22315); the writer's copy closes at the child's exec,
+/// milliseconds later, so a short retry outlasts it.
+fn spawn_when_not_busy(command: &mut Command) -> std::io::Result<Child> {
+    let mut tries = 0;
+    loop {
+        match command.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 20 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            result => return result,
+        }
     }
 }
 
