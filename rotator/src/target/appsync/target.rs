@@ -50,6 +50,43 @@ struct BehindCloudFront<C> {
     distributions: Distributions<C>,
 }
 
+impl<C: DistributionApi> BehindCloudFront<C> {
+    /// Every distribution sends `key`.
+    async fn point(
+        &self,
+        key: &StaticHeaderValue,
+        guard: Guard,
+        step: &StepContext<'_>,
+    ) -> Result<(), RotationError> {
+        self.header
+            .point(&self.distributions, key, guard, step)
+            .await
+    }
+
+    /// Fail with [`RotationError::NotPointed`] unless every distribution sends `key`.
+    async fn check_sent(&self, key: &StaticHeaderValue) -> Result<(), RotationError> {
+        self.header.check_sent(&self.distributions, key).await
+    }
+
+    /// The keys the distributions send, if every one is `Deployed` (else edges may still
+    /// send any key one was set to since).
+    async fn keys_sent(&self, deadline: tokio::time::Instant) -> Result<EdgeKeys, RotationError> {
+        let mut sent = Vec::new();
+        for id in self.distributions.ids() {
+            if self.distributions.status(id, deadline).await? != DeployStatus::Deployed {
+                return Ok(EdgeKeys::Unsettled);
+            }
+            let config = self.distributions.config(id).await?;
+            for value in custom_headers(&config, self.header.name()) {
+                if let Ok(key) = StaticHeaderValue::new(value.to_owned()) {
+                    sent.push(key);
+                }
+            }
+        }
+        Ok(EdgeKeys::Settled(sent))
+    }
+}
+
 impl<C: DistributionApi> AppSyncTarget<C> {
     /// The target over `keys` (the SDK client, or a test's wrapper); `cdn` points the
     /// configured distributions, if any.
@@ -114,23 +151,10 @@ impl<C: DistributionApi> AppSyncTarget<C> {
 
     /// What edges may send AppSync now (for retiring keys).
     async fn edge_keys(&self, step: &StepContext<'_>) -> Result<EdgeKeys, RotationError> {
-        let Some(cloudfront) = &self.cloudfront else {
-            return Ok(EdgeKeys::Settled(Vec::new()));
-        };
-        let distributions = &cloudfront.distributions;
-        let mut sent = Vec::new();
-        for id in distributions.ids() {
-            if distributions.status(id, step.deadline()).await? != DeployStatus::Deployed {
-                return Ok(EdgeKeys::Unsettled);
-            }
-            let config = distributions.config(id).await?;
-            for value in custom_headers(&config, cloudfront.header.name()) {
-                if let Ok(key) = StaticHeaderValue::new(value.to_owned()) {
-                    sent.push(key);
-                }
-            }
+        match &self.cloudfront {
+            Some(cloudfront) => cloudfront.keys_sent(step.deadline()).await,
+            None => Ok(EdgeKeys::Settled(Vec::new())),
         }
-        Ok(EdgeKeys::Settled(sent))
     }
 
     /// The key of `version_id` staged `stage`, if it can be read and parsed.
@@ -323,13 +347,7 @@ impl<C: DistributionApi> Target for AppSyncTarget<C> {
         );
         self.by_deadline(step, Stage::Pending, accepted).await?;
         cloudfront
-            .header
-            .point(
-                &cloudfront.distributions,
-                pending,
-                Guard::for_new_key(step.metadata()),
-                step,
-            )
+            .point(pending, Guard::for_new_key(step.metadata()), step)
             .await
     }
 
@@ -340,22 +358,14 @@ impl<C: DistributionApi> Target for AppSyncTarget<C> {
         pending: &StaticHeaderValue,
     ) -> Result<(), RotationError> {
         if let Some(cloudfront) = &self.cloudfront {
-            cloudfront
-                .header
-                .check_sent(&cloudfront.distributions, pending)
-                .await?;
+            cloudfront.check_sent(pending).await?;
         }
         let result = self.test_keys(step, current, pending).await;
         if let (Some(cloudfront), Err(RotationError::AppSync(e))) = (&self.cloudfront, &result)
             && e.is_about_pending()
         {
             // CloudFront sends a key AppSync refuses: back to the current one.
-            log_roll_back(
-                cloudfront
-                    .header
-                    .point(&cloudfront.distributions, current, Guard::Off, step)
-                    .await,
-            );
+            log_roll_back(cloudfront.point(current, Guard::Off, step).await);
         }
         result
     }
@@ -366,10 +376,7 @@ impl<C: DistributionApi> Target for AppSyncTarget<C> {
         current: &StaticHeaderValue,
     ) -> Result<(), RotationError> {
         if let Some(cloudfront) = &self.cloudfront {
-            cloudfront
-                .header
-                .check_sent(&cloudfront.distributions, current)
-                .await?;
+            cloudfront.check_sent(current).await?;
         }
         self.test_current(step, current).await
     }
@@ -388,10 +395,7 @@ impl<C: DistributionApi> Target for AppSyncTarget<C> {
         )
         .await?;
         if let Some(cloudfront) = &self.cloudfront {
-            cloudfront
-                .header
-                .check_sent(&cloudfront.distributions, pending)
-                .await?;
+            cloudfront.check_sent(pending).await?;
         }
         Ok(())
     }
