@@ -288,6 +288,13 @@ pub struct DoctorArgs {
     /// The authorizer's PREVIOUS_KEY_GRACE_SECS.
     #[arg(long, default_value_t = 3600, value_name = "SECS")]
     pub previous_grace_secs: u64,
+    /// The authorizer's METRICS_NAMESPACE (the denial alarms watch its metrics).
+    #[arg(
+        long,
+        default_value = origin_verifier::Config::DEFAULT_METRICS_NAMESPACE,
+        value_name = "NAMESPACE"
+    )]
+    pub metrics_namespace: String,
 }
 
 #[derive(Debug, Args)]
