@@ -157,8 +157,12 @@ pub struct Config {
     /// target optional (empty: no distribution sends its key).
     pub distributions: Vec<String>,
     /// The origin test request; `None` for the AppSync target (no origin: its test is a
-    /// GraphQL query to AppSync).
+    /// GraphQL query to AppSync) and with `PROBE=off`.
     pub origin_test: Option<OriginTest>,
+    /// `PROBE=off` (signed and static-header targets, for an origin only CloudFront can
+    /// reach): no origin test; testSecret waits `SETTLE_SECS` instead and proves nothing
+    /// about the origin (see [`probe_off`]). `None` with `PROBE=origin`, the default.
+    pub settle_without_probe: Option<Duration>,
     /// `HEADER_NAME`, default `x-origin-verify`: the origin custom header (static-header
     /// mode), and how the origin test presents a legacy static current value. For the
     /// AppSync target always `x-api-key`, the one header AppSync reads a key from.
@@ -296,10 +300,20 @@ impl Config {
                 Some(_) => distributions(&get)?,
                 None => Vec::new(),
             };
+            if let Some(var) = ["PROBE", "SETTLE_SECS"]
+                .into_iter()
+                .find(|v| get(v).is_some())
+            {
+                return Err(invalid(
+                    var,
+                    "not used by ROTATION_TARGET=appsync-api-key (its test is a GraphQL query to AppSync)",
+                ));
+            }
             (distributions, None)
         } else {
-            (distributions(&get)?, Some(origin_test(&get)?))
+            (distributions(&get)?, origin_test_unless_off(kind, &get)?)
         };
+        let settle_without_probe = probe_off(kind, &get)?;
 
         let header_name = match (kind, get("HEADER_NAME")) {
             (TargetKind::AppSyncApiKey, None) => APPSYNC_KEY_HEADER.to_owned(),
@@ -334,11 +348,18 @@ impl Config {
         if let TargetSettings::Waf(header, waf) = &target {
             waf.check_with(&header_name, header.value_length, max_step)?;
         }
+        if settle_without_probe.is_some_and(|settle| settle >= max_step) {
+            return Err(invalid(
+                "SETTLE_SECS",
+                "must be shorter than MAX_STEP_SECS (testSecret waits it within one step)",
+            ));
+        }
 
         Ok(Config {
             target,
             distributions,
             origin_test,
+            settle_without_probe,
             header_name: header_name.to_ascii_lowercase(),
             secret_key_name,
             wait_for_deployed: boolean(&get, "WAIT_FOR_DEPLOYED", false)?,
@@ -384,6 +405,75 @@ fn distributions(get: &dyn Fn(&str) -> Option<String>) -> Result<Vec<String>, Co
         ));
     }
     Ok(distributions)
+}
+
+/// The variables of the origin test, all refused with `PROBE=off`.
+const ORIGIN_TEST_VARIABLES: [&str; 5] = [
+    "ORIGIN_URL",
+    "ORIGIN_TEST_PATH",
+    "ORIGIN_TEST_METHOD",
+    "ORIGIN_TEST_EXPECTED_STATUS",
+    "ORIGIN_TEST_TIMEOUT_MS",
+];
+
+/// `PROBE` and `SETTLE_SECS`: `None` with `PROBE=origin` (the default: the rotator
+/// proves the origin accepts each key by sending it a request); with `PROBE=off`, the
+/// time testSecret waits instead. `PROBE=off` is the weaker guarantee (nothing shows the
+/// origin accepts the new key before CloudFront sends it and the old one is demoted),
+/// for origins only CloudFront can reach; it takes the signed and static-header targets
+/// only (the others prove their rule or key change by probing), no origin-test variable
+/// (which would be silently unused) and a `SETTLE_SECS`.
+fn probe_off(
+    kind: TargetKind,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Duration>, ConfigError> {
+    match get("PROBE").map(|v| v.to_ascii_lowercase()).as_deref() {
+        None | Some("origin") => {
+            if get("SETTLE_SECS").is_some() {
+                return Err(invalid(
+                    "SETTLE_SECS",
+                    "only used with PROBE=off (with PROBE=origin the probe proves acceptance)",
+                ));
+            }
+            Ok(None)
+        }
+        Some("off") => {
+            if !matches!(kind, TargetKind::Signed | TargetKind::StaticHeader) {
+                return Err(invalid(
+                    "PROBE",
+                    "off is for ROTATION_TARGET=signed or static-header; this target proves its change reached the origin by probing it",
+                ));
+            }
+            if let Some(var) = ORIGIN_TEST_VARIABLES.into_iter().find(|v| get(v).is_some()) {
+                return Err(invalid(
+                    var,
+                    "set together with PROBE=off (no origin test is sent): unset it, or unset PROBE to probe the origin",
+                ));
+            }
+            if get("SETTLE_SECS").is_none() {
+                return Err(ConfigError::Missing("SETTLE_SECS"));
+            }
+            Ok(Some(Duration::from_secs(number(
+                get,
+                "SETTLE_SECS",
+                0,
+                1,
+                900,
+            )?)))
+        }
+        Some(_) => Err(invalid("PROBE", "expected `origin` or `off`")),
+    }
+}
+
+/// The origin test, unless `PROBE=off` (then [`probe_off`] checks the rest).
+fn origin_test_unless_off(
+    kind: TargetKind,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<OriginTest>, ConfigError> {
+    if probe_off(kind, get)?.is_some() {
+        return Ok(None);
+    }
+    origin_test(get).map(Some)
 }
 
 /// The origin test request (`ORIGIN_URL`, `ORIGIN_TEST_*`).
