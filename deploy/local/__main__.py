@@ -42,8 +42,9 @@ def namespace_setup(run_dir, hosts):
 def start_moto(run_dir):
     port = 5000
     log = open(os.path.join(run_dir, "moto.log"), "wb")
-    venv = os.path.join(ROOT, ".venv", "bin", "moto_server")
-    p = subprocess.Popen([venv, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)
+    python = os.path.join(ROOT, ".venv", "bin", "python")
+    p = subprocess.Popen([python, "-m", "deploy.local.moto_server", "-H", "127.0.0.1", "-p", str(port)],
+                         stdout=log, stderr=log, env=dict(os.environ, PYTHONPATH=ROOT))
     for _ in range(300):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1).read()

@@ -90,7 +90,8 @@ class DataPlane:
         api_id, _, region = host.split(".")[:3]
         try:
             routes, auths = self._api(api_id, region)
-        except Exception:  # noqa: BLE001
+        except Exception as e:  # noqa: BLE001 - no such API: API Gateway's 404
+            print(f"local API Gateway: {host}: {e}", flush=True)
             return 404, {}, b'{"message":"Not Found"}'
         lower = {k.lower(): v for k, v in headers.items()}
         route = next((r for r in routes if r["RouteKey"] == f"{method} {path}"), None) or \

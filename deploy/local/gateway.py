@@ -11,6 +11,7 @@ functions and the CLI use their SDK's default endpoints, unchanged. By host:
 """
 import base64
 import datetime
+import re
 import hashlib
 import http.client
 import json
@@ -70,6 +71,7 @@ class Gateway:
         self.denied = []  # (principal, action, resource)
         self.unmapped = []
         self.calls = []  # (principal name, action, resource, decision)
+        self.on_rotate_secret = None  # (secret ARN, token, region) after a RotateSecret
         self.lock = threading.Lock()
 
     def register(self, access_key, principal_arn, name, policies):
@@ -117,6 +119,11 @@ class Gateway:
         if service == "cloudfront":
             return self.cloudfront.handle(method, path, headers, body)
         status, out_headers, out = self._moto(method, host, path, query, headers, body)
+        target = headers.get("X-Amz-Target") or headers.get("x-amz-target") or ""
+        if target == "secretsmanager.RotateSecret" and status == 200 and self.on_rotate_secret:
+            # Secrets Manager then invokes the rotation function; moto cannot.
+            answer = json.loads(out or b"{}")
+            self.on_rotate_secret(answer.get("ARN"), answer.get("VersionId"), region)
         if service == "lambda" and method == "PUT" and path.endswith("/code") and status == 200:
             z = json.loads(body or b"{}").get("ZipFile")
             if z:
@@ -140,6 +147,32 @@ class Gateway:
             with self.lock:
                 self.denied.append((name, action, resources[0]))
             return iam.access_denied(service, principal, action, resources[0])
+        if action == "cloudfront:UpdateDistribution":
+            return self._edge_association_grants(principal, name, policies, path, body)
+        return None
+
+    def _edge_association_grants(self, principal, name, policies, path, body):
+        """Associating a Lambda@Edge version needs lambda:GetFunction and
+        lambda:EnableReplication* on that version, removing one lambda:DisableReplication*
+        (CloudFront Developer Guide, "Set up IAM permissions and roles for Lambda@Edge");
+        CloudFront checks them with the caller's permissions."""
+        dist_id = [p for p in path.split("/") if p][2]
+        d = self.cloudfront.dists.get(dist_id)
+        if d is None:
+            return None
+        before = {e.text for e in d.config.iter() if e.tag.endswith("LambdaFunctionARN")}
+        after = set(re.findall(rb"<LambdaFunctionARN>([^<]+)</LambdaFunctionARN>", body or b""))
+        after = {a.decode() for a in after}
+        needed = [(a, arn) for arn in sorted(after - before) for a in ("lambda:GetFunction", "lambda:EnableReplication")]
+        needed += [("lambda:DisableReplication", arn) for arn in sorted(before - after)]
+        for action, arn in needed:
+            decision = self.evaluator.decide(principal, policies, action, [arn], {})
+            with self.lock:
+                self.calls.append((name, action, arn, decision))
+            if decision != "Allow":
+                with self.lock:
+                    self.denied.append((name, action, arn))
+                return iam.access_denied("cloudfront", principal, action, arn)
         return None
 
     def _moto(self, method, host, path, query, headers, body):

@@ -109,14 +109,185 @@ def new_stack(run):
     the schedule is created; status --check; doctor; a rotation under traffic."""
     stack = run.deploy("edgeseal", run.params("new-stack.json"))
     secret, dist = stack.output("SecretArn"), stack.output("DistributionId")
-    run.cli("status", "--secret-id", secret, "--distribution-id", dist, "--check")
+    wait_status_check(run, secret, [dist])
     run.doctor(secret, dist, "/")
     domain = stack.output("DistributionUrl").split("://")[1]
     origin = stack.output("ApiUrl").split("://")[1]
     return run.rotation_under_traffic(stack, secret, domain, origin)
 
 
-PATHS = {"new-stack": new_stack}
+# ---------------------------------------------------------------- the user's own setup
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+NS = "http://cloudfront.amazonaws.com/doc/2020-05-31/"
+
+
+def users_http_api(run, region="us-east-1"):
+    """An HTTP API the user already has: a $default route to its backend, no authorizer."""
+    v2 = run.world.admin("apigatewayv2", region)
+    api = v2.create_api(Name="shop", ProtocolType="HTTP")["ApiId"]
+    integration = v2.create_integration(ApiId=api, IntegrationType="HTTP_PROXY", IntegrationMethod="ANY",
+                                        IntegrationUri="https://backend.shop.example", PayloadFormatVersion="1.0")
+    route = v2.create_route(ApiId=api, RouteKey="$default", Target=f"integrations/{integration['IntegrationId']}")
+    v2.create_stage(ApiId=api, StageName="$default", AutoDeploy=True)
+    run.world.add_host(f"{api}.execute-api.{region}.amazonaws.com")
+    return api, route["RouteId"]
+
+
+def users_distribution(run, origin_host, staging=False, policy_id=None, cdp_id=None):
+    """A distribution the user already has in front of the API: CachingDisabled and a
+    custom origin request policy that forwards every viewer header but Host and every
+    query string (what the guide asks of an existing distribution)."""
+    from .cloudfront import from_cloudformation
+    cfn = {"Comment": "shop", "Enabled": True,
+           "Origins": [{"Id": "api", "DomainName": origin_host,
+                        "CustomOriginConfig": {"OriginProtocolPolicy": "https-only", "OriginSSLProtocols": ["TLSv1.2"]}}],
+           "DefaultCacheBehavior": {"TargetOriginId": "api", "ViewerProtocolPolicy": "redirect-to-https",
+                                    "CachePolicyId": CACHING_DISABLED, "OriginRequestPolicyId": policy_id}}
+    if staging:
+        cfn["Staging"] = True
+    if cdp_id:
+        cfn["ContinuousDeploymentPolicyId"] = cdp_id
+    return run.world.cloudfront.create(from_cloudformation(cfn))
+
+
+def custom_origin_request_policy(run, policy_id="0f1e2d3c-aaaa-4bbb-8ccc-000000000001"):
+    xml = (f'<OriginRequestPolicy xmlns="{NS}"><Id>{policy_id}</Id><LastModifiedTime>2026-01-01T00:00:00Z</LastModifiedTime>'
+           "<OriginRequestPolicyConfig><Comment>shop</Comment><Name>shop-all-but-host</Name>"
+           "<HeadersConfig><HeaderBehavior>allExcept</HeaderBehavior><Headers><Quantity>1</Quantity><Items><Name>Host</Name></Items></Headers></HeadersConfig>"
+           "<CookiesConfig><CookieBehavior>none</CookieBehavior></CookiesConfig>"
+           "<QueryStringsConfig><QueryStringBehavior>all</QueryStringBehavior></QueryStringsConfig>"
+           "</OriginRequestPolicyConfig></OriginRequestPolicy>")
+    run.world.cloudfront.put_policy("origin-request-policy", policy_id, xml)
+    return policy_id
+
+
+def continuous_deployment_policy(run, staging_domain, cdp_id="cdp-shop-0001"):
+    xml = (f'<ContinuousDeploymentPolicy xmlns="{NS}"><Id>{cdp_id}</Id><LastModifiedTime>2026-01-01T00:00:00Z</LastModifiedTime>'
+           "<ContinuousDeploymentPolicyConfig><StagingDistributionDnsNames><Quantity>1</Quantity>"
+           f"<Items><DnsName>{staging_domain}</DnsName></Items></StagingDistributionDnsNames><Enabled>true</Enabled>"
+           "<TrafficConfig><SingleWeightConfig><Weight>0.05</Weight></SingleWeightConfig><Type>SingleWeight</Type></TrafficConfig>"
+           "</ContinuousDeploymentPolicyConfig></ContinuousDeploymentPolicy>")
+    run.world.cloudfront.put_policy("continuous-deployment-policy", cdp_id, xml)
+    return cdp_id
+
+
+def associate(run, dist_id, version_arn):
+    """The guide's "associate EdgeBootstrapVersionArn with the origin-request event of
+    every behavior that goes to the API" (console / update-distribution)."""
+    import xml.etree.ElementTree as ET
+
+    def change(config):
+        for b in [config.find("DefaultCacheBehavior")] + config.findall("CacheBehaviors/Items/CacheBehavior"):
+            old = b.find("LambdaFunctionAssociations")
+            if old is not None:
+                b.remove(old)
+            lfa = ET.fromstring(
+                "<LambdaFunctionAssociations><Quantity>1</Quantity><Items><LambdaFunctionAssociation>"
+                f"<LambdaFunctionARN>{version_arn}</LambdaFunctionARN><EventType>origin-request</EventType>"
+                "<IncludeBody>false</IncludeBody></LambdaFunctionAssociation></Items></LambdaFunctionAssociations>")
+            b.append(lfa)
+    run.world.cloudfront.edit(dist_id, change)
+    run.log(f"associated {version_arn} with {dist_id}")
+
+
+def wait_status_check(run, secret, dists, timeout=120):
+    deadline = time.monotonic() + timeout
+    while True:
+        p = run.cli("status", "--secret-id", secret, "--distribution-id", ",".join(dists), "--check", expect_ok=False)
+        # The guide: status --check exits 0 AND every distribution shows Deployed. While
+        # one is InProgress, edges may still run the version before (after the first
+        # rotation: the bootstrap version, whose key nothing accepts).
+        if p.returncode == 0 and ") InProgress" not in p.stdout:
+            return
+        if time.monotonic() > deadline:
+            raise PathFailed(f"edgeseal status --check did not pass within {timeout} s: {_tail(p.stdout + p.stderr)}")
+        time.sleep(3)
+
+
+def existing_distribution(run):
+    """docs/deployment.md §2, on a behavior with a custom origin request policy and a
+    staging distribution: deploy with RotateImmediately=false (the configuration test
+    runs now), associate the bootstrap version, edgeseal rotate, status --check, attach
+    the authorizer, doctor; then a rotation under traffic."""
+    api, route = users_http_api(run)
+    origin = f"{api}.execute-api.us-east-1.amazonaws.com"
+    policy = custom_origin_request_policy(run)
+    staging = users_distribution(run, origin, staging=True, policy_id=policy)
+    cdp = continuous_deployment_policy(run, staging["DomainName"])
+    primary = users_distribution(run, origin, policy_id=policy, cdp_id=cdp)
+    params = run.params("existing.json", ExistingDistributionId=primary["Id"], StagingDistributionId=staging["Id"],
+                        ExistingHttpApiId=api)
+    # 1. Deploy.
+    stack = run.deploy("edgeseal", params)
+    secret = stack.output("SecretArn")
+    # 2. Associate the bootstrap version (primary and staging).
+    for d in (primary["Id"], staging["Id"]):
+        associate(run, d, stack.output("EdgeBootstrapVersionArn"))
+    # 3. Rotate, wait for status --check.
+    run.cli("rotate", "--secret-id", secret)
+    wait_status_check(run, secret, [primary["Id"], staging["Id"]])
+    # 4. Attach the authorizer to the routes.
+    run.world.admin("apigatewayv2").update_route(ApiId=api, RouteId=route, AuthorizationType="CUSTOM",
+                                                 AuthorizerId=stack.output("AuthorizerId"))
+    run.log("attached the authorizer to the route")
+    # 6. doctor.
+    run.doctor(secret, primary["Id"], "/health")
+    return run.rotation_under_traffic(stack, secret, primary["DomainName"], origin, path="/health")
+
+
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+
+
+def migration(run):
+    """docs/deployment.md §3: from a static x-origin-verify header to signatures."""
+    import secrets as pysecrets
+    from .cloudfront import from_cloudformation
+    value = pysecrets.token_urlsafe(30)
+    sm = run.world.admin("secretsmanager")
+    secret = sm.create_secret(Name="shop-origin-verify", SecretString=json.dumps({"HTTP_API_KEY": value}))["ARN"]
+    api, route = users_http_api(run)
+    origin = f"{api}.execute-api.us-east-1.amazonaws.com"
+    dist = run.world.cloudfront.create(from_cloudformation({
+        "Comment": "shop", "Enabled": True,
+        "Origins": [{"Id": "api", "DomainName": origin,
+                     "OriginCustomHeaders": [{"HeaderName": "x-origin-verify", "HeaderValue": value}],
+                     "CustomOriginConfig": {"OriginProtocolPolicy": "https-only"}}],
+        "DefaultCacheBehavior": {"TargetOriginId": "api", "ViewerProtocolPolicy": "redirect-to-https",
+                                 "CachePolicyId": CACHING_DISABLED, "OriginRequestPolicyId": ALL_VIEWER_EXCEPT_HOST}}))
+    params = run.params("migration.json", ExistingSecretArn=secret, ExistingDistributionId=dist["Id"],
+                        ExistingHttpApiId=api)
+    # 1. Deploy beside the old setup, taking over the secret.
+    stack = run.deploy("edgeseal", params)
+    # 2. Swap the authorizer; the static header still passes, nothing else does.
+    run.world.admin("apigatewayv2").update_route(ApiId=api, RouteId=route, AuthorizationType="CUSTOM",
+                                                 AuthorizerId=stack.output("AuthorizerId"))
+    dp = run.world.dataplane
+    with_header = dp.api(origin, "GET", "/health", "", {"x-origin-verify": value}, b"")[0]
+    without = dp.api(origin, "GET", "/health", "", {}, b"")[0]
+    run.log(f"step 2: with the header {with_header}, without {without}")
+    if with_header != 200 or without != 403:
+        raise PathFailed(f"step 2: with the header {with_header} (want 200), without {without} (want 403)")
+    # 3. Associate the edge function.
+    associate(run, dist["Id"], stack.output("EdgeBootstrapVersionArn"))
+    # 4. Rotate to signatures.
+    run.cli("rotate", "--secret-id", secret)
+    wait_status_check(run, secret, [dist["Id"]])
+    # 5. Remove the static header from the distribution.
+    def drop_header(config):
+        for o in config.findall("Origins/Items/Origin"):
+            h = o.find("CustomHeaders")
+            if h is not None:
+                o.remove(h)
+    run.world.cloudfront.edit(dist["Id"], drop_header)
+    # 6. Signatures only (stack update).
+    params["AuthMode"] = "signature"
+    stack.update(params)
+    # 7. doctor.
+    run.doctor(secret, dist["Id"], "/health")
+    return run.rotation_under_traffic(stack, secret, dist["DomainName"], origin, path="/health")
+
+
+PATHS = {"new-stack": new_stack, "existing-distribution": existing_distribution, "migration": migration}
 SHORT = ["new-stack"]
 
 
@@ -126,8 +297,13 @@ def select(names, short):
     return SHORT if short else list(PATHS)
 
 
+# (role, action) granted in each path's deployment, recorded by Stack (for --mutate-iam).
+PATH_GRANTS = {}
+
+
 def run_path(world, name):
     run = Run(world, name)
+    world.current_path = name
     started = time.monotonic()
     try:
         world.reset()
@@ -160,5 +336,45 @@ def run_all(world, names):
     return ok
 
 
+ROLES = ("RotatorFunctionRole", "AuthorizerFunctionRole")
+
+
+def granted_actions(world, names):
+    """(role, action) for every action the template grants the rotator and the
+    authorizer in some path's parameters."""
+    out = set()
+    for name in names:
+        for role, action in PATH_GRANTS.get(name, ()):
+            out.add((role, action))
+    return sorted(out)
+
+
 def mutate_iam(world, names):
-    raise SystemExit("--mutate-iam: not implemented yet")
+    """Remove each granted action in turn (from every statement of that role that
+    grants it) and run the paths until one fails on it."""
+    # A clean run first: it records which actions each path's template grants.
+    if not run_all(world, names):
+        print("mutate-iam: the paths do not pass unmutated; nothing to measure")
+        return False
+    actions = granted_actions(world, names)
+    caught, missed = 0, []
+    started = time.monotonic()
+    for role, action in actions:
+        world.mutation = (role, action)
+        hit = None
+        for name in names:
+            if (role, action) not in PATH_GRANTS.get(name, ()):
+                continue
+            good, line, _ = run_path(world, name)
+            if not good:
+                hit = f"{name}: {line.split(': ', 1)[1][:160]}"
+                break
+        world.mutation = None
+        if hit:
+            caught += 1
+            print(f"  caught  {role} {action}  <- {hit}", flush=True)
+        else:
+            missed.append((role, action))
+            print(f"  MISSED  {role} {action}  (no path failed without it)", flush=True)
+    print(f"mutate-iam: {caught}/{len(actions)} removals caught in {time.monotonic() - started:.0f} s")
+    return not missed

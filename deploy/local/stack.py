@@ -120,6 +120,14 @@ class World:
             self.functions[arn] = f
             return f
 
+    def restart(self, arn):
+        """Lambda runs new execution environments after a configuration change."""
+        arn = ":".join(arn.split(":")[:7])
+        with self.lock:
+            f = self.functions.pop(arn, None)
+        if f is not None:
+            f.stop()
+
     def policies_of(self, role_arn):
         iam = self.admin("iam")
         name = role_arn.split("/")[-1]
@@ -204,10 +212,8 @@ class SecretsManager:
             if "AWSPENDING" in stages:
                 sm.update_secret_version_stage(SecretId=secret, VersionStage="AWSPENDING", RemoveFromVersionId=vid)
         token = str(uuid.uuid4())
-        rules = dict(props.get("RotationRules", {}))
         sm.rotate_secret(SecretId=secret, ClientRequestToken=token, RotationLambdaARN=props["RotationLambdaARN"],
-                         RotationRules={"AutomaticallyAfterDays": 30} if "ScheduleExpression" not in rules else
-                         {"ScheduleExpression": rules["ScheduleExpression"]}, RotateImmediately=True)
+                         RotationRules=_moto_rules(props.get("RotationRules", {})), RotateImmediately=True)
         return sm, token
 
     def _invoke(self, secret, step, token, attempts=8):
@@ -229,8 +235,24 @@ class SecretsManager:
 
     def rotate(self, secret):
         sm, token = self._start(secret)
+        self.steps(secret, token)
+
+    def steps(self, secret, token):
         for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
             self._invoke(secret, step, token)
+
+    def rotate_secret_called(self, secret, token, region):
+        """A RotateSecret someone made (`edgeseal rotate`): Secrets Manager invokes the
+        function, in the background, as it does."""
+        if secret not in self.schedules:
+            return
+        def run():
+            try:
+                self.steps(secret, token)
+                self.log("    rotation started by RotateSecret: completed")
+            except InvokeError as e:
+                self.log(f"    rotation started by RotateSecret: failed: {_short(str(e))}")
+        threading.Thread(target=run, daemon=True).start()
 
     def configuration_test(self, secret):
         sm, token = self._start(secret)
@@ -238,6 +260,65 @@ class SecretsManager:
             self._invoke(secret, "testSecret", token, attempts=1)
         finally:
             sm.update_secret_version_stage(SecretId=secret, VersionStage="AWSPENDING", RemoveFromVersionId=token)
+
+
+def _statements(node):
+    """Every IAM statement in a policy tree (inside Fn::If branches too)."""
+    if isinstance(node, list):
+        for x in node:
+            yield from _statements(x)
+    elif isinstance(node, dict):
+        if "Effect" in node and ("Action" in node or "NotAction" in node):
+            yield node
+        else:
+            for v in node.values():
+                yield from _statements(v)
+
+
+def remove_grant(template, role, action):
+    """--mutate-iam: `action` no longer granted by any statement of `role`."""
+    for st in _statements(template["Resources"][role]["Properties"].get("Policies", [])):
+        acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        kept = [a for a in acts if a != action]
+        # An empty Action is not a valid statement; one that names no real action
+        # grants nothing, as removing the statement would.
+        st["Action"] = kept or ["edgeseal-removed:Nothing"]
+
+
+def granted(template, resolver):
+    """(role, action) the rotator's and the authorizer's roles grant, conditions applied."""
+    def active(node):
+        if isinstance(node, list):
+            for x in node:
+                yield from active(x)
+        elif isinstance(node, dict):
+            if list(node) == ["Fn::If"]:
+                cond, yes, no = node["Fn::If"]
+                yield from active(yes if resolver.condition(cond) else no)
+            elif "Effect" in node and "Action" in node:
+                yield node
+            else:
+                for v in node.values():
+                    yield from active(v)
+    out = set()
+    for role in ("RotatorFunctionRole", "AuthorizerFunctionRole"):
+        if role in template["Resources"]:
+            for st in active(template["Resources"][role]["Properties"].get("Policies", [])):
+                acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+                out.update((role, a) for a in acts if a != "edgeseal-removed:Nothing")
+    return out
+
+
+def _moto_rules(rules):
+    """moto turns rotation on only for `AutomaticallyAfterDays` (a `ScheduleExpression`
+    leaves RotationEnabled false, where Secrets Manager enables it): `rate(N days)` is
+    the same schedule in days; any other expression is passed as one day (the schedule's
+    period is not what the paths test)."""
+    import re
+    if "AutomaticallyAfterDays" in rules:
+        return {"AutomaticallyAfterDays": int(rules["AutomaticallyAfterDays"])}
+    m = re.fullmatch(r"rate\((\d+) days?\)", rules.get("ScheduleExpression", ""))
+    return {"AutomaticallyAfterDays": int(m.group(1)) if m else 1}
 
 
 def _short(s):
@@ -257,9 +338,14 @@ class Stack:
         bucket = "edgeseal-artifacts"
         packaged = tpl_mod.package(raw, lambda uri: world.upload(uri, bucket))
         self.template = tpl_mod.sam_transform(packaged, values, region, name)
+        if getattr(world, "mutation", None):
+            remove_grant(self.template, *world.mutation)
         ssm = lambda n: world.admin("ssm", region).get_parameter(Name=n)["Parameter"]["Value"]  # noqa: E731
         self.r = tpl_mod.Resolver(self.template, values, region, name, ssm)
         self.r.check_rules()
+        from . import paths
+        paths.PATH_GRANTS.setdefault(getattr(world, "current_path", None), set()).update(granted(self.template, self.r))
+        world.gateway.on_rotate_secret = self.sm.rotate_secret_called
         self.deployer = Deployer(world.admin, self.r, name, world.cloudfront, self.sm, world.add_host)
         self.deployer.function_properties = world.function_properties
 
@@ -267,6 +353,38 @@ class Stack:
         order = tpl_mod.creation_order(self.template, self.r)
         self.deployer.deploy(order)
         return self
+
+    def update(self, params):
+        """A stack update with new parameter values: every resource whose evaluated
+        properties change is updated the way CloudFormation's handler updates it. Only
+        the changes the guide's updates make are modelled (a function's environment, an
+        HTTP API authorizer's identity sources); any other change fails loudly."""
+        old = {lid: self.r.eval(self.template["Resources"][lid].get("Properties", {}))
+               for lid, _, _ in self.deployer.created}
+        raw = tpl_mod.load(os.path.join(ROOT, "deploy", "template.yaml"))
+        values = tpl_mod.parameter_values(raw, params)
+        packaged = tpl_mod.package(raw, lambda uri: self.world.upload(uri, "edgeseal-artifacts"))
+        template = tpl_mod.sam_transform(packaged, values, self.region, self.name)
+        r = tpl_mod.Resolver(template, values, self.region, self.name, self.r.ssm)
+        r.check_rules()
+        r.physical, r.attributes = self.r.physical, self.r.attributes
+        for lid, kind, _ in self.deployer.created:
+            new = r.eval(template["Resources"][lid].get("Properties", {}))
+            if new == old[lid] or kind == "AWS::SecretsManager::RotationSchedule":
+                continue
+            if kind == "AWS::Lambda::Function":
+                lam = self.world.admin("lambda", self.region)
+                lam.update_function_configuration(FunctionName=self.r.physical[lid],
+                                                  Environment=new.get("Environment", {"Variables": {}}))
+                self.world.function_properties[new.get("FunctionName", self.r.physical[lid])] = new
+                self.world.restart(lam.get_function_configuration(FunctionName=self.r.physical[lid])["FunctionArn"])
+            elif kind == "AWS::ApiGatewayV2::Authorizer":
+                self.world.admin("apigatewayv2", self.region).update_authorizer(
+                    ApiId=new["ApiId"], AuthorizerId=self.r.physical[lid], IdentitySource=new.get("IdentitySource", []))
+            else:
+                raise tpl_mod.Refused(f"update of {lid} ({kind}) is not modelled: {old[lid]} -> {new}")
+            self.log(f"  updated {lid} ({kind})")
+        self.template, self.r = template, r
 
     def output(self, name):
         o = self.template["Outputs"][name]
