@@ -126,6 +126,7 @@ class Distribution:
         self.modified = time.time()
         self.live = [config]
         self.deploy_delay = deploy_delay
+        self.tags = {}
 
     @property
     def etag(self):
@@ -149,17 +150,21 @@ class CloudFront:
         self.policies = {}  # (kind, id) -> XML text of the policy
         self.deploy_delay = deploy_delay
         self.calls = []
+        self.on_create = None  # domain -> None: make the new domain resolvable
 
     # ------------------------------------------------------------ for the runner
-    def create_from_cloudformation(self, cfn_config):
-        return self.create(from_cloudformation(cfn_config))
+    def create_from_cloudformation(self, cfn_config, tags=None):
+        return self.create(from_cloudformation(cfn_config), tags)
 
-    def create(self, config):
+    def create(self, config, tags=None):
         with self.lock:
             dist_id = "E" + "".join(random.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(13))
             d = Distribution(dist_id, config, self.deploy_delay)
+            d.tags = dict(tags or {})
             self.dists[dist_id] = d
-            return {"Id": dist_id, "DomainName": d.domain, "ARN": self.arn(dist_id)}
+        if self.on_create:
+            self.on_create(d.domain)
+        return {"Id": dist_id, "DomainName": d.domain, "ARN": self.arn(dist_id)}
 
     def arn(self, dist_id):
         return f"arn:aws:cloudfront::{ACCOUNT}:distribution/{dist_id}"
@@ -196,8 +201,8 @@ class CloudFront:
             return random.choice(d.live)
 
     # ------------------------------------------------------------ the REST API
-    def handle(self, method, path, headers, body):
-        """(status, headers, body bytes) for one API call (path without the query)."""
+    def handle(self, method, path, headers, body, query=""):
+        """(status, headers, body bytes) for one API call."""
         parts = [p for p in path.split("/") if p]
         if len(parts) < 2 or parts[0] != "2020-05-31":
             return self._error(404, "NotFound", f"no such operation {method} {path}")
@@ -217,6 +222,8 @@ class CloudFront:
                     return self._update(d, headers, body)
             if rest[0] == "distribution" and len(rest) == 1 and method == "GET":
                 return self._list()
+            if rest[0] == "tagging" and method == "GET":
+                return self._tags(query)
             kinds = {"cache-policy": "CachePolicy", "origin-request-policy": "OriginRequestPolicy",
                      "continuous-deployment-policy": "ContinuousDeploymentPolicy"}
             if rest[0] in kinds and len(rest) == 2 and method == "GET":
@@ -257,6 +264,23 @@ class CloudFront:
             root.append(_el(tag, value))
         root.append(ET.fromstring(ET.tostring(d.config)))
         return status, {"ETag": d.etag, "Content-Type": "text/xml"}, ET.tostring(root)
+
+    def _tags(self, query):
+        """ListTagsForResource: CloudFormation tags what it creates with
+        aws:cloudformation:stack-name, -stack-id and -logical-id (CloudFormation User
+        Guide, "Resource tags")."""
+        import urllib.parse
+        arn = dict(urllib.parse.parse_qsl(query)).get("Resource", "")
+        d = self.dists.get(arn.rsplit("/", 1)[-1])
+        if d is None:
+            return self._error(404, "NoSuchResource", "The specified resource does not exist.")
+        root = ET.Element("Tags", xmlns=NS)
+        items = ET.SubElement(root, "Items")
+        for k, v in d.tags.items():
+            tag = ET.SubElement(items, "Tag")
+            tag.append(_el("Key", k))
+            tag.append(_el("Value", v))
+        return 200, {"Content-Type": "text/xml"}, ET.tostring(root)
 
     def _list(self):
         root = ET.Element("DistributionList", xmlns=NS)

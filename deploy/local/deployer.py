@@ -165,10 +165,13 @@ class Deployer:
         self.r.physical[lid] = self.aws("apigatewayv2").create_authorizer(**args)["AuthorizerId"]
 
     def _aws_cloudfront_distribution(self, lid, props):
-        dist = self.cloudfront.create_from_cloudformation(props["DistributionConfig"])
+        refs = self.r.refs
+        dist = self.cloudfront.create_from_cloudformation(props["DistributionConfig"], {
+            "aws:cloudformation:stack-name": refs["AWS::StackName"],
+            "aws:cloudformation:stack-id": refs["AWS::StackId"],
+            "aws:cloudformation:logical-id": lid})
         self.r.physical[lid] = dist["Id"]
         self.r.attributes[lid] = {"DomainName": dist["DomainName"], "Id": dist["Id"]}
-        self.add_host(dist["DomainName"])
 
 
 def _suffix(n):

@@ -72,6 +72,7 @@ class Gateway:
         self.unmapped = []
         self.calls = []  # (principal name, action, resource, decision)
         self.on_rotate_secret = None  # (secret ARN, token, region) after a RotateSecret
+        self.rotation_config = None  # secret ARN -> (function ARN, moto rotation rules) or None
         self.lock = threading.Lock()
 
     def register(self, access_key, principal_arn, name, policies):
@@ -117,9 +118,11 @@ class Gateway:
             if denied:
                 return denied
         if service == "cloudfront":
-            return self.cloudfront.handle(method, path, headers, body)
-        status, out_headers, out = self._moto(method, host, path, query, headers, body)
+            return self.cloudfront.handle(method, path, headers, body, query)
         target = headers.get("X-Amz-Target") or headers.get("x-amz-target") or ""
+        if target == "secretsmanager.RotateSecret" and self.rotation_config:
+            body = self._with_configured_rotation(body, region)
+        status, out_headers, out = self._moto(method, host, path, query, headers, body)
         if target == "secretsmanager.RotateSecret" and status == 200 and self.on_rotate_secret:
             # Secrets Manager then invokes the rotation function; moto cannot.
             answer = json.loads(out or b"{}")
@@ -129,6 +132,21 @@ class Gateway:
             if z:
                 self.remember_zip(base64.b64decode(z))
         return status, out_headers, out
+
+    def _with_configured_rotation(self, body, region):
+        """RotateSecret without RotationLambdaARN rotates with the function the secret is
+        configured with (RotateSecret API reference: the parameter is for setting or
+        changing it). moto instead clears the function and moves AWSCURRENT onto the new,
+        empty version; so the configured function and rules are filled in here."""
+        data = json.loads(body or b"{}")
+        if data.get("RotationLambdaARN"):
+            return body
+        arn = self.secret_arn(region)(data.get("SecretId", ""))
+        configured = self.rotation_config(arn)
+        if configured is None:
+            return body
+        data["RotationLambdaARN"], data["RotationRules"] = configured
+        return json.dumps(data).encode()
 
     def _authorize(self, akid, service, region, method, path, query, headers, body):
         principal, name, policies = self.principals[akid]

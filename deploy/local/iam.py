@@ -97,6 +97,9 @@ def request_action(service, region, method, path, query, headers, body, secret_a
             if len(rest) == 3 and rest[2] == "config":
                 op = "GetDistributionConfig" if method == "GET" else "UpdateDistribution"
                 return f"cloudfront:{op}", [dist(rest[1])], {}
+        if rest[0] == "tagging" and method == "GET":
+            res = dict(urllib.parse.parse_qsl(query)).get("Resource", "*")
+            return "cloudfront:ListTagsForResource", [res], {}
         names = {"cache-policy": "GetCachePolicy", "origin-request-policy": "GetOriginRequestPolicy",
                  "continuous-deployment-policy": "GetContinuousDeploymentPolicy"}
         if rest[0] in names and len(rest) == 2:

@@ -38,6 +38,7 @@ class World:
         self.bins = bins
         self.moto_port = moto_port
         self.cloudfront = CloudFront(deploy_delay=3.0)
+        self.cloudfront.on_create = self.add_host
         self.edges = EdgeRunner(os.path.join(ROOT, "demo", "js", "edge-worker.mjs"), os.path.join(run_dir, "edge"))
         self.evaluator = Evaluator(bins["iam-eval"])
         self.functions = {}
@@ -205,7 +206,7 @@ class SecretsManager:
         else:
             self.configuration_test(secret)
 
-    def _start(self, secret):
+    def _start(self, secret, immediately=True):
         props = self.schedules[secret]
         sm = self.world.admin("secretsmanager", secret.split(":")[3])
         for vid, stages in sm.describe_secret(SecretId=secret).get("VersionIdsToStages", {}).items():
@@ -213,7 +214,7 @@ class SecretsManager:
                 sm.update_secret_version_stage(SecretId=secret, VersionStage="AWSPENDING", RemoveFromVersionId=vid)
         token = str(uuid.uuid4())
         sm.rotate_secret(SecretId=secret, ClientRequestToken=token, RotationLambdaARN=props["RotationLambdaARN"],
-                         RotationRules=_moto_rules(props.get("RotationRules", {})), RotateImmediately=True)
+                         RotationRules=_moto_rules(props.get("RotationRules", {})), RotateImmediately=immediately)
         return sm, token
 
     def _invoke(self, secret, step, token, attempts=8):
@@ -241,6 +242,12 @@ class SecretsManager:
         for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
             self._invoke(secret, step, token)
 
+    def configured(self, secret):
+        props = self.schedules.get(secret)
+        if props is None:
+            return None
+        return props["RotationLambdaARN"], _moto_rules(props.get("RotationRules", {}))
+
     def rotate_secret_called(self, secret, token, region):
         """A RotateSecret someone made (`edgeseal rotate`): Secrets Manager invokes the
         function, in the background, as it does."""
@@ -255,7 +262,10 @@ class SecretsManager:
         threading.Thread(target=run, daemon=True).start()
 
     def configuration_test(self, secret):
-        sm, token = self._start(secret)
+        # RotateImmediately=false: moto stages AWSPENDING with the current value, as
+        # AWS's own rotation functions expect (getmoto/moto#8547), and leaves AWSCURRENT
+        # alone (with true it would take the new, empty version for the current one).
+        sm, token = self._start(secret, immediately=False)
         try:
             self._invoke(secret, "testSecret", token, attempts=1)
         finally:
@@ -346,6 +356,7 @@ class Stack:
         from . import paths
         paths.PATH_GRANTS.setdefault(getattr(world, "current_path", None), set()).update(granted(self.template, self.r))
         world.gateway.on_rotate_secret = self.sm.rotate_secret_called
+        world.gateway.rotation_config = self.sm.configured
         self.deployer = Deployer(world.admin, self.r, name, world.cloudfront, self.sm, world.add_host)
         self.deployer.function_properties = world.function_properties
 
