@@ -78,7 +78,7 @@ class DataPlane:
     def _api(self, api_id, region):
         now = time.monotonic()
         cached = self.apis.get(api_id)
-        if cached and now - cached[0] < 1.0:
+        if cached and now - cached[0] < 0.2:
             return cached[1]
         v2 = self.admin("apigatewayv2", region)
         routes = v2.get_routes(ApiId=api_id)["Items"]

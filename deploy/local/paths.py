@@ -262,6 +262,7 @@ def migration(run):
     run.world.admin("apigatewayv2").update_route(ApiId=api, RouteId=route, AuthorizationType="CUSTOM",
                                                  AuthorizerId=stack.output("AuthorizerId"))
     dp = run.world.dataplane
+    time.sleep(0.3)  # the API stand-in re-reads routes every 0.2 s
     with_header = dp.api(origin, "GET", "/health", "", {"x-origin-verify": value}, b"")[0]
     without = dp.api(origin, "GET", "/health", "", {}, b"")[0]
     run.log(f"step 2: with the header {with_header}, without {without}")

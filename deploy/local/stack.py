@@ -343,7 +343,12 @@ class Stack:
         self.region = region
         self.log = log
         self.sm = SecretsManager(world, log)
-        raw = tpl_mod.load(template_path or os.path.join(ROOT, "deploy", "template.yaml"))
+        # DEPLOY_PATHS_TEMPLATE: run the paths against another template (e.g. an older
+        # one, to see what a path catches).
+        template_path = template_path or os.environ.get("DEPLOY_PATHS_TEMPLATE") or \
+            os.path.join(ROOT, "deploy", "template.yaml")
+        self.template_path = template_path
+        raw = tpl_mod.load(template_path)
         values = tpl_mod.parameter_values(raw, params)
         bucket = "edgeseal-artifacts"
         packaged = tpl_mod.package(raw, lambda uri: world.upload(uri, bucket))
@@ -372,7 +377,7 @@ class Stack:
         HTTP API authorizer's identity sources); any other change fails loudly."""
         old = {lid: self.r.eval(self.template["Resources"][lid].get("Properties", {}))
                for lid, _, _ in self.deployer.created}
-        raw = tpl_mod.load(os.path.join(ROOT, "deploy", "template.yaml"))
+        raw = tpl_mod.load(self.template_path)
         values = tpl_mod.parameter_values(raw, params)
         packaged = tpl_mod.package(raw, lambda uri: self.world.upload(uri, "edgeseal-artifacts"))
         template = tpl_mod.sam_transform(packaged, values, self.region, self.name)
