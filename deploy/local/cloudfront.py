@@ -245,7 +245,7 @@ class CloudFront:
         return status, h, b
 
     def _update(self, d, headers, body):
-        if_match = headers.get("If-Match") or headers.get("if-match")
+        if_match = {k.lower(): v for k, v in headers.items()}.get("if-match")
         if not if_match:
             return self._error(400, "InvalidIfMatchVersion", "The If-Match version is missing or not valid for the resource.")
         if if_match != d.etag:

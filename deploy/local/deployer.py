@@ -73,7 +73,10 @@ class Deployer:
         body = {"Resources": {lid: {"Type": kind, "Properties": props}}, "Outputs": {}}
         for attr in ATTRIBUTES.get(kind, []):
             body["Outputs"][attr] = {"Value": {"Fn::GetAtt": [lid, attr]}}
-        name = f"{self.stack}-{lid}"
+        # CloudFormation names what it creates STACK-LOGICALID-RANDOM, within the type's
+        # limit (64 for a role); a one-resource stack named after the resource would
+        # double the logical id and go past it.
+        name = f"{self.stack}-{len(self.created)}"
         cfn.create_stack(StackName=name, TemplateBody=json.dumps(body),
                          Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"])
         stack = cfn.describe_stacks(StackName=name)["Stacks"][0]

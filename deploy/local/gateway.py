@@ -103,7 +103,8 @@ class Gateway:
         labels = host.split(".")
         service = labels[0]
         region = labels[1] if len(labels) == 4 else "us-east-1"
-        auth = headers.get("Authorization", "")
+        lower = {k.lower(): v for k, v in headers.items()}  # hyper sends lowercase names
+        auth = lower.get("authorization", "")
         scope = ""
         if "Credential=" in auth:
             scope = auth.split("Credential=", 1)[1].split(",")[0]
@@ -119,7 +120,7 @@ class Gateway:
                 return denied
         if service == "cloudfront":
             return self.cloudfront.handle(method, path, headers, body, query)
-        target = headers.get("X-Amz-Target") or headers.get("x-amz-target") or ""
+        target = lower.get("x-amz-target", "")
         if target == "secretsmanager.RotateSecret" and self.rotation_config:
             body = self._with_configured_rotation(body, region)
         status, out_headers, out = self._moto(method, host, path, query, headers, body)

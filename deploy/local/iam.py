@@ -55,7 +55,7 @@ def _lambda_arn(region, name, qualifier=None):
 
 def request_action(service, region, method, path, query, headers, body, secret_arn):
     """(action, [resource ARNs], context) IAM evaluates for this request, or None."""
-    target = headers.get("X-Amz-Target") or headers.get("x-amz-target") or ""
+    target = {k.lower(): v for k, v in headers.items()}.get("x-amz-target", "")
     q = dict(urllib.parse.parse_qsl(query))
     parts = [p for p in path.split("/") if p]
     if service == "secretsmanager" and target.startswith("secretsmanager."):

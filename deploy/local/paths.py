@@ -311,10 +311,13 @@ def run_path(world, name):
         result = PATHS[name](run)
         if world.gateway.denied or world.gateway.unmapped:
             raise PathFailed(f"IAM refused {world.gateway.denied} unmapped {world.gateway.unmapped}")
-        return True, f"{name}: ok ({time.monotonic() - started:.0f} s; {result})", run
+        calls = len(world.gateway.calls)
+        return True, f"{name}: ok ({time.monotonic() - started:.0f} s; {calls} calls authorized by IAM; {result})", run
     except Exception as e:  # noqa: BLE001 - a path's failure is its result line
         if not isinstance(e, PathFailed):
             run.log(traceback.format_exc())
+        decided = sorted({(n, a, d) for n, a, _, d in world.gateway.calls})
+        run.log("IAM decisions: " + "; ".join(f"{n} {a} {d}" for n, a, d in decided))
         denied = world.gateway.denied[:5]
         extra = f"; IAM denied {denied}" if denied else ""
         return False, f"{name}: FAILED ({time.monotonic() - started:.0f} s): {e}{extra}", run
