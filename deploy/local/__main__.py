@@ -73,17 +73,21 @@ def main():
     moto, _ = start_moto(run_dir)
     world.gateway.serve(tls["cert.pem"], tls["key.pem"])
     selected = paths.select(args.path, args.short)
+    ok = False
     try:
         if args.mutate_iam:
             ok = paths.mutate_iam(world, selected)
         else:
             ok = paths.run_all(world, selected)
     finally:
-        world.reset_processes() if hasattr(world, "reset_processes") else None
         for f in world.functions.values():
             f.stop()
         world.edges.stop()
         moto.terminate()
+    if ok and not args.keep:
+        import shutil
+        shutil.rmtree(run_dir, ignore_errors=True)
+    else:
         print(f"(run directory: {run_dir})", file=sys.stderr)
     sys.exit(0 if ok else 1)
 
