@@ -1,4 +1,5 @@
-"""moto server, with one correction where it differs from AWS in a way the paths see.
+"""moto server as the tests run it (testkit/moto/server.py: its patches, each cited there),
+plus two corrections the paths need.
 
 - HTTP API ids: moto makes 8 lowercase letters; API Gateway's are 10 characters of
   [a-z0-9] (API Gateway V2 API reference examples, e.g. `a1b2c3d4e5`; the template's
@@ -9,13 +10,13 @@
   stand-in list an API's authorizers with it (API Gateway V2 API reference,
   GetAuthorizers: `{"items": [...]}`), so it answers from moto's own authorizers.
 """
+import importlib.util
 import json
+import os
 import random
 import string
-import sys
 
 from moto.apigatewayv2 import models, responses
-from moto.server import main
 
 _init = models.Api.__init__
 
@@ -39,4 +40,9 @@ def _get_authorizers(self):
 responses.ApiGatewayV2Response.get_authorizers = _get_authorizers
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    # testkit/moto/server.py applies its patches, then starts moto server.
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    spec = importlib.util.spec_from_file_location("edgeseal_testkit_moto", os.path.join(root, "testkit", "moto", "server.py"))
+    testkit_moto = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(testkit_moto)
+    testkit_moto.main()

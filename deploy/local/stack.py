@@ -381,6 +381,8 @@ class Stack:
         values = tpl_mod.parameter_values(raw, params)
         packaged = tpl_mod.package(raw, lambda uri: self.world.upload(uri, "edgeseal-artifacts"))
         template = tpl_mod.sam_transform(packaged, values, self.region, self.name)
+        if getattr(self.world, "mutation", None):
+            remove_grant(template, *self.world.mutation)
         r = tpl_mod.Resolver(template, values, self.region, self.name, self.r.ssm)
         r.check_rules()
         r.physical, r.attributes = self.r.physical, self.r.attributes
