@@ -74,7 +74,9 @@ fn decide(line: &str) -> Result<&'static str, String> {
         .session_data(session)
         .build()
         .map_err(|e| format!("context: {e}"))?;
-    let (decision, _) = set.evaluate(&context).map_err(|e| format!("evaluate: {e}"))?;
+    let (decision, _) = set
+        .evaluate(&context)
+        .map_err(|e| format!("evaluate: {e}"))?;
     Ok(match decision {
         Decision::Allow => "Allow",
         Decision::Deny => "Deny",
@@ -91,7 +93,10 @@ fn main() {
             Ok(d) => serde_json::json!({ "decision": d }),
             Err(e) => serde_json::json!({ "error": e }),
         };
-        if writeln!(out, "{answer}").and_then(|()| out.flush()).is_err() {
+        if writeln!(out, "{answer}")
+            .and_then(|()| out.flush())
+            .is_err()
+        {
             break;
         }
     }
