@@ -91,7 +91,15 @@ class Run:
         # Two rotations, the second while the first one's change may still propagate:
         # four edge versions then exist, one more than EdgeVersionsToKeep's default
         # keeps, so the rotator prunes one (lambda:DeleteFunction).
-        for _ in range(rotations):
+        for i in range(rotations):
+            if i:
+                # Rotations on AWS are minutes apart at least (CloudFront propagation;
+                # the rotator refuses while the last change propagates). The stand-in
+                # deploys in seconds, so space them as the authorizer assumes: at least
+                # its UNKNOWN_KEY_MIN_INTERVAL_SECS (10 s), or an instance that fetched
+                # the last new key moments ago cannot fetch this one yet (seen: one
+                # request in ~220 denied unknown_key with rotations 4 s apart).
+                time.sleep(11)
             stack.sm.rotate(secret)
         took = time.monotonic() - started
         time.sleep(self.world.cloudfront.deploy_delay + 2)
@@ -114,7 +122,7 @@ def new_stack(run):
     the schedule is created; status --check; doctor; a rotation under traffic."""
     stack = run.deploy("edgeseal", run.params("new-stack.json"))
     secret, dist = stack.output("SecretArn"), stack.output("DistributionId")
-    wait_status_check(run, secret, [dist])
+    wait_status_check(run, secret, [dist], stack=stack)
     run.doctor(secret, dist, "/")
     domain = stack.output("DistributionUrl").split("://")[1]
     origin = stack.output("ApiUrl").split("://")[1]
@@ -210,9 +218,11 @@ def associate(run, dist_id, version_arn):
     run.log(f"associated {version_arn} with {dist_id}")
 
 
-def wait_status_check(run, secret, dists, timeout=120):
+def wait_status_check(run, secret, dists, timeout=120, stack=None):
     deadline = time.monotonic() + timeout
     while True:
+        if stack is not None and stack.sm.failed:
+            raise PathFailed(f"the rotation edgeseal rotate started failed: {_tail(stack.sm.failed[0], 300)}")
         p = run.cli("status", "--secret-id", secret, "--distribution-id", ",".join(dists), "--check", expect_ok=False)
         # The guide: status --check exits 0 AND every distribution shows Deployed. While
         # one is InProgress, edges may still run the version before (after the first
@@ -245,7 +255,7 @@ def existing_distribution(run):
         associate(run, d, stack.output("EdgeBootstrapVersionArn"))
     # 3. Rotate, wait for status --check.
     run.cli("rotate", "--secret-id", secret)
-    wait_status_check(run, secret, [primary["Id"], staging["Id"]])
+    wait_status_check(run, secret, [primary["Id"], staging["Id"]], stack=stack)
     # 4. Attach the authorizer to the routes.
     run.world.admin("apigatewayv2").update_route(ApiId=api, RouteId=route, AuthorizationType="CUSTOM",
                                                  AuthorizerId=stack.output("AuthorizerId"))
@@ -293,7 +303,7 @@ def migration(run):
     associate(run, dist["Id"], stack.output("EdgeBootstrapVersionArn"))
     # 4. Rotate to signatures.
     run.cli("rotate", "--secret-id", secret)
-    wait_status_check(run, secret, [dist["Id"]])
+    wait_status_check(run, secret, [dist["Id"]], stack=stack)
     # 5. Remove the static header from the distribution.
     def drop_header(config):
         for o in config.findall("Origins/Items/Origin"):

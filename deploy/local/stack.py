@@ -197,6 +197,7 @@ class SecretsManager:
         self.world = world
         self.log = log
         self.schedules = {}
+        self.failed = []  # rotations started by a RotateSecret call that failed
 
     def schedule(self, props):
         secret = props["SecretId"]
@@ -259,6 +260,7 @@ class SecretsManager:
                 self.log("    rotation started by RotateSecret: completed")
             except InvokeError as e:
                 self.log(f"    rotation started by RotateSecret: failed: {_short(str(e))}")
+                self.failed.append(str(e))
         threading.Thread(target=run, daemon=True).start()
 
     def configuration_test(self, secret):
