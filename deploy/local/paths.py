@@ -106,9 +106,29 @@ class Run:
         stop.set()
         t.join()
         self.log(f"rotation under traffic: {took:.1f} s; {counts}")
+        self.check_pruned(stack)
         if counts["legit_rejected"] or counts["attack_passed"] or counts["legit"] == 0:
             raise PathFailed(f"rotation under traffic: {counts}; first rejections {rejected[:3]}")
         return counts
+
+
+    def check_pruned(self, stack):
+        """finishSecret keeps EDGE_KEEP_VERSIONS edgeseal-published versions (the
+        bootstrap version is the stack's, not counted) and deletes older ones."""
+        lam = self.world.admin("lambda")
+        rotator = lam.get_function_configuration(FunctionName=stack.output("RotatorFunctionArn"))
+        env = rotator.get("Environment", {}).get("Variables", {})
+        if env.get("ROTATION_TARGET", "signed") != "signed":
+            return
+        keep = int(env.get("EDGE_KEEP_VERSIONS", "3"))
+        edge = stack.output("EdgeFunctionArn")
+        # The rotator describes what it publishes "edgeseal keyid=..."
+        # (rotator/src/edge/mod.rs, VERSION_DESCRIPTION_PREFIX).
+        versions = [v for v in lam.list_versions_by_function(FunctionName=edge)["Versions"]
+                    if v["Version"] != "$LATEST" and v.get("Description", "").startswith("edgeseal keyid=")]
+        self.log(f"edge versions published by the rotator and kept: {len(versions)} (EDGE_KEEP_VERSIONS {keep})")
+        if len(versions) > keep:
+            raise PathFailed(f"{len(versions)} edge versions kept, more than EDGE_KEEP_VERSIONS={keep}: not pruned")
 
 
 def _tail(s, n=600):
@@ -392,6 +412,9 @@ def mutate_iam(world, names):
         print("mutate-iam: the paths do not pass unmutated; nothing to measure")
         return False
     actions = granted_actions(world, names)
+    only = os.environ.get("DEPLOY_PATHS_MUTATE_ONLY")  # one action, e.g. lambda:DeleteFunction
+    if only:
+        actions = [(r, a) for r, a in actions if a == only]
     caught, missed = 0, []
     started = time.monotonic()
     for role, action in actions:
