@@ -88,23 +88,23 @@ class Run:
         t.start()
         time.sleep(1)
         started = time.monotonic()
-        # Two rotations, the second while the first one's change may still propagate:
-        # four edge versions then exist, one more than EdgeVersionsToKeep's default
-        # keeps, so the rotator prunes one (lambda:DeleteFunction).
-        for i in range(rotations):
-            if i:
-                # Rotations on AWS are minutes apart at least (CloudFront propagation;
-                # the rotator refuses while the last change propagates). The stand-in
-                # deploys in seconds, so space them as the authorizer assumes: at least
-                # its UNKNOWN_KEY_MIN_INTERVAL_SECS (10 s), or an instance that fetched
-                # the last new key moments ago cannot fetch this one yet (seen: one
-                # request in ~220 denied unknown_key with rotations 4 s apart).
-                time.sleep(11)
-            stack.sm.rotate(secret)
-        took = time.monotonic() - started
-        time.sleep(self.world.cloudfront.deploy_delay + 2)
-        stop.set()
-        t.join()
+        try:
+            # Two rotations after the stack's first (pruning is checked after them).
+            for i in range(rotations):
+                if i:
+                    # Rotations on AWS are minutes apart at least (CloudFront propagation;
+                    # the rotator refuses while the last change propagates). The stand-in
+                    # deploys in seconds, so space them as the authorizer assumes: at least
+                    # its UNKNOWN_KEY_MIN_INTERVAL_SECS (10 s), or an instance that fetched
+                    # the last new key moments ago cannot fetch this one yet (seen: one
+                    # request in ~220 denied unknown_key with rotations 4 s apart).
+                    time.sleep(11)
+                stack.sm.rotate(secret)
+            took = time.monotonic() - started
+            time.sleep(self.world.cloudfront.deploy_delay + 2)
+        finally:
+            stop.set()
+            t.join()
         self.log(f"rotation under traffic: {took:.1f} s; {counts}")
         self.check_pruned(stack)
         if counts["legit_rejected"] or counts["attack_passed"] or counts["legit"] == 0:
