@@ -247,6 +247,7 @@ pub async fn run_rotations(
                 continue;
             }
         };
+        // Its fate until the first attempt (just below) says otherwise.
         records.push(RotationRecord {
             rotation,
             scheduled,
