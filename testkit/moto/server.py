@@ -6,6 +6,7 @@ where that is documented or observed; see README.md beside this file.
 """
 
 import sys
+from urllib.parse import unquote
 
 from moto.awslambda import models as lambda_models
 from moto.server import main as moto_main
@@ -64,8 +65,33 @@ def _monotonic_lambda_versions() -> None:
     storage.publish_version = publish_version
 
 
+def _versions_listed_by_arn() -> None:
+    """ListVersionsByFunction takes the function's ARN as well as its name.
+
+    AWS: FunctionName is "The name or ARN of the Lambda function", in the name, full ARN
+    and partial ARN formats (Lambda API reference, ListVersionsByFunction). moto 5.2.6
+    looks the value up as a name only, so a full ARN lists no versions at all (seen
+    here: `edgeseal status` lists by the ARN an association names).
+    """
+    storage = lambda_models.LambdaStorage
+    original = storage.list_versions_by_function
+    if getattr(original, "edgeseal_patched", False):
+        return
+
+    def list_versions_by_function(self, name):
+        # moto hands over the URL path segment still percent-encoded.
+        name = unquote(name)
+        if name.startswith("arn:") and ":function:" in name:
+            name = name.split(":function:", 1)[1].split(":", 1)[0]
+        return original(self, name)
+
+    list_versions_by_function.edgeseal_patched = True
+    storage.list_versions_by_function = list_versions_by_function
+
+
 def main() -> None:
     _monotonic_lambda_versions()
+    _versions_listed_by_arn()
     sys.argv[0] = "moto_server"
     moto_main()
 

@@ -69,6 +69,16 @@ async fn a_version_number_is_never_reused_after_a_delete() {
         .map(|v| v.version)
         .collect();
     assert_eq!(listed, ["2", "3", "4"]);
+    // FunctionName may be the function's ARN (ListVersionsByFunction API reference).
+    let arn = fourth.arn.rsplit_once(':').unwrap().0;
+    let by_arn: Vec<String> = lambda
+        .list_versions(arn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.version)
+        .collect();
+    assert_eq!(by_arn, listed, "listed by ARN as by name");
     for version in published.iter().skip(1).chain([&fourth]) {
         assert_eq!(
             lambda
