@@ -148,8 +148,12 @@ impl Config {
     pub const DEFAULT_PREVIOUS_KEY_GRACE_SECS: u64 = 3600;
     /// Default `CACHE_TTL_SECS`: 5 minutes; an unknown `keyid` refreshes sooner.
     pub const DEFAULT_CACHE_TTL_SECS: u64 = 300;
-    /// Default `MAX_STALE_SECS`: 1 hour of Secrets Manager outage before failing closed.
-    pub const DEFAULT_MAX_STALE_SECS: u64 = 3600;
+    /// Default `MAX_STALE_SECS`: 24 hours of Secrets Manager outage before failing
+    /// closed. While Secrets Manager is unreachable nobody can rotate or revoke a key
+    /// through it either, so the held keys are still the secret's keys; the previous
+    /// key's grace still ends on time (its deadline is in the snapshot). What a long
+    /// window gives up is in docs/security.md ("Secrets Manager outage").
+    pub const DEFAULT_MAX_STALE_SECS: u64 = 86_400;
     /// Default `REFRESH_RETRY_SECS`.
     pub const DEFAULT_REFRESH_RETRY_SECS: u64 = 10;
     /// Default `UNKNOWN_KEY_MIN_INTERVAL_SECS`.

@@ -32,7 +32,7 @@ mod sdk;
 pub use crate::base_path::{BasePathMap, BasePathMapError};
 pub use crate::cache::{
     CacheSettings, CountingSource, CurrentValue, KeyCache, RefreshError, SdkSource, SecretsSource,
-    Snapshot, SourceError, VersionInfo,
+    Snapshot, SourceError, VersionInfo, cold_start_demotion,
 };
 pub use crate::config::{AuthMode, Config, ConfigError, ResponseMode};
 pub use crate::event::{AuthorizerEvent, EventError, EventKind, HeaderSelection};

@@ -39,22 +39,44 @@ pub enum Credential<'a> {
 }
 
 /// Why an origin test failed. Never carries a key or header value.
+///
+/// The probe goes from the rotator Lambda straight to `ORIGIN_URL`, not through
+/// CloudFront, so an origin locked to CloudFront by the *source* of a request refuses it
+/// whatever key it carries: a security group on the `cloudfront.origin-facing` prefix
+/// list (connection dropped: a timeout), a WAF IP-set or IP-reputation rule (403 or a
+/// timeout), an API resource policy on `aws:SourceIp`/`aws:SourceVpce` (403), a disabled
+/// `execute-api` endpoint (403). Each message names those causes next to the verifier's
+/// own refusal, and the way out: let the probe reach the origin, or `PROBE=off` with
+/// `SETTLE_SECS` (docs/deployment.md, "The rotator's probe").
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProbeError {
     /// No complete response within the configured timeout.
-    #[error("no response within {0:?}")]
+    #[error(
+        "no response within {0:?} (ORIGIN_URL unreachable from the rotator? an origin only CloudFront can reach drops it: a security group on the cloudfront.origin-facing prefix list, a WAF rule that blocks by IP; {how})",
+        how = HOW_OUT
+    )]
     Timeout(Duration),
     /// Connection or protocol failure.
-    #[error("request failed: {0}")]
+    #[error(
+        "request failed: {0} (check ORIGIN_URL's host and that the rotator's network reaches it; an origin only CloudFront can reach refuses it; {how})",
+        how = HOW_OUT
+    )]
     Transport(String),
     /// The origin answered with another status than expected.
-    #[error("origin answered {0}, which is not the expected status")]
+    #[error(
+        "origin answered {0}, which is not the expected status (401/403: the verifier refused the key, or a rule that judges the source refused the rotator: WAF IP-set or IP-reputation rules, an API resource policy, a disabled execute-api endpoint; {how})",
+        how = HOW_OUT
+    )]
     UnexpectedStatus(u16),
     /// The request could not be signed or built (bad method/URL for the profile).
     #[error("cannot build the test request: {0}")]
     Request(String),
 }
+
+/// The end of every probe failure's message: what to do when the probe cannot reach the
+/// origin as CloudFront does.
+const HOW_OUT: &str = "the probe must reach the origin and be judged by the rule that judges CloudFront's requests, or set PROBE=off and SETTLE_SECS: docs/deployment.md, \"The rotator's probe\"";
 
 /// The client of the rotator's test requests (the origin test, the AppSync target's
 /// GraphQL query): HTTP/1 over http or https, trusting the platform's root certificates.
