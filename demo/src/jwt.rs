@@ -338,8 +338,14 @@ pub async fn run(settings: &Settings) -> Result<JwtReport, DemoError> {
                 .saturating_sub(started.elapsed()),
         )
         .await;
-        if let Err(e) = driver.rotate(rotation).await {
-            failed_rotations.push(e.to_string());
+        // One attempt per rotation (the default demo's retry schedule is its own).
+        match driver.start(rotation).await {
+            Ok(token) => {
+                if let Err(e) = driver.attempt(rotation, &token, 1).await {
+                    failed_rotations.push(format!("rotation {rotation}: {e}"));
+                }
+            }
+            Err(e) => failed_rotations.push(e.to_string()),
         }
     }
     tokio::time::sleep(duration.saturating_sub(started.elapsed())).await;
