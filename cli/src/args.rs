@@ -295,6 +295,13 @@ pub struct DoctorArgs {
         value_name = "NAMESPACE"
     )]
     pub metrics_namespace: String,
+    /// An issuer of the authorizer's JWT_ISSUERS: check that its discovery document and
+    /// key set load from here (repeat for each).
+    #[arg(long, value_name = "ISSUER")]
+    pub jwt_issuer: Vec<String>,
+    /// JWKS_URLS (ISSUER=URL,...), for issuers without discovery.
+    #[arg(long, value_name = "ISSUER=URL", requires = "jwt_issuer")]
+    pub jwks_urls: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -338,6 +345,38 @@ pub struct ExplainArgs {
     /// The authorizer's BASE_PATH_MAP (or =/PREFIX for its PATH_PREFIX), for events.
     #[arg(long, value_name = "MAP", default_value = "")]
     pub base_path_map: String,
+    /// With --url: the Authorization header (`Bearer <token>`), for the JWT check.
+    #[arg(long, value_name = "VALUE", requires = "url")]
+    pub authorization: Option<String>,
+    #[command(flatten)]
+    pub jwt: JwtCheckArgs,
     #[command(flatten)]
     pub check: CheckArgs,
+}
+
+/// The authorizer's bearer-token settings (its `JWT_*` variables), to check the request's
+/// token too; the issuer's keys are fetched from where the CLI runs.
+#[derive(Debug, Args)]
+pub struct JwtCheckArgs {
+    /// JWT_ISSUERS: check the bearer token as the authorizer does.
+    #[arg(long, value_name = "ISSUERS")]
+    pub jwt_issuers: Option<String>,
+    /// JWT_AUDIENCES.
+    #[arg(long, value_name = "AUDIENCES", requires = "jwt_issuers")]
+    pub jwt_audiences: Option<String>,
+    /// JWT_SCOPES.
+    #[arg(long, value_name = "RULES", requires = "jwt_issuers")]
+    pub jwt_scopes: Option<String>,
+    /// JWT_PUBLIC_ROUTES.
+    #[arg(long, value_name = "ROUTES", requires = "jwt_issuers")]
+    pub jwt_public_routes: Option<String>,
+    /// JWT_TOKEN_USE.
+    #[arg(long, value_name = "USE", requires = "jwt_issuers")]
+    pub jwt_token_use: Option<String>,
+    /// JWT_CLOCK_SKEW_SECS.
+    #[arg(long, value_name = "SECS", requires = "jwt_issuers")]
+    pub jwt_clock_skew_secs: Option<u64>,
+    /// JWKS_URLS.
+    #[arg(long, value_name = "ISSUER=URL", requires = "jwt_issuers")]
+    pub jwks_urls: Option<String>,
 }

@@ -111,6 +111,18 @@ pub async fn run(cli: &Cli, args: &DoctorArgs, out: &Output) -> Result<u8, CliEr
     report
         .findings
         .extend(doctor::ops::run(&env.sdk, &settings.secret_id, &args.metrics_namespace).await);
+    for issuer in &args.jwt_issuer {
+        let jwks_url = args.jwks_urls.as_deref().and_then(|pairs| {
+            pairs
+                .split(',')
+                .filter_map(|p| p.trim().split_once('='))
+                .find(|(i, _)| i.trim() == issuer)
+                .map(|(_, url)| url.trim().to_owned())
+        });
+        report.findings.push(
+            doctor::jwt_issuer::check(issuer, jwks_url.as_deref(), Duration::from_secs(10)).await,
+        );
+    }
     out.result(&json_report(&report), &text_report(&report));
     Ok(if report.ok() {
         0

@@ -13,7 +13,7 @@ use edgeseal_demo::modes::parse_mode;
 use edgeseal_demo::rotation::FirstRotation;
 use edgeseal_demo::{Settings, run};
 
-const USAGE: &str = "usage: edgeseal-demo --authorizer PATH --edge-assets DIR [--out DIR] [--seconds N] [--rotations N] [--rate N] [--attack-rate N] [--propagation-secs N] [--rotator-timeout-secs N] [--target signed|static-header|waf|api-gateway-api-key|appsync-api-key] [--mode signed|static-header|waf|api-gateway-api-key] [--first-rotation immediate|config-test] [--no-progress] [--chaos]
+const USAGE: &str = "usage: edgeseal-demo --authorizer PATH --edge-assets DIR [--out DIR] [--seconds N] [--rotations N] [--rate N] [--attack-rate N] [--propagation-secs N] [--rotator-timeout-secs N] [--target signed|static-header|waf|api-gateway-api-key|appsync-api-key] [--mode signed|static-header|waf|api-gateway-api-key] [--first-rotation immediate|config-test] [--no-progress] [--chaos] [--jwt]
   needs EDGESEAL_MOTO_URL (moto server); scripts/demo sets everything up";
 
 /// What `--target` selects: one of the CloudFront flows (as `--mode`), or the AppSync one.
@@ -22,6 +22,8 @@ enum Run {
     CloudFront(Box<Settings>),
     /// `--target appsync-api-key` (`appsync::run`).
     AppSync(AppSyncDemoSettings),
+    /// `--jwt`: user tokens checked after the signature (`jwt::run`).
+    Jwt(Box<Settings>),
 }
 
 fn parse() -> Result<Run, String> {
@@ -41,7 +43,7 @@ fn parse() -> Result<Run, String> {
             "-h" | "--help" => return Err(String::new()),
             _ => rest.push((
                 arg.clone(),
-                if arg == "--no-progress" || arg == "--chaos" {
+                if arg == "--no-progress" || arg == "--chaos" || arg == "--jwt" {
                     String::new()
                 } else {
                     value(&arg)?
@@ -56,6 +58,7 @@ fn parse() -> Result<Run, String> {
         out,
     );
     let mut chaos = false;
+    let mut jwt = false;
     let mut appsync = false;
     for (name, value) in rest {
         let number = || {
@@ -84,6 +87,7 @@ fn parse() -> Result<Run, String> {
             "--first-rotation" => settings.first_rotation = FirstRotation::parse(&value)?,
             "--no-progress" => settings.progress = false,
             "--chaos" => chaos = true,
+            "--jwt" => jwt = true,
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -98,6 +102,12 @@ fn parse() -> Result<Run, String> {
             rate: settings.rate,
             rotator_timeout: settings.rotator_timeout,
         }));
+    }
+    if jwt {
+        if chaos || appsync || settings.mode != edgeseal_rotator::TargetKind::Signed {
+            return Err("--jwt runs with the signed target only, without --chaos".into());
+        }
+        return Ok(Run::Jwt(Box::new(settings)));
     }
     if chaos {
         settings.chaos = Some(ChaosSettings::for_rotations(settings.rotations));
@@ -117,6 +127,7 @@ async fn main() -> ExitCode {
     let settings = match parse() {
         Ok(Run::CloudFront(s)) => *s,
         Ok(Run::AppSync(s)) => return run_appsync(&s).await,
+        Ok(Run::Jwt(s)) => return run_jwt(&s).await,
         Err(e) => {
             if !e.is_empty() {
                 eprintln!("edgeseal-demo: {e}");
@@ -180,6 +191,29 @@ async fn run_appsync(settings: &AppSyncDemoSettings) -> ExitCode {
                 if settings.rotations >= 2 && !report.stale_key_refused {
                     println!("FAILED: the forgotten first key was never refused");
                 }
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("edgeseal-demo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--jwt`: exit 0 only if no legitimate request was refused, no bad token let through,
+/// every kind sent and every rotation completed.
+async fn run_jwt(settings: &Settings) -> ExitCode {
+    match edgeseal_demo::jwt::run(settings).await {
+        Ok(report) => {
+            println!("{}", report.summary);
+            for failure in &report.failed_rotations {
+                println!("FAILED: {failure}");
+            }
+            if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                println!("FAILED: see the table above");
                 ExitCode::FAILURE
             }
         }

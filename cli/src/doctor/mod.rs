@@ -6,6 +6,8 @@
 //! - live requests ([`probes`]): through the distribution (must be allowed), and straight
 //!   to the origin signed with the current key (allowed), unsigned (401), forged (403),
 //!   and replayed after the maximum age (403);
+//! - the app's token issuers, with `--jwt-issuer` ([`jwt_issuer`]): discovery document
+//!   and key set load from here;
 //! - configuration ([`config`]): associations, query-string forwarding, edge versions
 //!   Active and carrying an accepted key, rotation enabled and not stuck, the previous
 //!   key's grace against the distribution's last change, and the API's authorizer cache;
@@ -20,6 +22,7 @@ pub mod authorizer_cache;
 pub mod config;
 pub mod edge_code;
 pub mod ops;
+pub mod jwt_issuer;
 pub mod probes;
 pub mod sdk;
 
