@@ -190,6 +190,7 @@ async fn point_at_wrong_key(stack: &Stack, assets: &EdgeAssets, max_age_secs: u6
             keyid: KeyId::new(keyid.as_str()).unwrap(),
             key: SigningKey::generate().unwrap(),
             max_age_secs,
+            profiles: Default::default(),
         },
     )
     .unwrap();
