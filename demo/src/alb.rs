@@ -359,15 +359,20 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         timeline: &mut timeline,
         timings: &mut step_timings,
     };
-    let spacing = settings.duration.div_f64(settings.rotations as f64 + 1.0);
-    for rotation in 1..=settings.rotations {
-        let at = spacing.mul_f64(rotation as f64);
-        tokio::time::sleep(at.saturating_sub(started.elapsed())).await;
-        phase.store(rotation, Ordering::Relaxed);
-        if let Err(e) = driver.rotate(rotation).await {
-            failed_rotations.push(e.to_string());
+    // The default demo's schedule: evenly spread, each retried until it completes.
+    let plan = crate::schedule::Plan::even(
+        settings.rotations,
+        settings.duration,
+        crate::schedule::overtime_bound(settings.propagation, settings.rotator_timeout),
+        crate::schedule::RetryCadence::DEMO,
+    );
+    let rotations = crate::schedule::run_rotations(&mut driver, &plan, None, &phase).await;
+    failed_rotations.extend(rotations.iter().filter_map(|r| match &r.fate {
+        crate::schedule::Fate::Failed { error, .. } => {
+            Some(DemoError::Rotation(r.rotation, error.clone()).to_string())
         }
-    }
+        _ => None,
+    }));
     tokio::time::sleep(settings.duration.saturating_sub(started.elapsed())).await;
     stop.store(true, Ordering::Relaxed);
     for task in tasks {
@@ -396,6 +401,12 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
             .count()
     ));
     summary.push_str(&report::longest_step_line(&step_timings));
+    summary.push_str(&report::rotations(
+        &rotations,
+        settings.duration.as_secs_f64(),
+        seconds,
+        plan.overtime.as_secs_f64(),
+    ));
     Ok(Report {
         outcomes,
         timeline,
@@ -405,7 +416,9 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         chart,
         edge_versions: edges.len(),
         authorizer_peak_rss_kib: Vec::new(),
+        authorizer_rss: report::RssAtStartAndEnd::default(),
         failed_rotations,
+        rotations,
         chaos: None,
         step_timings,
     })
