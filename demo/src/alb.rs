@@ -38,7 +38,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use edgeseal::{Profile, Verified};
 use edgeseal_edge_signer::{EdgeAssets, OriginProfiles};
 use edgeseal_rotator::Rotator;
@@ -427,6 +426,7 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
+    use bytes::Bytes;
     use edgeseal::{KeyId, KeySet, RequestView, Signer, SigningKey, UnixTime, Verifier};
     use http_body_util::BodyExt as _;
 

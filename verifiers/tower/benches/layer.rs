@@ -16,6 +16,7 @@
 //! ratios compare like with like. After criterion's figures, the run prints
 //! layer / verify_at measured pair by pair (alternating batches, median of the rounds).
 #![allow(
+    clippy::panic,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::print_stdout,
