@@ -13,7 +13,7 @@ use edgeseal_demo::modes::parse_mode;
 use edgeseal_demo::rotation::FirstRotation;
 use edgeseal_demo::{Settings, run};
 
-const USAGE: &str = "usage: edgeseal-demo --authorizer PATH --edge-assets DIR [--out DIR] [--seconds N] [--rotations N] [--rate N] [--attack-rate N] [--propagation-secs N] [--rotator-timeout-secs N] [--target signed|static-header|waf|api-gateway-api-key|appsync-api-key] [--mode signed|static-header|waf|api-gateway-api-key] [--first-rotation immediate|config-test] [--no-progress] [--chaos] [--jwt]
+const USAGE: &str = "usage: edgeseal-demo --authorizer PATH --edge-assets DIR [--out DIR] [--seconds N] [--rotations N] [--rate N] [--attack-rate N] [--propagation-secs N] [--rotator-timeout-secs N] [--target signed|static-header|waf|api-gateway-api-key|appsync-api-key] [--mode signed|static-header|waf|api-gateway-api-key] [--first-rotation immediate|config-test] [--origin apigateway|alb] [--no-progress] [--chaos] [--jwt]
   needs EDGESEAL_MOTO_URL (moto server); scripts/demo sets everything up";
 
 /// What `--target` selects: one of the CloudFront flows (as `--mode`), or the AppSync one.
@@ -24,6 +24,8 @@ enum Run {
     AppSync(AppSyncDemoSettings),
     /// `--jwt`: user tokens checked after the signature (`jwt::run`).
     Jwt(Box<Settings>),
+    /// `--origin alb` (`alb::run`): the origin behind a load balancer, the tower layer.
+    Alb(Box<Settings>),
 }
 
 fn parse() -> Result<Run, String> {
@@ -60,6 +62,7 @@ fn parse() -> Result<Run, String> {
     let mut chaos = false;
     let mut jwt = false;
     let mut appsync = false;
+    let mut alb = false;
     for (name, value) in rest {
         let number = || {
             value
@@ -88,6 +91,15 @@ fn parse() -> Result<Run, String> {
             "--no-progress" => settings.progress = false,
             "--chaos" => chaos = true,
             "--jwt" => jwt = true,
+            "--origin" => match value.as_str() {
+                "alb" => alb = true,
+                "apigateway" => alb = false,
+                other => {
+                    return Err(format!(
+                        "--origin: expected apigateway or alb, got {other:?}"
+                    ));
+                }
+            },
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -104,13 +116,18 @@ fn parse() -> Result<Run, String> {
         }));
     }
     if jwt {
-        if chaos || appsync || settings.mode != edgeseal_rotator::TargetKind::Signed {
-            return Err("--jwt runs with the signed target only, without --chaos".into());
+        if chaos || appsync || alb || settings.mode != edgeseal_rotator::TargetKind::Signed {
+            return Err(
+                "--jwt runs with the signed target only, without --chaos or --origin alb".into(),
+            );
         }
         return Ok(Run::Jwt(Box::new(settings)));
     }
     if chaos {
         settings.chaos = Some(ChaosSettings::for_rotations(settings.rotations));
+    }
+    if alb {
+        return Ok(Run::Alb(Box::new(settings)));
     }
     Ok(Run::CloudFront(Box::new(settings)))
 }
@@ -121,11 +138,16 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // The tower layer (`--origin alb`) logs every deny at warn, as the
+                // authorizer does into its own log; the summary counts them instead.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("warn,edgeseal_tower=error")
+                }),
         )
         .init();
-    let settings = match parse() {
-        Ok(Run::CloudFront(s)) => *s,
+    let (settings, alb) = match parse() {
+        Ok(Run::CloudFront(s)) => (*s, false),
+        Ok(Run::Alb(s)) => (*s, true),
         Ok(Run::AppSync(s)) => return run_appsync(&s).await,
         Ok(Run::Jwt(s)) => return run_jwt(&s).await,
         Err(e) => {
@@ -136,11 +158,16 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(&settings).await {
+    let result = if alb {
+        edgeseal_demo::alb::run(&settings).await
+    } else {
+        run(&settings).await
+    };
+    match result {
         Ok(report) => {
             println!("{}", report.summary);
             println!("Edge versions published: {}", report.edge_versions);
-            if !report.reasons.is_empty() {
+            if !report.reasons.is_empty() && !report.authorizer_peak_rss_kib.is_empty() {
                 println!(
                     "Authorizer peak RSS (KiB, per process): {:?}",
                     report.authorizer_peak_rss_kib
