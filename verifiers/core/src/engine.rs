@@ -22,8 +22,8 @@ pub struct Outcome {
     pub stage: Option<Stage>,
     /// Seconds since the signature's `created` (allow).
     pub age_secs: Option<u64>,
-    /// Log lines to write, in order: the verdict's (`allow` at DEBUG, `deny` at WARN),
-    /// after any line about the keys themselves.
+    /// Log lines to write, in order: the verdict's (`allow` at DEBUG when
+    /// [`Engine::set_log_allows`], `deny` at WARN), after any line about the keys.
     pub logs: Vec<LogLine>,
     /// The EMF metric line to write to standard output.
     pub metric: String,
@@ -52,6 +52,9 @@ pub struct Engine {
     keys: KeyState,
     /// The keys were dropped past the stale limit and that was logged.
     drop_logged: bool,
+    /// Write the DEBUG `allow` line (off unless the host logs at DEBUG: building it is
+    /// most of an allow's cost).
+    log_allows: bool,
 }
 
 fn secs(now_ms: u64) -> UnixTime {
@@ -73,7 +76,13 @@ impl Engine {
             verifier,
             keys,
             drop_logged: false,
+            log_allows: false,
         })
+    }
+
+    /// Whether allows get their DEBUG log line (the host logs at DEBUG).
+    pub fn set_log_allows(&mut self, on: bool) {
+        self.log_allows = on;
     }
 
     /// Its settings.
@@ -255,18 +264,20 @@ impl Engine {
                     Stage::Pending => "signature_pending",
                     Stage::Previous => "signature_previous",
                 };
-                logs.push(log_line(
-                    now_ms,
-                    Level::Debug,
-                    "allow",
-                    &[
-                        ("request_id", Some(request_id.into())),
-                        ("reason", Some(reason.into())),
-                        ("keyid", Some(keyid.as_str().into())),
-                        ("stage", Some(stage.as_str().into())),
-                        ("age", Some(age.into())),
-                    ],
-                ));
+                if self.log_allows {
+                    logs.push(log_line(
+                        now_ms,
+                        Level::Debug,
+                        "allow",
+                        &[
+                            ("request_id", Some(request_id.into())),
+                            ("reason", Some(reason.into())),
+                            ("keyid", Some(keyid.as_str().into())),
+                            ("stage", Some(stage.as_str().into())),
+                            ("age", Some(age.into())),
+                        ],
+                    ));
+                }
                 Outcome {
                     allowed: true,
                     reason,

@@ -81,8 +81,6 @@ export class Verifier {
   constructor(options = {}) {
     const env = options.env ?? process.env;
     const settings = resolveSettings(options, env);
-    this.#engine = new WasmEngine(options.wasmPath ?? env.EDGESEAL_VERIFIER_WASM ?? DEFAULT_WASM);
-    this.#engine.configure(settings);
     const timeout = Number(settings.SECRETS_MANAGER_TIMEOUT_MS ?? 2000);
     const secretId = settings.SECRET_ID ?? settings.SECRET_NAME;
     this.#source = options.source
@@ -92,6 +90,8 @@ export class Verifier {
     this.#metric = options.metric === false ? () => {} : (options.metric ?? writeStdout);
     const level = String(options.logLevel ?? env.LOG_LEVEL ?? env.AWS_LAMBDA_LOG_LEVEL ?? 'info').toLowerCase();
     this.#level = LEVELS[level] ?? LEVELS.info;
+    this.#engine = new WasmEngine(options.wasmPath ?? env.EDGESEAL_VERIFIER_WASM ?? DEFAULT_WASM);
+    this.#engine.configure({ ...settings, logAllows: this.#level <= LEVELS.debug });
   }
 
   #emit(lines) {

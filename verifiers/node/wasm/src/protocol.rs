@@ -15,7 +15,8 @@ use crate::wire;
 pub struct BadInput;
 
 /// An engine from a JSON object of settings (`{"SECRET_ID": "...", ...}`; numbers may be
-/// JSON numbers or strings), or the error naming the variable.
+/// JSON numbers or strings; `"logAllows": true` for DEBUG allow lines), or the error
+/// naming the variable.
 pub fn configure(input: &[u8]) -> Result<Engine, String> {
     let object: Map<String, Value> =
         serde_json::from_slice(input).map_err(|_| "settings are not a JSON object".to_owned())?;
@@ -25,7 +26,9 @@ pub fn configure(input: &[u8]) -> Result<Engine, String> {
         _ => None,
     };
     let settings = Settings::from_lookup(lookup).map_err(|e| e.to_string())?;
-    Engine::new(settings).map_err(|e| e.to_string())
+    let mut engine = Engine::new(settings).map_err(|e| e.to_string())?;
+    engine.set_log_allows(object.get("logAllows") == Some(&Value::Bool(true)));
+    Ok(engine)
 }
 
 /// One listed version as JavaScript sends it.
