@@ -409,10 +409,26 @@ async fn status(cli: &Cli, args: &StatusArgs, out: &Output) -> Result<u8, CliErr
     let mut dist_text = String::new();
     if !distribution_ids.is_empty() {
         let cloudfront = aws_sdk_cloudfront::Client::new(&config);
+        let lambda = edgeseal_cli::doctor::sdk::Sdk::new(&config);
+        // The keys an edge should carry now: AWSCURRENT, and AWSPENDING mid-rotation.
+        let sendable: Vec<(&str, &str)> = versions
+            .iter()
+            .flat_map(|v| {
+                v.stages
+                    .iter()
+                    .filter(|s| *s == Stage::Current.label() || *s == Stage::Pending.label())
+                    .map(|s| (v.version_id.as_str(), s.as_str()))
+            })
+            .collect();
         for id in &distribution_ids {
-            let (mut json, text) =
+            let (mut json, mut text) =
                 distribution_status(&cloudfront, id, edge_function.as_deref(), &mut warnings)
                     .await?;
+            let code =
+                edge_code_status(&lambda, id, &json, &sendable, &mut text, &mut warnings).await;
+            if let Some(fields) = json.as_object_mut() {
+                fields.insert("edge_code".into(), code);
+            }
             let (outlook, outlook_text) = crate::stack_update::describe(
                 &config,
                 &json,
@@ -652,6 +668,83 @@ async fn distribution_status(
         "query_strings_hidden": hidden,
     });
     Ok((json, text))
+}
+
+/// What each edge version a distribution names runs, by code hash
+/// (`edgeseal_cli::doctor::edge_code`): the key whose published package it is, and a
+/// warning unless that is the AWSCURRENT or AWSPENDING key. No key is read or shown.
+async fn edge_code_status(
+    lambda: &edgeseal_cli::doctor::sdk::Sdk,
+    id: &str,
+    distribution: &Value,
+    sendable: &[(&str, &str)],
+    text: &mut String,
+    warnings: &mut Vec<String>,
+) -> Value {
+    let mut arns: Vec<&str> = distribution["behaviors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b["origin_request_function_arn"].as_str())
+        .collect();
+    arns.sort_unstable();
+    arns.dedup();
+    let mut rows = Vec::new();
+    for arn in arns {
+        let runs = match lambda.edge_version(arn).await {
+            Ok(version) => version.code_sha256,
+            Err(err) => {
+                warnings.push(format!("{id}: cannot read what {arn} runs: {err}"));
+                continue;
+            }
+        };
+        let published = match lambda
+            .published_versions(edgeseal_rotator::unqualified(arn))
+            .await
+        {
+            Ok(p) => p,
+            Err(err) => {
+                warnings.push(format!(
+                    "{id}: cannot list the edge function's versions: {err}"
+                ));
+                continue;
+            }
+        };
+        use edgeseal_cli::doctor::edge_code::{Carried, carried};
+        let verdict = carried(&published, &runs);
+        let carried = match &verdict {
+            Carried::Key(keyid) => Some(*keyid),
+            Carried::NoPackage | Carried::Disputed { .. } => None,
+        };
+        let stage = carried.and_then(|keyid| {
+            sendable
+                .iter()
+                .find(|(sent, _)| *sent == keyid)
+                .map(|(_, stage)| *stage)
+        });
+        match (verdict, stage) {
+            (Carried::Key(keyid), Some(stage)) => {
+                let _ = writeln!(text, "  {arn} runs the package of {keyid} ({stage})");
+            }
+            (Carried::Key(keyid), None) => warnings.push(format!(
+                "{id}: {arn} runs the package of key {keyid}, which is neither AWSCURRENT nor AWSPENDING"
+            )),
+            (Carried::NoPackage, _) => warnings.push(format!(
+                "{id}: {arn} runs code (CodeSha256 {runs}) that is no package the rotator published for a key"
+            )),
+            (Carried::Disputed { keyid, hashes }, _) => warnings.push(format!(
+                "{id}: {arn} runs code (CodeSha256 {runs}); the versions described as keyid {keyid} run different code ({})",
+                hashes.join(", ")
+            )),
+        }
+        rows.push(json!({
+            "arn": arn,
+            "code_sha256": runs,
+            "carries_keyid": carried,
+            "stage": stage,
+        }));
+    }
+    Value::Array(rows)
 }
 
 /// The path patterns of behaviors running the edge function on origin requests without

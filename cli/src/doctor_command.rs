@@ -39,6 +39,13 @@ impl Environment for Live {
         self.sdk.edge_version(arn).await
     }
 
+    async fn published_versions(
+        &self,
+        function_arn: &str,
+    ) -> Result<Vec<doctor::edge_code::PublishedVersion>, String> {
+        self.sdk.published_versions(function_arn).await
+    }
+
     async fn authorizers(&self, origin_domain: &str) -> Result<Vec<Authorizer>, String> {
         self.sdk.authorizers(origin_domain).await
     }

@@ -97,6 +97,13 @@ impl Environment for DemoEnv<'_> {
         self.sdk.edge_version(arn).await
     }
 
+    async fn published_versions(
+        &self,
+        function_arn: &str,
+    ) -> Result<Vec<doctor::edge_code::PublishedVersion>, String> {
+        self.sdk.published_versions(function_arn).await
+    }
+
     async fn authorizers(&self, _origin_domain: &str) -> Result<Vec<Authorizer>, String> {
         Ok(vec![Authorizer {
             api_id: "demo".into(),
@@ -183,11 +190,26 @@ fn show(report: &doctor::Report) -> String {
 /// would.
 async fn point_at_wrong_key(stack: &Stack, assets: &EdgeAssets, max_age_secs: u64) -> String {
     let keyid = format!("not-in-the-secret-{}", std::process::id());
+    point_at_package(stack, assets, max_age_secs, &keyid, &keyid).await;
+    keyid
+}
+
+/// Publish a version described as signing with `described` whose package carries a new
+/// random key under the keyid `packaged`, and point the distribution at it. Returns its
+/// ARN.
+async fn point_at_package(
+    stack: &Stack,
+    assets: &EdgeAssets,
+    max_age_secs: u64,
+    described: &str,
+    packaged: &str,
+) -> String {
+    let keyid = packaged;
     let zip = package_zip(
         assets,
         &EdgeConfig {
             label: edgeseal::DEFAULT_LABEL.to_owned(),
-            keyid: KeyId::new(keyid.as_str()).unwrap(),
+            keyid: KeyId::new(keyid).unwrap(),
             key: SigningKey::generate().unwrap(),
             max_age_secs,
         },
@@ -205,7 +227,7 @@ async fn point_at_wrong_key(stack: &Stack, assets: &EdgeAssets, max_age_secs: u6
         .publish_version()
         .function_name(&stack.aws.function)
         .description(format!(
-            "{}{keyid}",
+            "{}{described}",
             edgeseal_rotator::VERSION_DESCRIPTION_PREFIX
         ))
         .send()
@@ -242,7 +264,7 @@ async fn point_at_wrong_key(stack: &Stack, assets: &EdgeAssets, max_age_secs: u6
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    keyid
+    arn
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -373,6 +395,31 @@ async fn doctor_passes_on_the_demo_stack_and_names_a_wrong_edge_key() {
 
     // The origin itself is fine: the direct checks still pass, which points at the edge.
     assert_eq!(broken.get("direct-signed").unwrap().verdict, Verdict::Pass);
+
+    // A version described as carrying the current key runs another key's package (a
+    // number naming other code than the rotator published for it; issue 23). The
+    // description alone passed before: the code hash is what is compared now.
+    let current = env
+        .secret(&stack.aws.secret)
+        .await
+        .unwrap()
+        .with_stage("AWSCURRENT")
+        .unwrap()
+        .id
+        .clone();
+    let foreign = point_at_package(&stack, &assets, demo.max_age_secs, &current, &current).await;
+    let misnamed = doctor::run(&env, &settings(&stack, &demo)).await;
+    println!(
+        "edge runs another package than its description says:\n{}\n",
+        show(&misnamed)
+    );
+    let edge_key = misnamed.get("edge-key").unwrap();
+    assert_eq!(edge_key.verdict, Verdict::Fail, "{}", show(&misnamed));
+    assert!(
+        edge_key.detail.contains(&foreign) && edge_key.detail.contains("run different code"),
+        "{}",
+        edge_key.detail
+    );
 }
 
 /// The REST API branch through the real SDK against moto's API Gateway, which keeps

@@ -30,6 +30,7 @@ pub fn error_type(err: &RotationError) -> &'static str {
         RotationError::EdgeUpdateFailed(_) => "EdgeUpdateFailed",
         RotationError::EdgeUpdateTimeout => "EdgeUpdateTimeout",
         RotationError::CodeMismatch(_) => "CodeMismatch",
+        RotationError::EdgeVersionMismatch { .. } => "EdgeVersionMismatch",
         RotationError::NoAssociation { .. } => "NoAssociation",
         RotationError::NoHeader { .. } => "NoHeader",
         RotationError::StaleEtag { .. } => "StaleEtag",

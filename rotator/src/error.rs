@@ -55,6 +55,25 @@ pub enum RotationError {
     /// Lambda holds other code than the package built for the key.
     #[error("edge function {0}: code hash differs from the package built for the key")]
     CodeMismatch(String),
+    /// An edge version does not hold the package built for the key it should carry: a
+    /// version number that names other code (a concurrent publish, an operator's manual
+    /// association, an emulator that reuses numbers), so pointing at it, or trusting that
+    /// a distribution naming it sends the key, would be wrong.
+    #[error(
+        "edge version {version}{at} has CodeSha256 {found}, not {expected} of the package built for key {keyid}"
+    )]
+    EdgeVersionMismatch {
+        /// The qualified ARN of the version.
+        version: String,
+        /// `" (named by distribution X)"` when a distribution's association named it.
+        at: String,
+        /// The key's id (its secret version id; never the key).
+        keyid: String,
+        /// The code hash of the package built for the key.
+        expected: String,
+        /// The code hash Lambda reports for the version.
+        found: String,
+    },
     /// A distribution has no origin-request association naming the edge function.
     #[error("distribution {distribution} has no origin-request association for {function}")]
     NoAssociation {

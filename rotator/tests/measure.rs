@@ -36,13 +36,9 @@ fn summary(mut samples: Vec<Duration>) -> String {
 async fn measure(mode: TargetKind) {
     let world = World::new(mode).await;
     world.cdn.set_deploy_delay(Duration::ZERO);
-    // Pruning's deletes would make moto reuse version numbers; keep everything here.
+    // Pruning included, as deployed (moto numbers versions as Lambda does).
     let plan = FaultPlan::none();
-    let rotator = world.rotator_with(
-        world.config_with(&[("EDGE_KEEP_VERSIONS", "1000")]),
-        plan.clone(),
-        world.cdn.clone(),
-    );
+    let rotator = world.rotator_with(world.config_with(&[]), plan.clone(), world.cdn.clone());
     let mut totals = Vec::new();
     let mut per_step: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
     for _ in 0..ROTATIONS {

@@ -508,10 +508,10 @@ async fn pruning_keeps_the_newest_and_any_version_a_distribution_names() {
         FaultPlan::none(),
         world.cdn.clone(),
     );
-    // Two rotations, not more: moto numbers a new version len(versions)+1, so after a
-    // delete it would reuse a number (real Lambda never does).
+    // Four rotations: pruning deletes between them, and no number comes back (moto
+    // numbers versions as Lambda does, testkit/moto/server.py).
     let mut tokens = Vec::new();
-    for _ in 0..2 {
+    for _ in 0..4 {
         let token = world.start_rotation().await;
         world.rotate_like_secrets_manager(&rotator, &token, 1).await;
         tokens.push(token);
@@ -531,9 +531,9 @@ async fn pruning_keeps_the_newest_and_any_version_a_distribution_names() {
         .map(str::to_owned)
         .collect();
     left.sort();
-    // 1 = named by the origin-response association; 3 and 4 = the two newest (keep 2);
-    // 2 (the initial key's) pruned.
-    assert_eq!(left, ["1", "3", "4"]);
+    // 1 = named by the origin-response association; 5 and 6 = the two newest (keep 2);
+    // 2 (the initial key's), 3 and 4 pruned.
+    assert_eq!(left, ["1", "5", "6"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -602,6 +602,9 @@ impl edgeseal_rotator::EdgeFunctionApi for SlowLambda {
         version: &str,
     ) -> Result<edgeseal_rotator::VersionState, ApiError> {
         self.inner.version_state(function, version).await
+    }
+    async fn version_code_sha256(&self, function: &str, version: &str) -> Result<String, ApiError> {
+        self.inner.version_code_sha256(function, version).await
     }
     async fn list_versions(
         &self,

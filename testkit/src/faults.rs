@@ -213,6 +213,14 @@ impl<T: EdgeFunctionApi> EdgeFunctionApi for Faulty<T> {
         .await
     }
 
+    async fn version_code_sha256(&self, function: &str, version: &str) -> Result<String, ApiError> {
+        self.call(
+            Op::GetFunctionConfiguration,
+            self.inner.version_code_sha256(function, version),
+        )
+        .await
+    }
+
     async fn list_versions(&self, function: &str) -> Result<Vec<FunctionVersion>, ApiError> {
         self.call(
             Op::ListVersionsByFunction,

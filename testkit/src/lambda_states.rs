@@ -86,6 +86,10 @@ impl<L: EdgeFunctionApi, H: EdgeFunctionHooks> EdgeFunctionApi for Hooked<L, H> 
         }
     }
 
+    async fn version_code_sha256(&self, function: &str, version: &str) -> Result<String, ApiError> {
+        self.inner.version_code_sha256(function, version).await
+    }
+
     async fn list_versions(&self, function: &str) -> Result<Vec<FunctionVersion>, ApiError> {
         self.inner.list_versions(function).await
     }

@@ -6,6 +6,8 @@
 //! - [`Faulty`] / [`FaultPlan`]: fault injection around any of the rotator's AWS traits;
 //! - [`PendingVersions`] / [`VersionStates`]: Lambda version states, which moto does not
 //!   model;
+//! - [`MisnumberedVersions`]: version numbers that name other code than the answers say
+//!   (moto 5.2.6 reused numbers; `moto/server.py` now numbers as AWS does);
 //! - [`start_rotation`], [`start_configuration_test`]: Secrets Manager's rotation driver
 //!   (moto cannot invoke a rotation function);
 //! - [`appsync`]: AppSync's API-key rules moto skips, a GraphQL endpoint accepting exactly
@@ -13,7 +15,8 @@
 //!
 //! None of this is in a product crate: the rotator's release build has no test double.
 //!
-//! `scripts/test` starts moto on a free loopback port and exports
+//! `scripts/test` starts moto (through `moto/server.py`, which patches what moto does
+//! unlike AWS; see `moto/README.md`) on a free loopback port and exports
 //! `EDGESEAL_MOTO_URL`. Tests that need AWS APIs call [`moto_url`], which fails with a
 //! clear message (never skips) when the variable is absent.
 
@@ -21,11 +24,13 @@ pub mod appsync;
 mod cloudfront;
 mod faults;
 mod lambda_states;
+mod misnumbered;
 mod rotation;
 
 pub use cloudfront::{ALL_VIEWER_EXCEPT_HOST_HEADER, CACHING_DISABLED, FakeCloudFront};
 pub use faults::{FaultPlan, FaultTiming, Faulty, INJECTED_CODE, injected};
 pub use lambda_states::{Activation, EdgeFunctionHooks, Hooked, PendingVersions, VersionStates};
+pub use misnumbered::{MisnumberedVersions, Misnumbering};
 pub use rotation::{
     PendingValue, end_configuration_test, new_version_id, start_configuration_test, start_rotation,
 };
@@ -48,14 +53,15 @@ pub const MOTO_URL_VAR: &str = "EDGESEAL_MOTO_URL";
 ///
 /// # Panics
 /// When `EDGESEAL_MOTO_URL` is unset: run the tests through `scripts/test`, or start
-/// `moto_server -H 127.0.0.1 -p PORT` and export the variable yourself.
+/// moto with `eval "$(bash scripts/moto start)"` (moto server with the patches of
+/// `testkit/moto/server.py`), which exports it.
 #[allow(clippy::panic)]
 pub fn moto_url() -> String {
     match std::env::var(MOTO_URL_VAR) {
         Ok(url) if !url.is_empty() => url,
         _ => panic!(
-            "{MOTO_URL_VAR} is not set: run the tests with `bash scripts/test`, or start \
-             `moto_server -H 127.0.0.1 -p 5000` and export {MOTO_URL_VAR}=http://127.0.0.1:5000"
+            "{MOTO_URL_VAR} is not set: run the tests with `bash scripts/test`, or \
+             `eval \"$(bash scripts/moto start)\"`, which starts moto and exports it"
         ),
     }
 }

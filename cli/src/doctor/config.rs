@@ -242,13 +242,59 @@ async fn edge_version<E: Environment>(
             "wait for Active, or edgeseal rotate",
         );
     }
-    let Some(keyid) = version.keyid() else {
+    let Some(described) = version.keyid() else {
         return f.fail(
             format!("{arn} was not published by the rotator (description {:?})", version.description),
             "the bootstrap version (its key is held by no secret) or a hand-published version: the first rotation did not complete, or a stack update put an old association back",
             "edgeseal rotate; with the example distribution, deploy the template that reads EdgeVersionParameter",
         );
     };
+    // The description is what the version was published as; the code hash is what it
+    // runs. Trust the second (edge_code.rs).
+    let function = edgeseal_rotator::unqualified(arn);
+    let published = match env.published_versions(function).await {
+        Ok(p) => p,
+        Err(e) => {
+            return f.fail(
+                format!("{function}: {e}"),
+                "the versions the rotator published cannot be listed (lambda:ListVersionsByFunction not allowed?)",
+                "allow lambda:ListVersionsByFunction on the edge function",
+            );
+        }
+    };
+    let keyid = match super::edge_code::carried(&published, &version.code_sha256) {
+        super::edge_code::Carried::Key(keyid) => keyid,
+        super::edge_code::Carried::NoPackage => {
+            return f.fail(
+                format!(
+                    "{arn} is described as keyid {described} but runs code (CodeSha256 {}) that is no package the rotator published for a key",
+                    version.code_sha256
+                ),
+                "the version number names other code than the rotator published for it: an association made by hand, or a version published outside the rotator",
+                "edgeseal rotate (publishes a version with the current key and points every association at it)",
+            );
+        }
+        super::edge_code::Carried::Disputed { keyid, hashes } => {
+            return f.fail(
+                format!(
+                    "{arn} runs code (CodeSha256 {}); the versions described as keyid {keyid} run different code ({})",
+                    version.code_sha256,
+                    hashes.join(", ")
+                ),
+                "a version described as carrying that key was published outside the rotator (the rotator builds one package per key)",
+                "edgeseal rotate (publishes a version with the current key and points every association at it); delete the foreign version",
+            );
+        }
+    };
+    if keyid != described {
+        return f.fail(
+            format!(
+                "{arn} is described as keyid {described} but runs the package the rotator published for keyid {keyid}"
+            ),
+            "the version's description and its code disagree: a version published outside the rotator",
+            "edgeseal rotate (publishes a version with the current key and points every association at it)",
+        );
+    }
     let accepted = accepted(settings, secret);
     match accepted.iter().find(|(id, _)| id == keyid) {
         Some((_, stage)) => f.pass(format!("{arn} signs with keyid {keyid} ({stage})")),

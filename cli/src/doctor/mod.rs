@@ -16,6 +16,7 @@
 
 pub mod authorizer_cache;
 pub mod config;
+pub mod edge_code;
 pub mod probes;
 pub mod sdk;
 
@@ -39,6 +40,11 @@ pub trait Environment: Sync {
     fn secret(&self, id: &str) -> impl Future<Output = Result<Secret, String>> + Send;
     /// A published edge function version: `GetFunctionConfiguration` with its qualifier.
     fn edge_version(&self, arn: &str) -> impl Future<Output = Result<EdgeVersion, String>> + Send;
+    /// Every published version of a function (`ListVersionsByFunction`, all pages).
+    fn published_versions(
+        &self,
+        function_arn: &str,
+    ) -> impl Future<Output = Result<Vec<edge_code::PublishedVersion>, String>> + Send;
     /// The authorizers of the API behind `origin_domain`.
     fn authorizers(
         &self,
@@ -106,6 +112,8 @@ pub struct EdgeVersion {
     pub description: String,
     /// `LastModified` of the version: when it was published.
     pub published: Option<UnixTime>,
+    /// Base64 SHA-256 of the code the version runs.
+    pub code_sha256: String,
 }
 
 /// Where the rotator records the keyid of the key a version carries.

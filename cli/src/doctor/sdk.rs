@@ -128,7 +128,41 @@ impl Sdk {
                 .map_or_else(|| "unknown".to_owned(), |s| s.as_str().to_owned()),
             description: out.description().unwrap_or_default().to_owned(),
             published: out.last_modified().and_then(lambda_time),
+            code_sha256: out.code_sha256().unwrap_or_default().to_owned(),
         })
+    }
+
+    /// `ListVersionsByFunction`, every page, without `$LATEST`.
+    pub async fn published_versions(
+        &self,
+        function_arn: &str,
+    ) -> Result<Vec<super::edge_code::PublishedVersion>, String> {
+        let mut versions = Vec::new();
+        let mut marker = None;
+        loop {
+            let out = self
+                .lambda
+                .list_versions_by_function()
+                .function_name(function_arn)
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| aws_error("ListVersionsByFunction", &e))?;
+            versions.extend(
+                out.versions()
+                    .iter()
+                    .filter(|v| v.version() != Some("$LATEST"))
+                    .map(|v| super::edge_code::PublishedVersion {
+                        version: v.version().unwrap_or_default().to_owned(),
+                        description: v.description().unwrap_or_default().to_owned(),
+                        code_sha256: v.code_sha256().unwrap_or_default().to_owned(),
+                    }),
+            );
+            marker = out.next_marker().map(str::to_owned);
+            if marker.is_none() {
+                return Ok(versions);
+            }
+        }
     }
 
     /// `GetDistribution`.

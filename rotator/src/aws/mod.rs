@@ -384,6 +384,14 @@ pub trait EdgeFunctionApi: Send + Sync {
         version: &str,
     ) -> impl Future<Output = Result<VersionState, ApiError>> + Send;
 
+    /// `GetFunctionConfiguration` of one published version: its `CodeSha256`, i.e. the
+    /// code an association naming that version runs.
+    fn version_code_sha256(
+        &self,
+        function: &str,
+        version: &str,
+    ) -> impl Future<Output = Result<String, ApiError>> + Send;
+
     /// `ListVersionsByFunction`, all pages, without `$LATEST`.
     fn list_versions(
         &self,

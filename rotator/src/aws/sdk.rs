@@ -290,6 +290,23 @@ impl EdgeFunctionApi for SdkLambda {
         })
     }
 
+    async fn version_code_sha256(&self, function: &str, version: &str) -> Result<String, ApiError> {
+        let out = self
+            .0
+            .get_function_configuration()
+            .function_name(function)
+            .qualifier(version)
+            .send()
+            .or_api_error(Op::GetFunctionConfiguration)
+            .await?;
+        Ok(required(
+            Op::GetFunctionConfiguration,
+            "CodeSha256",
+            out.code_sha256(),
+        )?
+        .to_owned())
+    }
+
     async fn list_versions(&self, function: &str) -> Result<Vec<FunctionVersion>, ApiError> {
         let mut versions = Vec::new();
         let mut marker: Option<String> = None;

@@ -75,13 +75,8 @@ impl<L: EdgeFunctionApi> EdgePublisher<L> {
         Ok((zip, sha))
     }
 
-    /// The ARNs of every published version carrying exactly the package for `key`.
-    pub async fn version_arns_for(
-        &self,
-        keyid: &KeyId,
-        key: &SigningKey,
-    ) -> Result<HashSet<String>, RotationError> {
-        let (_, sha) = self.package(keyid, key)?;
+    /// The ARNs of every published version listed with the code hash `sha`.
+    pub async fn version_arns_carrying(&self, sha: &str) -> Result<HashSet<String>, RotationError> {
         Ok(self
             .versions()
             .await?
@@ -108,6 +103,7 @@ impl<L: EdgeFunctionApi> EdgePublisher<L> {
             .filter(|v| v.code_sha256 == sha)
             .max_by_key(|v| version_number(&v.version))
         {
+            self.confirm_package(&existing.arn, keyid, &sha, "").await?;
             info!(version = %existing.version, "reusing the edge version already published for this key");
             return Ok(existing.clone());
         }
@@ -126,8 +122,45 @@ impl<L: EdgeFunctionApi> EdgePublisher<L> {
         if version.code_sha256 != sha {
             return Err(RotationError::CodeMismatch(function.clone()));
         }
+        // The answer says what was published; the version number is what CloudFront will
+        // run. Read the number back, so that a number naming other code (a concurrent
+        // publish, an emulator reusing numbers) fails here instead of being associated.
+        self.confirm_package(&version.arn, keyid, &sha, "").await?;
         info!(version = %version.version, "published edge version");
         Ok(version)
+    }
+
+    /// The `CodeSha256` Lambda reports for the version a qualified ARN names, i.e. the
+    /// code an association naming it runs (`GetFunctionConfiguration` with its qualifier).
+    pub async fn code_sha256_of(&self, version_arn: &str) -> Result<String, RotationError> {
+        let qualifier = version_arn.rsplit_once(':').map_or(version_arn, |(_, q)| q);
+        Ok(self
+            .lambda
+            .version_code_sha256(&self.settings.function, qualifier)
+            .await?)
+    }
+
+    /// Fail with [`RotationError::EdgeVersionMismatch`] unless the version `version_arn`
+    /// names holds `expected`, the package built for `keyid` (`at` says who named the
+    /// version, for the message).
+    pub async fn confirm_package(
+        &self,
+        version_arn: &str,
+        keyid: &KeyId,
+        expected: &str,
+        at: &str,
+    ) -> Result<(), RotationError> {
+        let found = self.code_sha256_of(version_arn).await?;
+        if found == expected {
+            return Ok(());
+        }
+        Err(RotationError::EdgeVersionMismatch {
+            version: version_arn.to_owned(),
+            at: at.to_owned(),
+            keyid: keyid.to_string(),
+            expected: expected.to_owned(),
+            found,
+        })
     }
 
     async fn wait_for_code_update(&self, deadline: Instant) -> Result<(), RotationError> {

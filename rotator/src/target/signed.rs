@@ -279,17 +279,33 @@ impl<L: EdgeFunctionApi, C: DistributionApi> Target for SignedTarget<L, C> {
         let SignedMaterial::Key(keyid, key) = pending else {
             return Err(RotationError::NotSignedMode);
         };
-        let arns = self.edge.version_arns_for(keyid, key).await?;
+        let (_, expected) = self.edge.package(keyid, key)?;
+        let arns = self.edge.version_arns_carrying(&expected).await?;
         let function = arns.iter().next().map(|a| unqualified(a).to_owned());
-        self.distributions
-            .check_pointed(|config| {
-                let mut named = associations(config)
-                    .filter(|a| a.event_type == EventType::OriginRequest)
-                    .filter(|a| Some(unqualified(&a.lambda_function_arn)) == function.as_deref())
-                    .peekable();
-                named.peek().is_some() && named.all(|a| arns.contains(&a.lambda_function_arn))
-            })
-            .await
+        // Every association must name a version listed with the package, and a version
+        // number is only a name: what each named version runs is read back before the
+        // labels move (once per version, however many distributions name it).
+        let mut confirmed = HashSet::new();
+        for distribution in self.distributions.ids() {
+            let config = self.distributions.config(distribution).await?;
+            let named: Vec<&str> = associations(&config)
+                .filter(|a| a.event_type == EventType::OriginRequest)
+                .map(|a| a.lambda_function_arn.as_str())
+                .filter(|arn| Some(unqualified(arn)) == function.as_deref())
+                .collect();
+            if named.is_empty() || !named.iter().all(|arn| arns.contains(*arn)) {
+                return Err(RotationError::NotPointed(distribution.clone()));
+            }
+            for arn in named {
+                if confirmed.insert(arn.to_owned()) {
+                    let at = format!(" (named by distribution {distribution})");
+                    self.edge
+                        .confirm_package(arn, keyid, &expected, &at)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Prune old edge versions, never one a configured distribution names.

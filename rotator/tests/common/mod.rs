@@ -690,11 +690,9 @@ impl World {
         if self.mode == TargetKind::Signed {
             vars.push(("EDGE_FUNCTION_NAME".to_owned(), self.function.clone()));
             vars.push(("EDGE_ASSETS_DIR".to_owned(), "/unused-in-tests".to_owned()));
-            // moto numbers a new version len(versions)+1, so after a delete it reuses a
-            // number (and an ARN); real Lambda never does. Worlds keep every version
-            // unless a test about pruning asks otherwise (and then publishes nothing
-            // after the delete).
-            vars.push(("EDGE_KEEP_VERSIONS".to_owned(), "1000".to_owned()));
+            // EDGE_KEEP_VERSIONS is left at its default (3), as deployed: moto numbers
+            // versions as Lambda does (testkit/moto/server.py), so pruning is exercised
+            // by every world that rotates more than three times.
         } else {
             vars.push(("ROTATION_TARGET".to_owned(), "static-header".to_owned()));
             // The origin here is the prior art's authorizer (current + pending only, no
@@ -762,7 +760,11 @@ impl World {
     }
 
     /// Map every published edge version to the key it carries, by recomputing the
-    /// deterministic package for every key version of the secret.
+    /// deterministic package for every key version of the secret. What a version runs is
+    /// read by its number (`GetFunctionConfiguration` with the qualifier, as CloudFront
+    /// resolves an association), not taken from the listing: a listing that shows a
+    /// number twice (moto 5.2.6 reused numbers after a delete; issue 23) must not make
+    /// the invariants believe a distribution runs the newer package.
     pub async fn version_keys(&self) -> HashMap<String, (String, SigningKey)> {
         let mut by_sha = HashMap::new();
         let versions = self
@@ -790,8 +792,17 @@ impl World {
             .await
             .unwrap();
         for f in listed.versions() {
-            if let Some(entry) = by_sha.get(f.code_sha256().unwrap_or_default()) {
-                out.insert(f.function_arn().unwrap().to_owned(), entry.clone());
+            let arn = f.function_arn().unwrap();
+            let runs = self
+                .lambda
+                .get_function_configuration()
+                .function_name(&self.function)
+                .qualifier(f.version().unwrap())
+                .send()
+                .await
+                .unwrap();
+            if let Some(entry) = by_sha.get(runs.code_sha256().unwrap_or_default()) {
+                out.insert(arn.to_owned(), entry.clone());
             }
         }
         out

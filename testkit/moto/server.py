@@ -1,0 +1,100 @@
+"""moto server with the AWS behaviours edgeseal's tests rely on and moto 5.2 lacks.
+
+Started by scripts/moto instead of the bare `moto_server` entry point; takes the same
+arguments (`-H HOST -p PORT`). Each patch below names the AWS behaviour it reproduces and
+where that is documented or observed; see README.md beside this file.
+"""
+
+import sys
+from urllib.parse import unquote
+
+from moto.awslambda import models as lambda_models
+from moto.server import main as moto_main
+
+
+def _monotonic_lambda_versions() -> None:
+    """PublishVersion numbers versions from a per-function counter that never goes back.
+
+    AWS: a version number is never reused, whatever was deleted since: "AWS keeps an
+    internal counter of the published version of each Lambda, so even if the published
+    version(s) are deleted ... the next published version will be +1 larger than the
+    last" (DataBiosphere/azul#6259, observed on AWS). The Lambda API reference agrees in
+    what it leaves out: PublishVersion "creates a version from the current code and
+    configuration", and DeleteFunction with a Qualifier deletes that version only.
+
+    moto 5.2.6 numbers a new version `len(versions) + 1`: publish 1, 2, 3, delete 1,
+    publish, and it answers "3" again, lists two versions numbered 3, and maps the ARN
+    `...:3` to the new one (edgeseal issue 23: the rotator pointed CloudFront at a
+    version number that still ran an older key, from the fourth rotation on).
+
+    The counter lives in moto's own per-function record, so deleting the whole function
+    (and creating it again) starts from 1, as a new function does on AWS.
+    """
+    storage = lambda_models.LambdaStorage
+    original = storage.publish_version
+    if getattr(original, "edgeseal_patched", False):
+        return
+
+    def publish_version(self, name_or_arn, description=""):
+        function = self.get_function_by_name_or_arn_forbid_qualifier(name_or_arn)
+        name = function.function_name
+        record = self._functions.get(name)
+        before = list(record["versions"]) if record else []
+        published = original(self, name_or_arn, description)
+        if published is None or record is None or any(v is published for v in before):
+            # Nothing new was published (unchanged code returns the latest version, as
+            # PublishVersion documents), or moto refused: nothing to renumber.
+            return published
+        highest = max([record.get("edgeseal_highest", 0)] + [int(v.version) for v in before])
+        wanted = highest + 1
+        record["edgeseal_highest"] = wanted
+        if int(published.version) != wanted:
+            reused_arn = published.function_arn
+            # moto pointed the reused ARN at the new version; give it back to the version
+            # that really carries that number, if one is left.
+            holder = next((v for v in before if v.function_arn == reused_arn), None)
+            if holder is not None:
+                self._arns[reused_arn] = holder
+            elif self._arns.get(reused_arn) is published:
+                del self._arns[reused_arn]
+            published.set_version(wanted)
+            self._arns[published.function_arn] = published
+        return published
+
+    publish_version.edgeseal_patched = True
+    storage.publish_version = publish_version
+
+
+def _versions_listed_by_arn() -> None:
+    """ListVersionsByFunction takes the function's ARN as well as its name.
+
+    AWS: FunctionName is "The name or ARN of the Lambda function", in the name, full ARN
+    and partial ARN formats (Lambda API reference, ListVersionsByFunction). moto 5.2.6
+    looks the value up as a name only, so a full ARN lists no versions at all (seen
+    here: `edgeseal status` lists by the ARN an association names).
+    """
+    storage = lambda_models.LambdaStorage
+    original = storage.list_versions_by_function
+    if getattr(original, "edgeseal_patched", False):
+        return
+
+    def list_versions_by_function(self, name):
+        # moto hands over the URL path segment still percent-encoded.
+        name = unquote(name)
+        if name.startswith("arn:") and ":function:" in name:
+            name = name.split(":function:", 1)[1].split(":", 1)[0]
+        return original(self, name)
+
+    list_versions_by_function.edgeseal_patched = True
+    storage.list_versions_by_function = list_versions_by_function
+
+
+def main() -> None:
+    _monotonic_lambda_versions()
+    _versions_listed_by_arn()
+    sys.argv[0] = "moto_server"
+    moto_main()
+
+
+if __name__ == "__main__":
+    main()
