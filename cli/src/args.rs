@@ -127,6 +127,11 @@ pub struct ProfileArgs {
     /// Sign without / accept any application tag.
     #[arg(long)]
     pub no_tag: bool,
+    /// Signing profile: `apigateway` (the canonical form, for API Gateway origins) or
+    /// `raw` (RFC 9421's path and query as sent, for origins that receive the request
+    /// unchanged: ALB, EC2, ECS, outside AWS). The edge's EDGE_ORIGIN_PROFILES entry.
+    #[arg(long, default_value = "apigateway", value_name = "PROFILE")]
+    pub signing_profile: edgeseal::Profile,
 }
 
 impl ProfileArgs {

@@ -59,7 +59,7 @@ fn seen(args: &ExplainArgs) -> Result<Seen, CliError> {
     }
     let url = args.input.url.as_deref().unwrap_or_default();
     let view = Target::parse(url)?
-        .view(&args.method)
+        .view(&args.method, args.profile.signing_profile)
         .with_header(
             "signature-input",
             args.signature_input.as_deref().unwrap_or(""),
@@ -107,7 +107,7 @@ pub async fn explain(cli: &Cli, args: &ExplainArgs, out: &Output) -> Result<u8, 
 
     // The request the edge signed, if given: which components differ.
     let sent = match &args.sent_url {
-        Some(url) => Some(Target::parse(url)?.view(view.method())),
+        Some(url) => Some(Target::parse(url)?.view(view.method(), view.profile())),
         None => None,
     };
     let differing: Vec<(&'static str, String, String)> = match &sent {

@@ -15,8 +15,12 @@
 //!   authorizer process shut down and started cold, a failed rotation step; the
 //!   authorizer's verdicts are read back from its log ([`authorizer_log`]).
 //!
+//! - **`--origin alb`** ([`alb`]): the origin behind a load-balancer stand-in, an axum
+//!   service verifying with `edgeseal-tower`'s layer (raw signing profile).
+//!
 //! [`run`] returns a [`Report`]; `edgeseal-demo` prints it and writes the timeline SVG.
 
+pub mod alb;
 pub mod api_key;
 pub mod apigw;
 pub mod appsync;

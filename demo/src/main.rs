@@ -13,7 +13,7 @@ use edgeseal_demo::modes::parse_mode;
 use edgeseal_demo::rotation::FirstRotation;
 use edgeseal_demo::{Settings, run};
 
-const USAGE: &str = "usage: edgeseal-demo --authorizer PATH --edge-assets DIR [--out DIR] [--seconds N] [--rotations N] [--rate N] [--attack-rate N] [--propagation-secs N] [--rotator-timeout-secs N] [--target signed|static-header|waf|api-gateway-api-key|appsync-api-key] [--mode signed|static-header|waf|api-gateway-api-key] [--first-rotation immediate|config-test] [--no-progress] [--chaos]
+const USAGE: &str = "usage: edgeseal-demo --authorizer PATH --edge-assets DIR [--out DIR] [--seconds N] [--rotations N] [--rate N] [--attack-rate N] [--propagation-secs N] [--rotator-timeout-secs N] [--target signed|static-header|waf|api-gateway-api-key|appsync-api-key] [--mode signed|static-header|waf|api-gateway-api-key] [--first-rotation immediate|config-test] [--origin apigateway|alb] [--no-progress] [--chaos]
   needs EDGESEAL_MOTO_URL (moto server); scripts/demo sets everything up";
 
 /// What `--target` selects: one of the CloudFront flows (as `--mode`), or the AppSync one.
@@ -22,6 +22,8 @@ enum Run {
     CloudFront(Box<Settings>),
     /// `--target appsync-api-key` (`appsync::run`).
     AppSync(AppSyncDemoSettings),
+    /// `--origin alb` (`alb::run`): the origin behind a load balancer, the tower layer.
+    Alb(Box<Settings>),
 }
 
 fn parse() -> Result<Run, String> {
@@ -57,6 +59,7 @@ fn parse() -> Result<Run, String> {
     );
     let mut chaos = false;
     let mut appsync = false;
+    let mut alb = false;
     for (name, value) in rest {
         let number = || {
             value
@@ -84,6 +87,15 @@ fn parse() -> Result<Run, String> {
             "--first-rotation" => settings.first_rotation = FirstRotation::parse(&value)?,
             "--no-progress" => settings.progress = false,
             "--chaos" => chaos = true,
+            "--origin" => match value.as_str() {
+                "alb" => alb = true,
+                "apigateway" => alb = false,
+                other => {
+                    return Err(format!(
+                        "--origin: expected apigateway or alb, got {other:?}"
+                    ));
+                }
+            },
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -102,6 +114,9 @@ fn parse() -> Result<Run, String> {
     if chaos {
         settings.chaos = Some(ChaosSettings::for_rotations(settings.rotations));
     }
+    if alb {
+        return Ok(Run::Alb(Box::new(settings)));
+    }
     Ok(Run::CloudFront(Box::new(settings)))
 }
 
@@ -114,8 +129,9 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
-    let settings = match parse() {
-        Ok(Run::CloudFront(s)) => *s,
+    let (settings, alb) = match parse() {
+        Ok(Run::CloudFront(s)) => (*s, false),
+        Ok(Run::Alb(s)) => (*s, true),
         Ok(Run::AppSync(s)) => return run_appsync(&s).await,
         Err(e) => {
             if !e.is_empty() {
@@ -125,7 +141,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(&settings).await {
+    let result = if alb {
+        edgeseal_demo::alb::run(&settings).await
+    } else {
+        run(&settings).await
+    };
+    match result {
         Ok(report) => {
             println!("{}", report.summary);
             println!("Edge versions published: {}", report.edge_versions);

@@ -144,6 +144,10 @@ pub struct OriginTest {
     pub expected: ExpectedStatus,
     /// `ORIGIN_TEST_TIMEOUT_MS`, default 5000: the whole request, connect to last byte.
     pub timeout: Duration,
+    /// The signing profile of a signed test (`ORIGIN_TEST_PROFILE`, `apigateway` or
+    /// `raw`); default: the profile `EDGE_ORIGIN_PROFILES` gives the URL's host, as the
+    /// edge would sign a request to that origin.
+    pub profile: edgeseal::Profile,
 }
 
 /// The rotator's whole configuration.
@@ -388,11 +392,23 @@ fn distributions(get: &dyn Fn(&str) -> Option<String>) -> Result<Vec<String>, Co
 
 /// The origin test request (`ORIGIN_URL`, `ORIGIN_TEST_*`).
 fn origin_test(get: &dyn Fn(&str) -> Option<String>) -> Result<OriginTest, ConfigError> {
+    let url = origin_url(
+        &get("ORIGIN_URL").ok_or(ConfigError::Missing("ORIGIN_URL"))?,
+        get("ORIGIN_TEST_PATH").as_deref(),
+    )?;
+    let profile = match get("ORIGIN_TEST_PROFILE") {
+        Some(name) => name
+            .parse()
+            .map_err(|_| invalid("ORIGIN_TEST_PROFILE", "expected `apigateway` or `raw`"))?,
+        None => edgeseal_edge_signer::OriginProfiles::parse(
+            &get("EDGE_ORIGIN_PROFILES").unwrap_or_default(),
+        )
+        .map(|profiles| profiles.for_origin(url.host().unwrap_or_default()))
+        .unwrap_or_default(),
+    };
     Ok(OriginTest {
-        url: origin_url(
-            &get("ORIGIN_URL").ok_or(ConfigError::Missing("ORIGIN_URL"))?,
-            get("ORIGIN_TEST_PATH").as_deref(),
-        )?,
+        url,
+        profile,
         method: match get("ORIGIN_TEST_METHOD") {
             None => http::Method::GET,
             Some(m) if edgeseal::canonical::is_method(&m) => http::Method::from_bytes(m.as_bytes())

@@ -162,7 +162,10 @@ impl OriginProbe {
             .header(http::header::USER_AGENT, "edgeseal-rotator/origin-test");
         match credential {
             Credential::Signed { label, keyid, key } => {
-                let view = RequestView::new(
+                // In the origin's profile: for `raw`, the path and query exactly as
+                // this request sends them (the URI's own bytes).
+                let view = RequestView::in_profile(
+                    self.test.profile,
                     self.test.method.as_str(),
                     authority,
                     url.path(),
@@ -209,4 +212,80 @@ pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
         source = inner.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use edgeseal::{KeySet, Profile, Rejection, Verifier};
+
+    use super::*;
+    use crate::config::ExpectedStatus;
+
+    /// What an origin that receives the request unchanged verifies: the request line's
+    /// own path and query, byte for byte, in the profile the origin expects.
+    fn verify_as_origin(
+        request: &http::Request<Empty<Bytes>>,
+        profile: Profile,
+        keys: &KeySet,
+        now: UnixTime,
+    ) -> Result<edgeseal::Verified, Rejection> {
+        let uri = request.uri();
+        let host = request
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
+        let mut view = RequestView::in_profile(
+            profile,
+            request.method().as_str(),
+            host,
+            uri.path(),
+            uri.query().unwrap_or(""),
+        );
+        for (name, value) in request.headers() {
+            view.push_header(name.as_str(), value.to_str().unwrap_or_default());
+        }
+        Verifier::default().verify_at(now, &view, keys)
+    }
+
+    #[test]
+    fn a_raw_origin_probe_signs_the_bytes_it_sends() {
+        let keyid = KeyId::new("v2").unwrap_or_else(|_| unreachable!());
+        let key = SigningKey::from_bytes(&[5; 64]).unwrap_or_else(|_| unreachable!());
+        let mut keys = KeySet::new();
+        keys.insert_pending(keyid.clone(), key.clone());
+        let now = UnixTime::from_secs(1_767_225_600);
+        let credential = Credential::Signed {
+            label: "edgeseal",
+            keyid: &keyid,
+            key: &key,
+        };
+        let probe_in = |profile| {
+            OriginProbe::new(OriginTest {
+                url: "https://alb.example.com/health/a%2Fb?b=2&a=1"
+                    .parse()
+                    .unwrap_or_else(|_| unreachable!()),
+                method: http::Method::GET,
+                expected: ExpectedStatus::Success,
+                timeout: Duration::from_secs(1),
+                profile,
+            })
+        };
+        let raw = probe_in(Profile::Raw)
+            .request(credential, now)
+            .unwrap_or_else(|_| unreachable!());
+        assert!(verify_as_origin(&raw, Profile::Raw, &keys, now).is_ok());
+        // The old probe (apigateway only) fails at a raw origin, and the other way round.
+        let api = probe_in(Profile::ApiGateway)
+            .request(credential, now)
+            .unwrap_or_else(|_| unreachable!());
+        assert_eq!(
+            verify_as_origin(&api, Profile::Raw, &keys, now).err(),
+            Some(Rejection::WrongProfile)
+        );
+        assert_eq!(
+            verify_as_origin(&raw, Profile::ApiGateway, &keys, now).err(),
+            Some(Rejection::WrongProfile)
+        );
+    }
 }

@@ -41,6 +41,9 @@ pub struct EdgeSettings {
     pub max_age_secs: u64,
     /// `EDGE_KEEP_VERSIONS`, default 3: edgeseal-published versions kept by finishSecret.
     pub keep_versions: usize,
+    /// `EDGE_ORIGIN_PROFILES`: each origin's signing profile, packaged into the edge's
+    /// config (`raw`, or `alb.example.com=raw,*=apigateway`); default all `apigateway`.
+    pub profiles: edgeseal_edge_signer::OriginProfiles,
 }
 
 impl EdgeSettings {
@@ -84,6 +87,15 @@ impl EdgeSettings {
             )?,
             keep_versions: usize::try_from(number(get, "EDGE_KEEP_VERSIONS", 3, 2, 1_000)?)
                 .map_err(|_| invalid("EDGE_KEEP_VERSIONS", "too large"))?,
+            profiles: edgeseal_edge_signer::OriginProfiles::parse(
+                &get("EDGE_ORIGIN_PROFILES").unwrap_or_default(),
+            )
+            .map_err(|_| {
+                invalid(
+                    "EDGE_ORIGIN_PROFILES",
+                    "comma-separated host=profile entries (*=profile for the rest), each profile apigateway or raw",
+                )
+            })?,
         })
     }
 }

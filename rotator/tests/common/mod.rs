@@ -64,6 +64,7 @@ pub fn zip_for(keyid: &str, key: &SigningKey) -> Vec<u8> {
             keyid: KeyId::new(keyid).unwrap(),
             key: key.clone(),
             max_age_secs: 300,
+            profiles: Default::default(),
         },
     )
     .unwrap()
