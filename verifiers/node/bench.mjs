@@ -20,7 +20,7 @@ const key = randomBytes(64).toString('base64');
 
 const dir = mkdtempSync(join(tmpdir(), 'edgeseal-bench-'));
 for (const f of ['index.mjs', 'signer.wasm']) copyFileSync(join(assets, f), join(dir, f));
-writeFileSync(join(dir, 'config.json'), JSON.stringify({ format: 1, label: 'edgeseal', keyid, key, max_age_secs: 300 }));
+writeFileSync(join(dir, 'config.json'), JSON.stringify({ format: 1, label: 'edgeseal', keyid, key, max_age_secs: 300, profiles: { default: 'raw' } }));
 const edge = await import(pathToFileURL(join(dir, 'index.mjs')).href);
 const signer = edge.loadSigner(dir);
 

@@ -85,6 +85,12 @@ impl Engine {
         self.log_allows = on;
     }
 
+    /// The request as a signature in the configured profile covers it: method, Host,
+    /// and the path and query string (without `?`) exactly as received.
+    pub fn view(&self, method: &str, host: &str, path: &str, query: &str) -> RequestView {
+        RequestView::in_profile(self.settings.profile, method, host, path, query)
+    }
+
     /// Its settings.
     pub fn settings(&self) -> &Settings {
         &self.settings

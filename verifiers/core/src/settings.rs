@@ -1,7 +1,7 @@
 //! Settings, read once with the authorizer's variable names (origin-verifier/README.md).
 
 use edgeseal::accepted::KeyRules;
-use edgeseal::{DEFAULT_LABEL, DEFAULT_TAG, Verifier};
+use edgeseal::{DEFAULT_LABEL, DEFAULT_TAG, Profile, Verifier};
 
 /// Why the settings could not be read. Every variant names the variable.
 #[non_exhaustive]
@@ -43,10 +43,15 @@ pub struct Settings {
     pub secrets_manager_timeout_ms: u64,
     /// `METRICS_NAMESPACE`.
     pub metrics_namespace: String,
+    /// `SIGNING_PROFILE`, default `raw`: the profile the edge signs this origin in (its
+    /// `EDGE_ORIGIN_PROFILES` entry at the rotator). `apigateway` serves an edge not yet
+    /// told this origin is `raw`: the request arrives unchanged, so its canonical form
+    /// is the one the edge signed. The tower layer's name and default.
+    pub profile: Profile,
 }
 
 /// Every variable read, for hosts that map their option names onto these.
-pub const VARIABLES: [&str; 14] = [
+pub const VARIABLES: [&str; 15] = [
     "SECRET_ID",
     "SECRET_NAME",
     "SIGNATURE_LABEL",
@@ -61,6 +66,7 @@ pub const VARIABLES: [&str; 14] = [
     "SECRETS_MANAGER_TIMEOUT_MS",
     "SECRET_KEY_NAME",
     "METRICS_NAMESPACE",
+    "SIGNING_PROFILE",
 ];
 
 impl Settings {
@@ -108,6 +114,13 @@ impl Settings {
             secrets_manager_timeout_ms: secs("SECRETS_MANAGER_TIMEOUT_MS", 2000)?,
             metrics_namespace: get("METRICS_NAMESPACE")
                 .map_or_else(|| "edgeseal".to_owned(), trimmed),
+            profile: match get("SIGNING_PROFILE") {
+                None => Profile::Raw,
+                Some(name) => name.trim().parse().map_err(|_| SettingsError::Invalid {
+                    var: "SIGNING_PROFILE",
+                    reason: "expected `raw` (the default) or `apigateway`".to_owned(),
+                })?,
+            },
         };
         for (var, value) in [
             ("MAX_AGE_SECS", settings.max_age_secs),
@@ -169,6 +182,7 @@ mod tests {
         assert_eq!(s.clock_skew_secs, 10);
         assert_eq!(s.tag.as_deref(), Some("edgeseal"));
         assert_eq!(s.metrics_namespace, "edgeseal");
+        assert_eq!(s.profile, Profile::Raw);
         assert_eq!(read(&[("SECRET_NAME", "n")]).unwrap().secret_id, "n");
     }
 
@@ -185,6 +199,13 @@ mod tests {
         );
         let err = read(&[("SECRET_ID", "s"), ("SIGNATURE_LABEL", "Bad Label")]).unwrap_err();
         assert!(err.to_string().starts_with("SIGNATURE_LABEL"), "{err}");
+        let err = read(&[("SECRET_ID", "s"), ("SIGNING_PROFILE", "fast")]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("SIGNING_PROFILE is invalid"),
+            "{err}"
+        );
+        let p = read(&[("SECRET_ID", "s"), ("SIGNING_PROFILE", "apigateway")]).unwrap();
+        assert_eq!(p.profile, Profile::ApiGateway);
         let err = read(&[("SECRET_ID", "s"), ("MAX_AGE_SECS", "0")]).unwrap_err();
         assert!(err.to_string().starts_with("MAX_AGE_SECS"), "{err}");
     }

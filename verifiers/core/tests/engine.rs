@@ -47,7 +47,7 @@ fn value(byte: u8) -> Option<Zeroizing<String>> {
 }
 
 fn signed(keyid: &str, byte: u8, at: u64) -> RequestView {
-    let request = RequestView::new("GET", "app.example.com", "/orders", "a=1");
+    let request = RequestView::raw("GET", "app.example.com", "/orders", "a=1");
     let signer = Signer::new("edgeseal", KeyId::new(keyid).unwrap(), key(byte)).unwrap();
     let fields = signer.sign_at(UnixTime::from_secs(at), &request).unwrap();
     request
@@ -122,12 +122,12 @@ fn nothing_loaded_denies_no_keys_and_attacks_are_denied_with_their_codes() {
         Check::Done(o) => o.reason,
         Check::RefreshFirst { .. } => "refresh",
     };
-    let unsigned = RequestView::new("GET", "app.example.com", "/orders", "a=1");
+    let unsigned = RequestView::raw("GET", "app.example.com", "/orders", "a=1");
     assert_eq!(decide(&mut e, &unsigned, T0), "missing");
     assert_eq!(decide(&mut e, &signed("v1", 7, T0), T0), "bad_signature");
     let tampered = {
         let good = signed("v1", 1, T0);
-        let mut view = RequestView::new("GET", "app.example.com", "/orders", "a=2");
+        let mut view = RequestView::raw("GET", "app.example.com", "/orders", "a=2");
         for name in ["signature-input", "signature"] {
             view.push_header(name, &good.header(name).unwrap());
         }
@@ -135,6 +135,16 @@ fn nothing_loaded_denies_no_keys_and_attacks_are_denied_with_their_codes() {
     };
     assert_eq!(decide(&mut e, &tampered, T0), "bad_signature");
     assert_eq!(decide(&mut e, &signed("v1", 1, T0), T0 + 301), "too_old");
+    // An apigateway signature at this (raw) origin: the edge and the origin disagree.
+    let apigateway = {
+        let request = RequestView::new("GET", "app.example.com", "/orders", "a=1");
+        let signer = Signer::new("edgeseal", KeyId::new("v1").unwrap(), key(1)).unwrap();
+        let fields = signer.sign_at(UnixTime::from_secs(T0), &request).unwrap();
+        RequestView::raw("GET", "app.example.com", "/orders", "a=1")
+            .with_header("signature-input", fields.signature_input())
+            .with_header("signature", fields.signature())
+    };
+    assert_eq!(decide(&mut e, &apigateway, T0), "wrong_profile");
 }
 
 #[test]

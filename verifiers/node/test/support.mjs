@@ -75,6 +75,7 @@ export async function edgeFunction(keyid, key) {
   copyFileSync(join(EDGE_ASSETS, 'signer.wasm'), join(dir, 'signer.wasm'));
   writeFileSync(join(dir, 'config.json'), JSON.stringify({
     format: 1, label: 'edgeseal', keyid, key, max_age_secs: 300,
+    profiles: { default: 'raw' },
   }));
   const edge = await import(pathToFileURL(join(dir, 'index.mjs')).href);
   const signer = edge.loadSigner(dir, { error: (m) => { throw new Error(m); } });

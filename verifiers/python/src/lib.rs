@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use edgeseal::{RequestView, UnixTime};
+use edgeseal::UnixTime;
 use edgeseal_verifier_core::lines::LogLine;
 use edgeseal_verifier_core::{Check, Engine as CoreEngine, ListedVersion, Settings};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -145,11 +145,11 @@ impl Engine {
         headers: Vec<(String, String)>,
         recheck: bool,
     ) -> PyResult<PyOutcome> {
-        let mut view = RequestView::new(method, host.unwrap_or(""), path, query);
+        let mut engine = self.lock()?;
+        let mut view = engine.view(method, host.unwrap_or(""), path, query);
         for (name, value) in &headers {
             view.push_header(name, value);
         }
-        let mut engine = self.lock()?;
         let outcome = if recheck {
             engine.recheck(now_ms, &view, request_id)
         } else {

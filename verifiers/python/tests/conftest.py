@@ -81,7 +81,8 @@ class Edge:
         for name in ("index.mjs", "signer.wasm"):
             shutil.copy(EDGE_ASSETS / name, Path(d) / name)
         (Path(d) / "config.json").write_text(json.dumps(
-            {"format": 1, "label": "edgeseal", "keyid": keyid, "key": key, "max_age_secs": 300}
+            {"format": 1, "label": "edgeseal", "keyid": keyid, "key": key, "max_age_secs": 300,
+             "profiles": {"default": "raw"}}
         ))
         return lambda path, query, now=None: self.sign(d, path, query, now)
 

@@ -116,7 +116,8 @@ pub fn check(
     input: &[u8],
     recheck: bool,
 ) -> Result<String, BadInput> {
-    let (view, request_id) = wire::decode(input).map_err(|_| BadInput)?;
+    let profile = engine.settings().profile;
+    let (view, request_id) = wire::decode(input, profile).map_err(|_| BadInput)?;
     let outcome = if recheck {
         engine.recheck(now_ms, &view, request_id)
     } else {
@@ -188,7 +189,7 @@ mod tests {
                 .contains("current=v1:hmac")
         );
 
-        let view = RequestView::new("GET", "h.example", "/p", "");
+        let view = RequestView::raw("GET", "h.example", "/p", "");
         let signer = Signer::new("edgeseal", KeyId::new("v1").unwrap(), key).unwrap();
         let fields = signer
             .sign_at(UnixTime::from_secs(1_700_000_000), &view)

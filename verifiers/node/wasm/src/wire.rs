@@ -3,7 +3,7 @@
 //! (length `0xFFFF_FFFF`: absent), path as sent, query as sent (without `?`), request
 //! id, then header name/value pairs.
 
-use edgeseal::RequestView;
+use edgeseal::{Profile, RequestView};
 
 /// Length marking an absent string.
 pub const ABSENT: u32 = 0xFFFF_FFFF;
@@ -38,8 +38,8 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// A decoded request: its view and its request id.
-pub fn decode(bytes: &[u8]) -> Result<(RequestView, &str), WireError> {
+/// A decoded request: its view in `profile` and its request id.
+pub fn decode(bytes: &[u8], profile: Profile) -> Result<(RequestView, &str), WireError> {
     let mut r = Reader { bytes };
     let count = r.u32()?;
     if count < 5 || count % 2 == 0 {
@@ -50,7 +50,7 @@ pub fn decode(bytes: &[u8]) -> Result<(RequestView, &str), WireError> {
     let path = r.string()?.ok_or(WireError)?;
     let query = r.string()?.unwrap_or("");
     let request_id = r.string()?.unwrap_or("");
-    let mut view = RequestView::new(method, host, path, query);
+    let mut view = RequestView::in_profile(profile, method, host, path, query);
     for _ in 0..(count - 5) / 2 {
         let name = r.string()?.ok_or(WireError)?;
         let value = r.string()?.ok_or(WireError)?;
@@ -96,19 +96,20 @@ mod tests {
             Some("Signature"),
             Some("v"),
         ]);
-        let (view, id) = decode(&bytes).unwrap_or_else(|_| panic!("decodes"));
+        let (view, id) = decode(&bytes, Profile::Raw).unwrap_or_else(|_| panic!("decodes"));
         assert_eq!(id, "req-1");
         assert_eq!(view.path(), "/a%20b");
+        assert_eq!(view.query(), "?x=1");
         assert_eq!(view.header("signature").as_deref(), Some("v"));
         assert_eq!(view.authority(), None);
         for cut in 0..bytes.len() {
             assert!(
-                decode(bytes.get(..cut).unwrap_or_default()).is_err(),
+                decode(bytes.get(..cut).unwrap_or_default(), Profile::Raw).is_err(),
                 "{cut}"
             );
         }
         let mut extra = bytes.clone();
         extra.push(0);
-        assert!(decode(&extra).is_err());
+        assert!(decode(&extra, Profile::Raw).is_err());
     }
 }
