@@ -69,13 +69,13 @@ export async function promote(client, name, to, from) {
  * The real edge function packaged with `keyid`/`key` (config.json as the rotator writes
  * it), loaded from its own directory. Returns sign(path, query, nowSecs) → headers.
  */
-export async function edgeFunction(keyid, key) {
+export async function edgeFunction(keyid, key, profile = 'raw') {
   const dir = mkdtempSync(join(tmpdir(), 'edgeseal-node-edge-'));
   copyFileSync(join(EDGE_ASSETS, 'index.mjs'), join(dir, 'index.mjs'));
   copyFileSync(join(EDGE_ASSETS, 'signer.wasm'), join(dir, 'signer.wasm'));
   writeFileSync(join(dir, 'config.json'), JSON.stringify({
     format: 1, label: 'edgeseal', keyid, key, max_age_secs: 300,
-    profiles: { default: 'raw' },
+    profiles: { default: profile },
   }));
   const edge = await import(pathToFileURL(join(dir, 'index.mjs')).href);
   const signer = edge.loadSigner(dir, { error: (m) => { throw new Error(m); } });

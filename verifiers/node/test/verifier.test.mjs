@@ -134,3 +134,15 @@ test('settings use the authorizer names, options over the environment', () => {
   assert.throws(() => new Verifier({ env: { SECRET_ID: 's', MAX_AGE_SECS: 'soon' }, source: {} }),
     /MAX_AGE_SECS is invalid/);
 });
+
+test('the origin\'s signing profile decides; the other profile is wrong_profile', async () => {
+  const { name, v1, key } = await createSecret(client, 'profile');
+  const apigatewayEdge = await edgeFunction(v1, key, 'apigateway');
+  const raw = verifierFor(name).verifier;
+  const denied = await raw.verify(request(apigatewayEdge('/orders', 'a=1', T0)));
+  assert.equal(denied.reason, 'wrong_profile');
+  const apigateway = verifierFor(name, { signingProfile: 'apigateway' }).verifier;
+  const allowed = await apigateway.verify(request(apigatewayEdge('/orders', 'a=1', T0)));
+  assert.equal(allowed.reason, 'signature_current');
+  assert.throws(() => verifierFor(name, { signingProfile: 'fast' }), /SIGNING_PROFILE is invalid/);
+});

@@ -74,7 +74,7 @@ class Edge:
         self._lock = threading.Lock()
         self._dirs = []
 
-    def package(self, keyid, key):
+    def package(self, keyid, key, profile="raw"):
         """A function directory with config.json as the rotator writes it."""
         d = tempfile.mkdtemp(prefix="edgeseal-py-edge-")
         self._dirs.append(d)
@@ -82,7 +82,7 @@ class Edge:
             shutil.copy(EDGE_ASSETS / name, Path(d) / name)
         (Path(d) / "config.json").write_text(json.dumps(
             {"format": 1, "label": "edgeseal", "keyid": keyid, "key": key, "max_age_secs": 300,
-             "profiles": {"default": "raw"}}
+             "profiles": {"default": profile}}
         ))
         return lambda path, query, now=None: self.sign(d, path, query, now)
 

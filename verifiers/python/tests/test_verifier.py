@@ -130,3 +130,14 @@ def test_settings_use_the_authorizer_names_options_over_the_environment():
         Verifier(env={"SECRET_ID": "s", "MAX_AGE_SECS": "soon"}, source=object())
     with pytest.raises(TypeError, match="cache_ttl"):
         Verifier(env={"SECRET_ID": "s"}, source=object(), cache_ttl=5)
+
+
+def test_the_origins_signing_profile_decides_the_other_is_wrong_profile(sm, edge):
+    name, v1, key = create_secret(sm, "profile")
+    apigateway_edge = edge.package(v1, key, profile="apigateway")
+    raw, _, _, _ = verifier_for(sm, name)
+    assert raw.verify(request(apigateway_edge("/orders", "a=1", T0))).reason == "wrong_profile"
+    apigateway, _, _, _ = verifier_for(sm, name, signing_profile="apigateway")
+    assert apigateway.verify(request(apigateway_edge("/orders", "a=1", T0))).reason == "signature_current"
+    with pytest.raises(ValueError, match="SIGNING_PROFILE is invalid"):
+        verifier_for(sm, name, signing_profile="fast")
