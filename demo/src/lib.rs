@@ -35,6 +35,7 @@ pub mod outage;
 pub mod report;
 pub mod rotation;
 pub mod runtime_api;
+pub mod schedule;
 pub mod traffic;
 pub mod waf;
 pub mod world;
@@ -78,6 +79,9 @@ pub enum DemoError {
     /// A rotation did not complete after its retries.
     #[error("rotation {0} did not complete: {1}")]
     Rotation(usize, String),
+    /// `RotateSecret` refused: the rotation of this AWSPENDING version is incomplete.
+    #[error("RotateSecret refused: {msg} (version {0} is still AWSPENDING)", msg = world::PREVIOUS_ROTATION_INCOMPLETE)]
+    PreviousRotationIncomplete(String),
 }
 
 /// What to run.
@@ -168,8 +172,12 @@ pub struct Report {
     pub edge_versions: usize,
     /// Peak RSS of each authorizer process, KiB.
     pub authorizer_peak_rss_kib: Vec<u64>,
+    /// Peak RSS of each authorizer process when the traffic started and at the end.
+    pub authorizer_rss: report::RssAtStartAndEnd,
     /// Rotations that did not complete, with why.
     pub failed_rotations: Vec<String>,
+    /// Each scheduled rotation: when it was due, and when it completed (or why not).
+    pub rotations: Vec<schedule::RotationRecord>,
     /// What the chaos did, in a `--chaos` run.
     pub chaos: Option<ChaosReport>,
     /// Every rotation step's wall time.
@@ -523,7 +531,9 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         )));
     }
 
-    // Rotations, evenly spread over the middle of the run.
+    // Rotations, evenly spread over the middle of the run, each retried until it
+    // completes (the run may go on past `--seconds` for the last one, within a bound).
+    let authorizer_rss_at_start = authorizer.peak_rss_by_process();
     let mut timeline = Vec::new();
     let mut failed_rotations = Vec::new();
     let mut step_timings = Vec::new();
@@ -540,22 +550,19 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
     {
         failed_rotations.push(e.to_string());
     }
-    let spacing = settings.duration.div_f64(settings.rotations as f64 + 1.0);
-    for rotation in 1..=settings.rotations {
-        let at = spacing.mul_f64(rotation as f64);
-        tokio::time::sleep(at.saturating_sub(started.elapsed())).await;
-        let chaos_guard = match &chaos {
-            Some(c) => Some(c.before_rotation(rotation, started).await),
-            None => None,
-        };
-        phase.store(rotation, Ordering::Relaxed);
-        let rotated = driver.rotate(rotation).await;
-        drop(chaos_guard);
-        if let Err(e) = rotated {
-            // Secrets Manager would retry later; the demo reports it and carries on.
-            failed_rotations.push(e.to_string());
+    let plan = schedule::Plan::even(
+        settings.rotations,
+        settings.duration,
+        schedule::overtime_bound(settings.propagation, settings.rotator_timeout),
+        schedule::RetryCadence::DEMO,
+    );
+    let rotations = schedule::run_rotations(&mut driver, &plan, chaos.as_deref(), &phase).await;
+    failed_rotations.extend(rotations.iter().filter_map(|r| match &r.fate {
+        schedule::Fate::Failed { error, .. } => {
+            Some(DemoError::Rotation(r.rotation, error.clone()).to_string())
         }
-    }
+        _ => None,
+    }));
     tokio::time::sleep(settings.duration.saturating_sub(started.elapsed())).await;
     stop.store(true, Ordering::Relaxed);
     for task in tasks {
@@ -565,6 +572,10 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
 
     let outcomes = recorder.snapshot();
     let authorizer_peak_rss_kib = authorizer.peak_rss_kib();
+    let authorizer_rss = report::RssAtStartAndEnd {
+        start: authorizer_rss_at_start,
+        end: authorizer.peak_rss_by_process(),
+    };
     let verdicts = authorizer_log::verdicts(
         &settings.out_dir,
         AUTHORIZER_FUNCTION,
@@ -587,6 +598,12 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         summary.push_str(&c.summary());
     }
     summary.push_str(&report::longest_step_line(&step_timings));
+    summary.push_str(&report::rotations(
+        &rotations,
+        settings.duration.as_secs_f64(),
+        seconds,
+        plan.overtime.as_secs_f64(),
+    ));
     let edge_versions = edges.len();
     if let Ok(a) = Arc::try_unwrap(authorizer) {
         a.stop().await;
@@ -600,7 +617,9 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         chart,
         edge_versions,
         authorizer_peak_rss_kib,
+        authorizer_rss,
         failed_rotations,
+        rotations,
         chaos,
         step_timings,
     })

@@ -155,6 +155,7 @@ async fn main() -> ExitCode {
                     "Authorizer peak RSS (KiB, per process): {:?}",
                     report.authorizer_peak_rss_kib
                 );
+                print!("{}", report.authorizer_rss.lines());
             }
             println!("Timeline chart: {}", report.chart.display());
             for failure in &report.failed_rotations {

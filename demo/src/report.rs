@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::runtime_api::ProcessRss;
+use crate::schedule::{Fate, RotationRecord};
 use crate::traffic::{Kind, Outcome};
 
 /// A moment in a rotation, for the timeline.
@@ -130,6 +132,78 @@ pub fn longest_step_line(timings: &[crate::rotation::StepTiming]) -> String {
         ),
         None => "Longest single rotation step: none ran\n".to_owned(),
     }
+}
+
+/// The authorizer processes' peak RSS when the traffic started and when it ended.
+#[derive(Clone, Debug, Default)]
+pub struct RssAtStartAndEnd {
+    /// Read when the traffic started (after the warm-up request).
+    pub start: Vec<ProcessRss>,
+    /// Read when the traffic ended.
+    pub end: Vec<ProcessRss>,
+}
+
+impl RssAtStartAndEnd {
+    /// One line per execution environment: pid and peak RSS at start and at end.
+    pub fn lines(&self) -> String {
+        let kib = |r: Option<&ProcessRss>| {
+            r.and_then(|r| r.peak_rss_kib)
+                .map_or_else(|| "?".to_owned(), |k| k.to_string())
+        };
+        let mut out = String::new();
+        for end in &self.end {
+            let start = self.start.iter().find(|s| s.slot == end.slot);
+            let same = start.is_some_and(|s| s.pid == end.pid);
+            let _ = writeln!(
+                out,
+                "  authorizer process {} (pid {}): peak RSS {} KiB at start, {} KiB at end{}",
+                end.slot,
+                end.pid,
+                kib(start),
+                kib(Some(end)),
+                if same {
+                    ""
+                } else {
+                    " (a different process at start)"
+                }
+            );
+        }
+        out
+    }
+}
+
+/// The rotations section: each rotation's schedule, completion and lateness, the refused
+/// ones, and how far the run went past `--seconds` for the last one.
+pub fn rotations(records: &[RotationRecord], duration: f64, seconds: f64, bound: f64) -> String {
+    let mut out = String::from("\nRotations (RotateSecret due -> finishSecret done):\n");
+    for r in records {
+        let line = match &r.fate {
+            Fate::Completed { at, attempts } => format!(
+                "completed {at:7.2} s  late {:6.2} s  ({attempts} attempt{})",
+                at - r.scheduled,
+                if *attempts == 1 { "" } else { "s, same token" }
+            ),
+            Fate::Refused { incomplete } => {
+                format!("RotateSecret refused (rotation {incomplete} incomplete): not started")
+            }
+            Fate::Failed { attempts, error } => {
+                format!("NOT COMPLETED after {attempts} attempts: {error}")
+            }
+        };
+        let _ = writeln!(
+            out,
+            "  rotation {:>2}  due {:7.2} s  {line}",
+            r.rotation, r.scheduled
+        );
+    }
+    if seconds > duration + 0.5 {
+        let _ = writeln!(
+            out,
+            "The run went on {:.1} s past --seconds ({duration:.0} s) to let the last rotation finish (bound {bound:.0} s).",
+            seconds - duration
+        );
+    }
+    out
 }
 
 const PALETTE: [&str; 8] = [

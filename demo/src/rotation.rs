@@ -1,6 +1,6 @@
 //! Driving the rotator as Secrets Manager does: each step one invocation with the rotator
-//! Lambda's timeout as its deadline (`--rotator-timeout-secs`), a failed step restarting
-//! the rotation a moment later; or, with `--first-rotation config-test`, the testSecret
+//! Lambda's timeout as its deadline (`--rotator-timeout-secs`), a failed step leaving the
+//! rotation incomplete, to be retried with its token ([`crate::schedule`]); or, with `--first-rotation config-test`, the testSecret
 //! alone that `RotateImmediately=false` runs when a stack turns rotation on. Every step's
 //! wall time is kept: the summary reports the longest.
 
@@ -69,7 +69,8 @@ pub struct Driver<'a> {
 }
 
 impl Driver<'_> {
-    fn mark(&mut self, rotation: usize, what: String) {
+    /// Put `what` on the timeline of rotation `rotation`.
+    pub fn note(&mut self, rotation: usize, what: String) {
         self.timeline.push(TimelineEvent {
             at: self.started.elapsed().as_secs_f64(),
             rotation,
@@ -106,14 +107,14 @@ impl Driver<'_> {
         )
         .await
         .map_err(DemoError::Aws)?;
-        self.mark(0, "RotateSecret(RotateImmediately=false)".to_owned());
+        self.note(0, "RotateSecret(RotateImmediately=false)".to_owned());
         let result = self.invoke(0, Step::Test, &token).await;
         end_configuration_test(&self.aws.sm, &self.aws.secret, &token)
             .await
             .map_err(DemoError::Aws)?;
         match result {
             Ok(Outcome::ConfigurationTested) => {
-                self.mark(0, "testSecret: configuration test passed".to_owned());
+                self.note(0, "testSecret: configuration test passed".to_owned());
                 Ok(())
             }
             Ok(other) => Err(DemoError::Rotation(
@@ -121,46 +122,60 @@ impl Driver<'_> {
                 format!("testSecret answered {other:?}, not a configuration test"),
             )),
             Err(e) => {
-                self.mark(0, format!("testSecret failed: {e}"));
+                self.note(0, format!("testSecret failed: {e}"));
                 Err(DemoError::Rotation(0, e.to_string()))
             }
         }
     }
 
-    /// One rotation, step by step; a failed step restarts the rotation from
-    /// createSecret a moment later, as Secrets Manager retries.
-    pub async fn rotate(&mut self, rotation: usize) -> Result<(), DemoError> {
-        let token = crate::world::start_rotation(self.aws).await?;
-        self.mark(
-            rotation,
-            format!("RotateSecret (token {})", token.get(..8).unwrap_or(&token)),
-        );
-        let mut last_error = String::new();
-        for attempt in 1..=3 {
-            let mut failed = false;
-            for step in Step::ALL {
-                match self.invoke(rotation, step, &token).await {
-                    Ok(_) => self.mark(rotation, format!("{} done", step.as_str())),
-                    Err(e) => {
-                        last_error = e.to_string();
-                        self.mark(
-                            rotation,
-                            format!(
-                                "{} failed (attempt {attempt}): {e} [{}]",
-                                step.as_str(),
-                                edgeseal_rotator::error_type(&e)
-                            ),
-                        );
-                        failed = true;
-                        break;
-                    }
+    /// `RotateSecret` for rotation `rotation`: its token, or the refusal (while a
+    /// rotation is incomplete, [`DemoError::PreviousRotationIncomplete`]).
+    pub async fn start(&mut self, rotation: usize) -> Result<String, DemoError> {
+        match crate::world::start_rotation(self.aws).await {
+            Ok(token) => {
+                self.note(
+                    rotation,
+                    format!("RotateSecret (token {})", token.get(..8).unwrap_or(&token)),
+                );
+                Ok(token)
+            }
+            Err(e @ DemoError::PreviousRotationIncomplete(_)) => {
+                self.note(rotation, e.to_string());
+                Err(e)
+            }
+            Err(e) => {
+                self.note(rotation, format!("RotateSecret failed: {e}"));
+                Err(e)
+            }
+        }
+    }
+
+    /// One attempt of rotation `rotation`: the four steps with its token, from
+    /// createSecret (which keeps an AWSPENDING version already there), stopping at the
+    /// first failed step. Secrets Manager retries an incomplete rotation this way, with
+    /// the same token ([`crate::schedule`] says when).
+    pub async fn attempt(
+        &mut self,
+        rotation: usize,
+        token: &str,
+        attempt: u32,
+    ) -> Result<(), String> {
+        for step in Step::ALL {
+            match self.invoke(rotation, step, token).await {
+                Ok(_) => self.note(rotation, format!("{} done", step.as_str())),
+                Err(e) => {
+                    self.note(
+                        rotation,
+                        format!(
+                            "{} failed (attempt {attempt}): {e} [{}]",
+                            step.as_str(),
+                            edgeseal_rotator::error_type(&e)
+                        ),
+                    );
+                    return Err(e.to_string());
                 }
             }
-            if !failed {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        Err(DemoError::Rotation(rotation, last_error))
+        Ok(())
     }
 }

@@ -122,6 +122,17 @@ pub struct ProcessLife {
     pub peak_rss_kib: Option<u64>,
 }
 
+/// One process's peak RSS, read at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcessRss {
+    /// The slot (execution environment number).
+    pub slot: usize,
+    /// The process serving it then (0: none).
+    pub pid: u32,
+    /// Its peak RSS in KiB (`VmHWM`).
+    pub peak_rss_kib: Option<u64>,
+}
+
 struct Shared {
     function_name: String,
     dispatch: Mutex<Dispatch>,
@@ -280,6 +291,23 @@ impl LambdaFunction {
     /// Peak resident set size of each process now serving, in KiB (`VmHWM`).
     pub fn peak_rss_kib(&self) -> Vec<u64> {
         self.pids().into_iter().filter_map(peak_rss_kib).collect()
+    }
+
+    /// Peak resident set size (`VmHWM`, KiB) of the process serving each slot now, with
+    /// its slot and pid; `None` where it could not be read.
+    pub fn peak_rss_by_process(&self) -> Vec<ProcessRss> {
+        self.shared
+            .slots
+            .iter()
+            .map(|s| {
+                let pid = s.pid.load(Ordering::Relaxed);
+                ProcessRss {
+                    slot: s.index,
+                    pid,
+                    peak_rss_kib: (pid != 0).then(|| peak_rss_kib(pid)).flatten(),
+                }
+            })
+            .collect()
     }
 
     /// Every process that served the function, slot by slot, in start order.

@@ -289,12 +289,51 @@ pub fn distribution_config(
         .map_err(build)
 }
 
+/// What `RotateSecret` answers while a rotation is incomplete, word for word as AWS
+/// returns it (`InvalidRequestException`; quoted in hashicorp/terraform-provider-aws#35023).
+pub const PREVIOUS_ROTATION_INCOMPLETE: &str =
+    "A previous rotation isn't complete. That rotation will be reattempted.";
+
 /// What Secrets Manager does when a rotation starts (moto cannot invoke the rotation
 /// function; the demo then runs the four steps itself).
+///
+/// `RotateSecret` is refused while a rotation is incomplete, as AWS refuses it: "If the
+/// AWSPENDING staging label is present but not attached to the same version as
+/// AWSCURRENT, then any later invocation of RotateSecret assumes that a previous rotation
+/// request is still in progress and returns an error" (RotateSecret API reference), with
+/// the message [`PREVIOUS_ROTATION_INCOMPLETE`]. moto 5.2 has this backwards: it refuses
+/// when AWSPENDING *is* on the AWSCURRENT version (the state a finished rotation leaves)
+/// and otherwise moves AWSPENDING to the new version, silently abandoning the incomplete
+/// rotation; testkit's `start_rotation` works around the first half (it clears the label
+/// first), so the refusal is checked here, before it: [`DemoError::PreviousRotationIncomplete`]
+/// names the version still pending.
 pub async fn start_rotation(world: &AwsWorld) -> Result<String, DemoError> {
+    let described = world
+        .sm
+        .describe_secret()
+        .secret_id(&world.secret)
+        .send()
+        .await
+        .map_err(|e| {
+            DemoError::Aws(format!(
+                "DescribeSecret: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+            ))
+        })?;
+    if let Some(pending) = incomplete_rotation(described.version_ids_to_stages()) {
+        return Err(DemoError::PreviousRotationIncomplete(pending));
+    }
     edgeseal_testkit::start_rotation(&world.sm, &world.secret, &world.rotation_lambda_arn)
         .await
         .map_err(DemoError::Aws)
+}
+
+/// The version of an incomplete rotation: AWSPENDING on a version that is not AWSCURRENT.
+pub fn incomplete_rotation(stages: Option<&HashMap<String, Vec<String>>>) -> Option<String> {
+    stages?.iter().find_map(|(id, labels)| {
+        let has = |l: &str| labels.iter().any(|x| x == l);
+        (has("AWSPENDING") && !has("AWSCURRENT")).then(|| id.clone())
+    })
 }
 
 /// The event Secrets Manager sends for `step` of the rotation `token`.
