@@ -126,7 +126,11 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // The tower layer (`--origin alb`) logs every deny at warn, as the
+                // authorizer does into its own log; the summary counts them instead.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("warn,edgeseal_tower=error")
+                }),
         )
         .init();
     let (settings, alb) = match parse() {
@@ -150,7 +154,7 @@ async fn main() -> ExitCode {
         Ok(report) => {
             println!("{}", report.summary);
             println!("Edge versions published: {}", report.edge_versions);
-            if !report.reasons.is_empty() {
+            if !report.reasons.is_empty() && !report.authorizer_peak_rss_kib.is_empty() {
                 println!(
                     "Authorizer peak RSS (KiB, per process): {:?}",
                     report.authorizer_peak_rss_kib
