@@ -383,12 +383,16 @@ async fn status(cli: &Cli, args: &StatusArgs, out: &Output) -> Result<u8, CliErr
         ),
         Some(_) => {}
     }
-    if versions
-        .iter()
-        .any(|v| v.stages.iter().any(|s| s == Stage::Pending.label()))
-    {
+    // A completed rotation leaves AWSPENDING on the new AWSCURRENT version; only a
+    // separate AWSPENDING version means a rotation in progress or failed (RotateSecret
+    // API reference: RotateSecret refuses to start while AWSPENDING is "present but not
+    // attached to the same version as AWSCURRENT"). `doctor`'s rotation check agrees.
+    if versions.iter().any(|v| {
+        v.stages.iter().any(|s| s == Stage::Pending.label())
+            && !v.stages.iter().any(|s| s == Stage::Current.label())
+    }) {
         warnings.push(
-            "an AWSPENDING version exists: a rotation is in progress or failed (see the rotator's logs)"
+            "an AWSPENDING version exists apart from AWSCURRENT: a rotation is in progress or failed (see the rotator's logs)"
                 .into(),
         );
     }

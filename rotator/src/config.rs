@@ -186,6 +186,11 @@ pub struct Config {
     /// `DISTRIBUTION_UPDATE_ATTEMPTS`, default 5: tries of GetDistributionConfig +
     /// UpdateDistribution when the ETag goes stale in between.
     pub update_attempts: u32,
+    /// `API_REGION`, default the rotator's own region: the region of the API whose keys
+    /// the `api-gateway-api-key` and `appsync-api-key` targets rotate. Usage plans,
+    /// their keys and AppSync APIs live in their API's region, and the rotator lives in
+    /// us-east-1 with the edge function, so their clients are built in this region.
+    pub api_region: Option<String>,
 }
 
 /// The header AppSync reads an API key from (AppSync developer guide, authorization:
@@ -363,8 +368,34 @@ impl Config {
             )?),
             update_attempts: u32::try_from(number(&get, "DISTRIBUTION_UPDATE_ATTEMPTS", 5, 1, 50)?)
                 .map_err(|_| invalid("DISTRIBUTION_UPDATE_ATTEMPTS", "too large"))?,
+            api_region: api_region(&get, kind)?,
         })
     }
+}
+
+/// `API_REGION`: a region name, and only for the targets whose API it locates (set for
+/// another target it would be silently ignored).
+fn api_region(
+    get: &dyn Fn(&str) -> Option<String>,
+    kind: TargetKind,
+) -> Result<Option<String>, ConfigError> {
+    let Some(region) = get("API_REGION") else {
+        return Ok(None);
+    };
+    if !matches!(kind, TargetKind::ApiKey | TargetKind::AppSyncApiKey) {
+        return Err(invalid(
+            "API_REGION",
+            "set, but only ROTATION_TARGET=api-gateway-api-key or appsync-api-key reads it (the WAF target has WAF_REGION)",
+        ));
+    }
+    if region.is_empty()
+        || !region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(invalid("API_REGION", "not a region name (e.g. eu-west-1)"));
+    }
+    Ok(Some(region))
 }
 
 /// `CLOUDFRONT_DISTRIBUTION_ID`: one id or several, comma-separated.
@@ -777,5 +808,32 @@ mod tests {
         );
         let err = config(&[("ROTATION_TARGET", "appsync")]).unwrap_err();
         assert!(err.to_string().contains("appsync-api-key"), "{err}");
+    }
+
+    #[test]
+    fn the_api_region_is_read_for_the_api_key_targets_only() {
+        let appsync = [
+            ("ROTATION_TARGET", "appsync-api-key"),
+            ("APPSYNC_API_ID", "abc"),
+        ];
+        assert_eq!(
+            config(&appsync).unwrap().api_region,
+            None,
+            "default: own region"
+        );
+        let mut there = appsync.to_vec();
+        there.push(("API_REGION", "eu-west-1"));
+        assert_eq!(
+            config(&there).unwrap().api_region.as_deref(),
+            Some("eu-west-1")
+        );
+        let mut bad = appsync.to_vec();
+        bad.push(("API_REGION", "EU WEST"));
+        let err = config(&bad).unwrap_err();
+        assert!(err.to_string().starts_with("API_REGION"), "{err}");
+        let mut signed = STATIC_MINIMAL.to_vec();
+        signed.push(("API_REGION", "eu-west-1"));
+        let err = config(&signed).unwrap_err();
+        assert!(err.to_string().starts_with("API_REGION"), "{err}");
     }
 }

@@ -274,10 +274,18 @@ impl<L: EdgeFunctionApi, C: DistributionApi> Target for SignedTarget<L, C> {
                 .filter(|a| a.event_type == EventType::OriginRequest)
                 .any(|a| versions.iter().any(|v| v.arn == a.lambda_function_arn));
             if !named {
-                return Err(RotationError::NoAssociation {
-                    distribution: distribution.clone(),
-                    function: function.clone(),
-                });
+                // Not associated yet: the documented first deploy against an existing
+                // distribution (docs/deployment.md, sections 2 and 3) runs this test
+                // when the stack creates the schedule, before the user can associate
+                // the bootstrap version the same stack creates. No edge sends a key of
+                // ours yet, so nothing can be refused; failing here failed the stack.
+                // A rotation still refuses to start without the association (setSecret:
+                // NoAssociation), and `edgeseal doctor` reports it.
+                tracing::warn!(
+                    distribution = %distribution,
+                    function = %function,
+                    "configuration test: the distribution does not run the edge function yet; associate the bootstrap version (EdgeBootstrapVersionArn) before the first rotation"
+                );
             }
         }
         step.probe(self.credential(current), Stage::Current).await
