@@ -33,6 +33,7 @@
 //!
 //! [RFC 9421]: https://www.rfc-editor.org/rfc/rfc9421
 
+pub mod accepted;
 mod base;
 pub mod canonical;
 #[cfg(any(test, feature = "sfv-reference"))]
