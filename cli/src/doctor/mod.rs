@@ -21,8 +21,8 @@
 pub mod authorizer_cache;
 pub mod config;
 pub mod edge_code;
-pub mod ops;
 pub mod jwt_issuer;
+pub mod ops;
 pub mod probes;
 pub mod sdk;
 
