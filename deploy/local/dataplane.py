@@ -29,6 +29,7 @@ class DataPlane:
         self.admin = admin
         self.functions = functions  # function ARN (unqualified) -> lambdas.Function
         self.apis = {}
+        self.target_origins = None  # origins.TargetOrigins: REST APIs, WAF, AppSync
 
     # ------------------------------------------------------------ CloudFront
     def viewer(self, host, method, path, query, headers, body):
@@ -87,6 +88,10 @@ class DataPlane:
         return routes, auths
 
     def api(self, host, method, path, query, headers, body):
+        if self.target_origins is not None:
+            answer = self.target_origins.handle(host, method, path, query, headers, body)
+            if answer is not None:
+                return answer
         api_id, _, region = host.split(".")[:3]
         try:
             routes, auths = self._api(api_id, region)

@@ -47,6 +47,8 @@ class World:
         self.gateway = Gateway(moto_port, self.cloudfront, None, self.evaluator, self.admin)
         self.dataplane = DataPlane(self.cloudfront, self.edges, self.edge_zip, self.admin, self.function)
         self.gateway.dataplane = self.dataplane
+        from .origins import TargetOrigins
+        self.dataplane.target_origins = TargetOrigins(self.admin)
         self.hosts = [f"{s}.{r}.amazonaws.com" for s in SERVICE_HOSTS for r in REGIONS]
         self.hosts += ["cloudfront.amazonaws.com", "iam.amazonaws.com", "sts.amazonaws.com"]
         self.lock = threading.Lock()
@@ -164,6 +166,7 @@ class World:
         self.gateway.denied.clear()
         self.gateway.unmapped.clear()
         self.gateway.calls.clear()
+        self.dataplane.target_origins.reset()
         import urllib.request
         urllib.request.urlopen(urllib.request.Request(
             f"http://127.0.0.1:{self.moto_port}/moto-api/reset", method="POST"), timeout=30).read()
