@@ -422,9 +422,10 @@ def mutate_iam(world, names):
         print("mutate-iam: the paths do not pass unmutated; nothing to measure")
         return False
     actions = granted_actions(world, names)
-    only = os.environ.get("DEPLOY_PATHS_MUTATE_ONLY")  # one action, e.g. lambda:DeleteFunction
+    # Some actions only, comma-separated, e.g. lambda:DeleteFunction,wafv2:GetWebACL.
+    only = os.environ.get("DEPLOY_PATHS_MUTATE_ONLY")
     if only:
-        actions = [(r, a) for r, a in actions if a == only]
+        actions = [(r, a) for r, a in actions if a in only.split(",")]
     caught, missed = 0, []
     started = time.monotonic()
     for role, action in actions:

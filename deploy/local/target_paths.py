@@ -64,6 +64,28 @@ def origin_check(run, host, method, path, headers, body, want):
         raise PathFailed(f"the user's setup is not what the target replaces: {method} {path} -> {status}, want {want}")
 
 
+def doctor_sees_a_stale_header(run, secret, dist_id, header, path):
+    """After the run: the distribution sends a value that is not AWSCURRENT (edited by
+    hand); doctor must fail, naming `origin-header`. The header is put back after."""
+    def set_value(value):
+        def change(config):
+            for h in config.iter("OriginCustomHeader"):
+                if h.find("HeaderName").text.lower() == header:
+                    old.append(h.find("HeaderValue").text)
+                    h.find("HeaderValue").text = value
+        return change
+    old = []
+    run.world.cloudfront.edit(dist_id, set_value("stale-" + pysecrets.token_hex(16)))
+    try:
+        p = run.cli("doctor", "--secret-id", secret, "--distribution-id", dist_id, "--path", path, expect_ok=False)
+        failed = [line for line in p.stdout.splitlines() if "FAIL" in line]
+        run.log(f"doctor on a stale {header}: exit {p.returncode}; {failed}")
+        if p.returncode == 0 or not any("origin-header" in line for line in failed):
+            raise PathFailed(f"doctor passed with a stale {header} on the distribution: {p.stdout[-600:]}")
+    finally:
+        run.world.cloudfront.edit(dist_id, set_value(old[0]))
+
+
 def api_gateway_api_key(run):
     """§5 `api-gateway-api-key` (the API Gateway + WAF blog, part 2): a REST API in
     eu-west-1 whose methods require an API key, a usage plan, the blog's key linked to it,
@@ -81,14 +103,18 @@ def api_gateway_api_key(run):
     secret = secret_holding(run, "shop-api-key", "HTTP_API_KEY", value)
     # 2. Deploy; the first rotation runs as the schedule is created.
     params = run.params("api-gateway-api-key.json", ExistingSecretArn=secret, ExistingDistributionId=dist["Id"],
-                        OriginUrl=f"https://{host}/prod", ApiKeyUsagePlanId=plan)
+                        OriginUrl=f"https://{host}", ApiKeyUsagePlanId=plan)
     stack = run.deploy("edgeseal", params)
     # 3. Wait for status --check.
     wait_status_check(run, secret, [dist["Id"]], stack=stack)
     # 4. doctor.
     run.doctor(secret, dist["Id"], "/health")
-    return run.rotation_under_traffic(stack, secret, dist["DomainName"], host, path="/health",
-                                      origin_path="/prod/health")
+    # Three rotations: the third's createSecret retires the key of the first (no longer
+    # labelled, sent by no distribution): unlinked and deleted (apigateway:DELETE).
+    counts = run.rotation_under_traffic(stack, secret, dist["DomainName"], host, path="/health",
+                                        origin_path="/prod/health", rotations=3)
+    doctor_sees_a_stale_header(run, secret, dist["Id"], "x-api-key", "/health")
+    return counts
 
 
 def waf(run):
@@ -115,7 +141,7 @@ def waf(run):
     secret = secret_holding(run, "shop-origin-verify", "HTTP_API_KEY", value)
     # 2. Deploy; the first rotation runs as the schedule is created.
     params = run.params("waf.json", ExistingSecretArn=secret, ExistingDistributionId=dist["Id"],
-                        OriginUrl=f"https://{host}/prod", WafWebAclName=acl["Name"], WafWebAclId=acl["Id"])
+                        OriginUrl=f"https://{host}", WafWebAclName=acl["Name"], WafWebAclId=acl["Id"])
     stack = run.deploy("edgeseal", params)
     # 3. Wait for status --check.
     wait_status_check(run, secret, [dist["Id"]], stack=stack)
@@ -123,6 +149,7 @@ def waf(run):
     run.doctor(secret, dist["Id"], "/health")
     counts = run.rotation_under_traffic(stack, secret, dist["DomainName"], host, path="/health",
                                         origin_path="/prod/health")
+    doctor_sees_a_stale_header(run, secret, dist["Id"], "x-origin-verify", "/health")
     if run.world.dataplane.target_origins.refused:
         raise PathFailed(f"the WAF stand-in met statements it does not evaluate: {run.world.dataplane.target_origins.refused[:3]}")
     return counts
@@ -155,8 +182,10 @@ def appsync_api_key(run):
     wait_status_check(run, secret, [dist["Id"]], stack=stack)
     # 4. doctor.
     run.doctor(secret, dist["Id"], "/graphql")
-    return run.rotation_under_traffic(stack, secret, dist["DomainName"], host, path="/graphql",
-                                      method="POST", body=QUERY, headers=GRAPHQL)
+    counts = run.rotation_under_traffic(stack, secret, dist["DomainName"], host, path="/graphql",
+                                        method="POST", body=QUERY, headers=GRAPHQL)
+    doctor_sees_a_stale_header(run, secret, dist["Id"], "x-api-key", "/graphql")
+    return counts
 
 
 PATHS = {"api-gateway-api-key": api_gateway_api_key, "appsync-api-key": appsync_api_key, "waf": waf}
