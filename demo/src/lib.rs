@@ -32,6 +32,7 @@ pub mod report;
 pub mod rotation;
 pub mod runtime_api;
 pub mod schedule;
+pub mod serve;
 pub mod traffic;
 pub mod waf;
 pub mod world;
@@ -479,6 +480,17 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
 
 /// Run the demo.
 pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
+    let stack = start(settings).await?;
+    let report = run_on(&stack, settings).await;
+    if let Ok(a) = Arc::try_unwrap(stack.authorizer) {
+        a.stop().await;
+    }
+    report
+}
+
+/// The scripted run (traffic, attacks, rotations) on a stack [`start`] started, which
+/// stays up afterwards (`--serve` keeps answering on it).
+pub async fn run_on(stack: &Stack, settings: &Settings) -> Result<Report, DemoError> {
     let Stack {
         aws,
         authorizer,
@@ -488,7 +500,8 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         edges,
         chaos,
         ..
-    } = start(settings).await?;
+    } = stack;
+    let chaos = chaos.clone();
 
     let recorder = Arc::new(Recorder::default());
     let started = Instant::now();
@@ -534,8 +547,8 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
     let mut failed_rotations = Vec::new();
     let mut step_timings = Vec::new();
     let mut driver = Driver {
-        rotator: &rotator,
-        aws: &aws,
+        rotator,
+        aws,
         timeout: settings.rotator_timeout,
         started,
         timeline: &mut timeline,
@@ -601,9 +614,6 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         plan.overtime.as_secs_f64(),
     ));
     let edge_versions = edges.len();
-    if let Ok(a) = Arc::try_unwrap(authorizer) {
-        a.stop().await;
-    }
     Ok(Report {
         outcomes,
         timeline,
