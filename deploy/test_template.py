@@ -20,6 +20,11 @@ id, and asserts:
 6. each rotation target (the rotator's `TargetKind` names, read from its config.rs) is
    selected by its parameters and gets exactly its own API Gateway / WAF / AppSync grants,
    on exactly its usage plan, web ACL (in `WafRegion` when set) or API, and no other's.
+7. operations: the EventBridge rule matches Secrets Manager's `RotationFailed` for exactly
+   this stack's secret, and alarms watch that rule, the rotator's Lambda `Errors` and the
+   authorizer's denials by reason under exactly the namespace, metric, dimensions and
+   reason codes the code emits (read from origin-verifier/src/metrics.rs and config.rs,
+   shared/src/error.rs); each alarm notifies `AlarmTopicArn` when set, nothing otherwise.
 
 CloudFormation behaviour this relies on (each cited where it is used):
 - a DependsOn may not name a resource whose Condition is false (cfn-lint E3005), but a
@@ -519,6 +524,111 @@ def test_each_target_gets_its_own_grants(template):
           f"AppSync behind a distribution: UpdateDistribution granted on {sorted(granted)}")
 
 
+# ---- 7. operations: the RotationFailed rule and the alarms -----------------------------
+
+# The denial reasons alarmed on: those legitimate traffic gets when edgeseal itself is
+# broken (the template's comment says why each).
+ALARMED_REASONS = {"no_keys", "unknown_key", "previous_key_retired"}
+TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:edgeseal-alarms"
+
+
+def emitted_metrics():
+    """What the authorizer emits, read from its code: (default namespace, metric name,
+    dimension sets, the deny verdict's value, every rejection code)."""
+    metrics = (ROOT / "origin-verifier" / "src" / "metrics.rs").read_text()
+    config = (ROOT / "origin-verifier" / "src" / "config.rs").read_text()
+    errors = (ROOT / "shared" / "src" / "error.rs").read_text()
+    namespace = re.search(r'DEFAULT_METRICS_NAMESPACE: &\'static str = "([^"]+)"', config)
+    name = re.search(r'"Metrics":\[\{"Name":"([A-Za-z]+)"', metrics)
+    dims = re.search(r'"Dimensions":(\[\[[^]]*\](?:,\[[^]]*\])*\])', metrics)
+    deny = re.search(r'Verdict::Deny => "([a-z]+)"', metrics)
+    codes = set(re.findall(r'Rejection::\w+ => "([a-z_]+)"', errors))
+    assert namespace and name and dims and deny and codes, \
+        "origin-verifier/src/metrics.rs or config.rs changed shape: update this test"
+    import json
+    dimension_sets = [frozenset(d) for d in json.loads(dims.group(1))]
+    return namespace.group(1), name.group(1), dimension_sets, deny.group(1), codes
+
+
+def alarms(stack):
+    return {n: stack.props(n) for n, r in stack.resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def alarm_on(stack, namespace, metric, dimensions):
+    """The alarms on exactly this metric and these dimensions."""
+    return [
+        n for n, a in alarms(stack).items()
+        if a.get("Namespace") == namespace and a.get("MetricName") == metric
+        and {d["Name"]: d["Value"] for d in a.get("Dimensions", [])} == dimensions
+    ]
+
+
+def named_secrets(pattern):
+    """Every value an event pattern matches a secret id or ARN field against."""
+    found = []
+    if isinstance(pattern, list):
+        for p in pattern:
+            found += named_secrets(p)
+    elif isinstance(pattern, dict):
+        for k, v in pattern.items():
+            if k.lower() in ("secretid", "arn") and isinstance(v, list):
+                found += [str(x) for x in v]
+            else:
+                found += named_secrets(v)
+    return found
+
+
+def test_operations_alarm_on_what_the_code_emits(template):
+    namespace, metric, dimension_sets, deny, codes = emitted_metrics()
+    check(ALARMED_REASONS <= codes, f"alarmed reasons {sorted(ALARMED_REASONS - codes)} are not rejection codes")
+    for overrides in ({}, {"ExistingSecretArn": SECRET}, {"AlarmTopicArn": TOPIC},
+                      {"ExistingSecretArn": SECRET, "AlarmTopicArn": TOPIC}):
+        stack = Stack(template, overrides)
+        secret_arn = stack.eval({"Fn::If": ["CreateSecret", {"Ref": "Secret"}, {"Ref": "ExistingSecretArn"}]})
+        where = f"with {overrides or 'defaults'}"
+        # The rule: Secrets Manager's RotationFailed, for this secret only, enabled.
+        rules = [n for n, r in stack.resources.items() if r["Type"] == "AWS::Events::Rule"]
+        matching = []
+        for name in rules:
+            props = stack.props(name)
+            pattern = props.get("EventPattern", {})
+            detail = pattern.get("detail", {})
+            if "RotationFailed" not in detail.get("eventName", []):
+                continue
+            matching.append(name)
+            check(pattern.get("source") == ["aws.secretsmanager"], f"{where}: {name} source is {pattern.get('source')}")
+            check(pattern.get("detail-type") == ["AWS Service Event via CloudTrail"],
+                  f"{where}: {name} detail-type is {pattern.get('detail-type')} (RotationFailed is a service event)")
+            check(props.get("State") == "ENABLED", f"{where}: {name} is {props.get('State')}")
+            # Every way the pattern names a secret names this one, and it names one.
+            arns = named_secrets(detail)
+            check(arns and set(arns) == {secret_arn},
+                  f"{where}: {name} matches secrets {sorted(set(arns))}, not exactly {secret_arn}")
+        if not check(len(matching) == 1, f"{where}: {len(matching)} rules match RotationFailed, want 1"):
+            continue
+        (rule,) = matching
+        watched = {
+            "RotationFailed rule": alarm_on(stack, "AWS/Events", "MatchedEvents", {"RuleName": f"<ref:{rule}>"}),
+            "rotator errors": alarm_on(stack, "AWS/Lambda", "Errors", {"FunctionName": "<ref:RotatorFunction>"}),
+        }
+        check(frozenset({"Verdict", "Reason"}) in dimension_sets,
+              f"the authorizer no longer emits Requests by Verdict and Reason ({dimension_sets})")
+        for reason in sorted(ALARMED_REASONS):
+            watched[f"denials {reason}"] = alarm_on(stack, namespace, metric, {"Verdict": deny, "Reason": reason})
+        for what, found in watched.items():
+            check(len(found) == 1, f"{where}: {len(found)} alarms on {what}, want 1")
+        # The namespace is the authorizer's: it does not set another one.
+        env = stack.props("AuthorizerFunction")["Environment"]["Variables"]
+        check(env.get("METRICS_NAMESPACE", namespace) == namespace,
+              f"{where}: the authorizer emits under {env.get('METRICS_NAMESPACE')}, the alarms watch {namespace}")
+        want = [TOPIC] if "AlarmTopicArn" in overrides else None
+        for name, a in alarms(stack).items():
+            check(a.get("AlarmActions") == want, f"{where}: {name} notifies {a.get('AlarmActions')}, want {want}")
+            check(a.get("ActionsEnabled", True) is not False, f"{where}: {name} has its actions disabled")
+        check(not [n for n, r in stack.resources.items() if r["Type"].startswith("AWS::SNS::")],
+              f"{where}: the stack creates SNS resources; the topic is AlarmTopicArn's")
+
+
 def main():
     path = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "deploy" / "template.yaml"
     template, matches = decode(str(path))
@@ -531,6 +641,7 @@ def main():
         test_kms_key_option,
         test_rotator_timeout_fits_its_steps,
         test_each_target_gets_its_own_grants,
+        test_operations_alarm_on_what_the_code_emits,
     ]
     failed = 0
     for test in tests:

@@ -43,12 +43,14 @@ def main():
         fields = (case["signature_input"], case["signature"])
         # signature_fields: input \n signature \n path \n query
         write("signature_fields", "\n".join([*fields, path, case["raw_query"]]))
-        # edge_wire: seven little-endian lengths, then the strings (see edge.rs `wire`).
-        strings = [case["method"], case["host"], case["origin_path"], case["uri"], case["raw_query"]]
+        # edge_wire: nine little-endian lengths, then the strings (see edge.rs `wire`):
+        # method, host, origin domain, origin path, uri, query, then the two viewer
+        # signature fields and the body (base64), each possibly absent.
+        strings = [case["method"], case["host"], case["host"], case["origin_path"], case["uri"], case["raw_query"]]
         wire = b"".join(struct.pack("<I", len(s.encode())) for s in strings)
-        wire += struct.pack("<I", 0xFFFFFFFF) * 2
+        wire += struct.pack("<I", 0xFFFFFFFF) * 3
         write("edge_wire", wire + "".join(strings).encode())
-        signed = [*strings, *fields]
+        signed = [*strings, *fields, "eyJuIjoxfQ=="]
         wire = b"".join(struct.pack("<I", len(s.encode())) for s in signed)
         write("edge_wire", wire + "".join(signed).encode())
         # authorizer_event: the HTTP API 2.0 and REST fixtures carrying the signature.

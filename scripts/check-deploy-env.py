@@ -22,7 +22,11 @@ if matches:
 # Where each function reads its environment: config.rs, plus modules that own an
 # optional setting of their own (the rotator's edge-version record).
 functions = {
-    "AuthorizerFunction": [root / "origin-verifier" / "src" / "config.rs"],
+    "AuthorizerFunction": [
+        root / "origin-verifier" / "src" / "config.rs",
+        # The optional bearer-token check reads its own `JWT_*` / `JWKS_*` settings.
+        root / "origin-verifier" / "src" / "jwt" / "config.rs",
+    ],
     "RotatorFunction": [
         root / "rotator" / "src" / "config.rs",
         root / "rotator" / "src" / "edge_version.rs",

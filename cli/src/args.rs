@@ -127,6 +127,11 @@ pub struct ProfileArgs {
     /// Sign without / accept any application tag.
     #[arg(long)]
     pub no_tag: bool,
+    /// Signing profile: `apigateway` (the canonical form, for API Gateway origins) or
+    /// `raw` (RFC 9421's path and query as sent, for origins that receive the request
+    /// unchanged: ALB, EC2, ECS, outside AWS). The edge's EDGE_ORIGIN_PROFILES entry.
+    #[arg(long, default_value = "apigateway", value_name = "PROFILE")]
+    pub signing_profile: edgeseal::Profile,
 }
 
 impl ProfileArgs {
@@ -288,6 +293,20 @@ pub struct DoctorArgs {
     /// The authorizer's PREVIOUS_KEY_GRACE_SECS.
     #[arg(long, default_value_t = 3600, value_name = "SECS")]
     pub previous_grace_secs: u64,
+    /// The authorizer's METRICS_NAMESPACE (the denial alarms watch its metrics).
+    #[arg(
+        long,
+        default_value = origin_verifier::Config::DEFAULT_METRICS_NAMESPACE,
+        value_name = "NAMESPACE"
+    )]
+    pub metrics_namespace: String,
+    /// An issuer of the authorizer's JWT_ISSUERS: check that its discovery document and
+    /// key set load from here (repeat for each).
+    #[arg(long, value_name = "ISSUER")]
+    pub jwt_issuer: Vec<String>,
+    /// JWKS_URLS (ISSUER=URL,...), for issuers without discovery.
+    #[arg(long, value_name = "ISSUER=URL", requires = "jwt_issuer")]
+    pub jwks_urls: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -331,6 +350,38 @@ pub struct ExplainArgs {
     /// The authorizer's BASE_PATH_MAP (or =/PREFIX for its PATH_PREFIX), for events.
     #[arg(long, value_name = "MAP", default_value = "")]
     pub base_path_map: String,
+    /// With --url: the Authorization header (`Bearer <token>`), for the JWT check.
+    #[arg(long, value_name = "VALUE", requires = "url")]
+    pub authorization: Option<String>,
+    #[command(flatten)]
+    pub jwt: JwtCheckArgs,
     #[command(flatten)]
     pub check: CheckArgs,
+}
+
+/// The authorizer's bearer-token settings (its `JWT_*` variables), to check the request's
+/// token too; the issuer's keys are fetched from where the CLI runs.
+#[derive(Debug, Args)]
+pub struct JwtCheckArgs {
+    /// JWT_ISSUERS: check the bearer token as the authorizer does.
+    #[arg(long, value_name = "ISSUERS")]
+    pub jwt_issuers: Option<String>,
+    /// JWT_AUDIENCES.
+    #[arg(long, value_name = "AUDIENCES", requires = "jwt_issuers")]
+    pub jwt_audiences: Option<String>,
+    /// JWT_SCOPES.
+    #[arg(long, value_name = "RULES", requires = "jwt_issuers")]
+    pub jwt_scopes: Option<String>,
+    /// JWT_PUBLIC_ROUTES.
+    #[arg(long, value_name = "ROUTES", requires = "jwt_issuers")]
+    pub jwt_public_routes: Option<String>,
+    /// JWT_TOKEN_USE.
+    #[arg(long, value_name = "USE", requires = "jwt_issuers")]
+    pub jwt_token_use: Option<String>,
+    /// JWT_CLOCK_SKEW_SECS.
+    #[arg(long, value_name = "SECS", requires = "jwt_issuers")]
+    pub jwt_clock_skew_secs: Option<u64>,
+    /// JWKS_URLS.
+    #[arg(long, value_name = "ISSUER=URL", requires = "jwt_issuers")]
+    pub jwks_urls: Option<String>,
 }

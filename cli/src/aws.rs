@@ -104,10 +104,28 @@ pub async fn key_at_stage(
     Ok((keyid, key))
 }
 
-/// What the authorizer would accept right now: AWSCURRENT, AWSPENDING, and AWSPREVIOUS
-/// until `grace_secs` after AWSCURRENT was created (the rotation that demoted it).
-/// Versions that are not edgeseal keys are skipped and reported, as the authorizer
-/// does.
+/// The secret's `LastRotatedDate` (when its last rotation completed), if it has one.
+pub async fn last_rotated(
+    client: &SecretsClient,
+    secret_id: &str,
+) -> Result<Option<UnixTime>, CliError> {
+    let described = client
+        .describe_secret()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|err| CliError::aws("DescribeSecret", err))?;
+    Ok(described
+        .last_rotated_date()
+        .and_then(|d| u64::try_from(d.secs()).ok())
+        .map(UnixTime::from_secs))
+}
+
+/// What a freshly started authorizer would accept: AWSCURRENT, AWSPENDING, and
+/// AWSPREVIOUS until `grace_secs` after its demotion as a cold start dates it
+/// ([`origin_verifier::cold_start_demotion`]: the last rotation's completion, else
+/// AWSCURRENT's creation). Versions that are not edgeseal keys are skipped and
+/// reported, as the authorizer does.
 pub async fn key_set(
     client: &SecretsClient,
     secret_id: &str,
@@ -118,6 +136,19 @@ pub async fn key_set(
         .iter()
         .find(|v| v.stages.iter().any(|s| s == Stage::Current.label()))
         .and_then(|v| v.created);
+    let has_previous = versions
+        .iter()
+        .any(|v| v.stages.iter().any(|s| s == Stage::Previous.label()));
+    let last_rotated = if has_previous {
+        last_rotated(client, secret_id).await?
+    } else {
+        None
+    };
+    let demoted = origin_verifier::cold_start_demotion(
+        current_created,
+        last_rotated,
+        origin_verifier::system_now(),
+    );
     let mut set = KeySet::new();
     let mut skipped = Vec::new();
     for v in &versions {
@@ -154,10 +185,10 @@ pub async fn key_set(
                 Stage::Current => set.insert_current(keyid.clone(), key.clone()),
                 Stage::Pending => set.insert_pending(keyid.clone(), key.clone()),
                 Stage::Previous => {
-                    // Without AWSCURRENT's creation time the grace cannot be placed:
-                    // treat the previous key as retired (fail closed).
+                    // Without a demotion time the grace cannot be placed: treat the
+                    // previous key as retired (fail closed).
                     let retired_at =
-                        current_created.map_or(UnixTime::from_secs(0), |c| c.plus_secs(grace_secs));
+                        demoted.map_or(UnixTime::from_secs(0), |d| d.plus_secs(grace_secs));
                     set.insert_previous(keyid.clone(), key.clone(), retired_at);
                 }
             }

@@ -103,9 +103,15 @@ async fn sign(cli: &Cli, args: &SignArgs, out: &Output) -> Result<u8, CliError> 
         .with_tag(args.profile.tag())
         .map_err(|err| CliError::Usage(format!("--tag: {err}")))?;
     let created = args.created.map_or_else(now, UnixTime::from_secs);
-    let fields = signer
-        .sign_at(created, &target.view(&args.request.method))
-        .map_err(|err| CliError::Usage(format!("cannot sign this request: {err}")))?;
+    let view = target.view(&args.request.method, args.profile.signing_profile);
+    // In the raw profile a body is bound as the edge binds one: Content-Digest, covered.
+    let fields = match (args.profile.signing_profile, &args.data) {
+        (edgeseal::Profile::Raw, Some(body)) => {
+            signer.sign_body_at(created, &view, body.as_bytes())
+        }
+        _ => signer.sign_at(created, &view),
+    }
+    .map_err(|err| CliError::Usage(format!("cannot sign this request: {err}")))?;
 
     // Members the caller already put in the signature headers stay, except ours.
     let (mut headers, existing): (Vec<_>, Vec<_>) = extra_headers
@@ -126,16 +132,26 @@ async fn sign(cli: &Cli, args: &SignArgs, out: &Output) -> Result<u8, CliError> 
     let signed = json!({
         "signature_input": signature_input,
         "signature": signature,
+        "content_digest": fields.content_digest(),
         "keyid": keyid.as_str(),
         "created": created.as_secs(),
         "label": args.profile.label,
+        "profile": args.profile.signing_profile.name(),
     });
     if !args.send {
+        let digest = fields
+            .content_digest()
+            .map(|d| format!("\nContent-Digest: {d}"))
+            .unwrap_or_default();
         out.result(
             &signed,
-            &format!("Signature-Input: {signature_input}\nSignature: {signature}"),
+            &format!("Signature-Input: {signature_input}\nSignature: {signature}{digest}"),
         );
         return Ok(OK);
+    }
+    if let Some(digest) = fields.content_digest() {
+        headers.retain(|(name, _)| name != edgeseal::CONTENT_DIGEST);
+        headers.push((edgeseal::CONTENT_DIGEST.into(), digest.to_owned()));
     }
 
     headers.push(("signature-input".into(), signature_input.clone()));
@@ -170,7 +186,7 @@ async fn verify(cli: &Cli, args: &VerifyArgs, out: &Output) -> Result<u8, CliErr
     check_method(&args.request.method)?;
     let target = Target::parse(&args.request.url)?;
     let request = target
-        .view(&args.request.method)
+        .view(&args.request.method, args.profile.signing_profile)
         .with_header("signature-input", &args.signature_input)
         .with_header("signature", &args.signature);
     let verifier = args.check.verifier(&args.profile)?;
@@ -367,12 +383,16 @@ async fn status(cli: &Cli, args: &StatusArgs, out: &Output) -> Result<u8, CliErr
         ),
         Some(_) => {}
     }
-    if versions
-        .iter()
-        .any(|v| v.stages.iter().any(|s| s == Stage::Pending.label()))
-    {
+    // A completed rotation leaves AWSPENDING on the new AWSCURRENT version; only a
+    // separate AWSPENDING version means a rotation in progress or failed (RotateSecret
+    // API reference: RotateSecret refuses to start while AWSPENDING is "present but not
+    // attached to the same version as AWSCURRENT"). `doctor`'s rotation check agrees.
+    if versions.iter().any(|v| {
+        v.stages.iter().any(|s| s == Stage::Pending.label())
+            && !v.stages.iter().any(|s| s == Stage::Current.label())
+    }) {
         warnings.push(
-            "an AWSPENDING version exists: a rotation is in progress or failed (see the rotator's logs)"
+            "an AWSPENDING version exists apart from AWSCURRENT: a rotation is in progress or failed (see the rotator's logs)"
                 .into(),
         );
     }

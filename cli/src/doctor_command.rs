@@ -107,7 +107,22 @@ pub async fn run(cli: &Cli, args: &DoctorArgs, out: &Output) -> Result<u8, CliEr
     let env = Live {
         sdk: Sdk::new(&aws::sdk_config(&cli.global).await),
     };
-    let report = doctor::run(&env, &settings).await;
+    let mut report = doctor::run(&env, &settings).await;
+    report
+        .findings
+        .extend(doctor::ops::run(&env.sdk, &settings.secret_id, &args.metrics_namespace).await);
+    for issuer in &args.jwt_issuer {
+        let jwks_url = args.jwks_urls.as_deref().and_then(|pairs| {
+            pairs
+                .split(',')
+                .filter_map(|p| p.trim().split_once('='))
+                .find(|(i, _)| i.trim() == issuer)
+                .map(|(_, url)| url.trim().to_owned())
+        });
+        report.findings.push(
+            doctor::jwt_issuer::check(issuer, jwks_url.as_deref(), Duration::from_secs(10)).await,
+        );
+    }
     out.result(&json_report(&report), &text_report(&report));
     Ok(if report.ok() {
         0
@@ -143,6 +158,9 @@ pub fn text_report(report: &doctor::Report) -> String {
             if let Some(cause) = &f.cause {
                 let _ = writeln!(text, "     cause: {cause}");
             }
+        }
+        // A skip may say what to deploy for the check to run.
+        if f.verdict != Verdict::Pass {
             if let Some(fix) = &f.fix {
                 let _ = writeln!(text, "     fix:   {fix}");
             }

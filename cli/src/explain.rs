@@ -59,12 +59,16 @@ fn seen(args: &ExplainArgs) -> Result<Seen, CliError> {
     }
     let url = args.input.url.as_deref().unwrap_or_default();
     let view = Target::parse(url)?
-        .view(&args.method)
+        .view(&args.method, args.profile.signing_profile)
         .with_header(
             "signature-input",
             args.signature_input.as_deref().unwrap_or(""),
         )
         .with_header("signature", args.signature.as_deref().unwrap_or(""));
+    let view = match &args.authorization {
+        Some(value) => view.with_header("authorization", value),
+        None => view,
+    };
     Ok(Seen {
         source: "request",
         view,
@@ -107,7 +111,7 @@ pub async fn explain(cli: &Cli, args: &ExplainArgs, out: &Output) -> Result<u8, 
 
     // The request the edge signed, if given: which components differ.
     let sent = match &args.sent_url {
-        Some(url) => Some(Target::parse(url)?.view(view.method())),
+        Some(url) => Some(Target::parse(url)?.view(view.method(), view.profile())),
         None => None,
     };
     let differing: Vec<(&'static str, String, String)> = match &sent {
@@ -120,6 +124,14 @@ pub async fn explain(cli: &Cli, args: &ExplainArgs, out: &Output) -> Result<u8, 
         None => Vec::new(),
     };
 
+    // The bearer token (with --jwt-issuers): the authorizer checks it after the
+    // signature; shown whatever the signature's verdict.
+    let jwt = crate::explain_jwt::explain(&args.jwt, &view, at).await?;
+    let jwt_failed = jwt.as_ref().is_some_and(|j| !j.allowed);
+    if let Some(jwt) = jwt {
+        report.insert("jwt".into(), jwt.report);
+        text.push_str(&jwt.text);
+    }
     let candidate = match verifier.parse(&view) {
         Ok(candidate) => candidate,
         Err(reason) => {
@@ -160,6 +172,21 @@ pub async fn explain(cli: &Cli, args: &ExplainArgs, out: &Output) -> Result<u8, 
 
     let verdict = verifier.verify_candidate_at(at, &view, &candidate, &keys);
     let code = match &verdict {
+        Ok(_) if jwt_failed => {
+            text.push_str(
+                "verdict: deny (the signature verifies; the bearer token does not, above)\n",
+            );
+            report.insert("verdict".into(), json!("deny"));
+            report.insert(
+                "reason".into(),
+                report
+                    .get("jwt")
+                    .and_then(|j| j.get("reason"))
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            );
+            FAILED
+        }
         Ok(verified) => {
             text.push_str(&format!(
                 "verdict: allow (signature, {}, age {}s)\n",

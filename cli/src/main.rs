@@ -10,6 +10,7 @@ mod commands;
 mod doctor_command;
 mod error;
 mod explain;
+mod explain_jwt;
 mod keys;
 mod output;
 mod send;

@@ -64,9 +64,9 @@ impl Target {
         }
     }
 
-    /// The request as the signature sees it.
-    pub fn view(&self, method: &str) -> edgeseal::RequestView {
-        edgeseal::RequestView::new(method, &self.authority, &self.path, &self.query)
+    /// The request as a signature in `profile` sees it.
+    pub fn view(&self, method: &str, profile: edgeseal::Profile) -> edgeseal::RequestView {
+        edgeseal::RequestView::in_profile(profile, method, &self.authority, &self.path, &self.query)
     }
 }
 

@@ -212,6 +212,7 @@ async fn point_at_package(
             keyid: KeyId::new(keyid).unwrap(),
             key: SigningKey::generate().unwrap(),
             max_age_secs,
+            profiles: Default::default(),
         },
     )
     .unwrap();

@@ -602,3 +602,92 @@ fn send_exits_1_when_the_origin_refuses_and_3_when_unreachable() {
         stderr(&out)
     );
 }
+
+#[test]
+fn the_signing_profile_is_chosen_on_the_command_line() {
+    let (key, b64) = key_file(false);
+    let url = "https://alb.example.com/a%2Fb?b=2&a=1";
+    let raw = &["--signing-profile", "raw"];
+    let signed = sign_json(
+        &key,
+        "k1",
+        "GET",
+        url,
+        &[&["--created", "1700000000"], &raw[..]].concat(),
+    );
+    assert_eq!(signed["profile"], "raw");
+    assert!(
+        signed["signature_input"]
+            .as_str()
+            .unwrap()
+            .ends_with(r#"tag="edgeseal-raw""#)
+    );
+    // What the core verifies: the path and query byte for byte.
+    let request = RequestView::raw("GET", "alb.example.com", "/a%2Fb", "b=2&a=1")
+        .with_header(
+            "signature-input",
+            signed["signature_input"].as_str().unwrap(),
+        )
+        .with_header("signature", signed["signature"].as_str().unwrap());
+    let mut keys = KeySet::new();
+    keys.insert_current(
+        KeyId::new("k1").unwrap(),
+        SigningKey::from_base64(&b64).unwrap(),
+    );
+    assert!(
+        Verifier::default()
+            .verify_at(UnixTime::from_secs(1_700_000_001), &request, &keys)
+            .is_ok()
+    );
+    // verify takes the profile too; the other profile is named as the reason.
+    let at = &["--at", "1700000001"];
+    let out = verify(&key, "GET", url, &signed, &[&at[..], &raw[..]].concat());
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = verify(&key, "GET", url, &signed, at);
+    assert_eq!(code(&out), 1);
+    assert_eq!(json(&out)["reason"], "wrong_profile");
+    // explain too.
+    let out = edgeseal(&[
+        "--json",
+        "explain",
+        "--key-file",
+        key.to_str().unwrap(),
+        "--url",
+        url,
+        "--signature-input",
+        signed["signature_input"].as_str().unwrap(),
+        "--signature",
+        signed["signature"].as_str().unwrap(),
+        "--at",
+        "1700000001",
+        "--signing-profile",
+        "raw",
+    ]);
+    assert_eq!(code(&out), 0, "{} {}", stdout(&out), stderr(&out));
+    // A body is bound in the raw profile.
+    let (server, seen) = one_shot_server(200);
+    let out = edgeseal(&[
+        "--json",
+        "sign",
+        "--key-file",
+        key.to_str().unwrap(),
+        "--keyid",
+        "k1",
+        "--method",
+        "POST",
+        "--url",
+        &format!("{server}/orders"),
+        "--signing-profile",
+        "raw",
+        "--send",
+        "-d",
+        "{\"n\":1}",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let head = seen.join().unwrap();
+    assert_eq!(
+        header(&head, "content-digest"),
+        edgeseal::content_digest(b"{\"n\":1}")
+    );
+    assert!(header(&head, "signature-input").contains(r#""@query" "content-digest")"#));
+}

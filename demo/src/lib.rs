@@ -15,8 +15,12 @@
 //!   authorizer process shut down and started cold, a failed rotation step; the
 //!   authorizer's verdicts are read back from its log ([`authorizer_log`]).
 //!
+//! - **`--origin alb`** ([`alb`]): the origin behind a load-balancer stand-in, an axum
+//!   service verifying with `edgeseal-tower`'s layer (raw signing profile).
+//!
 //! [`run`] returns a [`Report`]; `edgeseal-demo` prints it and writes the timeline SVG.
 
+pub mod alb;
 pub mod api_key;
 pub mod apigw;
 pub mod appsync;
@@ -26,6 +30,7 @@ pub mod cloudfront;
 pub mod edge_worker;
 pub mod http;
 pub mod iam;
+pub mod jwt;
 pub mod modes;
 pub mod outage;
 pub mod report;
@@ -119,6 +124,8 @@ pub struct Settings {
     pub mode: TargetKind,
     /// How the stack starts rotating (`--first-rotation`).
     pub first_rotation: FirstRotation,
+    /// More authorizer environment (`--jwt`: the bearer-token settings).
+    pub authorizer_env: Vec<(String, String)>,
 }
 
 impl Settings {
@@ -147,6 +154,7 @@ impl Settings {
             rotator_timeout: Duration::from_secs(120),
             mode: TargetKind::Signed,
             first_rotation: FirstRotation::Immediate,
+            authorizer_env: Vec::new(),
         }
     }
 }
@@ -207,7 +215,7 @@ const API_ID: &str = "a1b2c3d4e5";
 pub const DISTRIBUTION_ID: &str = "EDEMO0000001";
 const LABEL: &str = edgeseal::DEFAULT_LABEL;
 /// The authorizer's function name (and the stem of its log files).
-const AUTHORIZER_FUNCTION: &str = "origin-verifier";
+pub(crate) const AUTHORIZER_FUNCTION: &str = "origin-verifier";
 
 async fn listen() -> Result<(TcpListener, std::net::SocketAddr), DemoError> {
     let listener = TcpListener::bind("127.0.0.1:0")
@@ -316,6 +324,7 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
         authorizer_env.extend(c.settings().authorizer_env());
     }
     authorizer_env.extend(modes::authorizer_env(settings.mode));
+    authorizer_env.extend(settings.authorizer_env.iter().cloned());
     let authorizer = Arc::new(
         LambdaFunction::start(
             AUTHORIZER_FUNCTION,

@@ -15,7 +15,7 @@ use edgeseal_demo::rotation::FirstRotation;
 
 /// The user's options only: `--authorizer` and `--edge-assets` (the binaries
 /// `scripts/demo` builds) are accepted but not shown.
-const USAGE: &str = "usage: bash scripts/demo [--seconds N] [--rotations N] [--rate N] [--attack-rate N] [--propagation-secs N] [--rotator-timeout-secs N] [--target signed|static-header|waf|api-gateway-api-key|appsync-api-key] [--first-rotation immediate|config-test] [--chaos] [--no-progress] [--out DIR] [--serve]
+const USAGE: &str = "usage: bash scripts/demo [--seconds N] [--rotations N] [--rate N] [--attack-rate N] [--propagation-secs N] [--rotator-timeout-secs N] [--target signed|static-header|waf|api-gateway-api-key|appsync-api-key] [--first-rotation immediate|config-test] [--origin apigateway|alb] [--chaos] [--jwt] [--no-progress] [--out DIR] [--serve]
   --serve  keep the stack up after the run, print its URLs, secret id and the environment
            for `edgeseal` and `curl`, and run every rotation started with RotateSecret
            (e.g. `edgeseal rotate`) until Ctrl-C";
@@ -26,6 +26,10 @@ enum Run {
     CloudFront(Box<Settings>, bool),
     /// `--target appsync-api-key` (`appsync::run`).
     AppSync(AppSyncDemoSettings),
+    /// `--jwt`: user tokens checked after the signature (`jwt::run`).
+    Jwt(Box<Settings>),
+    /// `--origin alb` (`alb::run`): the origin behind a load balancer, the tower layer.
+    Alb(Box<Settings>),
 }
 
 fn parse() -> Result<Run, String> {
@@ -45,7 +49,8 @@ fn parse() -> Result<Run, String> {
             "-h" | "--help" => return Err(String::new()),
             _ => rest.push((
                 arg.clone(),
-                if arg == "--no-progress" || arg == "--chaos" || arg == "--serve" {
+                if arg == "--no-progress" || arg == "--chaos" || arg == "--jwt" || arg == "--serve"
+                {
                     String::new()
                 } else {
                     value(&arg)?
@@ -60,7 +65,9 @@ fn parse() -> Result<Run, String> {
         out,
     );
     let mut chaos = false;
+    let mut jwt = false;
     let mut appsync = false;
+    let mut alb = false;
     let mut serve = false;
     for (name, value) in rest {
         let number = || {
@@ -89,14 +96,21 @@ fn parse() -> Result<Run, String> {
             "--first-rotation" => settings.first_rotation = FirstRotation::parse(&value)?,
             "--no-progress" => settings.progress = false,
             "--chaos" => chaos = true,
+            "--jwt" => jwt = true,
             "--serve" => serve = true,
+            "--origin" => match value.as_str() {
+                "alb" => alb = true,
+                "apigateway" => alb = false,
+                other => {
+                    return Err(format!(
+                        "--origin: expected apigateway or alb, got {other:?}"
+                    ));
+                }
+            },
             other => return Err(format!("unknown option {other}")),
         }
     }
     if appsync {
-        if serve {
-            return Err("--serve is not available with --target appsync-api-key".into());
-        }
         if chaos {
             return Err("--chaos is not available with --target appsync-api-key".into());
         }
@@ -108,8 +122,22 @@ fn parse() -> Result<Run, String> {
             rotator_timeout: settings.rotator_timeout,
         }));
     }
+    if jwt {
+        if chaos || appsync || alb || settings.mode != edgeseal_rotator::TargetKind::Signed {
+            return Err(
+                "--jwt runs with the signed target only, without --chaos or --origin alb".into(),
+            );
+        }
+        return Ok(Run::Jwt(Box::new(settings)));
+    }
     if chaos {
         settings.chaos = Some(ChaosSettings::for_rotations(settings.rotations));
+    }
+    if alb {
+        return Ok(Run::Alb(Box::new(settings)));
+    }
+    if serve && alb {
+        return Err("--serve is not available with --origin alb".into());
     }
     Ok(Run::CloudFront(Box::new(settings), serve))
 }
@@ -120,12 +148,18 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // The tower layer (`--origin alb`) logs every deny at warn, as the
+                // authorizer does into its own log; the summary counts them instead.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("warn,edgeseal_tower=error")
+                }),
         )
         .init();
-    let (settings, serve) = match parse() {
-        Ok(Run::CloudFront(s, serve)) => (*s, serve),
+    let (settings, alb, serve) = match parse() {
+        Ok(Run::CloudFront(s, serve)) => (*s, false, serve),
+        Ok(Run::Alb(s)) => (*s, true, false),
         Ok(Run::AppSync(s)) => return run_appsync(&s).await,
+        Ok(Run::Jwt(s)) => return run_jwt(&s).await,
         Err(e) => {
             if !e.is_empty() {
                 eprintln!("edgeseal-demo: {e}");
@@ -134,6 +168,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if alb {
+        return print_report(edgeseal_demo::alb::run(&settings).await);
+    }
     let mut stop = match serve.then(interrupted).transpose() {
         Ok(stop) => stop,
         Err(e) => {
@@ -185,7 +222,7 @@ fn print_report(result: Result<edgeseal_demo::Report, edgeseal_demo::DemoError>)
         Ok(report) => {
             println!("{}", report.summary);
             println!("Edge versions published: {}", report.edge_versions);
-            if !report.reasons.is_empty() {
+            if !report.reasons.is_empty() && !report.authorizer_peak_rss_kib.is_empty() {
                 println!(
                     "Authorizer peak RSS (KiB, per process): {:?}",
                     report.authorizer_peak_rss_kib
@@ -236,6 +273,29 @@ async fn run_appsync(settings: &AppSyncDemoSettings) -> ExitCode {
                 if settings.rotations >= 2 && !report.stale_key_refused {
                     println!("FAILED: the forgotten first key was never refused");
                 }
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("edgeseal-demo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--jwt`: exit 0 only if no legitimate request was refused, no bad token let through,
+/// every kind sent and every rotation completed.
+async fn run_jwt(settings: &Settings) -> ExitCode {
+    match edgeseal_demo::jwt::run(settings).await {
+        Ok(report) => {
+            println!("{}", report.summary);
+            for failure in &report.failed_rotations {
+                println!("FAILED: {failure}");
+            }
+            if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                println!("FAILED: see the table above");
                 ExitCode::FAILURE
             }
         }

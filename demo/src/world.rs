@@ -98,6 +98,18 @@ pub async fn create(
     max_age_secs: u64,
     edges: &EdgeVersions,
 ) -> Result<AwsWorld, DemoError> {
+    create_with_profiles(sdk, assets, label, max_age_secs, Default::default(), edges).await
+}
+
+/// [`create`], the first edge version signing each origin in its profile.
+pub async fn create_with_profiles(
+    sdk: &aws_config::SdkConfig,
+    assets: &EdgeAssets,
+    label: &str,
+    max_age_secs: u64,
+    profiles: edgeseal_edge_signer::OriginProfiles,
+    edges: &EdgeVersions,
+) -> Result<AwsWorld, DemoError> {
     let sm = aws_sdk_secretsmanager::Client::new(sdk);
     let lambda = aws_sdk_lambda::Client::new(sdk);
     let run = run_id();
@@ -124,6 +136,7 @@ pub async fn create(
             keyid,
             key,
             max_age_secs,
+            profiles,
         },
     )
     .map_err(|e| DemoError::Setup(format!("packaging the first edge version: {e}")))?;

@@ -22,8 +22,9 @@ export const CONFIG_FILE = 'config.json';
 
 const SIGNATURE_INPUT = 'signature-input';
 const SIGNATURE = 'signature';
-/** Request layout (edgeseal_edge_signer::wire): 7 u32 lengths, then the strings. */
-const REQUEST_HEADER_BYTES = 28;
+const CONTENT_DIGEST = 'content-digest';
+/** Request layout (edgeseal_edge_signer::wire): 9 u32 lengths, then the strings. */
+const REQUEST_HEADER_BYTES = 36;
 const ABSENT = 0xffffffff;
 
 /** What the module's negative status codes mean (never anything secret). */
@@ -41,6 +42,7 @@ const STATUS = new Map([
   [-13, 'config.json keyid is not 1-128 printable ASCII characters without quotes'],
   [-14, 'config.json key is not base64 of 16 to 128 bytes'],
   [-15, 'config.json max_age_secs is out of range'],
+  [-16, 'config.json profiles: each origin a host name, each profile apigateway or raw'],
 ]);
 
 const describe = (code) => `${STATUS.get(code) ?? 'unknown error'} (code ${code})`;
@@ -84,11 +86,12 @@ class WasmSigner {
   }
 
   /**
-   * Sign; returns [signatureInput, signature] or a negative status code.
-   * signatureInput / signature: what the viewer sent (undefined when absent).
+   * Sign; returns [signatureInput, signature, contentDigest] (the last undefined when the
+   * body is not bound) or a negative status code. signatureInput / signature: what the
+   * viewer sent (undefined when absent); body: base64 of the whole body, or undefined.
    */
-  sign(method, host, originPath, uri, querystring, signatureInput, signature, nowSecs) {
-    const fields = [method, host, originPath, uri, querystring, signatureInput, signature];
+  sign(method, host, originDomain, originPath, uri, querystring, signatureInput, signature, body, nowSecs) {
+    const fields = [method, host, originDomain, originPath, uri, querystring, signatureInput, signature, body];
     // UTF-8 takes at most 3 bytes per UTF-16 code unit.
     let need = REQUEST_HEADER_BYTES;
     for (const f of fields) if (f !== undefined) need += 3 * f.length;
@@ -112,10 +115,13 @@ class WasmSigner {
     const res = this.#buffer();
     const inputLen = res.readUInt32LE(out);
     const sigLen = res.readUInt32LE(out + 4);
-    const start = out + 8;
+    const digestLen = res.readUInt32LE(out + 8);
+    const start = out + 12;
+    const digestAt = start + inputLen + sigLen;
     return [
       res.toString('latin1', start, start + inputLen),
-      res.toString('latin1', start + inputLen, start + inputLen + sigLen),
+      res.toString('latin1', start + inputLen, digestAt),
+      digestLen === ABSENT ? undefined : res.toString('latin1', digestAt, digestAt + digestLen),
     ];
   }
 }
@@ -143,7 +149,7 @@ export function loadSigner(dir = HERE, log = console) {
     }
     // One signature now, during init: V8 compiles WASM functions lazily, and this moves
     // that compile out of the first viewer's request. It also proves the module works.
-    const warm = signer.sign('GET', 'init.invalid', '', '/', '', undefined, undefined, 0);
+    const warm = signer.sign('GET', 'init.invalid', 'init.invalid', '', '/', '', undefined, undefined, undefined, 0);
     if (typeof warm === 'number') {
       log.error(`edgeseal: self-test signature failed: ${describe(warm)}; requests pass UNSIGNED`);
       return null;
@@ -166,6 +172,20 @@ function joined(lines) {
 }
 
 /**
+ * The body to bind, as base64: present only when the behavior includes the body
+ * ("include body") and CloudFront did not truncate it. Lambda@Edge hands an origin-request
+ * function at most 1 MB of body (40 KB for viewer-request) and sets `inputTruncated`
+ * beyond it (CloudFront Developer Guide, "Lambda@Edge event structure" and "Restrictions
+ * on edge functions"): a truncated body cannot be bound, so the request is signed
+ * without it (an origin that requires body binding denies it: body_not_signed).
+ */
+function wholeBody(body) {
+  if (body === undefined || body === null || body.inputTruncated) return undefined;
+  const data = body.data ?? '';
+  return body.encoding === 'text' ? Buffer.from(data, 'utf8').toString('base64') : data;
+}
+
+/**
  * Sign one origin request in place. Custom origins only: an S3 origin is left as it is.
  * When the request cannot be signed, both signature fields are removed, so that nothing
  * a viewer sent under our label reaches the origin.
@@ -185,11 +205,13 @@ export function signRequest(signer, request, nowSecs, log = console) {
   const result = signer.sign(
     request.method,
     host,
+    custom.domainName ?? '',
     custom.path ?? '',
     request.uri,
     request.querystring ?? '',
     joined(headers[SIGNATURE_INPUT]),
     joined(headers[SIGNATURE]),
+    wholeBody(request.body),
     nowSecs,
   );
   if (typeof result === 'number') {
@@ -200,6 +222,8 @@ export function signRequest(signer, request, nowSecs, log = console) {
   }
   headers[SIGNATURE_INPUT] = [{ key: 'Signature-Input', value: result[0] }];
   headers[SIGNATURE] = [{ key: 'Signature', value: result[1] }];
+  // The digest the signature covers replaces any the viewer sent.
+  if (result[2] !== undefined) headers[CONTENT_DIGEST] = [{ key: 'Content-Digest', value: result[2] }];
   return request;
 }
 

@@ -3,9 +3,10 @@
 //! The WASM boundary ([`crate::wasm`] on `wasm32`) only moves bytes in and out of linear
 //! memory; everything here is ordinary safe Rust, tested natively.
 
-use edgeseal::{RequestView, SignError, Signer, UnixTime};
+use base64::Engine as _;
+use edgeseal::{Profile, RequestView, SignError, Signer, UnixTime};
 
-use crate::config::{EdgeConfig, EdgeConfigError};
+use crate::config::{EdgeConfig, EdgeConfigError, OriginProfiles};
 
 /// The parts of a CloudFront origin-request event that the signature depends on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -15,6 +16,8 @@ pub struct OriginRequest<'a> {
     /// The Host header CloudFront will send: the request's `host` header, else the
     /// custom origin's `domainName`.
     pub host: &'a str,
+    /// `request.origin.custom.domainName`: which origin, so which signing profile.
+    pub origin_domain: &'a str,
     /// `request.origin.custom.path` (empty when none).
     pub origin_path: &'a str,
     /// `request.uri`: the viewer path, without the origin path.
@@ -25,6 +28,10 @@ pub struct OriginRequest<'a> {
     pub signature_input: Option<&'a str>,
     /// `Signature` as it arrived (several lines joined with `, `), if any.
     pub signature: Option<&'a str>,
+    /// `request.body.data` (base64) when the behavior includes the body and CloudFront
+    /// did not truncate it (`inputTruncated` false); `None` otherwise. Bound to the
+    /// signature (`Content-Digest`) for `raw` origins only.
+    pub body: Option<&'a str>,
 }
 
 /// The two header values to set on the origin request.
@@ -34,12 +41,16 @@ pub struct SignedHeaders {
     pub signature_input: String,
     /// The new `Signature`: foreign members kept, ours last.
     pub signature: String,
+    /// The `Content-Digest` to set (replacing any the viewer sent) when the signature
+    /// binds the body.
+    pub content_digest: Option<String>,
 }
 
 /// A configured signer: built once per execution environment from `config.json`.
 #[derive(Clone, Debug)]
 pub struct EdgeSigner {
     signer: Signer,
+    profiles: OriginProfiles,
 }
 
 impl EdgeSigner {
@@ -50,11 +61,15 @@ impl EdgeSigner {
         if config.max_age_secs > 0 {
             signer = signer.with_expires_after(config.max_age_secs);
         }
-        Ok(Self { signer })
+        Ok(Self {
+            signer,
+            profiles: config.profiles.clone(),
+        })
     }
 
-    /// Sign `request` as of `now`: remove any member under our label that the viewer
-    /// sent, keep members under other labels, add ours.
+    /// Sign `request` as of `now` in its origin's profile: remove any member under our
+    /// label that the viewer sent, keep members under other labels, add ours. A `raw`
+    /// origin's request that comes with its body also gets `Content-Digest`, covered.
     pub fn sign_at(
         &self,
         now: UnixTime,
@@ -70,8 +85,23 @@ impl EdgeSigner {
             path.push('/');
         }
         path.push_str(request.uri);
-        let view = RequestView::new(request.method, request.host, &path, request.querystring);
-        let fields = self.signer.sign_at(now, &view)?;
+        let profile = self.profiles.for_origin(request.origin_domain);
+        let view = RequestView::in_profile(
+            profile,
+            request.method,
+            request.host,
+            &path,
+            request.querystring,
+        );
+        let fields = match (profile, request.body) {
+            (Profile::Raw, Some(encoded)) => {
+                let body = base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .map_err(|_| SignError::ComponentUnavailable)?;
+                self.signer.sign_body_at(now, &view, &body)?
+            }
+            _ => self.signer.sign_at(now, &view)?,
+        };
         let (signature_input, signature) = fields.merge_into(
             self.signer.label(),
             request.signature_input,
@@ -80,18 +110,21 @@ impl EdgeSigner {
         Ok(SignedHeaders {
             signature_input,
             signature,
+            content_digest: fields.content_digest().map(str::to_owned),
         })
     }
 }
 
 /// The byte layout exchanged with the handler through WASM linear memory.
 ///
-/// Request: seven little-endian `u32` lengths, then the seven UTF-8 strings back to back
-/// in this order: method, host, origin path, uri, query string, `Signature-Input`,
-/// `Signature`. A length of `u32::MAX` marks an absent header (the last two only).
+/// Request: nine little-endian `u32` lengths, then the nine UTF-8 strings back to back
+/// in this order: method, host, origin domain name, origin path, uri, query string,
+/// `Signature-Input`, `Signature`, body (base64). A length of `u32::MAX` marks an absent
+/// value (the last three only).
 ///
-/// Response: two little-endian `u32` lengths, then the new `Signature-Input` and
-/// `Signature` values (ASCII).
+/// Response: three little-endian `u32` lengths, then the new `Signature-Input`,
+/// `Signature` and `Content-Digest` values (ASCII); `Content-Digest`'s length is
+/// `u32::MAX` when there is none.
 ///
 /// A fixed binary layout rather than JSON: the handler writes strings straight into
 /// linear memory with `Buffer.write`, and nothing is parsed twice.
@@ -99,7 +132,7 @@ pub mod wire {
     use super::{OriginRequest, SignedHeaders};
 
     /// Number of strings in a request.
-    pub const REQUEST_FIELDS: usize = 7;
+    pub const REQUEST_FIELDS: usize = 9;
     /// Bytes before the strings of a request.
     pub const REQUEST_HEADER_BYTES: usize = REQUEST_FIELDS * 4;
     /// Length marking an absent header.
@@ -141,11 +174,13 @@ pub mod wire {
         let [
             Some(method),
             Some(host),
+            Some(origin_domain),
             Some(origin_path),
             Some(uri),
             Some(querystring),
             signature_input,
             signature,
+            body,
         ] = fields
         else {
             return Err(WireError::MissingField);
@@ -153,11 +188,13 @@ pub mod wire {
         Ok(OriginRequest {
             method,
             host,
+            origin_domain,
             origin_path,
             uri,
             querystring,
             signature_input,
             signature,
+            body,
         })
     }
 
@@ -166,11 +203,13 @@ pub mod wire {
         let fields = [
             Some(request.method),
             Some(request.host),
+            Some(request.origin_domain),
             Some(request.origin_path),
             Some(request.uri),
             Some(request.querystring),
             request.signature_input,
             request.signature,
+            request.body,
         ];
         let mut out = Vec::new();
         for field in fields {
@@ -186,12 +225,24 @@ pub mod wire {
     /// Write a response into `out` (cleared first), reusing its allocation.
     pub fn encode_response(headers: &SignedHeaders, out: &mut Vec<u8>) -> Result<(), WireError> {
         out.clear();
-        for value in [&headers.signature_input, &headers.signature] {
-            let len = u32::try_from(value.len()).map_err(|_| WireError::Framing)?;
+        let values = [
+            Some(&headers.signature_input),
+            Some(&headers.signature),
+            headers.content_digest.as_ref(),
+        ];
+        for value in values {
+            let len = match value {
+                Some(value) => u32::try_from(value.len())
+                    .ok()
+                    .filter(|&len| len != ABSENT)
+                    .ok_or(WireError::Framing)?,
+                None => ABSENT,
+            };
             out.extend_from_slice(&len.to_le_bytes());
         }
-        out.extend_from_slice(headers.signature_input.as_bytes());
-        out.extend_from_slice(headers.signature.as_bytes());
+        for value in values.into_iter().flatten() {
+            out.extend_from_slice(value.as_bytes());
+        }
         Ok(())
     }
 }
@@ -208,6 +259,7 @@ mod tests {
             keyid: KeyId::new("k1").unwrap(),
             key: SigningKey::from_bytes(&[3; 32]).unwrap(),
             max_age_secs,
+            profiles: OriginProfiles::default(),
         }
     }
 
@@ -215,12 +267,82 @@ mod tests {
         OriginRequest {
             method: "GET",
             host: "abc.execute-api.us-east-1.amazonaws.com",
+            origin_domain: "abc.execute-api.us-east-1.amazonaws.com",
             origin_path: "/prod",
             uri: "/orders/42",
             querystring: "b=2&a=1",
             signature_input: Some(r#"edgeseal=("@method");created=1, other=("@path");created=2"#),
             signature: Some("edgeseal=:AAAA:, other=:BBBB:"),
+            body: None,
         }
+    }
+
+    #[test]
+    fn each_origin_signs_in_its_own_profile() {
+        let mut c = config(300);
+        c.profiles = OriginProfiles::parse("alb.example.com=raw").unwrap();
+        let signer = EdgeSigner::new(&c).unwrap();
+        let now = UnixTime::from_secs(1_767_225_600);
+        let mut keys = KeySet::new();
+        keys.insert_current(c.keyid.clone(), c.key.clone());
+        let alb = OriginRequest {
+            host: "alb.example.com",
+            origin_domain: "alb.example.com",
+            origin_path: "",
+            uri: "/a%2fb",
+            querystring: "b=2&a=1",
+            signature_input: None,
+            signature: None,
+            ..request()
+        };
+        let signed = signer.sign_at(now, &alb).unwrap();
+        assert!(signed.signature_input.contains(r#"tag="edgeseal-raw""#));
+        assert_eq!(signed.content_digest, None);
+        let arriving = RequestView::raw("GET", "alb.example.com", "/a%2fb", "b=2&a=1")
+            .with_header("signature-input", &signed.signature_input)
+            .with_header("signature", &signed.signature);
+        assert!(Verifier::default().verify_at(now, &arriving, &keys).is_ok());
+        // The API Gateway origin of the same distribution stays apigateway.
+        let api = signer.sign_at(now, &request()).unwrap();
+        assert!(api.signature_input.ends_with(r#"tag="edgeseal""#));
+
+        // With the body: Content-Digest, covered; ignored for apigateway origins.
+        let body = OriginRequest {
+            body: Some("eyJuIjoxfQ=="),
+            ..alb
+        };
+        let signed = signer.sign_at(now, &body).unwrap();
+        let digest = signed.content_digest.clone().unwrap();
+        assert_eq!(digest, edgeseal::content_digest(b"{\"n\":1}"));
+        let arriving = RequestView::raw("GET", "alb.example.com", "/a%2fb", "b=2&a=1")
+            .with_header("content-digest", &digest)
+            .with_header("signature-input", &signed.signature_input)
+            .with_header("signature", &signed.signature);
+        let verified = Verifier::default()
+            .with_body_required(true)
+            .verify_at(now, &arriving, &keys)
+            .unwrap();
+        assert_eq!(verified.check_body(&arriving, b"{\"n\":1}"), Ok(()));
+        let api_body = signer
+            .sign_at(
+                now,
+                &OriginRequest {
+                    body: Some("eyJuIjoxfQ=="),
+                    ..request()
+                },
+            )
+            .unwrap();
+        assert_eq!(api_body.content_digest, None);
+        assert_eq!(
+            signer.sign_at(
+                now,
+                &OriginRequest {
+                    body: Some("!!"),
+                    ..alb
+                }
+            ),
+            Err(SignError::ComponentUnavailable)
+        );
     }
 
     #[test]
@@ -342,9 +464,26 @@ mod tests {
         let h = SignedHeaders {
             signature_input: "ab".into(),
             signature: "cde".into(),
+            content_digest: None,
         };
         let mut out = vec![9; 100];
         wire::encode_response(&h, &mut out).unwrap();
-        assert_eq!(out, [2, 0, 0, 0, 3, 0, 0, 0, b'a', b'b', b'c', b'd', b'e']);
+        assert_eq!(
+            out,
+            [
+                2, 0, 0, 0, 3, 0, 0, 0, 255, 255, 255, 255, b'a', b'b', b'c', b'd', b'e'
+            ]
+        );
+        let h = SignedHeaders {
+            content_digest: Some("f".into()),
+            ..h
+        };
+        wire::encode_response(&h, &mut out).unwrap();
+        assert_eq!(
+            out,
+            [
+                2, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, b'a', b'b', b'c', b'd', b'e', b'f'
+            ]
+        );
     }
 }

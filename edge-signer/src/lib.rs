@@ -7,9 +7,10 @@
 //! [`edgeseal`] signing core compiled to `wasm32-unknown-unknown` and loaded by a thin
 //! ES-module handler (`js/index.mjs`, runtime `nodejs22.x`). The handler reads
 //! `config.json` beside it and instantiates the module once per execution environment, at
-//! init; per request it hands the module the request's method, Host, origin path, URI,
-//! query string and any `Signature-Input` / `Signature` the viewer sent, and sets the two
-//! headers the module returns. S3 origins and all other headers pass untouched. A missing
+//! init; per request it hands the module the request's method, Host, origin domain name,
+//! origin path, URI, query string, any `Signature-Input` / `Signature` the viewer sent and
+//! the body when the behavior includes it whole, and sets the headers the module returns
+//! (`Content-Digest` too when a `raw` origin's body is bound). S3 origins and all other headers pass untouched. A missing
 //! or invalid config is logged once (never the key) and requests go unsigned, so the
 //! origin denies them: the edge never signs with a malformed key.
 //!
@@ -32,12 +33,13 @@
 //! | `edgeseal_buffer(len) -> addr` | grow the input buffer to `len` bytes, return its address |
 //! | `edgeseal_init(len) -> status` | read `config.json` from the input buffer, wipe it; `0` = configured |
 //! | `edgeseal_sign(len, now_secs: f64) -> n` | sign the request in the input buffer ([`wire`] layout); `n` = response length |
-//! | `edgeseal_output() -> addr` | address of the response (`[u32 len][u32 len]` + `Signature-Input` + `Signature`) |
+//! | `edgeseal_output() -> addr` | address of the response (`[u32 len]×3` + `Signature-Input` + `Signature` + `Content-Digest`) |
 //!
 //! Status codes: `-1` malformed input, `-2` not configured, `-3` invalid method, `-4`
 //! invalid Host, `-5` cannot sign, `-6` invalid time, `-7` re-entered; config errors
 //! `-10` malformed JSON, `-11` unsupported format, `-12` invalid label, `-13` invalid key
-//! id, `-14` invalid key, `-15` invalid max age ([`EdgeConfigError::code`]).
+//! id, `-14` invalid key, `-15` invalid max age, `-16` invalid profiles
+//! ([`EdgeConfigError::code`]).
 //!
 //! Only the WASM boundary (module `wasm`, compiled for `wasm32` only) is allowed
 //! `unsafe`, for `#[unsafe(no_mangle)]`; it dereferences no raw pointer.
@@ -46,7 +48,8 @@
 //!
 //! See [`EdgeConfig`] and `config.json`:
 //! `{"format":1,"label":"edgeseal","keyid":"…","key":"<base64>","max_age_secs":300}`.
-//! `max_age_secs` is written as the signature's `expires` (`0`: none).
+//! `max_age_secs` is written as the signature's `expires` (`0`: none). The optional
+//! `profiles` member chooses each origin's signing profile ([`OriginProfiles`]).
 //!
 //! ## Packaging (native only)
 //!
@@ -64,6 +67,7 @@
 //!     keyid: KeyId::new("a1b2c3d4-0000-4000-8000-000000000001").unwrap(),
 //!     key: SigningKey::from_bytes(&[7u8; 32]).unwrap(),
 //!     max_age_secs: 300,
+//!     profiles: Default::default(),
 //! };
 //! let zip = package_zip(&assets, &config).unwrap();
 //! assert_eq!(zip, package_zip(&assets, &config).unwrap());
@@ -80,7 +84,7 @@ pub mod package;
 mod wasm;
 
 pub use crate::config::{
-    CONFIG_FILE, CONFIG_FORMAT, EdgeConfig, EdgeConfigError, MAX_MAX_AGE_SECS,
+    CONFIG_FILE, CONFIG_FORMAT, EdgeConfig, EdgeConfigError, MAX_MAX_AGE_SECS, OriginProfiles,
 };
 pub use crate::edge::{EdgeSigner, OriginRequest, SignedHeaders, wire};
 #[cfg(not(target_arch = "wasm32"))]

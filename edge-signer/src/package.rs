@@ -173,6 +173,7 @@ mod tests {
             keyid: KeyId::new("v1").unwrap(),
             key: SigningKey::from_bytes(&[key_byte; 32]).unwrap(),
             max_age_secs: 300,
+            profiles: Default::default(),
         }
     }
 

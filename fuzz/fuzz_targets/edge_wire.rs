@@ -18,6 +18,7 @@ fuzz_target!(|data: &[u8]| {
         keyid: edgeseal::KeyId::new(KEYID).unwrap(),
         key: key(),
         max_age_secs: 300,
+        profiles: Default::default(),
     };
     let Ok(signed) = EdgeSigner::new(&config).unwrap().sign_at(NOW, &request) else {
         return;

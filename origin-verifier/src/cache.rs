@@ -17,12 +17,25 @@
 //! 1. if this cache saw the version as AWSCURRENT and later sees it as AWSPREVIOUS, the
 //!    refresh that first saw it as AWSPREVIOUS is the demotion time (late by at most one
 //!    TTL, never early);
-//! 2. otherwise (a cold start after the rotation) the `CreatedDate` of the version that
-//!    is now AWSCURRENT: that version was created as AWSPENDING when the rotation began,
-//!    and the old one cannot have been demoted before that. This errs towards ending
-//!    the grace early (by the rotation's duration), never towards extending it, so a
-//!    stream of cold starts cannot keep an old key alive; without a `CreatedDate`, the
-//!    time of the refresh.
+//! 2. otherwise (a cold start after the rotation) the secret's `LastRotatedDate`
+//!    (`DescribeSecret`: when the last rotation *completed*, i.e. when its finishSecret
+//!    moved AWSCURRENT), if it lies between the current version's `CreatedDate` and now.
+//!    A rotation refused and retried (e.g. `PreviousRotationPropagating`) can complete
+//!    long after it began, and edges keep sending the demoted key until the switch has
+//!    reached them, so the grace must count from the completion. `DescribeSecret` is
+//!    called only for an AWSPREVIOUS version whose demotion this cache does not know
+//!    (once per cold start after a rotation, in the same round trip as the value reads;
+//!    never in steady state), and its answer is kept with the version;
+//! 3. failing that (no `LastRotatedDate`: rotation disabled, labels moved by hand, the
+//!    call refused or failed), the `CreatedDate` of the version that is now AWSCURRENT:
+//!    it was created as AWSPENDING when the rotation began, and the old one cannot have
+//!    been demoted before that; without a `CreatedDate`, the time of the refresh.
+//!
+//! Every date is fixed once the rotation has completed, so a stream of cold starts cannot
+//! keep an old key alive. 3 ends the grace early by the rotation's duration. 2 may be
+//! later than the label move by the rest of that finishSecret invocation (Secrets Manager
+//! records the completion when the function returns; one step lasts at most
+//! `MAX_STEP_SECS`), less than the one TTL by which 1 may be late.
 //!
 //! The previous key is accepted strictly before demotion + `PREVIOUS_KEY_GRACE_SECS`.
 
@@ -38,6 +51,23 @@ use edgeseal::{KeyId, KeySet, SecretFormatError, SecretValue, Stage, StaticHeade
 use zeroize::Zeroizing;
 
 use crate::config::Config;
+
+/// When an authorizer that never saw the AWSPREVIOUS version as AWSCURRENT takes it to
+/// have been demoted (module docs, 2 and 3): the secret's `LastRotatedDate` if it lies
+/// between the current version's `CreatedDate` and `now` (only then can it be the
+/// completion of the rotation that made that version current), else that `CreatedDate`
+/// (not after `now`). `None`: neither is known, and the caller counts from `now`.
+/// The CLI and the tests' models of the authorizer use this same rule.
+pub fn cold_start_demotion(
+    current_created: Option<UnixTime>,
+    last_rotated: Option<UnixTime>,
+    now: UnixTime,
+) -> Option<UnixTime> {
+    let created = current_created.filter(|created| *created <= now);
+    let completed =
+        last_rotated.filter(|t| *t <= now && created.is_some_and(|created| created <= *t));
+    completed.or(created)
+}
 
 /// One version of the secret as `ListSecretVersionIds` describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,6 +125,18 @@ pub trait SecretsSource: Send + Sync {
         let _ = secret_id;
         std::future::ready(Ok(None))
     }
+
+    /// The secret's `LastRotatedDate` (`DescribeSecret`): when its last rotation
+    /// completed; `Ok(None)` when Secrets Manager gives none. A source that cannot
+    /// describe keeps this default, and a cold start then dates a demotion from the
+    /// current version's `CreatedDate` (earlier: a shorter grace, never a longer one).
+    fn last_rotated(
+        &self,
+        secret_id: &str,
+    ) -> impl Future<Output = Result<Option<UnixTime>, SourceError>> + Send {
+        let _ = secret_id;
+        std::future::ready(Ok(None))
+    }
 }
 
 /// A value read by its AWSCURRENT label: the version it belongs to and its
@@ -122,6 +164,13 @@ impl<T: SecretsSource + ?Sized> SecretsSource for Arc<T> {
         secret_id: &str,
     ) -> impl Future<Output = Result<Option<CurrentValue>, SourceError>> + Send {
         (**self).get_current(secret_id)
+    }
+
+    fn last_rotated(
+        &self,
+        secret_id: &str,
+    ) -> impl Future<Output = Result<Option<UnixTime>, SourceError>> + Send {
+        (**self).last_rotated(secret_id)
     }
 }
 
@@ -235,6 +284,20 @@ impl SecretsSource for SdkSource {
             out.version_id.take().map(|version_id| (version_id, value))
         }))
     }
+
+    async fn last_rotated(&self, secret_id: &str) -> Result<Option<UnixTime>, SourceError> {
+        let out = self
+            .client
+            .describe_secret()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .map_err(|err| SourceError::Failed {
+                operation: "DescribeSecret",
+                detail: sdk_detail(&err),
+            })?;
+        Ok(out.last_rotated_date().and_then(to_unix))
+    }
 }
 
 impl SdkSource {
@@ -268,6 +331,7 @@ pub struct CountingSource<S> {
     inner: S,
     lists: AtomicU64,
     gets: AtomicU64,
+    describes: AtomicU64,
 }
 
 impl<S> CountingSource<S> {
@@ -277,6 +341,7 @@ impl<S> CountingSource<S> {
             inner,
             lists: AtomicU64::new(0),
             gets: AtomicU64::new(0),
+            describes: AtomicU64::new(0),
         }
     }
 
@@ -290,9 +355,14 @@ impl<S> CountingSource<S> {
         self.gets.load(Ordering::Relaxed)
     }
 
+    /// `DescribeSecret` calls so far.
+    pub fn describe_calls(&self) -> u64 {
+        self.describes.load(Ordering::Relaxed)
+    }
+
     /// Every call so far.
     pub fn calls(&self) -> u64 {
-        self.list_calls() + self.get_calls()
+        self.list_calls() + self.get_calls() + self.describe_calls()
     }
 
     /// The wrapped source.
@@ -326,6 +396,14 @@ impl<S: SecretsSource> SecretsSource for CountingSource<S> {
     ) -> impl Future<Output = Result<Option<CurrentValue>, SourceError>> + Send {
         self.gets.fetch_add(1, Ordering::Relaxed);
         self.inner.get_current(secret_id)
+    }
+
+    fn last_rotated(
+        &self,
+        secret_id: &str,
+    ) -> impl Future<Output = Result<Option<UnixTime>, SourceError>> + Send {
+        self.describes.fetch_add(1, Ordering::Relaxed);
+        self.inner.last_rotated(secret_id)
     }
 }
 
@@ -637,7 +715,34 @@ impl<S: SecretsSource> KeyCache<S> {
                 }
             }
         });
-        let values = futures_util::future::join_all(reads).await;
+        // A cold start (or a rotation this cache never saw the middle of) finds an
+        // AWSPREVIOUS whose demotion it does not know: ask when the rotation completed,
+        // alongside the reads. Known demotions are kept, so this runs once per version.
+        let demotion_unknown = labelled.iter().any(|(info, stages)| {
+            stages.last() == Some(&Stage::Previous)
+                && !inner.demoted_at.contains_key(&info.version_id)
+                && !inner
+                    .stages_seen
+                    .get(&info.version_id)
+                    .is_some_and(|s| s.contains(&Stage::Current))
+        });
+        let describe = async {
+            if !demotion_unknown {
+                return None;
+            }
+            self.source
+                .last_rotated(secret_id)
+                .await
+                .unwrap_or_else(|err| {
+                    tracing::warn!(
+                        reason = "secrets_manager_error",
+                        error = %err,
+                        "LastRotatedDate unavailable; dating the demotion from the current version's creation"
+                    );
+                    None
+                })
+        };
+        let (values, last_rotated) = tokio::join!(futures_util::future::join_all(reads), describe);
         let mut fetched: Vec<(String, Parsed)> = Vec::new();
         for (info, value) in unseen.into_iter().zip(values) {
             let Some(secret_string) = value? else {
@@ -670,8 +775,8 @@ impl<S: SecretsSource> KeyCache<S> {
         let current_created = labelled
             .iter()
             .find(|(_, stages)| stages.contains(&Stage::Current))
-            .and_then(|(v, _)| v.created)
-            .filter(|created| *created <= now);
+            .and_then(|(v, _)| v.created);
+        let cold_estimate = cold_start_demotion(current_created, last_rotated, now);
         let mut demoted_at = HashMap::new();
         for (info, stages) in &labelled {
             if stages.last() != Some(&Stage::Previous) {
@@ -684,7 +789,7 @@ impl<S: SecretsSource> KeyCache<S> {
             let when = match inner.demoted_at.get(&info.version_id) {
                 Some(known) => *known,
                 None if seen_as_current => now,
-                None => current_created.unwrap_or(now),
+                None => cold_estimate.unwrap_or(now),
             };
             demoted_at.insert(info.version_id.clone(), when);
         }

@@ -5,6 +5,7 @@ use core::fmt;
 use edgeseal::{DEFAULT_LABEL, DEFAULT_TAG, Verifier};
 
 use crate::base_path::BasePathMap;
+use crate::jwt::JwtConfig;
 
 /// What the authorizer accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,6 +104,8 @@ pub struct Config {
     pub secrets_manager_timeout_ms: u64,
     /// CloudWatch namespace of the embedded metrics (`METRICS_NAMESPACE`).
     pub metrics_namespace: String,
+    /// The bearer-token check after the signature; `None` unless `JWT_ISSUERS` is set.
+    pub jwt: Option<JwtConfig>,
 }
 
 impl fmt::Debug for Config {
@@ -132,6 +135,7 @@ impl fmt::Debug for Config {
                 &self.secrets_manager_timeout_ms,
             )
             .field("metrics_namespace", &self.metrics_namespace)
+            .field("jwt", &self.jwt)
             .finish()
     }
 }
@@ -148,8 +152,12 @@ impl Config {
     pub const DEFAULT_PREVIOUS_KEY_GRACE_SECS: u64 = 3600;
     /// Default `CACHE_TTL_SECS`: 5 minutes; an unknown `keyid` refreshes sooner.
     pub const DEFAULT_CACHE_TTL_SECS: u64 = 300;
-    /// Default `MAX_STALE_SECS`: 1 hour of Secrets Manager outage before failing closed.
-    pub const DEFAULT_MAX_STALE_SECS: u64 = 3600;
+    /// Default `MAX_STALE_SECS`: 24 hours of Secrets Manager outage before failing
+    /// closed. While Secrets Manager is unreachable nobody can rotate or revoke a key
+    /// through it either, so the held keys are still the secret's keys; the previous
+    /// key's grace still ends on time (its deadline is in the snapshot). What a long
+    /// window gives up is in docs/security.md ("Secrets Manager outage").
+    pub const DEFAULT_MAX_STALE_SECS: u64 = 86_400;
     /// Default `REFRESH_RETRY_SECS`.
     pub const DEFAULT_REFRESH_RETRY_SECS: u64 = 10;
     /// Default `UNKNOWN_KEY_MIN_INTERVAL_SECS`.
@@ -292,6 +300,7 @@ impl Config {
         let metrics_namespace = get("METRICS_NAMESPACE")
             .map(|s| s.trim().to_owned())
             .unwrap_or_else(|| Self::DEFAULT_METRICS_NAMESPACE.to_owned());
+        let jwt = JwtConfig::from_lookup(&lookup)?;
 
         Ok(Self {
             secret_id,
@@ -311,6 +320,7 @@ impl Config {
             secret_key_name,
             secrets_manager_timeout_ms,
             metrics_namespace,
+            jwt,
         })
     }
 
@@ -336,6 +346,7 @@ impl Config {
             secret_key_name: None,
             secrets_manager_timeout_ms: Self::DEFAULT_SECRETS_MANAGER_TIMEOUT_MS,
             metrics_namespace: Self::DEFAULT_METRICS_NAMESPACE.to_owned(),
+            jwt: None,
         })
     }
 

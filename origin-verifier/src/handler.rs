@@ -10,6 +10,7 @@ use crate::base_path::BasePathMap;
 use crate::cache::{CacheSettings, KeyCache, SecretsSource, Snapshot};
 use crate::config::{AuthMode, Config, ConfigError, ResponseMode};
 use crate::event::{AuthorizerEvent, EventError, EventKind, HeaderSelection};
+use crate::jwt::{ContextFormat, JwtGrant, JwtRejection, JwtVerifier};
 use crate::metrics::{Metrics, MetricsSink, Verdict};
 use crate::response::{
     AuthorizerError, AuthorizerResponse, Context, PolicyResponse, SimpleResponse,
@@ -48,6 +49,8 @@ pub enum DenyReason {
     NoStaticValues,
     /// The event lacks a field the request view needs.
     BadEvent(EventError),
+    /// The edge signature verified, but the bearer token did not (`JWT_ISSUERS` set).
+    Jwt(JwtRejection),
 }
 
 impl DenyReason {
@@ -59,6 +62,17 @@ impl DenyReason {
             DenyReason::StaticHeaderMismatch => "static_header_mismatch",
             DenyReason::NoStaticValues => "no_keys",
             DenyReason::BadEvent(_) => "bad_event",
+            DenyReason::Jwt(r) => r.code(),
+        }
+    }
+
+    /// Whether a REST API answers 401 (the Lambda error `Unauthorized`) rather than 403:
+    /// no credential at all, or a missing or invalid bearer token (as the built-in JWT
+    /// authorizer answers 401; a token without the route's scopes gets 403).
+    pub const fn answers_unauthorized(self) -> bool {
+        match self {
+            DenyReason::Jwt(r) => r.is_unauthorized(),
+            other => other.is_missing(),
         }
     }
 
@@ -107,6 +121,7 @@ pub struct Authorizer<S> {
     base_paths: BasePathMap,
     header_name: String,
     metrics: Metrics,
+    jwt: Option<JwtVerifier>,
 }
 
 /// Stands in for a missing snapshot: verifies nothing.
@@ -126,7 +141,13 @@ impl<S: SecretsSource> Authorizer<S> {
             base_paths: config.base_path_map.clone(),
             header_name: config.header_name.clone(),
             metrics: Metrics::new(&config.metrics_namespace, sink),
+            jwt: config.jwt.as_ref().map(JwtVerifier::new),
         })
+    }
+
+    /// The bearer-token verifier, when `JWT_ISSUERS` is set.
+    pub fn jwt(&self) -> Option<&JwtVerifier> {
+        self.jwt.as_ref()
     }
 
     /// The key cache.
@@ -161,7 +182,12 @@ impl<S: SecretsSource> Authorizer<S> {
         // Only the headers the checks read are copied into the view; a signature that
         // covers other headers fails with `component_unavailable` and gets a second
         // look with all of them.
-        let names = ["signature-input", "signature", self.header_name.as_str()];
+        let names = [
+            "signature-input",
+            "signature",
+            "authorization",
+            self.header_name.as_str(),
+        ];
         let view = event.request_view(kind, &self.base_paths, HeaderSelection::Only(&names));
         let (mut decision, mut keyid) = match &view {
             Ok(view) => self.decide(now, view).await,
@@ -177,6 +203,10 @@ impl<S: SecretsSource> Authorizer<S> {
                     Err(err) => (Err(DenyReason::BadEvent(err)), None),
                 };
         }
+        let jwt = match (&decision, &view) {
+            (Ok(_), Ok(view)) => self.check_jwt(now, view, &mut decision).await,
+            _ => None,
+        };
         match &decision {
             Ok(grant) => {
                 tracing::debug!(
@@ -185,6 +215,8 @@ impl<S: SecretsSource> Authorizer<S> {
                     keyid = %grant.keyid,
                     stage = grant.stage.as_str(),
                     age = grant.age_secs,
+                    jwt_iss = jwt.as_ref().map(|j| j.issuer.as_str()),
+                    jwt_kid = jwt.as_ref().map(|j| j.kid.as_str()),
                     "allow"
                 );
                 self.metrics
@@ -195,13 +227,39 @@ impl<S: SecretsSource> Authorizer<S> {
                     request_id,
                     reason = reason.code(),
                     keyid = keyid.as_ref().map(KeyId::as_str),
+                    jwt_claim = match reason {
+                        DenyReason::Jwt(r) => r.claim(),
+                        _ => None,
+                    },
                     "deny"
                 );
                 self.metrics
                     .record(now, Verdict::Deny, reason.code(), request_id);
             }
         }
-        self.respond(kind, event, decision)
+        self.respond(kind, event, decision, jwt.as_ref())
+    }
+
+    /// The bearer token, once the edge signature verified (one call, when configured):
+    /// a refused token turns the decision into a denial.
+    async fn check_jwt(
+        &self,
+        now: UnixTime,
+        view: &RequestView,
+        decision: &mut Result<Grant, DenyReason>,
+    ) -> Option<JwtGrant> {
+        let jwt = self.jwt.as_ref()?;
+        let authorization = view.header("authorization");
+        match jwt
+            .verify_at(now, authorization.as_deref(), view.method(), view.path())
+            .await
+        {
+            Ok(grant) => grant,
+            Err(denial) => {
+                *decision = Err(DenyReason::Jwt(denial.rejection));
+                None
+            }
+        }
     }
 
     fn respond(
@@ -209,7 +267,9 @@ impl<S: SecretsSource> Authorizer<S> {
         kind: EventKind,
         event: &AuthorizerEvent,
         decision: Result<Grant, DenyReason>,
+        jwt: Option<&JwtGrant>,
     ) -> Result<AuthorizerResponse, AuthorizerError> {
+        let simple = kind == EventKind::HttpApi && self.response_mode == ResponseMode::Simple;
         let (allow, context) = match decision {
             Ok(grant) => (
                 true,
@@ -219,9 +279,20 @@ impl<S: SecretsSource> Authorizer<S> {
                     stage: Some(grant.stage.as_str()),
                     signature_age: grant.age_secs,
                     reason: None,
+                    jwt: match (&self.jwt, jwt) {
+                        (Some(verifier), Some(grant)) => verifier.context(
+                            grant,
+                            if simple {
+                                ContextFormat::Json
+                            } else {
+                                ContextFormat::Flat
+                            },
+                        ),
+                        _ => Default::default(),
+                    },
                 },
             ),
-            Err(reason) if kind == EventKind::Rest && reason.is_missing() => {
+            Err(reason) if kind == EventKind::Rest && reason.answers_unauthorized() => {
                 return Err(AuthorizerError::Unauthorized);
             }
             Err(reason) => (
@@ -232,14 +303,12 @@ impl<S: SecretsSource> Authorizer<S> {
                 },
             ),
         };
-        match (kind, self.response_mode) {
-            (EventKind::HttpApi, ResponseMode::Simple) => {
-                Ok(AuthorizerResponse::Simple(SimpleResponse {
-                    is_authorized: allow,
-                    context,
-                }))
-            }
-            _ => {
+        match simple {
+            true => Ok(AuthorizerResponse::Simple(SimpleResponse {
+                is_authorized: allow,
+                context,
+            })),
+            false => {
                 let resource = event
                     .policy_resource()
                     .ok_or(EventError::MissingField("routeArn"))?;

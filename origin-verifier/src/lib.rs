@@ -12,6 +12,8 @@
 //! - [`Authorizer`]: the verdict, its response, its log line and its metric;
 //!   [`Authorizer::answer`] takes any [`Invocation`] payload and refuses what it cannot
 //!   verify with `Unauthorized`.
+//! - [`jwt`]: the optional bearer-token check after the signature (`JWT_ISSUERS`): the
+//!   issuers' key sets, the checks of HTTP API's built-in JWT authorizer, claims as context.
 //! - [`logging`]: the JSON log format and level; [`secrets_manager_client`]: the SDK
 //!   client from the Lambda environment alone.
 //!
@@ -24,6 +26,7 @@ mod config;
 mod event;
 mod handler;
 mod invocation;
+pub mod jwt;
 pub mod logging;
 mod metrics;
 mod response;
@@ -32,7 +35,7 @@ mod sdk;
 pub use crate::base_path::{BasePathMap, BasePathMapError};
 pub use crate::cache::{
     CacheSettings, CountingSource, CurrentValue, KeyCache, RefreshError, SdkSource, SecretsSource,
-    Snapshot, SourceError, VersionInfo,
+    Snapshot, SourceError, VersionInfo, cold_start_demotion,
 };
 pub use crate::config::{AuthMode, Config, ConfigError, ResponseMode};
 pub use crate::event::{AuthorizerEvent, EventError, EventKind, HeaderSelection};

@@ -32,6 +32,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // Load the keys during init, which runs before the first request; a failure is
     // logged and retried on the first request.
     let _ = authorizer.cache().refresh_at(system_now()).await;
+    // And the issuers' key sets, when bearer tokens are checked (same rule).
+    if let Some(jwt) = authorizer.jwt() {
+        jwt.jwks().load_all_at(system_now()).await;
+    }
 
     let authorizer = &authorizer;
     lambda_runtime::run(service_fn(

@@ -84,7 +84,8 @@ pub struct Statement {
     pub resource: String,
 }
 
-/// The authorizer context. Values are strings and numbers only, as REST APIs require.
+/// The authorizer context. Values are strings and numbers only, as REST APIs require,
+/// except the bearer token's claims in HTTP API simple responses (JSON values).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Context {
@@ -103,6 +104,10 @@ pub struct Context {
     /// The reason code, on deny (visible in access logs as `$context.authorizer.reason`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
+    /// The bearer token's claims and scopes on allow, when `JWT_ISSUERS` is set:
+    /// `jwt_<claim>` and `jwt_scopes` (see `jwt/claims.rs`).
+    #[serde(flatten)]
+    pub jwt: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl PolicyResponse {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::*;
-use edgeseal::{SigningKey, Stage};
+use edgeseal::{SigningKey, Stage, UnixTime};
 use origin_verifier::{
     CacheSettings, CountingSource, CurrentValue, KeyCache, SdkSource, SecretsSource, SourceError,
     VersionInfo,
@@ -66,6 +66,12 @@ impl<S: SecretsSource> SecretsSource for Watched<S> {
     async fn get_current(&self, secret_id: &str) -> Result<Option<CurrentValue>, SourceError> {
         self.in_flight
             .around(self.inner.get_current(secret_id))
+            .await
+    }
+
+    async fn last_rotated(&self, secret_id: &str) -> Result<Option<UnixTime>, SourceError> {
+        self.in_flight
+            .around(self.inner.last_rotated(secret_id))
             .await
     }
 }
@@ -135,15 +141,29 @@ async fn current_previous_and_pending_are_read_at_once() {
         holds(snapshot.keys(), Stage::Previous, &v1, &key(1)),
         "Previous"
     );
-    // One listing, AWSCURRENT read ahead, the two others read by id together: the calls
-    // one at a time would make, in two round trips instead of four.
+    // One listing, AWSCURRENT read ahead, the two others read by id together, and
+    // (an AWSPREVIOUS this cache never saw demoted) one DescribeSecret alongside them:
+    // two round trips.
     assert_eq!((source.list_calls(), source.get_calls()), (1, 3));
-    assert_eq!(source.inner().in_flight.most(), 2);
+    assert_eq!(source.describe_calls(), 1);
+    assert_eq!(source.inner().in_flight.most(), 3);
 
-    // Later refreshes list only; nothing is read ahead once keys are held.
+    // Later refreshes list only; nothing is read ahead or described once keys and the
+    // demotion are held.
     let again = cache.refresh_at(now()).await.unwrap();
     assert_eq!(again.keys().len(), 3);
     assert_eq!((source.list_calls(), source.get_calls()), (2, 3));
+    assert_eq!(source.describe_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_cold_start_without_a_previous_version_does_not_describe() {
+    let client = sm_client().await;
+    let (name, _) = create_secret(&client, &hmac_json(&key(1))).await;
+    put_pending(&client, &name, &hmac_json(&key(2))).await;
+    let (cache, source) = cache_over_moto(&name).await;
+    cache.refresh_at(now()).await.unwrap();
+    assert_eq!(source.describe_calls(), 0);
 }
 
 /// What a rotation between the two cold-start calls looks like: `GetSecretValue` by label
@@ -155,6 +175,8 @@ struct Disagreeing {
     listed: Vec<VersionInfo>,
     read_ahead: Result<Option<(String, SigningKey)>, ()>,
     values: Vec<(String, SigningKey)>,
+    /// `DescribeSecret`'s `LastRotatedDate`, or a failure.
+    last_rotated: Result<Option<UnixTime>, ()>,
 }
 
 impl SecretsSource for Disagreeing {
@@ -185,6 +207,13 @@ impl SecretsSource for Disagreeing {
             }),
         }
     }
+
+    async fn last_rotated(&self, _: &str) -> Result<Option<UnixTime>, SourceError> {
+        self.last_rotated.map_err(|()| SourceError::Failed {
+            operation: "DescribeSecret",
+            detail: "AccessDeniedException (not authorized)".to_owned(),
+        })
+    }
 }
 
 fn version(id: &str, stages: &[&str]) -> VersionInfo {
@@ -209,6 +238,7 @@ fn cache(
             .iter()
             .map(|(id, byte)| ((*id).to_owned(), key(*byte)))
             .collect(),
+        last_rotated: Ok(None),
     };
     KeyCache::new(source, settings("edgeseal"))
 }
@@ -278,4 +308,61 @@ async fn no_keys_are_held_when_the_listing_fails_whatever_was_read_ahead() {
     assert!(cache.refresh_at(t).await.is_err());
     // Fail closed: nothing to verify with.
     assert!(cache.snapshot_at(t).await.is_none());
+}
+
+/// A cache over a source listing NEW as AWSCURRENT (created at `created`) and OLD as
+/// AWSPREVIOUS, whose `DescribeSecret` answers `last_rotated`; grace 600 s.
+fn rotated(created: UnixTime, last_rotated: Result<Option<UnixTime>, ()>) -> KeyCache<Disagreeing> {
+    let mut current = version(NEW, &["AWSCURRENT"]);
+    current.created = Some(created);
+    let source = Disagreeing {
+        listed: vec![current, version(OLD, &["AWSPREVIOUS"])],
+        read_ahead: Ok(None),
+        values: vec![(NEW.to_owned(), key(2)), (OLD.to_owned(), key(1))],
+        last_rotated,
+    };
+    let mut settings = settings("edgeseal");
+    settings.previous_grace_secs = 600;
+    KeyCache::new(source, settings)
+}
+
+/// The instant the previous key stops being accepted, as the snapshot holds it.
+async fn previous_until(cache: &KeyCache<Disagreeing>, at: UnixTime) -> UnixTime {
+    let snapshot = cache.refresh_at(at).await.unwrap();
+    // Accepted one second before the deadline, refused at it: find the deadline.
+    let mut t = at;
+    while snapshot.keys().find_at(OLD, t).is_ok() {
+        t = t.plus_secs(1);
+    }
+    t
+}
+
+#[tokio::test]
+async fn a_cold_start_counts_the_grace_from_the_rotations_completion() {
+    // The rotation began at 1000 (NEW created) and completed at 1900 (retried for 15
+    // minutes); the cold start is at 2000.
+    let created = UnixTime::from_secs(1_000_000);
+    let completed = created.plus_secs(900);
+    let at = created.plus_secs(1000);
+    let cache = rotated(created, Ok(Some(completed)));
+    assert_eq!(previous_until(&cache, at).await, completed.plus_secs(600));
+}
+
+#[tokio::test]
+async fn a_last_rotated_date_that_cannot_be_this_rotations_completion_is_not_used() {
+    let created = UnixTime::from_secs(1_000_000);
+    let at = created.plus_secs(100);
+    // Before the current version existed (labels moved by hand since the last rotation):
+    // the current version's creation.
+    let earlier = UnixTime::from_secs(created.as_secs() - 50);
+    let cache = rotated(created, Ok(Some(earlier)));
+    assert_eq!(previous_until(&cache, at).await, created.plus_secs(600));
+    // In the future (a clock ahead of ours): not believed either.
+    let cache = rotated(created, Ok(Some(at.plus_secs(3600))));
+    assert_eq!(previous_until(&cache, at).await, created.plus_secs(600));
+    // None (rotation disabled) or DescribeSecret refused: the creation, a shorter grace.
+    let cache = rotated(created, Ok(None));
+    assert_eq!(previous_until(&cache, at).await, created.plus_secs(600));
+    let cache = rotated(created, Err(()));
+    assert_eq!(previous_until(&cache, at).await, created.plus_secs(600));
 }

@@ -144,6 +144,10 @@ pub struct OriginTest {
     pub expected: ExpectedStatus,
     /// `ORIGIN_TEST_TIMEOUT_MS`, default 5000: the whole request, connect to last byte.
     pub timeout: Duration,
+    /// The signing profile of a signed test (`ORIGIN_TEST_PROFILE`, `apigateway` or
+    /// `raw`); default: the profile `EDGE_ORIGIN_PROFILES` gives the URL's host, as the
+    /// edge would sign a request to that origin.
+    pub profile: edgeseal::Profile,
 }
 
 /// The rotator's whole configuration.
@@ -157,8 +161,12 @@ pub struct Config {
     /// target optional (empty: no distribution sends its key).
     pub distributions: Vec<String>,
     /// The origin test request; `None` for the AppSync target (no origin: its test is a
-    /// GraphQL query to AppSync).
+    /// GraphQL query to AppSync) and with `PROBE=off`.
     pub origin_test: Option<OriginTest>,
+    /// `PROBE=off` (signed and static-header targets, for an origin only CloudFront can
+    /// reach): no origin test; testSecret waits `SETTLE_SECS` instead and proves nothing
+    /// about the origin (see [`probe_off`]). `None` with `PROBE=origin`, the default.
+    pub settle_without_probe: Option<Duration>,
     /// `HEADER_NAME`, default `x-origin-verify`: the origin custom header (static-header
     /// mode), and how the origin test presents a legacy static current value. For the
     /// AppSync target always `x-api-key`, the one header AppSync reads a key from.
@@ -182,6 +190,11 @@ pub struct Config {
     /// `DISTRIBUTION_UPDATE_ATTEMPTS`, default 5: tries of GetDistributionConfig +
     /// UpdateDistribution when the ETag goes stale in between.
     pub update_attempts: u32,
+    /// `API_REGION`, default the rotator's own region: the region of the API whose keys
+    /// the `api-gateway-api-key` and `appsync-api-key` targets rotate. Usage plans,
+    /// their keys and AppSync APIs live in their API's region, and the rotator lives in
+    /// us-east-1 with the edge function, so their clients are built in this region.
+    pub api_region: Option<String>,
 }
 
 /// The header AppSync reads an API key from (AppSync developer guide, authorization:
@@ -296,10 +309,20 @@ impl Config {
                 Some(_) => distributions(&get)?,
                 None => Vec::new(),
             };
+            if let Some(var) = ["PROBE", "SETTLE_SECS"]
+                .into_iter()
+                .find(|v| get(v).is_some())
+            {
+                return Err(invalid(
+                    var,
+                    "not used by ROTATION_TARGET=appsync-api-key (its test is a GraphQL query to AppSync)",
+                ));
+            }
             (distributions, None)
         } else {
-            (distributions(&get)?, Some(origin_test(&get)?))
+            (distributions(&get)?, origin_test_unless_off(kind, &get)?)
         };
+        let settle_without_probe = probe_off(kind, &get)?;
 
         let header_name = match (kind, get("HEADER_NAME")) {
             (TargetKind::AppSyncApiKey, None) => APPSYNC_KEY_HEADER.to_owned(),
@@ -334,11 +357,18 @@ impl Config {
         if let TargetSettings::Waf(header, waf) = &target {
             waf.check_with(&header_name, header.value_length, max_step)?;
         }
+        if settle_without_probe.is_some_and(|settle| settle >= max_step) {
+            return Err(invalid(
+                "SETTLE_SECS",
+                "must be shorter than MAX_STEP_SECS (testSecret waits it within one step)",
+            ));
+        }
 
         Ok(Config {
             target,
             distributions,
             origin_test,
+            settle_without_probe,
             header_name: header_name.to_ascii_lowercase(),
             secret_key_name,
             wait_for_deployed: boolean(&get, "WAIT_FOR_DEPLOYED", false)?,
@@ -359,8 +389,34 @@ impl Config {
             )?),
             update_attempts: u32::try_from(number(&get, "DISTRIBUTION_UPDATE_ATTEMPTS", 5, 1, 50)?)
                 .map_err(|_| invalid("DISTRIBUTION_UPDATE_ATTEMPTS", "too large"))?,
+            api_region: api_region(&get, kind)?,
         })
     }
+}
+
+/// `API_REGION`: a region name, and only for the targets whose API it locates (set for
+/// another target it would be silently ignored).
+fn api_region(
+    get: &dyn Fn(&str) -> Option<String>,
+    kind: TargetKind,
+) -> Result<Option<String>, ConfigError> {
+    let Some(region) = get("API_REGION") else {
+        return Ok(None);
+    };
+    if !matches!(kind, TargetKind::ApiKey | TargetKind::AppSyncApiKey) {
+        return Err(invalid(
+            "API_REGION",
+            "set, but only ROTATION_TARGET=api-gateway-api-key or appsync-api-key reads it (the WAF target has WAF_REGION)",
+        ));
+    }
+    if region.is_empty()
+        || !region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(invalid("API_REGION", "not a region name (e.g. eu-west-1)"));
+    }
+    Ok(Some(region))
 }
 
 /// `CLOUDFRONT_DISTRIBUTION_ID`: one id or several, comma-separated.
@@ -386,13 +442,94 @@ fn distributions(get: &dyn Fn(&str) -> Option<String>) -> Result<Vec<String>, Co
     Ok(distributions)
 }
 
+/// The variables of the origin test, all refused with `PROBE=off`.
+const ORIGIN_TEST_VARIABLES: [&str; 5] = [
+    "ORIGIN_URL",
+    "ORIGIN_TEST_PATH",
+    "ORIGIN_TEST_METHOD",
+    "ORIGIN_TEST_EXPECTED_STATUS",
+    "ORIGIN_TEST_TIMEOUT_MS",
+];
+
+/// `PROBE` and `SETTLE_SECS`: `None` with `PROBE=origin` (the default: the rotator
+/// proves the origin accepts each key by sending it a request); with `PROBE=off`, the
+/// time testSecret waits instead. `PROBE=off` is the weaker guarantee (nothing shows the
+/// origin accepts the new key before CloudFront sends it and the old one is demoted),
+/// for origins only CloudFront can reach; it takes the signed and static-header targets
+/// only (the others prove their rule or key change by probing), no origin-test variable
+/// (which would be silently unused) and a `SETTLE_SECS`.
+fn probe_off(
+    kind: TargetKind,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Duration>, ConfigError> {
+    match get("PROBE").map(|v| v.to_ascii_lowercase()).as_deref() {
+        None | Some("origin") => {
+            if get("SETTLE_SECS").is_some() {
+                return Err(invalid(
+                    "SETTLE_SECS",
+                    "only used with PROBE=off (with PROBE=origin the probe proves acceptance)",
+                ));
+            }
+            Ok(None)
+        }
+        Some("off") => {
+            if !matches!(kind, TargetKind::Signed | TargetKind::StaticHeader) {
+                return Err(invalid(
+                    "PROBE",
+                    "off is for ROTATION_TARGET=signed or static-header; this target proves its change reached the origin by probing it",
+                ));
+            }
+            if let Some(var) = ORIGIN_TEST_VARIABLES.into_iter().find(|v| get(v).is_some()) {
+                return Err(invalid(
+                    var,
+                    "set together with PROBE=off (no origin test is sent): unset it, or unset PROBE to probe the origin",
+                ));
+            }
+            if get("SETTLE_SECS").is_none() {
+                return Err(ConfigError::Missing("SETTLE_SECS"));
+            }
+            Ok(Some(Duration::from_secs(number(
+                get,
+                "SETTLE_SECS",
+                0,
+                1,
+                900,
+            )?)))
+        }
+        Some(_) => Err(invalid("PROBE", "expected `origin` or `off`")),
+    }
+}
+
+/// The origin test, unless `PROBE=off` (then [`probe_off`] checks the rest).
+fn origin_test_unless_off(
+    kind: TargetKind,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<OriginTest>, ConfigError> {
+    if probe_off(kind, get)?.is_some() {
+        return Ok(None);
+    }
+    origin_test(get).map(Some)
+}
+
 /// The origin test request (`ORIGIN_URL`, `ORIGIN_TEST_*`).
 fn origin_test(get: &dyn Fn(&str) -> Option<String>) -> Result<OriginTest, ConfigError> {
+    let url = origin_url(
+        &get("ORIGIN_URL").ok_or(ConfigError::Missing("ORIGIN_URL"))?,
+        get("ORIGIN_TEST_PATH").as_deref(),
+    )?;
+    let profile = match get("ORIGIN_TEST_PROFILE") {
+        Some(name) => name
+            .parse()
+            .map_err(|_| invalid("ORIGIN_TEST_PROFILE", "expected `apigateway` or `raw`"))?,
+        None => edgeseal_edge_signer::OriginProfiles::parse(
+            &get("EDGE_ORIGIN_PROFILES").unwrap_or_default(),
+        )
+        .map(|profiles| profiles.for_origin(url.host().unwrap_or_default()))
+        .unwrap_or_default(),
+    };
     Ok(OriginTest {
-        url: origin_url(
-            &get("ORIGIN_URL").ok_or(ConfigError::Missing("ORIGIN_URL"))?,
-            get("ORIGIN_TEST_PATH").as_deref(),
-        )?,
+        url,
+        profile,
         method: match get("ORIGIN_TEST_METHOD") {
             None => http::Method::GET,
             Some(m) if edgeseal::canonical::is_method(&m) => http::Method::from_bytes(m.as_bytes())
@@ -761,5 +898,32 @@ mod tests {
         );
         let err = config(&[("ROTATION_TARGET", "appsync")]).unwrap_err();
         assert!(err.to_string().contains("appsync-api-key"), "{err}");
+    }
+
+    #[test]
+    fn the_api_region_is_read_for_the_api_key_targets_only() {
+        let appsync = [
+            ("ROTATION_TARGET", "appsync-api-key"),
+            ("APPSYNC_API_ID", "abc"),
+        ];
+        assert_eq!(
+            config(&appsync).unwrap().api_region,
+            None,
+            "default: own region"
+        );
+        let mut there = appsync.to_vec();
+        there.push(("API_REGION", "eu-west-1"));
+        assert_eq!(
+            config(&there).unwrap().api_region.as_deref(),
+            Some("eu-west-1")
+        );
+        let mut bad = appsync.to_vec();
+        bad.push(("API_REGION", "EU WEST"));
+        let err = config(&bad).unwrap_err();
+        assert!(err.to_string().starts_with("API_REGION"), "{err}");
+        let mut signed = STATIC_MINIMAL.to_vec();
+        signed.push(("API_REGION", "eu-west-1"));
+        let err = config(&signed).unwrap_err();
+        assert!(err.to_string().starts_with("API_REGION"), "{err}");
     }
 }

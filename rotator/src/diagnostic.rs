@@ -36,6 +36,7 @@ pub fn error_type(err: &RotationError) -> &'static str {
         RotationError::StaleEtag { .. } => "StaleEtag",
         RotationError::Origin { .. } => "OriginRejected",
         RotationError::NotPointed(_) => "NotPointed",
+        RotationError::SettleTooLong(_) => "SettleTooLong",
         RotationError::NotSignedMode => "NotSignedMode",
         RotationError::NotDeployed(..) => "NotDeployed",
         RotationError::VersionNotActive { .. } => "VersionNotActive",
@@ -103,7 +104,7 @@ mod tests {
                     source: ProbeError::UnexpectedStatus(403),
                 },
                 "OriginRejected",
-                "origin test with the AWSPENDING key failed: origin answered 403, which is not the expected status",
+                "origin test with the AWSPENDING key failed: origin answered 403, which is not the expected status (401/403: the verifier refused the key, or a rule that judges the source refused the rotator: WAF IP-set or IP-reputation rules, an API resource policy, a disabled execute-api endpoint; the probe must reach the origin and be judged by the rule that judges CloudFront's requests, or set PROBE=off and SETTLE_SECS: docs/deployment.md, \"The rotator's probe\")",
             ),
             (
                 RotationError::Api(ApiError::Throttled {

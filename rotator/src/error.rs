@@ -107,6 +107,11 @@ pub enum RotationError {
         #[source]
         source: ProbeError,
     },
+    /// `PROBE=off`: the step's deadline comes before `SETTLE_SECS` has passed.
+    #[error(
+        "SETTLE_SECS ({0:?}) does not fit in what is left of testSecret: lower SETTLE_SECS or raise the Lambda timeout and MAX_STEP_SECS"
+    )]
+    SettleTooLong(std::time::Duration),
     /// A distribution does not send the pending key (setSecret has not completed).
     #[error("distribution {0} does not send the pending key")]
     NotPointed(String),

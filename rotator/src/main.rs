@@ -47,13 +47,21 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Box::new(record.map(|r| (r, SdkCloudFront::new(&sdk), SdkParameters::new(&sdk)))),
     );
     let margin = config.deadline_margin;
+    // Usage plans and AppSync APIs live in their API's region (API_REGION).
+    let api_sdk = match &config.api_region {
+        Some(region) => sdk
+            .to_builder()
+            .region(aws_config::Region::new(region.clone()))
+            .build(),
+        None => sdk.clone(),
+    };
     let rotator: SdkRotator = match &config.target {
-        // The API key target owns an API Gateway client (the rotator's own region).
+        // The API key target owns an API Gateway client, in the API's region.
         TargetSettings::ApiKey(settings) => {
             let target = ApiKeyTarget::new(
                 &config,
                 settings.clone(),
-                SdkUsagePlanKeys::new(&sdk),
+                SdkUsagePlanKeys::new(&api_sdk),
                 SdkCloudFront::new(&sdk),
             );
             Rotator::with_target(config, SdkSecrets::new(&sdk), AnyTarget::ApiKey(target))
@@ -66,7 +74,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         }
         TargetSettings::AppSync(_) => {
             let target =
-                AnyTarget::appsync(&config, SdkAppSync::new(&sdk), SdkCloudFront::new(&sdk))
+                AnyTarget::appsync(&config, SdkAppSync::new(&api_sdk), SdkCloudFront::new(&sdk))
                     .ok_or(SetupError::MissingClient("AppSync"))?;
             Rotator::with_target(config, SdkSecrets::new(&sdk), target)
         }

@@ -39,22 +39,44 @@ pub enum Credential<'a> {
 }
 
 /// Why an origin test failed. Never carries a key or header value.
+///
+/// The probe goes from the rotator Lambda straight to `ORIGIN_URL`, not through
+/// CloudFront, so an origin locked to CloudFront by the *source* of a request refuses it
+/// whatever key it carries: a security group on the `cloudfront.origin-facing` prefix
+/// list (connection dropped: a timeout), a WAF IP-set or IP-reputation rule (403 or a
+/// timeout), an API resource policy on `aws:SourceIp`/`aws:SourceVpce` (403), a disabled
+/// `execute-api` endpoint (403). Each message names those causes next to the verifier's
+/// own refusal, and the way out: let the probe reach the origin, or `PROBE=off` with
+/// `SETTLE_SECS` (docs/deployment.md, "The rotator's probe").
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProbeError {
     /// No complete response within the configured timeout.
-    #[error("no response within {0:?}")]
+    #[error(
+        "no response within {0:?} (ORIGIN_URL unreachable from the rotator? an origin only CloudFront can reach drops it: a security group on the cloudfront.origin-facing prefix list, a WAF rule that blocks by IP; {how})",
+        how = HOW_OUT
+    )]
     Timeout(Duration),
     /// Connection or protocol failure.
-    #[error("request failed: {0}")]
+    #[error(
+        "request failed: {0} (check ORIGIN_URL's host and that the rotator's network reaches it; an origin only CloudFront can reach refuses it; {how})",
+        how = HOW_OUT
+    )]
     Transport(String),
     /// The origin answered with another status than expected.
-    #[error("origin answered {0}, which is not the expected status")]
+    #[error(
+        "origin answered {0}, which is not the expected status (401/403: the verifier refused the key, or a rule that judges the source refused the rotator: WAF IP-set or IP-reputation rules, an API resource policy, a disabled execute-api endpoint; {how})",
+        how = HOW_OUT
+    )]
     UnexpectedStatus(u16),
     /// The request could not be signed or built (bad method/URL for the profile).
     #[error("cannot build the test request: {0}")]
     Request(String),
 }
+
+/// The end of every probe failure's message: what to do when the probe cannot reach the
+/// origin as CloudFront does.
+const HOW_OUT: &str = "the probe must reach the origin and be judged by the rule that judges CloudFront's requests, or set PROBE=off and SETTLE_SECS: docs/deployment.md, \"The rotator's probe\"";
 
 /// The client of the rotator's test requests (the origin test, the AppSync target's
 /// GraphQL query): HTTP/1 over http or https, trusting the platform's root certificates.
@@ -162,7 +184,10 @@ impl OriginProbe {
             .header(http::header::USER_AGENT, "edgeseal-rotator/origin-test");
         match credential {
             Credential::Signed { label, keyid, key } => {
-                let view = RequestView::new(
+                // In the origin's profile: for `raw`, the path and query exactly as
+                // this request sends them (the URI's own bytes).
+                let view = RequestView::in_profile(
+                    self.test.profile,
                     self.test.method.as_str(),
                     authority,
                     url.path(),
@@ -209,4 +234,80 @@ pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
         source = inner.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use edgeseal::{KeySet, Profile, Rejection, Verifier};
+
+    use super::*;
+    use crate::config::ExpectedStatus;
+
+    /// What an origin that receives the request unchanged verifies: the request line's
+    /// own path and query, byte for byte, in the profile the origin expects.
+    fn verify_as_origin(
+        request: &http::Request<Empty<Bytes>>,
+        profile: Profile,
+        keys: &KeySet,
+        now: UnixTime,
+    ) -> Result<edgeseal::Verified, Rejection> {
+        let uri = request.uri();
+        let host = request
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
+        let mut view = RequestView::in_profile(
+            profile,
+            request.method().as_str(),
+            host,
+            uri.path(),
+            uri.query().unwrap_or(""),
+        );
+        for (name, value) in request.headers() {
+            view.push_header(name.as_str(), value.to_str().unwrap_or_default());
+        }
+        Verifier::default().verify_at(now, &view, keys)
+    }
+
+    #[test]
+    fn a_raw_origin_probe_signs_the_bytes_it_sends() {
+        let keyid = KeyId::new("v2").unwrap_or_else(|_| unreachable!());
+        let key = SigningKey::from_bytes(&[5; 64]).unwrap_or_else(|_| unreachable!());
+        let mut keys = KeySet::new();
+        keys.insert_pending(keyid.clone(), key.clone());
+        let now = UnixTime::from_secs(1_767_225_600);
+        let credential = Credential::Signed {
+            label: "edgeseal",
+            keyid: &keyid,
+            key: &key,
+        };
+        let probe_in = |profile| {
+            OriginProbe::new(OriginTest {
+                url: "https://alb.example.com/health/a%2Fb?b=2&a=1"
+                    .parse()
+                    .unwrap_or_else(|_| unreachable!()),
+                method: http::Method::GET,
+                expected: ExpectedStatus::Success,
+                timeout: Duration::from_secs(1),
+                profile,
+            })
+        };
+        let raw = probe_in(Profile::Raw)
+            .request(credential, now)
+            .unwrap_or_else(|_| unreachable!());
+        assert!(verify_as_origin(&raw, Profile::Raw, &keys, now).is_ok());
+        // The old probe (apigateway only) fails at a raw origin, and the other way round.
+        let api = probe_in(Profile::ApiGateway)
+            .request(credential, now)
+            .unwrap_or_else(|_| unreachable!());
+        assert_eq!(
+            verify_as_origin(&api, Profile::Raw, &keys, now).err(),
+            Some(Rejection::WrongProfile)
+        );
+        assert_eq!(
+            verify_as_origin(&raw, Profile::ApiGateway, &keys, now).err(),
+            Some(Rejection::WrongProfile)
+        );
+    }
 }

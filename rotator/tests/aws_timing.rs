@@ -139,9 +139,14 @@ async fn a_configuration_test_passes_while_migrating_from_a_static_header() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_configuration_test_names_what_is_wrong() {
-    // The distribution has no association of the edge function.
+async fn a_configuration_test_before_the_association_passes_and_the_rotation_waits_for_it() {
+    // docs/deployment.md sections 2 and 3: the stack (RotateImmediately=false) runs the
+    // configuration test when it creates the schedule, before the user can associate
+    // the bootstrap version the same stack creates. That test failed the stack
+    // (NoAssociation); it passes now, changing nothing, and the first rotation still
+    // refuses to run until the distribution names the edge function.
     let world = World::new(TargetKind::Signed).await;
+    let associated = world.cdn.config(&world.distribution).unwrap();
     world.cdn.touch(&world.distribution, |c| {
         c.default_cache_behavior
             .as_mut()
@@ -149,22 +154,45 @@ async fn a_configuration_test_names_what_is_wrong() {
             .lambda_function_associations = None;
         c.cache_behaviors = None;
     });
-    let err = configuration_test(&world, PendingValue::Empty)
+    let before = world.cdn.config(&world.distribution).unwrap();
+    let updates = world.cdn.update_count();
+    let outcome = configuration_test(&world, PendingValue::Empty).await;
+    assert_eq!(outcome.unwrap(), Outcome::ConfigurationTested);
+    assert_eq!(world.cdn.update_count(), updates, "no distribution written");
+    assert_eq!(world.cdn.config(&world.distribution).unwrap(), before);
+
+    let rotator = world.rotator(FaultPlan::none());
+    let token = world.start_rotation().await;
+    let err = rotator
+        .run(&world.event(Step::Create, &token), lambda_deadline())
         .await
+        .and(
+            rotator
+                .run(&world.event(Step::Set, &token), lambda_deadline())
+                .await,
+        )
         .unwrap_err();
-    let RotationError::ConfigurationTest(inner) = &err else {
-        panic!("{err}")
-    };
     assert!(
-        matches!(**inner, RotationError::NoAssociation { ref distribution, .. } if *distribution == world.distribution),
+        matches!(err, RotationError::NoAssociation { ref distribution, .. } if *distribution == world.distribution),
         "{err}"
     );
-    assert!(err.to_string().contains(&world.distribution), "{err}");
-    assert_eq!(
-        edgeseal_rotator::error_type(&err),
-        "ConfigurationTestFailed"
-    );
+    assert_eq!(world.current_version().await, world.initial_token);
 
+    // Associated (guide step 2), the rotation goes through.
+    world
+        .cdn
+        .touch(&world.distribution, |c| *c = associated.clone());
+    // The association has reached every edge before the rotation (guide step 3 waits
+    // for it); the unassociated configs, the user's own, never sent an edgeseal key and
+    // are no rotator output for the invariants to judge.
+    world.cdn.complete_deployments();
+    world.forget_history();
+    world.rotate_like_secrets_manager(&rotator, &token, 1).await;
+    world.assert_rotated(&token, &world.initial_token).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configuration_test_names_what_is_wrong() {
     // The origin rejects the current key.
     let world = World::new(TargetKind::Signed).await;
     *world.origin.reject_keyid.lock().unwrap() = Some(world.initial_token.clone());

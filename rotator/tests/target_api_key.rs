@@ -92,6 +92,7 @@ fn probe_for(origin: &ApiKeyOrigin) -> OriginProbe {
         method: http::Method::GET,
         expected: ExpectedStatus::Success,
         timeout: Duration::from_secs(5),
+        profile: edgeseal::Profile::default(),
     })
 }
 

@@ -431,6 +431,7 @@ fn probe_for(url: &str) -> OriginProbe {
         method: http::Method::GET,
         expected: ExpectedStatus::Success,
         timeout: Duration::from_secs(2),
+        profile: edgeseal::Profile::default(),
     })
 }
 

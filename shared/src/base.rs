@@ -2,6 +2,7 @@
 
 use crate::error::Rejection;
 use crate::params::{Component, REQUIRED_INNER_LIST, component_value, fits_in_base};
+use crate::profile::Profile;
 use crate::request::RequestView;
 
 /// The signature base for one request, components and `@signature-params` value.
@@ -102,9 +103,11 @@ pub(crate) fn write_signed_base(
     }
     let authority = request.authority().ok_or(Rejection::ComponentUnavailable)?;
     let (method, path, query) = (request.method(), request.path(), request.query());
-    // The method is as the caller gave it; authority, path and query are canonical
-    // forms, printable ASCII by construction (`RequestView`), so they need no check.
-    if !fits_in_base(method) {
+    // The method is as the caller gave it. The authority is canonical, and so are an
+    // `apigateway` view's path and query: printable ASCII by construction
+    // (`RequestView`), they need no check. A `raw` view's path and query are as sent.
+    let raw = request.profile() == Profile::Raw;
+    if !fits_in_base(method) || raw && !(fits_in_base(path) && fits_in_base(query)) {
         return Err(Rejection::ComponentUnavailable);
     }
     debug_assert!(fits_in_base(authority) && fits_in_base(path) && fits_in_base(query));

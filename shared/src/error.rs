@@ -58,11 +58,21 @@ pub enum Rejection {
     /// it decodes a second time), and the signature's own record of that path
     /// (`edgeseal-path`) verifies. Not an attack: API Gateway changed the request.
     PathNotRepresentable,
+    /// The signature's `tag` states another signing profile than the one this origin
+    /// verifies (e.g. an `apigateway` signature at a `raw` origin): the edge's
+    /// configuration and the origin's disagree.
+    WrongProfile,
+    /// The verifier requires body binding and the signature does not cover
+    /// `Content-Digest` (the edge did not see the body, or it was truncated).
+    BodyNotSigned,
+    /// The `Content-Digest` the signature covers does not match the body received (or
+    /// is not a `sha-256` digest).
+    BodyDigestMismatch,
 }
 
 impl Rejection {
     /// Every rejection, in declaration order (for metrics dimensions and docs).
-    pub const ALL: [Rejection; 20] = [
+    pub const ALL: [Rejection; 23] = [
         Rejection::Missing,
         Rejection::Unpaired,
         Rejection::FieldTooLarge,
@@ -83,6 +93,9 @@ impl Rejection {
         Rejection::NoKeys,
         Rejection::BadSignature,
         Rejection::PathNotRepresentable,
+        Rejection::WrongProfile,
+        Rejection::BodyNotSigned,
+        Rejection::BodyDigestMismatch,
     ];
 
     /// The stable reason code, `snake_case`.
@@ -108,6 +121,9 @@ impl Rejection {
             Rejection::NoKeys => "no_keys",
             Rejection::BadSignature => "bad_signature",
             Rejection::PathNotRepresentable => "path_not_representable",
+            Rejection::WrongProfile => "wrong_profile",
+            Rejection::BodyNotSigned => "body_not_signed",
+            Rejection::BodyDigestMismatch => "body_digest_mismatch",
         }
     }
 
@@ -143,6 +159,9 @@ impl fmt::Display for Rejection {
             Rejection::PathNotRepresentable => {
                 "signed path cannot be delivered unchanged by an HTTP API (decoded ? or %)"
             }
+            Rejection::WrongProfile => "signature states another signing profile",
+            Rejection::BodyNotSigned => "body binding required but content-digest not covered",
+            Rejection::BodyDigestMismatch => "content-digest does not match the body",
         };
         write!(f, "{text} ({})", self.code())
     }
@@ -173,6 +192,13 @@ pub enum SignError {
     /// `created` or `expires` does not fit an RFC 8941 integer.
     #[error("timestamp out of range")]
     TimeOutOfRange,
+    /// A `raw` signature states its profile in its tag, and the signer has none.
+    #[error("the raw profile needs an application tag to state it")]
+    UntaggedProfile,
+    /// Body binding (`Content-Digest`) is for the `raw` profile only: API Gateway does
+    /// not show a Lambda authorizer the body.
+    #[error("body binding needs the raw profile")]
+    BodyNeedsRawProfile,
 }
 
 /// A configuration value that the protocol cannot work with.

@@ -33,16 +33,19 @@
 //!
 //! [RFC 9421]: https://www.rfc-editor.org/rfc/rfc9421
 
+pub mod accepted;
 mod base;
 pub mod canonical;
 #[cfg(any(test, feature = "sfv-reference"))]
 pub mod differential;
+mod digest;
 mod error;
 mod fields;
 mod key;
 mod keyset;
 mod mac;
 mod params;
+mod profile;
 mod request;
 mod secret;
 mod sign;
@@ -50,6 +53,7 @@ mod time;
 mod verify;
 
 pub use crate::base::SignatureBase;
+pub use crate::digest::{CONTENT_DIGEST, check_content_digest, content_digest};
 pub use crate::error::{ConfigError, Rejection, SecretFormatError, SignError};
 pub use crate::fields::{FieldLimits, remove_member};
 pub use crate::key::{KeyId, SigningKey, StaticHeaderValue};
@@ -58,6 +62,7 @@ pub use crate::params::{
     Component, DEFAULT_LABEL, DEFAULT_TAG, HMAC_SHA256, REQUIRED_COMPONENTS, SIGNED_PATH_PARAM,
     SignatureParams,
 };
+pub use crate::profile::{Profile, UnknownProfile};
 pub use crate::request::RequestView;
 pub use crate::secret::{
     LEGACY_FIELDS, SecretValue, edgeseal_secret_json, static_header_secret_json,

@@ -3,17 +3,25 @@
 use std::borrow::Cow;
 
 use crate::canonical;
+use crate::profile::Profile;
 
-/// The parts of an HTTP request that a signature covers, already in canonical form
-/// (see [`canonical`](crate::canonical)). The authority, path and query hold printable
-/// ASCII only, whatever they were made from (the canonical forms percent-encode the
-/// rest), so no value among them can break a line of the signature base; the method
-/// and header values are kept as given and are checked where a base is written.
+/// The parts of an HTTP request that a signature covers, in the form of one signing
+/// [`Profile`].
 ///
-/// The edge builds it from the CloudFront origin-request event, the authorizer from the
-/// API Gateway event; if both describe the same request, both views are equal.
+/// [`new`](Self::new) and [`from_query_pairs`](Self::from_query_pairs) make an
+/// `apigateway` view: path and query in canonical form (see
+/// [`canonical`](crate::canonical)), printable ASCII whatever they were made from.
+/// [`raw`](Self::raw) makes a `raw` view: path and query byte for byte as sent; a value
+/// that could break a line of the signature base is refused where a base is written
+/// ([`Rejection::ComponentUnavailable`](crate::Rejection::ComponentUnavailable)), as
+/// the method and header values are.
+///
+/// The edge builds it from the CloudFront origin-request event, the origin from what
+/// it received; if both describe the same request in the same profile, both views are
+/// equal.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestView {
+    profile: Profile,
     method: String,
     authority: Option<String>,
     path: String,
@@ -46,8 +54,49 @@ impl RequestView {
         )
     }
 
+    /// A `raw`-profile request (RFC 9421 §2.2.6 / §2.2.7): its method, Host header, and
+    /// path and query string exactly as sent (the query without its `?`, empty for
+    /// none). `@path` is the path byte for byte (`/` when empty); `@query` is `?`
+    /// followed by the query string byte for byte.
+    ///
+    /// ```
+    /// use edgeseal::{Profile, RequestView};
+    /// let view = RequestView::raw("GET", "Api.Example.com:443", "/a%2fb", "b=2&a=1+1");
+    /// assert_eq!(view.profile(), Profile::Raw);
+    /// assert_eq!(view.authority(), Some("api.example.com"));
+    /// assert_eq!(view.path(), "/a%2fb");
+    /// assert_eq!(view.query(), "?b=2&a=1+1");
+    /// ```
+    pub fn raw(method: &str, host: &str, path: &str, query: &str) -> Self {
+        let mut raw_query = String::with_capacity(query.len() + 1);
+        raw_query.push('?');
+        raw_query.push_str(query);
+        Self {
+            profile: Profile::Raw,
+            method: method.to_owned(),
+            authority: canonical::authority(host),
+            path: if path.is_empty() {
+                "/".to_owned()
+            } else {
+                path.to_owned()
+            },
+            query: raw_query,
+            path_decoded_by_gateway: false,
+            headers: Vec::new(),
+        }
+    }
+
+    /// A request in `profile`: [`raw`](Self::raw) or [`new`](Self::new) (`apigateway`).
+    pub fn in_profile(profile: Profile, method: &str, host: &str, path: &str, query: &str) -> Self {
+        match profile {
+            Profile::ApiGateway => Self::new(method, host, path, query),
+            Profile::Raw => Self::raw(method, host, path, query),
+        }
+    }
+
     fn with_canonical_query(method: &str, host: &str, raw_path: &str, query: String) -> Self {
         Self {
+            profile: Profile::ApiGateway,
             method: method.to_owned(),
             authority: canonical::authority(host),
             path: canonical::path(raw_path),
@@ -64,6 +113,8 @@ impl RequestView {
     pub fn with_decoded_path(mut self, decoded_path: &str) -> Self {
         self.path = canonical::path_from_decoded(decoded_path);
         self.path_decoded_by_gateway = true;
+        // Only API Gateway decodes paths: the view is an `apigateway` one.
+        self.profile = Profile::ApiGateway;
         self
     }
 
@@ -74,6 +125,11 @@ impl RequestView {
             path: path.to_owned(),
             ..self.clone()
         }
+    }
+
+    /// The signing profile this view is in.
+    pub fn profile(&self) -> Profile {
+        self.profile
     }
 
     /// Whether the path came already decoded by API Gateway.
@@ -133,12 +189,12 @@ impl RequestView {
         self.authority.as_deref()
     }
 
-    /// The canonical `@path`.
+    /// The `@path`: canonical (`apigateway`) or as sent (`raw`).
     pub fn path(&self) -> &str {
         &self.path
     }
 
-    /// The canonical `@query`, with its leading `?`.
+    /// The `@query`, with its leading `?`: canonical (`apigateway`) or as sent (`raw`).
     pub fn query(&self) -> &str {
         &self.query
     }

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 
 use crate::base::{SignatureBase, covered_components, write_signed_base};
+use crate::digest::{CONTENT_DIGEST, check_content_digest};
 use crate::error::{ConfigError, Rejection};
 use crate::fields::{
     FieldLimits, InputMember, PresentedSignature, parse_signature, parse_signature_input,
@@ -10,6 +11,7 @@ use crate::fields::{
 use crate::key::KeyId;
 use crate::keyset::{KeySet, Stage};
 use crate::params::{DEFAULT_LABEL, DEFAULT_TAG, validate_label, validated_tag};
+use crate::profile::Profile;
 use crate::request::RequestView;
 use crate::time::UnixTime;
 
@@ -22,11 +24,20 @@ const SIGNATURE: &str = "signature";
 ///
 /// Defaults: label [`DEFAULT_LABEL`], tag [`DEFAULT_TAG`] required, maximum age
 /// [`Verifier::DEFAULT_MAX_AGE_SECS`], clock skew [`Verifier::DEFAULT_SKEW_SECS`],
-/// [`FieldLimits::default`].
+/// [`FieldLimits::default`], body binding not required.
+///
+/// The signing profile is the request view's ([`RequestView::profile`]): a signature
+/// whose tag states the other profile is [`Rejection::WrongProfile`]. With a required
+/// application tag `T`, tag `T` states `apigateway` and `T-raw` states `raw`
+/// ([`Profile::tag`]); with none required, any tag is accepted and the view's profile
+/// is used.
 #[derive(Clone, Debug)]
 pub struct Verifier {
     label: String,
     tag: Option<String>,
+    /// [`Profile::tag`] of `tag` for `raw`, made once.
+    raw_tag: Option<String>,
+    require_body: bool,
     max_age_secs: u64,
     skew_secs: u64,
     limits: FieldLimits,
@@ -37,6 +48,8 @@ impl Default for Verifier {
         Self {
             label: DEFAULT_LABEL.to_owned(),
             tag: Some(DEFAULT_TAG.to_owned()),
+            raw_tag: Some(Profile::Raw.tag(DEFAULT_TAG).into_owned()),
+            require_body: false,
             max_age_secs: Self::DEFAULT_MAX_AGE_SECS,
             skew_secs: Self::DEFAULT_SKEW_SECS,
             limits: FieldLimits::default(),
@@ -66,7 +79,25 @@ impl Verifier {
     /// Require this `tag`, or accept any (including none) with `None`.
     pub fn with_tag(mut self, tag: Option<&str>) -> Result<Self, ConfigError> {
         self.tag = validated_tag(tag)?;
+        self.raw_tag = match &self.tag {
+            Some(tag) => validated_tag(Some(&Profile::Raw.tag(tag)))?,
+            None => None,
+        };
         Ok(self)
+    }
+
+    /// Require body binding: a signature that does not cover `Content-Digest` is
+    /// [`Rejection::BodyNotSigned`]. The caller then checks the digest against the body
+    /// ([`Verified::check_body`]).
+    #[must_use]
+    pub fn with_body_required(mut self, required: bool) -> Self {
+        self.require_body = required;
+        self
+    }
+
+    /// Whether body binding is required.
+    pub fn body_required(&self) -> bool {
+        self.require_body
     }
 
     /// Oldest accepted signature, in seconds since `created`.
@@ -181,13 +212,19 @@ impl Verifier {
             return Err(Rejection::MissingParameter);
         };
         // Compared as written: a required tag has no quote or backslash to escape.
-        if let Some(required) = &self.tag
-            && params.tag != Some(required.as_str())
-        {
-            return Err(Rejection::WrongTag);
-        }
+        let profile = match &self.tag {
+            None => None,
+            Some(required) if params.tag == Some(required.as_str()) => Some(Profile::ApiGateway),
+            Some(_) if params.tag.is_some() && params.tag == self.raw_tag.as_deref() => {
+                Some(Profile::Raw)
+            }
+            Some(_) => return Err(Rejection::WrongTag),
+        };
         if !member.components.all_required() {
             return Err(Rejection::MissingComponent);
+        }
+        if self.require_body && !member.components.content_digest {
+            return Err(Rejection::BodyNotSigned);
         }
         // A key id has no quote or backslash either: one written with an escape fails here.
         if !KeyId::is_valid(keyid) {
@@ -199,6 +236,8 @@ impl Verifier {
             expires: params.expires,
             signature,
             signed_path: params.signed_path.map(unescape),
+            profile,
+            covers_content_digest: member.components.content_digest,
         };
         Ok((claim, keyid))
     }
@@ -228,6 +267,12 @@ impl Verifier {
         keyid: &str,
         keys: &KeySet,
     ) -> Result<Verified, Rejection> {
+        if claim
+            .profile
+            .is_some_and(|stated| stated != request.profile())
+        {
+            return Err(Rejection::WrongProfile);
+        }
         if claim.created > now.plus_secs(self.skew_secs) {
             return Err(Rejection::FromFuture);
         }
@@ -244,6 +289,7 @@ impl Verifier {
                 stage: found.stage,
                 created: claim.created,
                 age_secs: now.secs_since(claim.created),
+                covers_content_digest: claim.covers_content_digest,
             })
         } else if self.path_changed_by_http_api(request, claim, found.key)? {
             Err(Rejection::PathNotRepresentable)
@@ -328,6 +374,11 @@ pub(crate) struct Claim<'r> {
     ///
     /// [`SIGNED_PATH_PARAM`]: crate::SIGNED_PATH_PARAM
     pub(crate) signed_path: Option<Cow<'r, str>>,
+    /// The profile the signature's tag states; `None` when no tag is required (the
+    /// request view's profile is used).
+    pub(crate) profile: Option<Profile>,
+    /// Whether `content-digest` is covered.
+    pub(crate) covers_content_digest: bool,
 }
 
 impl<'r> SignatureCandidate<'r> {
@@ -355,6 +406,17 @@ impl<'r> SignatureCandidate<'r> {
         self.claim.signed_path.as_deref()
     }
 
+    /// The profile the signature's tag states, or `None` when the verifier requires no
+    /// tag. Build the request view in this profile ([`RequestView::in_profile`]).
+    pub fn profile(&self) -> Option<Profile> {
+        self.claim.profile
+    }
+
+    /// Whether the signature covers `Content-Digest` (binds the body).
+    pub fn covers_content_digest(&self) -> bool {
+        self.claim.covers_content_digest
+    }
+
     /// The covered component identifiers, in order (`@method`, `content-type`, ...).
     pub fn covered_components(&self) -> impl Iterator<Item = &str> {
         covered_components(&self.claim.signature_params)
@@ -376,6 +438,8 @@ impl<'r> SignatureCandidate<'r> {
                 expires: claim.expires,
                 signature: claim.signature,
                 signed_path: claim.signed_path.map(|p| Cow::Owned(p.into_owned())),
+                profile: claim.profile,
+                covers_content_digest: claim.covers_content_digest,
             },
             keyid: self.keyid,
         }
@@ -389,9 +453,30 @@ pub struct Verified {
     stage: Stage,
     created: UnixTime,
     age_secs: u64,
+    covers_content_digest: bool,
 }
 
 impl Verified {
+    /// Whether the signature covers `Content-Digest` (binds the body).
+    pub fn covers_content_digest(&self) -> bool {
+        self.covers_content_digest
+    }
+
+    /// Check the body received with the request: when the signature covers
+    /// `Content-Digest`, that field must be the SHA-256 of `body`
+    /// ([`check_content_digest`](crate::check_content_digest)); otherwise there is
+    /// nothing to check (a verifier that requires body binding has already refused
+    /// such a signature: [`Rejection::BodyNotSigned`]).
+    pub fn check_body(&self, request: &RequestView, body: &[u8]) -> Result<(), Rejection> {
+        if !self.covers_content_digest {
+            return Ok(());
+        }
+        let field = request
+            .header(CONTENT_DIGEST)
+            .ok_or(Rejection::ComponentUnavailable)?;
+        check_content_digest(&field, body)
+    }
+
     /// The key that matched.
     pub fn keyid(&self) -> &KeyId {
         &self.keyid

@@ -296,6 +296,41 @@ fn every_rejection_reason_is_reachable() {
     let result = Verifier::default().verify_at(UnixTime::from_secs(NOW), &rest, &one);
     assert_eq!(result.unwrap_err(), Rejection::BadSignature);
 
+    // Profiles: a raw signature at an apigateway origin (and back); body binding.
+    let raw = RequestView::raw("GET", "api.example.com", "/prod/orders/42", "b=2&a=1");
+    let raw_signed = signed_with(1, NOW, raw.clone());
+    let as_apigateway = request()
+        .with_header(
+            "signature-input",
+            &raw_signed.header("signature-input").unwrap(),
+        )
+        .with_header("signature", &raw_signed.header("signature").unwrap());
+    assert_eq!(verify(&as_apigateway).unwrap_err(), Rejection::WrongProfile);
+    reached.insert(Rejection::WrongProfile);
+    let requiring = Verifier::default().with_body_required(true);
+    let at = UnixTime::from_secs(NOW);
+    assert_eq!(
+        requiring.verify_at(at, &raw_signed, &keys()).unwrap_err(),
+        Rejection::BodyNotSigned
+    );
+    reached.insert(Rejection::BodyNotSigned);
+    let fields = Signer::new("edgeseal", keyid(1), key(1))
+        .unwrap()
+        .sign_body_at(at, &raw, b"{}")
+        .unwrap();
+    let bound = raw
+        .clone()
+        .with_header("content-digest", fields.content_digest().unwrap())
+        .with_header("signature-input", fields.signature_input())
+        .with_header("signature", fields.signature());
+    let verified = requiring.verify_at(at, &bound, &keys()).unwrap();
+    assert_eq!(verified.check_body(&bound, b"{}"), Ok(()));
+    assert_eq!(
+        verified.check_body(&bound, b"{\"x\":1}"),
+        Err(Rejection::BodyDigestMismatch)
+    );
+    reached.insert(Rejection::BodyDigestMismatch);
+
     let missing: Vec<_> = Rejection::ALL
         .iter()
         .filter(|r| !reached.contains(r))

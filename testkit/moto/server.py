@@ -5,10 +5,13 @@ arguments (`-H HOST -p PORT`). Each patch below names the AWS behaviour it repro
 where that is documented or observed; see README.md beside this file.
 """
 
+import json
 import sys
+import time
 from urllib.parse import unquote
 
 from moto.awslambda import models as lambda_models
+from moto.secretsmanager import models as secrets_models
 from moto.server import main as moto_main
 
 
@@ -89,9 +92,104 @@ def _versions_listed_by_arn() -> None:
     storage.list_versions_by_function = list_versions_by_function
 
 
+def _last_rotated_when_rotation_completes() -> None:
+    """DescribeSecret's LastRotatedDate is when the last rotation completed.
+
+    AWS: LastRotatedDate is "the most recent date and time that the Secrets Manager
+    rotation process was successfully completed" (API reference, SecretListEntry, and
+    DescribeSecret's response in SDKs generated from earlier models); today's
+    DescribeSecret reference says "the last date and time that Secrets Manager rotated
+    the secret", null when rotation is not configured or disabled. A rotation completes
+    when its function's finishSecret has moved AWSCURRENT onto the rotation's version
+    (Rotation function guide: "finishSecret ... moves the label AWSCURRENT"); a rotation
+    that fails and is retried completes, and is dated, only when a retry gets there.
+    A testSecret-only run (RotateImmediately=false) rotates nothing.
+
+    moto 5.2.6 sets it when RotateSecret is called, before any step has run (moto cannot
+    invoke the function; tests drive the steps), and for a testSecret-only run too: a
+    rotation that finished long after it began looks as if it finished at once.
+
+    Here RotateSecret with a rotation function leaves LastRotatedDate as it was and
+    remembers the version it staged AWSPENDING; UpdateSecretVersionStage moving AWSCURRENT
+    onto that version dates the completion. The label move is the completion's observable
+    edge (the function returns a moment later on AWS). RotateSecret without a function
+    (moto moves AWSCURRENT at once, which AWS never does) keeps moto's date, since moto
+    completed it there.
+    """
+    backend = secrets_models.SecretsManagerBackend
+    rotate = backend.rotate_secret
+    move = backend.update_secret_version_stage
+    if getattr(rotate, "edgeseal_patched", False):
+        return
+
+    def rotate_secret(self, secret_id, *args, **kwargs):
+        secret = self.secrets[secret_id] if self._is_valid_identifier(secret_id) else None
+        before = getattr(secret, "last_rotation_date", None)
+        answer = rotate(self, secret_id, *args, **kwargs)
+        secret = self.secrets[secret_id]
+        if secret.rotation_lambda_arn:
+            secret.last_rotation_date = before
+            immediately = kwargs.get("rotate_immediately", True)
+            staged = [
+                version_id
+                for version_id, version in secret.versions.items()
+                if "AWSPENDING" in version["version_stages"]
+            ]
+            secret.edgeseal_rotating = staged[0] if immediately and staged else None
+        return answer
+
+    def update_secret_version_stage(
+        self, secret_id, version_stage, remove_from_version_id, move_to_version_id
+    ):
+        answer = move(
+            self, secret_id, version_stage, remove_from_version_id, move_to_version_id
+        )
+        secret = self.secrets[secret_id]
+        rotating = getattr(secret, "edgeseal_rotating", None)
+        if version_stage == "AWSCURRENT" and rotating and move_to_version_id == rotating:
+            secret.last_rotation_date = int(time.time())
+            secret.edgeseal_rotating = None
+        return answer
+
+    rotate_secret.edgeseal_patched = True
+    backend.rotate_secret = rotate_secret
+    backend.update_secret_version_stage = update_secret_version_stage
+
+
+def _versions_listed_with_their_creation() -> None:
+    """ListSecretVersionIds gives each version's own CreatedDate.
+
+    AWS: SecretVersionsListEntry.CreatedDate is "the date and time this version of the
+    secret was created" (API reference, ListSecretVersionIds / SecretVersionsListEntry).
+    moto 5.2.6 reports `int(time.time())`, the time of the listing, for every version,
+    while its GetSecretValue reports the second the version was stored. An authorizer
+    that dates a demotion from the current version's creation then counts from its own
+    start on every cold start: a grace that never ends early enough (edgeseal issue 19,
+    the demo's authorizer processes).
+    """
+    backend = secrets_models.SecretsManagerBackend
+    original = backend.list_secret_version_ids
+    if getattr(original, "edgeseal_patched", False):
+        return
+
+    def list_secret_version_ids(self, secret_id):
+        answer = json.loads(original(self, secret_id))
+        versions = self.secrets[secret_id].versions
+        for entry in answer.get("Versions", []):
+            stored = versions.get(entry.get("VersionId"), {})
+            if "createdate" in stored:
+                entry["CreatedDate"] = stored["createdate"]
+        return json.dumps(answer)
+
+    list_secret_version_ids.edgeseal_patched = True
+    backend.list_secret_version_ids = list_secret_version_ids
+
+
 def main() -> None:
     _monotonic_lambda_versions()
     _versions_listed_by_arn()
+    _last_rotated_when_rotation_completes()
+    _versions_listed_with_their_creation()
     sys.argv[0] = "moto_server"
     moto_main()
 

@@ -11,7 +11,9 @@
 //! - [`start_rotation`], [`start_configuration_test`]: Secrets Manager's rotation driver
 //!   (moto cannot invoke a rotation function);
 //! - [`appsync`]: AppSync's API-key rules moto skips, a GraphQL endpoint accepting exactly
-//!   the keys AppSync would, and clients that read their key from the secret.
+//!   the keys AppSync would, and clients that read their key from the secret;
+//! - [`oidc`]: an OpenID Connect issuer on loopback (discovery document, JWK Set, keys
+//!   rotated mid-run) and the tokens it signs or that forge it.
 //!
 //! None of this is in a product crate: the rotator's release build has no test double.
 //!
@@ -44,6 +46,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 pub mod api_gateway;
+pub mod oidc;
 pub mod waf;
 
 /// The environment variable naming the moto server, e.g. `http://127.0.0.1:5000`.

@@ -11,6 +11,8 @@ const { httpbis, createSigner, createVerifier } = createRequire(join(dir, 'packa
 
 const COMPONENTS = ['@method', '@authority', '@path', '@query'];
 const corpus = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+// The tag states the signing profile (edgeseal: apigateway, edgeseal-raw: raw).
+const tag = corpus.tag ?? 'edgeseal';
 const key = Buffer.from(corpus.key_base64, 'base64');
 const keyLookup = async (params) =>
   params.keyid === corpus.keyid ? { id: corpus.keyid, algs: ['hmac-sha256'], verify: createVerifier(key, 'hmac-sha256') } : null;
@@ -35,7 +37,7 @@ for (const r of corpus.requests) {
       name: 'edgeseal',
       fields: COMPONENTS,
       params: ['created', 'keyid', 'alg', 'tag'],
-      paramValues: { created: new Date(corpus.created * 1000), tag: 'edgeseal' },
+      paramValues: { created: new Date(corpus.created * 1000), tag },
     },
     { method: r.method, url: r.url, headers: {} },
   );

@@ -152,12 +152,23 @@ pub fn sign_with_edge(
     key: &edgeseal::SigningKey,
     events: &[Value],
 ) -> Result<Vec<Value>, EdgeRunError> {
+    sign_with_edge_profiles(keyid, key, &Default::default(), events)
+}
+
+/// [`sign_with_edge`] with each origin's signing profile.
+pub fn sign_with_edge_profiles(
+    keyid: &str,
+    key: &edgeseal::SigningKey,
+    profiles: &edgeseal_edge_signer::OriginProfiles,
+    events: &[Value],
+) -> Result<Vec<Value>, EdgeRunError> {
     let config = EdgeConfig {
         label: edgeseal::DEFAULT_LABEL.into(),
         keyid: edgeseal::KeyId::new(keyid)
             .map_err(|e| EdgeRunError::Node(format!("key id: {e}")))?,
         key: key.clone(),
         max_age_secs: edgeseal::Verifier::DEFAULT_MAX_AGE_SECS,
+        profiles: profiles.clone(),
     };
     let dir = function_dir_from_source(&config)?;
     let signed = run_edge_handler(&dir, events);

@@ -102,6 +102,7 @@ fn test_config(keyid: &str, key_byte: u8) -> EdgeConfig {
         keyid: KeyId::new(keyid).unwrap(),
         key: SigningKey::from_bytes(&[key_byte; 32]).unwrap(),
         max_age_secs: Verifier::DEFAULT_MAX_AGE_SECS,
+        profiles: Default::default(),
     }
 }
 

@@ -7,6 +7,10 @@
 //! agrees with edgeseal exactly when the path and query as sent are already in
 //! edgeseal's canonical form.
 //!
+//! In the `raw` profile (RFC 9421's own `@path` and `@query`, for origins that receive
+//! CloudFront's request unchanged) there is no canonical form to disagree about: the
+//! second test requires 100% in both directions with every library, and prints the score.
+//!
 //! Needs `node`, the built edge assets, `.venv` with the PyPI package and
 //! `target/interop/node_modules` (override: `EDGESEAL_INTEROP_PYTHON`,
 //! `EDGESEAL_INTEROP_DIR`).
@@ -22,8 +26,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use edgeseal::{KeyId, KeySet, RequestView, SigningKey, UnixTime, Verifier, canonical};
-use edgeseal_tests::{cf_header, repo, sign_with_edge, temp_dir};
+use edgeseal::{KeyId, KeySet, Profile, RequestView, SigningKey, UnixTime, Verifier, canonical};
+use edgeseal_edge_signer::OriginProfiles;
+use edgeseal_tests::{cf_header, repo, sign_with_edge, sign_with_edge_profiles, temp_dir};
 use serde_json::{Value, json};
 
 const KEYID: &str = "3f2a1c9e-6b1d-4e2f-9a8b-7c6d5e4f3a21";
@@ -217,6 +222,135 @@ fn stock_rfc9421_libraries_agree_exactly_on_canonical_requests() {
         );
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// The stock tools on a corpus file: `(name, outcome per request)`.
+fn run_stock_tools(corpus_file: &std::path::Path) -> [(&'static str, Vec<Value>); 2] {
+    let python = std::env::var_os("EDGESEAL_INTEROP_PYTHON")
+        .map_or_else(|| repo().join(".venv/bin/python"), PathBuf::from);
+    let mut py = Command::new(python);
+    py.arg(repo().join("tests/interop/check.py"))
+        .arg(corpus_file);
+    let mut node = Command::new("node");
+    node.arg(repo().join("tests/interop/check.mjs"))
+        .arg(corpus_file)
+        .current_dir(repo());
+    [
+        ("PyPI http-message-signatures", stock("python", py)),
+        ("npm http-message-signatures", stock("node", node)),
+    ]
+}
+
+#[test]
+fn raw_profile_interoperates_100_percent_both_ways() {
+    let key = SigningKey::from_bytes(&[0x5a; 64]).unwrap();
+    let events: Vec<Value> = CORPUS
+        .iter()
+        .map(|(m, p, q)| cloudfront_event(m, p, q))
+        .collect();
+    // The distribution's origin is signed in the raw profile.
+    let profiles = OriginProfiles::default()
+        .with_origin(ORIGIN, Profile::Raw)
+        .unwrap();
+    let signed = sign_with_edge_profiles(KEYID, &key, &profiles, &events).unwrap();
+    let created = origin_verifier_now() - 2;
+    let requests: Vec<Value> = CORPUS
+        .iter()
+        .zip(&signed)
+        .map(|((m, p, q), out)| {
+            let input = cf_header(out, "signature-input").unwrap();
+            assert!(input.ends_with(r#";tag="edgeseal-raw""#), "{input}");
+            json!({
+                "method": m,
+                "url": url(p, q),
+                "signature_input": input,
+                "signature": cf_header(out, "signature").unwrap(),
+            })
+        })
+        .collect();
+    let work = temp_dir("interop-raw").unwrap();
+    let corpus_file = work.join("corpus.json");
+    std::fs::write(
+        &corpus_file,
+        serde_json::to_vec(&json!({
+            "key_base64": key.to_base64().as_str(),
+            "keyid": KEYID,
+            "created": created,
+            "tag": Profile::Raw.tag(edgeseal::DEFAULT_TAG),
+            "requests": requests,
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let results = run_stock_tools(&corpus_file);
+    std::fs::remove_dir_all(work).unwrap();
+
+    let mut keys = KeySet::new();
+    keys.insert_current(KeyId::new(KEYID).unwrap(), key);
+    let at = UnixTime::from_secs(created + 1);
+    let mut wrong = Vec::new();
+    let n = CORPUS.len();
+    for (tool, outcome) in &results {
+        let (mut stock_verified, mut edgeseal_verified, mut not_uris) = (0, 0, 0);
+        for ((method, path, query), r) in CORPUS.iter().zip(outcome) {
+            // A request line that is no RFC 3986 URI (raw `[` `]` in the query, which
+            // browsers send and CloudFront forwards): the PyPI library refuses to verify
+            // or sign it at all ("Invalid URL"), whatever the signature. Not a
+            // disagreement about the signature; counted apart.
+            let refused_as_url =
+                |field: &str| r[field].as_str().is_some_and(|e| e.contains("Invalid URL"));
+            if !is_rfc3986(path, query) && refused_as_url("error") && refused_as_url("sign_error") {
+                not_uris += 1;
+                continue;
+            }
+            if r["verified"].as_bool() == Some(true) {
+                stock_verified += 1;
+            } else {
+                wrong.push(format!(
+                    "{tool} refused the edge's raw signature of {method} {}: {}",
+                    url(path, query),
+                    r["error"]
+                ));
+            }
+            let (Some(input), Some(signature)) =
+                (r["signature_input"].as_str(), r["signature"].as_str())
+            else {
+                wrong.push(format!(
+                    "{tool} refused to sign {method} {}: {}",
+                    url(path, query),
+                    r["sign_error"]
+                ));
+                continue;
+            };
+            // What an origin behind a load balancer sees: the request line as sent.
+            let view = RequestView::raw(method, ORIGIN, path, query)
+                .with_header("signature-input", input)
+                .with_header("signature", signature);
+            match Verifier::default().verify_at(at, &view, &keys) {
+                Ok(_) => edgeseal_verified += 1,
+                Err(reason) => wrong.push(format!(
+                    "edgeseal refused the {tool} signature of {method} {}: {reason}",
+                    url(path, query)
+                )),
+            }
+        }
+        let m = n - not_uris;
+        println!(
+            "interop raw profile, {tool}: verifies {stock_verified}/{m} ({:.0}%) of the edge's signatures; edgeseal verifies {edgeseal_verified}/{m} ({:.0}%) of its signatures ({not_uris} of {n} requests refused by the library as no RFC 3986 URI)",
+            100.0 * stock_verified as f64 / m as f64,
+            100.0 * edgeseal_verified as f64 / m as f64,
+        );
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Whether `path?query` is an RFC 3986 path and query: unreserved characters,
+/// percent-encodings, sub-delims, `:`, `@`, `/` (and `?` in the query).
+fn is_rfc3986(path: &str, query: &str) -> bool {
+    let ok = |b: u8, extra: &[u8]| {
+        b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:@/".contains(&b) || extra.contains(&b)
+    };
+    path.bytes().all(|b| ok(b, b"")) && query.bytes().all(|b| ok(b, b"?"))
 }
 
 fn origin_verifier_now() -> u64 {

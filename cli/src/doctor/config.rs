@@ -192,6 +192,18 @@ async fn query_strings_forwarded<E: Environment>(
     }
 }
 
+/// When a freshly started authorizer takes AWSPREVIOUS to have been demoted: the last
+/// rotation's completion (`LastRotatedDate`), else AWSCURRENT's creation (the
+/// authorizer's own rule, `origin_verifier::cold_start_demotion`). A warm authorizer
+/// dates it at its first refresh after the label moved (up to one cache TTL later).
+fn demoted_at(settings: &Settings, secret: &Secret) -> Option<edgeseal::UnixTime> {
+    origin_verifier::cold_start_demotion(
+        secret.with_stage("AWSCURRENT").and_then(|v| v.created),
+        secret.last_rotated,
+        settings.now,
+    )
+}
+
 /// The keyids the authorizer accepts now, with their stage.
 fn accepted(settings: &Settings, secret: &Secret) -> Vec<(String, &'static str)> {
     let mut out = Vec::new();
@@ -205,10 +217,8 @@ fn accepted(settings: &Settings, secret: &Secret) -> Vec<(String, &'static str)>
     {
         out.push((v.id.clone(), "AWSPENDING"));
     }
-    let grace_open = secret
-        .with_stage("AWSCURRENT")
-        .and_then(|c| c.created)
-        .is_some_and(|c| settings.now.as_secs() < c.as_secs() + settings.previous_grace_secs);
+    let grace_open = demoted_at(settings, secret)
+        .is_some_and(|d| settings.now.as_secs() < d.as_secs() + settings.previous_grace_secs);
     if grace_open && let Some(v) = secret.with_stage("AWSPREVIOUS") {
         out.push((v.id.clone(), "AWSPREVIOUS (in its grace)"));
     }
@@ -345,8 +355,8 @@ fn rotation(secret: &Secret) -> Finding {
     {
         return f.fail(
             format!("version {} is AWSPENDING: a rotation has not finished", pending.id),
-            "a rotation is running or failed (Secrets Manager retries it; RotateSecret fails meanwhile)",
-            "read the rotator's log for the failed step; fix its cause, then edgeseal rotate",
+            "a rotation is running or failed (Secrets Manager retries it; RotateSecret fails meanwhile); a rotation whose probe the origin refuses never completes: the probe goes from the rotator Lambda straight to ORIGIN_URL, and an origin only CloudFront can reach (security group on the cloudfront.origin-facing prefix list, WAF IP rules, a resource policy, a disabled execute-api endpoint) refuses it",
+            "read the rotator's log for the failed step (an OriginRejected error names the probe's likely cause); fix it (for an origin only CloudFront can reach: PROBE=off and SETTLE_SECS, docs/deployment.md), then edgeseal rotate",
         );
     }
     f.pass(match secret.last_rotated {
@@ -360,35 +370,40 @@ fn grace(settings: &Settings, distribution: &Distribution, secret: &Secret) -> F
         "grace",
         "the previous key stays accepted at least as long as the last distribution change took to reach the edges, plus the maximum age",
     );
-    let (Some(current), Some(changed)) = (
-        secret.with_stage("AWSCURRENT").and_then(|v| v.created),
-        distribution.last_modified,
-    ) else {
-        return f.skip("the current key's creation or the distribution's last change is unknown");
+    // The grace runs from the demotion (the rotation's completion, as the authorizer
+    // dates it on a cold start); edges send the previous key until the change that
+    // switched them has reached every edge.
+    let (Some(demoted), Some(changed)) = (demoted_at(settings, secret), distribution.last_modified)
+    else {
+        return f.skip("the previous key's demotion or the distribution's last change is unknown");
     };
-    if changed.as_secs() < current.as_secs() {
-        return f.pass("the distribution has not changed since the current key was created");
-    }
     let deployed = distribution.status == "Deployed";
     // Until Deployed, edges may still send the previous key: count to now.
     let until = if deployed { changed } else { settings.now };
-    let needed = until.as_secs() - current.as_secs() + settings.max_age_secs;
+    let needed = until.as_secs().saturating_sub(demoted.as_secs()) + settings.max_age_secs;
+    let after = |t: edgeseal::UnixTime| {
+        if t.as_secs() >= demoted.as_secs() {
+            format!("{} s after the demotion", t.as_secs() - demoted.as_secs())
+        } else {
+            format!("{} s before the demotion", demoted.as_secs() - t.as_secs())
+        }
+    };
     if settings.previous_grace_secs >= needed {
         f.pass(format!(
-            "grace {} s ≥ {} s (last change {} s after the key, {}; max age {} s)",
+            "grace {} s ≥ {} s (last change {}, {}; max age {} s)",
             settings.previous_grace_secs,
             needed,
-            changed.as_secs() - current.as_secs(),
+            after(changed),
             distribution.status,
             settings.max_age_secs
         ))
     } else {
         f.fail(
             format!(
-                "grace {} s < {} s needed (last change {} s after the key, {})",
+                "grace {} s < {} s needed (last change {}, {})",
                 settings.previous_grace_secs,
                 needed,
-                changed.as_secs() - current.as_secs(),
+                after(changed),
                 distribution.status
             ),
             "the previous key stopped being accepted while edges could still send it: requests were denied during the rotation",

@@ -6,9 +6,13 @@
 //! - live requests ([`probes`]): through the distribution (must be allowed), and straight
 //!   to the origin signed with the current key (allowed), unsigned (401), forged (403),
 //!   and replayed after the maximum age (403);
+//! - the app's token issuers, with `--jwt-issuer` ([`jwt_issuer`]): discovery document
+//!   and key set load from here;
 //! - configuration ([`config`]): associations, query-string forwarding, edge versions
 //!   Active and carrying an accepted key, rotation enabled and not stuck, the previous
-//!   key's grace against the distribution's last change, and the API's authorizer cache.
+//!   key's grace against the distribution's last change, and the API's authorizer cache;
+//! - operations ([`ops`]): the RotationFailed rule and the alarms on it, on the rotator's
+//!   errors and on the authorizer's denials by reason, their state and whom they notify.
 //!
 //! Everything the checks read or send goes through [`Environment`], so the same code
 //! runs against AWS (the CLI's SDK implementation) and against the demo's local stack
@@ -17,6 +21,8 @@
 pub mod authorizer_cache;
 pub mod config;
 pub mod edge_code;
+pub mod jwt_issuer;
+pub mod ops;
 pub mod probes;
 pub mod sdk;
 
@@ -286,6 +292,14 @@ impl Finding {
     fn skip(mut self, detail: impl Into<String>) -> Self {
         self.verdict = Verdict::Skip;
         self.detail = detail.into();
+        self
+    }
+
+    /// A skip that says what to deploy or grant for the check to run.
+    fn skip_with_fix(mut self, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        self.verdict = Verdict::Skip;
+        self.detail = detail.into();
+        self.fix = Some(fix.into());
         self
     }
 

@@ -157,7 +157,7 @@ pub async fn run<E: Environment>(
     // below prove nothing.
     let control = Finding::new(
         "direct-signed",
-        "a request signed as the edge signs, with AWSCURRENT, is allowed at the origin: key, label, tag and canonical forms agree",
+        "a request signed as the edge signs, with AWSCURRENT, is allowed at the origin: key, label, tag and canonical forms agree; the rotator's probe is such a request, sent from the rotator Lambda straight to the origin, so it must reach the origin and be judged by the rule that judges CloudFront's requests (or the rotator runs with PROBE=off)",
     );
     findings.push(match &current_key {
         None => control.fail(
@@ -168,8 +168,8 @@ pub async fn run<E: Environment>(
         Some((keyid, key)) => match signed(settings, &direct, keyid, key.clone(), settings.now) {
             Ok(request) => {
                 expect(env, control, &request, settings.expect, |status| match status {
-                    403 => ("the authorizer does not accept the current key or computes another signature base".into(),
-                            "check the authorizer's SECRET_ID, SIGNATURE_LABEL, SIGNATURE_TAG and PATH_PREFIX against --label/--tag; read its reason code in the logs".into()),
+                    403 => ("the authorizer does not accept the current key or computes another signature base; or a rule that judges the source refuses requests that do not come from CloudFront (WAF IP-set or IP-reputation rules, an API resource policy, a disabled execute-api endpoint), which refuses the rotator's probe too".into(),
+                            "check the authorizer's SECRET_ID, SIGNATURE_LABEL, SIGNATURE_TAG and PATH_PREFIX against --label/--tag; read its reason code in the logs. If the origin admits only CloudFront, let the rotator's probe through the same rule, or run the rotator with PROBE=off and SETTLE_SECS (docs/deployment.md, \"The rotator's probe\")".into()),
                     401 => ("API Gateway did not pass the signature headers to the authorizer".into(),
                             "the authorizer's identity sources must be the signature headers or none".into()),
                     _ => ("the origin answered something else for this path".into(),

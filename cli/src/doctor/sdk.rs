@@ -5,6 +5,7 @@
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use edgeseal::{SecretValue, UnixTime};
 
+use super::ops::{Alarm, Operations, Rotation, Rule};
 use super::{
     Authorizer, AuthorizerKind, Distribution, EdgeVersion, PolicyRef, Secret, SecretVersion,
 };
@@ -48,6 +49,8 @@ pub struct Sdk {
     cloudfront: aws_sdk_cloudfront::Client,
     http_apis: aws_sdk_apigatewayv2::Client,
     rest_apis: aws_sdk_apigateway::Client,
+    events: aws_sdk_eventbridge::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
 impl Sdk {
@@ -59,6 +62,8 @@ impl Sdk {
             cloudfront: aws_sdk_cloudfront::Client::new(config),
             http_apis: aws_sdk_apigatewayv2::Client::new(config),
             rest_apis: aws_sdk_apigateway::Client::new(config),
+            events: aws_sdk_eventbridge::Client::new(config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
         }
     }
 
@@ -296,4 +301,87 @@ pub fn execute_api_id(origin_domain: &str) -> Result<&str, String> {
         .ok_or_else(|| {
             format!("{origin_domain} is not an execute-api domain (custom domain?): check the authorizer's cache settings by hand")
         })
+}
+
+/// The operations checks' reads: `DescribeSecret`, `events:ListRules`,
+/// `cloudwatch:DescribeAlarms` (every page of each).
+impl Operations for Sdk {
+    async fn rotation(&self, secret_id: &str) -> Result<Rotation, String> {
+        let described = self
+            .secrets
+            .describe_secret()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .map_err(|e| aws_error("DescribeSecret", &e))?;
+        Ok(Rotation {
+            secret_arn: described.arn().unwrap_or(secret_id).to_owned(),
+            function_arn: described.rotation_lambda_arn().map(str::to_owned),
+        })
+    }
+
+    async fn rules(&self) -> Result<Vec<Rule>, String> {
+        let mut rules = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .events
+                .list_rules()
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| aws_error("ListRules", &e))?;
+            rules.extend(page.rules().iter().map(|r| Rule {
+                name: r.name().unwrap_or_default().to_owned(),
+                state: r.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                event_pattern: r.event_pattern().map(str::to_owned),
+            }));
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => return Ok(rules),
+            }
+        }
+    }
+
+    async fn alarms(&self) -> Result<Vec<Alarm>, String> {
+        let mut alarms = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .cloudwatch
+                .describe_alarms()
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| aws_error("DescribeAlarms", &e))?;
+            alarms.extend(page.metric_alarms().iter().map(|a| {
+                Alarm {
+                    name: a.alarm_name().unwrap_or_default().to_owned(),
+                    namespace: a.namespace().unwrap_or_default().to_owned(),
+                    metric: a.metric_name().unwrap_or_default().to_owned(),
+                    dimensions: a
+                        .dimensions()
+                        .iter()
+                        .map(|d| {
+                            (
+                                d.name().unwrap_or_default().to_owned(),
+                                d.value().unwrap_or_default().to_owned(),
+                            )
+                        })
+                        .collect(),
+                    state: a
+                        .state_value()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                    state_reason: a.state_reason().unwrap_or_default().to_owned(),
+                    actions: a.alarm_actions().to_vec(),
+                    actions_enabled: a.actions_enabled().unwrap_or(true),
+                }
+            }));
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => return Ok(alarms),
+            }
+        }
+    }
 }

@@ -216,3 +216,54 @@ describe('missing or invalid config: one clear error, never the key, requests un
     assert.match(log.lines.error[0], /cannot load signer\.wasm \(CompileError/);
   });
 });
+
+describe('signing profiles per origin, body binding', () => {
+  const profiles = { default: 'apigateway', origins: { 'alb.example.com': 'raw' } };
+  const { handler } = handlerFor(config({ profiles }));
+  // What CloudFront hands an origin-request function when the behavior includes the body
+  // (CloudFront Developer Guide, "Lambda@Edge event structure": body.action, encoding,
+  // data (base64), inputTruncated).
+  const withBody = (e, body) => {
+    const ev = event(e);
+    requestOf(ev).body = body;
+    return ev;
+  };
+  const albRequest = { host: 'alb.example.com', uri: '/a%2fb', querystring: 'b=2&a=1' };
+
+  test('a raw origin gets a raw-tagged signature, the API Gateway origin stays apigateway', async () => {
+    const raw = await handler(event(albRequest));
+    assert.match(value(raw, 'signature-input')[0], /;tag="edgeseal-raw"$/);
+    assert.equal(raw.headers['content-digest'], undefined);
+    const api = await handler(event({ host: 'abc.execute-api.us-east-1.amazonaws.com', uri: '/prod/x' }));
+    assert.match(value(api, 'signature-input')[0], /;tag="edgeseal"$/);
+  });
+
+  test('an included body is bound with Content-Digest (replacing the viewer\'s), covered', async () => {
+    const body = Buffer.from('{"n":1}');
+    const out = await handler(withBody(
+      { ...albRequest, method: 'POST', headers: { 'content-digest': [{ key: 'Content-Digest', value: 'sha-256=:AAAA:' }] } },
+      { action: 'read-only', encoding: 'base64', inputTruncated: false, data: body.toString('base64') },
+    ));
+    const { createHash } = await import('node:crypto');
+    const digest = `sha-256=:${createHash('sha256').update(body).digest('base64')}:`;
+    assert.deepEqual(out.headers['content-digest'], [{ key: 'Content-Digest', value: digest }]);
+    assert.match(value(out, 'signature-input')[0], /^edgeseal=\("@method" "@authority" "@path" "@query" "content-digest"\);/);
+  });
+
+  test('a truncated body is not bound: signed without Content-Digest', async () => {
+    const out = await handler(withBody(
+      { ...albRequest, method: 'POST' },
+      { action: 'read-only', encoding: 'base64', inputTruncated: true, data: 'eyJu' },
+    ));
+    assert.equal(out.headers['content-digest'], undefined);
+    assert.match(value(out, 'signature-input')[0], /^edgeseal=\("@method" "@authority" "@path" "@query"\);/);
+  });
+
+  test('an API Gateway origin never binds the body', async () => {
+    const out = await handler(withBody(
+      { host: 'api.example.com', uri: '/prod/x', method: 'POST' },
+      { action: 'read-only', encoding: 'base64', inputTruncated: false, data: 'eyJuIjoxfQ==' },
+    ));
+    assert.equal(out.headers['content-digest'], undefined);
+  });
+});

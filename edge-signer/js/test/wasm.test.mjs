@@ -26,12 +26,12 @@ function instance() {
 /** The wire layout, written independently of index.mjs. */
 function request(fields) {
   const parts = fields.map((f) => (f === undefined ? undefined : Buffer.from(f, 'utf8')));
-  const header = Buffer.alloc(28);
+  const header = Buffer.alloc(36);
   parts.forEach((p, i) => header.writeUInt32LE(p === undefined ? 0xffffffff : p.length, 4 * i));
   return Buffer.concat([header, ...parts.filter((p) => p !== undefined)]);
 }
 
-const GOOD = ['GET', 'h.example', '/prod', '/a', 'b=1', undefined, undefined];
+const GOOD = ['GET', 'h.example', 'h.example', '/prod', '/a', 'b=1', undefined, undefined, undefined];
 
 test('exports are exactly the documented interface', () => {
   const names = WebAssembly.Module.exports(compiled).map((e) => e.name).filter((n) => n.startsWith('edgeseal_'));
@@ -71,12 +71,12 @@ test('malformed frames, bad clocks, bad requests have their own codes', () => {
   assert.equal(sign(good.subarray(0, good.length - 1)), -1);
   assert.equal(sign(Buffer.concat([good, Buffer.from('x')])), -1);
   assert.equal(sign(Buffer.alloc(3)), -1);
-  assert.equal(sign(request(['GET', 'h.example', '', '/\xff', '', undefined, undefined]).fill(0xff, 28, 29)), -1);
-  assert.equal(sign(request([undefined, 'h.example', '', '/', '', undefined, undefined])), -1);
+  assert.equal(sign(request(['GET', 'h.example', 'h.example', '', '/\xff', '', undefined, undefined, undefined]).fill(0xff, 36, 37)), -1);
+  assert.equal(sign(request([undefined, 'h.example', 'h.example', '', '/', '', undefined, undefined, undefined])), -1);
   for (const now of [1.5, -1, NaN, Infinity, 2 ** 53]) assert.equal(sign(good, now), -6, String(now));
-  assert.equal(sign(request(['G T', 'h.example', '', '/', '', undefined, undefined])), -3);
-  assert.equal(sign(request(['GET', '', '', '/', '', undefined, undefined])), -4);
-  assert.equal(sign(request(['GET', 'bad host', '', '/', '', undefined, undefined])), -4);
+  assert.equal(sign(request(['G T', 'h.example', 'h.example', '', '/', '', undefined, undefined, undefined])), -3);
+  assert.equal(sign(request(['GET', '', 'h.example', '', '/', '', undefined, undefined, undefined])), -4);
+  assert.equal(sign(request(['GET', 'bad host', 'h.example', '', '/', '', undefined, undefined, undefined])), -4);
   // A length beyond the buffer is refused, not read.
   assert.equal(w.exports.edgeseal_sign(0x7fffffff, 1), -1);
   assert.ok(sign(good) > 0);
@@ -90,7 +90,8 @@ test('the response layout carries both fields', () => {
   const m = w.mem();
   const a = m.readUInt32LE(out);
   const b = m.readUInt32LE(out + 4);
-  assert.equal(n, 8 + a + b);
-  assert.match(m.toString('latin1', out + 8, out + 8 + a), /^edgeseal=\("@method" "@authority" "@path" "@query"\);created=1767225600;keyid="/);
-  assert.match(m.toString('latin1', out + 8 + a, out + 8 + a + b), /^edgeseal=:[A-Za-z0-9+/]{43}=:$/);
+  assert.equal(m.readUInt32LE(out + 8), 0xffffffff, 'no Content-Digest without a body');
+  assert.equal(n, 12 + a + b);
+  assert.match(m.toString('latin1', out + 12, out + 12 + a), /^edgeseal=\("@method" "@authority" "@path" "@query"\);created=1767225600;keyid="/);
+  assert.match(m.toString('latin1', out + 12 + a, out + 12 + a + b), /^edgeseal=:[A-Za-z0-9+/]{43}=:$/);
 });

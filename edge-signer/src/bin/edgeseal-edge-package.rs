@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! edgeseal-edge-package --assets DIR --out ZIP --key-file SECRET.json [--keyid ID]
-//!                       [--label LABEL] [--max-age SECS]
+//!                       [--label LABEL] [--max-age SECS] [--profiles PROFILES]
 //! ```
 //!
 //! `--key-file` holds a Secrets Manager `SecretString` in edgeseal's format
@@ -31,7 +31,7 @@ mod cli {
     use std::path::{Path, PathBuf};
 
     use edgeseal::{DEFAULT_LABEL, KeyId, SecretValue, SigningKey, Verifier, edgeseal_secret_json};
-    use edgeseal_edge_signer::{EdgeAssets, EdgeConfig, package_zip};
+    use edgeseal_edge_signer::{EdgeAssets, EdgeConfig, OriginProfiles, package_zip};
 
     struct Args {
         assets: PathBuf,
@@ -40,15 +40,17 @@ mod cli {
         keyid: String,
         label: String,
         max_age_secs: u64,
+        profiles: OriginProfiles,
     }
 
-    const USAGE: &str = "usage: edgeseal-edge-package --assets DIR --out ZIP --key-file SECRET.json [--keyid ID] [--label LABEL] [--max-age SECS]";
+    const USAGE: &str = "usage: edgeseal-edge-package --assets DIR --out ZIP --key-file SECRET.json [--keyid ID] [--label LABEL] [--max-age SECS] [--profiles PROFILES (as EDGE_ORIGIN_PROFILES: raw, or host=raw,*=apigateway)]";
 
     fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         let (mut assets, mut out, mut key_file) = (None, None, None);
         let mut keyid = "edgeseal-dev".to_owned();
         let mut label = DEFAULT_LABEL.to_owned();
         let mut max_age_secs = Verifier::DEFAULT_MAX_AGE_SECS;
+        let mut profiles = OriginProfiles::default();
         while let Some(flag) = args.next() {
             let mut value = || {
                 args.next()
@@ -65,6 +67,9 @@ mod cli {
                         .parse()
                         .map_err(|_| "--max-age must be a whole number of seconds".to_owned())?;
                 }
+                "--profiles" => {
+                    profiles = OriginProfiles::parse(&value()?).map_err(|e| e.to_string())?;
+                }
                 _ => return Err(format!("unknown argument {flag:?}; {USAGE}")),
             }
         }
@@ -75,6 +80,7 @@ mod cli {
             keyid,
             label,
             max_age_secs,
+            profiles,
         })
     }
 
@@ -118,6 +124,7 @@ mod cli {
             keyid: KeyId::new(args.keyid).map_err(|e| e.to_string())?,
             key: load_or_create_key(&args.key_file)?,
             max_age_secs: args.max_age_secs,
+            profiles: args.profiles,
         };
         let assets = EdgeAssets::from_dir(&args.assets).map_err(|e| error_chain(&e))?;
         let zip = package_zip(&assets, &config).map_err(|e| error_chain(&e))?;

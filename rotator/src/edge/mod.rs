@@ -236,6 +236,7 @@ fn edge_config(edge: &EdgeSettings, keyid: KeyId, key: SigningKey) -> EdgeConfig
         keyid,
         key,
         max_age_secs: edge.max_age_secs,
+        profiles: edge.profiles.clone(),
     }
 }
 

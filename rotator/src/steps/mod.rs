@@ -115,6 +115,7 @@ impl<S: SecretsApi, L: EdgeFunctionApi, C: DistributionApi> Rotator<S, L, C> {
             deadline,
             metadata: &meta,
             probe: self.probe.as_ref(),
+            settle_without_probe: self.config.settle_without_probe,
             secrets: &self.secrets,
         };
         // Boxed: a step's future is large in unoptimised builds, and a test thread's

@@ -31,6 +31,7 @@ pub mod waf;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -130,6 +131,8 @@ pub struct StepContext<'a> {
     pub(crate) deadline: Instant,
     pub(crate) metadata: &'a SecretMetadata,
     pub(crate) probe: Option<&'a OriginProbe>,
+    /// `PROBE=off`: no probe; testSecret waits this long instead.
+    pub(crate) settle_without_probe: Option<Duration>,
     pub(crate) secrets: &'a dyn ReadSecret,
 }
 
@@ -181,6 +184,13 @@ impl StepContext<'_> {
         credential: Credential<'_>,
         stage: Stage,
     ) -> Result<(), RotationError> {
+        if self.probe.is_none() && self.settle_without_probe.is_some() {
+            info!(
+                stage = stage.label(),
+                "PROBE=off: the origin's acceptance of this key is not tested"
+            );
+            return Ok(());
+        }
         let probe = self.origin_probe(stage)?;
         let stage = stage.label();
         let result = tokio::time::timeout_at(self.deadline, probe.probe(credential))
@@ -193,6 +203,28 @@ impl StepContext<'_> {
             }
             Err(source) => Err(RotationError::Origin { stage, source }),
         }
+    }
+}
+
+impl StepContext<'_> {
+    /// `PROBE=off`: wait `SETTLE_SECS` (the user's bound on how long the verifiers take
+    /// to accept a newly staged value and CloudFront to send it), then go on as if the
+    /// probes had passed. With probes, nothing to wait for. Fails, without waiting, when
+    /// the step's deadline comes first.
+    pub(crate) async fn settle_without_probe(&self) -> Result<(), RotationError> {
+        let Some(settle) = self.settle_without_probe else {
+            return Ok(());
+        };
+        let until = Instant::now() + settle;
+        if until > self.deadline {
+            return Err(RotationError::SettleTooLong(settle));
+        }
+        info!(
+            settle_secs = settle.as_secs(),
+            "PROBE=off: waiting SETTLE_SECS instead of testing the origin"
+        );
+        tokio::time::sleep_until(until).await;
+        Ok(())
     }
 }
 

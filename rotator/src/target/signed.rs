@@ -41,6 +41,9 @@ pub struct EdgeSettings {
     pub max_age_secs: u64,
     /// `EDGE_KEEP_VERSIONS`, default 3: edgeseal-published versions kept by finishSecret.
     pub keep_versions: usize,
+    /// `EDGE_ORIGIN_PROFILES`: each origin's signing profile, packaged into the edge's
+    /// config (`raw`, or `alb.example.com=raw,*=apigateway`); default all `apigateway`.
+    pub profiles: edgeseal_edge_signer::OriginProfiles,
 }
 
 impl EdgeSettings {
@@ -84,6 +87,15 @@ impl EdgeSettings {
             )?,
             keep_versions: usize::try_from(number(get, "EDGE_KEEP_VERSIONS", 3, 2, 1_000)?)
                 .map_err(|_| invalid("EDGE_KEEP_VERSIONS", "too large"))?,
+            profiles: edgeseal_edge_signer::OriginProfiles::parse(
+                &get("EDGE_ORIGIN_PROFILES").unwrap_or_default(),
+            )
+            .map_err(|_| {
+                invalid(
+                    "EDGE_ORIGIN_PROFILES",
+                    "comma-separated host=profile entries (*=profile for the rest), each profile apigateway or raw",
+                )
+            })?,
         })
     }
 }
@@ -262,10 +274,18 @@ impl<L: EdgeFunctionApi, C: DistributionApi> Target for SignedTarget<L, C> {
                 .filter(|a| a.event_type == EventType::OriginRequest)
                 .any(|a| versions.iter().any(|v| v.arn == a.lambda_function_arn));
             if !named {
-                return Err(RotationError::NoAssociation {
-                    distribution: distribution.clone(),
-                    function: function.clone(),
-                });
+                // Not associated yet: the documented first deploy against an existing
+                // distribution (docs/deployment.md, sections 2 and 3) runs this test
+                // when the stack creates the schedule, before the user can associate
+                // the bootstrap version the same stack creates. No edge sends a key of
+                // ours yet, so nothing can be refused; failing here failed the stack.
+                // A rotation still refuses to start without the association (setSecret:
+                // NoAssociation), and `edgeseal doctor` reports it.
+                tracing::warn!(
+                    distribution = %distribution,
+                    function = %function,
+                    "configuration test: the distribution does not run the edge function yet; associate the bootstrap version (EdgeBootstrapVersionArn) before the first rotation"
+                );
             }
         }
         step.probe(self.credential(current), Stage::Current).await

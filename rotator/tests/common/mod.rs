@@ -64,6 +64,7 @@ pub fn zip_for(keyid: &str, key: &SigningKey) -> Vec<u8> {
             keyid: KeyId::new(keyid).unwrap(),
             key: key.clone(),
             max_age_secs: 300,
+            profiles: Default::default(),
         },
     )
     .unwrap()
@@ -106,28 +107,23 @@ struct OriginState {
     static_presented: Arc<Mutex<Vec<String>>>,
 }
 
-/// Keys as the authorizer loads them: current, pending, and previous inside its grace.
+/// Keys as a freshly started authorizer holds them: the authorizer's own key cache
+/// (origin-verifier's `KeyCache` over the SDK, default grace), loaded once, as on a
+/// cold start. So AWSPREVIOUS is accepted until its demotion as the authorizer dates it
+/// (the secret's `LastRotatedDate`, which testkit's moto sets when the rotation
+/// completes, as AWS does) plus the grace, never longer, and a test sees what an
+/// execution environment started after the rotation would answer. (It used to accept
+/// AWSPREVIOUS until an hour after *this call*: a grace that never ended.)
 pub async fn authorizer_keys(sm: &aws_sdk_secretsmanager::Client, secret: &str) -> KeySet {
-    let mut keys = KeySet::new();
-    for (id, stages) in version_stages(sm, secret).await {
-        let Some(value) = secret_value(sm, secret, &id).await else {
-            continue;
-        };
-        let Ok(SecretValue::Hmac(key)) = SecretValue::parse(&value, Some(FIELD)) else {
-            continue;
-        };
-        let keyid = KeyId::new(id.clone()).unwrap();
-        if stages.iter().any(|s| s == "AWSCURRENT") {
-            keys.insert_current(keyid.clone(), key.clone());
-        }
-        if stages.iter().any(|s| s == "AWSPENDING") {
-            keys.insert_pending(keyid.clone(), key.clone());
-        }
-        if stages.iter().any(|s| s == "AWSPREVIOUS") {
-            keys.insert_previous(keyid, key, now().plus_secs(3600));
-        }
+    let defaults = origin_verifier::Config::with_secret_id(secret);
+    let mut settings = origin_verifier::CacheSettings::from_config(&defaults);
+    settings.secret_key_name = Some(FIELD.to_owned());
+    let cache =
+        origin_verifier::KeyCache::new(origin_verifier::SdkSource::new(sm.clone()), settings);
+    match cache.refresh_at(now()).await {
+        Ok(snapshot) => snapshot.keys().clone(),
+        Err(_) => KeySet::new(),
     }
-    keys
 }
 
 /// Static values the prior art's authorizer accepts: AWSCURRENT and AWSPENDING.
@@ -916,6 +912,12 @@ impl World {
                 }
             }
         }
+    }
+
+    /// The configs set so far are the user's, not the rotator's: the invariants judge
+    /// only what is set from now on (and what edges run).
+    pub fn forget_history(&self) {
+        *self.seen_history.lock().unwrap() = self.cdn.history(&self.distribution).len();
     }
 
     /// Drive the four steps as Secrets Manager does: on a failed step, the whole

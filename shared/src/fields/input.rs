@@ -6,6 +6,7 @@ use super::FieldLimits;
 use super::few::Few;
 use super::scan::{Bare, Cursor, Param};
 use super::serialize::{Discard, Sink, put_bare, put_parameter};
+use crate::digest::CONTENT_DIGEST;
 use crate::error::Rejection;
 use crate::params::{HMAC_SHA256, REQUIRED_COMPONENTS, SIGNED_PATH_PARAM, check_identifier};
 use crate::time::UnixTime;
@@ -30,6 +31,8 @@ pub(crate) struct Components {
     pub(crate) misfit: Option<Rejection>,
     /// Which of [`REQUIRED_COMPONENTS`] are covered, one bit each.
     required: u8,
+    /// Whether `content-digest` is covered (body binding).
+    pub(crate) content_digest: bool,
 }
 
 impl Components {
@@ -38,6 +41,7 @@ impl Components {
         Self {
             misfit: None,
             required: (1 << REQUIRED_COMPONENTS.len()) - 1,
+            content_digest: false,
         }
     }
 
@@ -51,6 +55,7 @@ impl Components {
             self.misfit = Some(Rejection::DuplicateMember);
         } else {
             seen.push(name);
+            self.content_digest |= name == CONTENT_DIGEST;
             for (bit, required) in REQUIRED_COMPONENTS.iter().enumerate() {
                 if required.name() == name {
                     self.required |= 1 << bit;

@@ -21,6 +21,7 @@ use super::{FieldLimits, PresentedSignature};
 use crate::error::Rejection;
 use crate::key::KeyId;
 use crate::params::{Component, HMAC_SHA256, REQUIRED_COMPONENTS, SIGNED_PATH_PARAM};
+use crate::profile::Profile;
 use crate::time::UnixTime;
 use crate::verify::{Claim, SignatureCandidate};
 
@@ -424,11 +425,15 @@ fn check_member(
     let (Some(created), Some(keyid)) = (created, keyid) else {
         return Err(Rejection::MissingParameter);
     };
-    if let Some(required) = tag
-        && tag_seen.as_deref() != Some(required)
-    {
-        return Err(Rejection::WrongTag);
-    }
+    let profile = match tag {
+        None => None,
+        Some(required) => Some(
+            tag_seen
+                .as_deref()
+                .and_then(|seen| Profile::of_tag(seen, required))
+                .ok_or(Rejection::WrongTag)?,
+        ),
+    };
     if REQUIRED_COMPONENTS.iter().any(|c| !components.contains(c)) {
         return Err(Rejection::MissingComponent);
     }
@@ -442,6 +447,9 @@ fn check_member(
             expires,
             signature: PresentedSignature::from_bytes(signature),
             signed_path: signed_path.map(Cow::Owned),
+            profile,
+            covers_content_digest: components
+                .contains(&Component::Header(crate::CONTENT_DIGEST.to_owned())),
         },
         keyid,
     };

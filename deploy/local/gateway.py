@@ -1,0 +1,257 @@
+"""The AWS endpoints of the run, on 127.0.0.1:443 of the run's own network namespace.
+
+Inside the namespace, /etc/hosts sends the real AWS host names (secretsmanager.REGION.
+amazonaws.com, cloudfront.amazonaws.com, API.execute-api.REGION.amazonaws.com,
+dID.cloudfront.net, ...) here, and the system trust store holds the run's CA, so the
+functions and the CLI use their SDK's default endpoints, unchanged. By host:
+- `cloudfront.amazonaws.com`: IAM, then the CloudFront stand-in (cloudfront.py);
+- `*.cloudfront.net`: a viewer request through the distribution (dataplane.py);
+- `*.execute-api.*`: a request to the API (dataplane.py);
+- every other AWS host: IAM, then moto server (plain HTTP on loopback).
+"""
+import base64
+import datetime
+import re
+import hashlib
+import http.client
+import json
+import os
+import ssl
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from . import iam
+
+
+def make_ca_and_cert(directory, hosts):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "edgeseal local stack CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=2))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(h) for h in hosts]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = {n: os.path.join(directory, n) for n in ("ca.pem", "cert.pem", "key.pem")}
+    with open(paths["ca.pem"], "wb") as f:
+        f.write(ca.public_bytes(serialization.Encoding.PEM))
+    with open(paths["cert.pem"], "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(serialization.Encoding.PEM))
+    with open(paths["key.pem"], "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return paths
+
+
+class Gateway:
+    def __init__(self, moto_port, cloudfront, dataplane, evaluator, admin):
+        self.moto_port = moto_port
+        self.cloudfront = cloudfront
+        self.dataplane = dataplane
+        self.evaluator = evaluator
+        self.admin = admin  # admin(service, region) -> boto3 client on moto
+        self.principals = {}  # access key id -> (principal ARN, name, [policies])
+        self.zips = {}  # CodeSha256 (base64) -> zip bytes
+        self.denied = []  # (principal, action, resource)
+        self.unmapped = []
+        self.calls = []  # (principal name, action, resource, decision)
+        self.on_rotate_secret = None  # (secret ARN, token, region) after a RotateSecret
+        self.rotation_config = None  # secret ARN -> (function ARN, moto rotation rules) or None
+        self.lock = threading.Lock()
+
+    def register(self, access_key, principal_arn, name, policies):
+        self.principals[access_key] = (principal_arn, name, policies)
+
+    def remember_zip(self, data):
+        sha = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        self.zips[sha] = data
+        return sha
+
+    def secret_arn(self, region):
+        def resolve(sid):
+            if sid.startswith("arn:") and len(sid.split(":")[-1].split("-")[-1]) == 6:
+                return sid
+            try:
+                return self.admin("secretsmanager", region).describe_secret(SecretId=sid)["ARN"]
+            except Exception:  # noqa: BLE001 - a secret that does not exist: IAM still judges the name
+                return sid if sid.startswith("arn:") else f"arn:aws:secretsmanager:{region}:{iam.ACCOUNT}:secret:{sid}"
+        return resolve
+
+    # ------------------------------------------------------------ one request
+    def handle(self, method, host, path, query, headers, body):
+        host = host.split(":")[0].lower()
+        if host.endswith(".cloudfront.net"):
+            return self.dataplane.viewer(host, method, path, query, headers, body)
+        if ".execute-api." in host:
+            return self.dataplane.api(host, method, path, query, headers, body)
+        labels = host.split(".")
+        service = labels[0]
+        region = labels[1] if len(labels) == 4 else "us-east-1"
+        lower = {k.lower(): v for k, v in headers.items()}  # hyper sends lowercase names
+        auth = lower.get("authorization", "")
+        scope = ""
+        if "Credential=" in auth:
+            scope = auth.split("Credential=", 1)[1].split(",")[0]
+        akid = scope.split("/")[0] if scope else ""
+        if scope:
+            service = scope.split("/")[3] if len(scope.split("/")) > 3 else service
+            region = scope.split("/")[2]
+        if service == "execute-api":
+            service = "apigateway"
+        if akid in self.principals:
+            denied = self._authorize(akid, service, region, method, path, query, headers, body)
+            if denied:
+                return denied
+        if service == "cloudfront":
+            return self.cloudfront.handle(method, path, headers, body, query)
+        target = lower.get("x-amz-target", "")
+        if target == "secretsmanager.RotateSecret" and self.rotation_config:
+            body = self._with_configured_rotation(body, region)
+        status, out_headers, out = self._moto(method, host, path, query, headers, body)
+        if target == "secretsmanager.RotateSecret" and status == 200 and self.on_rotate_secret:
+            # Secrets Manager then invokes the rotation function; moto cannot.
+            answer = json.loads(out or b"{}")
+            self.on_rotate_secret(answer.get("ARN"), answer.get("VersionId"), region)
+        if service == "lambda" and method == "PUT" and path.endswith("/code") and status == 200:
+            z = json.loads(body or b"{}").get("ZipFile")
+            if z:
+                self.remember_zip(base64.b64decode(z))
+        return status, out_headers, out
+
+    def _with_configured_rotation(self, body, region):
+        """RotateSecret without RotationLambdaARN rotates with the function the secret is
+        configured with (RotateSecret API reference: the parameter is for setting or
+        changing it). moto instead clears the function and moves AWSCURRENT onto the new,
+        empty version; so the configured function and rules are filled in here."""
+        data = json.loads(body or b"{}")
+        if data.get("RotationLambdaARN"):
+            return body
+        arn = self.secret_arn(region)(data.get("SecretId", ""))
+        configured = self.rotation_config(arn)
+        if configured is None:
+            return body
+        data["RotationLambdaARN"], data["RotationRules"] = configured
+        return json.dumps(data).encode()
+
+    def _authorize(self, akid, service, region, method, path, query, headers, body):
+        principal, name, policies = self.principals[akid]
+        mapped = iam.request_action(service, region, method, path, query, headers, body, self.secret_arn(region))
+        if mapped is None:
+            with self.lock:
+                self.unmapped.append((name, service, method, path))
+            return iam.access_denied(service, principal, f"{service}:{method}{path}", "unmapped call")
+        action, resources, context = mapped
+        if resources is None:
+            return None
+        decision = self.evaluator.decide(principal, policies, action, resources, context)
+        with self.lock:
+            self.calls.append((name, action, resources[0], decision))
+        if decision != "Allow":
+            with self.lock:
+                self.denied.append((name, action, resources[0]))
+            return iam.access_denied(service, principal, action, resources[0])
+        if action == "cloudfront:UpdateDistribution":
+            return self._edge_association_grants(principal, name, policies, path, body)
+        return None
+
+    def _edge_association_grants(self, principal, name, policies, path, body):
+        """Associating a Lambda@Edge version needs lambda:GetFunction and
+        lambda:EnableReplication* on that version, removing one lambda:DisableReplication*
+        (CloudFront Developer Guide, "Set up IAM permissions and roles for Lambda@Edge");
+        CloudFront checks them with the caller's permissions."""
+        dist_id = [p for p in path.split("/") if p][2]
+        d = self.cloudfront.dists.get(dist_id)
+        if d is None:
+            return None
+        before = {e.text for e in d.config.iter() if e.tag.endswith("LambdaFunctionARN")}
+        after = set(re.findall(rb"<LambdaFunctionARN>([^<]+)</LambdaFunctionARN>", body or b""))
+        after = {a.decode() for a in after}
+        needed = [(a, arn) for arn in sorted(after - before) for a in ("lambda:GetFunction", "lambda:EnableReplication")]
+        needed += [("lambda:DisableReplication", arn) for arn in sorted(before - after)]
+        for action, arn in needed:
+            decision = self.evaluator.decide(principal, policies, action, [arn], {})
+            with self.lock:
+                self.calls.append((name, action, arn, decision))
+            if decision != "Allow":
+                with self.lock:
+                    self.denied.append((name, action, arn))
+                return iam.access_denied("cloudfront", principal, action, arn)
+        return None
+
+    def _moto(self, method, host, path, query, headers, body):
+        conn = http.client.HTTPConnection("127.0.0.1", self.moto_port, timeout=60)
+        fwd = {k: v for k, v in headers.items() if k.lower() not in ("connection", "transfer-encoding", "content-length")}
+        fwd["Content-Length"] = str(len(body or b""))
+        conn.request(method, path + ("?" + query if query else ""), body=body or b"", headers=fwd)
+        r = conn.getresponse()
+        data = r.read()
+        out = {k: v for k, v in r.getheaders() if k.lower() not in ("connection", "transfer-encoding", "content-length", "server", "date")}
+        conn.close()
+        return r.status, out, data
+
+    # ------------------------------------------------------------ the server
+    def serve(self, cert, key, port=443):
+        gw = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def _body(self):
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    out = b""
+                    while True:
+                        size = int(self.rfile.readline().strip().split(b";")[0], 16)
+                        if size == 0:
+                            self.rfile.readline()
+                            return out
+                        out += self.rfile.read(size)
+                        self.rfile.readline()
+                n = int(self.headers.get("Content-Length") or 0)
+                return self.rfile.read(n) if n else b""
+
+            def _any(self):
+                body = self._body()
+                url = urllib.parse.urlsplit(self.path)
+                headers = {k: v for k, v in self.headers.items()}
+                try:
+                    status, h, out = gw.handle(self.command, self.headers.get("Host", ""), url.path, url.query, headers, body)
+                except Exception as e:  # noqa: BLE001 - a stand-in's bug is a 500, as a service fault would be
+                    import traceback
+                    traceback.print_exc()
+                    status, h, out = 500, {"Content-Type": "text/plain"}, f"local stack error: {e}".encode()
+                self.send_response(status)
+                for k, v in h.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(out)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _any
+
+        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        server.daemon_threads = True
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server

@@ -1,0 +1,48 @@
+"""moto server as the tests run it (testkit/moto/server.py: its patches, each cited there),
+plus two corrections the paths need.
+
+- HTTP API ids: moto makes 8 lowercase letters; API Gateway's are 10 characters of
+  [a-z0-9] (API Gateway V2 API reference examples, e.g. `a1b2c3d4e5`; the template's
+  `ExistingHttpApiId` pattern). An existing API's id must pass the template's pattern, so
+  ids are extended to 10 characters here (the endpoint URL with them).
+- `GetAuthorizers` of an HTTP API: moto 5.2 routes it but has no handler ("The
+  get_authorizers action has not been implemented"); `edgeseal doctor` and the API
+  stand-in list an API's authorizers with it (API Gateway V2 API reference,
+  GetAuthorizers: `{"items": [...]}`), so it answers from moto's own authorizers.
+"""
+import importlib.util
+import json
+import os
+import random
+import string
+
+from moto.apigatewayv2 import models, responses
+
+_init = models.Api.__init__
+
+
+def _api_init(self, *args, **kwargs):
+    _init(self, *args, **kwargs)
+    self.api_id = self.api_id + "".join(random.choice(string.digits) for _ in range(2))
+    self.api_endpoint = self.api_endpoint.replace("https://", "", 1)
+    self.api_endpoint = "https://" + self.api_id + self.api_endpoint[self.api_endpoint.index("."):]
+
+
+models.Api.__init__ = _api_init
+
+
+def _get_authorizers(self):
+    api_id = self.path.split("?")[0].rstrip("/").split("/")[-2]
+    api = self.apigatewayv2_backend.get_api(api_id)
+    return 200, {}, json.dumps({"items": [a.to_json() for a in api.authorizers.values()]})
+
+
+responses.ApiGatewayV2Response.get_authorizers = _get_authorizers
+
+if __name__ == "__main__":
+    # testkit/moto/server.py applies its patches, then starts moto server.
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    spec = importlib.util.spec_from_file_location("edgeseal_testkit_moto", os.path.join(root, "testkit", "moto", "server.py"))
+    testkit_moto = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(testkit_moto)
+    testkit_moto.main()
