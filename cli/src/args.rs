@@ -60,7 +60,7 @@ pub enum Command {
     /// builds, the key it looks for, the verdict and its reason, and, given the URL the
     /// edge signed (--sent-url), which component differs.
     #[command(after_help = EXIT_CODES)]
-    Explain(ExplainArgs),
+    Explain(Box<ExplainArgs>),
     /// Show the secret's versions and stages, last and next rotation, and which edge
     /// function version each cache behavior of the distribution runs.
     #[command(after_help = EXIT_CODES)]
@@ -73,7 +73,7 @@ pub enum Command {
     /// associations, query strings, edge versions, rotation, grace and authorizer cache.
     /// Run it after every deploy.
     #[command(after_help = EXIT_CODES)]
-    Doctor(DoctorArgs),
+    Doctor(Box<DoctorArgs>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -154,16 +154,16 @@ pub fn text_report(report: &doctor::Report) -> String {
         if !f.detail.is_empty() {
             let _ = writeln!(text, "     seen:  {}", f.detail);
         }
-        if f.verdict == Verdict::Fail {
-            if let Some(cause) = &f.cause {
-                let _ = writeln!(text, "     cause: {cause}");
-            }
+        if f.verdict == Verdict::Fail
+            && let Some(cause) = &f.cause
+        {
+            let _ = writeln!(text, "     cause: {cause}");
         }
         // A skip may say what to deploy for the check to run.
-        if f.verdict != Verdict::Pass {
-            if let Some(fix) = &f.fix {
-                let _ = writeln!(text, "     fix:   {fix}");
-            }
+        if f.verdict != Verdict::Pass
+            && let Some(fix) = &f.fix
+        {
+            let _ = writeln!(text, "     fix:   {fix}");
         }
     }
     let failed = report

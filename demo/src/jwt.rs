@@ -244,14 +244,16 @@ impl Tokens {
         (0..20)
             .map(|user| {
                 let mut c = issuer.access_claims(CLIENT, now, 3600, "openid orders/read");
-                c["sub"] = json!(format!("user-{user}"));
+                if let Some(claims) = c.as_object_mut() {
+                    claims.insert("sub".to_owned(), json!(format!("user-{user}")));
+                }
                 issuer.sign(&c)
             })
             .collect()
     }
 
     fn pick(&self, n: usize) -> (TokenKind, Option<String>) {
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             let (kind, pool) = &self.legitimate;
             (*kind, pool.get((n / 2) % pool.len().max(1)).cloned())
         } else {

@@ -23,6 +23,10 @@ MOTO_TYPES = {
     "AWS::Lambda::Permission",
     "AWS::Logs::LogGroup",
     "AWS::SSM::Parameter",
+    # The operations resources (RotationFailedRule and the alarms): moto's CloudFormation
+    # creates both types.
+    "AWS::Events::Rule",
+    "AWS::CloudWatch::Alarm",
     "AWS::ApiGateway::RestApi",
     "AWS::ApiGateway::Resource",
     "AWS::ApiGateway::Method",

@@ -265,7 +265,7 @@ pub fn matches_rotation_failed(pattern: &str, secret_arn: &str) -> bool {
     if let Some(detail) = detail {
         secret_values(detail, &mut named);
     }
-    named.is_empty() || named.iter().any(|s| *s == secret_arn)
+    named.is_empty() || named.contains(&secret_arn)
 }
 
 /// The values a pattern matches secret-id fields against (`SecretId`, `secretId`, `arn`).
