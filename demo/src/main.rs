@@ -110,6 +110,12 @@ fn parse() -> Result<Run, String> {
             other => return Err(format!("unknown option {other}")),
         }
     }
+    if serve && (appsync || jwt || alb) {
+        return Err(
+            "--serve runs with the CloudFront targets only (not appsync-api-key, --jwt or --origin alb)"
+                .into(),
+        );
+    }
     if appsync {
         if chaos {
             return Err("--chaos is not available with --target appsync-api-key".into());
@@ -135,9 +141,6 @@ fn parse() -> Result<Run, String> {
     }
     if alb {
         return Ok(Run::Alb(Box::new(settings)));
-    }
-    if serve && alb {
-        return Err("--serve is not available with --origin alb".into());
     }
     Ok(Run::CloudFront(Box::new(settings), serve))
 }

@@ -1,6 +1,9 @@
 //! `--serve`: the stack stays up after the scripted run and the CLI works against it as
-//! against AWS (`status`, `rotate`, then the rotation really runs: the stack drives it as
-//! Secrets Manager would; `sign` and `explain` with the key it installed); Ctrl-C stops
+//! against AWS: `status`; `rotate`, after which the rotation really runs (moto's
+//! `RotateSecret` only stages the new version, as AWS does before invoking the function:
+//! testkit/moto/server.py; the stack drives the four steps as Secrets Manager would) and
+//! a second `rotate` meanwhile is refused as AWS refuses it; requests through the
+//! distribution still pass; `sign` and `explain` with the key it installed. Ctrl-C stops
 //! every process it started.
 //!
 //! Needs, besides what `common` needs, the built CLI in `EDGESEAL_CLI_BIN` (`scripts/test`
@@ -20,6 +23,8 @@ use serde_json::Value;
 /// What the demo printed for the user, read from its stdout.
 struct Printed {
     secret: String,
+    /// `127.0.0.1:PORT` of the CloudFront stand-in, and the distribution's Host.
+    distribution: (String, String),
     origin_host: String,
     stage_path: String,
 }
@@ -29,6 +34,7 @@ fn read_instructions(child: &mut Child) -> Printed {
     let mut lines = BufReader::new(stdout).lines();
     let mut secret = None;
     let mut origin = None;
+    let mut distribution = None;
     let mut seen = Vec::new();
     for line in lines.by_ref() {
         let line = line.expect("demo stdout");
@@ -36,13 +42,22 @@ fn read_instructions(child: &mut Child) -> Printed {
         if let Some(rest) = line.trim().strip_prefix("secret:") {
             secret = Some(rest.trim().to_owned());
         }
+        if let Some(rest) = line.trim().strip_prefix("distribution:") {
+            // `http://127.0.0.1:PORT (Host: d111.cloudfront.net, id EDEMO0000001)`
+            let (url, rest) = rest.trim().split_once(" (Host: ").expect("distribution line");
+            let host = rest.split(',').next().expect("host");
+            distribution = Some((
+                url.trim_start_matches("http://").to_owned(),
+                host.to_owned(),
+            ));
+        }
         if let Some(rest) = line.trim().strip_prefix("origin:") {
             // `http://127.0.0.1:PORT/prod (Host: a1b2c3d4e5.execute-api....)`
             let (url, host) = rest.trim().split_once(" (Host: ").expect("origin line");
             let path = url.splitn(4, '/').nth(3).expect("stage in the origin URL");
             origin = Some((host.trim_end_matches(')').to_owned(), format!("/{path}")));
         }
-        if line.starts_with("In another shell:") {
+        if line.starts_with("In another shell") {
             break;
         }
     }
@@ -51,6 +66,7 @@ fn read_instructions(child: &mut Child) -> Printed {
     let (origin_host, stage_path) = origin.unwrap_or_else(|| panic!("no origin in {seen:#?}"));
     Printed {
         secret: secret.unwrap_or_else(|| panic!("no secret in {seen:#?}")),
+        distribution: distribution.unwrap_or_else(|| panic!("no distribution in {seen:#?}")),
         origin_host,
         stage_path,
     }
@@ -148,10 +164,58 @@ fn alive(pid: u32) -> bool {
     })
 }
 
+/// The demo, stopped whatever happens: a failing assertion drops this, which sends SIGTERM
+/// (the demo stops its processes in order), then SIGKILLs the demo and everything it
+/// started that is still running 10 s later. The test itself stops it with SIGINT first.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        let pid = self.0.id();
+        let started = descendants(pid);
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && matches!(self.0.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        for p in started.into_iter().filter(|p| alive(*p)) {
+            let _ = Command::new("kill").args(["-KILL", &p.to_string()]).status();
+        }
+    }
+}
+
+/// `GET path` with `Host: host` to `addr`, as curl would; the status code.
+fn get(addr: &str, host: &str, path: &str) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {answer:?}"))
+}
+
 #[test]
 fn the_cli_works_against_the_served_stack_and_ctrl_c_stops_everything() {
     let settings = common::settings("serve");
-    let mut demo = Command::new(env!("CARGO_BIN_EXE_edgeseal-demo"))
+    let demo = Command::new(env!("CARGO_BIN_EXE_edgeseal-demo"))
         .args(["--authorizer"])
         .arg(&settings.authorizer_bin)
         .arg("--edge-assets")
@@ -170,8 +234,9 @@ fn the_cli_works_against_the_served_stack_and_ctrl_c_stops_everything() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("starting the demo");
-    let printed = read_instructions(&mut demo);
-    let demo_pid = demo.id();
+    let mut demo = Running(demo);
+    let printed = read_instructions(&mut demo.0);
+    let demo_pid = demo.0.id();
     let started = descendants(demo_pid);
     assert!(
         !started.is_empty(),
@@ -188,6 +253,14 @@ fn the_cli_works_against_the_served_stack_and_ctrl_c_stops_everything() {
         .expect("version_id")
         .to_owned();
     assert_ne!(new_version, first);
+    // Meanwhile another RotateSecret is refused, as AWS refuses it while AWSPENDING is on
+    // a version that is not AWSCURRENT (the steps take seconds; this call, milliseconds).
+    let (code, out) = cli(&["rotate", "--secret-id", &printed.secret]);
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("A previous rotation isn't complete"),
+        "{out}"
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     while current_version(&printed.secret) != new_version {
         assert!(
@@ -196,6 +269,10 @@ fn the_cli_works_against_the_served_stack_and_ctrl_c_stops_everything() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+
+    // Requests through the distribution still pass after the rotation.
+    let (cdn, cdn_host) = &printed.distribution;
+    assert_eq!(get(cdn, cdn_host, "/health"), 200);
 
     // sign with the key the rotation installed, then explain that request: allowed, with
     // the new version as the key id; the same signature over another path: denied.
@@ -246,7 +323,7 @@ fn the_cli_works_against_the_served_stack_and_ctrl_c_stops_everything() {
     assert!(sent.success());
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
-        if let Some(status) = demo.try_wait().expect("wait") {
+        if let Some(status) = demo.0.try_wait().expect("wait") {
             break status;
         }
         assert!(Instant::now() < deadline, "the demo ignored SIGINT");
