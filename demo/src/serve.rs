@@ -111,7 +111,9 @@ pub async fn serve_until(
     };
     if configured_function(stack).await?.as_deref() != Some(&stack.aws.rotation_lambda_arn) {
         driver.configuration_test().await?;
-        eprintln!("serve: rotation turned on (RotateSecret, RotateImmediately=false: testSecret passed)");
+        eprintln!(
+            "serve: rotation turned on (RotateSecret, RotateImmediately=false: testSecret passed)"
+        );
     }
     let mut completed = 0;
     // The token of the rotation under way, with its failed attempts and when to retry.

@@ -44,7 +44,10 @@ fn read_instructions(child: &mut Child) -> Printed {
         }
         if let Some(rest) = line.trim().strip_prefix("distribution:") {
             // `http://127.0.0.1:PORT (Host: d111.cloudfront.net, id EDEMO0000001)`
-            let (url, rest) = rest.trim().split_once(" (Host: ").expect("distribution line");
+            let (url, rest) = rest
+                .trim()
+                .split_once(" (Host: ")
+                .expect("distribution line");
             let host = rest.split(',').next().expect("host");
             distribution = Some((
                 url.trim_start_matches("http://").to_owned(),
@@ -186,7 +189,9 @@ impl Drop for Running {
         let _ = self.0.kill();
         let _ = self.0.wait();
         for p in started.into_iter().filter(|p| alive(*p)) {
-            let _ = Command::new("kill").args(["-KILL", &p.to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-KILL", &p.to_string()])
+                .status();
         }
     }
 }
@@ -257,10 +262,7 @@ fn the_cli_works_against_the_served_stack_and_ctrl_c_stops_everything() {
     // a version that is not AWSCURRENT (the steps take seconds; this call, milliseconds).
     let (code, out) = cli(&["rotate", "--secret-id", &printed.secret]);
     assert_eq!(code, 3, "{out}");
-    assert!(
-        out.contains("A previous rotation isn't complete"),
-        "{out}"
-    );
+    assert!(out.contains("A previous rotation isn't complete"), "{out}");
     let deadline = Instant::now() + Duration::from_secs(60);
     while current_version(&printed.secret) != new_version {
         assert!(
