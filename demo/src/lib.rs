@@ -543,7 +543,7 @@ pub async fn run_on(stack: &Stack, settings: &Settings) -> Result<Report, DemoEr
 
     if let Some(c) = &chaos {
         tasks.push(tokio::spawn(Arc::clone(c).run(
-            Arc::clone(&authorizer),
+            Arc::clone(authorizer),
             started,
             settings.duration,
         )));

@@ -8,7 +8,13 @@
 //!
 //! Needs, besides what `common` needs, the built CLI in `EDGESEAL_CLI_BIN` (`scripts/test`
 //! sets it: `cargo test --workspace --no-run` builds `edgeseal` for the CLI's own tests).
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 #[allow(dead_code)] // assert_rotated_cleanly: the other tests use it
 mod common;
