@@ -163,12 +163,14 @@ impl Sdk {
         Ok(env)
     }
 
-    /// AWSCURRENT's `SecretString`.
+    /// AWSCURRENT's `SecretString` (the stage named: AWS's default, and moto's answer
+    /// without a stage can be a rotation's new version).
     pub async fn current_value(&self, id: &str) -> Result<zeroize::Zeroizing<String>, String> {
         let mut out = self
             .secrets
             .get_secret_value()
             .secret_id(id)
+            .version_stage("AWSCURRENT")
             .send()
             .await
             .map_err(|e| aws_error("GetSecretValue", &e))?;
