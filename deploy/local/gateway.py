@@ -107,6 +107,16 @@ class Gateway:
 
     # ------------------------------------------------------------ one request
     def handle(self, method, host, path, query, headers, body):
+        try:
+            return self._handle(method, host, path, query, headers, body)
+        except ValueError as e:
+            # The evaluator could not decide (a policy or request it cannot parse): fail
+            # closed, and fail the path (as an unmapped call does).
+            with self.lock:
+                self.unmapped.append(("evaluator", host, method, f"{path}: {e}"))
+            return 500, {"Content-Type": "text/plain"}, f"local stack: IAM evaluation failed: {e}".encode()
+
+    def _handle(self, method, host, path, query, headers, body):
         host = host.split(":")[0].lower()
         if host.endswith(".cloudfront.net"):
             return self.dataplane.viewer(host, method, path, query, headers, body)
@@ -282,10 +292,14 @@ class Gateway:
         doc = {"Version": "2012-10-17", "Statement": [{k: st[k] for k in keep if k in st} for st in statements]}
         decision = "DefaultDeny"
         if statements:
-            decision = self.evaluator.decide(
-                service_principal, [{"name": "function-policy", "document": doc, "resource": unqualified}],
-                "lambda:InvokeFunction", [unqualified],
-                {"aws:SourceArn": source_arn, "aws:SourceAccount": source_account})
+            try:
+                decision = self.evaluator.decide(
+                    service_principal, [{"name": "function-policy", "document": doc, "resource": unqualified}],
+                    "lambda:InvokeFunction", [unqualified],
+                    {"aws:SourceArn": source_arn, "aws:SourceAccount": source_account})
+            except ValueError as e:  # fail closed, and fail the path
+                with self.lock:
+                    self.unmapped.append(("evaluator", service_principal, "invoke", f"{unqualified}: {e}"))
         with self.lock:
             self.calls.append((service_principal, "lambda:InvokeFunction", unqualified, decision))
             if decision != "Allow":

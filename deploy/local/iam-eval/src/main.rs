@@ -90,7 +90,9 @@ fn decide(line: &str) -> Result<&'static str, String> {
         .split_once(':')
         .ok_or_else(|| format!("action {}: not service:Api", request.action))?;
     let mut resources = Vec::new();
-    for r in &request.resources {
+    // "*": a call on no particular resource (a list call); aspen then needs a statement
+    // whose Resource is "*".
+    for r in request.resources.iter().filter(|r| r.as_str() != "*") {
         resources.push(Arn::from_str(r).map_err(|e| format!("resource {r}: {e}"))?);
     }
     let mut session = SessionData::new();
