@@ -232,7 +232,9 @@ class Gateway:
         Secrets Manager (kms:ViaService secretsmanager.REGION.amazonaws.com) and with
         the encryption context SecretARN / SecretVersionId. moto's Secrets Manager calls
         no KMS, so the call KMS would authorize is authorized here. A refusal is
-        Secrets Manager's AccessDeniedException "Access to KMS is not allowed"."""
+        Secrets Manager's AccessDeniedException "Access to KMS is not allowed" (status
+        400, as quoted in aws-samples/aws-secrets-manager-rotation-lambdas#53 and
+        external-secrets/external-secrets#390)."""
         key = self.secret_kms_key(secret_arn, region)
         if key is None:
             return None

@@ -280,6 +280,9 @@ def wait_status_check(run, secret, dists, timeout=120, stack=None):
         # rotation: the bootstrap version, whose key nothing accepts).
         if p.returncode == 0 and ") InProgress" not in p.stdout:
             return
+        if run.world.gateway.denied:
+            # A refused call already fails the path (run_path); waiting cannot help.
+            raise PathFailed(f"edgeseal status --check fails after an IAM refusal: {_tail(p.stdout + p.stderr)}")
         if time.monotonic() > deadline:
             raise PathFailed(f"edgeseal status --check did not pass within {timeout} s: {_tail(p.stdout + p.stderr)}")
         time.sleep(3)
