@@ -37,6 +37,7 @@ pub mod report;
 pub mod rotation;
 pub mod runtime_api;
 pub mod schedule;
+pub mod serve;
 pub mod traffic;
 pub mod waf;
 pub mod world;
@@ -488,6 +489,17 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
 
 /// Run the demo.
 pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
+    let stack = start(settings).await?;
+    let report = run_on(&stack, settings).await;
+    if let Ok(a) = Arc::try_unwrap(stack.authorizer) {
+        a.stop().await;
+    }
+    report
+}
+
+/// The scripted run (traffic, attacks, rotations) on a stack [`start`] started, which
+/// stays up afterwards (`--serve` keeps answering on it).
+pub async fn run_on(stack: &Stack, settings: &Settings) -> Result<Report, DemoError> {
     let Stack {
         aws,
         authorizer,
@@ -497,7 +509,8 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         edges,
         chaos,
         ..
-    } = start(settings).await?;
+    } = stack;
+    let chaos = chaos.clone();
 
     let recorder = Arc::new(Recorder::default());
     let started = Instant::now();
@@ -530,7 +543,7 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
 
     if let Some(c) = &chaos {
         tasks.push(tokio::spawn(Arc::clone(c).run(
-            Arc::clone(&authorizer),
+            Arc::clone(authorizer),
             started,
             settings.duration,
         )));
@@ -543,8 +556,8 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
     let mut failed_rotations = Vec::new();
     let mut step_timings = Vec::new();
     let mut driver = Driver {
-        rotator: &rotator,
-        aws: &aws,
+        rotator,
+        aws,
         timeout: settings.rotator_timeout,
         started,
         timeline: &mut timeline,
@@ -610,9 +623,6 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         plan.overtime.as_secs_f64(),
     ));
     let edge_versions = edges.len();
-    if let Ok(a) = Arc::try_unwrap(authorizer) {
-        a.stop().await;
-    }
     Ok(Report {
         outcomes,
         timeline,
