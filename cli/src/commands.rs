@@ -253,7 +253,9 @@ fn date(d: Option<&aws_smithy_types::DateTime>) -> Option<String> {
 
 /// What a version's value is, without showing it.
 fn value_kind(secret_string: Option<&str>) -> &'static str {
-    match secret_string.map(|s| SecretValue::parse(s, None)) {
+    // `APIKEY`: the appsync-api-key target's field (the AWS blog's format), besides the
+    // static-header fields SecretValue knows.
+    match secret_string.map(|s| SecretValue::parse(s, Some("APIKEY"))) {
         Some(Ok(SecretValue::Hmac(_))) => "edgeseal-key",
         Some(Ok(SecretValue::StaticHeader(_))) => "static-header",
         Some(Err(_)) | None => "not-a-key",
@@ -402,11 +404,18 @@ async fn status(cli: &Cli, args: &StatusArgs, out: &Output) -> Result<u8, CliErr
     let mut distribution_ids = args.distribution_id.clone();
     let mut edge_function = None;
     let mut edge_version_parameter = args.edge_version_parameter.clone();
+    // Whether the rotator signs (ROTATION_TARGET, as the rotator defaults it): the other
+    // targets send an origin custom header, and no edge association is expected.
+    let mut signs = true;
     if (distribution_ids.is_empty() || edge_version_parameter.is_none())
         && let Some(arn) = rotation_lambda
     {
         match rotator_settings(&config, arn).await {
             Ok(settings) => {
+                signs = settings
+                    .mode
+                    .as_deref()
+                    .map_or(settings.edge_function.is_some(), |m| m == "signed");
                 rotator = json!({
                     "function_arn": arn,
                     "distributions": settings.distributions,
@@ -441,9 +450,19 @@ async fn status(cli: &Cli, args: &StatusArgs, out: &Output) -> Result<u8, CliErr
             })
             .collect();
         for id in &distribution_ids {
-            let (mut json, mut text) =
-                distribution_status(&cloudfront, id, edge_function.as_deref(), &mut warnings)
-                    .await?;
+            let (mut json, mut text) = distribution_status(
+                &cloudfront,
+                id,
+                edge_function.as_deref(),
+                signs,
+                &mut warnings,
+            )
+            .await?;
+            if !signs {
+                distributions.push(json);
+                dist_text.push_str(&text);
+                continue;
+            }
             let code =
                 edge_code_status(&lambda, id, &json, &sendable, &mut text, &mut warnings).await;
             if let Some(fields) = json.as_object_mut() {
@@ -602,6 +621,7 @@ async fn distribution_status(
     cloudfront: &aws_sdk_cloudfront::Client,
     id: &str,
     edge_function: Option<&str>,
+    signs: bool,
     warnings: &mut Vec<String>,
 ) -> Result<(Value, String), CliError> {
     let got = cloudfront
@@ -623,7 +643,7 @@ async fn distribution_status(
             behaviors.extend(list.items().iter().map(behavior));
         }
     }
-    for b in &behaviors {
+    for b in behaviors.iter().filter(|_| signs) {
         match (&b.origin_request, edge_function) {
             (None, _) => warnings.push(format!(
                 "{id}: cache behavior {} has no origin-request association: its requests are not signed",
@@ -644,16 +664,16 @@ async fn distribution_status(
         .collect();
     arns.sort_unstable();
     arns.dedup();
-    if arns.len() > 1 {
+    if signs && arns.len() > 1 {
         warnings.push(format!(
             "{id}: cache behaviors name different edge function versions"
         ));
     }
     let hidden = match dist.distribution_config() {
-        Some(cfg) => {
+        Some(cfg) if signs => {
             query_strings_hidden(cloudfront, id, cfg, &arns, edge_function, warnings).await
         }
-        None => Vec::new(),
+        _ => Vec::new(),
     };
     let mut text = String::new();
     let _ = writeln!(
@@ -880,6 +900,10 @@ mod tests {
         );
         assert_eq!(
             value_kind(Some(r#"{"HEADERVALUE":"abcdefghijklmnop"}"#)),
+            "static-header"
+        );
+        assert_eq!(
+            value_kind(Some(r#"{"APIKEY":"da2-abcdefghijklmnopqrstuvwxyz"}"#)),
             "static-header"
         );
         assert_eq!(

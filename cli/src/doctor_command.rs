@@ -61,7 +61,7 @@ impl Environment for Live {
             &request.method,
             &target,
             &request.headers,
-            None,
+            request.body.as_deref(),
             Duration::from_secs(15),
         )
         .await
@@ -107,7 +107,15 @@ pub async fn run(cli: &Cli, args: &DoctorArgs, out: &Output) -> Result<u8, CliEr
     let env = Live {
         sdk: Sdk::new(&aws::sdk_config(&cli.global).await),
     };
-    let mut report = doctor::run(&env, &settings).await;
+    // The secret's rotator names the target: signatures get the signature checks, the
+    // other targets theirs (doctor::targets).
+    let mut report = match doctor::targets::read_facts(&env.sdk, &settings.secret_id).await {
+        Ok(Some(facts)) => doctor::targets::run_all(&env, &settings, &facts).await,
+        Ok(None) => doctor::run(&env, &settings).await,
+        Err(finding) => doctor::Report {
+            findings: vec![finding],
+        },
+    };
     report
         .findings
         .extend(doctor::ops::run(&env.sdk, &settings.secret_id, &args.metrics_namespace).await);

@@ -29,6 +29,7 @@ class DataPlane:
         self.admin = admin
         self.functions = functions  # function ARN (unqualified) -> lambdas.Function
         self.apis = {}
+        self.target_origins = None  # origins.TargetOrigins: REST APIs, WAF, AppSync
         # (function ARN, service principal, source ARN) -> bool: Lambda's check of the
         # function's resource policy (gateway.Gateway.invoke_allowed); set by World.
         self.invoke_allowed = None
@@ -94,6 +95,10 @@ class DataPlane:
         return self.invoke_allowed is None or self.invoke_allowed(function_arn, "apigateway.amazonaws.com", source_arn)
 
     def api(self, host, method, path, query, headers, body):
+        if self.target_origins is not None:
+            answer = self.target_origins.handle(host, method, path, query, headers, body)
+            if answer is not None:
+                return answer
         api_id, _, region = host.split(".")[:3]
         try:
             routes, auths, integrations = self._api(api_id, region)

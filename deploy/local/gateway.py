@@ -120,7 +120,7 @@ class Gateway:
         host = host.split(":")[0].lower()
         if host.endswith(".cloudfront.net"):
             return self.dataplane.viewer(host, method, path, query, headers, body)
-        if ".execute-api." in host:
+        if ".execute-api." in host or ".appsync-api." in host:
             return self.dataplane.api(host, method, path, query, headers, body)
         labels = host.split(".")
         service = labels[0]
@@ -150,6 +150,8 @@ class Gateway:
             if refused:
                 return refused
         status, out_headers, out = self._moto(method, host, path, query, headers, body)
+        if self.dataplane.target_origins is not None:
+            out = self.dataplane.target_origins.fix_moto_answer(service, region, method, path, status, out)
         if target == "secretsmanager.RotateSecret" and status == 200 and self.on_rotate_secret:
             # Secrets Manager then invokes the rotation function; moto cannot.
             answer = json.loads(out or b"{}")

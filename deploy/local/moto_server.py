@@ -9,6 +9,10 @@ plus two corrections the paths need.
   get_authorizers action has not been implemented"); `edgeseal doctor` and the API
   stand-in list an API's authorizers with it (API Gateway V2 API reference,
   GetAuthorizers: `{"items": [...]}`), so it answers from moto's own authorizers.
+- AppSync API keys: moto makes 6-character ids; AppSync's keys (the id is the key) are
+  `da2-` keys since February 2018 (ApiKey, AppSync API reference: key versions da1 and
+  da2), `da2-` and 26 characters of [a-z0-9] as every published example shows.
+  `edgeseal doctor` checks a secret of the `appsync-api-key` target holds one.
 """
 import importlib.util
 import json
@@ -17,6 +21,7 @@ import random
 import string
 
 from moto.apigatewayv2 import models, responses
+from moto.appsync import models as appsync_models
 
 _init = models.Api.__init__
 
@@ -29,6 +34,16 @@ def _api_init(self, *args, **kwargs):
 
 
 models.Api.__init__ = _api_init
+
+_key_init = appsync_models.GraphqlAPIKey.__init__
+
+
+def _appsync_key_init(self, *args, **kwargs):
+    _key_init(self, *args, **kwargs)
+    self.key_id = "da2-" + "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(26))
+
+
+appsync_models.GraphqlAPIKey.__init__ = _appsync_key_init
 
 
 def _get_authorizers(self):

@@ -82,9 +82,12 @@ class Run:
     def doctor(self, secret, dist, path="/", *extra):
         self.cli("doctor", "--secret-id", secret, "--distribution-id", dist, "--path", path, *extra)
 
-    def rotation_under_traffic(self, stack, secret, dist_domain, origin_host, path="/", rate=20, rotations=2):
+    def rotation_under_traffic(self, stack, secret, dist_domain, origin_host, path="/", rate=20, rotations=2,
+                               method="GET", body=b"", headers=None, origin_path=None):
         """Signed requests through the distribution and unsigned ones straight to the
-        origin, while Secrets Manager runs a rotation, then for the propagation time."""
+        origin, while Secrets Manager runs a rotation, then for the propagation time.
+        (`method`/`body`/`headers`: the request, e.g. a GraphQL POST; `origin_path`: the
+        path at the origin when it differs, e.g. a REST API's stage in front.)"""
         dp = self.world.dataplane
         stop = threading.Event()
         counts = {"legit": 0, "legit_rejected": 0, "attack": 0, "attack_passed": 0}
@@ -94,12 +97,15 @@ class Run:
             i = 0
             while not stop.is_set():
                 i += 1
-                status, _, body = dp.viewer(dist_domain, "GET", path, f"n={i}&a=b", {"User-Agent": "deploy-paths"}, b"")
+                extra = dict(headers or {})
+                status, _, answer = dp.viewer(dist_domain, method, path, f"n={i}&a=b",
+                                              {"User-Agent": "deploy-paths", **extra}, body)
                 counts["legit"] += 1
                 if not 200 <= status < 300:
                     counts["legit_rejected"] += 1
-                    rejected.append((status, body[:200]))
-                status, _, _ = dp.api(origin_host, "GET", path, "", {"User-Agent": "attacker"}, b"")
+                    rejected.append((status, answer[:200]))
+                status, _, _ = dp.api(origin_host, method, origin_path or path, "",
+                                      {"User-Agent": "attacker", **extra}, body)
                 counts["attack"] += 1
                 if 200 <= status < 300:
                     counts["attack_passed"] += 1
@@ -375,6 +381,10 @@ def migration(run):
 
 PATHS = {"new-stack": new_stack, "existing-distribution": existing_distribution, "migration": migration,
          "kms-key": kms_key}
+# The rotation targets (api-gateway-api-key, appsync-api-key, waf): target_paths.py.
+from . import target_paths  # noqa: E402 - it uses this module's helpers
+
+PATHS.update(target_paths.PATHS)
 SHORT = ["new-stack"]
 
 
@@ -445,9 +455,10 @@ def mutate_iam(world, names):
         print("mutate-iam: the paths do not pass unmutated; nothing to measure")
         return False
     actions = granted_actions(world, names)
-    only = os.environ.get("DEPLOY_PATHS_MUTATE_ONLY")  # one action, e.g. lambda:DeleteFunction
+    # Some actions only, comma-separated, e.g. lambda:DeleteFunction,wafv2:GetWebACL.
+    only = os.environ.get("DEPLOY_PATHS_MUTATE_ONLY")
     if only:
-        actions = [(r, a) for r, a in actions if a == only]
+        actions = [(r, a) for r, a in actions if a in only.split(",")]
     caught, missed = 0, []
     started = time.monotonic()
     for role, action in actions:

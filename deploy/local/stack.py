@@ -48,6 +48,8 @@ class World:
         self.dataplane = DataPlane(self.cloudfront, self.edges, self.edge_zip, self.admin, self.function)
         self.dataplane.invoke_allowed = self.gateway.invoke_allowed
         self.gateway.dataplane = self.dataplane
+        from .origins import TargetOrigins
+        self.dataplane.target_origins = TargetOrigins(self.admin)
         self.hosts = [f"{s}.{r}.amazonaws.com" for s in SERVICE_HOSTS for r in REGIONS]
         self.hosts += ["cloudfront.amazonaws.com", "iam.amazonaws.com", "sts.amazonaws.com"]
         self.lock = threading.Lock()
@@ -165,6 +167,7 @@ class World:
         self.gateway.denied.clear()
         self.gateway.unmapped.clear()
         self.gateway.calls.clear()
+        self.dataplane.target_origins.reset()
         self.gateway.secret_keys.clear()
         import urllib.request
         urllib.request.urlopen(urllib.request.Request(

@@ -117,6 +117,13 @@ def _(path):
     assert not [a for a in g if a.startswith("cloudfront:")], sorted(g)
 
 
+@case("the AppSync target's rotator gets no HEADER_NAME (it refuses any but x-api-key)")
+def _(path):
+    env = Resolved(path, {"AppSyncApiId": "abcdefghijklmnopqrstuvwxyz", "ExistingSecretArn": SECRET}).env("RotatorFunction")
+    assert env.get("ROTATION_TARGET") == "appsync-api-key", env
+    assert env.get("HEADER_NAME") in (None, "x-api-key"), env.get("HEADER_NAME")
+
+
 @case("usage plans and AppSync APIs are reached in the API's region")
 def _(path):
     s = Resolved(path, {"AppSyncApiId": "abcdefghijklmnopqrstuvwxyz", "ExistingSecretArn": SECRET,

@@ -25,6 +25,7 @@ pub mod jwt_issuer;
 pub mod ops;
 pub mod probes;
 pub mod sdk;
+pub mod targets;
 
 use std::future::Future;
 
@@ -177,6 +178,8 @@ pub struct Request {
     pub query: String,
     /// Extra headers.
     pub headers: Vec<(String, String)>,
+    /// Body, when the request has one (AppSync's GraphQL query).
+    pub body: Option<String>,
 }
 
 /// Which status a request must get.

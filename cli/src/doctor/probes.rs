@@ -57,7 +57,7 @@ fn signed(
     Ok(request)
 }
 
-async fn expect<E: Environment>(
+pub(super) async fn expect<E: Environment>(
     env: &E,
     finding: Finding,
     request: &Request,
@@ -108,6 +108,7 @@ pub async fn run<E: Environment>(
         path: path.clone(),
         query: query.clone(),
         headers: Vec::new(),
+        body: None,
     };
     findings.push(
         expect(
@@ -149,6 +150,7 @@ pub async fn run<E: Environment>(
         path: format!("{origin_path}{path}"),
         query,
         headers: Vec::new(),
+        body: None,
     };
     let current = secret.with_stage("AWSCURRENT");
     let current_key = current.and_then(|v| v.key.clone().map(|k| (v.id.clone(), k)));

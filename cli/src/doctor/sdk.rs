@@ -137,6 +137,49 @@ impl Sdk {
         })
     }
 
+    /// The environment of a function (`GetFunctionConfiguration`): the rotator's
+    /// settings, which name its target. Lambda's own `AWS_REGION` is added from the ARN
+    /// (the rotator reads its region from there).
+    pub async fn function_environment(
+        &self,
+        arn: &str,
+    ) -> Result<std::collections::HashMap<String, String>, String> {
+        let out = self
+            .lambda
+            .get_function_configuration()
+            .function_name(arn)
+            .send()
+            .await
+            .map_err(|e| aws_error("GetFunctionConfiguration", &e))?;
+        let mut env = out
+            .environment()
+            .and_then(|e| e.variables())
+            .cloned()
+            .unwrap_or_default();
+        if let Some(region) = arn.split(':').nth(3) {
+            env.entry("AWS_REGION".into())
+                .or_insert_with(|| region.to_owned());
+        }
+        Ok(env)
+    }
+
+    /// AWSCURRENT's `SecretString` (the stage named: AWS's default, and moto's answer
+    /// without a stage can be a rotation's new version).
+    pub async fn current_value(&self, id: &str) -> Result<zeroize::Zeroizing<String>, String> {
+        let mut out = self
+            .secrets
+            .get_secret_value()
+            .secret_id(id)
+            .version_stage("AWSCURRENT")
+            .send()
+            .await
+            .map_err(|e| aws_error("GetSecretValue", &e))?;
+        out.secret_string
+            .take()
+            .map(zeroize::Zeroizing::new)
+            .ok_or_else(|| "AWSCURRENT has no SecretString".to_owned())
+    }
+
     /// `ListVersionsByFunction`, every page, without `$LATEST`.
     pub async fn published_versions(
         &self,
