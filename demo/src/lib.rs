@@ -532,7 +532,14 @@ async fn start_from(
         stage: STAGE.to_owned(),
         captures: Arc::clone(&captures),
     };
-    warm_up(&targets).await?;
+    let init_failure = || {
+        stack::authorizer_init_failure(
+            &settings.out_dir,
+            AUTHORIZER_FUNCTION,
+            settings.authorizer_processes,
+        )
+    };
+    warm_up_checked(&targets, &init_failure, settings.propagation).await?;
     Ok(Stack {
         sdk,
         aws,
@@ -707,10 +714,27 @@ fn previous_grace_secs(settings: &Settings) -> u64 {
 }
 
 async fn warm_up(targets: &Targets) -> Result<(), DemoError> {
+    warm_up_checked(targets, &|| None, Duration::ZERO).await
+}
+
+/// One request through the whole path before the clock starts, retried while the
+/// stack settles (within CloudFront's propagation plus 10 s); an authorizer that cannot
+/// start ends it at once.
+async fn warm_up_checked(
+    targets: &Targets,
+    init_failure: &dyn Fn() -> Option<String>,
+    propagation: Duration,
+) -> Result<(), DemoError> {
     let client = http::client();
     let recorder = Recorder::default();
     let started = Instant::now();
-    for _ in 0..50 {
+    let until = Instant::now() + propagation + Duration::from_secs(10);
+    while Instant::now() < until {
+        if let Some(why) = init_failure() {
+            return Err(DemoError::Setup(format!(
+                "the authorizer cannot start: {why}"
+            )));
+        }
         traffic::send(
             &client,
             &recorder,

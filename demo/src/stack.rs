@@ -199,3 +199,27 @@ pub fn rotator_env(
     }
     Ok(env.into_iter().collect())
 }
+
+/// Why the authorizer could not start, if one of its `slots` processes logged that it
+/// cannot (its configuration refused). Lambda writes a failed init to the function's log
+/// group and fails each invocation (`Runtime.ExitError`); the Runtime API emulator
+/// restarts the process, so the log (`{function}-{n}.log`, as CloudWatch Logs would hold
+/// it) is where the reason is.
+pub fn authorizer_init_failure(
+    dir: &std::path::Path,
+    function: &str,
+    slots: usize,
+) -> Option<String> {
+    (0..slots).find_map(|n| {
+        let log = std::fs::read_to_string(dir.join(format!("{function}-{n}.log"))).ok()?;
+        log.lines()
+            .filter(|l| l.contains("cannot start"))
+            .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|v| {
+                v.get("error")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("see its log")
+                    .to_owned()
+            })
+    })
+}
