@@ -503,3 +503,58 @@ pub fn summary_line(rendered: &Rendered, rotation: &RotationSettings) -> String 
         rotation.schedule
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rendered(env: Value) -> Rendered {
+        Rendered {
+            json: serde_json::json!({
+                "resources": {"AuthorizerFunction": {"Properties": {"Environment": {"Variables": env}}}}
+            }),
+            template: PathBuf::from("deploy/template.yaml"),
+            path: "new-stack".into(),
+            demo_parameters: Vec::new(),
+            took: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn placeholders_become_the_demos_resources_and_an_unknown_one_is_named() {
+        let mut physical = Physical::default();
+        physical
+            .reference("Secret", "arn:s")
+            .attribute("EdgeFunction", "Arn", "arn:f");
+        assert_eq!(
+            physical.substitute("<<Ref:Secret>>/<<GetAtt:EdgeFunction.Arn>>"),
+            Ok("arn:s/arn:f".to_owned())
+        );
+        let err = physical.substitute("x<<Ref:Queue>>").unwrap_err();
+        assert!(err.contains("Ref:Queue"), "{err}");
+    }
+
+    #[test]
+    fn overrides_must_be_listed_and_match_what_the_template_sets() {
+        let r = rendered(serde_json::json!({"SECRET_ID": "<<Ref:Secret>>", "RUST_LOG": "x"}));
+        let mut physical = Physical::default();
+        physical.reference("Secret", "arn:s");
+        let mut env = r.environment(Function::Authorizer, &physical).unwrap();
+        assert_eq!(env.get("SECRET_ID").map(String::as_str), Some("arn:s"));
+        // Not listed.
+        assert!(matches!(
+            r.apply_override(&mut env, Function::Authorizer, "SECRET_ID", "y".into()),
+            Err(DemoError::Config(_))
+        ));
+        // Listed as added by the demo, but the template now sets it.
+        let err = r
+            .apply_override(&mut env, Function::Authorizer, "RUST_LOG", "info".into())
+            .unwrap_err();
+        assert!(err.to_string().contains("deploy/template.yaml"), "{err}");
+        // Listed as replacing a variable the template no longer sets.
+        let err = r
+            .apply_override(&mut env, Function::Rotator, "EDGE_ASSETS_DIR", "/x".into())
+            .unwrap_err();
+        assert!(err.to_string().contains("sets no EDGE_ASSETS_DIR"), "{err}");
+    }
+}
