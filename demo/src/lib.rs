@@ -42,6 +42,7 @@ pub mod report;
 pub mod rotation;
 pub mod runtime_api;
 pub mod schedule;
+pub mod serve;
 pub mod stack;
 pub mod template;
 pub mod traffic;
@@ -558,6 +559,17 @@ async fn start_from(
 
 /// Run the demo.
 pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
+    let stack = start(settings).await?;
+    let report = run_on(&stack, settings).await;
+    if let Ok(a) = Arc::try_unwrap(stack.authorizer) {
+        a.stop().await;
+    }
+    report
+}
+
+/// The scripted run (traffic, attacks, rotations) on a stack [`start`] started, which
+/// stays up afterwards (`--serve` keeps answering on it).
+pub async fn run_on(stack: &Stack, settings: &Settings) -> Result<Report, DemoError> {
     let Stack {
         aws,
         authorizer,
@@ -569,7 +581,8 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         template: rendered,
         rotation: rotation_settings,
         ..
-    } = start(settings).await?;
+    } = stack;
+    let chaos = chaos.clone();
 
     let recorder = Arc::new(Recorder::default());
     let started = Instant::now();
@@ -602,7 +615,7 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
 
     if let Some(c) = &chaos {
         tasks.push(tokio::spawn(Arc::clone(c).run(
-            Arc::clone(&authorizer),
+            Arc::clone(authorizer),
             started,
             settings.duration,
         )));
@@ -615,8 +628,8 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
     let mut failed_rotations = Vec::new();
     let mut step_timings = Vec::new();
     let mut driver = Driver {
-        rotator: &rotator,
-        aws: &aws,
+        rotator,
+        aws,
         timeout: settings.rotator_timeout,
         started,
         timeline: &mut timeline,
@@ -683,9 +696,6 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         plan.overtime.as_secs_f64(),
     ));
     let edge_versions = edges.len();
-    if let Ok(a) = Arc::try_unwrap(authorizer) {
-        a.stop().await;
-    }
     Ok(Report {
         outcomes,
         timeline,

@@ -7,19 +7,23 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use edgeseal_demo::Settings;
 use edgeseal_demo::appsync::AppSyncDemoSettings;
 use edgeseal_demo::chaos::ChaosSettings;
 use edgeseal_demo::modes::parse_mode;
 use edgeseal_demo::rotation::FirstRotation;
-use edgeseal_demo::{Settings, run};
 
-const USAGE: &str = "usage: edgeseal-demo --authorizer PATH --edge-assets DIR [--out DIR] [--seconds N] [--rotations N] [--rate N] [--attack-rate N] [--propagation-secs N] [--rotator-timeout-secs N] [--target signed|static-header|waf|api-gateway-api-key|appsync-api-key] [--mode signed|static-header|waf|api-gateway-api-key] [--first-rotation immediate|config-test] [--origin apigateway|alb] [--no-progress] [--chaos] [--jwt]
-  needs EDGESEAL_MOTO_URL (moto server); scripts/demo sets everything up";
+/// The user's options only: `--authorizer` and `--edge-assets` (the binaries
+/// `scripts/demo` builds) are accepted but not shown.
+const USAGE: &str = "usage: bash scripts/demo [--seconds N] [--rotations N] [--rate N] [--attack-rate N] [--propagation-secs N] [--rotator-timeout-secs N] [--target signed|static-header|waf|api-gateway-api-key|appsync-api-key] [--first-rotation immediate|config-test] [--origin apigateway|alb] [--chaos] [--jwt] [--no-progress] [--out DIR] [--serve]
+  --serve  keep the stack up after the run, print its URLs, secret id and the environment
+           for `edgeseal` and `curl`, and run every rotation started with RotateSecret
+           (e.g. `edgeseal rotate`) until Ctrl-C";
 
 /// What `--target` selects: one of the CloudFront flows (as `--mode`), or the AppSync one.
 enum Run {
     /// The edge / static-header world (`run`).
-    CloudFront(Box<Settings>),
+    CloudFront(Box<Settings>, bool),
     /// `--target appsync-api-key` (`appsync::run`).
     AppSync(AppSyncDemoSettings),
     /// `--jwt`: user tokens checked after the signature (`jwt::run`).
@@ -45,7 +49,8 @@ fn parse() -> Result<Run, String> {
             "-h" | "--help" => return Err(String::new()),
             _ => rest.push((
                 arg.clone(),
-                if arg == "--no-progress" || arg == "--chaos" || arg == "--jwt" {
+                if arg == "--no-progress" || arg == "--chaos" || arg == "--jwt" || arg == "--serve"
+                {
                     String::new()
                 } else {
                     value(&arg)?
@@ -63,6 +68,7 @@ fn parse() -> Result<Run, String> {
     let mut jwt = false;
     let mut appsync = false;
     let mut alb = false;
+    let mut serve = false;
     for (name, value) in rest {
         let number = || {
             value
@@ -91,6 +97,7 @@ fn parse() -> Result<Run, String> {
             "--no-progress" => settings.progress = false,
             "--chaos" => chaos = true,
             "--jwt" => jwt = true,
+            "--serve" => serve = true,
             "--origin" => match value.as_str() {
                 "alb" => alb = true,
                 "apigateway" => alb = false,
@@ -102,6 +109,12 @@ fn parse() -> Result<Run, String> {
             },
             other => return Err(format!("unknown option {other}")),
         }
+    }
+    if serve && (appsync || jwt || alb) {
+        return Err(
+            "--serve runs with the CloudFront targets only (not appsync-api-key, --jwt or --origin alb)"
+                .into(),
+        );
     }
     if appsync {
         if chaos {
@@ -129,7 +142,7 @@ fn parse() -> Result<Run, String> {
     if alb {
         return Ok(Run::Alb(Box::new(settings)));
     }
-    Ok(Run::CloudFront(Box::new(settings)))
+    Ok(Run::CloudFront(Box::new(settings), serve))
 }
 
 #[tokio::main]
@@ -145,9 +158,9 @@ async fn main() -> ExitCode {
                 }),
         )
         .init();
-    let (settings, alb) = match parse() {
-        Ok(Run::CloudFront(s)) => (*s, false),
-        Ok(Run::Alb(s)) => (*s, true),
+    let (settings, alb, serve) = match parse() {
+        Ok(Run::CloudFront(s, serve)) => (*s, false, serve),
+        Ok(Run::Alb(s)) => (*s, true, false),
         Ok(Run::AppSync(s)) => return run_appsync(&s).await,
         Ok(Run::Jwt(s)) => return run_jwt(&s).await,
         Err(e) => {
@@ -158,11 +171,56 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = if alb {
-        edgeseal_demo::alb::run(&settings).await
-    } else {
-        run(&settings).await
+    if alb {
+        return print_report(edgeseal_demo::alb::run(&settings).await);
+    }
+    let mut stop = match serve.then(interrupted).transpose() {
+        Ok(stop) => stop,
+        Err(e) => {
+            eprintln!("edgeseal-demo: cannot handle Ctrl-C: {e}");
+            return ExitCode::FAILURE;
+        }
     };
+    let stack = match edgeseal_demo::start(&settings).await {
+        Ok(stack) => stack,
+        Err(e) => {
+            eprintln!("edgeseal-demo: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let scripted = edgeseal_demo::run_on(&stack, &settings);
+    let code = match stop.as_mut() {
+        None => print_report(scripted.await),
+        Some(stop) => tokio::select! {
+            report = scripted => print_report(report),
+            _ = stop => {
+                eprintln!("edgeseal-demo: interrupted");
+                ExitCode::FAILURE
+            }
+        },
+    };
+    if let Some(stop) = stop.filter(|s| !s.is_terminated()) {
+        let cli = std::env::var("EDGESEAL_DEMO_CLI").unwrap_or_else(|_| "edgeseal".to_owned());
+        println!(
+            "\n{}",
+            edgeseal_demo::serve::instructions(&stack, &settings, &cli)
+        );
+        let stop = async {
+            let _ = stop.await;
+        };
+        match edgeseal_demo::serve::serve_until(&stack, &settings, stop).await {
+            Ok(n) => println!("\nstopped after {n} rotation(s) started by hand"),
+            Err(e) => eprintln!("edgeseal-demo: {e}"),
+        }
+    }
+    if let Ok(a) = std::sync::Arc::try_unwrap(stack.authorizer) {
+        a.stop().await;
+    }
+    code
+}
+
+/// The summary of the scripted run, and its exit status.
+fn print_report(result: Result<edgeseal_demo::Report, edgeseal_demo::DemoError>) -> ExitCode {
     match result {
         Ok(report) => {
             println!("{}", report.summary);
@@ -249,4 +307,19 @@ async fn run_jwt(settings: &Settings) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A receiver that resolves on the first SIGINT (Ctrl-C) or SIGTERM, handled from now on
+/// (so a Ctrl-C during the scripted run also stops the stack in order).
+fn interrupted() -> Result<tokio::sync::oneshot::Receiver<()>, String> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).map_err(|e| e.to_string())?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            let _ = tx.send(());
+        }
+    });
+    Ok(rx)
 }

@@ -11,6 +11,7 @@ import time
 from urllib.parse import unquote
 
 from moto.awslambda import models as lambda_models
+from moto.secretsmanager import exceptions as secrets_exceptions
 from moto.secretsmanager import models as secrets_models
 from moto.server import main as moto_main
 
@@ -90,6 +91,103 @@ def _versions_listed_by_arn() -> None:
 
     list_versions_by_function.edgeseal_patched = True
     storage.list_versions_by_function = list_versions_by_function
+
+
+#: What RotateSecret answers while a rotation is incomplete (InvalidRequestException),
+#: word for word as AWS returns it (quoted in hashicorp/terraform-provider-aws#35023).
+PREVIOUS_ROTATION_INCOMPLETE = "A previous rotation isn't complete. That rotation will be reattempted."
+
+
+def _rotation_left_to_its_invoker() -> None:
+    """RotateSecret on a secret with a rotation function starts the rotation and returns.
+
+    AWS (RotateSecret API reference): it "configures and starts the asynchronous process
+    of rotating the secret. If you include the configuration parameters, the operation
+    sets the values for the secret and then immediately starts a rotation. If you don't
+    include the configuration parameters, the operation starts a rotation with the values
+    already stored in the secret." The new version id (ClientRequestToken) is staged
+    AWSPENDING without a value, and Secrets Manager invokes the function with it, step by
+    step (createSecret, setSecret, testSecret, finishSecret; Rotation function guide);
+    until finishSecret moves AWSCURRENT, AWSCURRENT stays where it was. "If the AWSPENDING
+    staging label is present but not attached to the same version as AWSCURRENT, then any
+    later invocation of RotateSecret assumes that a previous rotation request is still in
+    progress and returns an error"; AWSPENDING on the AWSCURRENT version is how a
+    successful rotation may end, and the next one starts from it.
+
+    moto 5.2.6: RotateSecret without RotationLambdaARN forgets the configured function
+    and moves AWSCURRENT onto the new, empty version at once (a user's `edgeseal rotate`
+    or `aws secretsmanager rotate-secret` "completes" with no key); with a function it
+    makes the new, empty version the one GetSecretValue answers without a stage; it
+    refuses when AWSPENDING is on the AWSCURRENT version (the state a finished rotation
+    leaves) and silently moves AWSPENDING off an incomplete rotation's version.
+
+    Here, for a secret whose rotation function is given or configured: the refusal is
+    AWS's (a configuration test's AWSPENDING version, which AWS removes itself and the
+    invoker removes here, does not count); the configured function is used when none is
+    given; AWSCURRENT and the version answered without a stage stay where they were. The
+    steps are left to whoever stands in for Secrets Manager's invoker (tests, the demo,
+    deploy-paths): the new AWSPENDING version is their token, DescribeSecret's
+    RotationLambdaARN their function. (moto still "invokes" the function through its
+    Lambda backend, which without Docker runs nothing.) A secret with no function keeps
+    moto's behaviour.
+    """
+    backend = secrets_models.SecretsManagerBackend
+    original = backend.rotate_secret
+    if getattr(original, "edgeseal_invoker", False):
+        return
+
+    def rotate_secret(
+        self,
+        secret_id,
+        client_request_token=None,
+        rotation_lambda_arn=None,
+        rotation_rules=None,
+        rotate_immediately=True,
+    ):
+        secret = self.secrets[secret_id] if self._is_valid_identifier(secret_id) else None
+        configured = getattr(secret, "rotation_lambda_arn", "") if secret is not None else ""
+        function = rotation_lambda_arn or configured
+        if secret is None or not function or secret.is_deleted():
+            return original(
+                self, secret_id, client_request_token, rotation_lambda_arn, rotation_rules,
+                rotate_immediately,
+            )
+        configuration_test = getattr(secret, "edgeseal_configuration_test", None)
+        pending = [
+            (version_id, version["version_stages"])
+            for version_id, version in secret.versions.items()
+            if "AWSPENDING" in version["version_stages"]
+        ]
+        for version_id, stages in pending:
+            if "AWSCURRENT" not in stages and version_id != configuration_test:
+                raise secrets_exceptions.InvalidRequestException(PREVIOUS_ROTATION_INCOMPLETE)
+        for _, stages in pending:
+            if "AWSCURRENT" in stages:
+                stages.remove("AWSPENDING")
+        current = next(
+            (
+                version_id
+                for version_id, version in secret.versions.items()
+                if "AWSCURRENT" in version["version_stages"]
+            ),
+            secret.default_version_id,
+        )
+        answer = original(
+            self, secret_id, client_request_token, function, rotation_rules, rotate_immediately
+        )
+        secret.set_default_version_id(current)
+        staged = [
+            version_id
+            for version_id, version in secret.versions.items()
+            if "AWSPENDING" in version["version_stages"]
+        ]
+        secret.edgeseal_configuration_test = (
+            None if rotate_immediately or not staged else staged[0]
+        )
+        return answer
+
+    rotate_secret.edgeseal_invoker = True
+    backend.rotate_secret = rotate_secret
 
 
 def _last_rotated_when_rotation_completes() -> None:
@@ -188,6 +286,8 @@ def _versions_listed_with_their_creation() -> None:
 def main() -> None:
     _monotonic_lambda_versions()
     _versions_listed_by_arn()
+    # Before the LastRotatedDate patch, which wraps RotateSecret again.
+    _rotation_left_to_its_invoker()
     _last_rotated_when_rotation_completes()
     _versions_listed_with_their_creation()
     sys.argv[0] = "moto_server"
