@@ -367,7 +367,7 @@ async fn start_from(
             keyed,
             &api_domain,
             DISTRIBUTION_ID,
-            &aws.secret,
+            &aws.secret_arn,
         )?);
     }
     if !target_parameters.is_empty() {

@@ -97,7 +97,7 @@ pub fn physical(
     let mut physical = Physical::default();
     let edge_arn = edgeseal_rotator::unqualified(&aws.first_version_arn).to_owned();
     physical
-        .reference("Secret", aws.secret.clone())
+        .reference("Secret", aws.secret_arn.clone())
         .reference("ExampleDistribution", distribution_id)
         .reference("ExampleHttpApi", api_id)
         .reference("EdgeFunction", aws.function.clone())

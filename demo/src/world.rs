@@ -81,6 +81,8 @@ pub struct AwsWorld {
     pub sm: aws_sdk_secretsmanager::Client,
     /// The secret's name.
     pub secret: String,
+    /// The secret's ARN (the template's `Ref` of its secret: what the functions get).
+    pub secret_arn: String,
     /// The edge function's name.
     pub function: String,
     /// ARN of the first published edge version.
@@ -168,6 +170,7 @@ pub async fn create_with_profiles(
     let rotation_lambda_arn = rotation_function(&lambda, &role_arn, &run).await?;
     Ok(AwsWorld {
         sm,
+        secret_arn: secret.clone(),
         secret,
         function,
         first_version_arn,
@@ -408,7 +411,7 @@ pub async fn create_from_template(
         .await
         .map_err(|e| DemoError::Setup(format!("Secrets Manager CreateSecret: {e}")))?;
     // The template's Ref of the secret is its ARN.
-    let secret = created.arn().unwrap_or(&secret_name).to_owned();
+    let secret_arn = created.arn().unwrap_or(&secret_name).to_owned();
 
     // The edge function, with the template's properties.
     let settings = crate::template::edge_function(rendered)?;
@@ -460,7 +463,8 @@ pub async fn create_from_template(
     let rotation_lambda_arn = rotation_function(&lambda, &role_arn, &run).await?;
     Ok(AwsWorld {
         sm,
-        secret,
+        secret: secret_name,
+        secret_arn,
         function,
         first_version_arn,
         rotation_lambda_arn,
