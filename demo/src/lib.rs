@@ -676,7 +676,7 @@ pub async fn run_on(stack: &Stack, settings: &Settings) -> Result<Report, DemoEr
     std::fs::write(&chart, report::svg(&outcomes, &timeline, seconds))
         .map_err(|e| DemoError::Setup(format!("writing the chart: {e}")))?;
     let chaos = chaos.map(|c| c.report(&outcomes, &verdicts, authorizer.lives(), started));
-    let mut summary = template::summary_line(&rendered, &rotation_settings);
+    let mut summary = template::summary_line(rendered, rotation_settings);
     summary.push_str(&report::summary(&outcomes, &reasons, &timeline, seconds));
     if let Some(keys) = &api.api_keys {
         // With API keys, API Gateway decides and the authorizer is never invoked.
