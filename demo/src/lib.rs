@@ -18,6 +18,10 @@
 //! - **`--origin alb`** ([`alb`]): the origin behind a load-balancer stand-in, an axum
 //!   service verifying with `edgeseal-tower`'s layer (raw signing profile).
 //!
+//! - **The stack comes out of `deploy/template.yaml`** ([`template`], [`stack`]): the
+//!   new-stack path's parameters through the SAM transform; the functions run with the
+//!   environment the template gives them, with the local overrides of [`overrides`].
+//!
 //! [`run`] returns a [`Report`]; `edgeseal-demo` prints it and writes the timeline SVG.
 
 pub mod alb;
@@ -33,11 +37,14 @@ pub mod iam;
 pub mod jwt;
 pub mod modes;
 pub mod outage;
+pub mod overrides;
 pub mod report;
 pub mod rotation;
 pub mod runtime_api;
 pub mod schedule;
 pub mod serve;
+pub mod stack;
+pub mod template;
 pub mod traffic;
 pub mod waf;
 pub mod world;
@@ -81,6 +88,10 @@ pub enum DemoError {
     /// A rotation did not complete after its retries.
     #[error("rotation {0} did not complete: {1}")]
     Rotation(usize, String),
+    /// The stack built from `deploy/template.yaml` is refused, or does not work: the
+    /// message names the template and says why.
+    #[error("template: {0}")]
+    Template(String),
     /// `RotateSecret` refused: the rotation of this AWSPENDING version is incomplete.
     #[error("RotateSecret refused: {msg} (version {0} is still AWSPENDING)", msg = world::PREVIOUS_ROTATION_INCOMPLETE)]
     PreviousRotationIncomplete(String),
@@ -124,8 +135,12 @@ pub struct Settings {
     pub mode: TargetKind,
     /// How the stack starts rotating (`--first-rotation`).
     pub first_rotation: FirstRotation,
-    /// More authorizer environment (`--jwt`: the bearer-token settings).
+    /// More authorizer environment (`--jwt`: the bearer-token settings; its `JWT_*`
+    /// become the template's `Jwt*` parameters).
     pub authorizer_env: Vec<(String, String)>,
+    /// The template the stack is built from, and the path whose parameters are the base
+    /// (default: this checkout's `deploy/template.yaml`, new-stack).
+    pub template: template::TemplateSource,
 }
 
 impl Settings {
@@ -155,6 +170,7 @@ impl Settings {
             mode: TargetKind::Signed,
             first_rotation: FirstRotation::Immediate,
             authorizer_env: Vec::new(),
+            template: template::TemplateSource::default(),
         }
     }
 }
@@ -250,10 +266,28 @@ pub struct Stack {
     pub rotator: DemoRotator,
     /// The failures to inject, in a `--chaos` run.
     pub chaos: Option<Arc<Chaos>>,
+    /// The template the stack was built from, rendered.
+    pub template: template::Rendered,
+    /// `SecretRotation`'s settings (whether the first rotation is a full one).
+    pub rotation: template::RotationSettings,
 }
 
-/// Start the stack and send one request through it (fails if that is not allowed).
+/// Start the stack built from the template and send one request through it (fails if
+/// that is not allowed). Every failure after the render names the template.
 pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
+    let parameters = stack::base_parameters(settings, previous_grace_secs(settings), STAGE)?;
+    let rendered = template::Rendered::render(&settings.template, &parameters).await?;
+    let blame = rendered.clone();
+    start_from(settings, rendered).await.map_err(|e| match e {
+        DemoError::Template(_) => e,
+        other => blame.error(format!("the stack built from it did not start: {other}")),
+    })
+}
+
+async fn start_from(
+    settings: &Settings,
+    mut rendered: template::Rendered,
+) -> Result<Stack, DemoError> {
     std::fs::create_dir_all(&settings.out_dir)
         .map_err(|e| DemoError::Config(format!("{}: {e}", settings.out_dir.display())))?;
     let assets = EdgeAssets::from_dir(&settings.edge_assets_dir)
@@ -268,7 +302,16 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
 
     // AWS side.
     let edges = Arc::new(EdgeVersions::new(settings.out_dir.join("edge")));
-    let aws = world::create(&sdk, &assets, LABEL, settings.max_age_secs, &edges).await?;
+    let rotation = template::rotation(&rendered)?;
+    let signing = stack::edge_signing(&rendered)?;
+    let aws = world::create_from_template(
+        &sdk,
+        &assets,
+        &rendered,
+        (signing.0.as_str(), signing.1),
+        &edges,
+    )
+    .await?;
     let static_value = match settings.mode {
         TargetKind::Signed => None,
         TargetKind::StaticHeader | TargetKind::ApiKey | TargetKind::Waf => {
@@ -303,28 +346,48 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
     // Backend, API Gateway with the real authorizer, CloudFront.
     let (backend_listener, backend_addr) = listen().await?;
     tokio::spawn(http::serve(backend_listener, apigw::backend));
-    let mut authorizer_env = vec![
-        ("SECRET_ID".to_owned(), aws.secret.clone()),
-        ("AWS_ENDPOINT_URL".to_owned(), secrets_manager_url.clone()),
-        ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
-        ("AWS_ACCESS_KEY_ID".to_owned(), "testing".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY".to_owned(), "testing".to_owned()),
-        ("MAX_AGE_SECS".to_owned(), settings.max_age_secs.to_string()),
-        (
-            "PREVIOUS_KEY_GRACE_SECS".to_owned(),
-            previous_grace_secs(settings).to_string(),
-        ),
-        ("RESPONSE_MODE".to_owned(), "simple".to_owned()),
-        // Rotations here are seconds apart, not days: let an unknown key id trigger a
-        // refresh every second rather than every ten.
-        ("UNKNOWN_KEY_MIN_INTERVAL_SECS".to_owned(), "1".to_owned()),
-        ("RUST_LOG".to_owned(), "info".to_owned()),
-    ];
-    if let Some(c) = &chaos {
-        authorizer_env.extend(c.settings().authorizer_env());
+    // The resources some targets' parameters name, then the template rendered with them.
+    let api_domain = format!("{API_ID}.execute-api.us-east-1.amazonaws.com");
+    let keyed_stage = match (settings.mode, &static_value) {
+        (TargetKind::ApiKey, Some(value)) => Some(api_key::create(&sdk, value).await?),
+        _ => None,
+    };
+    let web_acl = match (settings.mode, &static_value) {
+        (TargetKind::Waf, Some(value)) => {
+            Some(waf::create_web_acl(&aws_sdk_wafv2::Client::new(&sdk), value).await?)
+        }
+        _ => None,
+    };
+    let mut target_parameters = Vec::new();
+    if let Some(acl) = &web_acl {
+        target_parameters.extend(stack::waf_parameters(acl, &api_domain, DISTRIBUTION_ID)?);
     }
-    authorizer_env.extend(modes::authorizer_env(settings.mode));
-    authorizer_env.extend(settings.authorizer_env.iter().cloned());
+    if let Some(keyed) = &keyed_stage {
+        target_parameters.extend(stack::api_key_parameters(
+            keyed,
+            &api_domain,
+            DISTRIBUTION_ID,
+            &aws.secret_arn,
+        )?);
+    }
+    if !target_parameters.is_empty() {
+        let mut all = rendered.demo_parameters.clone();
+        all.extend(target_parameters);
+        rendered = template::Rendered::render(&settings.template, &all).await?;
+    }
+    let physical = stack::physical(&rendered, &aws, API_ID, DISTRIBUTION_ID)?;
+    let authorizer_env = stack::authorizer_env(
+        &rendered,
+        &physical,
+        settings,
+        stack::AuthorizerLocal {
+            secrets_manager_url: &secrets_manager_url,
+            chaos: chaos
+                .as_ref()
+                .map(|c| c.settings().authorizer_env())
+                .unwrap_or_default(),
+        },
+    )?;
     let authorizer = Arc::new(
         LambdaFunction::start(
             AUTHORIZER_FUNCTION,
@@ -337,12 +400,16 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
         .map_err(|e| DemoError::Setup(format!("starting the authorizer: {e}")))?,
     );
     // The api-gateway-api-key target: a REST stage checking API keys, no authorizer.
-    let keyed_stage = match (settings.mode, &static_value) {
-        (TargetKind::ApiKey, Some(value)) => Some(api_key::create(&sdk, value).await?),
-        _ => None,
-    };
+    let identity_headers = template::identity_headers(&rendered)?;
+    let identity_headers: Vec<&str> = identity_headers.iter().map(String::as_str).collect();
     let mut api = ApiGateway::new(Arc::clone(&authorizer), backend_addr, API_ID, STAGE)
-        .with_identity_sources(&modes::identity_sources(settings.mode));
+        .with_identity_sources(&identity_headers);
+    if api.domain_name() != api_domain {
+        return Err(DemoError::Setup(format!(
+            "the API's domain {} is not {api_domain}",
+            api.domain_name()
+        )));
+    }
     if let Some(keyed) = &keyed_stage {
         api = api.with_api_keys(Arc::clone(&keyed.stage));
     }
@@ -355,19 +422,18 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
     }));
 
     // The WAF target: a regional web ACL in front of the API, allowing the header value.
-    let (origin_addr, web_acl) = match (settings.mode, &static_value) {
-        (TargetKind::Waf, Some(value)) => {
+    let origin_addr = match &web_acl {
+        Some(acl) => {
             let client = aws_sdk_wafv2::Client::new(&sdk);
-            let acl = waf::create_web_acl(&client, value).await?;
-            let gate = Arc::new(waf::WafGate::start(client, &acl, api_addr).await);
+            let gate = Arc::new(waf::WafGate::start(client, acl, api_addr).await);
             let (gate_listener, gate_addr) = listen().await?;
             tokio::spawn(http::serve(gate_listener, move |req| {
                 let gate = Arc::clone(&gate);
                 async move { gate.handle(req).await }
             }));
-            (gate_addr, Some(acl))
+            gate_addr
         }
-        _ => (api_addr, None),
+        None => api_addr,
     };
 
     let mut distribution =
@@ -396,31 +462,26 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
     }));
 
     // The rotator, in-process, against moto and the CloudFront fake.
-    let rotator_env: HashMap<String, String> = [
-        ("CLOUDFRONT_DISTRIBUTION_ID", DISTRIBUTION_ID.to_owned()),
-        (
-            "EDGE_ASSETS_DIR",
-            settings.edge_assets_dir.display().to_string(),
-        ),
-        ("ORIGIN_URL", format!("http://{origin_addr}")),
-        ("ORIGIN_TEST_PATH", format!("/{STAGE}/health")),
-        ("SIGNATURE_LABEL", LABEL.to_owned()),
-        ("SIGNATURE_MAX_AGE_SECS", settings.max_age_secs.to_string()),
-        ("DEADLINE_MARGIN_MS", "0".to_owned()),
-        ("EDGE_KEEP_VERSIONS", "3".to_owned()),
-    ]
-    .into_iter()
-    .chain(modes::rotator_env(settings.mode, &aws.function))
-    .chain(web_acl.iter().flat_map(waf::rotator_env))
-    .chain(
-        keyed_stage
-            .iter()
-            .flat_map(|keyed| api_key::rotator_env(keyed, previous_grace_secs(settings))),
-    )
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    let rotator_env = stack::rotator_env(
+        &rendered,
+        &physical,
+        stack::RotatorLocal {
+            api_domain: &api_domain,
+            origin_addr,
+            edge_assets_dir: &settings.edge_assets_dir,
+            target: web_acl
+                .iter()
+                .flat_map(waf::rotator_env)
+                .chain(
+                    keyed_stage
+                        .iter()
+                        .flat_map(|k| api_key::rotator_env(k, previous_grace_secs(settings))),
+                )
+                .collect(),
+        },
+    )?;
     let config = edgeseal_rotator::Config::from_lookup(|name| rotator_env.get(name).cloned())
-        .map_err(|e| DemoError::Config(format!("rotator: {e}")))?;
+        .map_err(|e| rendered.error(format!("the rotator refuses its environment: {e}")))?;
     let secrets_sdk = edgeseal_testkit::sdk_config_for(&secrets_manager_url).await;
     let lambda = Hooked::with_hooks(SdkLambda::new(&sdk), Recording::new(Arc::clone(&edges)));
     let rotator: DemoRotator = match settings.mode {
@@ -472,7 +533,14 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
         stage: STAGE.to_owned(),
         captures: Arc::clone(&captures),
     };
-    warm_up(&targets).await?;
+    let init_failure = || {
+        stack::authorizer_init_failure(
+            &settings.out_dir,
+            AUTHORIZER_FUNCTION,
+            settings.authorizer_processes,
+        )
+    };
+    warm_up_checked(&targets, &init_failure, settings.propagation).await?;
     Ok(Stack {
         sdk,
         aws,
@@ -484,6 +552,8 @@ pub async fn start(settings: &Settings) -> Result<Stack, DemoError> {
         targets,
         rotator,
         chaos,
+        template: rendered,
+        rotation,
     })
 }
 
@@ -508,6 +578,8 @@ pub async fn run_on(stack: &Stack, settings: &Settings) -> Result<Report, DemoEr
         rotator,
         edges,
         chaos,
+        template: rendered,
+        rotation: rotation_settings,
         ..
     } = stack;
     let chaos = chaos.clone();
@@ -563,7 +635,7 @@ pub async fn run_on(stack: &Stack, settings: &Settings) -> Result<Report, DemoEr
         timeline: &mut timeline,
         timings: &mut step_timings,
     };
-    if settings.first_rotation == FirstRotation::ConfigTest
+    if !rotation_settings.rotate_immediately
         && let Err(e) = driver.configuration_test().await
     {
         failed_rotations.push(e.to_string());
@@ -604,7 +676,8 @@ pub async fn run_on(stack: &Stack, settings: &Settings) -> Result<Report, DemoEr
     std::fs::write(&chart, report::svg(&outcomes, &timeline, seconds))
         .map_err(|e| DemoError::Setup(format!("writing the chart: {e}")))?;
     let chaos = chaos.map(|c| c.report(&outcomes, &verdicts, authorizer.lives(), started));
-    let mut summary = report::summary(&outcomes, &reasons, &timeline, seconds);
+    let mut summary = template::summary_line(rendered, rotation_settings);
+    summary.push_str(&report::summary(&outcomes, &reasons, &timeline, seconds));
     if let Some(keys) = &api.api_keys {
         // With API keys, API Gateway decides and the authorizer is never invoked.
         let (admitted, refused) = keys.verdicts();
@@ -651,10 +724,27 @@ fn previous_grace_secs(settings: &Settings) -> u64 {
 }
 
 async fn warm_up(targets: &Targets) -> Result<(), DemoError> {
+    warm_up_checked(targets, &|| None, Duration::ZERO).await
+}
+
+/// One request through the whole path before the clock starts, retried while the
+/// stack settles (within CloudFront's propagation plus 10 s); an authorizer that cannot
+/// start ends it at once.
+async fn warm_up_checked(
+    targets: &Targets,
+    init_failure: &dyn Fn() -> Option<String>,
+    propagation: Duration,
+) -> Result<(), DemoError> {
     let client = http::client();
     let recorder = Recorder::default();
     let started = Instant::now();
-    for _ in 0..50 {
+    let until = Instant::now() + propagation + Duration::from_secs(10);
+    while Instant::now() < until {
+        if let Some(why) = init_failure() {
+            return Err(DemoError::Setup(format!(
+                "the authorizer cannot start: {why}"
+            )));
+        }
         traffic::send(
             &client,
             &recorder,

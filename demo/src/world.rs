@@ -81,6 +81,8 @@ pub struct AwsWorld {
     pub sm: aws_sdk_secretsmanager::Client,
     /// The secret's name.
     pub secret: String,
+    /// The secret's ARN (the template's `Ref` of its secret: what the functions get).
+    pub secret_arn: String,
     /// The edge function's name.
     pub function: String,
     /// ARN of the first published edge version.
@@ -168,6 +170,7 @@ pub async fn create_with_profiles(
     let rotation_lambda_arn = rotation_function(&lambda, &role_arn, &run).await?;
     Ok(AwsWorld {
         sm,
+        secret_arn: secret.clone(),
         secret,
         function,
         first_version_arn,
@@ -343,5 +346,127 @@ pub fn event(world: &AwsWorld, step: Step, token: &str) -> Result<RotationEvent,
         secret_id: world.secret.clone(),
         client_request_token: token.to_owned(),
         rotation_token: Some(new_token()?),
+    })
+}
+
+/// The secret and the edge function as `deploy/template.yaml` describes them (its
+/// `Secret`, `EdgeFunction`; [`crate::template`]), with a role and a stand-in rotation
+/// function. The first edge version is packaged with the rotator's label and max age
+/// (`SIGNATURE_LABEL`, `SIGNATURE_MAX_AGE_SECS` of the template's rotator) and signs
+/// with the secret's first key (see `LOCAL_OVERRIDES`' note in the demo's README: the
+/// template's bootstrap version signs with a throwaway key until the rotation that
+/// `RotateImmediately` starts at once).
+pub async fn create_from_template(
+    sdk: &aws_config::SdkConfig,
+    assets: &EdgeAssets,
+    rendered: &crate::template::Rendered,
+    signing: (&str, u64),
+    edges: &EdgeVersions,
+) -> Result<AwsWorld, DemoError> {
+    let sm = aws_sdk_secretsmanager::Client::new(sdk);
+    let lambda = aws_sdk_lambda::Client::new(sdk);
+    let run = run_id();
+    let role_arn = crate::iam::create_lambda_role(sdk, &format!("edgeseal-demo-{run}")).await?;
+
+    // The secret: GenerateSecretString, as CloudFormation's handler creates it.
+    let generated = crate::template::generated_secret(rendered)?;
+    let mut password = sm
+        .get_random_password()
+        .password_length(generated.length)
+        .exclude_punctuation(generated.exclude_punctuation)
+        .include_space(generated.include_space);
+    if let Some(chars) = &generated.exclude_characters {
+        password = password.exclude_characters(chars);
+    }
+    let password = password
+        .send()
+        .await
+        .map_err(|e| DemoError::Aws(format!("Secrets Manager GetRandomPassword: {e}")))?;
+    let mut value = generated.template.clone();
+    value.insert(
+        generated.key.clone(),
+        serde_json::Value::from(password.random_password().unwrap_or_default()),
+    );
+    let value = zeroize::Zeroizing::new(serde_json::Value::Object(value).to_string());
+    let key = match edgeseal::SecretValue::parse(&value, None) {
+        Ok(edgeseal::SecretValue::Hmac(key)) => key,
+        Ok(_) | Err(_) => {
+            return Err(rendered.error(
+                "Secret's GenerateSecretString does not make an edgeseal key ({\"alg\":\"hmac-sha256\",\"key\":<base64>})",
+            ));
+        }
+    };
+    let secret_name = format!("edgeseal-demo-{run}");
+    let token = new_token()?;
+    let mut create = sm
+        .create_secret()
+        .name(&secret_name)
+        .client_request_token(&token)
+        .secret_string(value.as_str());
+    if let Some(description) = &generated.description {
+        create = create.description(description);
+    }
+    let created = create
+        .send()
+        .await
+        .map_err(|e| DemoError::Setup(format!("Secrets Manager CreateSecret: {e}")))?;
+    // The template's Ref of the secret is its ARN.
+    let secret_arn = created.arn().unwrap_or(&secret_name).to_owned();
+
+    // The edge function, with the template's properties.
+    let settings = crate::template::edge_function(rendered)?;
+    let (label, max_age_secs) = signing;
+    let keyid = KeyId::new(token.clone()).map_err(|e| DemoError::Setup(e.to_string()))?;
+    let zip = package_zip(
+        assets,
+        &EdgeConfig {
+            label: label.to_owned(),
+            keyid,
+            key,
+            max_age_secs,
+            profiles: Default::default(),
+        },
+    )
+    .map_err(|e| DemoError::Setup(format!("packaging the first edge version: {e}")))?;
+    let function = format!("edgeseal-demo-signer-{run}");
+    let created = lambda
+        .create_function()
+        .function_name(&function)
+        .runtime(aws_sdk_lambda::types::Runtime::from(
+            settings.runtime.as_str(),
+        ))
+        .role(&role_arn)
+        .handler(&settings.handler)
+        .timeout(settings.timeout)
+        .architectures(aws_sdk_lambda::types::Architecture::from(
+            settings.architecture.as_str(),
+        ))
+        // What the rotator writes on every version it publishes: the key's id.
+        .description(format!(
+            "{}{token}",
+            edgeseal_rotator::VERSION_DESCRIPTION_PREFIX
+        ))
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(zip.clone().into())
+                .build(),
+        )
+        .publish(true)
+        .send()
+        .await
+        .map_err(|e| DemoError::Setup(format!("Lambda CreateFunction: {e}")))?;
+    let base_arn = created.function_arn().unwrap_or_default().to_owned();
+    let version = created.version().unwrap_or("1").to_owned();
+    let first_version_arn = format!("{}:{version}", edgeseal_rotator::unqualified(&base_arn));
+    edges.publish(&first_version_arn, zip);
+
+    let rotation_lambda_arn = rotation_function(&lambda, &role_arn, &run).await?;
+    Ok(AwsWorld {
+        sm,
+        secret: secret_name,
+        secret_arn,
+        function,
+        first_version_arn,
+        rotation_lambda_arn,
     })
 }
