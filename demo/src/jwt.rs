@@ -26,6 +26,7 @@ use http_body_util::Full;
 use serde_json::{Value, json};
 
 use crate::rotation::Driver;
+use crate::schedule;
 use crate::{DemoError, STAGE, Settings, Stack, authorizer_log};
 
 /// The app client the tokens are for (`JWT_AUDIENCES`).
@@ -121,6 +122,8 @@ pub struct JwtReport {
     pub reasons: BTreeMap<String, u64>,
     /// Rotations that did not complete.
     pub failed_rotations: Vec<String>,
+    /// Each scheduled edge key rotation and what became of it.
+    pub rotations: Vec<schedule::RotationRecord>,
     /// The text summary.
     pub summary: String,
 }
@@ -306,8 +309,12 @@ pub async fn run(settings: &Settings) -> Result<JwtReport, DemoError> {
             let old_pool = {
                 let old = lock(&tokens).legitimate.1.clone();
                 let _ = issuer.rotate();
-                let fresh = Tokens::pool(&issuer, unix_now());
-                lock(&tokens).legitimate = (TokenKind::NewKid, fresh);
+                // Every token from now on under the new key, the bad kinds too: each
+                // is then refused for its own flaw, not for naming the old key once
+                // that is retired.
+                let mut fresh = Tokens::new(&issuer);
+                fresh.legitimate.0 = TokenKind::NewKid;
+                *lock(&tokens) = fresh;
                 old
             };
             tokio::time::sleep(duration.mul_f64(0.25)).await;
@@ -323,7 +330,6 @@ pub async fn run(settings: &Settings) -> Result<JwtReport, DemoError> {
     };
     let mut timeline = Vec::new();
     let mut timings = Vec::new();
-    let mut failed_rotations = Vec::new();
     let mut driver = Driver {
         rotator: &rotator,
         aws: &aws,
@@ -332,24 +338,26 @@ pub async fn run(settings: &Settings) -> Result<JwtReport, DemoError> {
         timeline: &mut timeline,
         timings: &mut timings,
     };
-    let spacing = duration.div_f64(settings.rotations as f64 + 1.0);
-    for rotation in 1..=settings.rotations {
-        tokio::time::sleep(
-            spacing
-                .mul_f64(rotation as f64)
-                .saturating_sub(started.elapsed()),
-        )
-        .await;
-        // One attempt per rotation (the default demo's retry schedule is its own).
-        match driver.start(rotation).await {
-            Ok(token) => {
-                if let Err(e) = driver.attempt(rotation, &token, 1).await {
-                    failed_rotations.push(format!("rotation {rotation}: {e}"));
-                }
+    // Edge key rotations as the default demo runs them: spread over the run, each
+    // retried with its token until it completes, as Secrets Manager reattempts an
+    // incomplete rotation (a RotateSecret due meanwhile is refused, as AWS refuses it).
+    let plan = schedule::Plan::even(
+        settings.rotations,
+        duration,
+        schedule::overtime_bound(settings.propagation, settings.rotator_timeout),
+        schedule::RetryCadence::DEMO,
+    );
+    let phase = AtomicUsize::new(0);
+    let rotations = schedule::run_rotations(&mut driver, &plan, None, &phase).await;
+    let failed_rotations: Vec<String> = rotations
+        .iter()
+        .filter_map(|r| match &r.fate {
+            schedule::Fate::Failed { error, .. } => {
+                Some(DemoError::Rotation(r.rotation, error.clone()).to_string())
             }
-            Err(e) => failed_rotations.push(e.to_string()),
-        }
-    }
+            _ => None,
+        })
+        .collect();
     tokio::time::sleep(duration.saturating_sub(started.elapsed())).await;
     stop.store(true, Ordering::Relaxed);
     let _ = traffic.await;
@@ -365,13 +373,24 @@ pub async fn run(settings: &Settings) -> Result<JwtReport, DemoError> {
         a.stop().await;
     }
     let tallies = lock(&tallies).clone();
+    let seconds = started.elapsed().as_secs_f64();
     let mut report = JwtReport {
         tallies,
         reasons,
         failed_rotations,
+        rotations,
         summary: String::new(),
     };
     report.summary = summary(&report, &issuer, started.elapsed(), settings.rotations);
+    report
+        .summary
+        .push_str(&crate::report::longest_step_line(&timings));
+    report.summary.push_str(&crate::report::rotations(
+        &report.rotations,
+        duration.as_secs_f64(),
+        seconds,
+        plan.overtime.as_secs_f64(),
+    ));
     Ok(report)
 }
 

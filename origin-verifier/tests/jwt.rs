@@ -329,6 +329,50 @@ async fn keys_rotate_at_the_issuer_without_a_legitimate_request_refused() {
     );
 }
 
+/// With `JWKS_UNKNOWN_KID_MAX_WAIT_MS`, a token naming an unknown `kid` inside the
+/// refresh interval may wait for the next refresh, but not one a refresh made for that
+/// very `kid` found absent: a forged `kid` repeated on every request must not hold the
+/// execution environment each time (in the `--jwt` demo, two environments held a second
+/// per forged token, and legitimate requests queued behind them until their edge
+/// signatures were older than MAX_AGE_SECS).
+#[tokio::test]
+async fn a_forged_kid_a_refresh_found_absent_is_refused_without_waiting() {
+    let w = world(&[
+        ("JWKS_UNKNOWN_KID_MIN_INTERVAL_SECS", "60"),
+        ("JWKS_UNKNOWN_KID_MAX_WAIT_MS", "60000"),
+    ])
+    .await;
+    let t = now();
+    let forged = w.issuer.sign_with("rsa-3", &w.claims(t));
+    let fetches = w.jwks_fetches();
+    // The first one refreshes the set (the interval is open) and is refused.
+    assert_eq!(reason(&w.http(t, &forged).await), "jwt_unknown_kid");
+    assert_eq!(w.jwks_fetches(), fetches + 1);
+    // Again inside the interval: refused at once, not after waiting up to 60 s.
+    for s in 1..=3 {
+        let v = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            w.http(t.plus_secs(s), &forged),
+        )
+        .await
+        .expect("refused at once, without waiting for the refresh interval to end");
+        assert_eq!(reason(&v), "jwt_unknown_kid");
+    }
+    assert_eq!(
+        w.jwks_fetches(),
+        fetches + 1,
+        "no fetch inside the interval"
+    );
+    // Not barred for good: once the issuer publishes that kid, the next refresh the
+    // interval allows learns it.
+    while w.issuer.add_key().is_some_and(|kid| kid != "rsa-3") {}
+    assert!(w.issuer.published().contains(&"rsa-3".to_owned()));
+    let later = t.plus_secs(61);
+    let token = w.issuer.sign_with("rsa-3", &w.claims(later));
+    assert_eq!(w.http(later, &token).await["isAuthorized"], true);
+    assert_eq!(w.jwks_fetches(), fetches + 2);
+}
+
 #[tokio::test]
 async fn steady_state_makes_no_network_call_and_remembers_tokens() {
     let w = world(&[]).await;

@@ -11,7 +11,7 @@
 //! symmetric (`oct`) keys, which would let anyone holding the public document forge an
 //! HMAC token.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -138,7 +138,15 @@ struct IssuerState {
     retry_at: Option<UnixTime>,
     /// Last refresh caused by an unknown `kid`.
     on_demand_at: Option<UnixTime>,
+    /// Key ids a refresh made for them found absent (oldest first, at most
+    /// [`ABSENT_KIDS_MAX`]): a token naming one is refused at once while the refresh
+    /// interval runs, instead of waiting for it ([`JwksCache::refresh_for_unknown_kid`]).
+    absent: VecDeque<String>,
 }
+
+/// How many key ids confirmed absent are remembered per issuer: enough for the few
+/// forged key ids a client repeats; random ones push the oldest out, and wait as before.
+const ABSENT_KIDS_MAX: usize = 64;
 
 /// Timing of the key-set cache.
 #[derive(Clone, Copy, Debug)]
@@ -216,7 +224,7 @@ impl JwksCache {
             .retry_at
             .is_none_or(|at| now.as_secs() >= at.as_secs());
         if due && may_retry {
-            self.refresh(config, &mut state, now).await;
+            let _ = self.refresh(config, &mut state, now).await;
         }
         self.usable(&state, now)
     }
@@ -226,7 +234,11 @@ impl JwksCache {
     /// key ids cannot drive traffic to the issuer). Within the interval the request
     /// waits for it to end, up to `JWKS_UNKNOWN_KID_MAX_WAIT_MS` (so a key the issuer
     /// has just added is learnt even if a forged `kid` used the last refresh), without
-    /// holding up requests for known keys. `None` when still rate-limited, or failed.
+    /// holding up requests for known keys. It does not wait when a refresh made for
+    /// that very `kid` (so after a token naming it arrived) found it absent: an issuer
+    /// publishes a key before it signs with it, so the set held is as new as that `kid`
+    /// needs, and a forged `kid` repeated on every request holds no execution
+    /// environment. `None` when still rate-limited, or failed.
     pub async fn refresh_for_unknown_kid(
         &self,
         index: usize,
@@ -234,16 +246,20 @@ impl JwksCache {
         now: UnixTime,
     ) -> Option<Arc<KeySet>> {
         let (_, state) = self.issuers.get(index)?;
-        let opens_at = {
+        let (opens_at, confirmed_absent) = {
             let state = state.lock().await;
-            state.on_demand_at.map(|at| {
+            let opens_at = state.on_demand_at.map(|at| {
                 at.as_secs()
                     .saturating_add(self.timing.unknown_kid_interval)
-            })
+            });
+            (opens_at, state.absent.iter().any(|k| k == kid))
         };
         let wait_secs = opens_at.map_or(0, |at| at.saturating_sub(now.as_secs()));
         if wait_secs == 0 || self.max_wait.is_zero() {
             return self.refresh_for_unknown_kid_now(index, kid, now).await;
+        }
+        if confirmed_absent {
+            return None;
         }
         // Whole seconds on the injected clock; the sleep is bounded by the setting.
         let wait = Duration::from_secs(wait_secs).min(self.max_wait);
@@ -277,8 +293,18 @@ impl JwksCache {
             return None;
         }
         state.on_demand_at = Some(now);
-        self.refresh(config, &mut state, now).await;
-        self.usable(&state, now)
+        let refreshed = self.refresh(config, &mut state, now).await;
+        let keys = self.usable(&state, now);
+        if refreshed
+            && keys.as_ref().is_some_and(|k| k.get(kid).is_none())
+            && !state.absent.iter().any(|k| k == kid)
+        {
+            if state.absent.len() >= ABSENT_KIDS_MAX {
+                state.absent.pop_front();
+            }
+            state.absent.push_back(kid.to_owned());
+        }
+        keys
     }
 
     fn usable(&self, state: &IssuerState, now: UnixTime) -> Option<Arc<KeySet>> {
@@ -292,7 +318,8 @@ impl JwksCache {
             .flatten()
     }
 
-    async fn refresh(&self, config: &IssuerConfig, state: &mut IssuerState, now: UnixTime) {
+    /// Fetch the issuer's key set; whether that succeeded.
+    async fn refresh(&self, config: &IssuerConfig, state: &mut IssuerState, now: UnixTime) -> bool {
         match self.fetch(config, state).await {
             Ok(keys) => {
                 tracing::info!(
@@ -301,9 +328,12 @@ impl JwksCache {
                     kids = ?keys.kids(),
                     "jwks_refreshed"
                 );
+                // A key id once absent that the issuer now publishes is no longer so.
+                state.absent.retain(|kid| keys.get(kid).is_none());
                 state.keys = Some(Arc::new(keys));
                 state.fetched_at = Some(now);
                 state.retry_at = None;
+                true
             }
             Err(err) => {
                 tracing::warn!(issuer = %config.issuer, error = %err, "jwks_refresh_failed");
@@ -314,6 +344,7 @@ impl JwksCache {
                     // Discover again next time: the issuer may have moved its key set.
                     state.jwks_url = None;
                 }
+                false
             }
         }
     }
