@@ -196,9 +196,13 @@ def raw_refs(node):
 
 
 def statements(stack, function):
-    """The IAM statements of a function's inline policies, evaluated."""
+    """The IAM statements of a function's inline policies (or of a managed policy, such
+    as OperatorPolicy), evaluated."""
+    props = stack.props(function)
+    if "PolicyDocument" in props:
+        return list(props["PolicyDocument"].get("Statement", []))
     out = []
-    for policy in stack.props(function).get("Policies", []):
+    for policy in props.get("Policies", []):
         if isinstance(policy, dict) and "Statement" in policy:
             out.extend(policy["Statement"])
     return out
@@ -375,6 +379,8 @@ NEEDED_KMS = {
     # kms:GenerateDataKey ("Secret encryption and decryption in AWS Secrets Manager";
     # rotation roles: "Lambda rotation function execution role permissions").
     "AuthorizerFunction": {"kms:Decrypt"},
+    # The CLI reads the secret (status, doctor, sign, verify).
+    "OperatorPolicy": {"kms:Decrypt"},
     "RotatorFunction": {"kms:Decrypt", "kms:GenerateDataKey"},
 }
 
@@ -392,6 +398,7 @@ def test_kms_key_option(template):
     for overrides in ({}, {"ExistingSecretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:legacy-AbCdEf"}):
         off = Stack(template, overrides)
         functions = [n for n, r in off.resources.items() if r["Type"] == "AWS::Serverless::Function"]
+        functions.append("OperatorPolicy")
         for f in functions:
             check(not kms_grants(off, f), f"{f} has KMS permissions without a customer-managed key")
         on = Stack(template, dict(overrides, SecretKmsKeyArn=KMS_KEY))

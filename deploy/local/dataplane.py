@@ -29,6 +29,9 @@ class DataPlane:
         self.admin = admin
         self.functions = functions  # function ARN (unqualified) -> lambdas.Function
         self.apis = {}
+        # (function ARN, service principal, source ARN) -> bool: Lambda's check of the
+        # function's resource policy (gateway.Gateway.invoke_allowed); set by World.
+        self.invoke_allowed = None
 
     # ------------------------------------------------------------ CloudFront
     def viewer(self, host, method, path, query, headers, body):
@@ -83,13 +86,17 @@ class DataPlane:
         v2 = self.admin("apigatewayv2", region)
         routes = v2.get_routes(ApiId=api_id)["Items"]
         auths = {a["AuthorizerId"]: a for a in v2.get_authorizers(ApiId=api_id)["Items"]}
-        self.apis[api_id] = (now, (routes, auths))
-        return routes, auths
+        integrations = {i["IntegrationId"]: i for i in v2.get_integrations(ApiId=api_id)["Items"]}
+        self.apis[api_id] = (now, (routes, auths, integrations))
+        return routes, auths, integrations
+
+    def _may_invoke(self, function_arn, source_arn):
+        return self.invoke_allowed is None or self.invoke_allowed(function_arn, "apigateway.amazonaws.com", source_arn)
 
     def api(self, host, method, path, query, headers, body):
         api_id, _, region = host.split(".")[:3]
         try:
-            routes, auths = self._api(api_id, region)
+            routes, auths, integrations = self._api(api_id, region)
         except Exception as e:  # noqa: BLE001 - no such API: API Gateway's 404
             print(f"local API Gateway: {host}: {e}", flush=True)
             return 404, {}, b'{"message":"Not Found"}'
@@ -126,7 +133,10 @@ class DataPlane:
                 event["queryStringParameters"] = {k: v for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True)}
             fn_arn = a["AuthorizerUri"].split("/functions/", 1)[1].split("/invocations")[0]
             fn = self.functions(fn_arn)
-            if fn is None:
+            # API Gateway invokes the authorizer as apigateway.amazonaws.com from
+            # API/authorizers/ID; without the function's permission: 500.
+            source = f"arn:aws:execute-api:{region}:123456789012:{api_id}/authorizers/{a['AuthorizerId']}"
+            if fn is None or not self._may_invoke(fn_arn, source):
                 return 500, {}, b'{"message":"Internal Server Error"}'
             try:
                 verdict = fn.invoke(event, timeout=10)
@@ -135,5 +145,14 @@ class DataPlane:
             if not verdict or not verdict.get("isAuthorized"):
                 return 403, {"Content-Type": "application/json"}, b'{"message":"Forbidden"}'
             context = verdict.get("context")
+        # A Lambda proxy integration (the example backend): API Gateway invokes it from
+        # API/STAGE/METHOD/PATH; without the function's permission: 500. Its answer is
+        # the example's inline code's (below).
+        integration = integrations.get(route.get("Target", "").split("integrations/", 1)[-1], {})
+        uri = integration.get("IntegrationUri") or "" if integration.get("IntegrationType") == "AWS_PROXY" else ""
+        if ":lambda:" in uri or ":function:" in uri:
+            fn_arn = uri.split("/functions/", 1)[1].split("/invocations")[0] if "/functions/" in uri else uri
+            if not self._may_invoke(fn_arn, f"arn:aws:execute-api:{region}:123456789012:{api_id}/$default/{method}{path}"):
+                return 500, {"Content-Type": "application/json"}, b'{"message":"Internal Server Error"}'
         out = {"ok": True, "path": urllib.parse.unquote(path), "edgeseal": context}
         return 200, {"Content-Type": "application/json"}, json.dumps(out).encode()

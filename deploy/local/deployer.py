@@ -18,6 +18,7 @@ from .template import Refused
 # Types moto's CloudFormation creates (moto.cloudformation.parsing.get_model_map, 5.2).
 MOTO_TYPES = {
     "AWS::IAM::Role",
+    "AWS::IAM::ManagedPolicy",
     "AWS::Lambda::Function",
     "AWS::Lambda::Version",
     "AWS::Lambda::Permission",

@@ -59,6 +59,17 @@ def make_ca_and_cert(directory, hosts):
     return paths
 
 
+# The KMS action Secrets Manager calls on the caller's behalf, per secret operation, when
+# the secret uses a customer-managed key (Secrets Manager User Guide, "Secret encryption
+# and decryption").
+SECRET_KMS_ACTIONS = {
+    "secretsmanager:GetSecretValue": "kms:Decrypt",
+    "secretsmanager:PutSecretValue": "kms:GenerateDataKey",
+}
+SECRETS_MANAGER_CANNOT_INVOKE = ("Secrets Manager cannot invoke the specified Lambda function. Ensure that the "
+                                 "function policy grants access to the principal secretsmanager.amazonaws.com.")
+
+
 class Gateway:
     def __init__(self, moto_port, cloudfront, dataplane, evaluator, admin):
         self.moto_port = moto_port
@@ -74,6 +85,7 @@ class Gateway:
         self.on_rotate_secret = None  # (secret ARN, token, region) after a RotateSecret
         self.rotation_config = None  # secret ARN -> (function ARN, moto rotation rules) or None
         self.lock = threading.Lock()
+        self.secret_keys = {}  # secret ARN -> customer-managed KMS key ARN, or None
 
     def register(self, access_key, principal_arn, name, policies):
         self.principals[access_key] = (principal_arn, name, policies)
@@ -95,6 +107,16 @@ class Gateway:
 
     # ------------------------------------------------------------ one request
     def handle(self, method, host, path, query, headers, body):
+        try:
+            return self._handle(method, host, path, query, headers, body)
+        except ValueError as e:
+            # The evaluator could not decide (a policy or request it cannot parse): fail
+            # closed, and fail the path (as an unmapped call does).
+            with self.lock:
+                self.unmapped.append(("evaluator", host, method, f"{path}: {e}"))
+            return 500, {"Content-Type": "text/plain"}, f"local stack: IAM evaluation failed: {e}".encode()
+
+    def _handle(self, method, host, path, query, headers, body):
         host = host.split(":")[0].lower()
         if host.endswith(".cloudfront.net"):
             return self.dataplane.viewer(host, method, path, query, headers, body)
@@ -123,6 +145,10 @@ class Gateway:
         target = lower.get("x-amz-target", "")
         if target == "secretsmanager.RotateSecret" and self.rotation_config:
             body = self._with_configured_rotation(body, region)
+        if target == "secretsmanager.RotateSecret":
+            refused = self._secrets_manager_may_invoke(body, region)
+            if refused:
+                return refused
         status, out_headers, out = self._moto(method, host, path, query, headers, body)
         if target == "secretsmanager.RotateSecret" and status == 200 and self.on_rotate_secret:
             # Secrets Manager then invokes the rotation function; moto cannot.
@@ -168,7 +194,119 @@ class Gateway:
             return iam.access_denied(service, principal, action, resources[0])
         if action == "cloudfront:UpdateDistribution":
             return self._edge_association_grants(principal, name, policies, path, body)
+        if action in SECRET_KMS_ACTIONS:
+            return self._secret_kms_grant(principal, name, policies, action, resources[0], region)
+        if action == "secretsmanager:RotateSecret":
+            return self._rotation_function_grant(principal, name, policies, body, region)
         return None
+
+    def _decide(self, principal, name, policies, action, resource, context):
+        decision = self.evaluator.decide(principal, policies, action, [resource], context)
+        with self.lock:
+            self.calls.append((name, action, resource, decision))
+            if decision != "Allow":
+                self.denied.append((name, action, resource))
+        return decision == "Allow"
+
+    def secret_kms_key(self, secret_arn, region):
+        """The customer-managed KMS key that encrypts the secret, or None for the AWS
+        managed key aws/secretsmanager (DescribeSecret's KmsKeyId: absent, or that
+        alias, for the managed key)."""
+        if secret_arn not in self.secret_keys:
+            key = None
+            try:
+                given = self.admin("secretsmanager", region).describe_secret(SecretId=secret_arn).get("KmsKeyId")
+            except Exception:  # noqa: BLE001 - no such secret: Secrets Manager answers that itself
+                given = None
+            if given and given not in ("alias/aws/secretsmanager",):
+                meta = self.admin("kms", region).describe_key(KeyId=given)["KeyMetadata"]
+                key = meta["Arn"] if meta.get("KeyManager", "CUSTOMER") == "CUSTOMER" else None
+            self.secret_keys[secret_arn] = key
+        return self.secret_keys[secret_arn]
+
+    def _secret_kms_grant(self, principal, name, policies, action, secret_arn, region):
+        """Secrets Manager calls KMS with the caller's permissions when the secret uses a
+        customer-managed key (Secrets Manager User Guide, "Secret encryption and
+        decryption": GetSecretValue decrypts the version's data key, kms:Decrypt; a
+        new value is encrypted under a new data key, kms:GenerateDataKey), through
+        Secrets Manager (kms:ViaService secretsmanager.REGION.amazonaws.com) and with
+        the encryption context SecretARN / SecretVersionId. moto's Secrets Manager calls
+        no KMS, so the call KMS would authorize is authorized here. A refusal is
+        Secrets Manager's AccessDeniedException "Access to KMS is not allowed" (status
+        400, as quoted in aws-samples/aws-secrets-manager-rotation-lambdas#53 and
+        external-secrets/external-secrets#390)."""
+        key = self.secret_kms_key(secret_arn, region)
+        if key is None:
+            return None
+        kms_action = SECRET_KMS_ACTIONS[action]
+        context = {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com",
+                   "kms:CallerAccount": iam.ACCOUNT,
+                   "kms:EncryptionContext:SecretARN": secret_arn}
+        if self._decide(principal, name, policies, kms_action, key, context):
+            return None
+        return iam.access_denied("secretsmanager", principal, kms_action, key, msg="Access to KMS is not allowed")
+
+    def _rotation_function_grant(self, principal, name, policies, body, region):
+        """RotateSecret also needs lambda:InvokeFunction on the rotation function
+        (RotateSecret API reference, "Required permissions")."""
+        data = json.loads(body or b"{}")
+        function = data.get("RotationLambdaARN")
+        if not function and self.rotation_config:
+            configured = self.rotation_config(self.secret_arn(region)(data.get("SecretId", "")))
+            function = configured[0] if configured else None
+        if not function:
+            return None
+        if self._decide(principal, name, policies, "lambda:InvokeFunction", function, {}):
+            return None
+        return iam.access_denied("secretsmanager", principal, "lambda:InvokeFunction", function)
+
+    def _secrets_manager_may_invoke(self, body, region):
+        """Secrets Manager checks, when a rotation function is set or a rotation starts,
+        that the function's resource policy lets secretsmanager.amazonaws.com invoke it
+        (Secrets Manager User Guide, "Troubleshoot rotation": "access denied" when
+        configuring rotation); it answers AccessDeniedException otherwise."""
+        data = json.loads(body or b"{}")
+        function = data.get("RotationLambdaARN")
+        if not function:
+            return None
+        secret = self.secret_arn(region)(data.get("SecretId", ""))
+        if self.invoke_allowed(function, "secretsmanager.amazonaws.com", secret):
+            return None
+        return iam.access_denied("secretsmanager", "secretsmanager.amazonaws.com", "lambda:InvokeFunction", function,
+                                 msg=SECRETS_MANAGER_CANNOT_INVOKE)
+
+    def invoke_allowed(self, function_arn, service_principal, source_arn, source_account=iam.ACCOUNT):
+        """Lambda's check of an invocation by an AWS service: the function's
+        resource-based policy must allow `service_principal` lambda:InvokeFunction, with
+        its conditions on aws:SourceArn / aws:SourceAccount (Lambda Developer Guide,
+        "Viewing resource-based IAM policies in Lambda" and "Granting function access to
+        AWS services"). Without a statement that allows it, Lambda refuses the call."""
+        region = function_arn.split(":")[3]
+        unqualified = ":".join(function_arn.split(":")[:7])
+        try:
+            policy = json.loads(self.admin("lambda", region).get_policy(FunctionName=unqualified)["Policy"])
+            statements = policy.get("Statement", [])
+        except Exception:  # noqa: BLE001 - ResourceNotFoundException: no resource policy at all
+            statements = []
+        # moto keeps AddPermission's FunctionName in the statement; a policy document
+        # has only these elements.
+        keep = ("Sid", "Effect", "Principal", "Action", "Resource", "Condition")
+        doc = {"Version": "2012-10-17", "Statement": [{k: st[k] for k in keep if k in st} for st in statements]}
+        decision = "DefaultDeny"
+        if statements:
+            try:
+                decision = self.evaluator.decide(
+                    service_principal, [{"name": "function-policy", "document": doc, "resource": unqualified}],
+                    "lambda:InvokeFunction", [unqualified],
+                    {"aws:SourceArn": source_arn, "aws:SourceAccount": source_account})
+            except ValueError as e:  # fail closed, and fail the path
+                with self.lock:
+                    self.unmapped.append(("evaluator", service_principal, "invoke", f"{unqualified}: {e}"))
+        with self.lock:
+            self.calls.append((service_principal, "lambda:InvokeFunction", unqualified, decision))
+            if decision != "Allow":
+                self.denied.append((service_principal, "lambda:InvokeFunction", unqualified))
+        return decision == "Allow"
 
     def _edge_association_grants(self, principal, name, policies, path, body):
         """Associating a Lambda@Edge version needs lambda:GetFunction and

@@ -126,19 +126,36 @@ def request_action(service, region, method, path, query, headers, body, secret_a
         scope = "global" if data.get("Scope") == "CLOUDFRONT" else "regional"
         arn = f"arn:aws:wafv2:{region}:{ACCOUNT}:{scope}/webacl/{data.get('Name')}/{data.get('Id')}"
         return f"wafv2:{op}", [arn], {}
+    if service == "events" and target.startswith("AWSEvents."):
+        # ListRules names no resource type (Service Authorization Reference, Amazon
+        # EventBridge): it is authorized on "*".
+        op = target.split(".", 1)[1]
+        return f"events:{op}", ["*"], {}
+    if service == "monitoring":
+        # CloudWatch answers three protocols: the query protocol (Action=...), JSON 1.0
+        # (X-Amz-Target) and Smithy RPC v2 CBOR (/service/.../operation/OP).
+        op = q.get("Action") or (target.rsplit(".", 1)[-1] if target else None)
+        if not op and "operation" in parts:
+            op = parts[-1]
+        if not op and body and b"Action=" in body:
+            op = dict(urllib.parse.parse_qsl(body.decode(errors="replace"))).get("Action")
+        if op:
+            # DescribeAlarms without AlarmNames lists every alarm: resource "*" (its
+            # resource type, alarm, applies to the alarms it names).
+            return f"cloudwatch:{op}", ["*"], {}
     if service == "sts" and (q.get("Action") == "GetCallerIdentity" or b"GetCallerIdentity" in (body or b"")):
         return "sts:GetCallerIdentity", None, {}  # needs no permission (STS API reference)
     return None
 
 
-def access_denied(service, principal, action, resource):
-    msg = (f"User: {principal} is not authorized to perform: {action} on resource: {resource} "
-           f"because no identity-based policy allows the {action} action")
+def access_denied(service, principal, action, resource, msg=None):
+    msg = msg or (f"User: {principal} is not authorized to perform: {action} on resource: {resource} "
+                  f"because no identity-based policy allows the {action} action")
     if service == "cloudfront":
         body = ('<ErrorResponse xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Error><Type>Sender</Type>'
                 f"<Code>AccessDenied</Code><Message>{msg}</Message></Error><RequestId>local</RequestId></ErrorResponse>")
         return 403, {"Content-Type": "text/xml"}, body.encode()
-    if service in ("secretsmanager", "ssm", "wafv2"):
+    if service in ("secretsmanager", "ssm", "wafv2", "events", "monitoring"):
         return 400, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(
             {"__type": "AccessDeniedException", "Message": msg, "message": msg}).encode()
     return 403, {"Content-Type": "application/json", "x-amzn-ErrorType": "AccessDeniedException"}, json.dumps(

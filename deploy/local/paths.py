@@ -14,6 +14,8 @@ import traceback
 from .stack import ROOT, Stack
 
 PARAMS = os.path.join(ROOT, "deploy", "parameters")
+ACCOUNT = "123456789012"
+OPERATOR_ROLE = "edgeseal-operator"
 
 
 class PathFailed(Exception):
@@ -38,6 +40,10 @@ class Run:
         return given
 
     def deploy(self, stack_name, params, region="us-east-1"):
+        # The operator's role exists before the stack (the user's own); the stack
+        # attaches its OperatorPolicy to it (OperatorRoleName), and the CLI runs under it.
+        self.operator_role()
+        params.setdefault("OperatorRoleName", OPERATOR_ROLE)
         self.log(f"sam deploy {stack_name} {' '.join(f'{k}={v}' for k, v in sorted(params.items()))}")
         stack = Stack(self.world, stack_name, region, params, self.log)
         stack.create()
@@ -45,9 +51,24 @@ class Run:
             self.log(f"  {lid} ({kind}): {how}")
         return stack
 
+    def operator_role(self):
+        """A role for whoever runs the CLI, with no policy of its own: what it may do is
+        the stack's OperatorPolicy, nothing else."""
+        iam = self.world.admin("iam")
+        trust = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}
+        try:
+            iam.create_role(RoleName=OPERATOR_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
+        except iam.exceptions.EntityAlreadyExistsException:
+            pass
+
     def cli(self, *args, expect_ok=True):
+        # The operator's credentials (sts:AssumeRole of its role): every call the CLI
+        # makes is authorized by the gateway against the policies attached to it now.
+        creds = self.world.assume(f"arn:aws:iam::{ACCOUNT}:role/{OPERATOR_ROLE}", "edgeseal-cli")
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root"),
-               "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+               "AWS_ACCESS_KEY_ID": creds["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+               "AWS_SESSION_TOKEN": creds["SessionToken"], "AWS_REGION": "us-east-1",
                "AWS_EC2_METADATA_DISABLED": "true"}
         p = subprocess.run([self.world.bins["cli"], "--region", "us-east-1", *args], env=env,
                            capture_output=True, text=True, timeout=300)
@@ -137,16 +158,26 @@ def _tail(s, n=600):
 
 
 # ---------------------------------------------------------------- the paths
-def new_stack(run):
+def new_stack(run, params=None):
     """docs/deployment.md §1: sam deploy with the defaults; the first rotation runs as
     the schedule is created; status --check; doctor; a rotation under traffic."""
-    stack = run.deploy("edgeseal", run.params("new-stack.json"))
+    stack = run.deploy("edgeseal", params or run.params("new-stack.json"))
     secret, dist = stack.output("SecretArn"), stack.output("DistributionId")
     wait_status_check(run, secret, [dist], stack=stack)
     run.doctor(secret, dist, "/")
     domain = stack.output("DistributionUrl").split("://")[1]
     origin = stack.output("ApiUrl").split("://")[1]
     return run.rotation_under_traffic(stack, secret, domain, origin)
+
+
+def kms_key(run):
+    """docs/deployment.md, "A customer-managed KMS key": the new stack with its secret
+    encrypted under a key of the user's (created in moto with the default key policy,
+    which lets IAM policies grant its use). Every GetSecretValue / PutSecretValue of the
+    functions and the CLI then needs the template's KMS grants, through Secrets Manager
+    (kms:ViaService) and for this secret (kms:EncryptionContext:SecretARN)."""
+    key = run.world.admin("kms").create_key(Description="shop secrets")["KeyMetadata"]["Arn"]
+    return new_stack(run, run.params("kms-key.json", SecretKmsKeyArn=key))
 
 
 # ---------------------------------------------------------------- the user's own setup
@@ -249,6 +280,9 @@ def wait_status_check(run, secret, dists, timeout=120, stack=None):
         # rotation: the bootstrap version, whose key nothing accepts).
         if p.returncode == 0 and ") InProgress" not in p.stdout:
             return
+        if run.world.gateway.denied:
+            # A refused call already fails the path (run_path); waiting cannot help.
+            raise PathFailed(f"edgeseal status --check fails after an IAM refusal: {_tail(p.stdout + p.stderr)}")
         if time.monotonic() > deadline:
             raise PathFailed(f"edgeseal status --check did not pass within {timeout} s: {_tail(p.stdout + p.stderr)}")
         time.sleep(3)
@@ -339,7 +373,8 @@ def migration(run):
     return run.rotation_under_traffic(stack, secret, dist["DomainName"], origin, path="/health")
 
 
-PATHS = {"new-stack": new_stack, "existing-distribution": existing_distribution, "migration": migration}
+PATHS = {"new-stack": new_stack, "existing-distribution": existing_distribution, "migration": migration,
+         "kms-key": kms_key}
 SHORT = ["new-stack"]
 
 
@@ -391,12 +426,10 @@ def run_all(world, names):
     return ok
 
 
-ROLES = ("RotatorFunctionRole", "AuthorizerFunctionRole")
-
-
 def granted_actions(world, names):
-    """(role, action) for every action the template grants the rotator and the
-    authorizer in some path's parameters."""
+    """(principal, action) for every action the template grants the rotator, the
+    authorizer and the operator, and every function permission, in some path's
+    parameters."""
     out = set()
     for name in names:
         for role, action in PATH_GRANTS.get(name, ()):

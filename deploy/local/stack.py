@@ -22,7 +22,7 @@ from . import template as tpl_mod
 from .cloudfront import CloudFront
 from .dataplane import DataPlane
 from .deployer import Deployer
-from .gateway import Gateway
+from .gateway import SECRETS_MANAGER_CANNOT_INVOKE, Gateway
 from .iam import Evaluator
 from .lambdas import EdgeRunner, Function, InvokeError
 
@@ -46,6 +46,7 @@ class World:
         self.function_properties = {}  # function name -> the template's resolved properties
         self.gateway = Gateway(moto_port, self.cloudfront, None, self.evaluator, self.admin)
         self.dataplane = DataPlane(self.cloudfront, self.edges, self.edge_zip, self.admin, self.function)
+        self.dataplane.invoke_allowed = self.gateway.invoke_allowed
         self.gateway.dataplane = self.dataplane
         self.hosts = [f"{s}.{r}.amazonaws.com" for s in SERVICE_HOSTS for r in REGIONS]
         self.hosts += ["cloudfront.amazonaws.com", "iam.amazonaws.com", "sts.amazonaws.com"]
@@ -164,6 +165,7 @@ class World:
         self.gateway.denied.clear()
         self.gateway.unmapped.clear()
         self.gateway.calls.clear()
+        self.gateway.secret_keys.clear()
         import urllib.request
         urllib.request.urlopen(urllib.request.Request(
             f"http://127.0.0.1:{self.moto_port}/moto-api/reset", method="POST"), timeout=30).read()
@@ -219,7 +221,12 @@ class SecretsManager:
         return sm, token
 
     def _invoke(self, secret, step, token, attempts=8):
-        fn = self.world.function(self.schedules[secret]["RotationLambdaARN"])
+        function_arn = self.schedules[secret]["RotationLambdaARN"]
+        # Lambda authorizes each invocation by Secrets Manager against the function's
+        # resource policy (gateway.invoke_allowed); a refusal is no transient failure.
+        if not self.world.gateway.invoke_allowed(function_arn, "secretsmanager.amazonaws.com", secret):
+            raise InvokeError(f"AccessDeniedException: {SECRETS_MANAGER_CANNOT_INVOKE}")
+        fn = self.world.function(function_arn)
         if fn is None:
             raise InvokeError("the rotation function cannot be invoked")
         last = None
@@ -287,9 +294,25 @@ def _statements(node):
                 yield from _statements(v)
 
 
-def remove_grant(template, role, action):
-    """--mutate-iam: `action` no longer granted by any statement of `role`."""
-    for st in _statements(template["Resources"][role]["Properties"].get("Policies", [])):
+# The principals --mutate-iam strips, one granted action at a time: the functions' roles
+# (inline policies) and the operator's managed policy (what the CLI runs with).
+PRINCIPALS = ("RotatorFunctionRole", "AuthorizerFunctionRole", "OperatorPolicy")
+
+
+def _policy_tree(resource):
+    props = resource.get("Properties", {})
+    return props.get("Policies", props.get("PolicyDocument", []))
+
+
+def remove_grant(template, lid, action):
+    """--mutate-iam: `action` no longer granted by any statement of `lid` (a role or
+    the operator policy); for a function's resource policy (`AWS::Lambda::Permission`,
+    "action" lambda:InvokeFunction), the permission is not created at all."""
+    resource = template["Resources"][lid]
+    if resource["Type"] == "AWS::Lambda::Permission":
+        _drop_resource(template, lid)
+        return
+    for st in _statements(_policy_tree(resource)):
         acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
         kept = [a for a in acts if a != action]
         # An empty Action is not a valid statement; one that names no real action
@@ -297,8 +320,37 @@ def remove_grant(template, role, action):
         st["Action"] = kept or ["edgeseal-removed:Nothing"]
 
 
+def _drop_resource(template, lid):
+    """The template without resource `lid`: DependsOn entries and Refs to it go too (a
+    Ref to it only appears where it orders creation: FirstRotationProbesReady)."""
+    del template["Resources"][lid]
+
+    def scrub(node):
+        if isinstance(node, dict):
+            for k, v in list(node.items()):
+                if v == {"Ref": lid}:
+                    node[k] = ""
+                else:
+                    scrub(v)
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                if v == {"Ref": lid}:
+                    node[i] = ""
+                else:
+                    scrub(v)
+    for res in template["Resources"].values():
+        deps = res.get("DependsOn")
+        if deps == lid:
+            del res["DependsOn"]
+        elif isinstance(deps, list) and lid in deps:
+            res["DependsOn"] = [d for d in deps if d != lid]
+        scrub(res)
+
+
 def granted(template, resolver):
-    """(role, action) the rotator's and the authorizer's roles grant, conditions applied."""
+    """(principal, action) the template grants, conditions applied: every action of the
+    functions' roles and the operator policy, and each function permission
+    (`AWS::Lambda::Permission`, as (its logical id, lambda:InvokeFunction))."""
     def active(node):
         if isinstance(node, list):
             for x in node:
@@ -313,11 +365,14 @@ def granted(template, resolver):
                 for v in node.values():
                     yield from active(v)
     out = set()
-    for role in ("RotatorFunctionRole", "AuthorizerFunctionRole"):
-        if role in template["Resources"]:
-            for st in active(template["Resources"][role]["Properties"].get("Policies", [])):
+    for lid in PRINCIPALS:
+        if lid in template["Resources"]:
+            for st in active(_policy_tree(template["Resources"][lid])):
                 acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
-                out.update((role, a) for a in acts if a != "edgeseal-removed:Nothing")
+                out.update((lid, a) for a in acts if a != "edgeseal-removed:Nothing")
+    for lid, res in template["Resources"].items():
+        if res["Type"] == "AWS::Lambda::Permission" and resolver.active(lid):
+            out.add((lid, "lambda:InvokeFunction"))
     return out
 
 
@@ -351,6 +406,10 @@ class Stack:
             os.path.join(ROOT, "deploy", "template.yaml")
         self.template_path = template_path
         raw = tpl_mod.load(template_path)
+        if "OperatorRoleName" not in raw.get("Parameters", {}):
+            # An older template (DEPLOY_PATHS_TEMPLATE) defines no operator policy: the
+            # CLI's role then has nothing attached, and its first call is refused.
+            params.pop("OperatorRoleName", None)
         values = tpl_mod.parameter_values(raw, params)
         bucket = "edgeseal-artifacts"
         packaged = tpl_mod.package(raw, lambda uri: world.upload(uri, bucket))

@@ -42,6 +42,19 @@ pub enum Check {
         /// The log lines announcing the refresh.
         logs: Vec<LogLine>,
     },
+    /// The signature is valid and covers `Content-Digest`: read the body (at most
+    /// [`Engine::max_body_bytes`]), then [`Engine::check_body`] over the same request.
+    /// Nothing was logged or counted yet: the verdict is the body check's.
+    ReadBody,
+}
+
+/// The body a host passes to [`Engine::check_body`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Body<'a> {
+    /// Not read yet: a signature that binds it asks for it ([`Check::ReadBody`]).
+    NotRead,
+    /// Read whole, or `None`: longer than `MAX_BODY_BYTES`, or unreadable.
+    Read(Option<&'a [u8]>),
 }
 
 /// Settings, signature verifier and key rules for one secret.
@@ -175,23 +188,58 @@ impl Engine {
 
     /// Check `request` at `now_ms`; `request_id` goes into the log and metric lines.
     pub fn check(&mut self, now_ms: u64, request: &RequestView, request_id: &str) -> Check {
-        self.decide(now_ms, request, request_id, true)
+        self.decide(now_ms, request, request_id, true, Body::NotRead)
     }
 
     /// Check again after the refresh [`Check::RefreshFirst`] asked for: no further
-    /// refresh is asked.
-    pub fn recheck(&mut self, now_ms: u64, request: &RequestView, request_id: &str) -> Outcome {
-        match self.decide(now_ms, request, request_id, false) {
-            Check::Done(outcome) => outcome,
+    /// refresh is asked (the answer is [`Check::Done`] or [`Check::ReadBody`]).
+    pub fn recheck(&mut self, now_ms: u64, request: &RequestView, request_id: &str) -> Check {
+        match self.decide(now_ms, request, request_id, false, Body::NotRead) {
             // `decide` never asks twice; should it, deny rather than loop.
-            Check::RefreshFirst { keyid, .. } => self.outcome(
+            Check::RefreshFirst { keyid, .. } => Check::Done(self.outcome(
                 now_ms,
                 request_id,
                 Err(Rejection::UnknownKey),
                 Some(keyid),
                 Vec::new(),
+            )),
+            other => other,
+        }
+    }
+
+    /// The verdict after [`Check::ReadBody`]: the same request, and its body, or `None`
+    /// when it was longer than [`Engine::max_body_bytes`] (the host stops reading there)
+    /// or could not be read. The signature is checked again, then `Content-Digest`
+    /// against the body (`body_digest_mismatch`); a body over the limit cannot be what
+    /// the edge bound, and is denied the same way.
+    pub fn check_body(
+        &mut self,
+        now_ms: u64,
+        request: &RequestView,
+        request_id: &str,
+        body: Option<&[u8]>,
+    ) -> Outcome {
+        let over_limit = body.is_some_and(|b| {
+            u64::try_from(b.len()).unwrap_or(u64::MAX) > self.settings.max_body_bytes
+        });
+        let body = if over_limit { None } else { body };
+        match self.decide(now_ms, request, request_id, false, Body::Read(body)) {
+            Check::Done(outcome) => outcome,
+            // With a body given and no refresh allowed, `decide` decides; should it not,
+            // deny.
+            Check::RefreshFirst { .. } | Check::ReadBody => self.outcome(
+                now_ms,
+                request_id,
+                Err(Rejection::BodyDigestMismatch),
+                None,
+                Vec::new(),
             ),
         }
+    }
+
+    /// `MAX_BODY_BYTES`: the most body a host reads for [`Engine::check_body`].
+    pub fn max_body_bytes(&self) -> u64 {
+        self.settings.max_body_bytes
     }
 
     fn decide(
@@ -200,6 +248,7 @@ impl Engine {
         request: &RequestView,
         request_id: &str,
         may_refresh: bool,
+        body: Body<'_>,
     ) -> Check {
         let now = secs(now_ms);
         let candidate = match self.verifier.parse(request) {
@@ -249,6 +298,20 @@ impl Engine {
             ));
             return Check::RefreshFirst { keyid, logs };
         }
+        // A signature that binds the body vouches for `Content-Digest`; the body must
+        // match it (shared's check, constant time).
+        let result = match (result, body) {
+            (Ok(verified), Body::NotRead) if verified.covers_content_digest() => {
+                return Check::ReadBody;
+            }
+            (Ok(verified), Body::Read(None)) if verified.covers_content_digest() => {
+                Err(Rejection::BodyDigestMismatch)
+            }
+            (Ok(verified), Body::Read(Some(bytes))) => {
+                verified.check_body(request, bytes).map(|()| verified)
+            }
+            (other, _) => other,
+        };
         let result = result.map(|v| (v.keyid().clone(), v.stage(), v.age_secs()));
         Check::Done(self.outcome(now_ms, request_id, result, Some(keyid), logs))
     }

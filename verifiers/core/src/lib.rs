@@ -8,14 +8,17 @@
 //! lines it gets back.
 //!
 //! Per request: [`Engine::check`]; on [`Check::RefreshFirst`] (an unknown key id, the
-//! refresh rate-limited inside), refresh and [`Engine::recheck`]. Before it, when
-//! [`Engine::refresh_due`]: refresh in the background if [`Engine::is_usable_at`], else
-//! wait for it.
+//! refresh rate-limited inside), refresh and [`Engine::recheck`]; on [`Check::ReadBody`]
+//! (a valid signature that covers `Content-Digest`), read the body, at most
+//! [`Engine::max_body_bytes`], and [`Engine::check_body`]: the core compares it with the
+//! digest (`REQUIRE_CONTENT_DIGEST` and `MAX_BODY_BYTES` as the tower layer has them).
+//! Before it, when [`Engine::refresh_due`]: refresh in the background if
+//! [`Engine::is_usable_at`], else wait for it.
 
 mod engine;
 pub mod lines;
 mod settings;
 
 pub use crate::engine::{Check, Engine, Outcome};
-pub use crate::settings::{Settings, SettingsError, VARIABLES};
+pub use crate::settings::{DEFAULT_MAX_BODY_BYTES, Settings, SettingsError, VARIABLES};
 pub use edgeseal::accepted::ListedVersion;

@@ -48,10 +48,25 @@ pub struct Settings {
     /// told this origin is `raw`: the request arrives unchanged, so its canonical form
     /// is the one the edge signed. The tower layer's name and default.
     pub profile: Profile,
+    /// `REQUIRE_CONTENT_DIGEST`, default `false`: deny signatures that do not bind the
+    /// body (`body_not_signed`). Only for behaviors whose edge association includes the
+    /// body, and for bodies CloudFront does not truncate (1 MB at origin request). The
+    /// tower layer's name and default.
+    pub require_content_digest: bool,
+    /// `MAX_BODY_BYTES`, default 1,048,576: the most body a host reads to check a covered
+    /// `Content-Digest`. The edge binds only bodies it sees whole, at most 1 MB
+    /// (Lambda@Edge origin request with "include body"), so a longer body cannot match
+    /// and is denied (`body_digest_mismatch`) without reading further. The tower
+    /// layer's name and default.
+    pub max_body_bytes: u64,
 }
 
+/// Default [`Settings::max_body_bytes`]: CloudFront's 1 MB body limit for
+/// origin-request functions (the tower layer's default).
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 1_048_576;
+
 /// Every variable read, for hosts that map their option names onto these.
-pub const VARIABLES: [&str; 15] = [
+pub const VARIABLES: [&str; 17] = [
     "SECRET_ID",
     "SECRET_NAME",
     "SIGNATURE_LABEL",
@@ -67,6 +82,8 @@ pub const VARIABLES: [&str; 15] = [
     "SECRET_KEY_NAME",
     "METRICS_NAMESPACE",
     "SIGNING_PROFILE",
+    "REQUIRE_CONTENT_DIGEST",
+    "MAX_BODY_BYTES",
 ];
 
 impl Settings {
@@ -121,6 +138,23 @@ impl Settings {
                     reason: "expected `raw` (the default) or `apigateway`".to_owned(),
                 })?,
             },
+            require_content_digest: match get("REQUIRE_CONTENT_DIGEST").as_deref().map(str::trim) {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(_) => {
+                    return Err(SettingsError::Invalid {
+                        var: "REQUIRE_CONTENT_DIGEST",
+                        reason: "expected `true` or `false`".to_owned(),
+                    });
+                }
+            },
+            max_body_bytes: match get("MAX_BODY_BYTES") {
+                None => DEFAULT_MAX_BODY_BYTES,
+                Some(v) => v.trim().parse().map_err(|_| SettingsError::Invalid {
+                    var: "MAX_BODY_BYTES",
+                    reason: "expected a whole number of bytes".to_owned(),
+                })?,
+            },
         };
         for (var, value) in [
             ("MAX_AGE_SECS", settings.max_age_secs),
@@ -153,7 +187,8 @@ impl Settings {
                 reason: e.to_string(),
             })?
             .with_max_age_secs(self.max_age_secs)
-            .with_skew_secs(self.clock_skew_secs))
+            .with_skew_secs(self.clock_skew_secs)
+            .with_body_required(self.require_content_digest))
     }
 }
 
@@ -183,6 +218,8 @@ mod tests {
         assert_eq!(s.tag.as_deref(), Some("edgeseal"));
         assert_eq!(s.metrics_namespace, "edgeseal");
         assert_eq!(s.profile, Profile::Raw);
+        assert!(!s.require_content_digest);
+        assert_eq!(s.max_body_bytes, 1_048_576);
         assert_eq!(read(&[("SECRET_NAME", "n")]).unwrap().secret_id, "n");
     }
 
@@ -206,6 +243,21 @@ mod tests {
         );
         let p = read(&[("SECRET_ID", "s"), ("SIGNING_PROFILE", "apigateway")]).unwrap();
         assert_eq!(p.profile, Profile::ApiGateway);
+        for (var, value) in [("REQUIRE_CONTENT_DIGEST", "yes"), ("MAX_BODY_BYTES", "-1")] {
+            let err = read(&[("SECRET_ID", "s"), (var, value)]).unwrap_err();
+            assert!(
+                err.to_string().starts_with(&format!("{var} is invalid")),
+                "{err}"
+            );
+        }
+        let body = read(&[
+            ("SECRET_ID", "s"),
+            ("REQUIRE_CONTENT_DIGEST", "true"),
+            ("MAX_BODY_BYTES", "10"),
+        ])
+        .unwrap();
+        assert!(body.require_content_digest && body.verifier().unwrap().body_required());
+        assert_eq!(body.max_body_bytes, 10);
         let err = read(&[("SECRET_ID", "s"), ("MAX_AGE_SECS", "0")]).unwrap_err();
         assert!(err.to_string().starts_with("MAX_AGE_SECS"), "{err}");
     }

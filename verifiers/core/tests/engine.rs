@@ -59,6 +59,14 @@ fn ms(secs: u64) -> u64 {
     secs * 1000
 }
 
+/// The outcome of a check that must be decided.
+fn done(check: Check) -> edgeseal_verifier_core::Outcome {
+    match check {
+        Check::Done(outcome) => outcome,
+        other => panic!("expected a verdict, got {other:?}"),
+    }
+}
+
 #[test]
 fn an_unknown_key_refreshes_once_then_is_rate_limited() {
     let mut e = engine(&[]);
@@ -86,14 +94,14 @@ fn an_unknown_key_refreshes_once_then_is_rate_limited() {
     let listing = vec![listed("v1", "AWSCURRENT"), listed("v2", "AWSPENDING")];
     assert_eq!(e.values_needed(&listing), ["v2"]);
     e.apply_refresh(ms(T0 + 2), listing, None, vec![("v2".into(), value(2))]);
-    let pending = e.recheck(ms(T0 + 2), &signed("v2", 2, T0 + 2), "r2");
+    let pending = done(e.recheck(ms(T0 + 2), &signed("v2", 2, T0 + 2), "r2"));
     assert_eq!(pending.reason, "signature_pending");
 
     // Forged key ids cannot drive Secrets Manager traffic: one refresh per interval.
     let Check::RefreshFirst { .. } = e.check(ms(T0 + 12), &signed("v9", 9, T0 + 12), "r3") else {
         panic!("10 s later, one more refresh");
     };
-    let denied = e.recheck(ms(T0 + 12), &signed("v9", 9, T0 + 12), "r3");
+    let denied = done(e.recheck(ms(T0 + 12), &signed("v9", 9, T0 + 12), "r3"));
     assert_eq!(denied.reason, "unknown_key");
     let Check::Done(limited) = e.check(ms(T0 + 13), &signed("v8", 9, T0 + 13), "r4") else {
         panic!("rate-limited: decided without a refresh");
@@ -110,7 +118,7 @@ fn nothing_loaded_denies_no_keys_and_attacks_are_denied_with_their_codes() {
         panic!("cold: refresh first");
     };
     e.refresh_failed(ms(T0), "ListSecretVersionIds", "timeout");
-    assert_eq!(e.recheck(ms(T0), &request, "r").reason, "no_keys");
+    assert_eq!(done(e.recheck(ms(T0), &request, "r")).reason, "no_keys");
 
     e.apply_refresh(
         ms(T0),
@@ -121,6 +129,7 @@ fn nothing_loaded_denies_no_keys_and_attacks_are_denied_with_their_codes() {
     let decide = |e: &mut Engine, view: &RequestView, at: u64| match e.check(ms(at), view, "r") {
         Check::Done(o) => o.reason,
         Check::RefreshFirst { .. } => "refresh",
+        Check::ReadBody => "read body",
     };
     let unsigned = RequestView::raw("GET", "app.example.com", "/orders", "a=1");
     assert_eq!(decide(&mut e, &unsigned, T0), "missing");
@@ -238,7 +247,104 @@ fn past_the_stale_limit_the_keys_are_dropped_and_that_is_logged_once() {
     };
     assert!(logs[0].text.contains("keys_expired"), "{}", logs[0].text);
     e.refresh_failed(ms(T0 + 5), "ListSecretVersionIds", "dispatch failure");
-    let denied = e.recheck(ms(T0 + 5), &signed("v1", 1, T0 + 5), "r");
+    let denied = done(e.recheck(ms(T0 + 5), &signed("v1", 1, T0 + 5), "r"));
     assert_eq!(denied.reason, "no_keys");
     assert!(!denied.logs.iter().any(|l| l.text.contains("keys_expired")));
+}
+
+/// A request signed with its body bound (`Content-Digest` covered), as the edge signs a
+/// raw-profile request whose behavior includes the body.
+fn signed_with_body(keyid: &str, byte: u8, at: u64, body: &[u8]) -> RequestView {
+    let request = RequestView::raw("POST", "app.example.com", "/orders", "a=1");
+    let signer = Signer::new("edgeseal", KeyId::new(keyid).unwrap(), key(byte)).unwrap();
+    let fields = signer
+        .sign_body_at(UnixTime::from_secs(at), &request, body)
+        .unwrap();
+    let digest = fields.content_digest().unwrap().to_owned();
+    request
+        .with_header("signature-input", fields.signature_input())
+        .with_header("signature", fields.signature())
+        .with_header("content-digest", &digest)
+}
+
+fn loaded(extra: &[(&str, &str)]) -> Engine {
+    let mut e = engine(extra);
+    e.apply_refresh(
+        ms(T0),
+        vec![listed("v1", "AWSCURRENT")],
+        None,
+        vec![("v1".into(), value(1))],
+    );
+    e
+}
+
+#[test]
+fn a_signature_that_binds_the_body_is_decided_by_the_body() {
+    let mut e = loaded(&[("MAX_BODY_BYTES", "16")]);
+    assert_eq!(e.max_body_bytes(), 16);
+    let body = br#"{"order":42}"#;
+    let view = signed_with_body("v1", 1, T0, body);
+    // Valid signature, body not seen yet: nothing decided, nothing logged or counted.
+    assert_eq!(e.check(ms(T0), &view, "r"), Check::ReadBody);
+    let ok = e.check_body(ms(T0), &view, "r", Some(body));
+    assert_eq!((ok.allowed, ok.reason), (true, "signature_current"));
+    assert!(ok.metric.contains(r#""Reason":"signature_current""#));
+    // Replayed with another body, over the limit, or unreadable: body_digest_mismatch,
+    // logged and counted as every deny.
+    for other in [Some(&br#"{"order":43}"#[..]), Some(&[b' '; 17][..]), None] {
+        let denied = e.check_body(ms(T0), &view, "r", other);
+        assert_eq!(
+            (denied.allowed, denied.reason),
+            (false, "body_digest_mismatch")
+        );
+        assert!(denied.metric.contains(r#""Reason":"body_digest_mismatch""#));
+        assert!(
+            denied
+                .logs
+                .last()
+                .unwrap()
+                .text
+                .contains("body_digest_mismatch")
+        );
+    }
+    // The signature still decides first: a bad one never asks for the body.
+    let forged = signed_with_body("v1", 7, T0, body);
+    assert_eq!(done(e.check(ms(T0), &forged, "r")).reason, "bad_signature");
+    assert_eq!(
+        e.check_body(ms(T0), &forged, "r", Some(body)).reason,
+        "bad_signature"
+    );
+    // A signature without the digest needs no body, whatever is passed.
+    let plain = signed("v1", 1, T0);
+    assert!(done(e.check(ms(T0), &plain, "r")).allowed);
+    assert!(e.check_body(ms(T0), &plain, "r", None).allowed);
+}
+
+#[test]
+fn require_content_digest_denies_signatures_without_it() {
+    let mut e = loaded(&[("REQUIRE_CONTENT_DIGEST", "true")]);
+    let plain = done(e.check(ms(T0), &signed("v1", 1, T0), "r"));
+    assert_eq!((plain.allowed, plain.reason), (false, "body_not_signed"));
+    let body = b"x";
+    let bound = signed_with_body("v1", 1, T0, body);
+    assert_eq!(e.check(ms(T0), &bound, "r"), Check::ReadBody);
+    assert!(e.check_body(ms(T0), &bound, "r", Some(body)).allowed);
+}
+
+#[test]
+fn a_refresh_first_then_the_body() {
+    let mut e = engine(&[]);
+    let body = b"payload";
+    let view = signed_with_body("v1", 1, T0, body);
+    let Check::RefreshFirst { .. } = e.check(ms(T0), &view, "r") else {
+        panic!("cold: refresh first");
+    };
+    e.apply_refresh(
+        ms(T0),
+        vec![listed("v1", "AWSCURRENT")],
+        None,
+        vec![("v1".into(), value(1))],
+    );
+    assert_eq!(e.recheck(ms(T0), &view, "r"), Check::ReadBody);
+    assert!(e.check_body(ms(T0), &view, "r", Some(body)).allowed);
 }

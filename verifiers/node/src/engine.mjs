@@ -73,10 +73,14 @@ export class WasmEngine {
     return JSON.parse(this.#buffer().toString('utf8', at, at + n));
   }
 
-  /** Settings by the authorizer's names; throws the error naming the variable. */
+  /**
+   * Settings by the authorizer's names; throws the error naming the variable. Returns
+   * {maxBodyBytes}: the most body to read for checkBody.
+   */
   configure(settings) {
     const answer = this.#read(this.#exports.esv_configure(this.#write(JSON.stringify(settings))));
     if (answer.error) throw new Error(answer.error);
+    return answer;
   }
 
   /** 0: none due; 1: due, keys held (refresh in the background); 2: due, wait. */
@@ -99,12 +103,10 @@ export class WasmEngine {
     return this.#read(this.#exports.esv_failed(this.#write(JSON.stringify({ operation, detail })), nowMs));
   }
 
-  /**
-   * The verdict on a request. `strings`: method, host, path, query, request id, then
-   * header name/value pairs (undefined host: absent).
-   */
-  check(nowMs, strings, recheck) {
-    let need = 4;
+  // The request in the wire layout at the input buffer, with room for `extra` more bytes
+  // after it; returns its length.
+  #writeRequest(strings, extra) {
+    let need = 4 + extra;
     for (const s of strings) need += 4 + (s === undefined ? 0 : 3 * s.length);
     this.#reserve(need);
     const buf = this.#buffer();
@@ -121,6 +123,29 @@ export class WasmEngine {
         at += 4 + n;
       }
     }
-    return this.#read(this.#exports.esv_check(at - base, nowMs, recheck ? 1 : 0));
+    return at - base;
+  }
+
+  /**
+   * The verdict on a request. `strings`: method, host, path, query, request id, then
+   * header name/value pairs (undefined host: absent). Answers the verdict,
+   * {refresh: true, keyid, logs} (refresh, then check again with `recheck`), or
+   * {readBody: true} (read the body, then checkBody with the same strings).
+   */
+  check(nowMs, strings, recheck) {
+    const len = this.#writeRequest(strings, 0);
+    return this.#read(this.#exports.esv_check(len, nowMs, recheck ? 1 : 0));
+  }
+
+  /**
+   * The verdict after {readBody: true}: the same strings and the body (a Uint8Array), or
+   * null when it was longer than maxBodyBytes or unreadable. The core compares it with
+   * the Content-Digest the signature covers.
+   */
+  checkBody(nowMs, strings, body) {
+    const extra = body === null ? 0 : body.length;
+    const len = this.#writeRequest(strings, extra);
+    if (body !== null) this.#buffer().set(body, this.#inputAddr + len);
+    return this.#read(this.#exports.esv_check_body(len, body === null ? ABSENT : body.length, nowMs));
   }
 }

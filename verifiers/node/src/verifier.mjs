@@ -1,6 +1,7 @@
 // A verifier for one secret: the WASM engine decides, this file does the I/O (Secrets
 // Manager through the AWS SDK, the clock, log and metric output).
 
+import { framesBody, readBody } from './body.mjs';
 import { DEFAULT_WASM, WasmEngine } from './engine.mjs';
 import { SecretsManagerSource, defaultClient } from './keys.mjs';
 
@@ -9,12 +10,13 @@ export const VARIABLES = [
   'SECRET_ID', 'SECRET_NAME', 'SIGNATURE_LABEL', 'SIGNATURE_TAG', 'MAX_AGE_SECS',
   'CLOCK_SKEW_SECS', 'PREVIOUS_KEY_GRACE_SECS', 'CACHE_TTL_SECS', 'MAX_STALE_SECS',
   'REFRESH_RETRY_SECS', 'UNKNOWN_KEY_MIN_INTERVAL_SECS', 'SECRETS_MANAGER_TIMEOUT_MS',
-  'SECRET_KEY_NAME', 'METRICS_NAMESPACE', 'SIGNING_PROFILE',
+  'SECRET_KEY_NAME', 'METRICS_NAMESPACE', 'SIGNING_PROFILE', 'REQUIRE_CONTENT_DIGEST',
+  'MAX_BODY_BYTES',
 ];
 
 const camel = (name) => name.toLowerCase().replace(/_([a-z])/g, (_, c) => c.toUpperCase());
 const LEVELS = { trace: 0, debug: 1, info: 2, warn: 3, error: 4, off: 5 };
-const SIGNATURE_HEADERS = ['signature-input', 'signature'];
+const SIGNATURE_HEADERS = ['signature-input', 'signature', 'content-digest'];
 
 /** Settings: each option (camelCase) over its environment variable. */
 export function resolveSettings(options = {}, env = process.env) {
@@ -28,7 +30,11 @@ export function resolveSettings(options = {}, env = process.env) {
 
 const writeStdout = (line) => { process.stdout.write(`${line}\n`); };
 
-/** The parts of a request a signature covers, from Node's IncomingMessage. */
+/**
+ * The parts of a request a signature covers, from Node's IncomingMessage, and
+ * `readBody(limit)`: the body, read only when the signature binds it, then put back
+ * into `req` for the application (see body.mjs).
+ */
 export function fromNodeRequest(req) {
   const url = req.originalUrl ?? req.url ?? '/';
   const q = url.indexOf('?');
@@ -39,7 +45,28 @@ export function fromNodeRequest(req) {
     query: q < 0 ? '' : url.slice(q + 1),
     headers: req.headersDistinct ?? req.headers,
     requestId: req.headers['x-amz-cf-id'] ?? req.headers['x-request-id'],
+    readBody: (limit) => (framesBody(req.headers)
+      ? readBody(req, limit, { putBack: true })
+      : Promise.resolve(Buffer.alloc(0))),
   };
+}
+
+const encoder = new TextEncoder();
+
+/** The body the request brings: `body` as given, else `readBody(limit)`, else none. */
+async function bodyOf(request, limit) {
+  const { body } = request;
+  if (typeof body === 'string') return encoder.encode(body);
+  if (body instanceof Uint8Array) return body;
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  if (typeof request.readBody === 'function') {
+    try {
+      return (await request.readBody(limit)) ?? null;
+    } catch {
+      return null;
+    }
+  }
+  return null;
 }
 
 function headerStrings(headers, names) {
@@ -91,7 +118,8 @@ export class Verifier {
     const level = String(options.logLevel ?? env.LOG_LEVEL ?? env.AWS_LAMBDA_LOG_LEVEL ?? 'info').toLowerCase();
     this.#level = LEVELS[level] ?? LEVELS.info;
     this.#engine = new WasmEngine(options.wasmPath ?? env.EDGESEAL_VERIFIER_WASM ?? DEFAULT_WASM);
-    this.#engine.configure({ ...settings, logAllows: this.#level <= LEVELS.debug });
+    const configured = this.#engine.configure({ ...settings, logAllows: this.#level <= LEVELS.debug });
+    this.maxBodyBytes = configured.maxBodyBytes;
   }
 
   #emit(lines) {
@@ -122,8 +150,12 @@ export class Verifier {
   }
 
   /**
-   * The verdict on `request` ({method, host, path, query, headers, requestId}): resolves
-   * to {allowed, reason, keyid, stage, age}. Never throws for a bad request: it denies.
+   * The verdict on `request` ({method, host, path, query, headers, requestId}, and for
+   * body binding `body` (Buffer, Uint8Array or string) or `readBody(limit)` resolving
+   * to the body, or null past `limit`): resolves to {allowed, reason, keyid, stage,
+   * age}. The body is read only when the signature covers Content-Digest; then the core
+   * compares them (`body_digest_mismatch`), and a body longer than MAX_BODY_BYTES, or
+   * none, is denied the same way. Never throws for a bad request: it denies.
    */
   async verify(request) {
     const due = this.#engine.refreshDue(this.#clock());
@@ -142,6 +174,11 @@ export class Verifier {
       // The signature covers more headers than the two fields: look again with all.
       strings = head.concat(headerStrings(request.headers, null));
       out = this.#engine.check(this.#clock(), strings, true);
+    }
+    if (out.readBody) {
+      // A valid signature that binds the body: the verdict is the body's.
+      const body = await bodyOf(request, this.maxBodyBytes);
+      out = this.#engine.checkBody(this.#clock(), strings, body);
     }
     this.#emit(out.logs);
     this.#metric(out.metric);

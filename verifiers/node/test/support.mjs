@@ -67,7 +67,10 @@ export async function promote(client, name, to, from) {
 
 /**
  * The real edge function packaged with `keyid`/`key` (config.json as the rotator writes
- * it), loaded from its own directory. Returns sign(path, query, nowSecs) → headers.
+ * it), loaded from its own directory. Returns sign(path, query, nowSecs, {method, body})
+ * → headers. `body` (a Buffer): the behavior includes the body, as CloudFront hands it
+ * to an origin-request function (base64, not truncated), so the edge binds it with
+ * Content-Digest.
  */
 export async function edgeFunction(keyid, key, profile = 'raw') {
   const dir = mkdtempSync(join(tmpdir(), 'edgeseal-node-edge-'));
@@ -79,26 +82,35 @@ export async function edgeFunction(keyid, key, profile = 'raw') {
   }));
   const edge = await import(pathToFileURL(join(dir, 'index.mjs')).href);
   const signer = edge.loadSigner(dir, { error: (m) => { throw new Error(m); } });
-  return (path, query, nowSecs = Math.floor(Date.now() / 1000)) => {
+  return (path, query, nowSecs = Math.floor(Date.now() / 1000), { method = 'GET', body } = {}) => {
     const request = {
-      method: 'GET', uri: path, querystring: query,
+      method, uri: path, querystring: query,
       headers: { host: [{ key: 'Host', value: HOST }] },
       origin: { custom: { domainName: 'origin.example.com', path: '' } },
     };
+    if (body !== undefined) {
+      request.body = { inputTruncated: false, action: 'read-only', encoding: 'base64', data: body.toString('base64') };
+    }
     edge.signRequest(signer, request, nowSecs, { warn: (m) => { throw new Error(m); } });
     return {
       'signature-input': request.headers['signature-input']?.[0]?.value,
       signature: request.headers.signature?.[0]?.value,
+      'content-digest': request.headers['content-digest']?.[0]?.value,
     };
   };
 }
 
-/** GET http://127.0.0.1:port/path?query with Host: HOST (what CloudFront forwards). */
-export function send(port, path, query, headers = {}) {
+/**
+ * GET http://127.0.0.1:port/path?query with Host: HOST (what CloudFront forwards); with
+ * `{method, body}`, that method and body (Content-Length framing, or chunked with
+ * `chunked: true`, written in pieces).
+ */
+export function send(port, path, query, headers = {}, { method = 'GET', body, chunked = false } = {}) {
   return new Promise((resolve, reject) => {
     const clean = Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined));
+    if (body !== undefined && !chunked) clean['content-length'] = String(body.length);
     const req = httpRequest({
-      host: '127.0.0.1', port, method: 'GET', path: query ? `${path}?${query}` : path,
+      host: '127.0.0.1', port, method, path: query ? `${path}?${query}` : path,
       headers: { ...clean, host: HOST },
     }, (res) => {
       let body = '';
@@ -106,6 +118,11 @@ export function send(port, path, query, headers = {}) {
       res.on('end', () => resolve({ status: res.statusCode, body }));
     });
     req.on('error', reject);
+    if (body !== undefined) {
+      // Several writes: the origin receives the body in more than one chunk.
+      const step = Math.max(1, Math.ceil(body.length / 4));
+      for (let at = 0; at < body.length; at += step) req.write(body.subarray(at, at + step));
+    }
     req.end();
   });
 }

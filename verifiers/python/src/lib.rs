@@ -10,9 +10,9 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use edgeseal::UnixTime;
+use edgeseal::{RequestView, UnixTime};
 use edgeseal_verifier_core::lines::LogLine;
-use edgeseal_verifier_core::{Check, Engine as CoreEngine, ListedVersion, Settings};
+use edgeseal_verifier_core::{Check, Engine as CoreEngine, ListedVersion, Outcome, Settings};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use zeroize::Zeroizing;
@@ -22,10 +22,11 @@ use zeroize::Zeroizing;
 type PyVersion = (String, Vec<String>, Option<u64>);
 /// A log line for Python: (level, JSON text).
 type PyLog = (&'static str, String);
-/// A verdict for Python: (refresh first?, allowed, reason, keyid, stage, age, logs,
-/// metric line).
+/// A verdict for Python: (next step, allowed, reason, keyid, stage, age, logs, metric
+/// line). The next step is `"done"` (decided), `"refresh"` (refresh, then check again
+/// with `recheck`) or `"read_body"` (read the body, then `check_body`).
 type PyOutcome = (
-    bool,
+    &'static str,
     bool,
     &'static str,
     Option<String>,
@@ -146,40 +147,82 @@ impl Engine {
         recheck: bool,
     ) -> PyResult<PyOutcome> {
         let mut engine = self.lock()?;
-        let mut view = engine.view(method, host.unwrap_or(""), path, query);
-        for (name, value) in &headers {
-            view.push_header(name, value);
-        }
-        let outcome = if recheck {
+        let view = view(&engine, method, host, path, query, &headers);
+        let check = if recheck {
             engine.recheck(now_ms, &view, request_id)
         } else {
-            match engine.check(now_ms, &view, request_id) {
-                Check::Done(outcome) => outcome,
-                Check::RefreshFirst { keyid, logs: lines } => {
-                    return Ok((
-                        true,
-                        false,
-                        "unknown_key",
-                        Some(keyid.as_str().to_owned()),
-                        None,
-                        None,
-                        logs(lines),
-                        None,
-                    ));
-                }
-            }
+            engine.check(now_ms, &view, request_id)
         };
-        Ok((
-            false,
-            outcome.allowed,
-            outcome.reason,
-            outcome.keyid.map(|k| k.as_str().to_owned()),
-            outcome.stage.map(|s| s.as_str()),
-            outcome.age_secs,
-            logs(outcome.logs),
-            Some(outcome.metric),
-        ))
+        Ok(match check {
+            Check::Done(outcome) => decided(outcome),
+            Check::RefreshFirst { keyid, logs: lines } => (
+                "refresh",
+                false,
+                "unknown_key",
+                Some(keyid.as_str().to_owned()),
+                None,
+                None,
+                logs(lines),
+                None,
+            ),
+            Check::ReadBody => ("read_body", false, "", None, None, None, Vec::new(), None),
+        })
     }
+
+    /// The verdict after `check` answered `"read_body"`: the same request and its body
+    /// (`None`: longer than `max_body_bytes`, or unreadable). The core compares the
+    /// body with the `Content-Digest` the signature covers.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (now_ms, method, host, path, query, request_id, headers, body))]
+    fn check_body(
+        &self,
+        now_ms: u64,
+        method: &str,
+        host: Option<&str>,
+        path: &str,
+        query: &str,
+        request_id: &str,
+        headers: Vec<(String, String)>,
+        body: Option<&[u8]>,
+    ) -> PyResult<PyOutcome> {
+        let mut engine = self.lock()?;
+        let view = view(&engine, method, host, path, query, &headers);
+        Ok(decided(engine.check_body(now_ms, &view, request_id, body)))
+    }
+
+    /// `MAX_BODY_BYTES`: the most body to read for `check_body`.
+    #[getter]
+    fn max_body_bytes(&self) -> PyResult<u64> {
+        Ok(self.lock()?.max_body_bytes())
+    }
+}
+
+fn view(
+    engine: &CoreEngine,
+    method: &str,
+    host: Option<&str>,
+    path: &str,
+    query: &str,
+    headers: &[(String, String)],
+) -> RequestView {
+    let mut view = engine.view(method, host.unwrap_or(""), path, query);
+    for (name, value) in headers {
+        view.push_header(name, value);
+    }
+    view
+}
+
+fn decided(outcome: Outcome) -> PyOutcome {
+    (
+        "done",
+        outcome.allowed,
+        outcome.reason,
+        outcome.keyid.map(|k| k.as_str().to_owned()),
+        outcome.stage.map(|s| s.as_str()),
+        outcome.age_secs,
+        logs(outcome.logs),
+        Some(outcome.metric),
+    )
 }
 
 /// The extension module `edgeseal_verifier._core`.

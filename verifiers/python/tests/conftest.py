@@ -84,12 +84,16 @@ class Edge:
             {"format": 1, "label": "edgeseal", "keyid": keyid, "key": key, "max_age_secs": 300,
              "profiles": {"default": profile}}
         ))
-        return lambda path, query, now=None: self.sign(d, path, query, now)
+        return lambda path, query, now=None, **kw: self.sign(d, path, query, now, **kw)
 
-    def sign(self, d, path, query, now=None):
+    def sign(self, d, path, query, now=None, method="GET", body=None):
+        """The edge's signature fields; `body` (bytes): bound with Content-Digest."""
         now = int(time.time()) if now is None else now
+        request = {"dir": d, "path": path, "query": query, "now": now, "method": method}
+        if body is not None:
+            request["body"] = base64.b64encode(body).decode()
         with self._lock:
-            self._proc.stdin.write(json.dumps({"dir": d, "path": path, "query": query, "now": now}) + "\n")
+            self._proc.stdin.write(json.dumps(request) + "\n")
             line = self._proc.stdout.readline()
         if not line:
             raise RuntimeError("the edge signer exited")
@@ -109,15 +113,27 @@ def edge():
     e.close()
 
 
-def send(port, path, query, headers):
-    """GET http://127.0.0.1:port/path?query with Host: HOST (what CloudFront forwards)."""
+def send(port, path, query, headers, method="GET", body=None, chunked=False):
+    """GET http://127.0.0.1:port/path?query with Host: HOST (what CloudFront forwards);
+    or `method` with `body`, framed by Content-Length, or chunked (in pieces)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     target = f"{path}?{query}" if query else path
-    conn.putrequest("GET", target, skip_host=True)
+    conn.putrequest(method, target, skip_host=True)
     conn.putheader("Host", HOST)
     for name, value in headers.items():
         conn.putheader(name, value)
-    conn.endheaders()
+    if body is not None and not chunked:
+        conn.putheader("Content-Length", str(len(body)))
+    if body is not None and chunked:
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        step = max(1, -(-len(body) // 4))
+        for at in range(0, len(body), step):
+            piece = body[at:at + step]
+            conn.send(b"%x\r\n%s\r\n" % (len(piece), piece))
+        conn.send(b"0\r\n\r\n")
+    else:
+        conn.endheaders(body)
     response = conn.getresponse()
     body = response.read()
     conn.close()

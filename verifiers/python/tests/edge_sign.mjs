@@ -1,6 +1,8 @@
 // The real edge function as a signing service for the Python tests: one JSON line in
-// ({dir, path, query, now}) → one JSON line out (the signature fields the edge added to
-// the CloudFront origin request). `dir` holds index.mjs, signer.wasm and config.json,
+// ({dir, path, query, now, method, body}) → one JSON line out (the signature fields the
+// edge added to the CloudFront origin request). `body` (base64): the behavior includes
+// the body, as CloudFront hands it to an origin-request function (not truncated), so
+// the edge binds it with Content-Digest. `dir` holds index.mjs, signer.wasm and config.json,
 // as the rotator packages them; each is loaded once.
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
@@ -21,16 +23,22 @@ async function edgeAt(dir) {
 }
 
 for await (const line of createInterface({ input: process.stdin })) {
-  const { dir, path, query, now } = JSON.parse(line);
+  const { dir, path, query, now, method = 'GET', body } = JSON.parse(line);
   const { module, signer } = await edgeAt(dir);
   const request = {
-    method: 'GET', uri: path, querystring: query,
+    method, uri: path, querystring: query,
     headers: { host: [{ key: 'Host', value: HOST }] },
     origin: { custom: { domainName: 'origin.example.com', path: '' } },
   };
+  if (body !== undefined && body !== null) {
+    request.body = { inputTruncated: false, action: 'read-only', encoding: 'base64', data: body };
+  }
   module.signRequest(signer, request, now, { warn: (m) => { throw new Error(m); } });
-  process.stdout.write(`${JSON.stringify({
+  const fields = {
     'signature-input': request.headers['signature-input'][0].value,
     signature: request.headers.signature[0].value,
-  })}\n`);
+  };
+  const digest = request.headers['content-digest']?.[0]?.value;
+  if (digest !== undefined) fields['content-digest'] = digest;
+  process.stdout.write(`${JSON.stringify(fields)}\n`);
 }

@@ -53,8 +53,8 @@ class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
-def serve_wsgi(verifier):
-    server = make_server("127.0.0.1", 0, WsgiEdgeseal(wsgi_app, verifier=verifier),
+def serve_wsgi(verifier, app=wsgi_app):
+    server = make_server("127.0.0.1", 0, WsgiEdgeseal(app, verifier=verifier),
                          server_class=ThreadingWSGIServer, handler_class=RawUriHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -66,10 +66,10 @@ def serve_wsgi(verifier):
     return server.server_address[1], close
 
 
-def serve_asgi(verifier):
+def serve_asgi(verifier, app=asgi_app):
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(AsgiEdgeseal(asgi_app, verifier=verifier), log_level="warning",
+    config = uvicorn.Config(AsgiEdgeseal(app, verifier=verifier), log_level="warning",
                             lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

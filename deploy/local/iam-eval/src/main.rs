@@ -6,6 +6,12 @@
 //!   "resources": ["arn:..."], "context": {"kms:ViaService": "..."}}`
 //! and writes `{"decision": "Allow" | "Deny" | "DefaultDeny"}` (or `{"error": "..."}`).
 //!
+//! A service calling another on its own behalf (API Gateway or Secrets Manager invoking a
+//! function) is `"principal": "apigateway.amazonaws.com"` with the function's resource
+//! policy, `{"name": ..., "document": ..., "resource": "arn:aws:lambda:..."}`: its
+//! statements name the principal (`Principal: {"Service": ...}`), which aspen matches
+//! against the service identity.
+//!
 //! The evaluation is scratchstack-aspen's (`PolicySet::evaluate`): an explicit Deny
 //! wins, else any Allow, else the implicit deny; actions and resources match with IAM's
 //! wildcards, conditions with IAM's operators over the request's context keys. This
@@ -16,13 +22,18 @@ use std::str::FromStr as _;
 
 use scratchstack_arn::Arn;
 use scratchstack_aspen::{Context, Decision, Policy, PolicySet, PolicySource};
-use scratchstack_aws_principal::{AssumedRole, Principal, SessionData, SessionValue};
+use scratchstack_aws_principal::{
+    AssumedRole, Principal, PrincipalIdentity, Service, SessionData, SessionValue,
+};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
 struct NamedPolicy {
     name: String,
     document: serde_json::Value,
+    /// Set for a resource-based policy: the resource it is attached to.
+    #[serde(default)]
+    resource: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -37,29 +48,51 @@ struct Request {
 
 fn decide(line: &str) -> Result<&'static str, String> {
     let request: Request = serde_json::from_str(line).map_err(|e| format!("request: {e}"))?;
-    let role = AssumedRole::from_str(&request.principal)
-        .map_err(|e| format!("principal {}: {e}", request.principal))?;
-    let role_arn = format!(
-        "arn:{}:iam::{}:role/{}",
-        role.partition(),
-        role.account_id(),
-        role.role_name()
-    );
+    // A service principal is its DNS name (`secretsmanager.amazonaws.com`), as
+    // resource-based policies name it; anything else is an assumed-role session ARN.
+    let (actor, entity_arn) = match request.principal.strip_suffix(".amazonaws.com") {
+        Some(name) if !request.principal.starts_with("arn:") => {
+            let service = Service::new(name, None, "amazonaws.com")
+                .map_err(|e| format!("principal {}: {e}", request.principal))?;
+            (
+                Principal::from(vec![PrincipalIdentity::from(service)]),
+                request.principal.clone(),
+            )
+        }
+        _ => {
+            let role = AssumedRole::from_str(&request.principal)
+                .map_err(|e| format!("principal {}: {e}", request.principal))?;
+            let arn = format!(
+                "arn:{}:iam::{}:role/{}",
+                role.partition(),
+                role.account_id(),
+                role.role_name()
+            );
+            (Principal::from(role), arn)
+        }
+    };
     let mut set = PolicySet::new();
     for p in &request.policies {
         let policy = Policy::from_str(&p.document.to_string())
             .map_err(|e| format!("policy {}: {e}", p.name))?;
-        set.add_policy(
-            PolicySource::new_entity_inline(role_arn.as_str(), "AROALOCALROLE", p.name.as_str()),
-            policy,
-        );
+        let source = match &p.resource {
+            Some(resource) => PolicySource::new_resource(resource.as_str(), Some(p.name.as_str())),
+            None => PolicySource::new_entity_inline(
+                entity_arn.as_str(),
+                "AROALOCALROLE",
+                p.name.as_str(),
+            ),
+        };
+        set.add_policy(source, policy);
     }
     let (service, api) = request
         .action
         .split_once(':')
         .ok_or_else(|| format!("action {}: not service:Api", request.action))?;
     let mut resources = Vec::new();
-    for r in &request.resources {
+    // "*": a call on no particular resource (a list call); aspen then needs a statement
+    // whose Resource is "*".
+    for r in request.resources.iter().filter(|r| r.as_str() != "*") {
         resources.push(Arn::from_str(r).map_err(|e| format!("resource {r}: {e}"))?);
     }
     let mut session = SessionData::new();
@@ -69,7 +102,7 @@ fn decide(line: &str) -> Result<&'static str, String> {
     let context = Context::builder()
         .service(service)
         .api(api)
-        .actor(Principal::from(role))
+        .actor(actor)
         .resources(resources)
         .session_data(session)
         .build()

@@ -114,7 +114,8 @@ pub extern "C" fn esv_output() -> i32 {
     with_state(|state| address(state.output.as_ptr()))
 }
 
-/// Configure from a JSON object of settings; replaces any earlier engine.
+/// Configure from a JSON object of settings; replaces any earlier engine. Answers
+/// `{"maxBodyBytes": n}` or `{"error": ...}`.
 // SAFETY (unsafe attribute): as for `esv_buffer`.
 #[unsafe(no_mangle)]
 pub extern "C" fn esv_configure(len: u32) -> i32 {
@@ -124,8 +125,9 @@ pub extern "C" fn esv_configure(len: u32) -> i32 {
         };
         let text = match protocol::configure(bytes) {
             Ok(engine) => {
+                let answer = protocol::configured(&engine);
                 state.engine = Some(engine);
-                "{}".to_owned()
+                answer
             }
             Err(message) => serde_json::json!({ "error": message }).to_string(),
         };
@@ -185,5 +187,23 @@ pub extern "C" fn esv_failed(len: u32, now_ms: f64) -> i32 {
 pub extern "C" fn esv_check(len: u32, now_ms: f64, recheck: i32) -> i32 {
     answer(len, false, |engine, bytes| {
         protocol::check(engine, millis(now_ms), bytes, recheck != 0)
+    })
+}
+
+/// The verdict after a check answered `{"readBody": true}`: the input holds the same
+/// request (`request_len` bytes, the [`wire`](crate::wire) layout) followed by its body
+/// (`body_len` bytes; `0xFFFF_FFFF`: no body, it was longer than `MAX_BODY_BYTES` or
+/// could not be read).
+// SAFETY (unsafe attribute): as for `esv_buffer`.
+#[unsafe(no_mangle)]
+pub extern "C" fn esv_check_body(request_len: u32, body_len: u32, now_ms: f64) -> i32 {
+    let body_len = (body_len != crate::wire::ABSENT).then_some(body_len);
+    let Some(total) = request_len.checked_add(body_len.unwrap_or(0)) else {
+        return BAD_INPUT;
+    };
+    answer(total, false, |engine, bytes| {
+        let split = usize::try_from(request_len).map_err(|_| protocol::BadInput)?;
+        let (request, body) = bytes.split_at_checked(split).ok_or(protocol::BadInput)?;
+        protocol::check_body(engine, millis(now_ms), request, body_len.map(|_| body))
     })
 }

@@ -109,7 +109,14 @@ pub fn failed(engine: &mut Engine, now_ms: u64, input: &[u8]) -> Result<String, 
     Ok(logs_json(&logs).to_string())
 }
 
-/// `esv_check`: the verdict on a request in the [`wire`] layout, or a refresh first.
+/// What `esv_configure` answers on success: what the host needs to know of the
+/// settings (how much body to read at most).
+pub fn configured(engine: &Engine) -> String {
+    json!({ "maxBodyBytes": engine.max_body_bytes() }).to_string()
+}
+
+/// `esv_check`: the verdict on a request in the [`wire`] layout, a refresh first
+/// (`{"refresh": true, "keyid", "logs"}`), or the body first (`{"readBody": true}`).
 pub fn check(
     engine: &mut Engine,
     now_ms: u64,
@@ -118,21 +125,35 @@ pub fn check(
 ) -> Result<String, BadInput> {
     let profile = engine.settings().profile;
     let (view, request_id) = wire::decode(input, profile).map_err(|_| BadInput)?;
-    let outcome = if recheck {
+    let check = if recheck {
         engine.recheck(now_ms, &view, request_id)
     } else {
-        match engine.check(now_ms, &view, request_id) {
-            Check::Done(outcome) => outcome,
-            Check::RefreshFirst { keyid, logs } => {
-                return Ok(json!({
-                    "refresh": true,
-                    "keyid": keyid.as_str(),
-                    "logs": logs_json(&logs),
-                })
-                .to_string());
-            }
-        }
+        engine.check(now_ms, &view, request_id)
     };
+    Ok(match check {
+        Check::Done(outcome) => outcome_json(&outcome),
+        Check::RefreshFirst { keyid, logs } => json!({
+            "refresh": true,
+            "keyid": keyid.as_str(),
+            "logs": logs_json(&logs),
+        }),
+        Check::ReadBody => json!({ "readBody": true }),
+    }
+    .to_string())
+}
+
+/// `esv_check_body`: the verdict after `{"readBody": true}`, on the same request and its
+/// body (`None`: longer than `MAX_BODY_BYTES`, or unreadable). The comparison is the
+/// core's ([`Engine::check_body`]).
+pub fn check_body(
+    engine: &mut Engine,
+    now_ms: u64,
+    request: &[u8],
+    body: Option<&[u8]>,
+) -> Result<String, BadInput> {
+    let profile = engine.settings().profile;
+    let (view, request_id) = wire::decode(request, profile).map_err(|_| BadInput)?;
+    let outcome = engine.check_body(now_ms, &view, request_id, body);
     Ok(outcome_json(&outcome).to_string())
 }
 
@@ -216,6 +237,53 @@ mod tests {
                 .unwrap()
                 .contains(r#""RequestId":"id-1""#)
         );
+    }
+
+    #[test]
+    fn a_bound_body_is_read_then_compared_by_the_core() {
+        let mut engine = configure(br#"{"SECRET_ID":"s","MAX_BODY_BYTES":"8"}"#).unwrap();
+        assert_eq!(configured(&engine), r#"{"maxBodyBytes":8}"#);
+        let key = SigningKey::from_bytes(&[3; 32]).unwrap();
+        let refresh = json!({
+            "versions": [{"id": "v1", "stages": ["AWSCURRENT"], "created": 1_700_000_000}],
+            "values": {"v1": edgeseal_secret_json(&key).as_str()},
+        });
+        apply(
+            &mut engine,
+            1_700_000_000_000,
+            refresh.to_string().as_bytes(),
+        )
+        .unwrap();
+        let view = RequestView::raw("POST", "h.example", "/p", "");
+        let signer = Signer::new("edgeseal", KeyId::new("v1").unwrap(), key).unwrap();
+        let fields = signer
+            .sign_body_at(UnixTime::from_secs(1_700_000_000), &view, b"hello")
+            .unwrap();
+        let request = wire::encode(&[
+            Some("POST"),
+            Some("h.example"),
+            Some("/p"),
+            Some(""),
+            Some("id-2"),
+            Some("signature-input"),
+            Some(fields.signature_input()),
+            Some("signature"),
+            Some(fields.signature()),
+            Some("content-digest"),
+            fields.content_digest(),
+        ]);
+        let now = 1_700_000_001_000;
+        assert_eq!(
+            check(&mut engine, now, &request, false).unwrap(),
+            r#"{"readBody":true}"#
+        );
+        let verdict = |body: Option<&[u8]>, engine: &mut Engine| -> Value {
+            serde_json::from_str(&check_body(engine, now, &request, body).unwrap()).unwrap()
+        };
+        assert_eq!(verdict(Some(b"hello"), &mut engine)["allowed"], true);
+        for body in [Some(&b"hellO"[..]), Some(&b"hello9012"[..]), None] {
+            assert_eq!(verdict(body, &mut engine)["reason"], "body_digest_mismatch");
+        }
     }
 
     #[test]

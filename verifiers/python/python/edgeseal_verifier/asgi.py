@@ -1,9 +1,13 @@
 """ASGI middleware: denied HTTP requests get 401/403 with API Gateway's bodies; allowed
-ones carry the verdict as ``scope["edgeseal"]``. Lifespan and WebSocket scopes pass
-through unchecked (a WebSocket handshake is an HTTP request, but CloudFront's origin
-request for it is not signed by this profile)."""
+ones carry the verdict as ``scope["edgeseal"]``. When the signature binds the body
+(``Content-Digest``), the body is received (at most ``MAX_BODY_BYTES``) for the core to
+compare, and the application receives the same bytes as one ``http.request`` message.
+Lifespan and WebSocket scopes pass through unchecked (a WebSocket handshake is an HTTP
+request, but CloudFront's origin request for it is not signed by this profile)."""
 
 from __future__ import annotations
+
+from typing import Optional
 
 from .verifier import Request, Verifier
 
@@ -33,6 +37,39 @@ def request_from_scope(scope) -> Request:
     )
 
 
+class _Body:
+    """Receives the body for the digest check, then replays it to the application."""
+
+    def __init__(self, receive):
+        self._receive = receive
+        self._body: Optional[bytes] = None
+
+    async def read(self, limit: int) -> Optional[bytes]:
+        """The body, at most `limit` bytes; None past it (nothing more is received) or
+        when the client disconnects first."""
+        chunks, total = [], 0
+        while True:
+            message = await self._receive()
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
+            total += len(chunk)
+            if total > limit:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        self._body = b"".join(chunks)
+        return self._body
+
+    async def receive(self):
+        """The application's `receive`: the body read, whole, then the server's."""
+        if self._body is not None:
+            body, self._body = self._body, None
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await self._receive()
+
+
 class EdgesealMiddleware:
     """``app = EdgesealMiddleware(app, secret_id=...)`` or ``verifier=Verifier(...)``."""
 
@@ -44,7 +81,8 @@ class EdgesealMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        outcome = await self.verifier.verify_async(request_from_scope(scope))
+        body = _Body(receive)
+        outcome = await self.verifier.verify_async(request_from_scope(scope), read_body=body.read)
         if not outcome.allowed:
             status = outcome.status
             await send({
@@ -55,4 +93,4 @@ class EdgesealMiddleware:
             await send({"type": "http.response.body", "body": _BODY[status]})
             return
         scope["edgeseal"] = outcome
-        await self.app(scope, receive, send)
+        await self.app(scope, body.receive, send)

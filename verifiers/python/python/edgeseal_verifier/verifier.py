@@ -9,8 +9,8 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Callable, List, Mapping, Optional, Tuple
+from dataclasses import dataclass, field, replace
+from typing import Awaitable, Callable, List, Mapping, Optional, Tuple
 
 from . import _core
 from .keys import SecretsManagerSource, SourceError, default_client
@@ -20,10 +20,11 @@ VARIABLES = (
     "SECRET_ID", "SECRET_NAME", "SIGNATURE_LABEL", "SIGNATURE_TAG", "MAX_AGE_SECS",
     "CLOCK_SKEW_SECS", "PREVIOUS_KEY_GRACE_SECS", "CACHE_TTL_SECS", "MAX_STALE_SECS",
     "REFRESH_RETRY_SECS", "UNKNOWN_KEY_MIN_INTERVAL_SECS", "SECRETS_MANAGER_TIMEOUT_MS",
-    "SECRET_KEY_NAME", "METRICS_NAMESPACE", "SIGNING_PROFILE",
+    "SECRET_KEY_NAME", "METRICS_NAMESPACE", "SIGNING_PROFILE", "REQUIRE_CONTENT_DIGEST",
+    "MAX_BODY_BYTES",
 )
 LEVELS = {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "WARNING": 3, "ERROR": 4, "OFF": 5}
-SIGNATURE_HEADERS = ("signature-input", "signature")
+SIGNATURE_HEADERS = ("signature-input", "signature", "content-digest")
 
 
 def resolve_settings(options: Mapping[str, object], env: Mapping[str, str]) -> dict:
@@ -44,7 +45,8 @@ def resolve_settings(options: Mapping[str, object], env: Mapping[str, str]) -> d
 @dataclass
 class Request:
     """The parts of a request a signature covers. `path` and `query` as received (the
-    query without `?`); `headers` as (lowercase name, value) pairs."""
+    query without `?`); `headers` as (lowercase name, value) pairs; `body`, when the
+    caller holds it, for a signature that binds it (else ``verify``'s ``read_body``)."""
 
     method: str
     host: Optional[str]
@@ -52,6 +54,12 @@ class Request:
     query: str = ""
     headers: List[Tuple[str, str]] = field(default_factory=list)
     request_id: Optional[str] = None
+    body: Optional[bytes] = None
+
+
+# Reads the body, at most the limit given: the bytes, or None past the limit.
+ReadBody = Callable[[int], Optional[bytes]]
+ReadBodyAsync = Callable[[int], Awaitable[Optional[bytes]]]
 
 
 @dataclass(frozen=True)
@@ -137,48 +145,95 @@ class Verifier:
         except Exception as err:  # a failed refresh never fails a request: it is logged
             self._emit(self._engine.failed(self._clock(), "SecretsManager", type(err).__name__))
 
+    @property
+    def max_body_bytes(self) -> int:
+        """``MAX_BODY_BYTES``: the most body read for a signature that binds it."""
+        return self._engine.max_body_bytes
+
+    def _with_id(self, request: Request) -> Request:
+        """`request` with a request id: its own, else one made up (for every line)."""
+        if request.request_id is not None:
+            return request
+        return replace(request, request_id=f"edgeseal-{os.getpid()}-{next(self._ids)}")
+
     def _check(self, request: Request, headers, recheck: bool):
-        request_id = request.request_id or f"edgeseal-{os.getpid()}-{next(self._ids)}"
         return self._engine.check(self._clock(), request.method, request.host, request.path,
-                                  request.query, request_id, headers, recheck)
+                                  request.query, request.request_id, headers, recheck)
+
+    def _check_body(self, request: Request, headers, body: Optional[bytes]):
+        if body is not None and not isinstance(body, bytes):
+            body = bytes(body)  # bytearray, memoryview: the extension takes bytes
+        return self._engine.check_body(self._clock(), request.method, request.host,
+                                       request.path, request.query, request.request_id,
+                                       headers, body)
 
     def _first(self, request: Request):
         only = [(n, v) for n, v in request.headers if n in SIGNATURE_HEADERS]
         return only, self._check(request, only, False)
 
-    def _finish(self, request: Request, only, result) -> Outcome:
+    def _second(self, request: Request, only, result):
+        """After any refresh: (the headers the verdict was reached over, the result)."""
         if result[2] == "component_unavailable":
-            # The signature covers more headers than the two fields: look again with all.
-            result = self._check(request, request.headers, True)
+            # The signature covers more headers than these fields: look again with all.
+            return request.headers, self._check(request, request.headers, True)
+        return only, result
+
+    def _finish(self, result) -> Outcome:
         (_, allowed, reason, keyid, stage, age, logs, metric) = result
         self._emit(logs)
         self._metric(metric)
         return Outcome(allowed, reason, keyid, stage, age)
 
-    def verify(self, request: Request) -> Outcome:
-        """The verdict on `request` (blocking: WSGI and plain code)."""
-        due = self._engine.refresh_due(self._clock())
-        if due == 2:
-            self.refresh()
-        elif due == 1:
-            self._refresh_in_background()
-        only, result = self._first(request)
-        if result[0]:
-            self._emit(result[6])
-            self.refresh()
-            result = self._check(request, only, True)
-        return self._finish(request, only, result)
+    def verify(self, request: Request, read_body: Optional[ReadBody] = None) -> Outcome:
+        """The verdict on `request` (blocking: WSGI and plain code).
 
-    async def verify_async(self, request: Request) -> Outcome:
-        """The verdict on `request`; waits for Secrets Manager in a thread (ASGI)."""
+        When the signature covers ``Content-Digest``, the body is ``request.body`` or
+        ``read_body(max_body_bytes)`` (None past the limit), and the core compares them
+        (``body_digest_mismatch``; no body at all is denied the same way)."""
+        request = self._with_id(request)
+        due = self._engine.refresh_due(self._clock())
+        if due == 2:
+            self.refresh()
+        elif due == 1:
+            self._refresh_in_background()
+        only, result = self._first(request)
+        if result[0] == "refresh":
+            self._emit(result[6])
+            self.refresh()
+            result = self._check(request, only, True)
+        headers, result = self._second(request, only, result)
+        if result[0] == "read_body":
+            body = request.body
+            if body is None and read_body is not None:
+                try:
+                    body = read_body(self.max_body_bytes)
+                except Exception:  # an unreadable body cannot match: denied below
+                    body = None
+            result = self._check_body(request, headers, body)
+        return self._finish(result)
+
+    async def verify_async(self, request: Request,
+                           read_body: Optional[ReadBodyAsync] = None) -> Outcome:
+        """The verdict on `request`; waits for Secrets Manager in a thread (ASGI).
+        ``read_body`` is awaited (see :meth:`verify`)."""
+        request = self._with_id(request)
         due = self._engine.refresh_due(self._clock())
         if due == 2:
             await asyncio.to_thread(self.refresh)
         elif due == 1:
             self._refresh_in_background()
         only, result = self._first(request)
-        if result[0]:
+        if result[0] == "refresh":
             self._emit(result[6])
             await asyncio.to_thread(self.refresh)
             result = self._check(request, only, True)
-        return self._finish(request, only, result)
+        headers, result = self._second(request, only, result)
+        if result[0] == "read_body":
+            body = request.body
+            if body is None and read_body is not None:
+                try:
+                    body = await read_body(self.max_body_bytes)
+                except Exception:  # an unreadable body cannot match: denied below
+                    body = None
+            result = self._check_body(request, headers, body)
+        return self._finish(result)

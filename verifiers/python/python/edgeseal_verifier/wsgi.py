@@ -1,8 +1,12 @@
 """WSGI middleware: denied requests get 401/403 with API Gateway's bodies; allowed ones
-carry the verdict as ``environ["edgeseal"]``."""
+carry the verdict as ``environ["edgeseal"]``. When the signature binds the body
+(``Content-Digest``), the body is read (at most ``MAX_BODY_BYTES``) for the core to
+compare, and the application reads the same bytes from ``environ["wsgi.input"]``."""
 
 from __future__ import annotations
 
+import io
+from typing import Optional
 from urllib.parse import quote
 
 from .verifier import Request, Verifier
@@ -38,6 +42,49 @@ def request_from_environ(environ) -> Request:
     )
 
 
+def _read(stream, size: int) -> bytes:
+    """Up to `size` bytes: a WSGI input may return fewer per read."""
+    chunks, total = [], 0
+    while total < size:
+        chunk = stream.read(min(size - total, 65536))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
+def read_body(environ, limit: int) -> Optional[bytes]:
+    """The request body, at most `limit` bytes, or None past it (nothing more is read)
+    or when it ends before its Content-Length. PEP 3333: read CONTENT_LENGTH bytes; a
+    server that sets ``wsgi.input_terminated`` (chunked requests) ends the input at the
+    body's end; without either there is no body. What was read is put back as
+    ``wsgi.input`` (and CONTENT_LENGTH), so the application reads it intact."""
+    stream = environ.get("wsgi.input")
+    length = (environ.get("CONTENT_LENGTH") or "").strip()
+    if stream is None:
+        body = b""
+    elif length:
+        try:
+            size = int(length)
+        except ValueError:
+            return None
+        if size < 0 or size > limit:
+            return None
+        body = _read(stream, size)
+        if len(body) != size:
+            return None
+    elif environ.get("wsgi.input_terminated"):
+        body = _read(stream, limit + 1)
+        if len(body) > limit:
+            return None
+    else:
+        body = b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return body
+
+
 class EdgesealMiddleware:
     """``app = EdgesealMiddleware(app, secret_id=...)`` or ``verifier=Verifier(...)``."""
 
@@ -46,7 +93,9 @@ class EdgesealMiddleware:
         self.verifier = verifier or Verifier(**options)
 
     def __call__(self, environ, start_response):
-        outcome = self.verifier.verify(request_from_environ(environ))
+        outcome = self.verifier.verify(
+            request_from_environ(environ), read_body=lambda limit: read_body(environ, limit)
+        )
         if not outcome.allowed:
             status = outcome.status
             start_response(_REASON[status], [("Content-Type", "application/json")])
