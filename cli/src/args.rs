@@ -307,6 +307,13 @@ pub struct DoctorArgs {
     /// JWKS_URLS (ISSUER=URL,...), for issuers without discovery.
     #[arg(long, value_name = "ISSUER=URL", requires = "jwt_issuer")]
     pub jwks_urls: Option<String>,
+    /// Send the probes for HOST (the distribution's or the origin's domain) to ADDR:PORT,
+    /// an IP address, instead of where DNS points, like curl's --connect-to: the Host
+    /// header, the signature and, over https, the TLS name and certificate check stay
+    /// HOST's. For a stack not in DNS yet, or the plain-http stand-ins of
+    /// `bash scripts/demo --serve` (repeat for each host).
+    #[arg(long, value_name = "HOST=SCHEME://ADDR:PORT")]
+    pub connect_to: Vec<String>,
 }
 
 #[derive(Debug, Args)]

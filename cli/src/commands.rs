@@ -162,6 +162,7 @@ async fn sign(cli: &Cli, args: &SignArgs, out: &Output) -> Result<u8, CliError> 
         &headers,
         args.data.as_deref(),
         Duration::from_secs(args.timeout_secs.max(1)),
+        &[],
     )
     .await?;
     let ok = (200..300).contains(&response.status);

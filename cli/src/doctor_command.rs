@@ -12,6 +12,7 @@ use edgeseal_cli::doctor::{
 use serde_json::json;
 
 use crate::args::{Cli, DoctorArgs};
+use crate::connect_to::ConnectTo;
 use crate::error::CliError;
 use crate::output::Output;
 use crate::target::Target;
@@ -20,6 +21,7 @@ use crate::{aws, send};
 /// AWS through the SDK, requests through `send`.
 struct Live {
     sdk: Sdk,
+    connect_to: Vec<ConnectTo>,
 }
 
 impl Environment for Live {
@@ -63,6 +65,7 @@ impl Environment for Live {
             &request.headers,
             request.body.as_deref(),
             Duration::from_secs(15),
+            &self.connect_to,
         )
         .await
         .map(|r| r.status)
@@ -104,8 +107,14 @@ pub async fn run(cli: &Cli, args: &DoctorArgs, out: &Output) -> Result<u8, CliEr
         previous_grace_secs: args.previous_grace_secs,
         now: crate::commands::now(),
     };
+    let connect_to = args
+        .connect_to
+        .iter()
+        .map(|a| ConnectTo::parse(a))
+        .collect::<Result<Vec<_>, _>>()?;
     let env = Live {
         sdk: Sdk::new(&aws::sdk_config(&cli.global).await),
+        connect_to,
     };
     // The secret's rotator names the target: signatures get the signature checks, the
     // other targets theirs (doctor::targets).

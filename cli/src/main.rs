@@ -7,6 +7,7 @@
 mod args;
 mod aws;
 mod commands;
+mod connect_to;
 mod doctor_command;
 mod error;
 mod explain;

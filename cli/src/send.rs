@@ -5,8 +5,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use crate::connect_to::{ConnectTo, PinnedResolver};
 use crate::error::{CliError, error_chain};
 use crate::target::Target;
 
@@ -21,19 +23,40 @@ pub struct Response {
     pub truncated: bool,
 }
 
-/// Send `method target` with `headers` (already including the signature) and `body`.
+/// Send `method target` with `headers` (already including the signature) and `body`;
+/// to the address `connect_to` pins the target's host to, if it does.
 pub async fn send(
     method: &str,
     target: &Target,
     headers: &[(String, String)],
     body: Option<&str>,
     timeout: Duration,
+    connect_to: &[ConnectTo],
 ) -> Result<Response, CliError> {
     let method = http::Method::from_bytes(method.as_bytes())
         .map_err(|_| CliError::Usage(format!("{method:?} is not an HTTP method")))?;
-    let scheme = if target.https { "https" } else { "http" };
-    let uri = format!("{scheme}://{}{}", target.authority, target.path_and_query());
+    let pinned = ConnectTo::find(connect_to, &target.authority);
+    let uri = match pinned {
+        // The host name stays in the URI (TLS name, resolver); the pinned port and scheme
+        // replace the target's; `Host` below keeps the authority as the target names it.
+        Some(pin) => format!(
+            "{}://{}:{}{}",
+            if pin.https { "https" } else { "http" },
+            pin.host,
+            pin.addr.port(),
+            target.path_and_query()
+        ),
+        None => format!(
+            "{}://{}{}",
+            if target.https { "https" } else { "http" },
+            target.authority,
+            target.path_and_query()
+        ),
+    };
     let mut request = http::Request::builder().method(method).uri(&uri);
+    if pinned.is_some() {
+        request = request.header(http::header::HOST, target.authority.as_str());
+    }
     for (name, value) in headers {
         request = request.header(name.as_str(), value.as_str());
     }
@@ -42,12 +65,14 @@ pub async fn send(
         .map_err(|err| CliError::Usage(format!("cannot build the request: {err}")))?;
 
     let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut resolving = HttpConnector::new_with_resolver(PinnedResolver::new(connect_to));
+    resolving.enforce_http(false);
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_provider_and_native_roots(provider)
         .map_err(|err| CliError::Network(format!("no TLS root certificates: {err}")))?
         .https_or_http()
         .enable_http1()
-        .build();
+        .wrap_connector(resolving);
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
 
     let exchange = async {

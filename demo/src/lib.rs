@@ -31,6 +31,7 @@ pub mod appsync;
 pub mod authorizer_log;
 pub mod chaos;
 pub mod cloudfront;
+pub mod cloudfront_api;
 pub mod edge_worker;
 pub mod http;
 pub mod iam;

@@ -201,9 +201,18 @@ async fn main() -> ExitCode {
     };
     if let Some(stop) = stop.filter(|s| !s.is_terminated()) {
         let cli = std::env::var("EDGESEAL_DEMO_CLI").unwrap_or_else(|_| "edgeseal".to_owned());
+        let control_plane =
+            match edgeseal_demo::cloudfront_api::start(std::sync::Arc::clone(&stack.control)).await
+            {
+                Ok(addr) => addr,
+                Err(e) => {
+                    eprintln!("edgeseal-demo: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
         println!(
             "\n{}",
-            edgeseal_demo::serve::instructions(&stack, &settings, &cli)
+            edgeseal_demo::serve::instructions(&stack, &settings, &cli, control_plane)
         );
         let stop = async {
             let _ = stop.await;

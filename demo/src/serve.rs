@@ -32,8 +32,14 @@ use crate::{DemoError, Settings, Stack};
 const POLL: Duration = Duration::from_secs(1);
 
 /// What a user needs to try the stack by hand: URLs, ids, the environment for the CLI
-/// and `curl`, and which CLI commands work here. `cli` is the `edgeseal` binary to show.
-pub fn instructions(stack: &Stack, settings: &Settings, cli: &str) -> String {
+/// and `curl`, and which CLI commands work here. `cli` is the `edgeseal` binary to show;
+/// `control_plane`, where [`crate::cloudfront_api`] serves CloudFront's API.
+pub fn instructions(
+    stack: &Stack,
+    settings: &Settings,
+    cli: &str,
+    control_plane: std::net::SocketAddr,
+) -> String {
     let t = &stack.targets;
     let secret = &stack.aws.secret;
     let origin_url = format!("https://{}/{}/health", t.origin_host, t.stage);
@@ -56,6 +62,9 @@ pub fn instructions(stack: &Stack, settings: &Settings, cli: &str) -> String {
     line(format!("  moto server:  {}", settings.moto_url));
     line("In another shell (the CLI and the AWS CLI then talk to this stack's AWS):".into());
     line(format!("  export AWS_ENDPOINT_URL={}", settings.moto_url));
+    line(format!(
+        "  export AWS_ENDPOINT_URL_CLOUDFRONT=http://{control_plane}   # CloudFront's API, from the stack's own state"
+    ));
     line(
         "  export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
             .into(),
@@ -84,9 +93,17 @@ pub fn instructions(stack: &Stack, settings: &Settings, cli: &str) -> String {
     line(format!(
         "  {cli} explain --secret-id {secret} --url '{origin_url}' --signature-input '...' --signature '...'"
     ));
+    let id = crate::DISTRIBUTION_ID;
+    line(format!(
+        "  {cli} status --secret-id {secret} --distribution-id {id}"
+    ));
+    line(format!(
+        "  {cli} doctor --secret-id {secret} --distribution-id {id} --path /health \\\n      --connect-to {}={} --connect-to {}={}",
+        t.cloudfront_host, t.cloudfront, t.origin_host, t.origin
+    ));
     let _ = write!(
         text,
-        "Not here: `{cli} doctor` and `status --distribution-id` read the distribution through CloudFront's API, which this stack serves only to its rotator (in-process), and doctor sends its probes to the distribution's and the API's public names; run them against a deployed stack (bash scripts/deploy-paths runs them on its local one)."
+        "Not here: doctor's authorizer-cache check skips (moto has no API Gateway GetAuthorizers for this API) and its operations checks skip (this stack deploys no RotationFailed rule or alarms); CloudFront's API serves reads only (GetDistribution, GetDistributionConfig, GetCachePolicy, GetOriginRequestPolicy, ListTagsForResource): updates stay with the stack's rotator."
     );
     text
 }

@@ -33,7 +33,14 @@ struct Printed {
     distribution: (String, String),
     origin_host: String,
     stage_path: String,
+    /// `AWS_ENDPOINT_URL_CLOUDFRONT`: the stack's CloudFront API.
+    cloudfront_api: String,
+    /// The printed doctor command line's `--connect-to` values.
+    connect_to: Vec<String>,
 }
+
+/// Where the CLI finds CloudFront's API, once the demo has said.
+static CLOUDFRONT_API: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 fn read_instructions(child: &mut Child) -> Printed {
     let stdout = child.stdout.take().expect("stdout");
@@ -41,6 +48,8 @@ fn read_instructions(child: &mut Child) -> Printed {
     let mut secret = None;
     let mut origin = None;
     let mut distribution = None;
+    let mut cloudfront_api = None;
+    let mut connect_to = Vec::new();
     let mut seen = Vec::new();
     for line in lines.by_ref() {
         let line = line.expect("demo stdout");
@@ -66,7 +75,19 @@ fn read_instructions(child: &mut Child) -> Printed {
             let path = url.splitn(4, '/').nth(3).expect("stage in the origin URL");
             origin = Some((host.trim_end_matches(')').to_owned(), format!("/{path}")));
         }
-        if line.starts_with("In another shell") {
+        if let Some(rest) = line
+            .trim()
+            .strip_prefix("export AWS_ENDPOINT_URL_CLOUDFRONT=")
+        {
+            cloudfront_api = rest.split_whitespace().next().map(str::to_owned);
+        }
+        let mut words = line.split_whitespace();
+        while let Some(word) = words.next() {
+            if word == "--connect-to" {
+                connect_to.extend(words.next().map(str::to_owned));
+            }
+        }
+        if line.starts_with("Not here:") {
             break;
         }
     }
@@ -78,6 +99,8 @@ fn read_instructions(child: &mut Child) -> Printed {
         distribution: distribution.unwrap_or_else(|| panic!("no distribution in {seen:#?}")),
         origin_host,
         stage_path,
+        cloudfront_api: cloudfront_api.unwrap_or_else(|| panic!("no CloudFront API in {seen:#?}")),
+        connect_to,
     }
 }
 
@@ -85,7 +108,11 @@ fn read_instructions(child: &mut Child) -> Printed {
 fn cli(args: &[&str]) -> (i32, String) {
     let bin = std::env::var("EDGESEAL_CLI_BIN")
         .expect("EDGESEAL_CLI_BIN is not set: run the tests with `bash scripts/test`");
-    let out = Command::new(bin)
+    let mut command = Command::new(bin);
+    if let Some(api) = CLOUDFRONT_API.get() {
+        command.env("AWS_ENDPOINT_URL_CLOUDFRONT", api);
+    }
+    let out = command
         .args(args)
         .env("AWS_ENDPOINT_URL", edgeseal_testkit::moto_url())
         .env("AWS_REGION", "us-east-1")
@@ -247,6 +274,9 @@ fn the_cli_works_against_the_served_stack_and_ctrl_c_stops_everything() {
         .expect("starting the demo");
     let mut demo = Running(demo);
     let printed = read_instructions(&mut demo.0);
+    CLOUDFRONT_API
+        .set(printed.cloudfront_api.clone())
+        .expect("set once");
     let demo_pid = demo.0.id();
     let started = descendants(demo_pid);
     assert!(
@@ -322,6 +352,8 @@ fn the_cli_works_against_the_served_stack_and_ctrl_c_stops_everything() {
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("\"deny\""), "{out}");
 
+    doctor_against_the_served_stack(&printed);
+
     // Ctrl-C: the demo exits 0 and no process it started is left.
     let all = descendants(demo_pid);
     let sent = Command::new("kill")
@@ -341,4 +373,110 @@ fn the_cli_works_against_the_served_stack_and_ctrl_c_stops_everything() {
     std::thread::sleep(Duration::from_millis(500));
     let left: Vec<u32> = all.into_iter().filter(|p| alive(*p)).collect();
     assert!(left.is_empty(), "processes left running: {left:?}");
+}
+
+/// `edgeseal doctor --json ARGS`: (exit code, the result of each check by id).
+fn doctor(args: &[&str]) -> (i32, Vec<(String, String)>, String) {
+    let mut all = vec!["--json", "doctor"];
+    all.extend_from_slice(args);
+    let (code, out) = cli(&all);
+    let report: Value = serde_json::from_str(out.lines().next().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("doctor {args:?}: {e}: {out}"));
+    let results = report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap_or_default().to_owned(),
+                c["result"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    (code, results, out)
+}
+
+fn result<'a>(results: &'a [(String, String)], id: &str) -> Option<&'a str> {
+    results
+        .iter()
+        .find(|(i, _)| i == id)
+        .map(|(_, r)| r.as_str())
+}
+
+/// doctor as the demo prints it: the distribution read through the stack's CloudFront
+/// API, the probes sent to its stand-ins (`--connect-to`). It passes; it fails, naming
+/// the check, with a wrong secret id and when the distribution's requests reach the
+/// origin unsigned.
+fn doctor_against_the_served_stack(printed: &Printed) {
+    assert_eq!(printed.connect_to.len(), 2, "{:?}", printed.connect_to);
+    let mut args = vec![
+        "--secret-id",
+        printed.secret.as_str(),
+        "--distribution-id",
+        "EDEMO0000001",
+        "--path",
+        "/health",
+    ];
+    for pin in &printed.connect_to {
+        args.extend(["--connect-to", pin.as_str()]);
+    }
+    let (code, results, out) = doctor(&args);
+    assert_eq!(code, 0, "{out}");
+    for id in [
+        "through-distribution",
+        "direct-signed",
+        "direct-unsigned",
+        "direct-forged",
+        "direct-replayed",
+        "associations",
+        "query-strings",
+        "edge-key",
+        "rotation",
+    ] {
+        assert_eq!(result(&results, id), Some("PASS"), "{id}: {out}");
+    }
+
+    // status reads the distribution through the same API.
+    let status = json(&[
+        "status",
+        "--secret-id",
+        &printed.secret,
+        "--distribution-id",
+        "EDEMO0000001",
+    ]);
+    assert_eq!(
+        status["distributions"][0]["domain_name"], printed.distribution.1,
+        "{status}"
+    );
+
+    // A secret that does not exist: the `secret` check fails, exit 1.
+    let mut wrong = args.clone();
+    wrong[1] = "edgeseal-no-such-secret";
+    let (code, results, out) = doctor(&wrong);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(result(&results, "secret"), Some("FAIL"), "{out}");
+
+    // The distribution's name pinned to the origin: what a distribution whose behavior
+    // runs no signer sends, an unsigned request; `through-distribution` fails (401).
+    let origin_pin = printed
+        .connect_to
+        .iter()
+        .find(|p| p.starts_with(&printed.origin_host))
+        .expect("the origin's --connect-to");
+    let origin_addr = origin_pin.split_once('=').expect("HOST=URL").1;
+    let unsigned_pin = format!("{}={origin_addr}", printed.distribution.1);
+    let mut unsigned = args.clone();
+    let at = unsigned
+        .iter()
+        .position(|a| a.starts_with(&printed.distribution.1))
+        .expect("the distribution's --connect-to");
+    unsigned[at] = &unsigned_pin;
+    let (code, results, out) = doctor(&unsigned);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(
+        result(&results, "through-distribution"),
+        Some("FAIL"),
+        "{out}"
+    );
+    assert!(out.contains("→ 401"), "{out}");
 }
