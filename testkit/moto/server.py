@@ -190,6 +190,40 @@ def _rotation_left_to_its_invoker() -> None:
     backend.rotate_secret = rotate_secret
 
 
+def _current_follows_the_label() -> None:
+    """GetSecretValue without a stage answers the version labelled AWSCURRENT.
+
+    AWS (GetSecretValue API reference, VersionStage): "If you don't specify either a
+    VersionStage or VersionId, then Secrets Manager defaults to AWSCURRENT." A rotation
+    function's finishSecret moves AWSCURRENT with UpdateSecretVersionStage; from then on
+    a read without a stage answers the new version.
+
+    moto 5.2.6 answers such a read with the secret's `default_version_id`, which
+    UpdateSecretVersionStage never changes: it follows AWSCURRENT only where moto's own
+    RotateSecret moved both at once. Once `_rotation_left_to_its_invoker` stopped that, a
+    read without a stage after a finished rotation answered the old version (seen in
+    testkit/tests/moto_secret_rotation.rs, and by `edgeseal doctor` in deploy-paths).
+    Here, moving AWSCURRENT onto a version makes it the one a read without a stage gets.
+    """
+    backend = secrets_models.SecretsManagerBackend
+    original = backend.update_secret_version_stage
+    if getattr(original, "edgeseal_patched", False):
+        return
+
+    def update_secret_version_stage(
+        self, secret_id, version_stage, remove_from_version_id=None, move_to_version_id=None
+    ):
+        answer = original(
+            self, secret_id, version_stage, remove_from_version_id, move_to_version_id
+        )
+        if version_stage == "AWSCURRENT" and move_to_version_id:
+            self.secrets[secret_id].set_default_version_id(move_to_version_id)
+        return answer
+
+    update_secret_version_stage.edgeseal_patched = True
+    backend.update_secret_version_stage = update_secret_version_stage
+
+
 def _last_rotated_when_rotation_completes() -> None:
     """DescribeSecret's LastRotatedDate is when the last rotation completed.
 
@@ -288,6 +322,7 @@ def main() -> None:
     _versions_listed_by_arn()
     # Before the LastRotatedDate patch, which wraps RotateSecret again.
     _rotation_left_to_its_invoker()
+    _current_follows_the_label()
     _last_rotated_when_rotation_completes()
     _versions_listed_with_their_creation()
     sys.argv[0] = "moto_server"
