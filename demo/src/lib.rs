@@ -483,6 +483,12 @@ async fn start_from(
     )?;
     let config = edgeseal_rotator::Config::from_lookup(|name| rotator_env.get(name).cloned())
         .map_err(|e| rendered.error(format!("the rotator refuses its environment: {e}")))?;
+    world::record_rotator_environment(
+        &aws_sdk_lambda::Client::new(&sdk),
+        &aws.rotation_lambda_arn,
+        &rotator_env,
+    )
+    .await?;
     let secrets_sdk = edgeseal_testkit::sdk_config_for(&secrets_manager_url).await;
     let lambda = Hooked::with_hooks(SdkLambda::new(&sdk), Recording::new(Arc::clone(&edges)));
     let rotator: DemoRotator = match settings.mode {

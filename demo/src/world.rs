@@ -212,6 +212,31 @@ pub async fn rotation_function(
     Ok(rotation.function_arn().unwrap_or_default().to_owned())
 }
 
+/// Gives the stand-in rotation function the environment the in-process rotator runs
+/// with, so that Lambda's `GetFunctionConfiguration` reports what runs, as it does for a
+/// deployed function: `edgeseal doctor` reads the rotator's variables there (its
+/// `rotation-target` check) to learn what the rotation rotates.
+pub async fn record_rotator_environment(
+    lambda: &aws_sdk_lambda::Client,
+    rotation_lambda_arn: &str,
+    env: &HashMap<String, String>,
+) -> Result<(), DemoError> {
+    lambda
+        .update_function_configuration()
+        .function_name(rotation_lambda_arn)
+        .environment(
+            aws_sdk_lambda::types::Environment::builder()
+                .set_variables(Some(env.clone()))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| {
+            DemoError::Setup(format!("Lambda UpdateFunctionConfiguration (rotator): {e}"))
+        })?;
+    Ok(())
+}
+
 /// A zip with one empty `bootstrap`: the rotation function moto is told about (the demo
 /// runs the real rotator in-process, as Secrets Manager would invoke it).
 fn minimal_zip() -> Vec<u8> {

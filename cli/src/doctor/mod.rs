@@ -359,11 +359,7 @@ pub async fn run<E: Environment>(env: &E, settings: &Settings) -> Report {
     let secret = match env.secret(&settings.secret_id).await {
         Ok(s) => s,
         Err(e) => {
-            report.findings.push(Finding::new("secret", "the secret can be read").fail(
-                e,
-                "wrong --secret-id, or missing secretsmanager:DescribeSecret/ListSecretVersionIds/GetSecretValue (and kms:Decrypt for a customer-managed key)",
-                "pass the SecretArn output of the stack; grant those actions",
-            ));
+            report.findings.push(secret_unreadable(e));
             return report;
         }
     };
@@ -374,4 +370,14 @@ pub async fn run<E: Environment>(env: &E, settings: &Settings) -> Report {
         .findings
         .extend(config::run(env, settings, &distribution, &secret).await);
     report
+}
+
+/// The `secret` check's failure: the secret (or what doctor reads of it) cannot be read.
+/// Every check depends on it, so it is reported alone.
+fn secret_unreadable(seen: String) -> Finding {
+    Finding::new("secret", "the secret can be read").fail(
+        seen,
+        "wrong --secret-id, or missing secretsmanager:DescribeSecret/ListSecretVersionIds/GetSecretValue (and kms:Decrypt for a customer-managed key)",
+        "pass the SecretArn output of the stack; grant those actions",
+    )
 }

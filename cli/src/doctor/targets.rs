@@ -45,11 +45,16 @@ pub async fn read_facts(sdk: &Sdk, secret_id: &str) -> Result<Option<TargetFacts
         )
         .fail(
             e,
-            "missing secretsmanager:DescribeSecret or lambda:GetFunctionConfiguration on the rotator",
-            "grant those actions (docs/deployment.md lists what doctor reads)",
+            "missing lambda:GetFunctionConfiguration on the rotator",
+            "grant it (docs/deployment.md lists what doctor reads)",
         )
     };
-    let rotation = sdk.rotation(secret_id).await.map_err(unreadable)?;
+    // The secret itself first: a wrong --secret-id is the `secret` check's failure,
+    // whatever the target.
+    let rotation = sdk
+        .rotation(secret_id)
+        .await
+        .map_err(super::secret_unreadable)?;
     let Some(function_arn) = rotation.function_arn else {
         return Ok(None);
     };
