@@ -91,19 +91,10 @@ pub struct AwsWorld {
     pub rotation_lambda_arn: String,
 }
 
-/// Create the secret, the role, the edge function (version 1 carrying the first key) and
-/// a stand-in rotation function on moto.
-pub async fn create(
-    sdk: &aws_config::SdkConfig,
-    assets: &EdgeAssets,
-    label: &str,
-    max_age_secs: u64,
-    edges: &EdgeVersions,
-) -> Result<AwsWorld, DemoError> {
-    create_with_profiles(sdk, assets, label, max_age_secs, Default::default(), edges).await
-}
-
-/// [`create`], the first edge version signing each origin in its profile.
+/// Create the secret, the role, the edge function (version 1 carrying the first key,
+/// signing each origin in its profile) and a stand-in rotation function on moto, by
+/// hand: the `--origin alb` demo's world, which the template does not describe (the
+/// default demo's comes from [`create_from_template`]).
 pub async fn create_with_profiles(
     sdk: &aws_config::SdkConfig,
     assets: &EdgeAssets,
