@@ -13,15 +13,25 @@ plus two corrections the paths need.
   `da2-` keys since February 2018 (ApiKey, AppSync API reference: key versions da1 and
   da2), `da2-` and 26 characters of [a-z0-9] as every published example shows.
   `edgeseal doctor` checks a secret of the `appsync-api-key` target holds one.
+- Days passing for AppSync API keys (`POST /moto-api/edgeseal/appsync-days-pass`, JSON
+  `{"region", "api_id", "days"}`): not an AWS API but the stand-in for time, which a path
+  cannot wait out. Every key of the API comes `days` days closer to its `expires`, as the
+  days would bring it; nothing else changes. A path needs it because the rotator deletes
+  a demoted key only once it has expired, and AppSync (as moto, faithfully) refuses an
+  `expires` less than a day ahead (UpdateApiKey API reference,
+  `ApiKeyValidityOutOfBoundsException`).
 """
 import importlib.util
 import json
 import os
 import random
 import string
+from datetime import timedelta
 
 from moto.apigatewayv2 import models, responses
 from moto.appsync import models as appsync_models
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.moto_api._internal import urls as moto_api_urls
 
 _init = models.Api.__init__
 
@@ -53,6 +63,18 @@ def _get_authorizers(self):
 
 
 responses.ApiGatewayV2Response.get_authorizers = _get_authorizers
+
+
+def _appsync_days_pass(request, full_url, headers):
+    body = json.loads(request.data or b"{}")
+    backend = appsync_models.appsync_backends[DEFAULT_ACCOUNT_ID][body["region"]]
+    keys = backend.graphql_apis[body["api_id"]].api_keys.values()
+    for key in keys:
+        key.expires -= timedelta(days=body["days"])
+    return 200, {}, json.dumps({"keys": len(keys)})
+
+
+moto_api_urls.url_paths["{0}/moto-api/edgeseal/appsync-days-pass"] = _appsync_days_pass
 
 if __name__ == "__main__":
     # testkit/moto/server.py applies its patches, then starts moto server.

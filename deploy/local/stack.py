@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import threading
 import time
+import urllib.request
 import uuid
 import zipfile
 
@@ -58,6 +59,15 @@ class World:
         return boto3.client(service, region_name=region, endpoint_url=f"http://127.0.0.1:{self.moto_port}",
                             aws_access_key_id="testing", aws_secret_access_key="testing",
                             config=Config(retries={"max_attempts": 1}))
+
+    def moto_api(self, path, body):
+        """POST to moto server's own API (`/moto-api/...`): the stand-ins' controls, such
+        as days passing (deploy/local/moto_server.py)."""
+        request = urllib.request.Request(f"http://127.0.0.1:{self.moto_port}/moto-api/{path}",
+                                         data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return json.loads(answer.read() or b"null")
 
     def add_host(self, host):
         with open("/etc/hosts", "a") as f:

@@ -184,8 +184,29 @@ def appsync_api_key(run):
     run.doctor(secret, dist["Id"], "/graphql")
     counts = run.rotation_under_traffic(stack, secret, dist["DomainName"], host, path="/graphql",
                                         method="POST", body=QUERY, headers=GRAPHQL)
+    a_day_later_the_retired_keys_go(run, stack, secret, client, api)
     doctor_sees_a_stale_header(run, secret, dist["Id"], "x-api-key", "/graphql")
     return counts
+
+
+def a_day_later_the_retired_keys_go(run, stack, secret, client, api):
+    """finishSecret marks each demoted key `retired <time>` with an expiry a day ahead
+    (AppSync's minimum), and deletes it at a later finishSecret once it has expired
+    (rotator/README.md, *Target `appsync-api-key`*): on AWS, the next scheduled rotation.
+    Two days pass for the API's keys (deploy/local/moto_server.py says how), then a
+    rotation runs: every key marked before must be gone. A rotator denied
+    `appsync:DeleteApiKey` only logs a warning (a later finishSecret retries), so the
+    path checks the keys that are left."""
+    marked = {k["id"] for k in client.list_api_keys(apiId=api)["apiKeys"]
+              if ", retired " in (k.get("description") or "")}
+    if not marked:
+        raise PathFailed("no API key marked retired after the rotations")
+    run.world.moto_api("edgeseal/appsync-days-pass", {"region": API_REGION, "api_id": api, "days": 2})
+    stack.sm.rotate(secret)
+    left = {k["id"] for k in client.list_api_keys(apiId=api)["apiKeys"]} & marked
+    if left:
+        raise PathFailed(f"{len(left)} of {len(marked)} retired API keys still in AppSync two days later")
+    run.log(f"two days later: {len(marked)} expired API keys deleted by finishSecret")
 
 
 PATHS = {"api-gateway-api-key": api_gateway_api_key, "appsync-api-key": appsync_api_key, "waf": waf}
