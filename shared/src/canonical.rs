@@ -315,6 +315,12 @@ fn write_query(mut pairs: Vec<(&[u8], &[u8])>) -> String {
 /// assert_eq!(edgeseal::canonical::authority("bad host"), None);
 /// ```
 pub fn authority(host: &str) -> Option<String> {
+    plausible_authority(host).map(str::to_ascii_lowercase)
+}
+
+/// [`authority`] before it is lowercased: `host` trimmed, without a default port, if it
+/// can be an authority at all.
+pub(crate) fn plausible_authority(host: &str) -> Option<&str> {
     let host = host.trim();
     let host = host
         .strip_suffix(":443")
@@ -324,7 +330,7 @@ pub fn authority(host: &str) -> Option<String> {
         && host.bytes().all(|b| {
             b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b':' | b'[' | b']')
         });
-    plausible.then(|| host.to_ascii_lowercase())
+    plausible.then_some(host)
 }
 
 /// Whether `method` is an HTTP token (RFC 9110 §5.6.2); the value is signed as it is.

@@ -1,6 +1,7 @@
 //! The request as both sides see it.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use crate::canonical;
 use crate::profile::Profile;
@@ -19,23 +20,43 @@ use crate::profile::Profile;
 /// The edge builds it from the CloudFront origin-request event, the origin from what
 /// it received; if both describe the same request in the same profile, both views are
 /// equal.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct RequestView {
     profile: Profile,
-    method: String,
-    authority: Option<String>,
-    path: String,
-    query: String,
+    /// Every string of the view, one after the other: a view costs one allocation for
+    /// its text however many parts it has (an origin builds one per request).
+    text: String,
+    method: Span,
+    authority: Option<Span>,
+    path: Span,
+    query: Span,
     /// The path came already percent-decoded by API Gateway (an HTTP API).
     path_decoded_by_gateway: bool,
-    headers: Vec<(String, String)>,
+    /// Names lowercase, in the order added.
+    headers: Vec<(Span, Span)>,
 }
+
+/// Where one string of a view lies in its `text`.
+#[derive(Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+/// Room for the usual request (a path, a query, the two signature fields) without
+/// growing the text.
+const TYPICAL_TEXT_BYTES: usize = 512;
 
 impl RequestView {
     /// A request from its method, Host header, raw path and raw query string (without
     /// `?`; empty for none).
     pub fn new(method: &str, host: &str, raw_path: &str, raw_query: &str) -> Self {
-        Self::with_canonical_query(method, host, raw_path, canonical::query_from_raw(raw_query))
+        Self::with_canonical_query(
+            method,
+            host,
+            raw_path,
+            &canonical::query_from_raw(raw_query),
+        )
     }
 
     /// A request whose query string is only known as decoded name/value pairs (REST API
@@ -50,7 +71,7 @@ impl RequestView {
             method,
             host,
             raw_path,
-            canonical::query_from_pairs(query_pairs),
+            &canonical::query_from_pairs(query_pairs),
         )
     }
 
@@ -68,22 +89,12 @@ impl RequestView {
     /// assert_eq!(view.query(), "?b=2&a=1+1");
     /// ```
     pub fn raw(method: &str, host: &str, path: &str, query: &str) -> Self {
-        let mut raw_query = String::with_capacity(query.len() + 1);
-        raw_query.push('?');
-        raw_query.push_str(query);
-        Self {
-            profile: Profile::Raw,
-            method: method.to_owned(),
-            authority: canonical::authority(host),
-            path: if path.is_empty() {
-                "/".to_owned()
-            } else {
-                path.to_owned()
-            },
-            query: raw_query,
-            path_decoded_by_gateway: false,
-            headers: Vec::new(),
-        }
+        let mut text = Text::with_room(method.len() + host.len() + path.len() + query.len());
+        let method = text.push(method);
+        let authority = text.push_authority(host);
+        let path = text.push(if path.is_empty() { "/" } else { path });
+        let query = text.push_all(&["?", query]);
+        text.into_view(Profile::Raw, method, authority, path, query)
     }
 
     /// A request in `profile`: [`raw`](Self::raw) or [`new`](Self::new) (`apigateway`).
@@ -94,16 +105,14 @@ impl RequestView {
         }
     }
 
-    fn with_canonical_query(method: &str, host: &str, raw_path: &str, query: String) -> Self {
-        Self {
-            profile: Profile::ApiGateway,
-            method: method.to_owned(),
-            authority: canonical::authority(host),
-            path: canonical::path(raw_path),
-            query,
-            path_decoded_by_gateway: false,
-            headers: Vec::new(),
-        }
+    fn with_canonical_query(method: &str, host: &str, raw_path: &str, query: &str) -> Self {
+        let path = canonical::path(raw_path);
+        let mut text = Text::with_room(method.len() + host.len() + path.len() + query.len());
+        let method = text.push(method);
+        let authority = text.push_authority(host);
+        let path = text.push(&path);
+        let query = text.push(query);
+        text.into_view(Profile::ApiGateway, method, authority, path, query)
     }
 
     /// Replace the path with one API Gateway has already percent-decoded (an HTTP
@@ -111,7 +120,7 @@ impl RequestView {
     /// ([`canonical::path_from_decoded`]).
     #[must_use]
     pub fn with_decoded_path(mut self, decoded_path: &str) -> Self {
-        self.path = canonical::path_from_decoded(decoded_path);
+        self.path = self.push_text(&canonical::path_from_decoded(decoded_path));
         self.path_decoded_by_gateway = true;
         // Only API Gateway decodes paths: the view is an `apigateway` one.
         self.profile = Profile::ApiGateway;
@@ -121,10 +130,9 @@ impl RequestView {
     /// Replace the canonical `@path` (used to check what a signature's own record of
     /// its path says; see [`canonical::http_api_path`]).
     pub(crate) fn with_canonical_path(&self, path: &str) -> Self {
-        Self {
-            path: path.to_owned(),
-            ..self.clone()
-        }
+        let mut view = self.clone();
+        view.path = view.push_text(path);
+        view
     }
 
     /// The signing profile this view is in.
@@ -146,24 +154,29 @@ impl RequestView {
 
     /// Add a header (the name is lowercased). Repeated names are kept in order.
     pub fn push_header(&mut self, name: &str, value: &str) {
-        self.headers
-            .push((name.to_ascii_lowercase(), value.to_owned()));
+        let name = self.push_text(name);
+        if let Some(pushed) = self.text.get_mut(name.start..name.end) {
+            pushed.make_ascii_lowercase();
+        }
+        let value = self.push_text(value);
+        self.headers.push((name, value));
     }
 
     /// Remove every header called `name` (case-insensitive).
     pub fn remove_header(&mut self, name: &str) {
-        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        let text = &self.text;
+        self.headers
+            .retain(|(n, _)| !slice(text, *n).eq_ignore_ascii_case(name));
     }
 
     /// The value of header `name`: several lines are joined with `", "`, each trimmed
     /// (RFC 9421 §2.1). `None` when the header is absent.
     pub fn header(&self, name: &str) -> Option<Cow<'_, str>> {
         let mut values = self
-            .headers
-            .iter()
+            .headers()
             // Names are stored lowercase, and looked up lowercase (as a rule): an exact
             // comparison first, byte by byte without case only when that fails.
-            .filter(|(n, _)| n.len() == name.len() && (n == name || n.eq_ignore_ascii_case(name)))
+            .filter(|(n, _)| n.len() == name.len() && (*n == name || n.eq_ignore_ascii_case(name)))
             .map(|(_, v)| v.trim_matches(|c| c == ' ' || c == '\t'));
         let first = values.next()?;
         match values.next() {
@@ -181,22 +194,128 @@ impl RequestView {
 
     /// The method, as sent.
     pub fn method(&self) -> &str {
-        &self.method
+        slice(&self.text, self.method)
     }
 
     /// The canonical `@authority`, or `None` when the Host was not usable.
     pub fn authority(&self) -> Option<&str> {
-        self.authority.as_deref()
+        self.authority.map(|span| slice(&self.text, span))
     }
 
     /// The `@path`: canonical (`apigateway`) or as sent (`raw`).
     pub fn path(&self) -> &str {
-        &self.path
+        slice(&self.text, self.path)
     }
 
     /// The `@query`, with its leading `?`: canonical (`apigateway`) or as sent (`raw`).
     pub fn query(&self) -> &str {
-        &self.query
+        slice(&self.text, self.query)
+    }
+
+    /// The headers, names lowercase, in the order added.
+    fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.headers
+            .iter()
+            .map(|(name, value)| (slice(&self.text, *name), slice(&self.text, *value)))
+    }
+
+    fn push_text(&mut self, s: &str) -> Span {
+        let start = self.text.len();
+        self.text.push_str(s);
+        Span {
+            start,
+            end: self.text.len(),
+        }
+    }
+}
+
+/// The string `span` marks in `text` (every span of a view lies in its own text).
+fn slice(text: &str, span: Span) -> &str {
+    text.get(span.start..span.end).unwrap_or_default()
+}
+
+/// A view's text while its first parts are written.
+struct Text(String);
+
+impl Text {
+    fn with_room(parts: usize) -> Self {
+        Self(String::with_capacity(
+            parts.max(TYPICAL_TEXT_BYTES / 2) + TYPICAL_TEXT_BYTES / 2,
+        ))
+    }
+
+    fn push_all(&mut self, parts: &[&str]) -> Span {
+        let start = self.0.len();
+        for part in parts {
+            self.0.push_str(part);
+        }
+        Span {
+            start,
+            end: self.0.len(),
+        }
+    }
+
+    fn push(&mut self, s: &str) -> Span {
+        self.push_all(&[s])
+    }
+
+    /// The canonical `@authority` of `host` ([`canonical::authority`]), if it has one.
+    fn push_authority(&mut self, host: &str) -> Option<Span> {
+        let span = self.push(canonical::plausible_authority(host)?);
+        if let Some(pushed) = self.0.get_mut(span.start..span.end) {
+            pushed.make_ascii_lowercase();
+        }
+        Some(span)
+    }
+
+    fn into_view(
+        self,
+        profile: Profile,
+        method: Span,
+        authority: Option<Span>,
+        path: Span,
+        query: Span,
+    ) -> RequestView {
+        RequestView {
+            profile,
+            text: self.0,
+            method,
+            authority,
+            path,
+            query,
+            path_decoded_by_gateway: false,
+            headers: Vec::with_capacity(4),
+        }
+    }
+}
+
+/// Views are equal when they describe the same request in the same profile, however
+/// their text was written.
+impl PartialEq for RequestView {
+    fn eq(&self, other: &Self) -> bool {
+        self.profile == other.profile
+            && self.path_decoded_by_gateway == other.path_decoded_by_gateway
+            && self.method() == other.method()
+            && self.authority() == other.authority()
+            && self.path() == other.path()
+            && self.query() == other.query()
+            && self.headers().eq(other.headers())
+    }
+}
+
+impl Eq for RequestView {}
+
+impl fmt::Debug for RequestView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestView")
+            .field("profile", &self.profile)
+            .field("method", &self.method())
+            .field("authority", &self.authority())
+            .field("path", &self.path())
+            .field("query", &self.query())
+            .field("path_decoded_by_gateway", &self.path_decoded_by_gateway)
+            .field("headers", &self.headers().collect::<Vec<_>>())
+            .finish()
     }
 }
 
