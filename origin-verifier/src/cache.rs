@@ -42,8 +42,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
 use aws_sdk_secretsmanager::operation::get_secret_value::builders::GetSecretValueFluentBuilder;
@@ -519,11 +519,20 @@ struct Inner {
     demoted_at: HashMap<String, UnixTime>,
 }
 
+/// What a request may read without the cache's lock: the snapshot, and the instant from
+/// which [`KeyCache::snapshot_at`] would no longer hand it out unchanged (a refresh is due,
+/// or the stale limit is reached). Written under the lock, after every change of `Inner`.
+struct Published {
+    snapshot: Option<Arc<Snapshot>>,
+    fresh_until: UnixTime,
+}
+
 /// Keys from one secret, cached per execution environment (see the module docs).
 pub struct KeyCache<S> {
     source: S,
     settings: CacheSettings,
     inner: tokio::sync::Mutex<Inner>,
+    published: RwLock<Published>,
 }
 
 impl<S: SecretsSource> KeyCache<S> {
@@ -540,6 +549,10 @@ impl<S: SecretsSource> KeyCache<S> {
                 values: HashMap::new(),
                 stages_seen: HashMap::new(),
                 demoted_at: HashMap::new(),
+            }),
+            published: RwLock::new(Published {
+                snapshot: None,
+                fresh_until: UnixTime::from_secs(0),
             }),
         }
     }
@@ -559,6 +572,40 @@ impl<S: SecretsSource> KeyCache<S> {
             let _ = self.refresh_locked(&mut inner, now).await;
         }
         self.usable(&mut inner, now)
+    }
+
+    /// What [`snapshot_at`](Self::snapshot_at) would return at `now` when it would neither
+    /// refresh nor drop the keys, read without waiting for the cache's lock (a server's
+    /// requests do not queue behind one another, nor behind a refresh in flight). `None`
+    /// when a refresh is due, the stale limit is reached or nothing is held: then call
+    /// `snapshot_at`.
+    pub fn fresh_snapshot_at(&self, now: UnixTime) -> Option<Arc<Snapshot>> {
+        let published = self.published.read().ok()?;
+        if now < published.fresh_until {
+            published.snapshot.clone()
+        } else {
+            None
+        }
+    }
+
+    /// Make `inner`'s state readable by [`fresh_snapshot_at`](Self::fresh_snapshot_at);
+    /// called, under the lock, wherever the snapshot, its last success or the next
+    /// attempt change (a refresh, the keys dropped at the stale limit).
+    fn publish(&self, inner: &Inner) {
+        let fresh_until = match (&inner.snapshot, inner.last_success) {
+            (Some(_), Some(last)) => inner.next_attempt.min(
+                last.plus_secs(self.settings.ttl_secs)
+                    .plus_secs(self.settings.max_stale_secs),
+            ),
+            _ => UnixTime::from_secs(0),
+        };
+        // A poisoned lock only means a panic elsewhere: the value written is whole.
+        let mut published = self
+            .published
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        published.snapshot.clone_from(&inner.snapshot);
+        published.fresh_until = fresh_until;
     }
 
     /// Called when a signature names a `keyid` the snapshot does not hold: refresh now,
@@ -636,6 +683,7 @@ impl<S: SecretsSource> KeyCache<S> {
             // Drop the keys (zeroized with their last reference) and fail closed.
             inner.snapshot = None;
             inner.values.clear();
+            self.publish(inner);
             return None;
         }
         inner.snapshot.clone()
@@ -651,10 +699,12 @@ impl<S: SecretsSource> KeyCache<S> {
                 inner.last_success = Some(now);
                 inner.next_attempt = now.plus_secs(self.settings.ttl_secs.max(1));
                 inner.snapshot = Some(Arc::clone(&snapshot));
+                self.publish(inner);
                 Ok(snapshot)
             }
             Err(err) => {
                 inner.next_attempt = now.plus_secs(self.settings.retry_secs.max(1));
+                self.publish(inner);
                 tracing::warn!(
                     reason = "secrets_manager_error",
                     error = %err,

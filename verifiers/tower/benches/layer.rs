@@ -39,7 +39,7 @@ use edgeseal::{
 };
 use edgeseal_tower::{EdgesealLayer, LayerConfig};
 use http_body_util::Full;
-use origin_verifier::{MetricsSink, SecretsSource, SourceError, VersionInfo};
+use origin_verifier::{Metrics, MetricsSink, SecretsSource, SourceError, Verdict, VersionInfo};
 use tower::{Layer as _, Service as _, ServiceExt as _};
 use zeroize::Zeroizing;
 
@@ -133,8 +133,8 @@ fn const_format_uri() -> &'static str {
     "/v1/orders/8f14e45f/items?limit=50&cursor=eyJpZCI6IjEyMyJ9&sort=desc"
 }
 
-/// `verify_at` the way a caller holding an `http::Request` must call it.
-fn view_and_verify(s: &Setup, request: &http::Request<Full<Bytes>>) -> bool {
+/// The view of `request` any caller of `verify_at` holding an `http::Request` builds.
+fn view_of(request: &http::Request<Full<Bytes>>) -> RequestView {
     let uri = request.uri();
     let mut view = RequestView::raw(
         request.method().as_str(),
@@ -145,8 +145,13 @@ fn view_and_verify(s: &Setup, request: &http::Request<Full<Bytes>>) -> bool {
     for name in ["signature-input", "signature"] {
         view.push_header(name, request.headers()[name].to_str().unwrap());
     }
+    view
+}
+
+/// `verify_at` the way a caller holding an `http::Request` must call it.
+fn view_and_verify(s: &Setup, request: &http::Request<Full<Bytes>>) -> bool {
     s.verifier
-        .verify_at(UnixTime::from_secs(NOW), &view, &s.keys)
+        .verify_at(UnixTime::from_secs(NOW), &view_of(request), &s.keys)
         .is_ok()
 }
 
@@ -209,6 +214,36 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(through_layer(&mut service, http_request(&s))));
     });
     group.finish();
+
+    // What the layer does per request besides the view and the verification, each alone.
+    let request = http_request(&s);
+    let mut parts = c.benchmark_group("tower_parts");
+    parts.bench_function("view_from_request", |b| {
+        b.iter(|| black_box(view_of(black_box(&request))));
+    });
+    let metrics = Metrics::new("edgeseal", MetricsSink::Discard);
+    parts.bench_function("metric_line", |b| {
+        b.iter(|| {
+            black_box(metrics.line(
+                UnixTime::from_secs(NOW),
+                Verdict::Allow,
+                "signature_current",
+                black_box("Y1uGQ2bWb1wZf8Gq7nOQm9o5u0xk0sVq3E0x0r8lXzH9_DcJr2J3Ag=="),
+            ))
+        });
+    });
+    let verified = s
+        .verifier
+        .verify_at(UnixTime::from_secs(NOW), &s.view, &s.keys)
+        .unwrap();
+    parts.bench_function("extensions_insert", |b| {
+        b.iter(|| {
+            let mut extensions = http::Extensions::new();
+            extensions.insert(black_box(&verified).clone());
+            black_box(extensions)
+        });
+    });
+    parts.finish();
 }
 
 fn batch_ns(batch: u32, mut f: impl FnMut()) -> f64 {

@@ -4,8 +4,10 @@
 use std::sync::{Arc, OnceLock};
 
 use edgeseal::{
-    KeyId, KeySet, Profile, Rejection, RequestView, Stage, UnixTime, Verified, Verifier,
+    KeyId, KeySet, Profile, Rejection, RequestView, SignatureCandidate, Stage, UnixTime, Verified,
+    Verifier,
 };
+use http::HeaderName;
 use http::request::Parts;
 use origin_verifier::{KeyCache, Metrics, SecretsSource, Snapshot, Verdict};
 
@@ -13,8 +15,18 @@ use origin_verifier::{KeyCache, Metrics, SecretsSource, Snapshot, Verdict};
 pub type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
 
 /// The headers a signature check reads; a signature covering others gets a second look
-/// with every header (as the authorizer does).
-const CHECKED_HEADERS: [&str; 3] = ["signature-input", "signature", edgeseal::CONTENT_DIGEST];
+/// with every header (as the authorizer does). Names parsed once, not per request.
+const CHECKED_HEADERS: [HeaderName; 3] = [
+    HeaderName::from_static("signature-input"),
+    HeaderName::from_static("signature"),
+    HeaderName::from_static(edgeseal::CONTENT_DIGEST),
+];
+
+/// The headers that carry a request id, in the order [`request_id`] reads them.
+const REQUEST_ID_HEADERS: [HeaderName; 2] = [
+    HeaderName::from_static("x-amz-cf-id"),
+    HeaderName::from_static("x-amzn-trace-id"),
+];
 
 /// What every request of one layer shares.
 pub(crate) struct Shared<S> {
@@ -55,10 +67,10 @@ pub(crate) fn request_view(parts: &Parts, profile: Profile, all_headers: bool) -
             }
         }
     } else {
-        for name in CHECKED_HEADERS {
+        for name in &CHECKED_HEADERS {
             for value in parts.headers.get_all(name) {
                 if let Ok(value) = value.to_str() {
-                    view.push_header(name, value);
+                    view.push_header(name.as_str(), value);
                 }
             }
         }
@@ -69,8 +81,8 @@ pub(crate) fn request_view(parts: &Parts, profile: Profile, all_headers: bool) -
 /// The request id logs and metrics carry: CloudFront's (`X-Amz-Cf-Id`, which it adds to
 /// every origin request), else the load balancer's trace id, else none.
 pub(crate) fn request_id(parts: &Parts) -> &str {
-    ["x-amz-cf-id", "x-amzn-trace-id"]
-        .into_iter()
+    REQUEST_ID_HEADERS
+        .iter()
         .find_map(|name| parts.headers.get(name)?.to_str().ok())
         .unwrap_or_default()
 }
@@ -84,14 +96,54 @@ pub(crate) const fn allow_reason(stage: Stage) -> &'static str {
     }
 }
 
+/// A verdict, and for a denial the `keyid` the signature named (none when it could not
+/// be parsed).
+pub(crate) type Outcome = (Result<Verified, Rejection>, Option<KeyId>);
+
+/// The verdict with the `keyid` a denial is logged with (an allowed request's is in
+/// its [`Verified`]).
+fn denied_keyid(
+    result: Result<Verified, Rejection>,
+    candidate: &SignatureCandidate<'_>,
+) -> Outcome {
+    let keyid = result.is_err().then(|| candidate.keyid().clone());
+    (result, keyid)
+}
+
+/// Whether a verdict may change once the cache has refreshed (a rotation just staged the
+/// key the signature names).
+fn wants_refresh(result: &Result<Verified, Rejection>) -> bool {
+    matches!(result, Err(Rejection::UnknownKey | Rejection::NoKeys))
+}
+
 impl<S: SecretsSource> Shared<S> {
+    /// The signature's verdict when the keys held now decide it, without waiting: no
+    /// refresh due, and a key the cache holds (or a signature that names none it could
+    /// use). `None` otherwise: [`verify`](Self::verify) decides. Most requests end here.
+    pub(crate) fn verify_now(&self, now: UnixTime, parts: &Parts) -> Option<Outcome> {
+        let first = self.verify_view_now(now, &request_view(parts, self.profile, false))?;
+        if matches!(first.0, Err(Rejection::ComponentUnavailable)) {
+            return self.verify_view_now(now, &request_view(parts, self.profile, true));
+        }
+        Some(first)
+    }
+
+    fn verify_view_now(&self, now: UnixTime, view: &RequestView) -> Option<Outcome> {
+        let candidate = match self.verifier.parse(view) {
+            Ok(candidate) => candidate,
+            Err(rejection) => return Some((Err(rejection), None)),
+        };
+        let snapshot = self.cache.fresh_snapshot_at(now)?;
+        let result = self
+            .verifier
+            .verify_candidate_at(now, view, &candidate, snapshot.keys());
+        (!wants_refresh(&result)).then(|| denied_keyid(result, &candidate))
+    }
+
     /// The signature's verdict (the body is checked afterwards, by the caller), and
-    /// the keyid it named.
-    pub(crate) async fn verify(
-        &self,
-        now: UnixTime,
-        parts: &Parts,
-    ) -> (Result<Verified, Rejection>, Option<KeyId>) {
+    /// the keyid it named: refreshing the cache when it is due, or once (rate-limited)
+    /// for a key it does not hold.
+    pub(crate) async fn verify(&self, now: UnixTime, parts: &Parts) -> Outcome {
         let view = request_view(parts, self.profile, false);
         let first = self.verify_view(now, &view).await;
         if matches!(first.0, Err(Rejection::ComponentUnavailable)) {
@@ -101,16 +153,11 @@ impl<S: SecretsSource> Shared<S> {
         first
     }
 
-    async fn verify_view(
-        &self,
-        now: UnixTime,
-        view: &RequestView,
-    ) -> (Result<Verified, Rejection>, Option<KeyId>) {
+    async fn verify_view(&self, now: UnixTime, view: &RequestView) -> Outcome {
         let candidate = match self.verifier.parse(view) {
             Ok(candidate) => candidate,
             Err(rejection) => return (Err(rejection), None),
         };
-        let keyid = candidate.keyid().clone();
         let snapshot: Option<Arc<Snapshot>> = self.cache.snapshot_at(now).await;
         let keys: &KeySet = match snapshot.as_deref() {
             Some(snapshot) => snapshot.keys(),
@@ -121,14 +168,17 @@ impl<S: SecretsSource> Shared<S> {
             .verify_candidate_at(now, view, &candidate, keys);
         // A key the cache does not hold yet (a rotation just staged it): one refresh,
         // rate-limited by the cache (`UNKNOWN_KEY_MIN_INTERVAL_SECS`).
-        if matches!(result, Err(Rejection::UnknownKey | Rejection::NoKeys))
-            && let Some(fresh) = self.cache.refresh_for_unknown_at(keyid.as_str(), now).await
+        if wants_refresh(&result)
+            && let Some(fresh) = self
+                .cache
+                .refresh_for_unknown_at(candidate.keyid().as_str(), now)
+                .await
         {
             result = self
                 .verifier
                 .verify_candidate_at(now, view, &candidate, fresh.keys());
         }
-        (result, Some(keyid))
+        denied_keyid(result, &candidate)
     }
 
     /// Log and count a verdict, in the authorizer's shape: `allow` at debug, `deny` at

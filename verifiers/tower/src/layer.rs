@@ -12,6 +12,7 @@ use http::{Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt as _, Either, Full, Limited};
 use origin_verifier::{KeyCache, Metrics, MetricsSink, SdkSource, SecretsSource};
+use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -146,7 +147,7 @@ where
 {
     type Response = Response<ResBody>;
     type Error = Inner::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<ResBody>, Inner::Error>> + Send>>;
+    type Future = ResponseFuture<Inner::Future, ResBody, Inner::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -156,30 +157,117 @@ where
         // The clone that was polled ready serves this request (tower's rule).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let shared = Arc::clone(&self.shared);
-        Box::pin(async move {
-            let now = (shared.clock)();
-            let (mut parts, body) = request.into_parts();
-            let (verdict, keyid) = shared.verify(now, &parts).await;
-            let (verdict, body) = match verdict {
-                Ok(verified) if verified.covers_content_digest() => {
-                    match checked_body(&parts, body, shared.max_body_bytes).await {
-                        Ok(bytes) => (Ok(verified), Either::Right(Full::new(bytes))),
-                        Err(rejection) => (Err(rejection), Either::Right(Full::default())),
-                    }
-                }
-                other => (other, Either::Left(body)),
-            };
-            shared.record(now, request_id(&parts), &verdict, keyid.as_ref());
-            match verdict {
-                Ok(verified) => {
-                    // The application may read which key (and stage) let it through.
+        let now = (self.shared.clock)();
+        let (mut parts, body) = request.into_parts();
+        // Most requests are decided here, with the keys the cache holds; the rest (a
+        // refresh due, a key not held yet, a body to read) in a future that may wait.
+        let decided = self.shared.verify_now(now, &parts);
+        match decided {
+            Some((Ok(verified), keyid)) if !verified.covers_content_digest() => {
+                let verdict = Ok(verified);
+                self.shared
+                    .record(now, request_id(&parts), &verdict, keyid.as_ref());
+                if let Ok(verified) = verdict {
                     parts.extensions.insert(verified);
-                    inner.call(Request::from_parts(parts, body)).await
                 }
-                Err(rejection) => Ok(denied(rejection)),
+                ResponseFuture::passed(inner.call(Request::from_parts(parts, Either::Left(body))))
             }
-        })
+            Some((Err(rejection), keyid)) => {
+                let verdict = Err(rejection);
+                self.shared
+                    .record(now, request_id(&parts), &verdict, keyid.as_ref());
+                ResponseFuture::denied(denied(rejection))
+            }
+            decided => {
+                let shared = Arc::clone(&self.shared);
+                ResponseFuture::waiting(Box::pin(async move {
+                    let (verdict, keyid) = match decided {
+                        Some(decided) => decided,
+                        None => shared.verify(now, &parts).await,
+                    };
+                    let (verdict, body) = match verdict {
+                        Ok(verified) if verified.covers_content_digest() => {
+                            match checked_body(&parts, body, shared.max_body_bytes).await {
+                                Ok(bytes) => (Ok(verified), Either::Right(Full::new(bytes))),
+                                Err(rejection) => (Err(rejection), Either::Right(Full::default())),
+                            }
+                        }
+                        other => (other, Either::Left(body)),
+                    };
+                    shared.record(now, request_id(&parts), &verdict, keyid.as_ref());
+                    match verdict {
+                        Ok(verified) => {
+                            // The application may read which key (and stage) let it through.
+                            parts.extensions.insert(verified);
+                            inner.call(Request::from_parts(parts, body)).await
+                        }
+                        Err(rejection) => Ok(denied(rejection)),
+                    }
+                }))
+            }
+        }
+    }
+}
+
+/// A response on its way, from a layer that can wait (a refresh, a body read).
+type Waiting<ResBody, E> = Pin<Box<dyn Future<Output = Result<Response<ResBody>, E>> + Send>>;
+
+pin_project! {
+    /// The future [`Edgeseal`] returns: the application's own future when the signature
+    /// was decided at once (no allocation, nothing added), a denial, or the check still
+    /// waiting on the key cache or the body.
+    pub struct ResponseFuture<F, ResBody, E> {
+        #[pin]
+        state: State<F, ResBody, E>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F, ResBody, E> {
+        Passed { #[pin] future: F },
+        Denied { response: Option<Response<ResBody>> },
+        Waiting { future: Waiting<ResBody, E> },
+    }
+}
+
+impl<F, ResBody, E> ResponseFuture<F, ResBody, E> {
+    fn passed(future: F) -> Self {
+        Self {
+            state: State::Passed { future },
+        }
+    }
+
+    fn denied(response: Response<ResBody>) -> Self {
+        Self {
+            state: State::Denied {
+                response: Some(response),
+            },
+        }
+    }
+
+    fn waiting(future: Waiting<ResBody, E>) -> Self {
+        Self {
+            state: State::Waiting { future },
+        }
+    }
+}
+
+impl<F, ResBody, E> Future for ResponseFuture<F, ResBody, E>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+{
+    type Output = Result<Response<ResBody>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Passed { future } => future.poll(cx),
+            // Polled again after it completed: a future may then never complete.
+            StateProj::Denied { response } => response
+                .take()
+                .map_or(Poll::Pending, |r| Poll::Ready(Ok(r))),
+            StateProj::Waiting { future } => future.as_mut().poll(cx),
+        }
     }
 }
 

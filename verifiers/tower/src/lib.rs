@@ -38,4 +38,4 @@ mod layer;
 
 pub use crate::check::Clock;
 pub use crate::config::{ConfigError, LayerConfig};
-pub use crate::layer::{Edgeseal, EdgesealLayer, SealedBody};
+pub use crate::layer::{Edgeseal, EdgesealLayer, ResponseFuture, SealedBody};
