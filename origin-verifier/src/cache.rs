@@ -527,6 +527,37 @@ struct Published {
     fresh_until: UnixTime,
 }
 
+/// The published state, for writing. A poisoned lock only means a panic elsewhere
+/// while it was held; every write leaves whole values.
+fn write(published: &RwLock<Published>) -> std::sync::RwLockWriteGuard<'_, Published> {
+    published
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A scheduled refresh under way. Should it be abandoned (the future of the request
+/// that runs it dropped), lock-free reads stop answering, so that the next request takes
+/// the lock and refreshes instead of the held keys being served to the stale limit.
+struct RefreshInFlight<'a> {
+    published: &'a RwLock<Published>,
+    finished: bool,
+}
+
+impl RefreshInFlight<'_> {
+    /// The refresh ended (and published what it found).
+    fn finish(mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for RefreshInFlight<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            write(self.published).fresh_until = UnixTime::from_secs(0);
+        }
+    }
+}
+
 /// Keys from one secret, cached per execution environment (see the module docs).
 pub struct KeyCache<S> {
     source: S,
@@ -568,17 +599,42 @@ impl<S: SecretsSource> KeyCache<S> {
     pub async fn snapshot_at(&self, now: UnixTime) -> Option<Arc<Snapshot>> {
         let mut inner = self.inner.lock().await;
         if now >= inner.next_attempt {
+            let in_flight = self.serve_held_keys_meanwhile(&inner);
             // Failures are logged inside; the stale rule below decides what is served.
             let _ = self.refresh_locked(&mut inner, now).await;
+            in_flight.finish();
         }
         self.usable(&mut inner, now)
     }
 
+    /// While a scheduled refresh runs, [`fresh_snapshot_at`](Self::fresh_snapshot_at)
+    /// keeps answering with the keys held, up to their stale limit, so that only the
+    /// request that found the refresh due waits for Secrets Manager.
+    fn serve_held_keys_meanwhile(&self, inner: &Inner) -> RefreshInFlight<'_> {
+        if let (Some(_), Some(limit)) = (&inner.snapshot, self.stale_limit(inner)) {
+            write(&self.published).fresh_until = limit;
+        }
+        RefreshInFlight {
+            published: &self.published,
+            finished: false,
+        }
+    }
+
+    /// When the keys held stop being served: TTL + `MAX_STALE_SECS` after the last
+    /// successful refresh.
+    fn stale_limit(&self, inner: &Inner) -> Option<UnixTime> {
+        inner.last_success.map(|last| {
+            last.plus_secs(self.settings.ttl_secs)
+                .plus_secs(self.settings.max_stale_secs)
+        })
+    }
+
     /// What [`snapshot_at`](Self::snapshot_at) would return at `now` when it would neither
     /// refresh nor drop the keys, read without waiting for the cache's lock (a server's
-    /// requests do not queue behind one another, nor behind a refresh in flight). `None`
-    /// when a refresh is due, the stale limit is reached or nothing is held: then call
-    /// `snapshot_at`.
+    /// requests do not queue behind one another). While another request's scheduled
+    /// refresh is under way, the keys held until it ends (within their stale limit).
+    /// `None` when a refresh is due, the stale limit is reached or nothing is held: then
+    /// call `snapshot_at`.
     pub fn fresh_snapshot_at(&self, now: UnixTime) -> Option<Arc<Snapshot>> {
         let published = self.published.read().ok()?;
         if now < published.fresh_until {
@@ -592,18 +648,11 @@ impl<S: SecretsSource> KeyCache<S> {
     /// called, under the lock, wherever the snapshot, its last success or the next
     /// attempt change (a refresh, the keys dropped at the stale limit).
     fn publish(&self, inner: &Inner) {
-        let fresh_until = match (&inner.snapshot, inner.last_success) {
-            (Some(_), Some(last)) => inner.next_attempt.min(
-                last.plus_secs(self.settings.ttl_secs)
-                    .plus_secs(self.settings.max_stale_secs),
-            ),
+        let fresh_until = match (&inner.snapshot, self.stale_limit(inner)) {
+            (Some(_), Some(limit)) => inner.next_attempt.min(limit),
             _ => UnixTime::from_secs(0),
         };
-        // A poisoned lock only means a panic elsewhere: the value written is whole.
-        let mut published = self
-            .published
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut published = write(&self.published);
         published.snapshot.clone_from(&inner.snapshot);
         published.fresh_until = fresh_until;
     }
@@ -669,9 +718,7 @@ impl<S: SecretsSource> KeyCache<S> {
 
     fn usable(&self, inner: &mut Inner, now: UnixTime) -> Option<Arc<Snapshot>> {
         let last = inner.last_success?;
-        let limit = last
-            .plus_secs(self.settings.ttl_secs)
-            .plus_secs(self.settings.max_stale_secs);
+        let limit = self.stale_limit(inner)?;
         if now >= limit {
             if inner.snapshot.is_some() {
                 tracing::error!(
