@@ -567,6 +567,40 @@ async fn outage_with_a_warm_cache_serves_stale_keys_then_fails_closed() {
 }
 
 #[tokio::test]
+async fn by_default_a_warm_cache_rides_out_a_day_long_outage() {
+    let client = sm_client().await;
+    let k = key(62);
+    let (name, v1) = create_secret(&client, &hmac_json(&k)).await;
+    // Nothing but SECRET_ID: the defaults a deployment gets.
+    let cfg = config(&name, &[]);
+    let ttl = origin_verifier::Config::DEFAULT_CACHE_TTL_SECS;
+    let (authorizer, source) = authorizer(&cfg).await;
+    let t = now();
+    let allowed = |at: edgeseal::UnixTime| {
+        let event = signed(Api::Http, &v1, &k, at);
+        let authorizer = &authorizer;
+        async move { authorizer.handle_at(at, &event).await.unwrap() }
+    };
+    assert!(allowed(t).await.is_allowed());
+
+    // Secrets Manager down for a day (a long regional outage): the keys held keep
+    // serving until TTL + MAX_STALE_SECS, 24 hours by default, then the cache fails
+    // closed.
+    source.inner().set_failing(true);
+    for hours in [1, 6, 12, 23] {
+        let at = t.plus_secs(ttl + hours * 3600);
+        assert!(allowed(at).await.is_allowed(), "{hours} h into the outage");
+    }
+    let last = t.plus_secs(ttl + 86_400 - 1);
+    assert!(
+        allowed(last).await.is_allowed(),
+        "the last second of the stale limit"
+    );
+    let limit = t.plus_secs(ttl + 86_400);
+    assert_eq!(allowed(limit).await.context().reason, Some("no_keys"));
+}
+
+#[tokio::test]
 async fn malformed_secret_versions_are_ignored_and_fail_closed() {
     let client = sm_client().await;
     let (name, v1) = create_secret(&client, "this is not json").await;
