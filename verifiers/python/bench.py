@@ -5,8 +5,8 @@ build). Requests signed by the real edge function (node, target/edge-assets) are
 verified by a warm verifier whose key source is in memory (no I/O is measured: a warm
 verifier makes no Secrets Manager call). Prints microseconds per request for
 ``Verifier.verify`` (request → verdict, log and metric lines built; the metric line
-handed to a discarding sink), for the WSGI middleware around a trivial app, and for the
-allowed and denied paths."""
+handed to a discarding sink), for the WSGI middleware around a trivial app, for the
+allowed and denied paths, and for a POST whose 1 KiB body the edge binds."""
 
 from __future__ import annotations
 
@@ -46,6 +46,16 @@ def main():
                    ("x-amz-cf-id", f"id-{i}"), ("accept-encoding", "gzip")] + list(fields.items())
         good.append(Request("GET", "app.example.com", "/api/orders/12345", f"page={i}&sort=desc", headers))
         bad.append(Request("GET", "app.example.com", "/api/orders/12345", f"page={i + 1}&sort=desc", headers))
+    # A POST whose 1 KiB body the behavior includes, so the edge binds it (Content-Digest).
+    payload = os.urandom(1024)
+    bound = []
+    for i in range(1000):
+        fields = sign("/api/orders", f"n={i}", method="POST", body=payload)
+        if "content-digest" not in fields:
+            raise SystemExit("the edge did not bind the body")
+        headers = [("host", "app.example.com"), ("user-agent", "Amazon CloudFront"),
+                   ("x-amz-cf-id", f"id-{i}")] + list(fields.items())
+        bound.append(Request("POST", "app.example.com", "/api/orders", f"n={i}", headers, body=payload))
     edge.close()
     verifier = Verifier(secret_id="bench", source=MemorySource(), log=lambda _l: None,
                         metric=lambda _l: None, env={})
@@ -72,6 +82,7 @@ def main():
     print(f"python {sys.version.split()[0]}, {N} requests each")
     measure("Verifier.verify, allowed", lambda r: verifier.verify(r).allowed, good, True)
     measure("Verifier.verify, bad_signature", lambda r: verifier.verify(r).allowed, bad, False)
+    measure("Verifier.verify, 1 KiB body bound", lambda r: verifier.verify(r).allowed, bound, True)
     measure("WSGI middleware, allowed", lambda e: app(dict(e), lambda s, h: None) == [b"ok"],
             environs, True)
 
