@@ -66,6 +66,8 @@ SECRET_KMS_ACTIONS = {
     "secretsmanager:GetSecretValue": "kms:Decrypt",
     "secretsmanager:PutSecretValue": "kms:GenerateDataKey",
 }
+# The User-Agent of the rotator's origin test (rotator/src/origin.rs).
+ROTATOR_ORIGIN_TEST = "edgeseal-rotator/origin-test"
 SECRETS_MANAGER_CANNOT_INVOKE = ("Secrets Manager cannot invoke the specified Lambda function. Ensure that the "
                                  "function policy grants access to the principal secretsmanager.amazonaws.com.")
 
@@ -86,6 +88,7 @@ class Gateway:
         self.rotation_config = None  # secret ARN -> (function ARN, moto rotation rules) or None
         self.lock = threading.Lock()
         self.secret_keys = {}  # secret ARN -> customer-managed KMS key ARN, or None
+        self.origin_tests = 0  # requests from the rotator's origin test (ROTATOR_ORIGIN_TEST)
 
     def register(self, access_key, principal_arn, name, policies):
         self.principals[access_key] = (principal_arn, name, policies)
@@ -121,6 +124,9 @@ class Gateway:
         if host.endswith(".cloudfront.net"):
             return self.dataplane.viewer(host, method, path, query, headers, body)
         if ".execute-api." in host or ".appsync-api." in host:
+            if any(k.lower() == "user-agent" and v == ROTATOR_ORIGIN_TEST for k, v in headers.items()):
+                with self.lock:
+                    self.origin_tests += 1
             return self.dataplane.api(host, method, path, query, headers, body)
         labels = host.split(".")
         service = labels[0]

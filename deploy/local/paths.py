@@ -379,8 +379,24 @@ def migration(run):
     return run.rotation_under_traffic(stack, secret, dist["DomainName"], origin, path="/health")
 
 
+def new_stack_without_probes(run):
+    """docs/deployment.md, "The rotator's probe": the new stack deployed as the guide
+    shows for an origin only CloudFront can reach, `RotatorProbe=off RotatorSettleSecs=15`.
+    The rotator then gets PROBE=off and SETTLE_SECS and no ORIGIN_URL / ORIGIN_TEST_*
+    (it refuses to start on any mix); its rotations must complete under traffic with no
+    request of its own reaching the origin (its origin test is the one request that
+    carries `User-Agent: edgeseal-rotator/origin-test`). The origin here still answers
+    direct requests, so that doctor's direct checks can pass: the lock itself is
+    documented, not stood in for."""
+    sent = run.world.gateway.origin_tests
+    counts = new_stack(run, run.params("new-stack.json", RotatorProbe="off", RotatorSettleSecs="15"))
+    if run.world.gateway.origin_tests != sent:
+        raise PathFailed(f"{run.world.gateway.origin_tests - sent} origin tests sent with RotatorProbe=off")
+    return counts
+
+
 PATHS = {"new-stack": new_stack, "existing-distribution": existing_distribution, "migration": migration,
-         "kms-key": kms_key}
+         "kms-key": kms_key, "new-stack-without-probes": new_stack_without_probes}
 # The rotation targets (api-gateway-api-key, appsync-api-key, waf): target_paths.py.
 from . import target_paths  # noqa: E402 - it uses this module's helpers
 
