@@ -40,8 +40,8 @@ use std::time::{Duration, Instant};
 
 use edgeseal::{Profile, Verified};
 use edgeseal_edge_signer::{EdgeAssets, OriginProfiles};
-use edgeseal_rotator::Rotator;
 use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
+use edgeseal_rotator::{Rotator, SignedTarget};
 use edgeseal_testkit::{FakeCloudFront, Hooked};
 use edgeseal_tower::{EdgesealLayer, LayerConfig};
 use http::StatusCode;
@@ -53,7 +53,7 @@ use crate::cloudfront::{CloudFront, EdgeVersions};
 use crate::http::{Body, HttpClient, WholeRequest, text};
 use crate::rotation::Driver;
 use crate::traffic::{CaptureLog, Kind, Recorder, Targets};
-use crate::world::Recording;
+use crate::world::{DemoRotator, Recording};
 use crate::{DISTRIBUTION_ID, DemoError, LABEL, Report, STAGE, Settings, listen, report};
 
 /// The load balancer's DNS name: the distribution's origin domain.
@@ -299,14 +299,10 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
     let config = edgeseal_rotator::Config::from_lookup(|name| rotator_env.get(name).cloned())
         .map_err(|e| DemoError::Config(format!("rotator: {e}")))?;
     let lambda = Hooked::with_hooks(SdkLambda::new(&sdk), Recording::new(Arc::clone(&edges)));
-    let rotator = Rotator::new(
-        config,
-        SdkSecrets::new(&sdk),
-        lambda,
-        Arc::clone(&rotator_cloudfront),
-        Some(assets),
-    )
-    .map_err(|e| DemoError::Setup(format!("rotator: {e}")))?;
+    let target =
+        SignedTarget::from_config(&config, lambda, Arc::clone(&rotator_cloudfront), assets)
+            .map_err(|e| DemoError::Setup(format!("rotator: {e}")))?;
+    let rotator: DemoRotator = Box::new(Rotator::new(config, SdkSecrets::new(&sdk), target));
 
     let targets = Targets {
         cloudfront: format!("http://{cdn_addr}"),

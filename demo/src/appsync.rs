@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use edgeseal::StaticHeaderValue;
-use edgeseal_rotator::target::appsync::{AppSyncKeys as _, GraphqlProbe, SdkAppSync};
+use edgeseal_rotator::targets::appsync::{AppSyncKeys as _, GraphqlProbe, SdkAppSync};
 use edgeseal_testkit::appsync::{GraphqlEndpoint, SecretKeyClient, SkewedClock};
 
 use crate::DemoError;
@@ -125,7 +125,7 @@ pub async fn traffic(
     stop: Arc<AtomicBool>,
 ) {
     let probe = GraphqlProbe::new(
-        edgeseal_rotator::target::appsync::settings::DEFAULT_TEST_QUERY,
+        edgeseal_rotator::targets::appsync::settings::DEFAULT_TEST_QUERY,
         Duration::from_secs(5),
     );
     let url: http::Uri = match world.endpoint.url().parse() {
@@ -238,12 +238,6 @@ impl AppSyncReport {
     }
 }
 
-type DemoAppSyncRotator = edgeseal_rotator::Rotator<
-    edgeseal_rotator::aws::sdk::SdkSecrets,
-    edgeseal_rotator::aws::sdk::SdkLambda,
-    edgeseal_rotator::aws::sdk::SdkCloudFront,
->;
-
 /// Run the AppSync demo: the world, the clients, the rotations, the summary.
 pub async fn run(settings: &AppSyncDemoSettings) -> Result<AppSyncReport, DemoError> {
     use edgeseal_rotator::{Config, RotationEvent, Rotator, Step};
@@ -269,13 +263,13 @@ pub async fn run(settings: &AppSyncDemoSettings) -> Result<AppSyncReport, DemoEr
     })
     .map_err(|e| DemoError::Config(e.to_string()))?;
     // No distribution configured: the demo's clients call the GraphQL endpoint directly.
-    let target = edgeseal_rotator::AnyTarget::appsync(
+    let target = edgeseal_rotator::AppSyncTarget::from_config(
         &config,
         world.appsync.clone(),
         edgeseal_rotator::aws::sdk::SdkCloudFront::new(&sdk),
     )
-    .ok_or_else(|| DemoError::Config("not the AppSync target".into()))?;
-    let rotator: DemoAppSyncRotator = Rotator::with_target(
+    .map_err(|e| DemoError::Config(e.to_string()))?;
+    let rotator = Rotator::new(
         config,
         edgeseal_rotator::aws::sdk::SdkSecrets::new(&sdk),
         target,

@@ -58,9 +58,10 @@ use std::time::{Duration, Instant};
 
 use edgeseal_edge_signer::EdgeAssets;
 use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
-use edgeseal_rotator::target::AnyTarget;
-use edgeseal_rotator::target::waf::SdkWaf;
-use edgeseal_rotator::{Rotator, TargetKind};
+use edgeseal_rotator::targets::waf::SdkWaf;
+use edgeseal_rotator::{
+    ApiKeyTarget, Rotator, SignedTarget, StaticHeaderTarget, TargetKind, WafTarget,
+};
 use edgeseal_testkit::FakeCloudFront;
 use tokio::net::TcpListener;
 
@@ -491,44 +492,34 @@ async fn start_from(
     .await?;
     let secrets_sdk = edgeseal_testkit::sdk_config_for(&secrets_manager_url).await;
     let lambda = Hooked::with_hooks(SdkLambda::new(&sdk), Recording::new(Arc::clone(&edges)));
+    let secrets = SdkSecrets::new(&secrets_sdk);
+    let rotator_cdn = Arc::clone(&rotator_cloudfront);
+    let setup = |e: edgeseal_rotator::SetupError| DemoError::Setup(format!("rotator: {e}"));
     let rotator: DemoRotator = match settings.mode {
         TargetKind::Waf => {
-            let target = AnyTarget::waf(
-                &config,
-                Arc::clone(&rotator_cloudfront),
-                SdkWaf::new(&sdk, None),
-            )
-            .map_err(|e| DemoError::Setup(format!("rotator: {e}")))?;
-            Rotator::with_target(config, SdkSecrets::new(&secrets_sdk), target)
+            let target = WafTarget::from_config(&config, rotator_cdn, SdkWaf::new(&sdk, None))
+                .map_err(setup)?;
+            Box::new(Rotator::new(config, secrets, target))
         }
         TargetKind::ApiKey => {
-            let edgeseal_rotator::config::TargetSettings::ApiKey(key_settings) =
-                config.target.clone()
-            else {
-                return Err(DemoError::Config(
-                    "rotator: ROTATION_TARGET is not api-gateway-api-key".into(),
-                ));
-            };
-            let target = edgeseal_rotator::target::api_key::ApiKeyTarget::new(
-                &config,
-                key_settings,
-                api_key::usage_plan_keys(&sdk),
-                Arc::clone(&rotator_cloudfront),
-            );
-            Rotator::with_target(
-                config,
-                SdkSecrets::new(&secrets_sdk),
-                AnyTarget::ApiKey(target),
-            )
+            let keys = api_key::usage_plan_keys(&sdk);
+            let target = ApiKeyTarget::from_config(&config, keys, rotator_cdn).map_err(setup)?;
+            Box::new(Rotator::new(config, secrets, target))
         }
-        _ => Rotator::new(
-            config,
-            SdkSecrets::new(&secrets_sdk),
-            lambda,
-            Arc::clone(&rotator_cloudfront),
-            (settings.mode == TargetKind::Signed).then_some(assets),
-        )
-        .map_err(|e| DemoError::Setup(format!("rotator: {e}")))?,
+        TargetKind::Signed => {
+            let target =
+                SignedTarget::from_config(&config, lambda, rotator_cdn, assets).map_err(setup)?;
+            Box::new(Rotator::new(config, secrets, target))
+        }
+        TargetKind::StaticHeader => {
+            let target = StaticHeaderTarget::from_config(&config, rotator_cdn).map_err(setup)?;
+            Box::new(Rotator::new(config, secrets, target))
+        }
+        TargetKind::AppSyncApiKey => {
+            return Err(DemoError::Config(
+                "--target appsync-api-key runs its own world (appsync::run)".into(),
+            ));
+        }
     };
 
     // Warm up: one request through the whole path before the clock starts.

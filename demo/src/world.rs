@@ -14,16 +14,16 @@ use aws_sdk_cloudfront::types::{
 use edgeseal::{KeyId, SigningKey};
 use edgeseal_edge_signer::{EdgeAssets, EdgeConfig, package_zip};
 use edgeseal_rotator::aws::FunctionVersion;
-use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
-use edgeseal_rotator::{RotationEvent, Rotator, Step};
+use edgeseal_rotator::aws::sdk::SdkLambda;
+use edgeseal_rotator::{RotationEvent, Step};
 use edgeseal_testkit::{EdgeFunctionHooks, Hooked};
 
 use crate::DemoError;
-use crate::chaos::FaultableCloudFront;
 use crate::cloudfront::EdgeVersions;
 
-/// The rotator as the demo runs it (`--chaos` can fail one of its CloudFront calls).
-pub type DemoRotator = Rotator<SdkSecrets, RecordingLambda, Arc<FaultableCloudFront>>;
+/// The rotator as the demo drives it, whichever target it rotates (`--chaos` can fail
+/// one of its CloudFront calls).
+pub type DemoRotator = edgeseal_testkit::BoxedRotator;
 
 /// The Lambda API as the rotator sees it, recording every zip it uploads and which
 /// version each became.

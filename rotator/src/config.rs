@@ -8,14 +8,14 @@
 
 use std::time::Duration;
 
-pub use crate::target::api_key::ApiKeySettings;
-pub use crate::target::appsync::AppSyncSettings;
-pub use crate::target::signed::EdgeSettings;
-pub use crate::target::static_header::StaticHeaderSettings;
-pub use crate::target::waf::WafSettings;
+pub use crate::targets::api_key::ApiKeySettings;
+pub use crate::targets::appsync::AppSyncSettings;
+pub use crate::targets::signed::EdgeSettings;
+pub use crate::targets::static_header::StaticHeaderSettings;
+pub use crate::targets::waf::WafSettings;
 
 /// What the rotation rotates: the value of `ROTATION_TARGET`. A new target adds a
-/// variant here, one in [`TargetSettings`], and its module in [`crate::target`].
+/// variant here, one in [`TargetSettings`], and its module in [`crate::targets`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TargetKind {
     /// `signed`: an edgeseal signing key; republish the Lambda@Edge signer carrying it.

@@ -9,8 +9,8 @@ use lambda_runtime::Diagnostic;
 
 use crate::aws::ApiError;
 use crate::error::RotationError;
-use crate::target::appsync::AppSyncStepError;
-use crate::target::waf::WafError;
+use crate::targets::appsync::AppSyncStepError;
+use crate::targets::waf::WafError;
 
 /// The stable `errorType` of `err`.
 pub fn error_type(err: &RotationError) -> &'static str {

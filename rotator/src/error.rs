@@ -4,7 +4,7 @@ use edgeseal_edge_signer::PackageError;
 
 use crate::aws::ApiError;
 use crate::origin::ProbeError;
-use crate::target::appsync::AppSyncStepError;
+use crate::targets::appsync::AppSyncStepError;
 
 /// Why a step failed. Secrets Manager will retry the rotation; the variants say what an
 /// operator would need to fix when retries keep failing. Never carries key material.
@@ -172,10 +172,10 @@ pub enum RotationError {
     ConfigurationTest(Box<RotationError>),
     /// The `api-gateway-api-key` target could not put the API key in place.
     #[error(transparent)]
-    ApiKey(#[from] crate::target::api_key::ApiKeyError),
+    ApiKey(#[from] crate::targets::api_key::ApiKeyError),
     /// The WAF header rule could not be changed or proven applied (`waf` target).
     #[error(transparent)]
-    Waf(#[from] crate::target::waf::WafError),
+    Waf(#[from] crate::targets::waf::WafError),
     /// The AppSync target's own failure (its AWS calls fail as [`RotationError::Api`]).
     #[error(transparent)]
     AppSync(AppSyncStepError),
@@ -200,9 +200,12 @@ pub enum SetupError {
     /// The assets cannot be packaged (checked once at start-up).
     #[error("edge assets are unusable")]
     Assets(#[source] PackageError),
-    /// The configured target needs a client it was not given (or was built for another
-    /// target): build it with the target's own constructor (`AnyTarget::waf`,
-    /// `AnyTarget::appsync`).
-    #[error("the configured target needs its {0} client")]
-    MissingClient(&'static str),
+    /// A target's `from_config` was given a configuration that selects another target.
+    #[error("ROTATION_TARGET selects `{configured}`, not the `{built}` target being built")]
+    OtherTarget {
+        /// The `ROTATION_TARGET` the configuration selects.
+        configured: &'static str,
+        /// The target whose constructor was called.
+        built: &'static str,
+    },
 }

@@ -6,14 +6,18 @@
 //! (`setSecret`), checks the origin accepts the new and the current key (`testSecret`;
 //! without a pending key of ours, a read-only configuration test), then makes it
 //! AWSCURRENT and prunes old edge versions (`finishSecret`). No step waits for CloudFront
-//! to deploy; each ends within `MAX_STEP_SECS` (see `README.md`, *Timing model*). A
-//! static-header target rotates an origin custom header instead, as a drop-in for the
-//! `x-origin-verify` rotators edgeseal replaces.
+//! to deploy; each ends within `MAX_STEP_SECS` (see `README.md`, *Timing model*). That
+//! is the `signed` target; the other four rotate what the setups edgeseal replaces
+//! rotate, without a gap: a static origin custom header (`static-header`, the
+//! `x-origin-verify` drop-in), that header with the regional WAF rule matching it
+//! (`waf`), a REST API's usage-plan API key sent as `x-api-key`
+//! (`api-gateway-api-key`), and an AppSync API key (`appsync-api-key`).
 //!
 //! Layout: [`Rotator`] (in `steps/`) checks the stages once and runs one file per step
-//! over a [`Target`] ([`target`]: the signed and the static-header targets, chosen by
-//! `ROTATION_TARGET`). The targets share collaborators that own their state:
-//! [`edge::EdgePublisher`] (package, publish, reuse, activation, prune),
+//! over its [`Target`] ([`targets`]: one per `ROTATION_TARGET`, [`SignedTarget`],
+//! [`StaticHeaderTarget`], [`ApiKeyTarget`], [`WafTarget`] and [`AppSyncTarget`], each
+//! generic over the clients it owns). The targets share collaborators that own their
+//! state: [`edge::EdgePublisher`] (package, publish, reuse, activation, prune),
 //! [`distributions::Distributions`] (check, update with ETag retry and throttling,
 //! propagation guard, roll back, wait for `Deployed`); [`edits`] holds the pure
 //! `DistributionConfig` edits.
@@ -40,7 +44,7 @@ mod material;
 pub mod origin;
 pub mod query_strings;
 mod steps;
-pub mod target;
+pub mod targets;
 
 pub use crate::aws::{
     ApiError, DeployStatus, DistributionApi, EdgeFunctionApi, FunctionVersion, Op, PolicyRef,
@@ -54,4 +58,9 @@ pub use crate::error::{RotationError, SetupError};
 pub use crate::event::{RotationEvent, Step};
 pub use crate::origin::{Credential, OriginProbe, ProbeError};
 pub use crate::steps::{Outcome, Rotator};
-pub use crate::target::{AnyTarget, StepContext, Target};
+pub use crate::targets::api_key::ApiKeyTarget;
+pub use crate::targets::appsync::AppSyncTarget;
+pub use crate::targets::signed::SignedTarget;
+pub use crate::targets::static_header::StaticHeaderTarget;
+pub use crate::targets::waf::WafTarget;
+pub use crate::targets::{StepContext, Target};

@@ -7,15 +7,14 @@ use edgeseal_edge_signer::EdgeAssets;
 use edgeseal_rotator::aws::sdk::{SdkCloudFront, SdkLambda, SdkSecrets};
 use edgeseal_rotator::config::TargetSettings;
 use edgeseal_rotator::edge_version::{EdgeVersionRecord, SdkParameters};
-use edgeseal_rotator::target::AnyTarget;
-use edgeseal_rotator::target::api_key::{ApiKeyTarget, SdkUsagePlanKeys};
-use edgeseal_rotator::target::appsync::SdkAppSync;
-use edgeseal_rotator::target::waf::SdkWaf;
-use edgeseal_rotator::{Config, RotationEvent, Rotator, SetupError};
+use edgeseal_rotator::targets::api_key::SdkUsagePlanKeys;
+use edgeseal_rotator::targets::appsync::SdkAppSync;
+use edgeseal_rotator::targets::waf::SdkWaf;
+use edgeseal_rotator::{
+    ApiKeyTarget, AppSyncTarget, Config, Outcome, RotationEvent, Rotator, SignedTarget,
+    StaticHeaderTarget, Target, WafTarget,
+};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use serde_json::{Value, json};
-
-type SdkRotator = Rotator<SdkSecrets, SdkLambda, SdkCloudFront>;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -32,21 +31,16 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
     let config =
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
-    let assets = match config.edge() {
-        Some(edge) => Some(EdgeAssets::from_dir(&edge.assets_dir).inspect_err(
-            |e| tracing::error!(error = %e, dir = %edge.assets_dir.display(), "cannot load the edge assets"),
-        )?),
-        None => None,
-    };
     let record = EdgeVersionRecord::from_env()
         .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     // The record reads CloudFront and writes SSM with clients of its own, apart from
     // the rotation's.
-    let recorder: &'static Option<(EdgeVersionRecord, SdkCloudFront, SdkParameters)> = Box::leak(
-        Box::new(record.map(|r| (r, SdkCloudFront::new(&sdk), SdkParameters::new(&sdk)))),
-    );
-    let margin = config.deadline_margin;
+    let recorder = record.map(|record| Recorder {
+        record,
+        cdn: SdkCloudFront::new(&sdk),
+        store: SdkParameters::new(&sdk),
+    });
     // Usage plans and AppSync APIs live in their API's region (API_REGION).
     let api_sdk = match &config.api_region {
         Some(region) => sdk
@@ -55,55 +49,78 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             .build(),
         None => sdk.clone(),
     };
-    let rotator: SdkRotator = match &config.target {
-        // The API key target owns an API Gateway client, in the API's region.
-        TargetSettings::ApiKey(settings) => {
-            let target = ApiKeyTarget::new(
-                &config,
-                settings.clone(),
-                SdkUsagePlanKeys::new(&api_sdk),
-                SdkCloudFront::new(&sdk),
-            );
-            Rotator::with_target(config, SdkSecrets::new(&sdk), AnyTarget::ApiKey(target))
+    let secrets = SdkSecrets::new(&sdk);
+    let cdn = SdkCloudFront::new(&sdk);
+    // The one place ROTATION_TARGET picks code: each arm builds its target with the
+    // clients it owns and serves it.
+    let built = |e: edgeseal_rotator::SetupError| {
+        tracing::error!(error = %e, "cannot build the rotation target");
+        e
+    };
+    match &config.target {
+        TargetSettings::Signed(edge) => {
+            let assets = EdgeAssets::from_dir(&edge.assets_dir).inspect_err(
+                |e| tracing::error!(error = %e, dir = %edge.assets_dir.display(), "cannot load the edge assets"),
+            )?;
+            let target = SignedTarget::from_config(&config, SdkLambda::new(&sdk), cdn, assets)
+                .map_err(built)?;
+            serve(Rotator::new(config, secrets, target), recorder).await
+        }
+        TargetSettings::StaticHeader(_) => {
+            let target = StaticHeaderTarget::from_config(&config, cdn).map_err(built)?;
+            serve(Rotator::new(config, secrets, target), recorder).await
+        }
+        TargetSettings::ApiKey(_) => {
+            let keys = SdkUsagePlanKeys::new(&api_sdk);
+            let target = ApiKeyTarget::from_config(&config, keys, cdn).map_err(built)?;
+            serve(Rotator::new(config, secrets, target), recorder).await
         }
         // The web ACL lives in its origin's region, which may not be the rotator's.
         TargetSettings::Waf(_, waf) => {
             let client = SdkWaf::new(&sdk, waf.region.as_deref());
-            let target = AnyTarget::waf(&config, SdkCloudFront::new(&sdk), client)?;
-            Rotator::with_target(config, SdkSecrets::new(&sdk), target)
+            let target = WafTarget::from_config(&config, cdn, client).map_err(built)?;
+            serve(Rotator::new(config, secrets, target), recorder).await
         }
         TargetSettings::AppSync(_) => {
-            let target =
-                AnyTarget::appsync(&config, SdkAppSync::new(&api_sdk), SdkCloudFront::new(&sdk))
-                    .ok_or(SetupError::MissingClient("AppSync"))?;
-            Rotator::with_target(config, SdkSecrets::new(&sdk), target)
+            let keys = SdkAppSync::new(&api_sdk);
+            let target = AppSyncTarget::from_config(&config, keys, cdn).map_err(built)?;
+            serve(Rotator::new(config, secrets, target), recorder).await
         }
-        _ => Rotator::new(
-            config,
-            SdkSecrets::new(&sdk),
-            SdkLambda::new(&sdk),
-            SdkCloudFront::new(&sdk),
-            assets,
-        )?,
-    };
-    let rotator: &'static SdkRotator = Box::leak(Box::new(rotator));
+    }
+}
+
+/// What the function answers Secrets Manager for a step that did not fail.
+#[derive(serde::Serialize)]
+struct Reply {
+    step: &'static str,
+    outcome: Outcome,
+}
+
+/// The runtime loop over `rotator`, borrowed for the life of the process.
+async fn serve<T: Target>(
+    rotator: Rotator<SdkSecrets, T>,
+    recorder: Option<Recorder>,
+) -> Result<(), lambda_runtime::Error> {
     tracing::info!(
         rotation_target = rotator.config().kind().as_str(),
         "rotator ready"
     );
-
+    let (rotator, recorder) = (&rotator, recorder.as_ref());
+    let margin = rotator.config().deadline_margin;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<RotationEvent>| async move {
         let deadline = deadline(event.context.deadline, margin);
         let result = rotator.run(&event.payload, deadline).await;
-        record_edge_version(rotator, recorder).await;
+        if let Some(recorder) = recorder {
+            recorder.record(rotator.config()).await;
+        }
         // A typed `errorType` per failure kind; the message never carries key material.
         let outcome = result
             .inspect_err(|e| tracing::error!(step = %event.payload.step, error = %e, "rotation step failed"))
             .map_err(Diagnostic::from)?;
-        Ok::<Value, Diagnostic>(json!({
-            "step": event.payload.step.as_str(),
-            "outcome": format!("{outcome:?}"),
-        }))
+        Ok::<Reply, Diagnostic>(Reply {
+            step: event.payload.step.as_str(),
+            outcome,
+        })
     }))
     .await
 }
@@ -118,27 +135,37 @@ fn deadline(deadline_ms: u64, margin: Duration) -> tokio::time::Instant {
     tokio::time::Instant::now() + remaining.saturating_sub(margin)
 }
 
-/// After every step, whatever its result: record the edge version the distributions
-/// name (best effort; logged, never fails the step).
-async fn record_edge_version(
-    rotator: &SdkRotator,
-    recorder: &Option<(EdgeVersionRecord, SdkCloudFront, SdkParameters)>,
-) {
-    let (Some((record, cdn, store)), Some(edge)) = (recorder, rotator.config().edge()) else {
-        return;
-    };
-    let distributions = &rotator.config().distributions;
-    match record
-        .record(cdn, store, distributions, &edge.function)
-        .await
-    {
-        Ok(recorded) => tracing::info!(
-            parameter = record.parameter(),
-            ?recorded,
-            "edge version recorded"
-        ),
-        Err(e) => {
-            tracing::warn!(parameter = record.parameter(), error = %e, "edge version not recorded")
+/// Records, after every step whatever its result, the edge version the distributions
+/// name (`EDGE_VERSION_PARAMETER`; best effort: logged, never fails the step).
+struct Recorder {
+    record: EdgeVersionRecord,
+    cdn: SdkCloudFront,
+    store: SdkParameters,
+}
+
+impl Recorder {
+    async fn record(&self, config: &Config) {
+        let Some(edge) = config.edge() else {
+            return;
+        };
+        let record = &self.record;
+        match record
+            .record(
+                &self.cdn,
+                &self.store,
+                &config.distributions,
+                &edge.function,
+            )
+            .await
+        {
+            Ok(recorded) => tracing::info!(
+                parameter = record.parameter(),
+                ?recorded,
+                "edge version recorded"
+            ),
+            Err(e) => {
+                tracing::warn!(parameter = record.parameter(), error = %e, "edge version not recorded")
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use edgeseal::{KeyId, SecretValue, StaticHeaderValue};
 use zeroize::Zeroizing;
 
 use crate::error::RotationError;
-use crate::target::Stage;
+use crate::targets::Stage;
 
 /// Parse a stored secret value (`stage` for the error).
 pub fn parse_secret(

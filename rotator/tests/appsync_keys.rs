@@ -8,15 +8,14 @@
     clippy::indexing_slicing
 )]
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use edgeseal::{Stage, StaticHeaderValue, UnixTime};
 use edgeseal_rotator::aws::ApiError;
-use edgeseal_rotator::target::appsync::steps::{
+use edgeseal_rotator::targets::appsync::steps::{
     self, EdgeKeys, create_key, graphql_endpoint, retire_keys, test_keys,
 };
-use edgeseal_rotator::target::appsync::{
+use edgeseal_rotator::targets::appsync::{
     AppSyncKeys, AppSyncSettings, AppSyncStepError, CurrentKey, GraphqlProbe, GraphqlProbeError,
     KeyMarker, PendingRetry, SdkAppSync,
 };
@@ -28,7 +27,7 @@ const QUICK: PendingRetry = PendingRetry {
     delay: Duration::from_millis(300),
 };
 
-type Keys = Arc<AwsKeyRules<SdkAppSync>>;
+type Keys = AwsKeyRules<SdkAppSync>;
 
 struct World {
     keys: Keys,
@@ -52,7 +51,7 @@ impl World {
             .unwrap();
         let api_id = api.graphql_api().unwrap().api_id().unwrap().to_owned();
         let clock = SkewedClock::new();
-        let keys = Arc::new(AwsKeyRules::new(SdkAppSync::new(&sdk), clock.clone()));
+        let keys = AwsKeyRules::new(SdkAppSync::new(&sdk), clock.clone());
         let endpoint = GraphqlEndpoint::start(SdkAppSync::new(&sdk), &api_id, clock.clone())
             .await
             .unwrap();
@@ -81,7 +80,7 @@ impl World {
         self.clock.now()
     }
 
-    async fn listed(&self) -> Vec<edgeseal_rotator::target::appsync::ApiKey> {
+    async fn listed(&self) -> Vec<edgeseal_rotator::targets::appsync::ApiKey> {
         self.keys
             .list_api_keys(&self.settings.api_id)
             .await

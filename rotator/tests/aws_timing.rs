@@ -17,12 +17,11 @@ use std::time::{Duration, Instant};
 use common::*;
 use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
 use edgeseal_rotator::{
-    DistributionApi, EdgeFunctionApi, Outcome, PolicyRef, ProbeError, RotationError, Rotator, Step,
-    TargetKind,
+    Outcome, PolicyRef, ProbeError, RotationError, Rotator, SignedTarget, Step, TargetKind,
 };
 use edgeseal_testkit::{
-    FaultPlan, PendingValue, PendingVersions, VersionStates, end_configuration_test,
-    start_configuration_test,
+    BoxedRotator, FaultPlan, PendingValue, PendingVersions, RunStep, VersionStates,
+    end_configuration_test, start_configuration_test,
 };
 
 /// The rotator Lambda's timeout in these tests: every step must end well within it.
@@ -34,16 +33,11 @@ fn lambda_deadline() -> tokio::time::Instant {
 
 /// Run the four steps once, each under the Lambda timeout, checking the invariants after
 /// each; returns the first error and the longest step.
-async fn rotate_once<S, L, C>(
+async fn rotate_once(
     world: &World,
-    rotator: &Rotator<S, L, C>,
+    rotator: &dyn RunStep,
     token: &str,
-) -> (Result<(), (Step, RotationError)>, Duration)
-where
-    S: edgeseal_rotator::SecretsApi,
-    L: EdgeFunctionApi,
-    C: DistributionApi,
-{
+) -> (Result<(), (Step, RotationError)>, Duration) {
     let mut longest = Duration::ZERO;
     for step in Step::ALL {
         let started = Instant::now();
@@ -225,20 +219,13 @@ async fn a_configuration_test_names_what_is_wrong() {
 
 // ---- 2. Published versions start Pending -------------------------------------------
 
-fn pending_rotator(
-    world: &World,
-    activation: Duration,
-) -> Rotator<SdkSecrets, PendingVersions<SdkLambda>, Arc<edgeseal_testkit::FakeCloudFront>> {
+fn pending_rotator(world: &World, activation: Duration) -> BoxedRotator {
     let states = Arc::new(VersionStates::default());
     world.cdn.refuse_inactive_versions(states.clone());
-    Rotator::new(
-        world.config_with(&[]),
-        SdkSecrets::new(&world.sdk),
-        PendingVersions::new(SdkLambda::new(&world.sdk), activation, states),
-        world.cdn.clone(),
-        Some(assets()),
-    )
-    .unwrap()
+    let config = world.config_with(&[]);
+    let lambda = PendingVersions::new(SdkLambda::new(&world.sdk), activation, states);
+    let target = SignedTarget::from_config(&config, lambda, world.cdn.clone(), assets()).unwrap();
+    Box::new(Rotator::new(config, SdkSecrets::new(&world.sdk), target))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

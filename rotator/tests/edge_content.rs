@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use common::*;
 use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
-use edgeseal_rotator::{Rotator, Step, TargetKind, error_type, unqualified};
+use edgeseal_rotator::{Rotator, SignedTarget, Step, TargetKind, error_type, unqualified};
 use edgeseal_testkit::{FaultPlan, Faulty, MisnumberedVersions, Misnumbering};
 
 fn deadline() -> tokio::time::Instant {
@@ -58,22 +58,20 @@ async fn more_rotations_than_pruning_keeps_each_run_their_own_version() {
 
 type MisnumberingRotator = Rotator<
     Faulty<SdkSecrets>,
-    MisnumberedVersions<SdkLambda>,
-    Faulty<std::sync::Arc<edgeseal_testkit::FakeCloudFront>>,
+    SignedTarget<
+        MisnumberedVersions<SdkLambda>,
+        Faulty<std::sync::Arc<edgeseal_testkit::FakeCloudFront>>,
+    >,
 >;
 
 fn misnumbering_rotator(world: &World) -> (MisnumberingRotator, Misnumbering) {
     let plan = FaultPlan::none();
     let (lambda, numbers) = MisnumberedVersions::new(SdkLambda::new(&world.sdk));
-    let rotator = Rotator::new(
-        world.config_with(&[]),
-        Faulty::new(SdkSecrets::new(&world.sdk), plan.clone()),
-        lambda,
-        Faulty::new(world.cdn.clone(), plan),
-        Some(assets()),
-    )
-    .unwrap();
-    (rotator, numbers)
+    let config = world.config_with(&[]);
+    let cdn = Faulty::new(world.cdn.clone(), plan.clone());
+    let target = SignedTarget::from_config(&config, lambda, cdn, assets()).unwrap();
+    let secrets = Faulty::new(SdkSecrets::new(&world.sdk), plan);
+    (Rotator::new(config, secrets, target), numbers)
 }
 
 fn version_of(arn: &str) -> &str {

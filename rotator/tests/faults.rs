@@ -17,13 +17,13 @@ use std::collections::BTreeMap;
 
 use common::*;
 use edgeseal_rotator::{Op, TargetKind};
-use edgeseal_testkit::{FaultPlan, FaultTiming};
+use edgeseal_testkit::{BoxedRotator, FaultPlan, FaultTiming};
 
 type Case = (Op, usize, FaultTiming);
 
 /// Worlds serving many cases keep every edge version (the world's default; see
 /// `World::env`); pruning's deletes get fresh worlds of their own.
-fn rotator_for(world: &World, plan: std::sync::Arc<FaultPlan>, keep_all: bool) -> Rotator {
+fn rotator_for(world: &World, plan: std::sync::Arc<FaultPlan>, keep_all: bool) -> BoxedRotator {
     let config = if keep_all {
         world.config_with(&[])
     } else {
@@ -31,12 +31,6 @@ fn rotator_for(world: &World, plan: std::sync::Arc<FaultPlan>, keep_all: bool) -
     };
     world.rotator_with(config, plan, world.cdn.clone())
 }
-
-type Rotator = edgeseal_rotator::Rotator<
-    edgeseal_testkit::Faulty<edgeseal_rotator::aws::sdk::SdkSecrets>,
-    edgeseal_testkit::Faulty<edgeseal_rotator::aws::sdk::SdkLambda>,
-    edgeseal_testkit::Faulty<std::sync::Arc<edgeseal_testkit::FakeCloudFront>>,
->;
 
 /// Every (operation, occurrence) of a clean rotation, as fault cases.
 async fn cases(world: &World) -> (Vec<Op>, Vec<Case>) {

@@ -622,18 +622,20 @@ async fn set_secret_waits_for_the_code_update_before_publishing() {
     use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
     let world = World::new(TargetKind::Signed).await;
     let build = |in_progress: usize, then_fail: bool| {
-        edgeseal_rotator::Rotator::new(
-            world.config_with(&[]),
-            SdkSecrets::new(&world.sdk),
-            SlowLambda {
-                inner: SdkLambda::new(&world.sdk),
-                in_progress: AtomicUsize::new(in_progress),
-                then_fail,
-            },
+        let config = world.config_with(&[]);
+        let lambda = SlowLambda {
+            inner: SdkLambda::new(&world.sdk),
+            in_progress: AtomicUsize::new(in_progress),
+            then_fail,
+        };
+        let target = edgeseal_rotator::SignedTarget::from_config(
+            &config,
+            lambda,
             world.cdn.clone(),
-            Some(assets()),
+            assets(),
         )
-        .unwrap()
+        .unwrap();
+        edgeseal_rotator::Rotator::new(config, SdkSecrets::new(&world.sdk), target)
     };
     let token = world.start_rotation().await;
     let failing = build(1, true);

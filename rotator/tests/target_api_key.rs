@@ -19,9 +19,9 @@ use edgeseal_rotator::SecretMetadata;
 use edgeseal_rotator::aws::ApiError;
 use edgeseal_rotator::config::{ExpectedStatus, OriginTest};
 use edgeseal_rotator::origin::{Credential, OriginProbe};
-use edgeseal_rotator::target::api_key::acceptance::{PROBE_PAUSE, wait_until_accepted};
-use edgeseal_rotator::target::api_key::keys::{TAG_SECRET, TAG_VERSION, secret_tag};
-use edgeseal_rotator::target::api_key::{
+use edgeseal_rotator::targets::api_key::acceptance::{PROBE_PAUSE, wait_until_accepted};
+use edgeseal_rotator::targets::api_key::keys::{TAG_SECRET, TAG_VERSION, secret_tag};
+use edgeseal_rotator::targets::api_key::{
     ApiKey, ApiKeyError, ApiKeySettings, KeyRotation, NewApiKey, RetireGuard, SdkUsagePlanKeys,
     UsagePlanKeys,
 };
@@ -31,7 +31,7 @@ use tokio::time::Instant;
 
 mod common;
 
-type Keys = Arc<AwsLikeUsagePlanKeys<SdkUsagePlanKeys>>;
+type Keys = AwsLikeUsagePlanKeys<SdkUsagePlanKeys>;
 
 struct Moto {
     client: aws_sdk_apigateway::Client,
@@ -41,7 +41,7 @@ struct Moto {
 async fn moto() -> Moto {
     let sdk = edgeseal_testkit::sdk_config().await;
     let client = aws_sdk_apigateway::Client::new(&sdk);
-    let keys = Arc::new(AwsLikeUsagePlanKeys::new(SdkUsagePlanKeys::new(&sdk)));
+    let keys = AwsLikeUsagePlanKeys::new(SdkUsagePlanKeys::new(&sdk));
     Moto { client, keys }
 }
 
@@ -357,7 +357,7 @@ async fn an_existing_value_is_adopted_when_it_is_our_key_and_refused_when_it_is_
         .await
         .unwrap()
         .key_id;
-    let lagging = NameListingLags(Arc::clone(&moto.keys));
+    let lagging = NameListingLags(moto.keys.clone());
     let again = KeyRotation::new(&lagging, &settings, secret)
         .ensure_accepted("v7", &pending, far())
         .await
@@ -663,15 +663,13 @@ async fn the_stand_in_refuses_what_aws_refuses_and_moto_lets_through() {
 // (a deploy takes a moment, so edges run old and new configs side by side), the stage
 // with its propagation lag, and the rotator driven as Secrets Manager drives it.
 
-use edgeseal_rotator::config::TargetSettings;
-use edgeseal_rotator::{AnyTarget, Op, Rotator, Step, custom_headers};
+use edgeseal_rotator::{ApiKeyTarget, Op, Rotator, Step, custom_headers};
 use edgeseal_testkit::{FakeCloudFront, FaultPlan, FaultTiming, Faulty};
 
 type KeysUnderTest = Faulty<Keys>;
 type ApiKeyRotator = Rotator<
     Faulty<edgeseal_rotator::aws::sdk::SdkSecrets>,
-    edgeseal_rotator::aws::sdk::SdkLambda,
-    Faulty<Arc<FakeCloudFront>>,
+    ApiKeyTarget<Faulty<Arc<FakeCloudFront>>, KeysUnderTest>,
 >;
 
 struct KeyWorld {
@@ -794,19 +792,16 @@ impl KeyWorld {
             vars.insert(k, (*v).to_owned());
         }
         let config = edgeseal_rotator::Config::from_lookup(|n| vars.get(n).cloned()).unwrap();
-        let TargetSettings::ApiKey(settings) = config.target.clone() else {
-            panic!("not the api key target");
-        };
-        let target = edgeseal_rotator::target::api_key::ApiKeyTarget::new(
+        let target = ApiKeyTarget::from_config(
             &config,
-            settings,
-            KeysUnderTest::new(Arc::clone(&self.moto.keys), Arc::clone(&plan)),
+            KeysUnderTest::new(self.moto.keys.clone(), Arc::clone(&plan)),
             Faulty::new(Arc::clone(&self.cdn), Arc::clone(&plan)),
-        );
-        Rotator::with_target(
+        )
+        .unwrap();
+        Rotator::new(
             config,
             Faulty::new(edgeseal_rotator::aws::sdk::SdkSecrets::new(&self.sdk), plan),
-            AnyTarget::ApiKey(target),
+            target,
         )
     }
 

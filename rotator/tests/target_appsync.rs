@@ -19,9 +19,8 @@ use std::time::Duration;
 
 use edgeseal::StaticHeaderValue;
 use edgeseal_rotator::aws::Op;
-use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
-use edgeseal_rotator::target::AnyTarget;
-use edgeseal_rotator::target::appsync::{
+use edgeseal_rotator::aws::sdk::SdkSecrets;
+use edgeseal_rotator::targets::appsync::{
     AppSyncKeys, AppSyncTarget, GraphqlProbe, KeyMarker, PendingRetry, SdkAppSync,
 };
 use edgeseal_rotator::{Config, Outcome, RotationEvent, Rotator, Step, error_type};
@@ -29,7 +28,7 @@ use edgeseal_testkit::appsync::{AwsKeyRules, GraphqlEndpoint, SecretKeyClient, S
 use edgeseal_testkit::{FakeCloudFront, FaultPlan, FaultTiming, Faulty};
 
 type Keys = Faulty<AwsKeyRules<SdkAppSync>>;
-type TestRotator = Rotator<Faulty<SdkSecrets>, SdkLambda, Faulty<Arc<FakeCloudFront>>>;
+type TestRotator = Rotator<Faulty<SdkSecrets>, AppSyncTarget<Faulty<Arc<FakeCloudFront>>, Keys>>;
 
 const FIELD: &str = "APIKEY";
 const GRACE_SECS: u64 = 3600;
@@ -255,7 +254,6 @@ impl World {
     }
 
     fn rotator_with(&self, config: Config, plan: Arc<FaultPlan>) -> TestRotator {
-        let settings = config.appsync().unwrap().clone();
         let keys: Keys = Faulty::new(
             AwsKeyRules::new(SdkAppSync::new(&self.sdk), self.clock.clone())
                 .with_graphql_url(self.endpoint.url()),
@@ -263,13 +261,14 @@ impl World {
         );
         let clock = self.clock.clone();
         let cdn = Faulty::new(self.cdn.clone(), plan.clone());
-        let target = AppSyncTarget::new(&config, settings, keys, cdn)
+        let target = AppSyncTarget::from_config(&config, keys, cdn)
+            .unwrap()
             .with_clock(Arc::new(move || clock.now()))
             .with_retry(QUICK);
-        Rotator::with_target(
+        Rotator::new(
             config,
             Faulty::new(SdkSecrets::new(&self.sdk), plan),
-            AnyTarget::AppSync(Box::new(target)),
+            target,
         )
     }
 
@@ -336,7 +335,7 @@ impl World {
             .map(|(id, _)| id.clone())
     }
 
-    async fn listed(&self) -> Vec<edgeseal_rotator::target::appsync::ApiKey> {
+    async fn listed(&self) -> Vec<edgeseal_rotator::targets::appsync::ApiKey> {
         self.keys.list_api_keys(&self.api_id).await.unwrap()
     }
 

@@ -23,10 +23,11 @@ use std::time::Duration;
 
 use aws_sdk_wafv2::types::{BlockAction, DefaultAction, PositionalConstraint, Rule, Scope};
 use common::*;
-use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
-use edgeseal_rotator::target::AnyTarget;
-use edgeseal_rotator::target::waf::SdkWaf;
-use edgeseal_rotator::{Config, Op, RotationError, Rotator, Step, TargetKind, custom_headers};
+use edgeseal_rotator::aws::sdk::SdkSecrets;
+use edgeseal_rotator::targets::waf::SdkWaf;
+use edgeseal_rotator::{
+    Config, Op, RotationError, Rotator, Step, TargetKind, WafTarget, custom_headers,
+};
 use edgeseal_testkit::waf::build::{allow, block, byte_match, visibility};
 use edgeseal_testkit::waf::{Verdict, WafOrigin};
 use edgeseal_testkit::{
@@ -37,7 +38,8 @@ use edgeseal_testkit::{
 const RULE: &str = "StackXOriginVerify";
 const INITIAL: &str = "initialStaticValue0123456789abcdef";
 
-type WafRotator = Rotator<Faulty<SdkSecrets>, Faulty<SdkLambda>, Faulty<Arc<FakeCloudFront>>>;
+type WafRotator =
+    Rotator<Faulty<SdkSecrets>, WafTarget<Faulty<Arc<FakeCloudFront>>, Faulty<SdkWaf>>>;
 
 /// The static-header world, a web ACL whose rule allows its initial value (AWS's
 /// solution's shape, plus a rule of the user's own), the WAF stand-in in front of the
@@ -165,13 +167,13 @@ impl WafWorld {
     }
 
     fn rotator(&self, config: Config, plan: Arc<FaultPlan>) -> WafRotator {
-        let target = AnyTarget::<Faulty<SdkLambda>, _>::waf(
+        let target = WafTarget::from_config(
             &config,
             Faulty::new(self.world.cdn.clone(), plan.clone()),
             Faulty::new(SdkWaf(self.waf.clone()), plan.clone()),
         )
         .unwrap();
-        Rotator::with_target(
+        Rotator::new(
             config,
             Faulty::new(SdkSecrets::new(&self.world.sdk), plan),
             target,
@@ -196,7 +198,7 @@ impl WafWorld {
     async fn rule_values(&self) -> Vec<String> {
         let (acl, _) = self.read().await;
         let rule = acl.rules.iter().flatten().find(|r| r.name == RULE).unwrap();
-        edgeseal_rotator::target::waf::statement::read_rule(rule, HEADER)
+        edgeseal_rotator::targets::waf::statement::read_rule(rule, HEADER)
             .unwrap()
             .values
             .iter()

@@ -19,10 +19,10 @@ use aws_sdk_wafv2::types::{
 };
 use edgeseal::StaticHeaderValue;
 use edgeseal_rotator::config::{ExpectedStatus, OriginTest};
-use edgeseal_rotator::target::waf::rollout::{
+use edgeseal_rotator::targets::waf::rollout::{
     Applied, after_rotation, apply_values, check_rule, wait_until_let_through, while_rotating,
 };
-use edgeseal_rotator::target::waf::{
+use edgeseal_rotator::targets::waf::{
     LockedWebAcl, SdkWaf, ShapeError, WafError, WafSettings, WebAclApi, WebAclRef,
 };
 use edgeseal_rotator::{ApiError, Credential, OriginProbe};
@@ -137,7 +137,7 @@ fn header_rule(action: RuleAction, statement: Statement) -> Rule {
 
 fn rule_values(acl: &WebAcl) -> Vec<String> {
     let rule = acl.rules.iter().flatten().find(|r| r.name == RULE).unwrap();
-    edgeseal_rotator::target::waf::statement::read_rule(rule, HEADER)
+    edgeseal_rotator::targets::waf::statement::read_rule(rule, HEADER)
         .unwrap()
         .values
         .iter()

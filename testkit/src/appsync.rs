@@ -38,7 +38,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use edgeseal::{StaticHeaderValue, UnixTime};
 use edgeseal_rotator::aws::{ApiError, Op};
-use edgeseal_rotator::target::appsync::{ApiKey, AppSyncKeys};
+use edgeseal_rotator::targets::appsync::{ApiKey, AppSyncKeys};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;

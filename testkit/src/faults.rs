@@ -17,8 +17,8 @@ use edgeseal_rotator::aws::{
     ApiError, DeployStatus, DistributionApi, EdgeFunctionApi, FunctionVersion, Op, PolicyRef,
     SecretMetadata, SecretsApi, UpdateStatus, VersionState,
 };
-use edgeseal_rotator::target::appsync::{ApiKey, AppSyncKeys};
-use edgeseal_rotator::target::waf::{LockedWebAcl, WebAclApi, WebAclRef};
+use edgeseal_rotator::targets::appsync::{ApiKey, AppSyncKeys};
+use edgeseal_rotator::targets::waf::{LockedWebAcl, WebAclApi, WebAclRef};
 use zeroize::Zeroizing;
 
 use crate::lock;
@@ -287,8 +287,8 @@ impl<T: DistributionApi> DistributionApi for Faulty<T> {
     }
 }
 
-impl<T: edgeseal_rotator::target::api_key::UsagePlanKeys>
-    edgeseal_rotator::target::api_key::UsagePlanKeys for Faulty<T>
+impl<T: edgeseal_rotator::targets::api_key::UsagePlanKeys>
+    edgeseal_rotator::targets::api_key::UsagePlanKeys for Faulty<T>
 {
     async fn usage_plan_exists(&self, plan_id: &str) -> Result<bool, ApiError> {
         self.call(Op::GetUsagePlan, self.inner.usage_plan_exists(plan_id))
@@ -298,7 +298,7 @@ impl<T: edgeseal_rotator::target::api_key::UsagePlanKeys>
     async fn api_keys_named(
         &self,
         name_prefix: &str,
-    ) -> Result<Vec<edgeseal_rotator::target::api_key::ApiKey>, ApiError> {
+    ) -> Result<Vec<edgeseal_rotator::targets::api_key::ApiKey>, ApiError> {
         self.call(Op::GetApiKeys, self.inner.api_keys_named(name_prefix))
             .await
     }
@@ -306,15 +306,15 @@ impl<T: edgeseal_rotator::target::api_key::UsagePlanKeys>
     async fn api_key_with_value(
         &self,
         value: &str,
-    ) -> Result<Option<edgeseal_rotator::target::api_key::ApiKey>, ApiError> {
+    ) -> Result<Option<edgeseal_rotator::targets::api_key::ApiKey>, ApiError> {
         self.call(Op::GetApiKeys, self.inner.api_key_with_value(value))
             .await
     }
 
     async fn create_api_key(
         &self,
-        key: &edgeseal_rotator::target::api_key::NewApiKey<'_>,
-    ) -> Result<edgeseal_rotator::target::api_key::ApiKey, ApiError> {
+        key: &edgeseal_rotator::targets::api_key::NewApiKey<'_>,
+    ) -> Result<edgeseal_rotator::targets::api_key::ApiKey, ApiError> {
         self.call(Op::CreateApiKey, self.inner.create_api_key(key))
             .await
     }

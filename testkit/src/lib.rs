@@ -10,6 +10,8 @@
 //!   (moto 5.2.6 reused numbers; `moto/server.py` now numbers as AWS does);
 //! - [`start_rotation`], [`start_configuration_test`]: Secrets Manager's rotation driver
 //!   (moto cannot invoke a rotation function);
+//! - [`BoxedRotator`]: a rotator of any target behind one type, for drivers that run one
+//!   scenario over several targets;
 //! - [`appsync`]: AppSync's API-key rules moto skips, a GraphQL endpoint accepting exactly
 //!   the keys AppSync would, and clients that read their key from the secret;
 //! - [`oidc`]: an OpenID Connect issuer on loopback (discovery document, JWK Set, keys
@@ -28,6 +30,7 @@ mod faults;
 mod lambda_states;
 mod misnumbered;
 mod rotation;
+mod run_step;
 
 pub use cloudfront::{ALL_VIEWER_EXCEPT_HOST_HEADER, CACHING_DISABLED, FakeCloudFront};
 pub use faults::{FaultPlan, FaultTiming, Faulty, INJECTED_CODE, injected};
@@ -36,6 +39,7 @@ pub use misnumbered::{MisnumberedVersions, Misnumbering};
 pub use rotation::{
     PendingValue, end_configuration_test, new_version_id, start_configuration_test, start_rotation,
 };
+pub use run_step::{BoxedRotator, RunStep, StepFuture};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};

@@ -107,7 +107,7 @@ pub async fn run_all<E: Environment>(env: &E, settings: &Settings, facts: &Targe
 fn header_and_refusal(config: &Config) -> (String, u16) {
     match &config.target {
         // API Gateway: a method with "API Key Required" and no valid key → 403
-        // (gateway response INVALID_API_KEY; rotator/src/target/api_key/README.md).
+        // (gateway response INVALID_API_KEY; rotator/src/targets/api_key/README.md).
         TargetSettings::ApiKey(s) => (s.header_name.clone(), 403),
         // WAF's default block response is 403 Forbidden (AWS WAF developer guide).
         TargetSettings::Waf(..) => (config.header_name.clone(), 403),

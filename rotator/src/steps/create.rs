@@ -4,7 +4,7 @@ use tracing::info;
 
 use crate::aws::SecretsApi;
 use crate::error::RotationError;
-use crate::target::{Stage, StepContext, Target};
+use crate::targets::{Stage, StepContext, Target};
 
 /// Requires an AWSCURRENT value; keeps an AWSPENDING value already stored for the token
 /// (after checking it parses), else stores the target's new value.

@@ -6,7 +6,7 @@ use tracing::info;
 
 use crate::aws::SecretsApi;
 use crate::error::RotationError;
-use crate::target::{Stage, StepContext, Target};
+use crate::targets::{Stage, StepContext, Target};
 
 /// Check the pending value is sent, move AWSCURRENT to it, then the target's finish.
 pub(super) async fn run<T: Target>(

@@ -9,27 +9,25 @@
 //!
 //! [`Rotator::run`] checks the stages once for every step (rotation enabled, the token
 //! names a version staged AWSPENDING, `AlreadyCurrent` when it is AWSCURRENT), then runs
-//! the step's file (`create.rs`, `set.rs`, `test.rs`, `finish.rs`) over the configured
-//! [`Target`].
+//! the step's file (`create.rs`, `set.rs`, `test.rs`, `finish.rs`) over its [`Target`].
 
 mod create;
 mod finish;
 mod set;
 mod test;
 
-use edgeseal_edge_signer::EdgeAssets;
 use tokio::time::Instant;
 use tracing::info;
 
-use crate::aws::{DistributionApi, EdgeFunctionApi, SecretsApi};
+use crate::aws::SecretsApi;
 use crate::config::Config;
-use crate::error::{RotationError, SetupError};
+use crate::error::RotationError;
 use crate::event::{RotationEvent, Step};
 use crate::origin::OriginProbe;
-use crate::target::{AnyTarget, Stage, StepContext, Target};
+use crate::targets::{Stage, StepContext, Target};
 
-/// How a step ended when it did not fail.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How a step ended when it did not fail: the `outcome` of the function's reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum Outcome {
     /// The step did its work (or found it already done).
     Done,
@@ -40,33 +38,20 @@ pub enum Outcome {
     ConfigurationTested,
 }
 
-/// The rotation function: configuration, Secrets Manager, the origin probe and the
-/// configured target (which owns the Lambda and CloudFront clients it needs).
-pub struct Rotator<S, L, C> {
+/// The rotation function over one target `T` (which owns the clients it needs besides
+/// Secrets Manager's `S`): configuration, Secrets Manager, the origin probe.
+pub struct Rotator<S, T> {
     config: Config,
     secrets: S,
     /// `None` for a target without an origin test (AppSync).
     probe: Option<OriginProbe>,
-    target: AnyTarget<L, C>,
+    target: T,
 }
 
-impl<S: SecretsApi, L: EdgeFunctionApi, C: DistributionApi> Rotator<S, L, C> {
-    /// A rotator for the target `config` selects. The signed target needs `assets` (the
-    /// edge handler and WASM module); they are packaged once here so that a bad bundle
-    /// fails the cold start.
-    pub fn new(
-        config: Config,
-        secrets: S,
-        lambda: L,
-        cdn: C,
-        assets: Option<EdgeAssets>,
-    ) -> Result<Self, SetupError> {
-        let target = AnyTarget::from_config(&config, lambda, cdn, assets)?;
-        Ok(Self::with_target(config, secrets, target))
-    }
-
-    /// A rotator driving `target` (built by the caller).
-    pub fn with_target(config: Config, secrets: S, target: AnyTarget<L, C>) -> Self {
+impl<S: SecretsApi, T: Target> Rotator<S, T> {
+    /// A rotator driving `target`, built by the target's `from_config` over the same
+    /// `config`.
+    pub fn new(config: Config, secrets: S, target: T) -> Self {
         let probe = config.origin_test.clone().map(OriginProbe::new);
         Self {
             config,
@@ -120,28 +105,19 @@ impl<S: SecretsApi, L: EdgeFunctionApi, C: DistributionApi> Rotator<S, L, C> {
         };
         // Boxed: a step's future is large in unoptimised builds, and a test thread's
         // stack (2 MiB) overflowed with it inline.
-        let outcome = match &self.target {
-            AnyTarget::Signed(target) => Box::pin(self.step(target, event, &step)).await?,
-            AnyTarget::StaticHeader(target) => Box::pin(self.step(target, event, &step)).await?,
-            AnyTarget::ApiKey(target) => Box::pin(self.step(target, event, &step)).await?,
-            AnyTarget::Waf(target) => Box::pin(self.step(target, event, &step)).await?,
-            AnyTarget::AppSync(target) => {
-                Box::pin(self.step(target.as_ref(), event, &step)).await?
-            }
-        };
+        let outcome = Box::pin(self.step(event, &step)).await?;
         if outcome == Outcome::Done {
             info!("step done");
         }
         Ok(outcome)
     }
 
-    async fn step<T: Target>(
+    async fn step(
         &self,
-        target: &T,
         event: &RotationEvent,
         step: &StepContext<'_>,
     ) -> Result<Outcome, RotationError> {
-        let secrets = &self.secrets;
+        let (target, secrets) = (&self.target, &self.secrets);
         match event.step {
             Step::Create => {
                 create::run(target, secrets, step, event.rotation_token.as_deref()).await?;

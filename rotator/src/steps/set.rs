@@ -3,7 +3,7 @@
 
 use crate::aws::SecretsApi;
 use crate::error::RotationError;
-use crate::target::{StepContext, Target};
+use crate::targets::{StepContext, Target};
 
 /// Read the pending value and hand it to the target.
 pub(super) async fn run<T: Target>(

@@ -23,7 +23,7 @@
 
 use crate::aws::SecretsApi;
 use crate::error::RotationError;
-use crate::target::{Stage, StepContext, Target};
+use crate::targets::{Stage, StepContext, Target};
 
 use super::Outcome;
 

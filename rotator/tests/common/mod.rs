@@ -23,11 +23,12 @@ use edgeseal::{KeyId, KeySet, RequestView, SecretValue, Signer, SigningKey, Unix
 use edgeseal_edge_signer::{EdgeAssets, EdgeConfig, package_zip};
 use edgeseal_rotator::aws::sdk::{SdkCloudFront, SdkLambda, SdkSecrets};
 use edgeseal_rotator::{
-    Config, DistributionApi, RotationError, RotationEvent, Rotator, Step, TargetKind, code_sha256,
-    custom_headers, unqualified,
+    Config, DistributionApi, RotationError, RotationEvent, Rotator, SignedTarget,
+    StaticHeaderTarget, Step, TargetKind, code_sha256, custom_headers, unqualified,
 };
 use edgeseal_testkit::{
-    ALL_VIEWER_EXCEPT_HOST_HEADER, CACHING_DISABLED, FakeCloudFront, FaultPlan, Faulty,
+    ALL_VIEWER_EXCEPT_HOST_HEADER, BoxedRotator, CACHING_DISABLED, FakeCloudFront, FaultPlan,
+    Faulty, RunStep,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -706,27 +707,30 @@ impl World {
         Config::from_lookup(|name| vars.get(name).cloned()).unwrap()
     }
 
-    pub fn rotator_with<C: DistributionApi>(
+    /// The rotator for `config`'s target (signed or static-header), every client behind
+    /// `plan`'s fault injector.
+    pub fn rotator_with<C: DistributionApi + 'static>(
         &self,
         config: Config,
         plan: Arc<FaultPlan>,
         cdn: C,
-    ) -> Rotator<Faulty<SdkSecrets>, Faulty<SdkLambda>, Faulty<C>> {
-        let assets = (config.kind() == TargetKind::Signed).then(assets);
-        Rotator::new(
-            config,
-            Faulty::new(SdkSecrets::new(&self.sdk), plan.clone()),
-            Faulty::new(SdkLambda::new(&self.sdk), plan.clone()),
-            Faulty::new(cdn, plan),
-            assets,
-        )
-        .unwrap()
+    ) -> BoxedRotator {
+        let secrets = Faulty::new(SdkSecrets::new(&self.sdk), plan.clone());
+        let cdn = Faulty::new(cdn, plan.clone());
+        match config.kind() {
+            TargetKind::Signed => {
+                let lambda = Faulty::new(SdkLambda::new(&self.sdk), plan);
+                let target = SignedTarget::from_config(&config, lambda, cdn, assets()).unwrap();
+                Box::new(Rotator::new(config, secrets, target))
+            }
+            _ => {
+                let target = StaticHeaderTarget::from_config(&config, cdn).unwrap();
+                Box::new(Rotator::new(config, secrets, target))
+            }
+        }
     }
 
-    pub fn rotator(
-        &self,
-        plan: Arc<FaultPlan>,
-    ) -> Rotator<Faulty<SdkSecrets>, Faulty<SdkLambda>, Faulty<Arc<FakeCloudFront>>> {
+    pub fn rotator(&self, plan: Arc<FaultPlan>) -> BoxedRotator {
         self.rotator_with(self.config_with(&[]), plan, self.cdn.clone())
     }
 
@@ -923,17 +927,12 @@ impl World {
     /// Drive the four steps as Secrets Manager does: on a failed step, the whole
     /// rotation is retried with the same token. Invariants are checked after every step.
     /// Returns how many attempts it took.
-    pub async fn rotate_like_secrets_manager<S, L, C>(
+    pub async fn rotate_like_secrets_manager(
         &self,
-        rotator: &Rotator<S, L, C>,
+        rotator: &dyn RunStep,
         token: &str,
         max_attempts: usize,
-    ) -> (usize, Vec<String>)
-    where
-        S: edgeseal_rotator::SecretsApi,
-        L: edgeseal_rotator::EdgeFunctionApi,
-        C: DistributionApi,
-    {
+    ) -> (usize, Vec<String>) {
         let mut errors = Vec::new();
         for attempt in 1..=max_attempts {
             let mut failed = false;

@@ -17,20 +17,23 @@
 //! aws/aws-sdk-java-v2#1732); `DeleteApiKey` of an unknown key → `NotFoundException`.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use edgeseal_rotator::aws::{ApiError, Op};
-use edgeseal_rotator::target::api_key::{ApiKey, NewApiKey, UsagePlanKeys};
+use edgeseal_rotator::targets::api_key::{ApiKey, NewApiKey, UsagePlanKeys};
 
 /// API Gateway's fixed rate for `CreateApiKey` and `DeleteApiKey`, per account.
 pub const KEY_CALLS_PER_SECOND: usize = 5;
 
-/// An inner [`UsagePlanKeys`] (the SDK against moto) with AWS's checks in front.
+/// An inner [`UsagePlanKeys`] (the SDK against moto) with AWS's checks in front. A clone
+/// is a handle on the same account: the per-second quotas are shared, as AWS counts
+/// them per account, whoever calls.
+#[derive(Clone)]
 pub struct AwsLikeUsagePlanKeys<K> {
     inner: K,
-    creates: Mutex<VecDeque<Instant>>,
-    deletes: Mutex<VecDeque<Instant>>,
+    creates: Arc<Mutex<VecDeque<Instant>>>,
+    deletes: Arc<Mutex<VecDeque<Instant>>>,
 }
 
 impl<K> AwsLikeUsagePlanKeys<K> {
@@ -38,8 +41,8 @@ impl<K> AwsLikeUsagePlanKeys<K> {
     pub fn new(inner: K) -> Self {
         Self {
             inner,
-            creates: Mutex::new(VecDeque::new()),
-            deletes: Mutex::new(VecDeque::new()),
+            creates: Arc::default(),
+            deletes: Arc::default(),
         }
     }
 }

@@ -6,17 +6,17 @@ use edgeseal::{SecretValue, StaticHeaderValue, UnixTime, static_header_secret_js
 use tracing::{info, warn};
 use zeroize::Zeroizing;
 
-use super::api::{AppSyncKeys, SharedKeys};
+use super::api::AppSyncKeys;
 use super::graphql::GraphqlProbe;
 use super::settings::AppSyncSettings;
 use super::steps::{self, AppSyncStepError, CurrentKey, EdgeKeys, PendingRetry};
 use crate::aws::{DeployStatus, DistributionApi};
-use crate::config::Config;
+use crate::config::{Config, TargetKind, TargetSettings};
 use crate::distributions::{Distributions, Guard};
 use crate::edits::custom_headers;
-use crate::error::RotationError;
-use crate::target::static_header::OriginHeader;
-use crate::target::{Stage, StepContext, Target, log_roll_back};
+use crate::error::{RotationError, SetupError};
+use crate::targets::static_header::OriginHeader;
+use crate::targets::{Stage, StepContext, Target, log_roll_back, other_target};
 
 /// Where the target reads the time (the wall clock; tests move it forward to make keys
 /// expire, which moto's real-clock checks cannot).
@@ -33,11 +33,12 @@ fn wall_clock() -> UnixTime {
 /// `ROTATION_TARGET=appsync-api-key`: an AppSync API key clients read from the secret,
 /// and, when AppSync sits behind CloudFront (`CLOUDFRONT_DISTRIBUTION_ID` set), that
 /// the distributions send as the origin custom header `x-api-key`.
-pub struct AppSyncTarget<C> {
+pub struct AppSyncTarget<C, A> {
     settings: AppSyncSettings,
     /// `SECRET_KEY_NAME`: the JSON field holding the key.
     field: String,
-    keys: SharedKeys,
+    /// The AppSync client, in the API's region.
+    keys: A,
     probe: GraphqlProbe,
     retry: PendingRetry,
     clock: Clock,
@@ -87,29 +88,29 @@ impl<C: DistributionApi> BehindCloudFront<C> {
     }
 }
 
-impl<C: DistributionApi> AppSyncTarget<C> {
-    /// The target over `keys` (the SDK client, or a test's wrapper); `cdn` points the
-    /// configured distributions, if any.
-    pub fn new(
-        config: &Config,
-        settings: AppSyncSettings,
-        keys: impl AppSyncKeys + 'static,
-        cdn: C,
-    ) -> Self {
+impl<C: DistributionApi, A: AppSyncKeys> AppSyncTarget<C, A> {
+    /// The target `config` selects (`ROTATION_TARGET=appsync-api-key`), over `keys` (the
+    /// SDK client, or a test's double); `cdn` points the configured distributions, if
+    /// any.
+    pub fn from_config(config: &Config, keys: A, cdn: C) -> Result<Self, SetupError> {
+        let TargetSettings::AppSync(settings) = &config.target else {
+            return Err(other_target(config, TargetKind::AppSyncApiKey));
+        };
+        let settings = settings.clone();
         let probe = GraphqlProbe::new(&settings.test_query, settings.test_timeout);
         let cloudfront = (!config.distributions.is_empty()).then(|| BehindCloudFront {
             header: OriginHeader::new(&config.header_name),
             distributions: Distributions::new(cdn, config),
         });
-        Self {
+        Ok(Self {
             settings,
             field: config.secret_key_name.clone(),
-            keys: SharedKeys::new(keys),
+            keys,
             probe,
             retry: PendingRetry::default(),
             clock: Arc::new(wall_clock),
             cloudfront,
-        }
+        })
     }
 
     /// Read the time from `clock` instead of the wall clock.
@@ -293,7 +294,7 @@ impl<C: DistributionApi> AppSyncTarget<C> {
     }
 }
 
-impl<C: DistributionApi> Target for AppSyncTarget<C> {
+impl<C: DistributionApi, A: AppSyncKeys> Target for AppSyncTarget<C, A> {
     type Material = StaticHeaderValue;
 
     fn parse(

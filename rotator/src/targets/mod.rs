@@ -6,22 +6,32 @@
 //! is common to every target: the stage checks, the Secrets Manager reads and writes,
 //! moving the labels and the step's deadline.
 //!
-//! The targets today:
-//! - [`signed::SignedTarget`] (`ROTATION_TARGET=signed`): an edgeseal signing key,
-//!   published in a Lambda@Edge version that the distributions' origin-request
-//!   associations are pointed at;
+//! The targets, one folder or file each, chosen by `ROTATION_TARGET`:
+//! - [`signed::SignedTarget`] (`signed`): an edgeseal signing key, published in a
+//!   Lambda@Edge version that the distributions' origin-request associations are pointed
+//!   at;
 //! - [`static_header::StaticHeaderTarget`] (`static-header`): a CloudFront origin custom
 //!   header (the `x-origin-verify` setups edgeseal replaces). Its pointing,
-//!   [`static_header::OriginHeader`], serves any target whose value CloudFront sends as
+//!   [`static_header::OriginHeader`], serves every target whose value CloudFront sends as
 //!   an origin header;
 //! - [`api_key::ApiKeyTarget`] (`api-gateway-api-key`): a REST API's usage-plan API key,
-//!   made and linked before CloudFront sends it as `x-api-key`, retired after the grace.
+//!   made and linked before CloudFront sends it as `x-api-key`, retired after the grace;
+//! - [`waf::WafTarget`] (`waf`): the static header, with the regional web ACL rule that
+//!   matches it widened before CloudFront sends a new value and narrowed after;
+//! - [`appsync::AppSyncTarget`] (`appsync-api-key`): an AppSync API key that clients (or
+//!   distributions in front of AppSync) read from the secret.
 //!
-//! Adding a target: a module here implementing [`Target`] (its settings with a
-//! `from_lookup` parser beside it), then one arm in each of [`crate::config::TargetKind`]
-//! (the `ROTATION_TARGET` name), [`crate::config::TargetSettings`] (its settings),
-//! [`AnyTarget`] (built from the settings) and [`AnyTarget`]'s dispatch in
-//! `Rotator::run`.
+//! Each target is generic over the clients it owns and built by its own `from_config`,
+//! which refuses a configuration that selects another target. The rotator is generic
+//! over its target ([`crate::Rotator`]`<S, T>`), so nothing dispatches per step.
+//!
+//! Adding a target touches its own folder here and four other places:
+//! 1. this file: `pub mod` for the folder;
+//! 2. `config.rs`: a [`TargetKind`] variant (its `ROTATION_TARGET` name) and a
+//!    [`crate::config::TargetSettings`] variant (its settings, parsed by the folder's
+//!    `from_lookup`);
+//! 3. `main.rs`: one arm building the target with its SDK clients;
+//! 4. `lib.rs`: the target's re-export.
 
 pub mod api_key;
 pub mod appsync;
@@ -37,11 +47,10 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 use zeroize::Zeroizing;
 
-use crate::aws::{ApiError, DistributionApi, EdgeFunctionApi, SecretMetadata, SecretsApi};
-use crate::config::{Config, TargetSettings};
+use crate::aws::{ApiError, SecretMetadata, SecretsApi};
+use crate::config::{Config, TargetKind};
 use crate::error::{RotationError, SetupError};
 use crate::origin::{Credential, OriginProbe, ProbeError};
-use edgeseal_edge_signer::EdgeAssets;
 
 /// A secret version's staging label. Targets parse `Pending` values strictly; `Current`
 /// (and `Previous`) values may be in an older form they still accept (migration).
@@ -263,88 +272,11 @@ impl<S: SecretsApi> ReadSecret for S {
     }
 }
 
-/// The configured target, with the clients it owns. `Rotator::run` matches on it once
-/// per step and drives the chosen [`Target`].
-pub enum AnyTarget<L, C> {
-    /// `ROTATION_TARGET=signed`.
-    Signed(signed::SignedTarget<L, C>),
-    /// `ROTATION_TARGET=static-header`.
-    StaticHeader(static_header::StaticHeaderTarget<C>),
-    /// `ROTATION_TARGET=api-gateway-api-key`.
-    ApiKey(api_key::ApiKeyTarget<C>),
-    /// `ROTATION_TARGET=waf`.
-    Waf(waf::WafTarget<C>),
-    /// `ROTATION_TARGET=appsync-api-key` (its AppSync client is type-erased: the enum
-    /// names no client type of it).
-    AppSync(Box<appsync::AppSyncTarget<C>>),
-}
-
-impl<L: EdgeFunctionApi, C: DistributionApi> AnyTarget<L, C> {
-    /// The target `config` selects. The signed target needs the edge `assets` (packaged
-    /// once here so that a bad bundle fails the cold start); other targets ignore them.
-    pub fn from_config(
-        config: &Config,
-        lambda: L,
-        cdn: C,
-        assets: Option<EdgeAssets>,
-    ) -> Result<Self, SetupError> {
-        Ok(match &config.target {
-            TargetSettings::Signed(settings) => {
-                let assets = assets.ok_or(SetupError::MissingAssets)?;
-                AnyTarget::Signed(signed::SignedTarget::new(
-                    config,
-                    settings.clone(),
-                    lambda,
-                    cdn,
-                    assets,
-                )?)
-            }
-            TargetSettings::StaticHeader(settings) => AnyTarget::StaticHeader(
-                static_header::StaticHeaderTarget::new(config, settings.clone(), cdn),
-            ),
-            // Its API Gateway client is built by the caller (`ApiKeyTarget::new`).
-            TargetSettings::ApiKey(_) => return Err(SetupError::MissingClient("API Gateway")),
-            // The web ACL's client is one more AWS client: built by `Self::waf`.
-            TargetSettings::Waf(..) => return Err(SetupError::MissingClient("WAFv2")),
-            // It needs an AppSync client, which this constructor is not given.
-            TargetSettings::AppSync(_) => return Err(SetupError::MissingClient("AppSync")),
-        })
-    }
-
-    /// The AppSync target over `keys` (the SDK client, or a test's wrapper), pointing the
-    /// configured distributions (if any) through `cdn`; `None` when `config` selects
-    /// another target.
-    pub fn appsync(
-        config: &Config,
-        keys: impl appsync::AppSyncKeys + 'static,
-        cdn: C,
-    ) -> Option<Self> {
-        config.appsync().map(|settings| {
-            AnyTarget::AppSync(Box::new(appsync::AppSyncTarget::new(
-                config,
-                settings.clone(),
-                keys,
-                cdn,
-            )))
-        })
-    }
-
-    /// The `waf` target `config` selects, changing the web ACL through `waf` (an
-    /// [`waf::SdkWaf`] in the web ACL's region, `WAF_REGION`).
-    pub fn waf(
-        config: &Config,
-        cdn: C,
-        waf: impl waf::WebAclApi + 'static,
-    ) -> Result<Self, SetupError> {
-        match &config.target {
-            TargetSettings::Waf(header, settings) => Ok(AnyTarget::Waf(waf::WafTarget::new(
-                config,
-                header.clone(),
-                settings.clone(),
-                cdn,
-                waf,
-            ))),
-            _ => Err(SetupError::MissingClient("a target other than waf")),
-        }
+/// What a target's `from_config` returns when `config` selects another target than
+/// `built`.
+pub(crate) fn other_target(config: &Config, built: TargetKind) -> SetupError {
+    SetupError::OtherTarget {
+        configured: config.kind().as_str(),
+        built: built.as_str(),
     }
 }

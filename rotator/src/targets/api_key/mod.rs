@@ -21,7 +21,7 @@ pub mod sdk;
 pub mod settings;
 mod target;
 
-pub use self::api::{AnyUsagePlanKeys, ApiKey, NewApiKey, UsagePlanKeys};
+pub use self::api::{ApiKey, NewApiKey, UsagePlanKeys};
 pub use self::keys::{ApiKeyError, InPlace, KeyRotation, RetireGuard, Retired};
 pub use self::sdk::SdkUsagePlanKeys;
 pub use self::settings::ApiKeySettings;

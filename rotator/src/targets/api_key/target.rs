@@ -23,47 +23,45 @@ use tracing::{info, warn};
 use zeroize::Zeroizing;
 
 use super::acceptance::{NotAccepted, wait_until_accepted};
-use super::api::{AnyUsagePlanKeys, UsagePlanKeys};
+use super::api::UsagePlanKeys;
 use super::keys::{ApiKeyError, KeyRotation, RetireGuard};
 use super::settings::{ApiKeySettings, VALUE_LENGTHS};
 use crate::aws::{DeployStatus, DistributionApi};
-use crate::config::Config;
+use crate::config::{Config, TargetKind, TargetSettings};
 use crate::distributions::{Distributions, Guard};
 use crate::edits::custom_headers;
-use crate::error::RotationError;
+use crate::error::{RotationError, SetupError};
 use crate::material::{parse_secret, random_header_value, wrong_kind};
-use crate::target::static_header::OriginHeader;
-use crate::target::{Stage, StepContext, Target};
+use crate::targets::static_header::OriginHeader;
+use crate::targets::{Stage, StepContext, Target, other_target};
 
-/// The `api-gateway-api-key` target: the usage plans' keys, the distributions and the
-/// header they send.
-pub struct ApiKeyTarget<C> {
+/// The `api-gateway-api-key` target: the usage plans' keys (through `K`, an API Gateway
+/// client in the API's region), the distributions and the header they send.
+pub struct ApiKeyTarget<C, K> {
     settings: ApiKeySettings,
-    keys: AnyUsagePlanKeys,
+    keys: K,
     distributions: Distributions<C>,
     header: OriginHeader,
     secret_key_name: String,
 }
 
-impl<C: DistributionApi> ApiKeyTarget<C> {
-    /// The target for `config`, changing keys through `keys` and distributions through
-    /// `cdn`.
-    pub fn new(
-        config: &Config,
-        settings: ApiKeySettings,
-        keys: impl UsagePlanKeys + 'static,
-        cdn: C,
-    ) -> Self {
-        Self {
+impl<C: DistributionApi, K: UsagePlanKeys> ApiKeyTarget<C, K> {
+    /// The target `config` selects (`ROTATION_TARGET=api-gateway-api-key`), changing
+    /// keys through `keys` and distributions through `cdn`.
+    pub fn from_config(config: &Config, keys: K, cdn: C) -> Result<Self, SetupError> {
+        let TargetSettings::ApiKey(settings) = &config.target else {
+            return Err(other_target(config, TargetKind::ApiKey));
+        };
+        Ok(Self {
             header: OriginHeader::new(&settings.header_name),
-            settings,
-            keys: AnyUsagePlanKeys::new(keys),
+            settings: settings.clone(),
+            keys,
             distributions: Distributions::new(cdn, config),
             secret_key_name: config.secret_key_name.clone(),
-        }
+        })
     }
 
-    fn rotation<'a>(&'a self, step: &StepContext<'_>) -> KeyRotation<'a, AnyUsagePlanKeys> {
+    fn rotation<'a>(&'a self, step: &StepContext<'_>) -> KeyRotation<'a, K> {
         KeyRotation::new(&self.keys, &self.settings, step.secret_id())
     }
 
@@ -151,7 +149,7 @@ impl<C: DistributionApi> ApiKeyTarget<C> {
     }
 }
 
-impl<C: DistributionApi> Target for ApiKeyTarget<C> {
+impl<C: DistributionApi, K: UsagePlanKeys> Target for ApiKeyTarget<C, K> {
     type Material = StaticHeaderValue;
 
     fn parse(

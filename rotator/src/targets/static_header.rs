@@ -17,12 +17,12 @@ use edgeseal::{SecretValue, StaticHeaderValue};
 use tracing::info;
 use zeroize::Zeroizing;
 
-use super::{Stage, StepContext, Target, log_roll_back};
+use super::{Stage, StepContext, Target, log_roll_back, other_target};
 use crate::aws::DistributionApi;
-use crate::config::{Config, ConfigError, invalid, number};
+use crate::config::{Config, ConfigError, TargetKind, TargetSettings, invalid, number};
 use crate::distributions::{Distributions, Guard};
 use crate::edits::{custom_headers, set_custom_header};
-use crate::error::RotationError;
+use crate::error::{RotationError, SetupError};
 use crate::material::{parse_secret, random_header_value, wrong_kind};
 use crate::origin::Credential;
 
@@ -184,8 +184,17 @@ pub struct StaticHeaderTarget<C> {
 }
 
 impl<C: DistributionApi> StaticHeaderTarget<C> {
-    /// The target for `config`.
-    pub fn new(config: &Config, settings: StaticHeaderSettings, cdn: C) -> Self {
+    /// The target `config` selects (`ROTATION_TARGET=static-header`), pointing
+    /// distributions through `cdn`.
+    pub fn from_config(config: &Config, cdn: C) -> Result<Self, SetupError> {
+        let TargetSettings::StaticHeader(settings) = &config.target else {
+            return Err(other_target(config, TargetKind::StaticHeader));
+        };
+        Ok(Self::new(config, settings.clone(), cdn))
+    }
+
+    /// The target over `settings` (also the inner target of the header layers: `waf`).
+    pub(crate) fn new(config: &Config, settings: StaticHeaderSettings, cdn: C) -> Self {
         Self {
             settings,
             distributions: Distributions::new(cdn, config),

@@ -18,9 +18,9 @@ use edgeseal_edge_signer::EdgeAssets;
 use tracing::{info, warn};
 use zeroize::Zeroizing;
 
-use super::{Stage, StepContext, Target, log_roll_back};
+use super::{Stage, StepContext, Target, log_roll_back, other_target};
 use crate::aws::{DistributionApi, EdgeFunctionApi};
-use crate::config::{Config, ConfigError, invalid, number};
+use crate::config::{Config, ConfigError, TargetKind, TargetSettings, invalid, number};
 use crate::distributions::{Distributions, Guard};
 use crate::edge::EdgePublisher;
 use crate::edits::{associations, point_associations, unqualified};
@@ -117,16 +117,20 @@ pub struct SignedTarget<L, C> {
 }
 
 impl<L: EdgeFunctionApi, C: DistributionApi> SignedTarget<L, C> {
-    /// The target for `config`; packages `assets` once (a bad bundle fails here).
-    pub fn new(
+    /// The target `config` selects (`ROTATION_TARGET=signed`), publishing through
+    /// `lambda` and pointing distributions through `cdn`; packages `assets` once (a bad
+    /// bundle fails here).
+    pub fn from_config(
         config: &Config,
-        settings: EdgeSettings,
         lambda: L,
         cdn: C,
         assets: EdgeAssets,
     ) -> Result<Self, SetupError> {
+        let TargetSettings::Signed(settings) = &config.target else {
+            return Err(other_target(config, TargetKind::Signed));
+        };
         Ok(Self {
-            edge: EdgePublisher::new(lambda, settings, assets)?,
+            edge: EdgePublisher::new(lambda, settings.clone(), assets)?,
             distributions: Distributions::new(cdn, config),
             secret_key_name: config.secret_key_name.clone(),
             header_name: config.header_name.clone(),

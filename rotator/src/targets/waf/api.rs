@@ -2,11 +2,9 @@
 //!
 //! [`super::sdk`] implements it with the AWS SDK; tests run it against moto (which keeps
 //! rule statements as sent and checks `LockToken`s) and wrap it in testkit's fault
-//! injector. [`SharedWebAclApi`] erases the client's type, so the `waf` target adds no
-//! type parameter to the rotator.
+//! injector. The `waf` target is generic over it.
 
 use std::future::Future;
-use std::pin::Pin;
 
 use aws_sdk_wafv2::types::WebAcl;
 
@@ -66,73 +64,4 @@ pub trait WebAclApi: Send + Sync {
         web_acl: &WebAcl,
         lock_token: &str,
     ) -> impl Future<Output = Result<String, ApiError>> + Send;
-}
-
-/// A shared client (the rotator and, in tests, the assertions hold the same double).
-impl<T: WebAclApi> WebAclApi for std::sync::Arc<T> {
-    async fn get_web_acl(&self, acl: &WebAclRef) -> Result<LockedWebAcl, ApiError> {
-        (**self).get_web_acl(acl).await
-    }
-
-    async fn update_web_acl(
-        &self,
-        acl: &WebAclRef,
-        web_acl: &WebAcl,
-        lock_token: &str,
-    ) -> Result<String, ApiError> {
-        (**self).update_web_acl(acl, web_acl, lock_token).await
-    }
-}
-
-type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, ApiError>> + Send + 'a>>;
-
-/// [`WebAclApi`] with boxed futures, so a client can be held as a trait object.
-trait DynWebAclApi: Send + Sync {
-    fn get<'a>(&'a self, acl: &'a WebAclRef) -> Boxed<'a, LockedWebAcl>;
-    fn update<'a>(
-        &'a self,
-        acl: &'a WebAclRef,
-        web_acl: &'a WebAcl,
-        lock_token: &'a str,
-    ) -> Boxed<'a, String>;
-}
-
-impl<T: WebAclApi> DynWebAclApi for T {
-    fn get<'a>(&'a self, acl: &'a WebAclRef) -> Boxed<'a, LockedWebAcl> {
-        Box::pin(self.get_web_acl(acl))
-    }
-
-    fn update<'a>(
-        &'a self,
-        acl: &'a WebAclRef,
-        web_acl: &'a WebAcl,
-        lock_token: &'a str,
-    ) -> Boxed<'a, String> {
-        Box::pin(self.update_web_acl(acl, web_acl, lock_token))
-    }
-}
-
-/// Any [`WebAclApi`] client, its type erased.
-pub struct SharedWebAclApi(Box<dyn DynWebAclApi>);
-
-impl SharedWebAclApi {
-    /// Hold `client`.
-    pub fn new(client: impl WebAclApi + 'static) -> Self {
-        Self(Box::new(client))
-    }
-}
-
-impl WebAclApi for SharedWebAclApi {
-    async fn get_web_acl(&self, acl: &WebAclRef) -> Result<LockedWebAcl, ApiError> {
-        self.0.get(acl).await
-    }
-
-    async fn update_web_acl(
-        &self,
-        acl: &WebAclRef,
-        web_acl: &WebAcl,
-        lock_token: &str,
-    ) -> Result<String, ApiError> {
-        self.0.update(acl, web_acl, lock_token).await
-    }
 }

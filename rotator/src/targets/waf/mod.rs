@@ -31,7 +31,7 @@ pub mod settings;
 pub mod statement;
 mod target;
 
-pub use api::{LockedWebAcl, SharedWebAclApi, WebAclApi, WebAclRef};
+pub use api::{LockedWebAcl, WebAclApi, WebAclRef};
 pub use rollout::{Applied, Settled, WafError};
 pub use sdk::SdkWaf;
 pub use settings::WafSettings;

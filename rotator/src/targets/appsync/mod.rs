@@ -17,7 +17,7 @@ pub mod settings;
 pub mod steps;
 mod target;
 
-pub use api::{ApiKey, AppSyncKeys, SharedKeys};
+pub use api::{ApiKey, AppSyncKeys};
 pub use graphql::{GraphqlProbe, GraphqlProbeError};
 pub use marker::KeyMarker;
 pub use sdk::SdkAppSync;

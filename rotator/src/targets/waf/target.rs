@@ -5,39 +5,37 @@ use edgeseal::StaticHeaderValue;
 use tracing::{info, warn};
 use zeroize::Zeroizing;
 
-use super::api::{SharedWebAclApi, WebAclApi};
+use super::api::WebAclApi;
 use super::rollout::{
     after_rotation, apply_values, check_rule, wait_until_let_through, while_rotating,
 };
 use super::settings::WafSettings;
 use crate::aws::DistributionApi;
-use crate::config::Config;
-use crate::error::RotationError;
-use crate::target::static_header::{StaticHeaderSettings, StaticHeaderTarget};
-use crate::target::{Stage, StepContext, Target};
+use crate::config::{Config, TargetKind, TargetSettings};
+use crate::error::{RotationError, SetupError};
+use crate::targets::static_header::StaticHeaderTarget;
+use crate::targets::{Stage, StepContext, Target, other_target};
 
-/// The static-header target plus the regional web ACL rule matching its header.
-pub struct WafTarget<C> {
+/// The static-header target plus the regional web ACL rule matching its header, changed
+/// through `W` (the WAFv2 client, in the web ACL's region).
+pub struct WafTarget<C, W> {
     inner: StaticHeaderTarget<C>,
-    waf: SharedWebAclApi,
+    waf: W,
     settings: WafSettings,
 }
 
-impl<C: DistributionApi> WafTarget<C> {
-    /// The target for `config`: distributions pointed through `cdn`, the web ACL changed
-    /// through `waf`.
-    pub fn new(
-        config: &Config,
-        header: StaticHeaderSettings,
-        settings: WafSettings,
-        cdn: C,
-        waf: impl WebAclApi + 'static,
-    ) -> Self {
-        Self {
-            inner: StaticHeaderTarget::new(config, header, cdn),
-            waf: SharedWebAclApi::new(waf),
-            settings,
-        }
+impl<C: DistributionApi, W: WebAclApi> WafTarget<C, W> {
+    /// The target `config` selects (`ROTATION_TARGET=waf`): distributions pointed
+    /// through `cdn`, the web ACL changed through `waf` (a client in `WAF_REGION`).
+    pub fn from_config(config: &Config, cdn: C, waf: W) -> Result<Self, SetupError> {
+        let TargetSettings::Waf(header, settings) = &config.target else {
+            return Err(other_target(config, TargetKind::Waf));
+        };
+        Ok(Self {
+            inner: StaticHeaderTarget::new(config, header.clone(), cdn),
+            waf,
+            settings: settings.clone(),
+        })
     }
 
     fn header(&self) -> &str {
@@ -60,7 +58,7 @@ impl<C: DistributionApi> WafTarget<C> {
     }
 }
 
-impl<C: DistributionApi> Target for WafTarget<C> {
+impl<C: DistributionApi, W: WebAclApi> Target for WafTarget<C, W> {
     type Material = StaticHeaderValue;
 
     fn parse(

@@ -330,7 +330,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::target::waf::api::WebAclRef;
+    use crate::targets::waf::api::WebAclRef;
 
     fn value(text: &str) -> StaticHeaderValue {
         StaticHeaderValue::new(text.to_owned()).unwrap()
