@@ -15,7 +15,11 @@
 //!   [`static_header::OriginHeader`], serves any target whose value CloudFront sends as
 //!   an origin header;
 //! - [`api_key::ApiKeyTarget`] (`api-gateway-api-key`): a REST API's usage-plan API key,
-//!   made and linked before CloudFront sends it as `x-api-key`, retired after the grace.
+//!   made and linked before CloudFront sends it as `x-api-key`, retired after the grace;
+//! - [`waf::WafTarget`] (`waf`): the static header, and the regional WAF rule matching it,
+//!   widened before CloudFront sends a new value and narrowed after;
+//! - [`appsync::AppSyncTarget`] (`appsync-api-key`): an AppSync API key that clients read
+//!   from the secret (and CloudFront sends, when AppSync is behind it).
 //!
 //! Adding a target: a module here implementing [`Target`] (its settings with a
 //! `from_lookup` parser beside it), then one arm in each of [`crate::config::TargetKind`]
