@@ -3,8 +3,8 @@ and the runner call) and the data plane (viewer requests through the edge functi
 the origin).
 
 Why not moto: moto 5.2 drops `LambdaFunctionAssociations` and accepts any `IfMatch`
-(shared/DESIGN.md, "Facts measured"), and has no cache, origin request or continuous
-deployment policies. This stand-in keeps what CloudFront keeps, as
+(docs/design.md, "Facts measured on these machines"), and has no cache, origin request
+or continuous deployment policies. This stand-in keeps what CloudFront keeps, as
 `edgeseal_testkit::FakeCloudFront` does for the in-process tests (same sources):
 - the config is stored as sent (XML, CloudFront API reference `DistributionConfig`),
   associations included; the ETag changes on every update and `UpdateDistribution`

@@ -1,5 +1,5 @@
 """Requests through the distribution and to the API, as CloudFront and API Gateway make
-them (shared/DESIGN.md, "Hard facts about the platform" and "Behaviours our stand-ins
+them (docs/design.md, "Hard facts about the platform" and "Behaviours our stand-ins
 must reproduce", with their sources):
 
 - CloudFront: the behavior for the viewer path, its origin-request association's

@@ -2,7 +2,7 @@
 
 moto server can enforce IAM (INITIAL_NO_AUTH_ACTION_COUNT, /moto-api/reset-auth) but
 evaluates every call of these services against resource `*`, so a statement scoped to an
-ARN never matches there, even for its own resource (shared/DESIGN.md, "Deployment is AWS
+ARN never matches there, even for its own resource (docs/design.md, "Deployment is AWS
 behaviour too", checked with moto 5.2; moto's evaluator also treats a statement whose
 condition does not hold as a Deny, where IAM treats it as not applying). So every call
 is authorized here, before it reaches moto or a stand-in, by ONE maintained evaluator:

@@ -1,6 +1,6 @@
 //! The edge version record against moto's SSM (real SDK, real Parameter Store API) and
 //! the in-process CloudFront (`edgeseal_testkit::FakeCloudFront`: moto's CloudFront drops
-//! LambdaFunctionAssociations, see DESIGN.md "Facts measured on these machines").
+//! LambdaFunctionAssociations, see docs/design.md, "Facts measured on these machines").
 //!
 //! The parameter starts as the template creates it (holding the bootstrap version); the
 //! tests then move the distribution as rotation steps do and check the parameter always

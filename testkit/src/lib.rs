@@ -12,6 +12,10 @@
 //!   (moto cannot invoke a rotation function);
 //! - [`BoxedRotator`]: a rotator of any target behind one type, for drivers that run one
 //!   scenario over several targets;
+//! - [`api_gateway`]: the usage-plan key checks moto skips, and a REST stage whose methods
+//!   require an API key, learning of a new key with API Gateway's lag;
+//! - [`waf`]: a regional WAF in front of a loopback origin, applying moto's web ACL as
+//!   WAF does, area by area;
 //! - [`appsync`]: AppSync's API-key rules moto skips, a GraphQL endpoint accepting exactly
 //!   the keys AppSync would, and clients that read their key from the secret;
 //! - [`oidc`]: an OpenID Connect issuer on loopback (discovery document, JWK Set, keys
