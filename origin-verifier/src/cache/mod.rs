@@ -24,6 +24,7 @@
 //! - `source.rs`: [`SecretsSource`], the reads the cache needs, and their answers.
 //! - `sdk_source.rs`: [`SdkSource`], those reads over the AWS SDK.
 //! - `counting.rs`: [`CountingSource`], a call counter for tests and benchmarks.
+//! - `tests/`: these rules, against an in-memory source and a clock the tests set.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -37,6 +38,8 @@ mod refresh;
 mod sdk_source;
 mod snapshot;
 mod source;
+#[cfg(test)]
+mod tests;
 
 pub use self::counting::CountingSource;
 use self::refresh::Parsed;
