@@ -1,5 +1,7 @@
 //! [`CountingSource`]: a [`SecretsSource`] that counts the calls reaching the source it
-//! wraps, for the tests' and benchmarks' "how many Secrets Manager calls" figures.
+//! wraps, for the tests' and benchmarks' "how many Secrets Manager calls" figures. Not
+//! part of the product: compiled for this crate's own tests and with the `test-support`
+//! feature, which only dev-dependencies enable.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};

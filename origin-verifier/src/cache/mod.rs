@@ -23,7 +23,8 @@
 //! - `snapshot.rs`: [`Snapshot`], the keys accepted as of one refresh.
 //! - `source.rs`: [`SecretsSource`], the reads the cache needs, and their answers.
 //! - `sdk_source.rs`: [`SdkSource`], those reads over the AWS SDK.
-//! - `counting.rs`: [`CountingSource`], a call counter for tests and benchmarks.
+//! - `counting.rs`: `CountingSource`, a call counter for tests and benchmarks (feature
+//!   `test-support`, never in a release build).
 //! - `tests/`: these rules, against an in-memory source and a clock the tests set.
 
 use std::collections::HashMap;
@@ -33,6 +34,7 @@ use edgeseal::{Stage, UnixTime};
 
 use crate::config::Config;
 
+#[cfg(any(test, feature = "test-support"))]
 mod counting;
 mod refresh;
 mod sdk_source;
@@ -41,6 +43,7 @@ mod source;
 #[cfg(test)]
 mod tests;
 
+#[cfg(any(test, feature = "test-support"))]
 pub use self::counting::CountingSource;
 use self::refresh::Parsed;
 pub use self::refresh::cold_start_demotion;
