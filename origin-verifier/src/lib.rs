@@ -16,6 +16,8 @@
 //!   issuers' key sets, the checks of HTTP API's built-in JWT authorizer, claims as context.
 //! - [`logging`]: the JSON log format and level; [`secrets_manager_client`]: the SDK
 //!   client from the Lambda environment alone.
+//! - `CountingSource` (feature `test-support`, which only dev-dependencies enable): a
+//!   [`SecretsSource`] counting its calls, for tests and benchmarks.
 //!
 //! The binary (`src/main.rs`) only wires these to `lambda_runtime`. See README.md for
 //! the configuration reference.
@@ -34,8 +36,8 @@ mod sdk;
 
 pub use crate::base_path::{BasePathMap, BasePathMapError};
 pub use crate::cache::{
-    CacheSettings, CountingSource, CurrentValue, KeyCache, RefreshError, SdkSource, SecretsSource,
-    Snapshot, SourceError, VersionInfo, cold_start_demotion,
+    CacheSettings, CurrentValue, KeyCache, RefreshError, SdkSource, SecretsSource, Snapshot,
+    SourceError, VersionInfo, cold_start_demotion,
 };
 pub use crate::config::{AuthMode, Config, ConfigError, ResponseMode};
 pub use crate::event::{AuthorizerEvent, EventError, EventKind, HeaderSelection};
@@ -47,3 +49,7 @@ pub use crate::response::{
     Statement,
 };
 pub use crate::sdk::secrets_manager_client;
+
+// Test support, not the product's API: only dev-dependencies enable `test-support`.
+#[cfg(any(test, feature = "test-support"))]
+pub use crate::cache::CountingSource;
