@@ -3,11 +3,13 @@
 use core::fmt;
 use std::sync::Arc;
 
+use hmac::digest::CtOutput;
+use hmac::{Hmac, KeyInit as _, Mac as _};
+use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{ConfigError, SecretFormatError};
-use crate::mac::{MacWriter, PadStates, Tag};
 
 /// Shortest HMAC key accepted. RFC 2104 advises at least the hash length (32 bytes for
 /// SHA-256); edgeseal generates 32. 16 is the floor so that imported keys of 128 bits
@@ -16,16 +18,48 @@ const MIN_KEY_BYTES: usize = 16;
 /// Longest HMAC key accepted; RFC 9421's own test key is 64 bytes.
 const MAX_KEY_BYTES: usize = 128;
 
+/// HMAC-SHA256: RustCrypto's `hmac` over `sha2`.
+pub(crate) type HmacSha256 = Hmac<Sha256>;
+
+/// HMAC-SHA256 output size in bytes.
+pub(crate) const TAG_LEN: usize = 32;
+
 /// An `hmac-sha256` key.
 ///
-/// The bytes, and the HMAC pad states derived from them when the key is made, are
-/// zeroized when the last copy is dropped, never printed by `Debug`, and never part of
-/// an error. Two keys compare in constant time.
+/// The bytes, and the keyed HMAC made from them when the key is made, are zeroized when
+/// the last copy is dropped, never printed by `Debug`, and never part of an error. Two
+/// keys compare in constant time.
 #[derive(Clone)]
 pub struct SigningKey {
     bytes: Zeroizing<Vec<u8>>,
-    pads: PadStates,
+    /// Keyed once, when the key is made (the SHA-256 states after `K ^ ipad` and
+    /// `K ^ opad`), and cloned for every message. Zeroized on drop, as is each clone
+    /// (checked at compile time below).
+    keyed: HmacSha256,
 }
+
+// The keyed `Hmac<Sha256>` and every per-message clone are zeroized on drop. `hmac` 0.13
+// does not mark `Hmac` itself `ZeroizeOnDrop` (its `buffer_fixed!` lists `MacTraits`,
+// which leave that marker out), so the parts are checked here, at compile time.
+// `Hmac<Sha256>` is `{ core: HmacCore<Sha256>, buffer }`, and `HmacCore` is
+// `{ digest, opad_digest }` with no `Drop` of its own; dropping it drops each part:
+//
+// - the two SHA-256 states (after `K ^ ipad` and the message so far, after `K ^ opad`):
+//   `Sha256VarCore`'s `Drop` wipes them with `sha2`'s `zeroize` feature;
+// - the block buffer (message bytes not yet compressed): `block-buffer`'s `zeroize`,
+//   which `hmac`'s `zeroize` enables through `digest`'s;
+// - the tag `finalize` returns (`CtOutput`, kept in `Tag`): `digest`'s `zeroize`.
+//
+// Without those features this does not compile. Not wiped, because they are locals
+// inside `hmac`, `digest` and `sha2` functions: the `K ^ pad` block while a key is
+// keyed (and, for a key longer than a block, its SHA-256), once per key; the inner hash
+// and the untruncated outer hash while a tag is finalized, once per MAC.
+const _: () = {
+    const fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    zeroized_on_drop::<<Sha256 as hmac::EagerHash>::Core>();
+    zeroized_on_drop::<hmac::digest::block_api::Buffer<hmac::block_api::HmacCore<Sha256>>>();
+    zeroized_on_drop::<CtOutput<HmacSha256>>();
+};
 
 impl SigningKey {
     /// Length of the keys edgeseal generates (256 bits).
@@ -36,9 +70,13 @@ impl SigningKey {
         if !(MIN_KEY_BYTES..=MAX_KEY_BYTES).contains(&bytes.len()) {
             return Err(SecretFormatError::KeyLength { len: bytes.len() });
         }
+        // HMAC takes keys of any length (longer than a block, they are hashed first):
+        // `InvalidLength` never comes.
+        let keyed = HmacSha256::new_from_slice(bytes)
+            .map_err(|_| SecretFormatError::KeyLength { len: bytes.len() })?;
         Ok(Self {
             bytes: Zeroizing::new(bytes.to_vec()),
-            pads: PadStates::new(bytes),
+            keyed,
         })
     }
 
@@ -46,11 +84,15 @@ impl SigningKey {
     /// system's random source (feature `getrandom`).
     #[cfg(feature = "getrandom")]
     pub fn generate() -> Result<Self, getrandom::Error> {
-        let mut bytes = Zeroizing::new([0u8; Self::GENERATED_LEN]);
-        getrandom::fill(bytes.as_mut_slice())?;
+        // A whole HMAC key block, zero after the key (what HMAC does with a shorter key),
+        // so that keying cannot fail.
+        let mut block = Zeroizing::new([0u8; 64]); // SHA-256's block, `Key<HmacSha256>`
+        let (bytes, _) = block.split_at_mut(Self::GENERATED_LEN);
+        getrandom::fill(bytes)?;
+        let bytes = Zeroizing::new(bytes.to_vec());
         Ok(Self {
-            bytes: Zeroizing::new(bytes.to_vec()),
-            pads: PadStates::new(bytes.as_slice()),
+            bytes,
+            keyed: HmacSha256::new((&*block).into()),
         })
     }
 
@@ -71,18 +113,54 @@ impl SigningKey {
         Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(self.bytes.as_slice()))
     }
 
-    /// HMAC-SHA256 of `message` under this key. Infallible: a key that exists has its
-    /// pad states, so there is no path that returns anything but the real MAC.
+    /// HMAC-SHA256 of `message` under this key. Infallible: a key that exists is keyed,
+    /// so there is no path that returns anything but the real MAC.
     pub(crate) fn mac(&self, message: &[u8]) -> Tag {
-        self.pads.mac(message)
+        let mut mac = self.keyed.clone();
+        mac.update(message);
+        Tag(mac.finalize())
     }
 
-    /// [`mac`](Self::mac) over a message `write` gives in pieces, unless it fails.
+    /// [`mac`](Self::mac) over a message `write` gives in pieces (to a clone of the keyed
+    /// HMAC, through [`Mac::update`](hmac::Mac::update)), unless it fails.
     pub(crate) fn mac_pieces<E>(
         &self,
-        write: impl FnOnce(&mut MacWriter<'_, '_>) -> Result<(), E>,
+        write: impl FnOnce(&mut HmacSha256) -> Result<(), E>,
     ) -> Result<Tag, E> {
-        self.pads.mac_pieces(write)
+        let mut mac = self.keyed.clone();
+        write(&mut mac)?;
+        Ok(Tag(mac.finalize()))
+    }
+}
+
+/// An HMAC-SHA256 tag: `hmac`'s `CtOutput`, zeroized on drop (`digest`'s `zeroize`
+/// feature; an expected tag that did not match is a valid signature for the request that
+/// was refused). Compared only in constant time.
+pub(crate) struct Tag(CtOutput<HmacSha256>);
+
+impl Tag {
+    /// Whether `presented` is this tag, in time independent of where they differ
+    /// (compared as four 64-bit words: `subtle` compares a slice element by element,
+    /// each behind an optimization barrier).
+    pub(crate) fn matches(&self, presented: &[u8]) -> bool {
+        let Ok(presented) = <&[u8; TAG_LEN]>::try_from(presented) else {
+            return false;
+        };
+        let words = |bytes: &[u8; TAG_LEN]| -> [u64; TAG_LEN / 8] {
+            let mut words = [0u64; TAG_LEN / 8];
+            for (word, chunk) in words.iter_mut().zip(bytes.as_chunks::<8>().0) {
+                *word = u64::from_ne_bytes(*chunk);
+            }
+            words
+        };
+        let expected = Zeroizing::new(words(self.as_bytes()));
+        let presented = words(presented);
+        expected.as_slice().ct_eq(presented.as_slice()).into()
+    }
+
+    /// The tag's bytes, to encode into a `Signature` field.
+    pub(crate) fn as_bytes(&self) -> &[u8; TAG_LEN] {
+        self.0.as_bytes().as_ref()
     }
 }
 
@@ -200,6 +278,131 @@ impl fmt::Debug for StaticHeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
+
+    fn hex(text: &str) -> Vec<u8> {
+        assert!(text.len().is_multiple_of(2), "odd hex length");
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(text.get(i..i + 2).unwrap(), 16).unwrap())
+            .collect()
+    }
+
+    /// A key of any length, keyed as [`SigningKey::from_bytes`] keys it, for the HMAC
+    /// test vectors (RFC 4231 has keys of 4 and 131 bytes, outside the accepted range).
+    fn any_length_key(bytes: &[u8]) -> SigningKey {
+        SigningKey {
+            bytes: Zeroizing::new(bytes.to_vec()),
+            keyed: HmacSha256::new_from_slice(bytes).unwrap(),
+        }
+    }
+
+    /// RFC 4231 §4, every HMAC-SHA-256 case (keys of 4, 20, 25 and 131 bytes; case 5's
+    /// output is truncated to 128 bits), through `mac` and `mac_pieces`. One loop that
+    /// names the failing case.
+    #[test]
+    fn rfc4231_hmac_sha256_vectors() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/rfc4231.json");
+        let file: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let cases = file["cases"].as_array().unwrap();
+        assert_eq!(cases.len(), 7);
+        for case in cases {
+            let name = case["case"].as_u64().unwrap();
+            let key = any_length_key(&hex(case["key"].as_str().unwrap()));
+            let data = hex(case["data"].as_str().unwrap());
+            let expected = hex(case["hmac_sha256"].as_str().unwrap());
+            let tag = key.mac(&data);
+            let got = tag.as_bytes().get(..expected.len()).unwrap();
+            assert_eq!(got, expected.as_slice(), "RFC 4231 test case {name}");
+            let pieces = key
+                .mac_pieces(|mac| {
+                    data.chunks(7).for_each(|piece| mac.update(piece));
+                    Ok::<_, ()>(())
+                })
+                .unwrap();
+            assert_eq!(
+                pieces.as_bytes(),
+                tag.as_bytes(),
+                "RFC 4231 case {name}, pieces"
+            );
+        }
+    }
+
+    /// The kept keyed state is cloned, never advanced: MACs under one key, one after
+    /// the other and in any pieces, each equal a freshly keyed HMAC over the message
+    /// alone. Padding boundaries (55/56/63/64/65 bytes, several blocks) and long keys.
+    #[test]
+    fn every_mac_starts_from_the_keyed_state() {
+        for key_len in [1, 16, 32, 63, 64, 65, 128, 200] {
+            let key_bytes: Vec<u8> = (0..key_len).map(|i| (i * 7 + 3) as u8).collect();
+            let key = any_length_key(&key_bytes);
+            for msg_len in [
+                0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 128, 200, 447, 448, 511, 512, 513, 1025,
+            ] {
+                let msg: Vec<u8> = (0..msg_len).map(|i| (i * 13 + 1) as u8).collect();
+                let mut reference = HmacSha256::new_from_slice(&key_bytes).unwrap();
+                reference.update(&msg);
+                let expected: [u8; TAG_LEN] = reference.finalize().into_bytes().into();
+                assert_eq!(
+                    key.mac(&msg).as_bytes(),
+                    &expected,
+                    "key {key_len}, msg {msg_len}"
+                );
+                for split in [1, 3, 55, 64, 70, 300, 513] {
+                    let tag = key.mac_pieces(|mac| {
+                        for piece in msg.chunks(split) {
+                            mac.update(piece);
+                        }
+                        mac.update(&[]);
+                        Ok::<_, ()>(())
+                    });
+                    assert_eq!(
+                        tag.as_ref().map(Tag::as_bytes),
+                        Ok(&expected),
+                        "key {key_len}, msg {msg_len}, pieces of {split}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_write_makes_no_tag() {
+        let key = SigningKey::from_bytes(&[9; 32]).unwrap();
+        let tag = key.mac_pieces(|mac| {
+            mac.update(b"part");
+            Err("refused")
+        });
+        assert!(matches!(tag, Err("refused")));
+    }
+
+    #[test]
+    fn tags_match_in_full_only() {
+        let tag = SigningKey::from_bytes(&[3; 16]).unwrap().mac(b"message");
+        let mut bytes = *tag.as_bytes();
+        assert!(tag.matches(&bytes));
+        assert!(!tag.matches(&bytes[..31]));
+        bytes[31] ^= 1;
+        assert!(!tag.matches(&bytes));
+        bytes[31] ^= 1;
+        bytes[0] ^= 0x80;
+        assert!(!tag.matches(&bytes));
+        assert!(!tag.matches(&[]));
+    }
+
+    /// A generated key is keyed from a zero-padded block: the same HMAC as the key's
+    /// bytes give through `from_bytes`.
+    #[cfg(feature = "getrandom")]
+    #[test]
+    fn generated_keys_are_keyed_as_their_bytes() {
+        let key = SigningKey::generate().unwrap();
+        let again = SigningKey::from_bytes(&key.bytes).unwrap();
+        assert_eq!(key, again);
+        assert_eq!(
+            key.mac(b"message").as_bytes(),
+            again.mac(b"message").as_bytes()
+        );
+    }
 
     #[test]
     fn debug_never_shows_key_bytes() {

@@ -43,7 +43,6 @@ mod error;
 mod fields;
 mod key;
 mod keyset;
-mod mac;
 mod params;
 mod profile;
 mod request;

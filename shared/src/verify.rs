@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 
+use hmac::Mac as _;
+
 use crate::base::{SignatureBase, covered_components, write_signed_base};
 use crate::digest::{CONTENT_DIGEST, check_content_digest};
 use crate::error::{ConfigError, Rejection};
@@ -304,7 +306,8 @@ impl Verifier {
         claim: &Claim<'_>,
         key: &crate::key::SigningKey,
     ) -> Result<bool, Rejection> {
-        // The base goes straight into the MAC, piece by piece.
+        // The base goes straight into the MAC, piece by piece (gathering it on the
+        // stack first and giving it in one update measured no faster).
         let expected = key.mac_pieces(|mac| {
             write_signed_base(request, &claim.signature_params, |piece| {
                 mac.update(piece.as_bytes());

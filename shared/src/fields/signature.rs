@@ -3,7 +3,7 @@
 use super::FieldLimits;
 use super::scan::{Bare, sextet_or_flag};
 use crate::error::Rejection;
-use crate::mac::TAG_LEN;
+use crate::key::TAG_LEN;
 
 /// Parse `Signature` and return our member's base64 text, if there is one: the signer's
 /// own serialization through [`fast`](super::fast), anything else through
