@@ -31,8 +31,8 @@ functions = {
         root / "rotator" / "src" / "config.rs",
         root / "rotator" / "src" / "edge_version.rs",
         # Each target parses its own settings beside it (TargetSettings' hook).
-        *sorted((root / "rotator" / "src" / "target").rglob("settings.rs")),
-        *sorted((root / "rotator" / "src" / "target").glob("*.rs")),
+        *sorted((root / "rotator" / "src" / "targets").rglob("settings.rs")),
+        *sorted((root / "rotator" / "src" / "targets").glob("*.rs")),
     ],
 }
 docs = (root / "docs" / "configuration.md").read_text()
