@@ -809,8 +809,10 @@ async fn query_strings_hidden(
     functions.dedup();
     let mut hidden = Vec::new();
     for function in functions {
-        match edgeseal_rotator::query_strings::hidden_query_string_behaviors(&cdn, config, function)
-            .await
+        match edgeseal_rotator::cloudfront::query_strings::hidden_query_string_behaviors(
+            &cdn, config, function,
+        )
+        .await
         {
             Ok(patterns) => hidden.extend(patterns),
             Err(err) => warnings.push(format!(

@@ -23,7 +23,7 @@ use std::future::Future;
 
 use crate::associations;
 use crate::aws::{ApiError, DistributionApi};
-use crate::config::ConfigError;
+use crate::env::ConfigError;
 
 /// The variable naming the parameter; unset disables the record.
 pub const PARAMETER_VAR: &str = "EDGE_VERSION_PARAMETER";

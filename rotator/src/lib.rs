@@ -18,9 +18,14 @@
 //! [`StaticHeaderTarget`], [`ApiKeyTarget`], [`WafTarget`] and [`AppSyncTarget`], each
 //! generic over the clients it owns). The targets share collaborators that own their
 //! state: [`edge::EdgePublisher`] (package, publish, reuse, activation, prune),
-//! [`distributions::Distributions`] (check, update with ETag retry and throttling,
-//! propagation guard, roll back, wait for `Deployed`); [`edits`] holds the pure
+//! [`cloudfront::Distributions`] (check, update with ETag retry and throttling,
+//! propagation guard, roll back, wait for `Deployed`); [`cloudfront::edits`] holds the pure
 //! `DistributionConfig` edits.
+//!
+//! Configuration is read once ([`Config::from_env`], in `settings.rs`); each target
+//! parses its own variables in a leaf `settings.rs` beside it, through the shared
+//! parsers of `env.rs`, so no declaration runs in a circle. Everything that reads or
+//! writes a distribution's config is in [`cloudfront`].
 //!
 //! After each step, [`edge_version`] can record the edge version the distributions name
 //! in an SSM parameter, which the deployment template reads on stack updates.
@@ -28,21 +33,20 @@
 //! The AWS calls sit behind [`SecretsApi`], [`EdgeFunctionApi`] and [`DistributionApi`];
 //! [`aws::sdk`] implements them with the AWS SDK. The test doubles (a faithful
 //! in-process CloudFront, a fault injector, Lambda version states, the Secrets Manager
-//! rotation driver) live in the `edgeseal-testkit` crate, not here. See `README.md` for configuration, IAM
-//! permissions and each step's behaviour.
+//! rotation driver) live in the `edgeseal-testkit` crate, not here. See `README.md` for
+//! configuration, IAM permissions and each step's behaviour.
 
 pub mod aws;
-pub mod config;
+pub mod cloudfront;
 mod diagnostic;
-pub mod distributions;
 pub mod edge;
 pub mod edge_version;
-pub mod edits;
+mod env;
 pub mod error;
 pub mod event;
 mod material;
 pub mod origin;
-pub mod query_strings;
+pub mod settings;
 mod steps;
 pub mod targets;
 
@@ -50,13 +54,17 @@ pub use crate::aws::{
     ApiError, DeployStatus, DistributionApi, EdgeFunctionApi, FunctionVersion, Op, PolicyRef,
     SecretMetadata, SecretsApi, UpdateStatus, VersionState,
 };
-pub use crate::config::{Config, ConfigError, ExpectedStatus, TargetKind, TargetSettings};
+pub use crate::cloudfront::edits::{associations, custom_headers, unqualified};
 pub use crate::diagnostic::error_type;
 pub use crate::edge::{VERSION_DESCRIPTION_PREFIX, code_sha256};
-pub use crate::edits::{associations, custom_headers, unqualified};
+pub use crate::env::ConfigError;
 pub use crate::error::{RotationError, SetupError};
 pub use crate::event::{RotationEvent, Step};
 pub use crate::origin::{Credential, OriginProbe, ProbeError};
+pub use crate::settings::{
+    ApiKeySettings, AppSyncSettings, Config, EdgeSettings, ExpectedStatus, OriginTest,
+    StaticHeaderSettings, TargetKind, TargetSettings, WafSettings,
+};
 pub use crate::steps::{Outcome, Rotator};
 pub use crate::targets::api_key::ApiKeyTarget;
 pub use crate::targets::appsync::AppSyncTarget;

@@ -5,8 +5,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use edgeseal_edge_signer::EdgeAssets;
 use edgeseal_rotator::aws::sdk::{SdkCloudFront, SdkLambda, SdkSecrets};
-use edgeseal_rotator::config::TargetSettings;
 use edgeseal_rotator::edge_version::{EdgeVersionRecord, SdkParameters};
+use edgeseal_rotator::settings::TargetSettings;
 use edgeseal_rotator::targets::api_key::SdkUsagePlanKeys;
 use edgeseal_rotator::targets::appsync::SdkAppSync;
 use edgeseal_rotator::targets::waf::SdkWaf;

@@ -9,7 +9,7 @@ use edgeseal::{KeyId, SecretValue, StaticHeaderValue};
 use zeroize::Zeroizing;
 
 use crate::error::RotationError;
-use crate::targets::Stage;
+use edgeseal::Stage;
 
 /// Parse a stored secret value (`stage` for the error).
 pub fn parse_secret(

@@ -15,7 +15,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use crate::config::OriginTest;
+use crate::settings::OriginTest;
 
 /// What the test request presents to the origin.
 #[derive(Clone, Copy, Debug)]
@@ -241,7 +241,7 @@ mod tests {
     use edgeseal::{KeySet, Profile, Rejection, Verifier};
 
     use super::*;
-    use crate::config::ExpectedStatus;
+    use crate::settings::ExpectedStatus;
 
     /// What an origin that receives the request unchanged verifies: the request line's
     /// own path and query, byte for byte, in the profile the origin expects.

@@ -12,9 +12,8 @@ use std::time::Duration;
 
 use edgeseal::{Stage, StaticHeaderValue, UnixTime};
 use edgeseal_rotator::aws::ApiError;
-use edgeseal_rotator::targets::appsync::steps::{
-    self, EdgeKeys, create_key, graphql_endpoint, retire_keys, test_keys,
-};
+use edgeseal_rotator::targets::appsync::retire::{EdgeKeys, Retirement, retire_keys};
+use edgeseal_rotator::targets::appsync::steps::{self, create_key, graphql_endpoint, test_keys};
 use edgeseal_rotator::targets::appsync::{
     AppSyncKeys, AppSyncSettings, AppSyncStepError, CurrentKey, GraphqlProbe, GraphqlProbeError,
     KeyMarker, PendingRetry, SdkAppSync,
@@ -125,7 +124,7 @@ impl World {
         settings: &AppSyncSettings,
         keep: &StaticHeaderValue,
         previous: (&str, &StaticHeaderValue),
-    ) -> steps::Retirement {
+    ) -> Retirement {
         let report = retire_keys(
             &self.keys,
             settings,

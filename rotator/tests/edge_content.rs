@@ -148,7 +148,7 @@ async fn finish_reads_what_each_named_version_runs_before_the_labels_move() {
     // distribution is put back on the old number (by hand, as an operator would).
     numbers.list_as(version_of(&new), version_of(&old));
     world.cdn.touch(&world.distribution, |config| {
-        edgeseal_rotator::edits::point_associations(config, unqualified(&old), &old);
+        edgeseal_rotator::cloudfront::edits::point_associations(config, unqualified(&old), &old);
     });
     let err = rotator
         .run(&world.event(Step::Finish, &second), deadline())

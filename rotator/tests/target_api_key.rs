@@ -17,8 +17,8 @@ use std::time::{Duration, SystemTime};
 use edgeseal::StaticHeaderValue;
 use edgeseal_rotator::SecretMetadata;
 use edgeseal_rotator::aws::ApiError;
-use edgeseal_rotator::config::{ExpectedStatus, OriginTest};
 use edgeseal_rotator::origin::{Credential, OriginProbe};
+use edgeseal_rotator::settings::{ExpectedStatus, OriginTest};
 use edgeseal_rotator::targets::api_key::acceptance::{PROBE_PAUSE, wait_until_accepted};
 use edgeseal_rotator::targets::api_key::keys::{TAG_SECRET, TAG_VERSION, secret_tag};
 use edgeseal_rotator::targets::api_key::{

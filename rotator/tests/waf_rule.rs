@@ -18,7 +18,7 @@ use aws_sdk_wafv2::types::{
     PositionalConstraint, ResponseContentType, Rule, RuleAction, Scope, Statement, WebAcl,
 };
 use edgeseal::StaticHeaderValue;
-use edgeseal_rotator::config::{ExpectedStatus, OriginTest};
+use edgeseal_rotator::settings::{ExpectedStatus, OriginTest};
 use edgeseal_rotator::targets::waf::rollout::{
     Applied, after_rotation, apply_values, check_rule, wait_until_let_through, while_rotating,
 };

@@ -1,7 +1,7 @@
 //! Configuration checks: what `status --check` looks at, plus the API's authorizer cache.
 
 use aws_sdk_cloudfront::types::{EventType, LambdaFunctionAssociations};
-use edgeseal_rotator::query_strings::{
+use edgeseal_rotator::cloudfront::query_strings::{
     behaviors_hiding_query_strings, policies_to_resolve, resolve_policies,
 };
 

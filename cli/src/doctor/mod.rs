@@ -37,7 +37,7 @@ pub trait Environment: Sync {
     /// The distribution: `GetDistribution`.
     fn distribution(&self, id: &str) -> impl Future<Output = Result<Distribution, String>> + Send;
     /// Whether a policy forwards every query string to the origin, for policy ids
-    /// [`edgeseal_rotator::query_strings::managed`] does not know (`GetCachePolicy` /
+    /// [`edgeseal_rotator::cloudfront::query_strings::managed`] does not know (`GetCachePolicy` /
     /// `GetOriginRequestPolicy`).
     fn policy_forwards_all_query_strings(
         &self,
@@ -62,7 +62,7 @@ pub trait Environment: Sync {
 }
 
 /// A cache or origin request policy of a behavior (the rotator's, which decides).
-pub use edgeseal_rotator::query_strings::PolicyRef;
+pub use edgeseal_rotator::cloudfront::query_strings::PolicyRef;
 
 /// A distribution as `GetDistribution` shows it.
 #[derive(Clone, Debug)]

@@ -22,7 +22,7 @@ use tracing::{info, warn};
 
 use crate::aws::{ApiError, EdgeFunctionApi, FunctionVersion, UpdateStatus};
 use crate::error::{RotationError, SetupError};
-use crate::targets::signed::EdgeSettings;
+use crate::targets::signed::settings::EdgeSettings;
 
 /// Prefix of the description of every edge version edgeseal publishes; pruning only
 /// ever deletes versions carrying it.

@@ -20,10 +20,10 @@ use tokio::time::Instant;
 use tracing::info;
 
 use crate::aws::SecretsApi;
-use crate::config::Config;
 use crate::error::RotationError;
 use crate::event::{RotationEvent, Step};
 use crate::origin::OriginProbe;
+use crate::settings::Config;
 use crate::targets::{Stage, StepContext, Target};
 
 /// How a step ended when it did not fail: the `outcome` of the function's reply.

@@ -28,7 +28,7 @@
 //! Adding a target touches its own folder here and four other places:
 //! 1. this file: `pub mod` for the folder;
 //! 2. `config.rs`: a [`TargetKind`] variant (its `ROTATION_TARGET` name) and a
-//!    [`crate::config::TargetSettings`] variant (its settings, parsed by the folder's
+//!    [`crate::settings::TargetSettings`] variant (its settings, parsed by the folder's
 //!    `from_lookup`);
 //! 3. `main.rs`: one arm building the target with its SDK clients;
 //! 4. `lib.rs`: the target's re-export.
@@ -48,9 +48,9 @@ use tracing::{info, warn};
 use zeroize::Zeroizing;
 
 use crate::aws::{ApiError, SecretMetadata, SecretsApi};
-use crate::config::{Config, TargetKind};
 use crate::error::{RotationError, SetupError};
 use crate::origin::{Credential, OriginProbe, ProbeError};
+use crate::settings::{Config, TargetKind};
 
 /// A secret version's staging label. Targets parse `Pending` values strictly; `Current`
 /// (and `Previous`) values may be in an older form they still accept (migration).

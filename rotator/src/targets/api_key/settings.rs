@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::config::ConfigError;
+use crate::env::ConfigError;
 
 /// API Gateway's bounds on an API key value: 20 to 128 characters (developer guide,
 /// "Usage plans and API keys for REST APIs": an alphanumeric string of 20 to 128
@@ -137,7 +137,7 @@ impl ApiKeySettings {
             },
         };
 
-        let probe_interval = Duration::from_millis(crate::config::number(
+        let probe_interval = Duration::from_millis(crate::env::number(
             &get,
             "API_KEY_PROBE_INTERVAL_MS",
             Self::DEFAULT_PROBE_INTERVAL_MS,

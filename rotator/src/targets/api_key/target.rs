@@ -27,11 +27,11 @@ use super::api::UsagePlanKeys;
 use super::keys::{ApiKeyError, KeyRotation, RetireGuard};
 use super::settings::{ApiKeySettings, VALUE_LENGTHS};
 use crate::aws::{DeployStatus, DistributionApi};
-use crate::config::{Config, TargetKind, TargetSettings};
-use crate::distributions::{Distributions, Guard};
-use crate::edits::custom_headers;
+use crate::cloudfront::edits::custom_headers;
+use crate::cloudfront::{Distributions, Guard};
 use crate::error::{RotationError, SetupError};
 use crate::material::{parse_secret, random_header_value, wrong_kind};
+use crate::settings::{Config, TargetKind, TargetSettings};
 use crate::targets::static_header::OriginHeader;
 use crate::targets::{Stage, StepContext, Target, other_target};
 

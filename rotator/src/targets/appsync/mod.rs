@@ -12,6 +12,7 @@
 pub mod api;
 pub mod graphql;
 pub mod marker;
+pub mod retire;
 pub mod sdk;
 pub mod settings;
 pub mod steps;
@@ -20,7 +21,8 @@ mod target;
 pub use api::{ApiKey, AppSyncKeys};
 pub use graphql::{GraphqlProbe, GraphqlProbeError};
 pub use marker::KeyMarker;
+pub use retire::{EdgeKeys, Retirement};
 pub use sdk::SdkAppSync;
 pub use settings::AppSyncSettings;
-pub use steps::{AppSyncStepError, CurrentKey, EdgeKeys, PendingRetry, Retirement};
+pub use steps::{AppSyncStepError, CurrentKey, PendingRetry};
 pub use target::{AppSyncTarget, Clock};

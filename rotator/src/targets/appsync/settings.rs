@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::config::{ConfigError, invalid, number};
+use crate::env::{ConfigError, invalid, number};
 
 /// The prior art's name of [`AppSyncSettings::api_id`]'s variable.
 pub const PRIOR_ART_API_ID_VAR: &str = "AppSyncApiId";

@@ -8,13 +8,14 @@ use zeroize::Zeroizing;
 
 use super::api::AppSyncKeys;
 use super::graphql::GraphqlProbe;
+use super::retire::{self, EdgeKeys};
 use super::settings::AppSyncSettings;
-use super::steps::{self, AppSyncStepError, CurrentKey, EdgeKeys, PendingRetry};
+use super::steps::{self, AppSyncStepError, CurrentKey, PendingRetry};
 use crate::aws::{DeployStatus, DistributionApi};
-use crate::config::{Config, TargetKind, TargetSettings};
-use crate::distributions::{Distributions, Guard};
-use crate::edits::custom_headers;
+use crate::cloudfront::edits::custom_headers;
+use crate::cloudfront::{Distributions, Guard};
 use crate::error::{RotationError, SetupError};
+use crate::settings::{Config, TargetKind, TargetSettings};
 use crate::targets::static_header::OriginHeader;
 use crate::targets::{Stage, StepContext, Target, log_roll_back, other_target};
 
@@ -274,7 +275,7 @@ impl<C: DistributionApi, A: AppSyncKeys> AppSyncTarget<C, A> {
                 EdgeKeys::Unsettled
             }
         };
-        let report = steps::retire_keys(
+        let report = retire::retire_keys(
             &self.keys,
             &self.settings,
             step.secret_id(),

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::api::WebAclRef;
 use super::statement::{MAX_HEADER_NAME_BYTES, MAX_SEARCH_STRING_BYTES};
-use crate::config::{ConfigError, invalid, number};
+use crate::env::{ConfigError, invalid, number};
 
 /// Where the header rule is and how its changes are proven applied.
 #[derive(Clone, Debug, PartialEq, Eq)]

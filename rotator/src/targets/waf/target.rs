@@ -11,8 +11,8 @@ use super::rollout::{
 };
 use super::settings::WafSettings;
 use crate::aws::DistributionApi;
-use crate::config::{Config, TargetKind, TargetSettings};
 use crate::error::{RotationError, SetupError};
+use crate::settings::{Config, TargetKind, TargetSettings};
 use crate::targets::static_header::StaticHeaderTarget;
 use crate::targets::{Stage, StepContext, Target, other_target};
 

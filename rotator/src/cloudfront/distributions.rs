@@ -6,15 +6,8 @@
 //! distribution of its continuous deployment policy is rotated too), writes it back with
 //! its ETag (retried when someone else changed it meanwhile, and after throttling), and
 //! waits for `Deployed` when configured. What is changed in a config is the caller's
-//! edit (see [`crate::edits`]), so every target that makes CloudFront send something
+//! edit (see [`super::edits`]), so every target that makes CloudFront send something
 //! (an edge version, an origin header) shares this one read-check-write path.
-
-mod propagation;
-mod staging;
-mod throttle;
-
-pub use propagation::Guard;
-pub use throttle::retry_throttled;
 
 use std::time::Duration;
 
@@ -22,10 +15,13 @@ use aws_sdk_cloudfront::types::DistributionConfig;
 use tokio::time::Instant;
 use tracing::warn;
 
+use super::propagation::Guard;
+use super::query_strings::hidden_query_string_behaviors;
+use super::staging;
+use super::throttle::retry_throttled;
 use crate::aws::{ApiError, DeployStatus, DistributionApi};
-use crate::config::Config;
 use crate::error::RotationError;
-use crate::query_strings::hidden_query_string_behaviors;
+use crate::settings::Config;
 
 /// The configured distributions and the CloudFront client that changes them.
 pub struct Distributions<C> {

@@ -18,7 +18,7 @@ use aws_sdk_cloudfront::types::{
 };
 
 use crate::aws::{ApiError, DistributionApi};
-use crate::edits::unqualified;
+use crate::cloudfront::edits::unqualified;
 
 /// A policy a cache behavior names, by id.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

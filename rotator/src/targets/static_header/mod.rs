@@ -17,31 +17,18 @@ use edgeseal::{SecretValue, StaticHeaderValue};
 use tracing::info;
 use zeroize::Zeroizing;
 
+pub(crate) mod settings;
+
+pub use settings::StaticHeaderSettings;
+
 use super::{Stage, StepContext, Target, log_roll_back, other_target};
 use crate::aws::DistributionApi;
-use crate::config::{Config, ConfigError, TargetKind, TargetSettings, invalid, number};
-use crate::distributions::{Distributions, Guard};
-use crate::edits::{custom_headers, set_custom_header};
+use crate::cloudfront::edits::{custom_headers, set_custom_header};
+use crate::cloudfront::{Distributions, Guard};
 use crate::error::{RotationError, SetupError};
 use crate::material::{parse_secret, random_header_value, wrong_kind};
 use crate::origin::Credential;
-
-/// Settings of the static-header target.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StaticHeaderSettings {
-    /// `SECRET_KEY_LENGTH`, default 32: length of a generated header value.
-    pub value_length: usize,
-}
-
-impl StaticHeaderSettings {
-    /// Read the settings through `get` (trimmed; empty counts as unset).
-    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let value_length = number(get, "SECRET_KEY_LENGTH", 32, 16, 4_096)?;
-        let value_length =
-            usize::try_from(value_length).map_err(|_| invalid("SECRET_KEY_LENGTH", "too large"))?;
-        Ok(Self { value_length })
-    }
-}
+use crate::settings::{Config, TargetKind, TargetSettings};
 
 /// An origin custom header that CloudFront sends: setting it on the distributions and
 /// checking that they send a value.
