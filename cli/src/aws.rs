@@ -144,11 +144,8 @@ pub async fn key_set(
     } else {
         None
     };
-    let demoted = origin_verifier::cold_start_demotion(
-        current_created,
-        last_rotated,
-        origin_verifier::system_now(),
-    );
+    let demoted =
+        origin_verifier::cold_start_demotion(current_created, last_rotated, UnixTime::now());
     let mut set = KeySet::new();
     let mut skipped = Vec::new();
     for v in &versions {

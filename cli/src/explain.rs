@@ -91,7 +91,7 @@ pub async fn explain(cli: &Cli, args: &ExplainArgs, out: &Output) -> Result<u8, 
     let at = args
         .check
         .at
-        .map_or_else(origin_verifier::system_now, UnixTime::from_secs);
+        .map_or_else(UnixTime::now, UnixTime::from_secs);
     let seen_components = components(&view);
     let mut text = format!("request as the authorizer sees it ({source}):\n");
     for (name, value) in &seen_components {

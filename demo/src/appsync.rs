@@ -63,7 +63,7 @@ pub async fn create_world(
         .ok_or_else(|| DemoError::Setup("AppSync CreateGraphqlApi: no apiId".into()))?
         .to_owned();
     let appsync = SdkAppSync::new(sdk);
-    let week = edgeseal::UnixTime::from_secs(now_secs()).plus_secs(7 * 86_400);
+    let week = edgeseal::UnixTime::now().plus_secs(7 * 86_400);
     let first_key = appsync
         .create_api_key(&api_id, "made by the blog's rotation setup", week)
         .await
@@ -89,12 +89,6 @@ pub async fn create_world(
         first_key,
         endpoint,
     })
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// Requests and their verdicts, counted as they happen.

@@ -182,12 +182,6 @@ pub fn authorizer_env(issuer: &str) -> Vec<(String, String)> {
     .collect()
 }
 
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// The tokens viewers present now.
 struct Tokens {
     legitimate: (TokenKind, Vec<String>),
@@ -196,7 +190,7 @@ struct Tokens {
 
 impl Tokens {
     fn new(issuer: &OidcIssuer) -> Self {
-        let now = unix_now();
+        let now = edgeseal::UnixTime::now().as_secs();
         let claims = |patch: Value| {
             let mut c = issuer.access_claims(CLIENT, now, 3600, "openid orders/read");
             if let (Some(c), Some(patch)) = (c.as_object_mut(), patch.as_object()) {

@@ -66,7 +66,7 @@ pub async fn use_static_header_secret(aws: &AwsWorld) -> Result<String, DemoErro
         .secret_id(&aws.secret)
         .client_request_token(&token)
         .secret_string(serde_json::json!({ SECRET_FIELD: value }).to_string())
-        .version_stages("AWSCURRENT")
+        .version_stages(edgeseal::Stage::Current.label())
         .send()
         .await
         .map_err(|e| DemoError::Aws(format!("PutSecretValue: {e}")))?;
@@ -74,7 +74,7 @@ pub async fn use_static_header_secret(aws: &AwsWorld) -> Result<String, DemoErro
     aws.sm
         .update_secret_version_stage()
         .secret_id(&aws.secret)
-        .version_stage("AWSPREVIOUS")
+        .version_stage(edgeseal::Stage::Previous.label())
         .remove_from_version_id(first)
         .send()
         .await

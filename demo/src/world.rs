@@ -351,7 +351,8 @@ pub async fn start_rotation(world: &AwsWorld) -> Result<String, DemoError> {
 pub fn incomplete_rotation(stages: Option<&HashMap<String, Vec<String>>>) -> Option<String> {
     stages?.iter().find_map(|(id, labels)| {
         let has = |l: &str| labels.iter().any(|x| x == l);
-        (has("AWSPENDING") && !has("AWSCURRENT")).then(|| id.clone())
+        (has(edgeseal::Stage::Pending.label()) && !has(edgeseal::Stage::Current.label()))
+            .then(|| id.clone())
     })
 }
 

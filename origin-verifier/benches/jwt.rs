@@ -23,7 +23,6 @@ use edgeseal_testkit::oidc::OidcIssuer;
 use origin_verifier::jwt::JwtVerifier;
 use origin_verifier::{
     Authorizer, AuthorizerEvent, Config, MetricsSink, SecretsSource, SourceError, VersionInfo,
-    system_now,
 };
 use serde_json::Value;
 use zeroize::Zeroizing;
@@ -107,9 +106,9 @@ fn bench(c: &mut Criterion) {
         Authorizer::new(&with(jwt_vars("10000")), source(), MetricsSink::Discard).unwrap();
     let every_time = Authorizer::new(&with(jwt_vars("0")), source(), MetricsSink::Discard).unwrap();
     for a in [&remembered, &every_time] {
-        rt.block_on(a.jwt().unwrap().jwks().load_all_at(system_now()));
+        rt.block_on(a.jwt().unwrap().jwks().load_all_at(UnixTime::now()));
     }
-    let now = system_now();
+    let now = UnixTime::now();
     let claims = issuer.access_claims(CLIENT, now.as_secs(), 3600, "openid orders/read");
     let rs256 = issuer.sign_with("rsa-1", &claims);
     let es256 = issuer.sign_with("ec-1", &claims);
@@ -164,7 +163,7 @@ fn bench(c: &mut Criterion) {
         for _ in 0..50 {
             let started = Instant::now();
             let verifier = JwtVerifier::new(&jwt_config);
-            rt.block_on(verifier.jwks().load_all_at(system_now()));
+            rt.block_on(verifier.jwks().load_all_at(UnixTime::now()));
             samples.push(started.elapsed());
             assert!(verifier.jwks().fetch_count() >= 1);
         }

@@ -160,7 +160,7 @@ impl<S: SecretsSource> Authorizer<S> {
         &self,
         event: &AuthorizerEvent,
     ) -> Result<AuthorizerResponse, AuthorizerError> {
-        self.handle_at(system_now(), event).await
+        self.handle_at(UnixTime::now(), event).await
     }
 
     /// Answer `event` as of `now`.
@@ -442,13 +442,4 @@ impl<S: SecretsSource> Authorizer<S> {
             })
             .ok_or(DenyReason::StaticHeaderMismatch)
     }
-}
-
-/// The system clock as a [`UnixTime`] (the epoch if the clock is before it).
-pub fn system_now() -> UnixTime {
-    UnixTime::from_secs(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-    )
 }

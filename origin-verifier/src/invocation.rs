@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::cache::SecretsSource;
 use crate::event::AuthorizerEvent;
-use crate::handler::{Authorizer, system_now};
+use crate::handler::Authorizer;
 use crate::response::{AuthorizerError, AuthorizerResponse};
 
 /// An invocation payload: an event this authorizer can read, or not.
@@ -53,7 +53,7 @@ impl<S: SecretsSource> Authorizer<S> {
         &self,
         invocation: &Invocation,
     ) -> Result<AuthorizerResponse, AuthorizerError> {
-        self.answer_at(system_now(), invocation).await
+        self.answer_at(UnixTime::now(), invocation).await
     }
 
     /// Answer an invocation as of `now`: the handler's verdict, or `Unauthorized` for

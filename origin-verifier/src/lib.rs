@@ -41,7 +41,7 @@ pub use crate::cache::{
 };
 pub use crate::config::{AuthMode, Config, ConfigError, ResponseMode};
 pub use crate::event::{AuthorizerEvent, EventError, EventKind, HeaderSelection};
-pub use crate::handler::{Authorizer, DenyReason, Grant, Scheme, system_now};
+pub use crate::handler::{Authorizer, DenyReason, Grant, Scheme};
 pub use crate::invocation::Invocation;
 pub use crate::metrics::{Metrics, MetricsSink, Verdict};
 pub use crate::response::{

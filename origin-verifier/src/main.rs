@@ -6,7 +6,6 @@ use std::time::Duration;
 use lambda_runtime::{LambdaEvent, service_fn};
 use origin_verifier::{
     Authorizer, Config, Invocation, MetricsSink, SdkSource, logging, secrets_manager_client,
-    system_now,
 };
 
 #[tokio::main(flavor = "current_thread")]
@@ -31,10 +30,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
     // Load the keys during init, which runs before the first request; a failure is
     // logged and retried on the first request.
-    let _ = authorizer.cache().refresh_at(system_now()).await;
+    let _ = authorizer
+        .cache()
+        .refresh_at(edgeseal::UnixTime::now())
+        .await;
     // And the issuers' key sets, when bearer tokens are checked (same rule).
     if let Some(jwt) = authorizer.jwt() {
-        jwt.jwks().load_all_at(system_now()).await;
+        jwt.jwks().load_all_at(edgeseal::UnixTime::now()).await;
     }
 
     let authorizer = &authorizer;

@@ -100,7 +100,7 @@ mod tests {
             ),
             (
                 RotationError::Origin {
-                    stage: "AWSPENDING",
+                    stage: edgeseal::Stage::Pending.label(),
                     source: ProbeError::UnexpectedStatus(403),
                 },
                 "OriginRejected",

@@ -6,7 +6,7 @@
 //! bounded and the URL is sent exactly as configured.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use edgeseal::{KeyId, RequestView, Signer, SigningKey, StaticHeaderValue, UnixTime};
@@ -148,7 +148,7 @@ impl OriginProbe {
     /// Send the test request with `credential`; `Ok(status)` if the origin answered the
     /// expected status within the timeout.
     pub async fn probe(&self, credential: Credential<'_>) -> Result<u16, ProbeError> {
-        let request = self.request(credential, now())?;
+        let request = self.request(credential, UnixTime::now())?;
         let exchange = async {
             let response = self
                 .client
@@ -213,14 +213,6 @@ impl OriginProbe {
             .body(Empty::new())
             .map_err(|e| ProbeError::Request(e.to_string()))
     }
-}
-
-fn now() -> UnixTime {
-    UnixTime::from_secs(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-    )
 }
 
 /// The error and its sources on one line: hyper's top-level message alone ("client

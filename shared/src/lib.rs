@@ -4,8 +4,9 @@
 //! origin request with an [RFC 9421] HTTP message signature (`hmac-sha256`), and the
 //! origin's Lambda authorizer verifies it against the keys held in Secrets Manager.
 //!
-//! This crate is the part both sides share. It does no I/O, has no async and no clock:
-//! the caller passes the current time in, which is what lets the edge compile it to
+//! This crate is the part both sides share. It does no I/O and has no async, and no
+//! check reads a clock: the caller passes the current time in ([`UnixTime::now`] where
+//! there is a system clock), which is what lets the edge compile it to
 //! `wasm32-unknown-unknown` and lets tests hit every expiry boundary exactly.
 //!
 //! ```

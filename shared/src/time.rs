@@ -4,9 +4,9 @@ use core::fmt;
 
 /// A point in time, in whole seconds since the Unix epoch (RFC 9421 `created` / `expires`).
 ///
-/// The crate never reads a clock: callers pass `now` in, so the edge (WASM, clock from
-/// JavaScript) and the authorizer (system clock) agree on one type, and tests can place
-/// every boundary exactly.
+/// Nothing in the crate reads a clock: every check takes `now` from its caller, so the
+/// edge (WASM, clock from JavaScript) and the verifiers (system clock, [`UnixTime::now`])
+/// agree on one type, and tests can place every boundary exactly.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UnixTime(u64);
 
@@ -14,6 +14,22 @@ impl UnixTime {
     /// The instant `secs` seconds after the epoch.
     pub const fn from_secs(secs: u64) -> Self {
         Self(secs)
+    }
+
+    /// The system clock, in whole seconds (the epoch if the clock is set before it): the
+    /// one place the project turns the wall clock into protocol time. Absent on
+    /// `wasm32-unknown-unknown`, which has no clock (the edge passes JavaScript's in).
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    pub fn now() -> Self {
+        Self::from_system_time(std::time::SystemTime::now())
+    }
+
+    /// `t` in whole seconds since the epoch (the epoch if `t` is before it).
+    pub fn from_system_time(t: std::time::SystemTime) -> Self {
+        Self(
+            t.duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        )
     }
 
     /// Seconds since the epoch.

@@ -33,7 +33,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use edgeseal::{StaticHeaderValue, UnixTime};
@@ -64,10 +64,7 @@ impl SkewedClock {
 
     /// Now, as the stand-ins and the target under test see it.
     pub fn now(&self) -> UnixTime {
-        let real = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        UnixTime::from_secs(real).plus_secs(self.0.load(Ordering::SeqCst))
+        UnixTime::now().plus_secs(self.0.load(Ordering::SeqCst))
     }
 
     /// Move the clock `by` forward.
@@ -456,7 +453,7 @@ impl SecretKeyClient {
             .sm
             .get_secret_value()
             .secret_id(&self.secret)
-            .version_stage("AWSCURRENT")
+            .version_stage(edgeseal::Stage::Current.label())
             .send()
             .await
             .map_err(|e| format!("GetSecretValue: {e}"))?;

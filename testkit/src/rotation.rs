@@ -47,10 +47,10 @@ pub async fn start_rotation(
         .cloned()
         .unwrap_or_default()
     {
-        if labels.iter().any(|l| l == "AWSPENDING") {
+        if labels.iter().any(|l| l == edgeseal::Stage::Pending.label()) {
             sm.update_secret_version_stage()
                 .secret_id(secret)
-                .version_stage("AWSPENDING")
+                .version_stage(edgeseal::Stage::Pending.label())
                 .remove_from_version_id(id)
                 .send()
                 .await

@@ -350,7 +350,7 @@ async fn every_fixture_gets_the_verdict_its_shape_calls_for() {
     let cases = cases();
     let events: Vec<Value> = cases.iter().map(cloudfront_event).collect();
     let signed = sign_with_edge(KEYID, &key, &events).unwrap();
-    let now = origin_verifier::system_now().plus_secs(1);
+    let now = UnixTime::now().plus_secs(1);
 
     let mut failures = Vec::new();
     for (case, request) in cases.iter().zip(&signed) {
@@ -422,7 +422,7 @@ async fn every_fixture_gets_the_verdict_its_shape_calls_for() {
 async fn unsigned_requests_get_the_answer_each_format_takes() {
     let key = SigningKey::from_bytes(&[0x5a; 64]).unwrap();
     let authorizer = authorizer(&key, &[]);
-    let now = origin_verifier::system_now();
+    let now = UnixTime::now();
     for (fixture, expected) in [
         ("rest-query", None),
         ("http-v1-authorizer", Some("policy")),

@@ -198,7 +198,9 @@ async fn query_strings_forwarded<E: Environment>(
 /// dates it at its first refresh after the label moved (up to one cache TTL later).
 fn demoted_at(settings: &Settings, secret: &Secret) -> Option<edgeseal::UnixTime> {
     origin_verifier::cold_start_demotion(
-        secret.with_stage("AWSCURRENT").and_then(|v| v.created),
+        secret
+            .with_stage(edgeseal::Stage::Current.label())
+            .and_then(|v| v.created),
         secret.last_rotated,
         settings.now,
     )
@@ -207,19 +209,19 @@ fn demoted_at(settings: &Settings, secret: &Secret) -> Option<edgeseal::UnixTime
 /// The keyids the authorizer accepts now, with their stage.
 fn accepted(settings: &Settings, secret: &Secret) -> Vec<(String, &'static str)> {
     let mut out = Vec::new();
-    if let Some(v) = secret.with_stage("AWSCURRENT") {
-        out.push((v.id.clone(), "AWSCURRENT"));
+    if let Some(v) = secret.with_stage(edgeseal::Stage::Current.label()) {
+        out.push((v.id.clone(), edgeseal::Stage::Current.label()));
     }
     // Secrets Manager removes AWSPENDING from the version it made current after a
     // rotation; until then (and on moto) both labels may sit on one version.
-    if let Some(v) = secret.with_stage("AWSPENDING")
+    if let Some(v) = secret.with_stage(edgeseal::Stage::Pending.label())
         && out.iter().all(|(id, _)| id != &v.id)
     {
-        out.push((v.id.clone(), "AWSPENDING"));
+        out.push((v.id.clone(), edgeseal::Stage::Pending.label()));
     }
     let grace_open = demoted_at(settings, secret)
         .is_some_and(|d| settings.now.as_secs() < d.as_secs() + settings.previous_grace_secs);
-    if grace_open && let Some(v) = secret.with_stage("AWSPREVIOUS") {
+    if grace_open && let Some(v) = secret.with_stage(edgeseal::Stage::Previous.label()) {
         out.push((v.id.clone(), "AWSPREVIOUS (in its grace)"));
     }
     out
@@ -315,7 +317,7 @@ async fn edge_version<E: Environment>(
                 .find(|v| v.id == keyid)
                 .map(|v| v.stages.join("+"));
             let why = match staged {
-                Some(stages) if stages.contains("AWSPREVIOUS") => {
+                Some(stages) if stages.contains(edgeseal::Stage::Previous.label()) => {
                     "it is AWSPREVIOUS and its grace has ended".to_owned()
                 }
                 Some(stages) => format!("it is staged {stages}"),
@@ -349,8 +351,10 @@ fn rotation(secret: &Secret) -> Finding {
             "deploy the template's SecretRotation, or aws secretsmanager rotate-secret with the rotator",
         );
     }
-    let current = secret.with_stage("AWSCURRENT").map(|v| v.id.as_str());
-    if let Some(pending) = secret.with_stage("AWSPENDING")
+    let current = secret
+        .with_stage(edgeseal::Stage::Current.label())
+        .map(|v| v.id.as_str());
+    if let Some(pending) = secret.with_stage(edgeseal::Stage::Pending.label())
         && Some(pending.id.as_str()) != current
     {
         return f.fail(

@@ -152,7 +152,7 @@ pub async fn run<E: Environment>(
         headers: Vec::new(),
         body: None,
     };
-    let current = secret.with_stage("AWSCURRENT");
+    let current = secret.with_stage(edgeseal::Stage::Current.label());
     let current_key = current.and_then(|v| v.key.clone().map(|k| (v.id.clone(), k)));
 
     // The control: a fresh signature with the current key must pass, or the denials

@@ -170,7 +170,7 @@ impl Sdk {
             .secrets
             .get_secret_value()
             .secret_id(id)
-            .version_stage("AWSCURRENT")
+            .version_stage(edgeseal::Stage::Current.label())
             .send()
             .await
             .map_err(|e| aws_error("GetSecretValue", &e))?;

@@ -103,7 +103,7 @@ pub fn key(byte: u8) -> SigningKey {
 }
 
 pub fn now() -> UnixTime {
-    origin_verifier::system_now()
+    UnixTime::now()
 }
 
 pub fn config(secret_id: &str, extra: &[(&str, &str)]) -> Config {

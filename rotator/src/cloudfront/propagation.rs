@@ -30,7 +30,10 @@ pub enum Guard {
 impl Guard {
     /// The guard for pointing distributions at a rotation's new key.
     pub fn for_new_key(meta: &SecretMetadata) -> Self {
-        if meta.version_with("AWSPREVIOUS").is_some() {
+        if meta
+            .version_with(edgeseal::Stage::Previous.label())
+            .is_some()
+        {
             Guard::RequireDeployed
         } else {
             Guard::Off

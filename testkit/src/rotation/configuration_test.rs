@@ -38,7 +38,7 @@ pub async fn start_configuration_test(
             let current = sm
                 .get_secret_value()
                 .secret_id(secret)
-                .version_stage("AWSCURRENT")
+                .version_stage(edgeseal::Stage::Current.label())
                 .send()
                 .await
                 .map_err(|e| format!("GetSecretValue: {}", DisplayErrorContext(e)))?;
@@ -47,7 +47,7 @@ pub async fn start_configuration_test(
                 .secret_id(secret)
                 .client_request_token(&copy)
                 .secret_string(current.secret_string().unwrap_or_default())
-                .version_stages("AWSPENDING")
+                .version_stages(edgeseal::Stage::Pending.label())
                 .send()
                 .await
                 .map_err(|e| format!("PutSecretValue: {}", DisplayErrorContext(e)))?;
@@ -64,7 +64,7 @@ pub async fn end_configuration_test(
 ) -> Result<(), String> {
     sm.update_secret_version_stage()
         .secret_id(secret)
-        .version_stage("AWSPENDING")
+        .version_stage(edgeseal::Stage::Pending.label())
         .remove_from_version_id(token)
         .send()
         .await

@@ -13,10 +13,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt().json().init();
     let layer = EdgesealLayer::from_env()?;
     // Load the keys before the first request (a cold cache would load them on it).
-    layer
-        .cache()
-        .refresh_at(origin_verifier::system_now())
-        .await?;
+    layer.cache().refresh_at(edgeseal::UnixTime::now()).await?;
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
         .route(

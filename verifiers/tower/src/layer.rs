@@ -67,7 +67,7 @@ impl<S: SecretsSource> EdgesealLayer<S> {
                 profile: config.profile,
                 metrics: Metrics::new(&config.authorizer.metrics_namespace, sink),
                 max_body_bytes: config.max_body_bytes,
-                clock: Arc::new(origin_verifier::system_now),
+                clock: Arc::new(edgeseal::UnixTime::now),
             }),
         })
     }

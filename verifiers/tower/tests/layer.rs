@@ -158,9 +158,7 @@ async fn fixture(client: &Client, name: &str, extra: &[(&str, &str)]) -> Fixture
         failing: AtomicBool::new(false),
     }));
     let metrics = Arc::new(Mutex::new(Vec::new()));
-    let clock = Clock(Arc::new(AtomicU64::new(
-        origin_verifier::system_now().as_secs(),
-    )));
+    let clock = Clock(Arc::new(AtomicU64::new(UnixTime::now().as_secs())));
     let reading = clock.clone();
     let layer = EdgesealLayer::new(
         &config,
@@ -266,7 +264,7 @@ async fn signed_requests_pass_and_every_deny_has_the_authorizers_reason_and_metr
     let k = key(1);
     let (name, v1) = create_secret(&client, &k).await;
     let f = fixture(&client, &name, &[]).await;
-    let now = origin_verifier::system_now();
+    let now = UnixTime::now();
     f.clock.set(now);
 
     let (status, body) = send(
@@ -380,7 +378,7 @@ async fn rotation_keys_the_authorizers_way_and_no_secrets_manager_call_per_reque
         ],
     )
     .await;
-    let t = origin_verifier::system_now();
+    let t = UnixTime::now();
     f.clock.set(t);
     let get = |keyid: &str, key: &SigningKey, at: UnixTime| {
         signed(keyid, key, at, "GET", "/v1/orders", None)
@@ -458,7 +456,7 @@ async fn an_outage_serves_stale_keys_for_max_stale_then_fails_closed() {
         ],
     )
     .await;
-    let t = origin_verifier::system_now();
+    let t = UnixTime::now();
     f.clock.set(t);
     let at = |s: u64| t.plus_secs(s);
     let get = |when: UnixTime| signed(&v1, &k, when, "GET", "/v1/orders", None);
@@ -496,7 +494,7 @@ async fn body_binding_is_checked_and_can_be_required() {
     let k = key(31);
     let (name, v1) = create_secret(&client, &k).await;
     let f = fixture(&client, &name, &[]).await;
-    let now = origin_verifier::system_now();
+    let now = UnixTime::now();
     f.clock.set(now);
     let order = "{\"order\":42}";
 

@@ -14,7 +14,7 @@ use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 
 use base64::Engine as _;
-use edgeseal::StaticHeaderValue;
+use edgeseal::{Stage, StaticHeaderValue};
 use sha2::Digest as _;
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -71,9 +71,9 @@ impl ApiKeyError {
 }
 
 /// Staging labels as the retirement reads them.
-const CURRENT: &str = "AWSCURRENT";
-const PENDING: &str = "AWSPENDING";
-const PREVIOUS: &str = "AWSPREVIOUS";
+const CURRENT: &str = Stage::Current.label();
+const PENDING: &str = Stage::Pending.label();
+const PREVIOUS: &str = Stage::Previous.label();
 
 /// What a rotation may retire, decided by the caller from CloudFront.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -333,9 +333,9 @@ impl<'a, K: UsagePlanKeys> KeyRotation<'a, K> {
             let stages = meta.stages_of(version).unwrap_or_default();
             let has = |label: &str| stages.iter().any(|s| s == label);
             let keep = if has(CURRENT) {
-                Some("AWSCURRENT")
+                Some(CURRENT)
             } else if has(PENDING) {
-                Some("AWSPENDING")
+                Some(PENDING)
             } else if sent.contains(version) {
                 Some("sent by a distribution")
             } else if has(PREVIOUS) && !grace_over {

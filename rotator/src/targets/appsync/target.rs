@@ -23,14 +23,6 @@ use crate::targets::{Stage, StepContext, Target, log_roll_back, other_target};
 /// expire, which moto's real-clock checks cannot).
 pub type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
 
-fn wall_clock() -> UnixTime {
-    UnixTime::from_secs(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-    )
-}
-
 /// `ROTATION_TARGET=appsync-api-key`: an AppSync API key clients read from the secret,
 /// and, when AppSync sits behind CloudFront (`CLOUDFRONT_DISTRIBUTION_ID` set), that
 /// the distributions send as the origin custom header `x-api-key`.
@@ -109,7 +101,7 @@ impl<C: DistributionApi, A: AppSyncKeys> AppSyncTarget<C, A> {
             keys,
             probe,
             retry: PendingRetry::default(),
-            clock: Arc::new(wall_clock),
+            clock: Arc::new(UnixTime::now),
             cloudfront,
         })
     }
