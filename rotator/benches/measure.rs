@@ -1,9 +1,10 @@
 //! Wall time of full rotations against the local stand-ins (moto for Secrets Manager and
 //! Lambda over loopback HTTP, the in-process CloudFront fake with instant deployment,
-//! the loopback origin). Prints figures; asserts nothing about time.
-//!
-//! `bash scripts/test` runs it quietly; to see the figures:
-//! `cargo test -p edgeseal-rotator --test measure -- --nocapture` (with moto running).
+//! the loopback origin). A benchmark, not a test: it prints figures and asserts only
+//! that each rotation completes. Not in the test command; run it with moto up:
+//! `eval "$(bash scripts/moto start)"; cargo bench --profile dev -p edgeseal-rotator --bench measure`
+//! (the time is moto's loopback round trips; `--profile dev` reuses the test build instead
+//! of compiling the AWS SDK in release).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -11,6 +12,7 @@
     clippy::indexing_slicing
 )]
 
+#[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::collections::BTreeMap;
@@ -75,8 +77,14 @@ async fn measure(mode: TargetKind) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn full_rotation_wall_time() {
-    measure(TargetKind::Signed).await;
-    measure(TargetKind::StaticHeader).await;
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(async {
+        measure(TargetKind::Signed).await;
+        measure(TargetKind::StaticHeader).await;
+    });
 }
