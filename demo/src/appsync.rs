@@ -316,7 +316,7 @@ pub async fn run(settings: &AppSyncDemoSettings) -> Result<AppSyncReport, DemoEr
                         timeline.push(format!("  {at:6.1} s  rotation {rotation}: {step} done"))
                     }
                     Err(e) => {
-                        last_error = format!("{step}: {e} [{}]", edgeseal_rotator::error_type(&e));
+                        last_error = format!("{step}: {e} [{}]", e.error_type());
                         timeline.push(format!("  {at:6.1} s  rotation {rotation}: {last_error}"));
                         tokio::time::sleep(Duration::from_secs(1)).await;
                         continue 'attempts;

@@ -169,7 +169,7 @@ impl Driver<'_> {
                         format!(
                             "{} failed (attempt {attempt}): {e} [{}]",
                             step.as_str(),
-                            edgeseal_rotator::error_type(&e)
+                            e.error_type()
                         ),
                     );
                     return Err(e.to_string());

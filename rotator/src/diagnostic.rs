@@ -7,78 +7,12 @@
 
 use lambda_runtime::Diagnostic;
 
-use crate::aws::ApiError;
 use crate::error::RotationError;
-use crate::targets::appsync::AppSyncStepError;
-use crate::targets::waf::WafError;
-
-/// The stable `errorType` of `err`.
-pub fn error_type(err: &RotationError) -> &'static str {
-    match err {
-        RotationError::RotationDisabled => "RotationDisabled",
-        RotationError::UnknownVersion(_) => "UnknownVersion",
-        RotationError::NotPending(_) => "NotPending",
-        RotationError::NoCurrent => "NoCurrent",
-        RotationError::NoPendingValue(_) => "NoPendingValue",
-        RotationError::BadSecret { .. } => "BadSecret",
-        RotationError::BadKeyId(_) => "BadKeyId",
-        RotationError::Random => "RandomFailed",
-        RotationError::Api(ApiError::Throttled { .. }) => "Throttled",
-        RotationError::Api(ApiError::NotFound { .. }) => "NotFound",
-        RotationError::Api(_) => "AwsApiError",
-        RotationError::Package(_) => "PackageFailed",
-        RotationError::EdgeUpdateFailed(_) => "EdgeUpdateFailed",
-        RotationError::EdgeUpdateTimeout => "EdgeUpdateTimeout",
-        RotationError::CodeMismatch(_) => "CodeMismatch",
-        RotationError::EdgeVersionMismatch { .. } => "EdgeVersionMismatch",
-        RotationError::NoAssociation { .. } => "NoAssociation",
-        RotationError::NoHeader { .. } => "NoHeader",
-        RotationError::StaleEtag { .. } => "StaleEtag",
-        RotationError::Origin { .. } => "OriginRejected",
-        RotationError::NotPointed(_) => "NotPointed",
-        RotationError::SettleTooLong(_) => "SettleTooLong",
-        RotationError::NotSignedMode => "NotSignedMode",
-        RotationError::NotDeployed(..) => "NotDeployed",
-        RotationError::VersionNotActive { .. } => "VersionNotActive",
-        RotationError::VersionFailed { .. } => "VersionFailed",
-        RotationError::PreviousRotationPropagating(_) => "PreviousRotationPropagating",
-        RotationError::QueryStringsHidden { .. } => "QueryStringsHidden",
-        RotationError::StagingNotRotated { .. } => "StagingNotRotated",
-        RotationError::ConfigurationTest(_) => "ConfigurationTestFailed",
-        RotationError::ApiKey(e) => e.error_type(),
-        RotationError::Waf(e) => waf_error_type(e),
-        RotationError::AppSync(e) => match e {
-            AppSyncStepError::ValidityTooShort { .. } => "KeyValidityTooShort",
-            AppSyncStepError::PendingKeyGone { .. } => "AppSyncPendingKeyGone",
-            AppSyncStepError::PendingKeyExpired { .. } => "AppSyncPendingKeyExpired",
-            AppSyncStepError::CurrentKeyUnusable { .. } => "AppSyncCurrentKeyUnusable",
-            AppSyncStepError::BadEndpoint(_) => "AppSyncBadEndpoint",
-            AppSyncStepError::Rejected { .. } => "OriginRejected",
-            // Converted into `RotationError::Api` by `From`; never held here.
-            AppSyncStepError::Api(_) => "AwsApiError",
-        },
-    }
-}
-
-/// The `waf` target's failures, named like the rest.
-fn waf_error_type(err: &WafError) -> &'static str {
-    match err {
-        WafError::Api(ApiError::Throttled { .. }) => "Throttled",
-        WafError::Api(ApiError::NotFound { .. }) => "NotFound",
-        WafError::Api(_) => "AwsApiError",
-        WafError::RuleNotFound { .. } => "WafRuleNotFound",
-        WafError::Shape { .. } => "WafRuleShape",
-        WafError::CurrentNotAccepted { .. } => "WafCurrentNotAccepted",
-        WafError::LockContention { .. } => "WafLockContention",
-        WafError::NotLetThrough { .. } => "WafNotLetThrough",
-        WafError::NotSettled { .. } => "WafNotSettled",
-    }
-}
 
 impl From<RotationError> for Diagnostic {
     fn from(err: RotationError) -> Self {
         Diagnostic {
-            error_type: error_type(&err).to_owned(),
+            error_type: err.error_type().to_owned(),
             error_message: err.to_string(),
         }
     }
@@ -87,7 +21,7 @@ impl From<RotationError> for Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::Op;
+    use crate::aws::{ApiError, Op};
     use crate::origin::ProbeError;
 
     #[test]
@@ -124,7 +58,7 @@ mod tests {
             distribution: "E1".into(),
             header: "x-origin-verify".into(),
         }));
-        assert_eq!(error_type(&nested), "ConfigurationTestFailed");
+        assert_eq!(nested.error_type(), "ConfigurationTestFailed");
         assert!(
             nested
                 .to_string()

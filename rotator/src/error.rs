@@ -181,6 +181,46 @@ pub enum RotationError {
     AppSync(AppSyncStepError),
 }
 
+impl RotationError {
+    /// The stable `errorType` of the rotator's Lambda error reply for it (see
+    /// `diagnostic.rs`): one name per kind of failure, for alarms and log queries.
+    pub const fn error_type(&self) -> &'static str {
+        match self {
+            RotationError::RotationDisabled => "RotationDisabled",
+            RotationError::UnknownVersion(_) => "UnknownVersion",
+            RotationError::NotPending(_) => "NotPending",
+            RotationError::NoCurrent => "NoCurrent",
+            RotationError::NoPendingValue(_) => "NoPendingValue",
+            RotationError::BadSecret { .. } => "BadSecret",
+            RotationError::BadKeyId(_) => "BadKeyId",
+            RotationError::Random => "RandomFailed",
+            RotationError::Api(e) => e.error_type(),
+            RotationError::Package(_) => "PackageFailed",
+            RotationError::EdgeUpdateFailed(_) => "EdgeUpdateFailed",
+            RotationError::EdgeUpdateTimeout => "EdgeUpdateTimeout",
+            RotationError::CodeMismatch(_) => "CodeMismatch",
+            RotationError::EdgeVersionMismatch { .. } => "EdgeVersionMismatch",
+            RotationError::NoAssociation { .. } => "NoAssociation",
+            RotationError::NoHeader { .. } => "NoHeader",
+            RotationError::StaleEtag { .. } => "StaleEtag",
+            RotationError::Origin { .. } => "OriginRejected",
+            RotationError::NotPointed(_) => "NotPointed",
+            RotationError::SettleTooLong(_) => "SettleTooLong",
+            RotationError::NotSignedMode => "NotSignedMode",
+            RotationError::NotDeployed(..) => "NotDeployed",
+            RotationError::VersionNotActive { .. } => "VersionNotActive",
+            RotationError::VersionFailed { .. } => "VersionFailed",
+            RotationError::PreviousRotationPropagating(_) => "PreviousRotationPropagating",
+            RotationError::QueryStringsHidden { .. } => "QueryStringsHidden",
+            RotationError::StagingNotRotated { .. } => "StagingNotRotated",
+            RotationError::ConfigurationTest(_) => "ConfigurationTestFailed",
+            RotationError::ApiKey(e) => e.error_type(),
+            RotationError::Waf(e) => e.error_type(),
+            RotationError::AppSync(e) => e.error_type(),
+        }
+    }
+}
+
 impl From<AppSyncStepError> for RotationError {
     fn from(err: AppSyncStepError) -> Self {
         match err {

@@ -55,7 +55,6 @@ pub use crate::aws::{
     SecretMetadata, SecretsApi, UpdateStatus, VersionState,
 };
 pub use crate::cloudfront::edits::{associations, custom_headers, unqualified};
-pub use crate::diagnostic::error_type;
 pub use crate::edge::{VERSION_DESCRIPTION_PREFIX, code_sha256};
 pub use crate::env::ConfigError;
 pub use crate::error::{RotationError, SetupError};

@@ -251,7 +251,7 @@ async fn a_version_pending_past_the_deadline_fails_the_step_and_the_retry_reuses
         matches!(err, RotationError::VersionNotActive { .. }),
         "{err}"
     );
-    assert_eq!(edgeseal_rotator::error_type(&err), "VersionNotActive");
+    assert_eq!(err.error_type(), "VersionNotActive");
     assert!(longest < LAMBDA_TIMEOUT, "{longest:?}");
     assert_eq!(world.cdn.update_count(), 0, "nothing associated");
     // Secrets Manager retries later; the version published the first time is reused.
@@ -292,10 +292,7 @@ async fn a_rotation_completes_while_cloudfront_is_still_propagating() {
         matches!(&err, RotationError::PreviousRotationPropagating(d) if *d == world.distribution),
         "{err}"
     );
-    assert_eq!(
-        edgeseal_rotator::error_type(&err),
-        "PreviousRotationPropagating"
-    );
+    assert_eq!(err.error_type(), "PreviousRotationPropagating");
     assert!(started.elapsed() < LAMBDA_TIMEOUT, "refused quickly");
     assert_eq!(world.cdn.update_count(), updates, "nothing pointed");
     assert_eq!(world.current_version().await, first);
@@ -363,7 +360,7 @@ async fn throttled_updates_are_retried_with_backoff_within_the_step() {
         .run(&world.event(Step::Set, &next), lambda_deadline())
         .await
         .unwrap_err();
-    assert_eq!(edgeseal_rotator::error_type(&err), "Throttled", "{err}");
+    assert_eq!(err.error_type(), "Throttled", "{err}");
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "MAX_STEP_SECS bounds the step"

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use common::*;
 use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
-use edgeseal_rotator::{Rotator, SignedTarget, Step, TargetKind, error_type, unqualified};
+use edgeseal_rotator::{Rotator, SignedTarget, Step, TargetKind, unqualified};
 use edgeseal_testkit::{FaultPlan, Faulty, MisnumberedVersions, Misnumbering};
 
 fn deadline() -> tokio::time::Instant {
@@ -102,7 +102,7 @@ async fn a_published_number_that_runs_other_code_fails_set_secret() {
         .run(&world.event(Step::Set, &second), deadline())
         .await
         .unwrap_err();
-    assert_eq!(error_type(&err), "EdgeVersionMismatch", "{err}");
+    assert_eq!(err.error_type(), "EdgeVersionMismatch", "{err}");
     let message = err.to_string();
     assert!(message.contains(&running), "{message}");
     assert!(message.contains(&second), "names the key's id: {message}");
@@ -154,7 +154,7 @@ async fn finish_reads_what_each_named_version_runs_before_the_labels_move() {
         .run(&world.event(Step::Finish, &second), deadline())
         .await
         .unwrap_err();
-    assert_eq!(error_type(&err), "EdgeVersionMismatch", "{err}");
+    assert_eq!(err.error_type(), "EdgeVersionMismatch", "{err}");
     assert!(
         err.to_string()
             .contains(&format!("named by distribution {}", world.distribution)),

@@ -23,7 +23,7 @@ use edgeseal_rotator::aws::sdk::SdkSecrets;
 use edgeseal_rotator::targets::appsync::{
     AppSyncKeys, AppSyncTarget, GraphqlProbe, KeyMarker, PendingRetry, SdkAppSync,
 };
-use edgeseal_rotator::{Config, Outcome, RotationEvent, Rotator, Step, error_type};
+use edgeseal_rotator::{Config, Outcome, RotationEvent, Rotator, Step};
 use edgeseal_testkit::appsync::{AwsKeyRules, GraphqlEndpoint, SecretKeyClient, SkewedClock};
 use edgeseal_testkit::{FakeCloudFront, FaultPlan, FaultTiming, Faulty};
 
@@ -296,7 +296,7 @@ impl World {
         rotator
             .run(&self.event(step, token), deadline)
             .await
-            .map_err(|e| format!("{} [{}]", e, error_type(&e)))
+            .map_err(|e| format!("{} [{}]", e, e.error_type()))
     }
 
     /// The key a stage's version holds, if any.

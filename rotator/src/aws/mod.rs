@@ -197,6 +197,16 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The stable `errorType` of the rotator's Lambda error for it: throttling and a
+    /// missing resource by name, every other failed call `AwsApiError`.
+    pub const fn error_type(&self) -> &'static str {
+        match self {
+            ApiError::Throttled { .. } => "Throttled",
+            ApiError::NotFound { .. } => "NotFound",
+            _ => "AwsApiError",
+        }
+    }
+
     /// The same error with every occurrence of `secret` in the service's message replaced
     /// by `<redacted>`: for calls that carried a secret (an API key value), should the
     /// service ever echo it.

@@ -90,6 +90,20 @@ pub enum AppSyncStepError {
 }
 
 impl AppSyncStepError {
+    /// The stable `errorType` of the rotator's Lambda error for it.
+    pub const fn error_type(&self) -> &'static str {
+        match self {
+            AppSyncStepError::ValidityTooShort { .. } => "KeyValidityTooShort",
+            AppSyncStepError::PendingKeyGone { .. } => "AppSyncPendingKeyGone",
+            AppSyncStepError::PendingKeyExpired { .. } => "AppSyncPendingKeyExpired",
+            AppSyncStepError::CurrentKeyUnusable { .. } => "AppSyncCurrentKeyUnusable",
+            AppSyncStepError::BadEndpoint(_) => "AppSyncBadEndpoint",
+            AppSyncStepError::Rejected { .. } => "OriginRejected",
+            // Converted into `RotationError::Api` by `From`; never held in a RotationError.
+            AppSyncStepError::Api(_) => "AwsApiError",
+        }
+    }
+
     /// Whether it is the pending key that failed (refused, gone or expired), rather than
     /// the current one or a call.
     pub const fn is_about_pending(&self) -> bool {

@@ -104,6 +104,21 @@ pub enum WafError {
     },
 }
 
+impl WafError {
+    /// The stable `errorType` of the rotator's Lambda error for it.
+    pub const fn error_type(&self) -> &'static str {
+        match self {
+            WafError::Api(e) => e.error_type(),
+            WafError::RuleNotFound { .. } => "WafRuleNotFound",
+            WafError::Shape { .. } => "WafRuleShape",
+            WafError::CurrentNotAccepted { .. } => "WafCurrentNotAccepted",
+            WafError::LockContention { .. } => "WafLockContention",
+            WafError::NotLetThrough { .. } => "WafNotLetThrough",
+            WafError::NotSettled { .. } => "WafNotSettled",
+        }
+    }
+}
+
 /// What [`apply_values`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Applied {
