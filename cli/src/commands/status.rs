@@ -2,9 +2,10 @@
 //! cache behaviors run on origin requests, which key that edge code carries, and
 //! whether a stack update would put another edge version back. Without
 //! `--distribution-id` (or `--edge-version-parameter`) the secret's rotation function
-//! says, from its environment.
+//! says, its environment parsed by the rotator's own parser ([`rotator`]).
 
 mod distributions;
+mod rotator;
 mod stack_update;
 
 use std::fmt::Write as _;
@@ -106,37 +107,32 @@ pub async fn run(cli: &Cli, args: &StatusArgs, out: &Output) -> Result<u8, CliEr
     }
 
     // Which distributions: the flag, else what the rotation function is configured with.
-    let mut rotator = Value::Null;
+    let mut rotator_json = Value::Null;
     let mut distribution_ids = args.distribution_id.clone();
     let mut edge_function = None;
     let mut edge_version_parameter = args.edge_version_parameter.clone();
-    // Whether the rotator signs (ROTATION_TARGET, as the rotator defaults it): the other
-    // targets send an origin custom header, and no edge association is expected.
+    // Whether the rotator signs (its target is `signed`): the other targets send an
+    // origin custom header, and no edge association is expected.
     let mut signs = true;
     if (distribution_ids.is_empty() || edge_version_parameter.is_none())
         && let Some(arn) = rotation_lambda
     {
-        match rotator_settings(&config, arn).await {
+        match rotator::read(&config, arn).await {
             Ok(settings) => {
-                signs = settings
-                    .mode
-                    .as_deref()
-                    .map_or(settings.edge_function.is_some(), |m| m == "signed");
-                rotator = json!({
+                signs = settings.signs();
+                edge_function = settings.edge_function();
+                rotator_json = json!({
                     "function_arn": arn,
-                    "distributions": settings.distributions,
-                    "edge_function": settings.edge_function,
-                    "mode": settings.mode,
+                    "distributions": settings.config.distributions,
+                    "edge_function": edge_function,
+                    "mode": settings.config.kind().as_str(),
                 });
                 if distribution_ids.is_empty() {
-                    distribution_ids = settings.distributions;
+                    distribution_ids = settings.config.distributions;
                 }
-                edge_function = settings.edge_function;
                 edge_version_parameter = edge_version_parameter.or(settings.edge_version_parameter);
             }
-            Err(err) => warnings.push(format!(
-                "cannot read the rotation function's configuration (give --distribution-id): {err}"
-            )),
+            Err(warning) => warnings.push(warning),
         }
     }
 
@@ -267,7 +263,7 @@ pub async fn run(cli: &Cli, args: &StatusArgs, out: &Output) -> Result<u8, CliEr
                     "kind": kind,
                 })).collect::<Vec<_>>(),
             },
-            "rotator": rotator,
+            "rotator": rotator_json,
             "distributions": distributions,
             "warnings": warnings,
         }),
@@ -294,48 +290,6 @@ fn value_kind(secret_string: Option<&str>) -> &'static str {
         Some(Ok(SecretValue::StaticHeader(_))) => "static-header",
         Some(Err(_)) | None => "not-a-key",
     }
-}
-
-/// What the rotation function is configured with (its environment; no secrets there).
-struct RotatorSettings {
-    distributions: Vec<String>,
-    edge_function: Option<String>,
-    edge_version_parameter: Option<String>,
-    mode: Option<String>,
-}
-
-async fn rotator_settings(
-    config: &aws_config::SdkConfig,
-    function_arn: &str,
-) -> Result<RotatorSettings, CliError> {
-    let lambda = aws_sdk_lambda::Client::new(config);
-    let got = lambda
-        .get_function_configuration()
-        .function_name(function_arn)
-        .send()
-        .await
-        .map_err(|err| CliError::aws("GetFunctionConfiguration", err))?;
-    let vars = got.environment().and_then(|e| e.variables());
-    let var = |name: &str| {
-        vars.and_then(|v| v.get(name))
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
-    Ok(RotatorSettings {
-        distributions: var("CLOUDFRONT_DISTRIBUTION_ID")
-            .map(|ids| {
-                ids.split(',')
-                    .map(str::trim)
-                    .filter(|id| !id.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default(),
-        edge_function: var("EDGE_FUNCTION_NAME")
-            .map(|f| distributions::function_name_of(&f).to_owned()),
-        edge_version_parameter: var("EDGE_VERSION_PARAMETER"),
-        mode: var("ROTATION_TARGET").or_else(|| var("ROTATION_MODE")),
-    })
 }
 
 #[cfg(test)]
