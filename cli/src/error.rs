@@ -2,6 +2,12 @@
 
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 
+/// Exit code of a completed run: nothing failed.
+pub const OK: u8 = 0;
+/// Exit code of a completed run whose verification or check failed, or whose request
+/// the origin answered non-2xx ([`CliError::FAILED_EXIT`]).
+pub const FAILED: u8 = CliError::FAILED_EXIT;
+
 /// Why a command could not do its job.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {

@@ -1,13 +1,14 @@
-//! Keys from a file or a secret value. The key material stays in zeroizing buffers and
-//! never reaches an error message.
+//! Keys from a file, a secret value or the secret's staged versions. The key material
+//! stays in zeroizing buffers and never reaches an error message.
 
 use std::path::Path;
 
-use edgeseal::{KeyId, KeySet, SecretValue, SigningKey};
+use aws_sdk_secretsmanager::Client as SecretsClient;
+use edgeseal::{KeyId, KeySet, SecretValue, SigningKey, Stage, UnixTime};
 use zeroize::Zeroizing;
 
 use crate::args::{Global, KeySource};
-use crate::aws;
+use crate::aws::{self, last_rotated, list_versions, take_secret_string};
 use crate::error::CliError;
 
 /// The keys a verification may use: the secret's versions (AWSCURRENT, AWSPENDING, and
@@ -24,7 +25,7 @@ pub async fn key_set(
         (Some(secret_id), _) => {
             let config = aws::sdk_config(global).await;
             let client = aws_sdk_secretsmanager::Client::new(&config);
-            aws::key_set(&client, secret_id, grace_secs).await
+            secret_key_set(&client, secret_id, grace_secs).await
         }
         (None, Some(path)) => {
             let key = from_file(path)?;
@@ -78,4 +79,104 @@ pub fn from_secret_string(secret_string: &str, source: &str) -> Result<SigningKe
             "{source} is not an edgeseal key: {err}"
         ))),
     }
+}
+
+/// The key of one staged version, with its version id (the signature's keyid).
+pub async fn key_at_stage(
+    client: &SecretsClient,
+    secret_id: &str,
+    stage: &str,
+) -> Result<(KeyId, SigningKey), CliError> {
+    let mut value = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .version_stage(stage)
+        .send()
+        .await
+        .map_err(|err| CliError::aws("GetSecretValue", err))?;
+    let version_id = value
+        .version_id()
+        .ok_or_else(|| CliError::Config(format!("{secret_id} ({stage}) has no version id")))?;
+    let keyid = KeyId::new(version_id)
+        .map_err(|err| CliError::Config(format!("version id of {secret_id} ({stage}): {err}")))?;
+    let secret_string = take_secret_string(&mut value).ok_or_else(|| {
+        CliError::Config(format!(
+            "{secret_id} ({stage}) has no SecretString (binary secret?)"
+        ))
+    })?;
+    let key = from_secret_string(&secret_string, &format!("{secret_id} ({stage})"))?;
+    Ok((keyid, key))
+}
+
+/// What a freshly started authorizer would accept: AWSCURRENT, AWSPENDING, and
+/// AWSPREVIOUS until `grace_secs` after its demotion as a cold start dates it
+/// ([`origin_verifier::cold_start_demotion`]: the last rotation's completion, else
+/// AWSCURRENT's creation). Versions that are not edgeseal keys are skipped and
+/// reported, as the authorizer does.
+async fn secret_key_set(
+    client: &SecretsClient,
+    secret_id: &str,
+    grace_secs: u64,
+) -> Result<(KeySet, Vec<String>), CliError> {
+    let versions = list_versions(client, secret_id).await?;
+    let current_created = versions
+        .iter()
+        .find(|v| v.stages.iter().any(|s| s == Stage::Current.label()))
+        .and_then(|v| v.created);
+    let has_previous = versions
+        .iter()
+        .any(|v| v.stages.iter().any(|s| s == Stage::Previous.label()));
+    let last_rotated = if has_previous {
+        last_rotated(client, secret_id).await?
+    } else {
+        None
+    };
+    let demoted =
+        origin_verifier::cold_start_demotion(current_created, last_rotated, UnixTime::now());
+    let mut set = KeySet::new();
+    let mut skipped = Vec::new();
+    for v in &versions {
+        let mut stages: Vec<Stage> = v
+            .stages
+            .iter()
+            .filter_map(|s| Stage::from_label(s))
+            .collect();
+        if stages.is_empty() {
+            continue;
+        }
+        stages.sort_unstable();
+        let mut value = client
+            .get_secret_value()
+            .secret_id(secret_id)
+            .version_id(&v.version_id)
+            .send()
+            .await
+            .map_err(|err| CliError::aws("GetSecretValue", err))?;
+        let Some(secret_string) = take_secret_string(&mut value) else {
+            skipped.push(v.version_id.clone());
+            continue;
+        };
+        let Ok(key) = from_secret_string(&secret_string, &v.version_id) else {
+            skipped.push(v.version_id.clone());
+            continue;
+        };
+        let Ok(keyid) = KeyId::new(v.version_id.as_str()) else {
+            skipped.push(v.version_id.clone());
+            continue;
+        };
+        for stage in stages {
+            match stage {
+                Stage::Current => set.insert_current(keyid.clone(), key.clone()),
+                Stage::Pending => set.insert_pending(keyid.clone(), key.clone()),
+                Stage::Previous => {
+                    // Without a demotion time the grace cannot be placed: treat the
+                    // previous key as retired (fail closed).
+                    let retired_at =
+                        demoted.map_or(UnixTime::from_secs(0), |d| d.plus_secs(grace_secs));
+                    set.insert_previous(keyid.clone(), key.clone(), retired_at);
+                }
+            }
+        }
+    }
+    Ok((set, skipped))
 }

@@ -8,14 +8,10 @@ mod args;
 mod aws;
 mod commands;
 mod connect_to;
-mod doctor_command;
 mod error;
-mod explain;
-mod explain_jwt;
 mod keys;
 mod output;
 mod send;
-mod stack_update;
 mod target;
 
 use std::process::ExitCode;

@@ -55,3 +55,8 @@ impl Output {
         };
     }
 }
+
+/// A date as results show it (RFC 3339, UTC).
+pub fn date(d: Option<&aws_smithy_types::DateTime>) -> Option<String> {
+    d.and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
+}

@@ -2,6 +2,17 @@
 
 use crate::error::CliError;
 
+/// `--method`: an HTTP method token, as signed and sent.
+pub fn check_method(method: &str) -> Result<(), CliError> {
+    if edgeseal::canonical::is_method(method) {
+        Ok(())
+    } else {
+        Err(CliError::Usage(format!(
+            "--method {method:?} is not an HTTP method"
+        )))
+    }
+}
+
 /// An `http(s)://authority/path?query` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {

@@ -441,9 +441,9 @@ async fn aws_errors_exit_3_with_the_service_error_code() {
     assert_eq!(err["exit_code"], 3);
 }
 
-/// A rotation function in moto (it needs an IAM role Lambda can assume) whose
-/// environment names `distribution`; returns its ARN.
-async fn create_rotator_function(distribution: &str) -> String {
+/// A rotation function in moto (it needs an IAM role Lambda can assume) with
+/// `variables` as its environment; returns its ARN.
+async fn create_rotator_function(variables: &[(&str, String)]) -> String {
     let config = sdk_config().await;
     let iam = aws_sdk_iam::Client::new(&config);
     let role = iam
@@ -472,9 +472,12 @@ async fn create_rotator_function(distribution: &str) -> String {
         )
         .environment(
             aws_sdk_lambda::types::Environment::builder()
-                .variables("CLOUDFRONT_DISTRIBUTION_ID", format!(" {distribution} ,"))
-                .variables("EDGE_FUNCTION_NAME", "edgeseal-edge-signer")
-                .variables("ROTATION_MODE", "signed")
+                .set_variables(Some(
+                    variables
+                        .iter()
+                        .map(|(name, value)| ((*name).to_owned(), value.clone()))
+                        .collect(),
+                ))
                 .build(),
         )
         .send()
@@ -483,16 +486,24 @@ async fn create_rotator_function(distribution: &str) -> String {
     function.function_arn().unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn status_finds_the_distributions_through_the_rotation_function() {
-    let client = secrets().await;
-    let (name, _) = create_secret(&client, &key_json().0).await;
-    let distribution = create_distribution().await;
-    let rotator = create_rotator_function(&distribution).await;
+/// A signed rotator's environment naming `distribution` (padded: the rotator trims
+/// it), one its cold start accepts (`EDGE_ASSETS_DIR` defaults under Lambda's own
+/// `LAMBDA_TASK_ROOT`).
+fn signed_rotator_environment(distribution: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("CLOUDFRONT_DISTRIBUTION_ID", format!(" {distribution} ,")),
+        ("EDGE_FUNCTION_NAME", "edgeseal-edge-signer".into()),
+        ("ROTATION_MODE", "signed".into()),
+        ("ORIGIN_URL", "https://origin.example.com/health".into()),
+    ]
+}
+
+/// Make `rotator` the secret's rotation function, without rotating now.
+async fn rotate_with(client: &aws_sdk_secretsmanager::Client, name: &str, rotator: &str) {
     client
         .rotate_secret()
-        .secret_id(&name)
-        .rotation_lambda_arn(&rotator)
+        .secret_id(name)
+        .rotation_lambda_arn(rotator)
         .rotation_rules(
             aws_sdk_secretsmanager::types::RotationRulesType::builder()
                 .schedule_expression("rate(7 days)")
@@ -502,6 +513,15 @@ async fn status_finds_the_distributions_through_the_rotation_function() {
         .send()
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn status_finds_the_distributions_through_the_rotation_function() {
+    let client = secrets().await;
+    let (name, _) = create_secret(&client, &key_json().0).await;
+    let distribution = create_distribution().await;
+    let rotator = create_rotator_function(&signed_rotator_environment(&distribution)).await;
+    rotate_with(&client, &name, &rotator).await;
 
     let out = edgeseal(&["--json", "status", "--secret-id", &name]);
     assert_eq!(code(&out), 0, "{}", text(&out));
@@ -514,6 +534,7 @@ async fn status_finds_the_distributions_through_the_rotation_function() {
         serde_json::json!([distribution])
     );
     assert_eq!(status["rotator"]["edge_function"], "edgeseal-edge-signer");
+    assert_eq!(status["rotator"]["mode"], "signed");
     assert_eq!(status["distributions"][0]["id"], distribution.as_str());
     // moto dropped the association the rotator would maintain: flagged, per distribution.
     let warnings = status["warnings"].to_string();
@@ -523,4 +544,32 @@ async fn status_finds_the_distributions_through_the_rotation_function() {
         )),
         "{warnings}"
     );
+}
+
+#[tokio::test]
+async fn status_reports_a_rotator_environment_its_cold_start_refuses_by_the_variable() {
+    let client = secrets().await;
+    let (name, _) = create_secret(&client, &key_json().0).await;
+    let distribution = create_distribution().await;
+    // The rotator's parser requires ORIGIN_URL (its origin test): its cold start fails.
+    let mut variables = signed_rotator_environment(&distribution);
+    variables.retain(|(name, _)| *name != "ORIGIN_URL");
+    let rotator = create_rotator_function(&variables).await;
+    rotate_with(&client, &name, &rotator).await;
+
+    let out = edgeseal(&["--json", "status", "--secret-id", &name]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let status = json(&out);
+    assert_eq!(status["rotator"], serde_json::Value::Null);
+    assert_eq!(status["distributions"], serde_json::json!([]));
+    let warnings = status["warnings"].to_string();
+    assert!(
+        warnings.contains(&format!(
+            "the rotation function {rotator} refuses its configuration at cold start"
+        )) && warnings.contains("ORIGIN_URL is required but not set"),
+        "{warnings}"
+    );
+    let out = edgeseal(&["status", "--secret-id", &name, "--check"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(text(&out).contains("ORIGIN_URL"), "{}", text(&out));
 }

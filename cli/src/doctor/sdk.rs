@@ -2,6 +2,8 @@
 //! Secrets Manager, Lambda and API Gateway (both flavours) ones against moto (the demo's
 //! CloudFront and API Gateway data plane are local stand-ins).
 
+use std::collections::HashMap;
+
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use edgeseal::{SecretValue, UnixTime};
 
@@ -23,6 +25,27 @@ where
             aws_smithy_types::error::display::DisplayErrorContext(err)
         ),
     }
+}
+
+/// The environment a Lambda function's code runs with: `configured` (its
+/// `GetFunctionConfiguration` variables) plus the reserved variables Lambda sets at run
+/// time that the rotator reads: `AWS_REGION`, from the function's ARN, and
+/// `LAMBDA_TASK_ROOT`, always `/var/task` (the base of `EDGE_ASSETS_DIR`'s default). So
+/// the rotator's parser (`edgeseal_rotator::Config::from_lookup`) judges it as at the
+/// function's cold start.
+pub fn runtime_environment(
+    function_arn: &str,
+    mut configured: HashMap<String, String>,
+) -> HashMap<String, String> {
+    if let Some(region) = function_arn.split(':').nth(3) {
+        configured
+            .entry("AWS_REGION".into())
+            .or_insert_with(|| region.to_owned());
+    }
+    configured
+        .entry("LAMBDA_TASK_ROOT".into())
+        .or_insert_with(|| "/var/task".to_owned());
+    configured
 }
 
 /// Lambda's `LastModified` (`2026-01-01T00:00:00.000+0000`, no colon in the offset).
@@ -137,13 +160,9 @@ impl Sdk {
         })
     }
 
-    /// The environment of a function (`GetFunctionConfiguration`): the rotator's
-    /// settings, which name its target. Lambda's own `AWS_REGION` is added from the ARN
-    /// (the rotator reads its region from there).
-    pub async fn function_environment(
-        &self,
-        arn: &str,
-    ) -> Result<std::collections::HashMap<String, String>, String> {
+    /// The environment of a function (`GetFunctionConfiguration`) as its code sees it
+    /// ([`runtime_environment`]): the rotator's settings, which name its target.
+    pub async fn function_environment(&self, arn: &str) -> Result<HashMap<String, String>, String> {
         let out = self
             .lambda
             .get_function_configuration()
@@ -151,16 +170,12 @@ impl Sdk {
             .send()
             .await
             .map_err(|e| aws_error("GetFunctionConfiguration", &e))?;
-        let mut env = out
+        let configured = out
             .environment()
             .and_then(|e| e.variables())
             .cloned()
             .unwrap_or_default();
-        if let Some(region) = arn.split(':').nth(3) {
-            env.entry("AWS_REGION".into())
-                .or_insert_with(|| region.to_owned());
-        }
-        Ok(env)
+        Ok(runtime_environment(arn, configured))
     }
 
     /// AWSCURRENT's `SecretString` (the stage named: AWS's default, and moto's answer

@@ -5,6 +5,8 @@
 //! the signature parsed and checked by `edgeseal::Verifier`, the base built by the
 //! signature itself. This file only prints what they found.
 
+mod jwt;
+
 use std::io::Read as _;
 
 use edgeseal::{RequestView, UnixTime};
@@ -12,13 +14,10 @@ use origin_verifier::{AuthorizerEvent, BasePathMap, HeaderSelection};
 use serde_json::{Value, json};
 
 use crate::args::{Cli, ExplainArgs};
-use crate::error::CliError;
+use crate::error::{CliError, FAILED, OK};
 use crate::keys;
 use crate::output::Output;
 use crate::target::Target;
-
-const OK: u8 = 0;
-const FAILED: u8 = CliError::FAILED_EXIT;
 
 /// The request as the authorizer sees it, and where it came from.
 struct Seen {
@@ -85,7 +84,7 @@ fn components(view: &RequestView) -> [(&'static str, String); 4] {
     ]
 }
 
-pub async fn explain(cli: &Cli, args: &ExplainArgs, out: &Output) -> Result<u8, CliError> {
+pub async fn run(cli: &Cli, args: &ExplainArgs, out: &Output) -> Result<u8, CliError> {
     let Seen { source, view } = seen(args)?;
     let verifier = args.check.verifier(&args.profile)?;
     let at = args
@@ -126,7 +125,7 @@ pub async fn explain(cli: &Cli, args: &ExplainArgs, out: &Output) -> Result<u8, 
 
     // The bearer token (with --jwt-issuers): the authorizer checks it after the
     // signature; shown whatever the signature's verdict.
-    let jwt = crate::explain_jwt::explain(&args.jwt, &view, at).await?;
+    let jwt = jwt::explain(&args.jwt, &view, at).await?;
     let jwt_failed = jwt.as_ref().is_some_and(|j| !j.allowed);
     if let Some(jwt) = jwt {
         report.insert("jwt".into(), jwt.report);

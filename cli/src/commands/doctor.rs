@@ -13,9 +13,9 @@ use serde_json::json;
 
 use crate::args::{Cli, DoctorArgs};
 use crate::connect_to::ConnectTo;
-use crate::error::CliError;
+use crate::error::{CliError, FAILED, OK};
 use crate::output::Output;
-use crate::target::Target;
+use crate::target::{Target, check_method};
 use crate::{aws, send};
 
 /// AWS through the SDK, requests through `send`.
@@ -86,12 +86,7 @@ fn expect(value: &str) -> Result<Expect, CliError> {
 }
 
 pub async fn run(cli: &Cli, args: &DoctorArgs, out: &Output) -> Result<u8, CliError> {
-    if !edgeseal::canonical::is_method(&args.method) {
-        return Err(CliError::Usage(format!(
-            "--method {:?} is not an HTTP method",
-            args.method
-        )));
-    }
+    check_method(&args.method)?;
     if !args.path.starts_with('/') {
         return Err(CliError::Usage("--path must start with /".into()));
     }
@@ -105,7 +100,7 @@ pub async fn run(cli: &Cli, args: &DoctorArgs, out: &Output) -> Result<u8, CliEr
         tag: args.profile.tag().map(str::to_owned),
         max_age_secs: args.max_age_secs,
         previous_grace_secs: args.previous_grace_secs,
-        now: crate::commands::now(),
+        now: edgeseal::UnixTime::now(),
     };
     let connect_to = args
         .connect_to
@@ -141,11 +136,7 @@ pub async fn run(cli: &Cli, args: &DoctorArgs, out: &Output) -> Result<u8, CliEr
         );
     }
     out.result(&json_report(&report), &text_report(&report));
-    Ok(if report.ok() {
-        0
-    } else {
-        CliError::FAILED_EXIT
-    })
+    Ok(if report.ok() { OK } else { FAILED })
 }
 
 fn json_report(report: &doctor::Report) -> serde_json::Value {
