@@ -15,9 +15,9 @@ id, and asserts:
 3. SecretRotation depends, explicitly, on everything the first rotation probes;
 4. the customer-managed KMS key option adds exactly the needed actions on exactly that key;
 5. the rotator's Lambda timeout lets every step run to its own bound (`MAX_STEP_SECS`
-   plus `DEADLINE_MARGIN_MS`, defaults read from rotator/src/config.rs) and is not the
+   plus `DEADLINE_MARGIN_MS`, defaults read from rotator/src/settings.rs) and is not the
    quarter hour a step once waited for CloudFront: at most 30 s above that;
-6. each rotation target (the rotator's `TargetKind` names, read from its config.rs) is
+6. each rotation target (the rotator's `TargetKind` names, read from its settings.rs) is
    selected by its parameters and gets exactly its own API Gateway / WAF / AppSync grants,
    on exactly its usage plan, web ACL (in `WafRegion` when set) or API, and no other's.
 7. operations: the EventBridge rule matches Secrets Manager's `RotationFailed` for exactly
@@ -427,11 +427,11 @@ ROTATOR_SLACK_SECS = 30
 
 
 def rotator_default(variable):
-    """The default of one of the rotator's numeric settings, as its config.rs reads it:
+    """The default of one of the rotator's numeric settings, as its settings.rs reads it:
     `number(&get, "VARIABLE", DEFAULT, MIN, MAX)`."""
-    code = (ROOT / "rotator" / "src" / "config.rs").read_text()
+    code = (ROOT / "rotator" / "src" / "settings.rs").read_text()
     found = re.search(r'"' + variable + r'",\s*([0-9_]+)\s*,', code)
-    assert found, f"rotator/src/config.rs no longer reads {variable} with number(..): update this test"
+    assert found, f"rotator/src/settings.rs no longer reads {variable} with number(..): update this test"
     return int(found.group(1).replace("_", ""))
 
 
@@ -494,7 +494,7 @@ def target_grants(stack):
 
 
 def test_each_target_gets_its_own_grants(template):
-    code = (ROOT / "rotator" / "src" / "config.rs").read_text()
+    code = (ROOT / "rotator" / "src" / "settings.rs").read_text()
     known = set(re.findall(r'TargetKind::\w+ => "([a-z-]+)",', code))
     check(known == set(TARGETS), f"the rotator's targets {sorted(known)} are not the ones tested {sorted(TARGETS)}")
     for target, (overrides, needed) in TARGETS.items():
