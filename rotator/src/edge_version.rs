@@ -21,6 +21,8 @@
 
 use std::future::Future;
 
+use edgeseal::function_name;
+
 use crate::associations;
 use crate::aws::{ApiError, DistributionApi};
 use crate::env::ConfigError;
@@ -110,15 +112,6 @@ impl EdgeVersionRecord {
         }
         store.put(&self.parameter, &arn).await?;
         Ok(Recorded::Written(arn))
-    }
-}
-
-/// `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]` → `NAME`; a bare name stays.
-fn function_name(name_or_arn: &str) -> &str {
-    if name_or_arn.starts_with("arn:") {
-        name_or_arn.split(':').nth(6).unwrap_or(name_or_arn)
-    } else {
-        name_or_arn
     }
 }
 

@@ -35,6 +35,7 @@
 //! [RFC 9421]: https://www.rfc-editor.org/rfc/rfc9421
 
 pub mod accepted;
+mod arn;
 mod base;
 pub mod canonical;
 #[cfg(any(test, feature = "sfv-reference"))]
@@ -52,6 +53,7 @@ mod sign;
 mod time;
 mod verify;
 
+pub use crate::arn::{FunctionArn, NotFunctionArn, function_name, unqualified_arn};
 pub use crate::base::SignatureBase;
 pub use crate::digest::{CONTENT_DIGEST, check_content_digest, content_digest};
 pub use crate::error::{ConfigError, Rejection, SecretFormatError, SignError};

@@ -254,11 +254,10 @@ impl FakeCloudFront {
 fn validate(config: &DistributionConfig) -> Result<(), ApiError> {
     for association in edgeseal_rotator::associations(config) {
         let arn = &association.lambda_function_arn;
-        let qualified = arn.split(':').count() == 8
-            && arn
-                .rsplit(':')
-                .next()
-                .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()));
+        let qualified = edgeseal::FunctionArn::parse(arn).is_ok_and(|arn| {
+            arn.qualifier()
+                .is_some_and(|v| v.bytes().all(|b| b.is_ascii_digit()))
+        });
         if !qualified {
             return Err(ApiError::Service {
                 op: Op::UpdateDistribution,

@@ -122,8 +122,9 @@ impl VersionStates {
         let arn = lock(&self.active_at)
             .keys()
             .find(|arn| {
-                arn.rsplit_once(':').is_some_and(|(base, v)| {
-                    v == version && (base == function || base.ends_with(&format!(":{function}")))
+                edgeseal::FunctionArn::parse(arn).is_ok_and(|arn| {
+                    arn.qualifier() == Some(version)
+                        && (arn.unqualified() == function || arn.name() == function)
                 })
             })
             .cloned()?;

@@ -75,9 +75,8 @@ impl Misnumbering {
 
     fn renumber(&self, mut version: FunctionVersion) -> FunctionVersion {
         if let Some(shown) = lock(&self.0.shown_as).get(&version.version) {
-            if let Some((base, _)) = version.arn.rsplit_once(':') {
-                version.arn = format!("{base}:{shown}");
-            }
+            let base = edgeseal::unqualified_arn(&version.arn).to_owned();
+            version.arn = format!("{base}:{shown}");
             version.version = shown.clone();
         }
         version

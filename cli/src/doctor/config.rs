@@ -44,13 +44,13 @@ fn behaviors(distribution: &Distribution) -> Vec<Behavior> {
     out
 }
 
-/// `arn:aws:lambda:R:A:function:NAME:N` → (`NAME`, `N`).
+/// `arn:aws:lambda:R:A:function:NAME:N` → (`NAME`, `N`); unqualified → `$LATEST`.
 fn name_and_version(arn: &str) -> (&str, &str) {
-    let mut parts = arn.split(':').skip(6);
-    (
-        parts.next().unwrap_or(arn),
-        parts.next().unwrap_or("$LATEST"),
-    )
+    let version = arn
+        .strip_prefix(edgeseal::unqualified_arn(arn))
+        .and_then(|rest| rest.strip_prefix(':'))
+        .unwrap_or("$LATEST");
+    (edgeseal::function_name(arn), version)
 }
 
 fn date(t: edgeseal::UnixTime) -> String {

@@ -145,8 +145,7 @@ pub fn check(
     let function = rotation
         .function_arn
         .as_deref()
-        .map(|arn| arn.rsplit_once(":function:").map_or(arn, |(_, f)| f))
-        .map(|f| f.split(':').next().unwrap_or(f).to_owned());
+        .map(|arn| edgeseal::function_name(arn).to_owned());
     findings.push(match function {
         Some(function) => alarm_finding(
             Finding::new(

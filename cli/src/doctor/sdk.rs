@@ -37,10 +37,10 @@ pub fn runtime_environment(
     function_arn: &str,
     mut configured: HashMap<String, String>,
 ) -> HashMap<String, String> {
-    if let Some(region) = function_arn.split(':').nth(3) {
+    if let Ok(arn) = edgeseal::FunctionArn::parse(function_arn) {
         configured
             .entry("AWS_REGION".into())
-            .or_insert_with(|| region.to_owned());
+            .or_insert_with(|| arn.region().to_owned());
     }
     configured
         .entry("LAMBDA_TASK_ROOT".into())

@@ -1,18 +1,13 @@
 //! Pure edits and reads of a CloudFront `DistributionConfig`: which Lambda@Edge
 //! associations and origin custom headers it has, and changing them. No AWS call here;
-//! [`crate::distributions`] reads and writes the configs these functions work on.
+//! [`super::distributions`] reads and writes the configs these functions work on.
 
 use aws_sdk_cloudfront::types::{DistributionConfig, EventType, LambdaFunctionAssociation};
 use edgeseal::StaticHeaderValue;
 
-/// `arn:aws:lambda:us-east-1:123:function:name:7` → `arn:aws:lambda:us-east-1:123:function:name`.
-pub fn unqualified(arn: &str) -> &str {
-    if arn.split(':').count() > 7 {
-        arn.rsplit_once(':').map_or(arn, |(base, _)| base)
-    } else {
-        arn
-    }
-}
+/// `arn:aws:lambda:us-east-1:123:function:name:7` → `arn:aws:lambda:us-east-1:123:function:name`
+/// ([`edgeseal::unqualified_arn`], re-exported here for the associations' readers).
+pub use edgeseal::unqualified_arn as unqualified;
 
 /// Every Lambda@Edge association of the default and the other cache behaviors.
 pub fn associations(

@@ -20,13 +20,18 @@ struct Behavior {
 impl Behavior {
     fn version(&self) -> Option<&str> {
         let arn = self.origin_request.as_deref()?;
-        let (_, last) = arn.rsplit_once(':')?;
+        let last = arn
+            .strip_prefix(edgeseal::unqualified_arn(arn))?
+            .strip_prefix(':')?;
         last.bytes().all(|b| b.is_ascii_digit()).then_some(last)
     }
 
     /// The function's name, from `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:VERSION]`.
     fn function_name(&self) -> Option<&str> {
-        self.origin_request.as_deref()?.split(':').nth(6)
+        let arn = self.origin_request.as_deref()?;
+        edgeseal::FunctionArn::parse(arn)
+            .is_ok()
+            .then(|| edgeseal::function_name(arn))
     }
 
     fn json(&self) -> Value {

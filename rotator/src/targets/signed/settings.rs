@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use edgeseal::{DEFAULT_LABEL, Verifier};
+use edgeseal::{DEFAULT_LABEL, FunctionArn, Verifier};
 
 use crate::env::{ConfigError, invalid, number};
 
@@ -32,7 +32,9 @@ impl EdgeSettings {
             get("EDGE_FUNCTION_NAME").ok_or(ConfigError::Missing("EDGE_FUNCTION_NAME"))?;
         // The rotator updates $LATEST and publishes versions: a version-qualified
         // ARN (`...:function:name:7`) or an alias cannot be updated.
-        if function.starts_with("arn:") && function.split(':').count() != 7 {
+        if function.starts_with("arn:")
+            && FunctionArn::parse(&function).map_or(true, |arn| arn.qualifier().is_some())
+        {
             return Err(invalid(
                 "EDGE_FUNCTION_NAME",
                 "give the function name or its unqualified ARN (no version or alias)",
