@@ -4,7 +4,7 @@ use edgeseal_edge_signer::PackageError;
 
 use crate::aws::ApiError;
 use crate::origin::ProbeError;
-use crate::targets::appsync::AppSyncStepError;
+use crate::targets::appsync::steps::AppSyncStepError;
 
 /// Why a step failed. Secrets Manager will retry the rotation; the variants say what an
 /// operator would need to fix when retries keep failing. Never carries key material.
@@ -172,10 +172,10 @@ pub enum RotationError {
     ConfigurationTest(Box<RotationError>),
     /// The `api-gateway-api-key` target could not put the API key in place.
     #[error(transparent)]
-    ApiKey(#[from] crate::targets::api_key::ApiKeyError),
+    ApiKey(#[from] crate::targets::api_key::keys::ApiKeyError),
     /// The WAF header rule could not be changed or proven applied (`waf` target).
     #[error(transparent)]
-    Waf(#[from] crate::targets::waf::WafError),
+    Waf(#[from] crate::targets::waf::rollout::WafError),
     /// The AppSync target's own failure (its AWS calls fail as [`RotationError::Api`]).
     #[error(transparent)]
     AppSync(AppSyncStepError),

@@ -62,7 +62,7 @@ pub trait Environment: Sync {
 }
 
 /// A cache or origin request policy of a behavior (the rotator's, which decides).
-pub use edgeseal_rotator::cloudfront::query_strings::PolicyRef;
+pub use edgeseal_rotator::PolicyRef;
 
 /// A distribution as `GetDistribution` shows it.
 #[derive(Clone, Debug)]

@@ -11,9 +11,16 @@ use std::sync::Arc;
 use aws_sdk_cloudfront::types::DistributionConfig;
 use zeroize::Zeroizing;
 
-pub use crate::cloudfront::query_strings::PolicyRef;
-
 pub mod sdk;
+
+/// A policy a cache behavior names, by id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PolicyRef {
+    /// `CachePolicyId`.
+    Cache(String),
+    /// `OriginRequestPolicyId`.
+    OriginRequest(String),
+}
 
 /// Every AWS operation the rotator calls; used in errors, logs and fault injection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -18,7 +18,7 @@ pub mod edits;
 mod propagation;
 pub mod query_strings;
 mod staging;
-mod throttle;
+pub(crate) mod throttle;
 
 pub use distributions::Distributions;
 pub use propagation::Guard;

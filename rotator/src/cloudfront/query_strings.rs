@@ -17,17 +17,8 @@ use aws_sdk_cloudfront::types::{
     DistributionConfig, EventType, ForwardedValues, LambdaFunctionAssociations,
 };
 
-use crate::aws::{ApiError, DistributionApi};
-use crate::cloudfront::edits::unqualified;
-
-/// A policy a cache behavior names, by id.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PolicyRef {
-    /// `CachePolicyId`.
-    Cache(String),
-    /// `OriginRequestPolicyId`.
-    OriginRequest(String),
-}
+use super::edits::unqualified;
+use crate::aws::{ApiError, DistributionApi, PolicyRef};
 
 /// One cache behavior, as far as query strings are concerned.
 struct Behavior<'a> {

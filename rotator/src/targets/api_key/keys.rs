@@ -22,7 +22,7 @@ use tracing::{info, warn};
 use super::api::{ApiKey, NewApiKey, UsagePlanKeys};
 use super::settings::ApiKeySettings;
 use crate::aws::{ApiError, SecretMetadata};
-use crate::cloudfront::retry_throttled;
+use crate::cloudfront::throttle::retry_throttled;
 
 /// Tag naming the secret a key was made for (a digest of its id: tag values allow only
 /// `[a-zA-Z0-9+-=._:/]`, and secret names may hold `@`).
