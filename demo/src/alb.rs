@@ -255,15 +255,15 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         async move { balancer.handle(req).await }
     }));
 
-    let control = Arc::new(FakeCloudFront::new(settings.propagation));
-    let rotator_cloudfront = Arc::new(FaultableCloudFront::new(Arc::clone(&control)));
+    let control = FakeCloudFront::new(settings.propagation);
+    let rotator_cloudfront = FaultableCloudFront::new(control.clone());
     control.insert(
         DISTRIBUTION_ID,
         crate::world::distribution_config(ALB_DOMAIN, STAGE, &aws.first_version_arn)?,
     );
     let captures = Arc::new(CaptureLog::default());
     let cdn = Arc::new(CloudFront::new(
-        Arc::clone(&control),
+        control.clone(),
         DISTRIBUTION_ID,
         Arc::clone(&edges),
         HashMap::from([(ALB_DOMAIN.to_owned(), lb_addr)]),
@@ -299,9 +299,8 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
     let config = edgeseal_rotator::Config::from_lookup(|name| rotator_env.get(name).cloned())
         .map_err(|e| DemoError::Config(format!("rotator: {e}")))?;
     let lambda = Hooked::with_hooks(SdkLambda::new(&sdk), Recording::new(Arc::clone(&edges)));
-    let target =
-        SignedTarget::from_config(&config, lambda, Arc::clone(&rotator_cloudfront), assets)
-            .map_err(|e| DemoError::Setup(format!("rotator: {e}")))?;
+    let target = SignedTarget::from_config(&config, lambda, rotator_cloudfront.clone(), assets)
+        .map_err(|e| DemoError::Setup(format!("rotator: {e}")))?;
     let rotator: DemoRotator = Box::new(Rotator::new(config, SdkSecrets::new(&sdk), target));
 
     let targets = Targets {

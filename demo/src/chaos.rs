@@ -108,18 +108,20 @@ impl ChaosSettings {
 }
 
 /// CloudFront's control plane as the rotator sees it, where one call can be made to
-/// fail ([`Faulty`] with a plan armed for one rotation).
+/// fail ([`Faulty`] with a plan armed for one rotation). A clone is a handle on the same
+/// stand-in and the same armed plan.
+#[derive(Clone)]
 pub struct FaultableCloudFront {
-    inner: Arc<FakeCloudFront>,
-    plan: Mutex<Option<Arc<FaultPlan>>>,
+    inner: FakeCloudFront,
+    plan: Arc<Mutex<Option<Arc<FaultPlan>>>>,
 }
 
 impl FaultableCloudFront {
     /// No fault armed.
-    pub fn new(inner: Arc<FakeCloudFront>) -> Self {
+    pub fn new(inner: FakeCloudFront) -> Self {
         Self {
             inner,
-            plan: Mutex::new(None),
+            plan: Arc::default(),
         }
     }
 
@@ -132,9 +134,9 @@ impl FaultableCloudFront {
         plan
     }
 
-    fn faulty(&self) -> Option<Faulty<Arc<FakeCloudFront>>> {
+    fn faulty(&self) -> Option<Faulty<FakeCloudFront>> {
         let plan = self.plan.lock().ok()?.clone()?;
-        Some(Faulty::new(Arc::clone(&self.inner), plan))
+        Some(Faulty::new(self.inner.clone(), plan))
     }
 }
 
@@ -195,7 +197,7 @@ pub struct Chaos {
     settings: ChaosSettings,
     proxy: OutageProxy,
     control_plane: tokio::sync::Mutex<()>,
-    cloudfront: Arc<FaultableCloudFront>,
+    cloudfront: FaultableCloudFront,
     plan: Mutex<Option<Arc<FaultPlan>>>,
     events: Mutex<Vec<(f64, String)>>,
     outage_window: Mutex<Option<(f64, f64)>>,
@@ -206,7 +208,7 @@ impl Chaos {
     pub async fn start(
         settings: ChaosSettings,
         moto_url: &str,
-        cloudfront: Arc<FaultableCloudFront>,
+        cloudfront: FaultableCloudFront,
     ) -> std::io::Result<Self> {
         Ok(Self {
             settings,

@@ -98,7 +98,7 @@ impl EdgeVersions {
 /// The proxy.
 pub struct CloudFront {
     /// The control plane the rotator talks to.
-    pub control: Arc<FakeCloudFront>,
+    pub control: FakeCloudFront,
     /// The distribution's id.
     pub distribution_id: String,
     /// `dxxxxxxxx.cloudfront.net`.
@@ -117,7 +117,7 @@ pub struct CloudFront {
 impl CloudFront {
     /// A stand-in for distribution `distribution_id`.
     pub fn new(
-        control: Arc<FakeCloudFront>,
+        control: FakeCloudFront,
         distribution_id: &str,
         edges: Arc<EdgeVersions>,
         origins: HashMap<String, SocketAddr>,

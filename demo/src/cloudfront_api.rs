@@ -25,7 +25,6 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use aws_sdk_cloudfront::types::{
@@ -46,7 +45,7 @@ use crate::http::{Body, WholeRequest};
 const NS: &str = "http://cloudfront.amazonaws.com/doc/2020-05-31/";
 
 /// Serve the control plane of `control` on a loopback port; its address.
-pub async fn start(control: Arc<FakeCloudFront>) -> Result<SocketAddr, DemoError> {
+pub async fn start(control: FakeCloudFront) -> Result<SocketAddr, DemoError> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| DemoError::Config(format!("CloudFront API listener: {e}")))?;
@@ -54,7 +53,7 @@ pub async fn start(control: Arc<FakeCloudFront>) -> Result<SocketAddr, DemoError
         .local_addr()
         .map_err(|e| DemoError::Config(format!("CloudFront API listener: {e}")))?;
     tokio::spawn(crate::http::serve(listener, move |req: WholeRequest| {
-        let control = Arc::clone(&control);
+        let control = control.clone();
         async move { answer(&control, &req).await }
     }));
     Ok(addr)

@@ -253,7 +253,7 @@ pub struct Stack {
     /// The secret, the edge function and its first version on moto.
     pub aws: AwsWorld,
     /// CloudFront's control plane (the rotator's faithful fake).
-    pub control: Arc<FakeCloudFront>,
+    pub control: FakeCloudFront,
     /// Edge versions CloudFront can run, by version ARN.
     pub edges: Arc<EdgeVersions>,
     /// The authorizer processes.
@@ -325,18 +325,14 @@ async fn start_from(
             ));
         }
     };
-    let control = Arc::new(FakeCloudFront::new(settings.propagation));
-    let rotator_cloudfront = Arc::new(FaultableCloudFront::new(Arc::clone(&control)));
+    let control = FakeCloudFront::new(settings.propagation);
+    let rotator_cloudfront = FaultableCloudFront::new(control.clone());
     let chaos = match &settings.chaos {
         None => None,
         Some(c) => Some(Arc::new(
-            Chaos::start(
-                c.clone(),
-                &settings.moto_url,
-                Arc::clone(&rotator_cloudfront),
-            )
-            .await
-            .map_err(|e| DemoError::Setup(format!("Secrets Manager proxy: {e}")))?,
+            Chaos::start(c.clone(), &settings.moto_url, rotator_cloudfront.clone())
+                .await
+                .map_err(|e| DemoError::Setup(format!("Secrets Manager proxy: {e}")))?,
         )),
     };
     // Every Secrets Manager client of the system under test goes through the chaos
@@ -450,7 +446,7 @@ async fn start_from(
     control.insert(DISTRIBUTION_ID, distribution);
     let captures = Arc::new(CaptureLog::default());
     let cdn = Arc::new(CloudFront::new(
-        Arc::clone(&control),
+        control.clone(),
         DISTRIBUTION_ID,
         Arc::clone(&edges),
         HashMap::from([(api.domain_name(), origin_addr)]),
@@ -493,7 +489,7 @@ async fn start_from(
     let secrets_sdk = edgeseal_testkit::sdk_config_for(&secrets_manager_url).await;
     let lambda = Hooked::with_hooks(SdkLambda::new(&sdk), Recording::new(Arc::clone(&edges)));
     let secrets = SdkSecrets::new(&secrets_sdk);
-    let rotator_cdn = Arc::clone(&rotator_cloudfront);
+    let rotator_cdn = rotator_cloudfront.clone();
     let setup = |e: edgeseal_rotator::SetupError| DemoError::Setup(format!("rotator: {e}"));
     let rotator: DemoRotator = match settings.mode {
         TargetKind::Waf => {

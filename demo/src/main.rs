@@ -201,15 +201,14 @@ async fn main() -> ExitCode {
     };
     if let Some(stop) = stop.filter(|s| !s.is_terminated()) {
         let cli = std::env::var("EDGESEAL_DEMO_CLI").unwrap_or_else(|_| "edgeseal".to_owned());
-        let control_plane =
-            match edgeseal_demo::cloudfront_api::start(std::sync::Arc::clone(&stack.control)).await
-            {
-                Ok(addr) => addr,
-                Err(e) => {
-                    eprintln!("edgeseal-demo: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
+        let control_plane = match edgeseal_demo::cloudfront_api::start(stack.control.clone()).await
+        {
+            Ok(addr) => addr,
+            Err(e) => {
+                eprintln!("edgeseal-demo: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         println!(
             "\n{}",
             edgeseal_demo::serve::instructions(&stack, &settings, &cli, control_plane)

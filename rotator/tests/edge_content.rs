@@ -58,10 +58,7 @@ async fn more_rotations_than_pruning_keeps_each_run_their_own_version() {
 
 type MisnumberingRotator = Rotator<
     Faulty<SdkSecrets>,
-    SignedTarget<
-        MisnumberedVersions<SdkLambda>,
-        Faulty<std::sync::Arc<edgeseal_testkit::FakeCloudFront>>,
-    >,
+    SignedTarget<MisnumberedVersions<SdkLambda>, Faulty<edgeseal_testkit::FakeCloudFront>>,
 >;
 
 fn misnumbering_rotator(world: &World) -> (MisnumberingRotator, Misnumbering) {

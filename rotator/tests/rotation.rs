@@ -113,7 +113,6 @@ async fn every_step_run_twice_while_cloudfront_deploys_writes_nothing_again() {
     }
 }
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -188,7 +187,7 @@ async fn create_secret_never_rewrites_an_existing_pending_value() {
 
 /// Someone else edits the distribution between our read and our write, `times` times.
 struct Meddler {
-    inner: Arc<FakeCloudFront>,
+    inner: FakeCloudFront,
     times: AtomicUsize,
 }
 

@@ -669,7 +669,7 @@ use edgeseal_testkit::{FakeCloudFront, FaultPlan, FaultTiming, Faulty};
 type KeysUnderTest = Faulty<Keys>;
 type ApiKeyRotator = Rotator<
     Faulty<edgeseal_rotator::aws::sdk::SdkSecrets>,
-    ApiKeyTarget<Faulty<Arc<FakeCloudFront>>, KeysUnderTest>,
+    ApiKeyTarget<Faulty<FakeCloudFront>, KeysUnderTest>,
 >;
 
 struct KeyWorld {
@@ -680,7 +680,7 @@ struct KeyWorld {
     plan: String,
     prefix: String,
     distribution: String,
-    cdn: Arc<FakeCloudFront>,
+    cdn: FakeCloudFront,
     origin: ApiKeyOrigin,
     rotation_lambda_arn: String,
     blog_value: StaticHeaderValue,
@@ -733,7 +733,7 @@ impl KeyWorld {
             .send()
             .await
             .unwrap();
-        let cdn = Arc::new(FakeCloudFront::new(deploy));
+        let cdn = FakeCloudFront::new(deploy);
         let distribution = format!(
             "E{}",
             unique_name("K").replace(['-', '_'], "")[..12].to_ascii_uppercase()
@@ -795,7 +795,7 @@ impl KeyWorld {
         let target = ApiKeyTarget::from_config(
             &config,
             KeysUnderTest::new(self.moto.keys.clone(), Arc::clone(&plan)),
-            Faulty::new(Arc::clone(&self.cdn), Arc::clone(&plan)),
+            Faulty::new(self.cdn.clone(), Arc::clone(&plan)),
         )
         .unwrap();
         Rotator::new(

@@ -28,7 +28,7 @@ use edgeseal_testkit::appsync::{AwsKeyRules, GraphqlEndpoint, SecretKeyClient, S
 use edgeseal_testkit::{FakeCloudFront, FaultPlan, FaultTiming, Faulty};
 
 type Keys = Faulty<AwsKeyRules<SdkAppSync>>;
-type TestRotator = Rotator<Faulty<SdkSecrets>, AppSyncTarget<Faulty<Arc<FakeCloudFront>>, Keys>>;
+type TestRotator = Rotator<Faulty<SdkSecrets>, AppSyncTarget<Faulty<FakeCloudFront>, Keys>>;
 
 const FIELD: &str = "APIKEY";
 const GRACE_SECS: u64 = 3600;
@@ -48,7 +48,7 @@ struct World {
     endpoint: GraphqlEndpoint<SdkAppSync>,
     /// The key the prior art's stack stored before edgeseal.
     prior_key: StaticHeaderValue,
-    cdn: Arc<FakeCloudFront>,
+    cdn: FakeCloudFront,
     /// When AppSync sits behind CloudFront: the distribution sending the key as
     /// `x-api-key` (set up as the operator would: the current key already in it).
     distribution: Option<String>,
@@ -204,7 +204,7 @@ impl World {
         let endpoint = GraphqlEndpoint::start(SdkAppSync::new(&sdk), &api_id, clock.clone())
             .await
             .unwrap();
-        let cdn = Arc::new(FakeCloudFront::new(Duration::from_secs(3600)));
+        let cdn = FakeCloudFront::new(Duration::from_secs(3600));
         let distribution = behind_cloudfront.then(|| {
             let id: String = edgeseal_testkit::unique_name("E")
                 .chars()

@@ -38,8 +38,7 @@ use edgeseal_testkit::{
 const RULE: &str = "StackXOriginVerify";
 const INITIAL: &str = "initialStaticValue0123456789abcdef";
 
-type WafRotator =
-    Rotator<Faulty<SdkSecrets>, WafTarget<Faulty<Arc<FakeCloudFront>>, Faulty<SdkWaf>>>;
+type WafRotator = Rotator<Faulty<SdkSecrets>, WafTarget<Faulty<FakeCloudFront>, Faulty<SdkWaf>>>;
 
 /// The static-header world, a web ACL whose rule allows its initial value (AWS's
 /// solution's shape, plus a rule of the user's own), the WAF stand-in in front of the

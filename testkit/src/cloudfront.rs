@@ -98,7 +98,15 @@ pub const CACHING_DISABLED: &str = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad";
 pub const ALL_VIEWER_EXCEPT_HOST_HEADER: &str = "b689b0a8-53d0-40ab-baf2-68738e2966ac";
 
 /// An in-process CloudFront holding distribution configs.
+#[derive(Clone)]
 pub struct FakeCloudFront {
+    /// Shared by every clone: a clone is a handle on the same CloudFront, as the rotator
+    /// and a test's assertions each hold one.
+    inner: Arc<Inner>,
+}
+
+/// The state of the stand-in, behind the handles.
+struct Inner {
     distributions: Mutex<HashMap<String, FakeDistribution>>,
     deploy_delay: Mutex<Duration>,
     updates: Mutex<u64>,
@@ -112,26 +120,28 @@ impl FakeCloudFront {
     /// A fake whose distributions take `deploy_delay` to become `Deployed` after an update.
     pub fn new(deploy_delay: Duration) -> Self {
         Self {
-            distributions: Mutex::new(HashMap::new()),
-            deploy_delay: Mutex::new(deploy_delay),
-            updates: Mutex::new(0),
-            throttle: Mutex::new(None),
-            version_states: Mutex::new(None),
-            policies: Mutex::new(HashMap::from([
-                (PolicyRef::Cache(CACHING_DISABLED.to_owned()), false),
-                (
-                    PolicyRef::OriginRequest(ALL_VIEWER_EXCEPT_HOST_HEADER.to_owned()),
-                    true,
-                ),
-            ])),
-            continuous_deployment: Mutex::new(HashMap::new()),
+            inner: Arc::new(Inner {
+                distributions: Mutex::new(HashMap::new()),
+                deploy_delay: Mutex::new(deploy_delay),
+                updates: Mutex::new(0),
+                throttle: Mutex::new(None),
+                version_states: Mutex::new(None),
+                policies: Mutex::new(HashMap::from([
+                    (PolicyRef::Cache(CACHING_DISABLED.to_owned()), false),
+                    (
+                        PolicyRef::OriginRequest(ALL_VIEWER_EXCEPT_HOST_HEADER.to_owned()),
+                        true,
+                    ),
+                ])),
+                continuous_deployment: Mutex::new(HashMap::new()),
+            }),
         }
     }
 
     /// Answer `Throttling` to `UpdateDistribution` beyond `max` accepted calls per
     /// `window` (see [`Throttle`]'s sources).
     pub fn throttle_updates(&self, max: usize, window: Duration) {
-        *lock(&self.throttle) = Some(Throttle {
+        *lock(&self.inner.throttle) = Some(Throttle {
             max,
             window,
             accepted: std::collections::VecDeque::new(),
@@ -143,17 +153,17 @@ impl FakeCloudFront {
     /// Active state. The current state for function ... is Pending",
     /// aws-samples/cloudfront-authorization-at-edge#245).
     pub fn refuse_inactive_versions(&self, states: Arc<VersionStates>) {
-        *lock(&self.version_states) = Some(states);
+        *lock(&self.inner.version_states) = Some(states);
     }
 
     /// Add a cache or origin request policy: whether it forwards all query strings.
     pub fn insert_policy(&self, policy: PolicyRef, forwards_all_query_strings: bool) {
-        lock(&self.policies).insert(policy, forwards_all_query_strings);
+        lock(&self.inner.policies).insert(policy, forwards_all_query_strings);
     }
 
     /// Add a continuous deployment policy naming staging distributions by domain name.
     pub fn insert_continuous_deployment_policy(&self, id: &str, staging_domains: &[String]) {
-        lock(&self.continuous_deployment).insert(id.to_owned(), staging_domains.to_vec());
+        lock(&self.inner.continuous_deployment).insert(id.to_owned(), staging_domains.to_vec());
     }
 
     /// The domain name the fake gives distribution `id`.
@@ -163,7 +173,7 @@ impl FakeCloudFront {
 
     /// Change how long deployments take from now on.
     pub fn set_deploy_delay(&self, delay: Duration) {
-        *lock(&self.deploy_delay) = delay;
+        *lock(&self.inner.deploy_delay) = delay;
     }
 
     /// Every deployment under way completes now, whatever the delay: the days between
@@ -172,8 +182,8 @@ impl FakeCloudFront {
     /// this gives AWS's timing: each update stays `InProgress` for the rest of the
     /// rotation (a rerun of a step sees it so), and the next rotation starts `Deployed`.
     pub fn complete_deployments(&self) {
-        let delay = *lock(&self.deploy_delay);
-        for d in lock(&self.distributions).values_mut() {
+        let delay = *lock(&self.inner.deploy_delay);
+        for d in lock(&self.inner.distributions).values_mut() {
             d.deployment_completed = true;
             d.refresh(delay);
         }
@@ -181,7 +191,7 @@ impl FakeCloudFront {
 
     /// Add a distribution, already `Deployed`.
     pub fn insert(&self, id: &str, config: DistributionConfig) {
-        lock(&self.distributions).insert(
+        lock(&self.inner.distributions).insert(
             id.to_owned(),
             FakeDistribution {
                 live: vec![config.clone()],
@@ -202,18 +212,22 @@ impl FakeCloudFront {
 
     /// The latest config.
     pub fn config(&self, id: &str) -> Option<DistributionConfig> {
-        lock(&self.distributions).get(id).map(|d| d.config.clone())
+        lock(&self.inner.distributions)
+            .get(id)
+            .map(|d| d.config.clone())
     }
 
     /// `Distribution.LastModifiedTime`: when the config last changed.
     pub fn last_modified(&self, id: &str) -> Option<SystemTime> {
-        lock(&self.distributions).get(id).map(|d| d.last_modified)
+        lock(&self.inner.distributions)
+            .get(id)
+            .map(|d| d.last_modified)
     }
 
     /// Configs edges may be running right now.
     pub fn live_configs(&self, id: &str) -> Vec<DistributionConfig> {
-        let delay = *lock(&self.deploy_delay);
-        lock(&self.distributions)
+        let delay = *lock(&self.inner.deploy_delay);
+        lock(&self.inner.distributions)
             .get_mut(id)
             .map(|d| {
                 d.refresh(delay);
@@ -224,7 +238,7 @@ impl FakeCloudFront {
 
     /// Every config ever set, oldest first.
     pub fn history(&self, id: &str) -> Vec<DistributionConfig> {
-        lock(&self.distributions)
+        lock(&self.inner.distributions)
             .get(id)
             .map(|d| d.history.clone())
             .unwrap_or_default()
@@ -232,13 +246,13 @@ impl FakeCloudFront {
 
     /// How many `UpdateDistribution` calls succeeded.
     pub fn update_count(&self) -> u64 {
-        *lock(&self.updates)
+        *lock(&self.inner.updates)
     }
 
     /// Someone else edits the distribution (a console user, another pipeline): the ETag
     /// moves on and the status goes `InProgress`.
     pub fn touch(&self, id: &str, edit: impl FnOnce(&mut DistributionConfig)) {
-        if let Some(d) = lock(&self.distributions).get_mut(id) {
+        if let Some(d) = lock(&self.inner.distributions).get_mut(id) {
             edit(&mut d.config);
             d.generation += 1;
             d.updated_at = Instant::now();
@@ -273,7 +287,7 @@ fn validate(config: &DistributionConfig) -> Result<(), ApiError> {
 
 impl DistributionApi for FakeCloudFront {
     async fn get_config(&self, id: &str) -> Result<(DistributionConfig, String), ApiError> {
-        lock(&self.distributions)
+        lock(&self.inner.distributions)
             .get(id)
             .map(|d| (d.config.clone(), d.etag()))
             .ok_or_else(|| ApiError::NotFound {
@@ -288,7 +302,7 @@ impl DistributionApi for FakeCloudFront {
         config: DistributionConfig,
         etag: &str,
     ) -> Result<String, ApiError> {
-        let mut distributions = lock(&self.distributions);
+        let mut distributions = lock(&self.inner.distributions);
         let d = distributions
             .get_mut(id)
             .ok_or_else(|| ApiError::NotFound {
@@ -306,7 +320,7 @@ impl DistributionApi for FakeCloudFront {
             return Err(ApiError::PreconditionFailed(Op::UpdateDistribution));
         }
         validate(&config)?;
-        if let Some(states) = lock(&self.version_states).as_ref() {
+        if let Some(states) = lock(&self.inner.version_states).as_ref() {
             for association in edgeseal_rotator::associations(&config) {
                 let arn = &association.lambda_function_arn;
                 if let Some(state) = states.state_of_arn(arn)
@@ -322,7 +336,7 @@ impl DistributionApi for FakeCloudFront {
                 }
             }
         }
-        if let Some(throttle) = lock(&self.throttle).as_mut() {
+        if let Some(throttle) = lock(&self.inner.throttle).as_mut() {
             throttle.admit()?;
         }
         d.config = config;
@@ -332,13 +346,13 @@ impl DistributionApi for FakeCloudFront {
         d.last_modified = SystemTime::now();
         d.live.push(d.config.clone());
         d.history.push(d.config.clone());
-        *lock(&self.updates) += 1;
+        *lock(&self.inner.updates) += 1;
         Ok(d.etag())
     }
 
     async fn status(&self, id: &str) -> Result<DeployStatus, ApiError> {
-        let delay = *lock(&self.deploy_delay);
-        let mut distributions = lock(&self.distributions);
+        let delay = *lock(&self.inner.deploy_delay);
+        let mut distributions = lock(&self.inner.distributions);
         let d = distributions
             .get_mut(id)
             .ok_or_else(|| ApiError::NotFound {
@@ -353,7 +367,7 @@ impl DistributionApi for FakeCloudFront {
     }
 
     async fn domain_name(&self, id: &str) -> Result<String, ApiError> {
-        if lock(&self.distributions).contains_key(id) {
+        if lock(&self.inner.distributions).contains_key(id) {
             Ok(Self::domain_of(id))
         } else {
             Err(ApiError::NotFound {
@@ -367,7 +381,7 @@ impl DistributionApi for FakeCloudFront {
         &self,
         policy: &PolicyRef,
     ) -> Result<bool, ApiError> {
-        lock(&self.policies)
+        lock(&self.inner.policies)
             .get(policy)
             .copied()
             .ok_or_else(|| match policy {
@@ -383,7 +397,7 @@ impl DistributionApi for FakeCloudFront {
     }
 
     async fn staging_domain_names(&self, policy_id: &str) -> Result<Vec<String>, ApiError> {
-        lock(&self.continuous_deployment)
+        lock(&self.inner.continuous_deployment)
             .get(policy_id)
             .cloned()
             .ok_or_else(|| ApiError::NotFound {

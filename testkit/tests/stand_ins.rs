@@ -7,7 +7,6 @@ use aws_sdk_cloudfront::types::{
     LambdaFunctionAssociations, Origin, Origins, ViewerProtocolPolicy,
 };
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use edgeseal_rotator::aws::{ApiError, DeployStatus, DistributionApi, Op};
@@ -157,7 +156,7 @@ async fn status_is_in_progress_until_the_delay_and_old_configs_stay_live_until_t
 
 #[tokio::test]
 async fn a_fault_strikes_exactly_the_chosen_occurrence_once() {
-    let fake = Arc::new(FakeCloudFront::new(Duration::ZERO));
+    let fake = FakeCloudFront::new(Duration::ZERO);
     fake.insert("E1", config(&format!("{ARN}:1")));
     let plan = FaultPlan::fail(Op::GetDistributionConfig, 1, FaultTiming::Before);
     let faulty = Faulty::new(fake.clone(), plan.clone());

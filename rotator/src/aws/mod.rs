@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Arc;
 
 use aws_sdk_cloudfront::types::DistributionConfig;
 use zeroize::Zeroizing;
@@ -470,41 +469,6 @@ pub trait DistributionApi: Send + Sync {
         &self,
         policy_id: &str,
     ) -> impl Future<Output = Result<Vec<String>, ApiError>> + Send;
-}
-
-/// A shared client (the rotator and, in tests, the assertions hold the same fake).
-impl<T: DistributionApi> DistributionApi for Arc<T> {
-    async fn get_config(&self, id: &str) -> Result<(DistributionConfig, String), ApiError> {
-        (**self).get_config(id).await
-    }
-
-    async fn update_config(
-        &self,
-        id: &str,
-        config: DistributionConfig,
-        etag: &str,
-    ) -> Result<String, ApiError> {
-        (**self).update_config(id, config, etag).await
-    }
-
-    async fn status(&self, id: &str) -> Result<DeployStatus, ApiError> {
-        (**self).status(id).await
-    }
-
-    async fn domain_name(&self, id: &str) -> Result<String, ApiError> {
-        (**self).domain_name(id).await
-    }
-
-    async fn policy_forwards_all_query_strings(
-        &self,
-        policy: &PolicyRef,
-    ) -> Result<bool, ApiError> {
-        (**self).policy_forwards_all_query_strings(policy).await
-    }
-
-    async fn staging_domain_names(&self, policy_id: &str) -> Result<Vec<String>, ApiError> {
-        (**self).staging_domain_names(policy_id).await
-    }
 }
 
 #[cfg(test)]

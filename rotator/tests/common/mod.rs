@@ -473,7 +473,7 @@ pub struct World {
     pub function_arn: String,
     pub other_function_arn: String,
     pub rotation_lambda_arn: String,
-    pub cdn: Arc<FakeCloudFront>,
+    pub cdn: FakeCloudFront,
     pub distribution: String,
     pub origin: TestOrigin,
     pub initial_token: String,
@@ -629,7 +629,7 @@ impl World {
             TargetKind::StaticHeader | TargetKind::Waf => OriginKind::StaticHeader,
         };
         let origin = TestOrigin::start(origin_kind, sm.clone(), &secret).await;
-        let cdn = Arc::new(FakeCloudFront::new(Duration::from_millis(30)));
+        let cdn = FakeCloudFront::new(Duration::from_millis(30));
         let distribution = format!(
             "E{}",
             new_token().replace('-', "")[..13].to_ascii_uppercase()
