@@ -110,6 +110,13 @@ pub fn unqualified_arn(arn: &str) -> &str {
     }
 }
 
+/// The version number, `$LATEST` or alias of a function ARN, if it has one; `None` for
+/// an unqualified ARN and for anything that is not a function ARN.
+pub fn arn_qualifier(arn: &str) -> Option<&str> {
+    let parsed = FunctionArn::parse(arn).ok()?;
+    arn.get(parsed.name.1..)?.strip_prefix(':')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,8 +155,11 @@ mod tests {
             assert_eq!(FunctionArn::parse(text), Err(NotFunctionArn), "{text}");
             assert_eq!(function_name(text), text);
             assert_eq!(unqualified_arn(text), text);
+            assert_eq!(arn_qualifier(text), None);
         }
         assert_eq!(function_name(&format!("{BASE}:7")), "edge");
         assert_eq!(unqualified_arn(&format!("{BASE}:7")), BASE);
+        assert_eq!(arn_qualifier(&format!("{BASE}:7")), Some("7"));
+        assert_eq!(arn_qualifier(BASE), None);
     }
 }

@@ -53,7 +53,7 @@ mod sign;
 mod time;
 mod verify;
 
-pub use crate::arn::{FunctionArn, NotFunctionArn, function_name, unqualified_arn};
+pub use crate::arn::{FunctionArn, NotFunctionArn, arn_qualifier, function_name, unqualified_arn};
 pub use crate::base::SignatureBase;
 pub use crate::digest::{CONTENT_DIGEST, check_content_digest, content_digest};
 pub use crate::error::{ConfigError, Rejection, SecretFormatError, SignError};

@@ -46,10 +46,7 @@ fn behaviors(distribution: &Distribution) -> Vec<Behavior> {
 
 /// `arn:aws:lambda:R:A:function:NAME:N` → (`NAME`, `N`); unqualified → `$LATEST`.
 fn name_and_version(arn: &str) -> (&str, &str) {
-    let version = arn
-        .strip_prefix(edgeseal::unqualified_arn(arn))
-        .and_then(|rest| rest.strip_prefix(':'))
-        .unwrap_or("$LATEST");
+    let version = edgeseal::arn_qualifier(arn).unwrap_or("$LATEST");
     (edgeseal::function_name(arn), version)
 }
 

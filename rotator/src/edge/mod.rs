@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use base64::Engine as _;
-use edgeseal::{FunctionArn, KeyId, SigningKey};
+use edgeseal::{KeyId, SigningKey};
 use edgeseal_edge_signer::{EdgeAssets, EdgeConfig, package_zip};
 use sha2::Digest as _;
 use tokio::time::Instant;
@@ -133,12 +133,7 @@ impl<L: EdgeFunctionApi> EdgePublisher<L> {
     /// The `CodeSha256` Lambda reports for the version a qualified ARN names, i.e. the
     /// code an association naming it runs (`GetFunctionConfiguration` with its qualifier).
     pub async fn code_sha256_of(&self, version_arn: &str) -> Result<String, RotationError> {
-        let arn = FunctionArn::parse(version_arn);
-        let qualifier = arn
-            .as_ref()
-            .ok()
-            .and_then(FunctionArn::qualifier)
-            .unwrap_or(version_arn);
+        let qualifier = edgeseal::arn_qualifier(version_arn).unwrap_or(version_arn);
         Ok(self
             .lambda
             .version_code_sha256(&self.settings.function, qualifier)

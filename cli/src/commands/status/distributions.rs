@@ -20,9 +20,7 @@ struct Behavior {
 impl Behavior {
     fn version(&self) -> Option<&str> {
         let arn = self.origin_request.as_deref()?;
-        let last = arn
-            .strip_prefix(edgeseal::unqualified_arn(arn))?
-            .strip_prefix(':')?;
+        let last = edgeseal::arn_qualifier(arn)?;
         last.bytes().all(|b| b.is_ascii_digit()).then_some(last)
     }
 
