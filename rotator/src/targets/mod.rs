@@ -27,7 +27,7 @@
 //!
 //! Adding a target touches its own folder here and four other places:
 //! 1. this file: `pub mod` for the folder;
-//! 2. `config.rs`: a [`TargetKind`] variant (its `ROTATION_TARGET` name) and a
+//! 2. `settings.rs`: a [`TargetKind`] variant (its `ROTATION_TARGET` name) and a
 //!    [`crate::settings::TargetSettings`] variant (its settings, parsed by the folder's
 //!    `from_lookup`);
 //! 3. `main.rs`: one arm building the target with its SDK clients;
