@@ -172,12 +172,20 @@ impl RequestView {
     /// The value of header `name`: several lines are joined with `", "`, each trimmed
     /// (RFC 9421 §2.1). `None` when the header is absent.
     pub fn header(&self, name: &str) -> Option<Cow<'_, str>> {
+        // Names are stored lowercase, and looked up lowercase (as a rule): lengths first
+        // (no text is touched for most names), then an exact comparison, byte by byte
+        // without case only when that fails.
+        let text = self.text.as_bytes();
         let mut values = self
-            .headers()
-            // Names are stored lowercase, and looked up lowercase (as a rule): an exact
-            // comparison first, byte by byte without case only when that fails.
-            .filter(|(n, _)| n.len() == name.len() && (*n == name || n.eq_ignore_ascii_case(name)))
-            .map(|(_, v)| v.trim_matches(|c| c == ' ' || c == '\t'));
+            .headers
+            .iter()
+            .filter(|(n, _)| {
+                n.end - n.start == name.len()
+                    && text.get(n.start..n.end).is_some_and(|n| {
+                        n == name.as_bytes() || n.eq_ignore_ascii_case(name.as_bytes())
+                    })
+            })
+            .map(|(_, v)| trim_ows(slice(&self.text, *v)));
         let first = values.next()?;
         match values.next() {
             None => Some(Cow::Borrowed(first)),
@@ -227,6 +235,17 @@ impl RequestView {
             end: self.text.len(),
         }
     }
+}
+
+/// `value` without the spaces and tabs around it (a field value's optional white
+/// space, RFC 9110 §5.5).
+fn trim_ows(value: &str) -> &str {
+    let ows = |b: &u8| *b == b' ' || *b == b'\t';
+    let bytes = value.as_bytes();
+    let start = bytes.iter().take_while(|b| ows(b)).count();
+    let end = bytes.len() - bytes.iter().rev().take_while(|b| ows(b)).count();
+    // Both ends are next to an ASCII byte or the string's end: char boundaries.
+    value.get(start..end.max(start)).unwrap_or_default()
 }
 
 /// The string `span` marks in `text` (every span of a view lies in its own text).
@@ -348,5 +367,22 @@ mod tests {
         assert_eq!(r.header("x-a").as_deref(), Some("one, two"));
         assert_eq!(r.header("X-A").as_deref(), Some("one, two"));
         assert_eq!(r.header("x-b"), None);
+    }
+
+    /// Only the optional white space of RFC 9110 (spaces and tabs) is trimmed: other
+    /// control characters stay, and are refused where a base is written.
+    #[test]
+    fn header_values_lose_only_spaces_and_tabs_around_them() {
+        let r = RequestView::new("GET", "h", "/", "")
+            .with_header("x-a", " \t one two\t ")
+            .with_header("x-b", "\r\nthree\x0b")
+            .with_header("x-c", " \t ")
+            .with_header("x-d", "é ");
+        assert_eq!(r.header("x-a").as_deref(), Some("one two"));
+        assert_eq!(r.header("x-b").as_deref(), Some("\r\nthree\x0b"));
+        assert_eq!(r.header("x-c").as_deref(), Some(""));
+        assert_eq!(r.header("x-d").as_deref(), Some("é"));
+        assert_eq!(r.header("X-D").as_deref(), Some("é"));
+        assert_eq!(r.header("x-"), None);
     }
 }
