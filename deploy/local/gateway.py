@@ -149,8 +149,6 @@ class Gateway:
         if service == "cloudfront":
             return self.cloudfront.handle(method, path, headers, body, query)
         target = lower.get("x-amz-target", "")
-        if target == "secretsmanager.RotateSecret" and self.rotation_config:
-            body = self._with_configured_rotation(body, region)
         if target == "secretsmanager.RotateSecret":
             refused = self._secrets_manager_may_invoke(body, region)
             if refused:
@@ -167,21 +165,6 @@ class Gateway:
             if z:
                 self.remember_zip(base64.b64decode(z))
         return status, out_headers, out
-
-    def _with_configured_rotation(self, body, region):
-        """RotateSecret without RotationLambdaARN rotates with the function the secret is
-        configured with (RotateSecret API reference: the parameter is for setting or
-        changing it). moto instead clears the function and moves AWSCURRENT onto the new,
-        empty version; so the configured function and rules are filled in here."""
-        data = json.loads(body or b"{}")
-        if data.get("RotationLambdaARN"):
-            return body
-        arn = self.secret_arn(region)(data.get("SecretId", ""))
-        configured = self.rotation_config(arn)
-        if configured is None:
-            return body
-        data["RotationLambdaARN"], data["RotationRules"] = configured
-        return json.dumps(data).encode()
 
     def _authorize(self, akid, service, region, method, path, query, headers, body):
         principal, name, policies = self.principals[akid]
