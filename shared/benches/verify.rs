@@ -21,15 +21,22 @@
 //! | own HMAC over `compress256` (pad states, 512-byte buffer; before issue 22) | 373 ns | 263 ns | 318 ns | 1.43 | 1.18 |
 //! | `hmac`'s `Hmac<Sha256>`, keyed once, cloned per message (now) | 434 ns | 263 ns | 332 ns | 1.65 | 1.30 |
 //!
-//! Where verify's time goes now: the MAC as the clone does it (≈ 263 ns: 210 ns of
-//! compressions, ≈ 50 ns of `hmac`'s cloning, buffering, padding and compare; its
-//! `zeroize` costs 1-2 ns of that), the nine pieces of the base given to the MAC one by
-//! one through its block buffer (≈ 50 ns; gathering them on the stack first and giving
-//! them in one update measured no faster), and everything that is not the MAC (≈ 112 ns
-//! measured with the MAC stubbed out: both header lookups, the fields' fast path, the
-//! key lookup, the time checks, `Verified` with its shared key id). That last part alone
-//! is 0.43 of the MAC, so the issue's bound of 1.25 × the clone is out of reach of the MAC
-//! path; it would take a cheaper parse.
+//! Where verify's time goes now (2026-12-06, the same Xeon, load 7 from three builds;
+//! a loop per part, batches of 100 alternating with each other, medians): the clone
+//! 317 ns; the MAC as `verify` does it over the base's nine pieces 386 ns (one update a
+//! piece: ≈ 6 ns each through `hmac`'s block buffer; gathering them on the stack first
+//! saved 15-24 ns in that loop but nothing this bench could see, so it was not kept);
+//! everything before the key lookup 91-111 ns: both header lookups 19 ns,
+//! `Signature-Input`'s fast path 42 ns, `Signature` 13 ns, its base64 14 ns.
+//!
+//! **The bound of 1.25 holds without SHA extensions, not with them.** With SHA-NI, the
+//! MAC is so cheap that the parse alone is a third of it: verify / clone 1.66 (median of
+//! the paired rounds, 459 / 283 ns fastest). Built with `RUSTFLAGS='--cfg
+//! sha2_256_backend="soft"'` and its own `CARGO_TARGET_DIR` (what a CPU without SHA
+//! extensions runs, such as the Intel Xeons of the Skylake and Cascade Lake generations,
+//! which have none), same machine and run: verify / clone **1.147** (1,345 / 1,188 ns),
+//! verify / raw HMAC 0.887. The run prints which of the two it measured (`SHA
+//! extensions:` line).
 //!
 //! Earlier figures (AMD EPYC with SHA extensions, shared 2 vCPU; raw HMAC ≈ 362 ns),
 //! verify / raw HMAC by the paired rounds, with the own HMAC:
@@ -159,6 +166,7 @@ fn verify(s: &Setup) -> impl Sized {
 fn bench(c: &mut Criterion) {
     let s = setup();
     eprintln!("signature base: {} bytes", s.base.as_bytes().len());
+    eprintln!("SHA extensions: {}", sha_extensions());
     let mut group = c.benchmark_group("edgeseal");
     group.bench_function("raw_hmac_sha256", |b| {
         b.iter(|| black_box(raw_hmac(&s.base)))
@@ -227,6 +235,31 @@ fn paired_ratio() {
             ratio(ROUNDS * 3 / 4),
             verify_min / base_min,
         );
+    }
+}
+
+/// Whether this CPU has SHA extensions (`sha2` uses them unless built with
+/// `--cfg sha2_256_backend="soft"`, which this cannot see).
+fn sha_extensions() -> &'static str {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    {
+        if std::arch::is_x86_feature_detected!("sha") {
+            "yes (x86 SHA-NI), unless built with the soft backend"
+        } else {
+            "no (software SHA-256)"
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        if std::arch::is_aarch64_feature_detected!("sha2") {
+            "yes (Armv8 SHA2), unless built with the soft backend"
+        } else {
+            "no (software SHA-256)"
+        }
+    }
+    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        "unknown on this architecture"
     }
 }
 
