@@ -25,13 +25,8 @@ pub async fn sdk_config(global: &Global) -> aws_config::SdkConfig {
     loader.load().await
 }
 
-/// One version of the secret, as listed.
-#[derive(Debug, Clone)]
-pub struct VersionInfo {
-    pub version_id: String,
-    pub stages: Vec<String>,
-    pub created: Option<UnixTime>,
-}
+/// One version of the secret, as listed (the type the key rules take).
+pub use edgeseal::accepted::ListedVersion as VersionInfo;
 
 /// Every version of the secret that carries a staging label.
 pub async fn list_versions(

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use aws_sdk_secretsmanager::Client as SecretsClient;
+use edgeseal::accepted::{LabelHistory, accepted_now};
 use edgeseal::{KeyId, KeySet, SecretValue, SigningKey, Stage, UnixTime};
 use zeroize::Zeroizing;
 
@@ -109,42 +110,31 @@ pub async fn key_at_stage(
 }
 
 /// What a freshly started authorizer would accept: AWSCURRENT, AWSPENDING, and
-/// AWSPREVIOUS until `grace_secs` after its demotion as a cold start dates it
-/// ([`origin_verifier::cold_start_demotion`]: the last rotation's completion, else
-/// AWSCURRENT's creation). Versions that are not edgeseal keys are skipped and
-/// reported, as the authorizer does.
+/// AWSPREVIOUS until `grace_secs` after its demotion as a cold start dates it (the
+/// authorizer's own rule, [`accepted_now`]). Versions that are not edgeseal keys are
+/// skipped and reported, as the authorizer does.
 async fn secret_key_set(
     client: &SecretsClient,
     secret_id: &str,
     grace_secs: u64,
 ) -> Result<(KeySet, Vec<String>), CliError> {
     let versions = list_versions(client, secret_id).await?;
-    let current_created = versions
-        .iter()
-        .find(|v| v.stages.iter().any(|s| s == Stage::Current.label()))
-        .and_then(|v| v.created);
-    let has_previous = versions
-        .iter()
-        .any(|v| v.stages.iter().any(|s| s == Stage::Previous.label()));
-    let last_rotated = if has_previous {
+    let cold_start = LabelHistory::default();
+    let last_rotated = if cold_start.needs_last_rotated(&versions) {
         last_rotated(client, secret_id).await?
     } else {
         None
     };
-    let demoted =
-        origin_verifier::cold_start_demotion(current_created, last_rotated, UnixTime::now());
+    let accepted = accepted_now(
+        &versions,
+        last_rotated,
+        &cold_start,
+        grace_secs,
+        UnixTime::now(),
+    );
     let mut set = KeySet::new();
     let mut skipped = Vec::new();
-    for v in &versions {
-        let mut stages: Vec<Stage> = v
-            .stages
-            .iter()
-            .filter_map(|s| Stage::from_label(s))
-            .collect();
-        if stages.is_empty() {
-            continue;
-        }
-        stages.sort_unstable();
+    for v in accepted.versions {
         let mut value = client
             .get_secret_value()
             .secret_id(secret_id)
@@ -153,28 +143,22 @@ async fn secret_key_set(
             .await
             .map_err(|err| CliError::aws("GetSecretValue", err))?;
         let Some(secret_string) = take_secret_string(&mut value) else {
-            skipped.push(v.version_id.clone());
+            skipped.push(v.version_id);
             continue;
         };
         let Ok(key) = from_secret_string(&secret_string, &v.version_id) else {
-            skipped.push(v.version_id.clone());
+            skipped.push(v.version_id);
             continue;
         };
         let Ok(keyid) = KeyId::new(v.version_id.as_str()) else {
-            skipped.push(v.version_id.clone());
+            skipped.push(v.version_id);
             continue;
         };
-        for stage in stages {
-            match stage {
-                Stage::Current => set.insert_current(keyid.clone(), key.clone()),
-                Stage::Pending => set.insert_pending(keyid.clone(), key.clone()),
-                Stage::Previous => {
-                    // Without a demotion time the grace cannot be placed: treat the
-                    // previous key as retired (fail closed).
-                    let retired_at =
-                        demoted.map_or(UnixTime::from_secs(0), |d| d.plus_secs(grace_secs));
-                    set.insert_previous(keyid.clone(), key.clone(), retired_at);
-                }
+        match (v.stage, v.until) {
+            (Stage::Current, _) => set.insert_current(keyid, key),
+            (Stage::Pending, _) => set.insert_pending(keyid, key),
+            (Stage::Previous, until) => {
+                set.insert_previous(keyid, key, until.unwrap_or(UnixTime::from_secs(0)));
             }
         }
     }

@@ -14,7 +14,6 @@
 use std::future::Future as _;
 use std::hint::black_box;
 use std::pin::pin;
-use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, Waker};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -83,11 +82,11 @@ fn signed_event(name: &str, rest: bool, key: &SigningKey, at: UnixTime) -> Vec<u
 
 fn bench(c: &mut Criterion) {
     let key = SigningKey::from_bytes(&[7; 32]).unwrap();
-    let source = Arc::new(CountingSource::new(InMemory {
+    let source = CountingSource::new(InMemory {
         json: edgeseal_secret_json(&key).to_string(),
-    }));
+    });
     let config = Config::with_secret_id("bench/secret");
-    let authorizer = Authorizer::new(&config, Arc::clone(&source), MetricsSink::Discard).unwrap();
+    let authorizer = Authorizer::new(&config, source.clone(), MetricsSink::Discard).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();

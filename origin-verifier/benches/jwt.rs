@@ -14,7 +14,6 @@
 
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -84,10 +83,8 @@ fn bench(c: &mut Criterion) {
         .unwrap();
     let issuer = rt.block_on(OidcIssuer::start()).unwrap();
     let key = SigningKey::from_bytes(&[7; 32]).unwrap();
-    let source = || {
-        Arc::new(InMemory {
-            json: edgeseal_secret_json(&key).to_string(),
-        })
+    let source = || InMemory {
+        json: edgeseal_secret_json(&key).to_string(),
     };
     let jwt_vars = |memo: &'static str| {
         vec![
@@ -116,7 +113,7 @@ fn bench(c: &mut Criterion) {
     let with_rs = event(&key, now, Some(&rs256));
     let with_es = event(&key, now, Some(&es256));
 
-    let run = |authorizer: &Authorizer<Arc<InMemory>>, bytes: &[u8]| {
+    let run = |authorizer: &Authorizer<InMemory>, bytes: &[u8]| {
         let event: AuthorizerEvent = serde_json::from_slice(bytes).unwrap();
         let response = rt.block_on(authorizer.handle_at(now, &event)).unwrap();
         assert!(response.is_allowed());

@@ -2,6 +2,7 @@
 
 use core::fmt;
 
+use edgeseal::env::whole_number;
 use edgeseal::{DEFAULT_LABEL, DEFAULT_TAG, Verifier};
 
 use crate::base_path::BasePathMap;
@@ -41,25 +42,9 @@ pub enum ResponseMode {
     Iam,
 }
 
-/// Why the configuration could not be read. Every variant names the variable.
-#[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    /// A required variable is unset or empty.
-    #[error("{var} is required but not set")]
-    Missing {
-        /// The variable (for the secret: `SECRET_ID`, or `SECRET_NAME`).
-        var: &'static str,
-    },
-    /// A variable is set to something unusable.
-    #[error("{var} is invalid: {reason}")]
-    Invalid {
-        /// The variable.
-        var: &'static str,
-        /// What is wrong and what is expected (never the value of a secret).
-        reason: String,
-    },
-}
+/// Why the configuration could not be read: a variable missing or invalid, always named
+/// (`edgeseal::env::EnvVarError`, shared with the verifiers and the rotator).
+pub use edgeseal::env::EnvVarError as ConfigError;
 
 /// The authorizer's settings. See the crate README for each variable and its default.
 #[derive(Clone, PartialEq, Eq)]
@@ -180,7 +165,7 @@ impl Config {
 
         let secret_id = get("SECRET_ID")
             .or_else(|| get("SECRET_NAME"))
-            .ok_or(ConfigError::Missing { var: "SECRET_ID" })?
+            .ok_or(ConfigError::Missing("SECRET_ID"))?
             .trim()
             .to_owned();
 
@@ -190,26 +175,13 @@ impl Config {
             Some(v) if v.trim().is_empty() => None,
             Some(v) => Some(v.trim().to_owned()),
         };
-        Verifier::new(&label).map_err(|e| ConfigError::Invalid {
-            var: "SIGNATURE_LABEL",
-            reason: e.to_string(),
-        })?;
+        Verifier::new(&label)
+            .map_err(|e| ConfigError::invalid("SIGNATURE_LABEL", e.to_string()))?;
         Verifier::default()
             .with_tag(tag.as_deref())
-            .map_err(|e| ConfigError::Invalid {
-                var: "SIGNATURE_TAG",
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| ConfigError::invalid("SIGNATURE_TAG", e.to_string()))?;
 
-        let secs = |var: &'static str, default: u64| -> Result<u64, ConfigError> {
-            match get(var) {
-                None => Ok(default),
-                Some(v) => v.trim().parse::<u64>().map_err(|_| ConfigError::Invalid {
-                    var,
-                    reason: format!("expected a whole number, got {v:?}"),
-                }),
-            }
-        };
+        let secs = |var: &'static str, default: u64| whole_number(&get, var, default);
         let max_age_secs = secs("MAX_AGE_SECS", Verifier::DEFAULT_MAX_AGE_SECS)?;
         let clock_skew_secs = secs("CLOCK_SKEW_SECS", Verifier::DEFAULT_SKEW_SECS)?;
         let previous_key_grace_secs = secs(
@@ -228,26 +200,23 @@ impl Config {
             Self::DEFAULT_SECRETS_MANAGER_TIMEOUT_MS,
         )?;
         if max_age_secs == 0 {
-            return Err(ConfigError::Invalid {
-                var: "MAX_AGE_SECS",
-                reason: "must be at least 1".to_owned(),
-            });
+            return Err(ConfigError::invalid("MAX_AGE_SECS", "must be at least 1"));
         }
         if secrets_manager_timeout_ms == 0 {
-            return Err(ConfigError::Invalid {
-                var: "SECRETS_MANAGER_TIMEOUT_MS",
-                reason: "must be at least 1".to_owned(),
-            });
+            return Err(ConfigError::invalid(
+                "SECRETS_MANAGER_TIMEOUT_MS",
+                "must be at least 1",
+            ));
         }
 
         let response_mode = match get("RESPONSE_MODE").as_deref().map(str::trim) {
             None | Some("simple") => ResponseMode::Simple,
             Some("iam") => ResponseMode::Iam,
             Some(other) => {
-                return Err(ConfigError::Invalid {
-                    var: "RESPONSE_MODE",
-                    reason: format!("expected simple or iam, got {other:?}"),
-                });
+                return Err(ConfigError::invalid(
+                    "RESPONSE_MODE",
+                    format!("expected simple or iam, got {other:?}"),
+                ));
             }
         };
         let auth_mode = match get("AUTH_MODE").as_deref().map(str::trim) {
@@ -255,32 +224,24 @@ impl Config {
             Some("static-header") => AuthMode::StaticHeader,
             Some("migration") => AuthMode::Migration,
             Some(other) => {
-                return Err(ConfigError::Invalid {
-                    var: "AUTH_MODE",
-                    reason: format!(
-                        "expected signature, static-header or migration, got {other:?}"
-                    ),
-                });
+                return Err(ConfigError::invalid(
+                    "AUTH_MODE",
+                    format!("expected signature, static-header or migration, got {other:?}"),
+                ));
             }
         };
 
         let base_path_map = match (get("BASE_PATH_MAP"), get("PATH_PREFIX")) {
             (Some(_), Some(_)) => {
-                return Err(ConfigError::Invalid {
-                    var: "BASE_PATH_MAP",
-                    reason: "set either BASE_PATH_MAP or PATH_PREFIX, not both (PATH_PREFIX=/v1 is BASE_PATH_MAP==/v1)".to_owned(),
-                });
+                return Err(ConfigError::invalid(
+                    "BASE_PATH_MAP",
+                    "set either BASE_PATH_MAP or PATH_PREFIX, not both (PATH_PREFIX=/v1 is BASE_PATH_MAP==/v1)",
+                ));
             }
-            (Some(map), None) => BasePathMap::parse(&map).map_err(|e| ConfigError::Invalid {
-                var: "BASE_PATH_MAP",
-                reason: e.to_string(),
-            })?,
-            (None, Some(prefix)) => {
-                BasePathMap::prefix(prefix.trim()).map_err(|e| ConfigError::Invalid {
-                    var: "PATH_PREFIX",
-                    reason: e.to_string(),
-                })?
-            }
+            (Some(map), None) => BasePathMap::parse(&map)
+                .map_err(|e| ConfigError::invalid("BASE_PATH_MAP", e.to_string()))?,
+            (None, Some(prefix)) => BasePathMap::prefix(prefix.trim())
+                .map_err(|e| ConfigError::invalid("PATH_PREFIX", e.to_string()))?,
             (None, None) => BasePathMap::default(),
         };
 
@@ -291,10 +252,10 @@ impl Config {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
         {
-            return Err(ConfigError::Invalid {
-                var: "HEADER_NAME",
-                reason: "expected an HTTP header name".to_owned(),
-            });
+            return Err(ConfigError::invalid(
+                "HEADER_NAME",
+                "expected an HTTP header name",
+            ));
         }
         let secret_key_name = get("SECRET_KEY_NAME").map(|s| s.trim().to_owned());
         let metrics_namespace = get("METRICS_NAMESPACE")
@@ -353,15 +314,9 @@ impl Config {
     /// The signature verifier these settings describe.
     pub fn verifier(&self) -> Result<Verifier, ConfigError> {
         Verifier::new(&self.label)
-            .map_err(|e| ConfigError::Invalid {
-                var: "SIGNATURE_LABEL",
-                reason: e.to_string(),
-            })?
+            .map_err(|e| ConfigError::invalid("SIGNATURE_LABEL", e.to_string()))?
             .with_tag(self.tag.as_deref())
-            .map_err(|e| ConfigError::Invalid {
-                var: "SIGNATURE_TAG",
-                reason: e.to_string(),
-            })
+            .map_err(|e| ConfigError::invalid("SIGNATURE_TAG", e.to_string()))
             .map(|v| {
                 v.with_max_age_secs(self.max_age_secs)
                     .with_skew_secs(self.clock_skew_secs)
@@ -403,7 +358,7 @@ mod tests {
     #[test]
     fn missing_secret_names_the_variable() {
         let err = from(&[]).unwrap_err();
-        assert_eq!(err, ConfigError::Missing { var: "SECRET_ID" });
+        assert_eq!(err, ConfigError::Missing("SECRET_ID"));
         assert_eq!(err.to_string(), "SECRET_ID is required but not set");
         assert!(from(&[("SECRET_ID", "  ")]).is_err());
     }

@@ -37,7 +37,7 @@ mod sdk;
 pub use crate::base_path::{BasePathMap, BasePathMapError};
 pub use crate::cache::{
     CacheSettings, CurrentValue, KeyCache, RefreshError, SdkSource, SecretsSource, Snapshot,
-    SourceError, VersionInfo, cold_start_demotion,
+    SourceError, VersionInfo,
 };
 pub use crate::config::{AuthMode, Config, ConfigError, ResponseMode};
 pub use crate::event::{AuthorizerEvent, EventError, EventKind, HeaderSelection};

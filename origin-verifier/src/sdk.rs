@@ -38,10 +38,10 @@ pub fn secrets_manager_client(
     attempt_timeout: Duration,
 ) -> Result<aws_sdk_secretsmanager::Client, ConfigError> {
     let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-    let required = |name: &'static str| get(name).ok_or(ConfigError::Missing { var: name });
+    let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
     let region = get("AWS_REGION")
         .or_else(|| get("AWS_DEFAULT_REGION"))
-        .ok_or(ConfigError::Missing { var: "AWS_REGION" })?;
+        .ok_or(ConfigError::Missing("AWS_REGION"))?;
     let credentials = Credentials::new(
         required("AWS_ACCESS_KEY_ID")?,
         required("AWS_SECRET_ACCESS_KEY")?,
@@ -106,7 +106,7 @@ mod tests {
     fn a_missing_variable_is_named() {
         for var in ["AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
             match without(var) {
-                Err(ConfigError::Missing { var: named }) => assert_eq!(named, var),
+                Err(ConfigError::Missing(named)) => assert_eq!(named, var),
                 other => panic!("{var}: {:?}", other.map(|_| ())),
             }
         }

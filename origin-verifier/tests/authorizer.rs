@@ -474,10 +474,10 @@ async fn no_secrets_manager_call_per_request_in_steady_state() {
 #[tokio::test]
 async fn unreachable_secrets_manager_on_cold_start_denies() {
     let client = sm_client_for(&closed_port_url()).await;
-    let source = Arc::new(CountingSource::new(SdkSource::new(client)));
+    let source = CountingSource::new(SdkSource::new(client));
     let authorizer = Authorizer::new(
         &config("edgeseal/unreachable", &[]),
-        Arc::clone(&source),
+        source.clone(),
         MetricsSink::Discard,
     )
     .unwrap();

@@ -9,7 +9,6 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::*;
@@ -80,17 +79,14 @@ fn settings(secret_id: &str) -> CacheSettings {
     CacheSettings::from_config(&config(secret_id, &[]))
 }
 
-type Source = Arc<CountingSource<Watched<SdkSource>>>;
+type Source = CountingSource<Watched<SdkSource>>;
 
 async fn cache_over_moto(secret_id: &str) -> (KeyCache<Source>, Source) {
-    let source = Arc::new(CountingSource::new(Watched {
+    let source = CountingSource::new(Watched {
         inner: SdkSource::new(sm_client().await),
         in_flight: InFlight::default(),
-    }));
-    (
-        KeyCache::new(Arc::clone(&source), settings(secret_id)),
-        source,
-    )
+    });
+    (KeyCache::new(source.clone(), settings(secret_id)), source)
 }
 
 /// Whether `keys` holds `key` under `id` as `stage` (keys compared, never printed).

@@ -42,8 +42,8 @@ async fn the_lock_free_read_is_snapshot_at_whenever_no_refresh_is_due() {
             ("MAX_STALE_SECS", "600"),
         ],
     );
-    let source = Arc::new(CountingSource::new(Flaky::new(client)));
-    let cache = KeyCache::new(Arc::clone(&source), CacheSettings::from_config(&cfg));
+    let source = CountingSource::new(Flaky::new(client));
+    let cache = KeyCache::new(source.clone(), CacheSettings::from_config(&cfg));
     let t = now();
     assert!(cache.fresh_snapshot_at(t).is_none(), "nothing held yet");
     cache.refresh_at(t).await.unwrap();

@@ -44,7 +44,7 @@ async fn world(extra: &[(&str, &str)]) -> World {
     vars.extend_from_slice(extra);
     let cfg = config(&name, &vars);
     let metrics = Arc::new(Mutex::new(Vec::new()));
-    let source = Arc::new(origin_verifier::CountingSource::new(Flaky::new(client)));
+    let source = origin_verifier::CountingSource::new(Flaky::new(client));
     let authorizer =
         Authorizer::new(&cfg, source, MetricsSink::Buffer(Arc::clone(&metrics))).unwrap();
     authorizer.jwt().unwrap().jwks().load_all_at(now()).await;

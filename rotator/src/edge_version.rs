@@ -51,10 +51,10 @@ impl EdgeVersionRecord {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"_.-/".contains(&b));
         if !valid {
-            return Err(ConfigError::Invalid {
-                var: PARAMETER_VAR,
-                reason: "not an SSM parameter name (letters, digits, _ . - /)",
-            });
+            return Err(ConfigError::invalid(
+                PARAMETER_VAR,
+                "not an SSM parameter name (letters, digits, _ . - /)",
+            ));
         }
         Ok(Some(Self { parameter: name }))
     }

@@ -30,6 +30,7 @@
 //!   the old one cannot have been demoted before that); else `now`. Each errs towards
 //!   ending the grace early, never towards extending it, so a stream of cold starts
 //!   cannot keep an old key alive.
+//!   [`accepted_now`] states these two rules as one pure function.
 //! - **Refresh:** every `ttl_secs` after a success; `retry_secs` after a failure. Versions
 //!   are immutable, so a value once read is never read again: steady state is one
 //!   listing per TTL and no call per request.
@@ -39,11 +40,18 @@
 //!   max_stale_secs` after the last success; then the keys are dropped and every
 //!   request is denied (fail closed).
 
+mod now;
+
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
 use zeroize::Zeroizing;
+
+use self::now::edgeseal_stages;
+pub use self::now::{
+    AcceptedNow, AcceptedVersion, LabelHistory, accepted_now, cold_start_demotion,
+};
 
 use crate::error::SecretFormatError;
 use crate::key::{KeyId, StaticHeaderValue};
@@ -229,8 +237,7 @@ pub struct KeyState {
     next_attempt: UnixTime,
     last_on_demand: Option<UnixTime>,
     values: HashMap<String, Parsed>,
-    stages_seen: HashMap<String, Vec<Stage>>,
-    demoted_at: HashMap<String, UnixTime>,
+    history: LabelHistory,
 }
 
 impl KeyState {
@@ -243,8 +250,7 @@ impl KeyState {
             next_attempt: UnixTime::from_secs(0),
             last_on_demand: None,
             values: HashMap::new(),
-            stages_seen: HashMap::new(),
-            demoted_at: HashMap::new(),
+            history: LabelHistory::default(),
         }
     }
 
@@ -256,6 +262,18 @@ impl KeyState {
     /// Whether a scheduled refresh (TTL, or the retry wait after a failure) is due.
     pub fn refresh_due(&self, now: UnixTime) -> bool {
         now >= self.next_attempt
+    }
+
+    /// The first instant at which a scheduled refresh is due.
+    pub fn next_refresh(&self) -> UnixTime {
+        self.next_attempt
+    }
+
+    /// The snapshot held, whatever its age (`None`: never loaded, or dropped at the stale
+    /// deadline). Verdicts take [`snapshot_at`](Self::snapshot_at), which applies the
+    /// stale rule.
+    pub fn held(&self) -> Option<&Arc<Snapshot>> {
+        self.snapshot.as_ref()
     }
 
     /// When the last successful refresh ran (`None`: never).
@@ -287,6 +305,12 @@ impl KeyState {
             .collect()
     }
 
+    /// Whether the secret's `LastRotatedDate` would change what [`apply`](Self::apply)
+    /// makes of `listing` ([`LabelHistory::needs_last_rotated`]): read it only then.
+    pub fn needs_last_rotated(&self, listing: &[ListedVersion]) -> bool {
+        self.history.needs_last_rotated(listing)
+    }
+
     /// A refresh succeeded: `listing` as listed at `now`, `values` the `SecretString`s
     /// read for [`values_needed`](Self::values_needed) (`None` for a version deleted
     /// since the listing; it is skipped this time), `last_rotated` the secret's
@@ -298,21 +322,20 @@ impl KeyState {
         last_rotated: Option<UnixTime>,
         values: impl IntoIterator<Item = (String, Option<Zeroizing<String>>)>,
     ) -> Refreshed {
-        let labelled: Vec<(ListedVersion, Vec<Stage>)> = listing
-            .into_iter()
-            .filter_map(|v| {
-                let stages = edgeseal_stages(&v.stages);
-                (!stages.is_empty()).then_some((v, stages))
-            })
-            .collect();
+        let accepted = accepted_now(
+            &listing,
+            last_rotated,
+            &self.history,
+            self.rules.previous_grace_secs,
+            now,
+        );
+        let is_labelled = |id: &str| accepted.versions.iter().any(|v| v.version_id == id);
         let mut malformed = Vec::new();
         for (version_id, value) in values {
             let Some(secret_string) = value else {
                 continue;
             };
-            if self.values.contains_key(&version_id)
-                || !labelled.iter().any(|(v, _)| v.version_id == version_id)
-            {
+            if self.values.contains_key(&version_id) || !is_labelled(&version_id) {
                 continue;
             }
             let parsed =
@@ -325,28 +348,23 @@ impl KeyState {
                 };
             self.values.insert(version_id, parsed);
         }
-        self.values
-            .retain(|id, _| labelled.iter().any(|(v, _)| &v.version_id == id));
+        self.values.retain(|id, _| is_labelled(id));
 
-        let demoted_at = self.demotions(now, &labelled, last_rotated);
-        let grace = self.rules.previous_grace_secs;
         let mut snapshot = Snapshot {
             refreshed_at: Some(now),
             ..Snapshot::default()
         };
-        for (info, stages) in &labelled {
-            let Some(stage) = stages.last().copied() else {
+        for AcceptedVersion {
+            version_id,
+            stage,
+            until,
+        } in &accepted.versions
+        {
+            let (stage, until) = (*stage, *until);
+            let Ok(keyid) = KeyId::new(version_id.as_str()) else {
                 continue;
             };
-            let Ok(keyid) = KeyId::new(info.version_id.as_str()) else {
-                continue;
-            };
-            let until = (stage == Stage::Previous).then(|| {
-                demoted_at
-                    .get(&info.version_id)
-                    .map_or(now, |t| t.plus_secs(grace))
-            });
-            let kind = match self.values.get(&info.version_id) {
+            let kind = match self.values.get(version_id) {
                 Some(Parsed::Value(SecretValue::Hmac(key))) => {
                     match until {
                         None if stage == Stage::Current => {
@@ -380,11 +398,7 @@ impl KeyState {
                 kind,
             });
         }
-        self.stages_seen = labelled
-            .into_iter()
-            .map(|(v, stages)| (v.version_id, stages))
-            .collect();
-        self.demoted_at = demoted_at;
+        self.history = accepted.history;
         self.last_success = Some(now);
         self.next_attempt = now.plus_secs(self.rules.ttl_secs.max(1));
         let snapshot = Arc::new(snapshot);
@@ -393,40 +407,6 @@ impl KeyState {
             snapshot,
             malformed,
         }
-    }
-
-    /// The demotion time of every AWSPREVIOUS version in `labelled` (module docs).
-    fn demotions(
-        &self,
-        now: UnixTime,
-        labelled: &[(ListedVersion, Vec<Stage>)],
-        last_rotated: Option<UnixTime>,
-    ) -> HashMap<String, UnixTime> {
-        let current_created = labelled
-            .iter()
-            .find(|(_, stages)| stages.contains(&Stage::Current))
-            .and_then(|(v, _)| v.created)
-            .filter(|created| *created <= now);
-        let completed =
-            last_rotated.filter(|t| *t <= now && current_created.is_some_and(|c| c <= *t));
-        let cold_start_estimate = completed.or(current_created).unwrap_or(now);
-        let mut demoted_at = HashMap::new();
-        for (info, stages) in labelled {
-            if stages.last() != Some(&Stage::Previous) {
-                continue;
-            }
-            let seen_as_current = self
-                .stages_seen
-                .get(&info.version_id)
-                .is_some_and(|s| s.contains(&Stage::Current));
-            let when = match self.demoted_at.get(&info.version_id) {
-                Some(known) => *known,
-                None if seen_as_current => now,
-                None => cold_start_estimate,
-            };
-            demoted_at.insert(info.version_id.clone(), when);
-        }
-        demoted_at
     }
 
     /// A refresh failed at `now`: the next scheduled one waits `retry_secs`; the held
@@ -460,12 +440,4 @@ impl KeyState {
     pub fn is_usable_at(&self, now: UnixTime) -> bool {
         self.snapshot.is_some() && self.stale_deadline().is_some_and(|d| now < d)
     }
-}
-
-/// The edgeseal stages among `labels`, weakest first, without repeats.
-fn edgeseal_stages(labels: &[String]) -> Vec<Stage> {
-    let mut stages: Vec<Stage> = labels.iter().filter_map(|s| Stage::from_label(s)).collect();
-    stages.sort_unstable();
-    stages.dedup();
-    stages
 }

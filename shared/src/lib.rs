@@ -41,6 +41,7 @@ pub mod canonical;
 #[cfg(any(test, feature = "sfv-reference"))]
 pub mod differential;
 mod digest;
+pub mod env;
 mod error;
 mod fields;
 mod key;

@@ -1,8 +1,12 @@
 //! The key rules (`edgeseal::accepted`), driven as a host drives them: listings and
-//! values handed in with `now`, every boundary placed exactly.
+//! values handed in with `now`, every boundary placed exactly; and their pure core,
+//! `accepted_now`, as tables (listing, dates, history, `now` -> accepted set).
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use edgeseal::accepted::{KeyRules, KeyState, ListedVersion, ValueKind};
+use edgeseal::accepted::{
+    AcceptedVersion, KeyRules, KeyState, LabelHistory, ListedVersion, ValueKind, accepted_now,
+    cold_start_demotion,
+};
 use edgeseal::{Rejection, SigningKey, Stage, UnixTime, edgeseal_secret_json};
 use zeroize::Zeroizing;
 
@@ -373,4 +377,208 @@ fn static_header_values_follow_the_same_stages_and_grace() {
         snapshot.match_static("two", t(660)).map(|(_, s)| s),
         Some(Stage::Current)
     );
+}
+
+/// The grace `accepted_now` tables use.
+const GRACE: u64 = 600;
+
+/// `accepted_now` over `listing`, as (id, stage, until) rows.
+fn accepted_rows(
+    listing: &[ListedVersion],
+    last_rotated: Option<u64>,
+    history: &LabelHistory,
+    now: u64,
+) -> (Vec<(String, Stage, Option<UnixTime>)>, LabelHistory) {
+    let answer = accepted_now(listing, last_rotated.map(t), history, GRACE, t(now));
+    let rows = answer
+        .versions
+        .into_iter()
+        .map(|v| (v.version_id, v.stage, v.until))
+        .collect();
+    (rows, answer.history)
+}
+
+fn row(id: &str, stage: Stage, until: Option<u64>) -> (String, Stage, Option<UnixTime>) {
+    (id.to_owned(), stage, until.map(t))
+}
+
+#[test]
+fn accepted_now_keeps_edgeseal_labels_and_the_strongest_stage() {
+    let cases: [(&str, Vec<ListedVersion>, Vec<_>); 3] = [
+        (
+            "foreign labels and unlabelled versions are dropped",
+            vec![
+                version("a", &["AWSCURRENT"], Some(100)),
+                version("b", &["AWSPENDING"], Some(150)),
+                version("c", &["SOMETHING-ELSE"], Some(10)),
+                version("d", &[], Some(20)),
+            ],
+            vec![
+                row("a", Stage::Current, None),
+                row("b", Stage::Pending, None),
+            ],
+        ),
+        (
+            "two labels: the strongest",
+            vec![version("a", &["AWSPENDING", "AWSCURRENT"], Some(100))],
+            vec![row("a", Stage::Current, None)],
+        ),
+        ("nothing listed", vec![], vec![]),
+    ];
+    for (name, listing, expected) in cases {
+        let (rows, _) = accepted_rows(&listing, None, &LabelHistory::default(), 200);
+        assert_eq!(rows, expected, "{name}");
+    }
+}
+
+#[test]
+fn accepted_now_dates_a_cold_start_demotion_as_the_rules_say() {
+    // (case, AWSCURRENT's CreatedDate, LastRotatedDate, now, expected demotion)
+    let cases = [
+        (
+            "LastRotatedDate between creation and now",
+            Some(100),
+            Some(150),
+            1000,
+            150,
+        ),
+        (
+            "LastRotatedDate at the creation",
+            Some(100),
+            Some(100),
+            1000,
+            100,
+        ),
+        ("LastRotatedDate at now", Some(100), Some(1000), 1000, 1000),
+        (
+            "LastRotatedDate before the creation",
+            Some(100),
+            Some(50),
+            1000,
+            100,
+        ),
+        (
+            "LastRotatedDate after now",
+            Some(100),
+            Some(1001),
+            1000,
+            100,
+        ),
+        ("no LastRotatedDate", Some(100), None, 1000, 100),
+        ("no CreatedDate", None, Some(150), 1000, 1000),
+        ("a CreatedDate after now", Some(2000), Some(150), 1000, 1000),
+    ];
+    for (name, created, last_rotated, now, demoted) in cases {
+        let listing = [
+            version("old", &["AWSPREVIOUS"], Some(0)),
+            version("new", &["AWSCURRENT"], created),
+        ];
+        let (rows, history) = accepted_rows(&listing, last_rotated, &LabelHistory::default(), now);
+        assert_eq!(
+            rows,
+            vec![
+                row("old", Stage::Previous, Some(demoted + GRACE)),
+                row("new", Stage::Current, None)
+            ],
+            "{name}"
+        );
+        assert_eq!(history.demoted_at("old"), Some(t(demoted)), "{name}");
+    }
+    let (alone, _) = accepted_rows(
+        &[version("old", &["AWSPREVIOUS"], Some(0))],
+        Some(150),
+        &LabelHistory::default(),
+        1000,
+    );
+    assert_eq!(
+        alone,
+        vec![row("old", Stage::Previous, Some(1000 + GRACE))],
+        "no AWSCURRENT"
+    );
+}
+
+#[test]
+fn accepted_now_takes_the_previous_key_strictly_before_its_limit() {
+    let previous = AcceptedVersion {
+        version_id: "old".to_owned(),
+        stage: Stage::Previous,
+        until: Some(t(700)),
+    };
+    for (now, accepted) in [(0, true), (699, true), (700, false), (701, false)] {
+        assert_eq!(previous.is_accepted_at(t(now)), accepted, "+{now}");
+    }
+    let current = AcceptedVersion {
+        until: None,
+        stage: Stage::Current,
+        ..previous
+    };
+    assert!(current.is_accepted_at(t(u64::from(u32::MAX))));
+}
+
+#[test]
+fn accepted_now_dates_a_demotion_it_saw_at_the_answer_that_saw_it() {
+    let (_, before) = accepted_rows(
+        &[
+            version("a", &["AWSCURRENT"], Some(0)),
+            version("b", &["AWSPENDING"], Some(100)),
+        ],
+        None,
+        &LabelHistory::default(),
+        200,
+    );
+    let rotated = [
+        version("a", &["AWSPREVIOUS"], Some(0)),
+        version("b", &["AWSCURRENT"], Some(100)),
+    ];
+    assert!(
+        !before.needs_last_rotated(&rotated),
+        "a demotion it saw needs no date"
+    );
+    // LastRotatedDate 150 is ignored: this answer saw the label move at 500.
+    let (rows, demoted) = accepted_rows(&rotated, Some(150), &before, 500);
+    assert_eq!(rows[0], row("a", Stage::Previous, Some(500 + GRACE)));
+    let (later, kept) = accepted_rows(&rotated, Some(150), &demoted, 900);
+    assert_eq!(
+        later[0],
+        row("a", Stage::Previous, Some(500 + GRACE)),
+        "kept"
+    );
+    assert_eq!(kept.demoted_at("a"), Some(t(500)));
+    assert_eq!(kept.demoted_at("b"), None);
+}
+
+#[test]
+fn last_rotated_is_needed_only_for_a_previous_version_the_host_cannot_date() {
+    let cold = LabelHistory::default();
+    let rotated = [
+        version("old", &["AWSPREVIOUS"], Some(0)),
+        version("new", &["AWSCURRENT"], Some(100)),
+    ];
+    assert!(cold.needs_last_rotated(&rotated));
+    assert!(!cold.needs_last_rotated(&rotated[1..]));
+    assert!(
+        !cold.needs_last_rotated(&[version("x", &["AWSPREVIOUS", "AWSCURRENT"], Some(1))]),
+        "a version that is also current is not previous"
+    );
+    let (_, dated) = accepted_rows(&rotated, None, &cold, 1000);
+    assert!(!dated.needs_last_rotated(&rotated), "dated once, kept");
+}
+
+#[test]
+fn cold_start_demotion_takes_the_last_rotation_only_between_creation_and_now() {
+    let now = t(1000);
+    let created = Some(t(100));
+    assert_eq!(
+        cold_start_demotion(created, Some(t(150)), now),
+        Some(t(150))
+    );
+    // Before the current version existed: an earlier rotation's completion.
+    assert_eq!(cold_start_demotion(created, Some(t(50)), now), created);
+    // In the future: not a date to trust.
+    assert_eq!(cold_start_demotion(created, Some(t(1001)), now), created);
+    assert_eq!(cold_start_demotion(created, None, now), created);
+    // Without a creation date the rotation date cannot be placed; a creation in the
+    // future is no date either.
+    assert_eq!(cold_start_demotion(None, Some(t(150)), now), None);
+    assert_eq!(cold_start_demotion(Some(t(1001)), Some(t(150)), now), None);
 }

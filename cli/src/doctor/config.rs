@@ -1,6 +1,7 @@
 //! Configuration checks: what `status --check` looks at, plus the API's authorizer cache.
 
 use aws_sdk_cloudfront::types::{EventType, LambdaFunctionAssociations};
+use edgeseal::accepted::{LabelHistory, ListedVersion, accepted_now};
 use edgeseal_rotator::cloudfront::query_strings::{
     behaviors_hiding_query_strings, policies_to_resolve, resolve_policies,
 };
@@ -191,10 +192,10 @@ async fn query_strings_forwarded<E: Environment>(
 
 /// When a freshly started authorizer takes AWSPREVIOUS to have been demoted: the last
 /// rotation's completion (`LastRotatedDate`), else AWSCURRENT's creation (the
-/// authorizer's own rule, `origin_verifier::cold_start_demotion`). A warm authorizer
+/// authorizer's own rule, `edgeseal::accepted::cold_start_demotion`). A warm authorizer
 /// dates it at its first refresh after the label moved (up to one cache TTL later).
 fn demoted_at(settings: &Settings, secret: &Secret) -> Option<edgeseal::UnixTime> {
-    origin_verifier::cold_start_demotion(
+    edgeseal::accepted::cold_start_demotion(
         secret
             .with_stage(edgeseal::Stage::Current.label())
             .and_then(|v| v.created),
@@ -203,25 +204,38 @@ fn demoted_at(settings: &Settings, secret: &Secret) -> Option<edgeseal::UnixTime
     )
 }
 
-/// The keyids the authorizer accepts now, with their stage.
+/// The keyids a freshly started authorizer accepts now, with their stage, strongest
+/// first (the authorizer's own rule, `edgeseal::accepted::accepted_now`).
 fn accepted(settings: &Settings, secret: &Secret) -> Vec<(String, &'static str)> {
-    let mut out = Vec::new();
-    if let Some(v) = secret.with_stage(edgeseal::Stage::Current.label()) {
-        out.push((v.id.clone(), edgeseal::Stage::Current.label()));
-    }
-    // Secrets Manager removes AWSPENDING from the version it made current after a
-    // rotation; until then (and on moto) both labels may sit on one version.
-    if let Some(v) = secret.with_stage(edgeseal::Stage::Pending.label())
-        && out.iter().all(|(id, _)| id != &v.id)
-    {
-        out.push((v.id.clone(), edgeseal::Stage::Pending.label()));
-    }
-    let grace_open = demoted_at(settings, secret)
-        .is_some_and(|d| settings.now.as_secs() < d.as_secs() + settings.previous_grace_secs);
-    if grace_open && let Some(v) = secret.with_stage(edgeseal::Stage::Previous.label()) {
-        out.push((v.id.clone(), "AWSPREVIOUS (in its grace)"));
-    }
-    out
+    let listing: Vec<ListedVersion> = secret
+        .versions
+        .iter()
+        .map(|v| ListedVersion {
+            version_id: v.id.clone(),
+            stages: v.stages.clone(),
+            created: v.created,
+        })
+        .collect();
+    let mut versions = accepted_now(
+        &listing,
+        secret.last_rotated,
+        &LabelHistory::default(),
+        settings.previous_grace_secs,
+        settings.now,
+    )
+    .versions;
+    versions.retain(|v| v.is_accepted_at(settings.now));
+    versions.sort_by_key(|v| std::cmp::Reverse(v.stage));
+    versions
+        .into_iter()
+        .map(|v| {
+            let stage = match v.stage {
+                edgeseal::Stage::Previous => "AWSPREVIOUS (in its grace)",
+                other => other.label(),
+            };
+            (v.version_id, stage)
+        })
+        .collect()
 }
 
 async fn edge_version<E: Environment>(

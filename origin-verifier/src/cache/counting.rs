@@ -4,6 +4,7 @@
 //! feature, which only dev-dependencies enable.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use edgeseal::UnixTime;
@@ -11,39 +12,57 @@ use zeroize::Zeroizing;
 
 use super::source::{CurrentValue, SecretsSource, SourceError, VersionInfo};
 
-/// Counts the calls that reach the wrapped source (benchmarks and tests).
+/// Counts the calls that reach the wrapped source (benchmarks and tests). A cheap handle:
+/// clones share the source and the counters, so a test hands one clone to the cache and
+/// reads the counts through another.
 #[derive(Debug, Default)]
 pub struct CountingSource<S> {
+    shared: Arc<Counted<S>>,
+}
+
+/// The wrapped source and its counters, behind the handle's one `Arc`.
+#[derive(Debug, Default)]
+struct Counted<S> {
     inner: S,
     lists: AtomicU64,
     gets: AtomicU64,
     describes: AtomicU64,
 }
 
+impl<S> Clone for CountingSource<S> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
 impl<S> CountingSource<S> {
     /// Wrap `inner`.
     pub fn new(inner: S) -> Self {
         Self {
-            inner,
-            lists: AtomicU64::new(0),
-            gets: AtomicU64::new(0),
-            describes: AtomicU64::new(0),
+            shared: Arc::new(Counted {
+                inner,
+                lists: AtomicU64::new(0),
+                gets: AtomicU64::new(0),
+                describes: AtomicU64::new(0),
+            }),
         }
     }
 
     /// `ListSecretVersionIds` calls so far.
     pub fn list_calls(&self) -> u64 {
-        self.lists.load(Ordering::Relaxed)
+        self.shared.lists.load(Ordering::Relaxed)
     }
 
     /// `GetSecretValue` calls so far.
     pub fn get_calls(&self) -> u64 {
-        self.gets.load(Ordering::Relaxed)
+        self.shared.gets.load(Ordering::Relaxed)
     }
 
     /// `DescribeSecret` calls so far.
     pub fn describe_calls(&self) -> u64 {
-        self.describes.load(Ordering::Relaxed)
+        self.shared.describes.load(Ordering::Relaxed)
     }
 
     /// Every call so far.
@@ -53,7 +72,7 @@ impl<S> CountingSource<S> {
 
     /// The wrapped source.
     pub fn inner(&self) -> &S {
-        &self.inner
+        &self.shared.inner
     }
 }
 
@@ -62,8 +81,8 @@ impl<S: SecretsSource> SecretsSource for CountingSource<S> {
         &self,
         secret_id: &str,
     ) -> impl Future<Output = Result<Vec<VersionInfo>, SourceError>> + Send {
-        self.lists.fetch_add(1, Ordering::Relaxed);
-        self.inner.list_versions(secret_id)
+        self.shared.lists.fetch_add(1, Ordering::Relaxed);
+        self.shared.inner.list_versions(secret_id)
     }
 
     fn get_version(
@@ -71,8 +90,8 @@ impl<S: SecretsSource> SecretsSource for CountingSource<S> {
         secret_id: &str,
         version_id: &str,
     ) -> impl Future<Output = Result<Option<Zeroizing<String>>, SourceError>> + Send {
-        self.gets.fetch_add(1, Ordering::Relaxed);
-        self.inner.get_version(secret_id, version_id)
+        self.shared.gets.fetch_add(1, Ordering::Relaxed);
+        self.shared.inner.get_version(secret_id, version_id)
     }
 
     /// Counted as a `GetSecretValue` call.
@@ -80,15 +99,15 @@ impl<S: SecretsSource> SecretsSource for CountingSource<S> {
         &self,
         secret_id: &str,
     ) -> impl Future<Output = Result<Option<CurrentValue>, SourceError>> + Send {
-        self.gets.fetch_add(1, Ordering::Relaxed);
-        self.inner.get_current(secret_id)
+        self.shared.gets.fetch_add(1, Ordering::Relaxed);
+        self.shared.inner.get_current(secret_id)
     }
 
     fn last_rotated(
         &self,
         secret_id: &str,
     ) -> impl Future<Output = Result<Option<UnixTime>, SourceError>> + Send {
-        self.describes.fetch_add(1, Ordering::Relaxed);
-        self.inner.last_rotated(secret_id)
+        self.shared.describes.fetch_add(1, Ordering::Relaxed);
+        self.shared.inner.last_rotated(secret_id)
     }
 }

@@ -1,7 +1,10 @@
 //! The key cache: what this execution environment knows of the secret's versions, and
 //! when it asks Secrets Manager again.
 //!
-//! [`KeyCache`] (this file) holds the rules of *when*, all taking `now` from the caller:
+//! The rules themselves (which versions are accepted, until when, and when to ask again)
+//! are edgeseal's, stated once in [`edgeseal::accepted`]: the cache keeps a [`KeyState`]
+//! under its lock and does the I/O and the concurrency around it. [`KeyCache`] (this
+//! file), all taking `now` from the caller:
 //! - **Refresh:** the first request (or the cold start's [`KeyCache::refresh_at`])
 //!   loads the keys; then a refresh every `ttl_secs` after a success, `retry_secs` after a
 //!   failure.
@@ -17,20 +20,19 @@
 //!   stale limit).
 //!
 //! The rest, by concern:
-//! - `refresh.rs`: one refresh, what it reads and the [`Snapshot`] it builds: the cold
-//!   start's read ahead, versions read once, the AWSPREVIOUS grace
-//!   ([`cold_start_demotion`]).
-//! - `snapshot.rs`: [`Snapshot`], the keys accepted as of one refresh.
+//! - `refresh.rs`: one refresh, what it reads for the [`KeyState`]: the cold start's read
+//!   ahead, versions read once, `LastRotatedDate` for the AWSPREVIOUS grace.
 //! - `source.rs`: [`SecretsSource`], the reads the cache needs, and their answers.
 //! - `sdk_source.rs`: [`SdkSource`], those reads over the AWS SDK.
 //! - `counting.rs`: `CountingSource`, a call counter for tests and benchmarks (feature
 //!   `test-support`, never in a release build).
 //! - `tests/`: these rules, against an in-memory source and a clock the tests set.
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use edgeseal::{Stage, UnixTime};
+use edgeseal::UnixTime;
+pub use edgeseal::accepted::Snapshot;
+use edgeseal::accepted::{KeyRules, KeyState};
 
 use crate::config::Config;
 
@@ -38,17 +40,13 @@ use crate::config::Config;
 mod counting;
 mod refresh;
 mod sdk_source;
-mod snapshot;
 mod source;
 #[cfg(test)]
 mod tests;
 
 #[cfg(any(test, feature = "test-support"))]
 pub use self::counting::CountingSource;
-use self::refresh::Parsed;
-pub use self::refresh::cold_start_demotion;
 pub use self::sdk_source::SdkSource;
-pub use self::snapshot::Snapshot;
 pub use self::source::{CurrentValue, SecretsSource, SourceError, VersionInfo};
 
 /// The cache's timing and parsing settings.
@@ -83,6 +81,18 @@ impl CacheSettings {
             previous_grace_secs: config.previous_key_grace_secs,
         }
     }
+
+    /// The key rules these settings give.
+    pub fn key_rules(&self) -> KeyRules {
+        KeyRules {
+            ttl_secs: self.ttl_secs,
+            max_stale_secs: self.max_stale_secs,
+            retry_secs: self.retry_secs,
+            unknown_key_min_interval_secs: self.unknown_key_min_interval_secs,
+            previous_grace_secs: self.previous_grace_secs,
+            secret_key_name: self.secret_key_name.clone(),
+        }
+    }
 }
 
 /// Why a refresh did not produce a snapshot.
@@ -92,19 +102,6 @@ pub enum RefreshError {
     /// Secrets Manager failed.
     #[error(transparent)]
     Source(#[from] SourceError),
-}
-
-/// What the cache knows, under its lock. A refresh (`refresh.rs`) reads and replaces
-/// the versions' values, stages seen and demotion times.
-struct Inner {
-    snapshot: Option<Arc<Snapshot>>,
-    last_success: Option<UnixTime>,
-    /// First instant at which the next scheduled refresh may run.
-    next_attempt: UnixTime,
-    last_unknown_refresh: Option<UnixTime>,
-    values: HashMap<String, Parsed>,
-    stages_seen: HashMap<String, Vec<Stage>>,
-    demoted_at: HashMap<String, UnixTime>,
 }
 
 /// What a request may read without the cache's lock: the snapshot, and the instant from
@@ -149,8 +146,9 @@ impl Drop for RefreshInFlight<'_> {
 /// Keys from one secret, cached per execution environment (see the module docs).
 pub struct KeyCache<S> {
     source: S,
-    settings: CacheSettings,
-    inner: tokio::sync::Mutex<Inner>,
+    secret_id: String,
+    /// What the cache knows; a refresh (`refresh.rs`) reads what it asks for.
+    keys: tokio::sync::Mutex<KeyState>,
     published: RwLock<Published>,
 }
 
@@ -159,16 +157,8 @@ impl<S: SecretsSource> KeyCache<S> {
     pub fn new(source: S, settings: CacheSettings) -> Self {
         Self {
             source,
-            settings,
-            inner: tokio::sync::Mutex::new(Inner {
-                snapshot: None,
-                last_success: None,
-                next_attempt: UnixTime::from_secs(0),
-                last_unknown_refresh: None,
-                values: HashMap::new(),
-                stages_seen: HashMap::new(),
-                demoted_at: HashMap::new(),
-            }),
+            keys: tokio::sync::Mutex::new(KeyState::new(settings.key_rules())),
+            secret_id: settings.secret_id,
             published: RwLock::new(Published {
                 snapshot: None,
                 fresh_until: UnixTime::from_secs(0),
@@ -185,36 +175,27 @@ impl<S: SecretsSource> KeyCache<S> {
     /// wait after a failure) has run out. `None` when nothing usable is held: never
     /// loaded, or older than TTL + max stale because Secrets Manager kept failing.
     pub async fn snapshot_at(&self, now: UnixTime) -> Option<Arc<Snapshot>> {
-        let mut inner = self.inner.lock().await;
-        if now >= inner.next_attempt {
-            let in_flight = self.serve_held_keys_meanwhile(&inner);
+        let mut keys = self.keys.lock().await;
+        if keys.refresh_due(now) {
+            let in_flight = self.serve_held_keys_meanwhile(&keys);
             // Failures are logged inside; the stale rule below decides what is served.
-            let _ = self.refresh_locked(&mut inner, now).await;
+            let _ = self.refresh_locked(&mut keys, now).await;
             in_flight.finish();
         }
-        self.usable(&mut inner, now)
+        self.usable(&mut keys, now)
     }
 
     /// While a scheduled refresh runs, [`fresh_snapshot_at`](Self::fresh_snapshot_at)
     /// keeps answering with the keys held, up to their stale limit, so that only the
     /// request that found the refresh due waits for Secrets Manager.
-    fn serve_held_keys_meanwhile(&self, inner: &Inner) -> RefreshInFlight<'_> {
-        if let (Some(_), Some(limit)) = (&inner.snapshot, self.stale_limit(inner)) {
+    fn serve_held_keys_meanwhile(&self, keys: &KeyState) -> RefreshInFlight<'_> {
+        if let (Some(_), Some(limit)) = (keys.held(), keys.stale_deadline()) {
             write(&self.published).fresh_until = limit;
         }
         RefreshInFlight {
             published: &self.published,
             finished: false,
         }
-    }
-
-    /// When the keys held stop being served: TTL + `MAX_STALE_SECS` after the last
-    /// successful refresh.
-    fn stale_limit(&self, inner: &Inner) -> Option<UnixTime> {
-        inner.last_success.map(|last| {
-            last.plus_secs(self.settings.ttl_secs)
-                .plus_secs(self.settings.max_stale_secs)
-        })
     }
 
     /// What [`snapshot_at`](Self::snapshot_at) would return at `now` when it would neither
@@ -232,16 +213,16 @@ impl<S: SecretsSource> KeyCache<S> {
         }
     }
 
-    /// Make `inner`'s state readable by [`fresh_snapshot_at`](Self::fresh_snapshot_at);
+    /// Make the state of `keys` readable by [`fresh_snapshot_at`](Self::fresh_snapshot_at);
     /// called, under the lock, wherever the snapshot, its last success or the next
     /// attempt change (a refresh, the keys dropped at the stale limit).
-    fn publish(&self, inner: &Inner) {
-        let fresh_until = match (&inner.snapshot, self.stale_limit(inner)) {
-            (Some(_), Some(limit)) => inner.next_attempt.min(limit),
+    fn publish(&self, keys: &KeyState) {
+        let fresh_until = match (keys.held(), keys.stale_deadline()) {
+            (Some(_), Some(limit)) => keys.next_refresh().min(limit),
             _ => UnixTime::from_secs(0),
         };
         let mut published = write(&self.published);
-        published.snapshot.clone_from(&inner.snapshot);
+        published.snapshot = keys.held().cloned();
         published.fresh_until = fresh_until;
     }
 
@@ -253,14 +234,14 @@ impl<S: SecretsSource> KeyCache<S> {
         keyid: &str,
         now: UnixTime,
     ) -> Option<Arc<Snapshot>> {
-        let mut inner = self.inner.lock().await;
-        if let Some(snapshot) = &inner.snapshot
-            && snapshot.keys.contains(keyid)
+        let mut keys = self.keys.lock().await;
+        if let Some(snapshot) = keys.held()
+            && snapshot.keys().contains(keyid)
         {
-            return self.usable(&mut inner, now);
+            return self.usable(&mut keys, now);
         }
         tracing::info!(keyid, "unknown keyid");
-        self.on_demand_refresh(&mut inner, now).await
+        self.on_demand_refresh(&mut keys, now).await
     }
 
     /// The static-header counterpart of [`refresh_for_unknown_at`](Self::refresh_for_unknown_at):
@@ -273,77 +254,68 @@ impl<S: SecretsSource> KeyCache<S> {
         presented: &str,
         now: UnixTime,
     ) -> Option<Arc<Snapshot>> {
-        let mut inner = self.inner.lock().await;
-        if let Some(snapshot) = &inner.snapshot
+        let mut keys = self.keys.lock().await;
+        if let Some(snapshot) = keys.held()
             && snapshot.match_static(presented, now).is_some()
         {
-            return self.usable(&mut inner, now);
+            return self.usable(&mut keys, now);
         }
         tracing::info!("static header value matches no held value");
-        self.on_demand_refresh(&mut inner, now).await
+        self.on_demand_refresh(&mut keys, now).await
     }
 
     /// One refresh outside the TTL schedule, at most one per
     /// `UNKNOWN_KEY_MIN_INTERVAL_SECS` whatever triggered it.
-    async fn on_demand_refresh(&self, inner: &mut Inner, now: UnixTime) -> Option<Arc<Snapshot>> {
-        if let Some(last) = inner.last_unknown_refresh
-            && now < last.plus_secs(self.settings.unknown_key_min_interval_secs)
-        {
+    async fn on_demand_refresh(&self, keys: &mut KeyState, now: UnixTime) -> Option<Arc<Snapshot>> {
+        if !keys.allow_on_demand_refresh(now) {
             tracing::debug!("on-demand refresh rate-limited");
             return None;
         }
-        inner.last_unknown_refresh = Some(now);
         tracing::info!("refreshing keys on demand");
-        self.refresh_locked(inner, now).await.ok()?;
-        self.usable(inner, now)
+        self.refresh_locked(keys, now).await.ok()?;
+        self.usable(keys, now)
     }
 
     /// Refresh now, whatever the TTL (cold start, tests).
     pub async fn refresh_at(&self, now: UnixTime) -> Result<Arc<Snapshot>, RefreshError> {
-        let mut inner = self.inner.lock().await;
-        self.refresh_locked(&mut inner, now).await
+        let mut keys = self.keys.lock().await;
+        self.refresh_locked(&mut keys, now).await
     }
 
-    fn usable(&self, inner: &mut Inner, now: UnixTime) -> Option<Arc<Snapshot>> {
-        let last = inner.last_success?;
-        let limit = self.stale_limit(inner)?;
-        if now >= limit {
-            if inner.snapshot.is_some() {
-                tracing::error!(
-                    reason = "keys_expired",
-                    last_refresh = last.as_secs(),
-                    "secrets manager unreachable past the stale limit: dropping keys, denying"
-                );
-            }
-            // Drop the keys (zeroized with their last reference) and fail closed.
-            inner.snapshot = None;
-            inner.values.clear();
-            self.publish(inner);
-            return None;
+    /// [`KeyState::snapshot_at`], logging the keys dropped at the stale limit and
+    /// publishing that they are gone.
+    fn usable(&self, keys: &mut KeyState, now: UnixTime) -> Option<Arc<Snapshot>> {
+        let held = keys.held().is_some();
+        let snapshot = keys.snapshot_at(now);
+        if held && snapshot.is_none() {
+            tracing::error!(
+                reason = "keys_expired",
+                last_refresh = keys.last_success().map_or(0, UnixTime::as_secs),
+                "secrets manager unreachable past the stale limit: dropping keys, denying"
+            );
+            // The keys are dropped (zeroized with their last reference): fail closed.
+            self.publish(keys);
         }
-        inner.snapshot.clone()
+        snapshot
     }
 
     async fn refresh_locked(
         &self,
-        inner: &mut Inner,
+        keys: &mut KeyState,
         now: UnixTime,
     ) -> Result<Arc<Snapshot>, RefreshError> {
-        match self.load(inner, now).await {
+        match self.load(keys, now).await {
             Ok(snapshot) => {
-                inner.last_success = Some(now);
-                inner.next_attempt = now.plus_secs(self.settings.ttl_secs.max(1));
-                inner.snapshot = Some(Arc::clone(&snapshot));
-                self.publish(inner);
+                self.publish(keys);
                 Ok(snapshot)
             }
             Err(err) => {
-                inner.next_attempt = now.plus_secs(self.settings.retry_secs.max(1));
-                self.publish(inner);
+                keys.refresh_failed(now);
+                self.publish(keys);
                 tracing::warn!(
                     reason = "secrets_manager_error",
                     error = %err,
-                    serving_cached = inner.snapshot.is_some(),
+                    serving_cached = keys.held().is_some(),
                     "key refresh failed"
                 );
                 Err(err)

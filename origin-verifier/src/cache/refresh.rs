@@ -1,5 +1,6 @@
-//! One refresh: what it reads from the [`SecretsSource`] and the [`Snapshot`] it builds
-//! from the answers (which versions are accepted, as what, and until when).
+//! One refresh: what it reads from the [`SecretsSource`] for the cache's [`KeyState`],
+//! which makes the [`Snapshot`] of the answers (which versions are accepted, as what, and
+//! until when: [`edgeseal::accepted::accepted_now`]).
 //!
 //! A refresh is one `ListSecretVersionIds` (every version with its staging labels and
 //! `CreatedDate`, in one consistent answer) plus one `GetSecretValue` by `VersionId` for
@@ -14,7 +15,7 @@
 //! the listing alone: a version the listing does not label is dropped unread.
 //!
 //! **AWSPREVIOUS grace.** Secrets Manager does not record when a label moved, so the
-//! demotion time is derived:
+//! demotion time is derived ([`edgeseal::accepted::cold_start_demotion`] for 2 and 3):
 //! 1. if this cache saw the version as AWSCURRENT and later sees it as AWSPREVIOUS, the
 //!    refresh that first saw it as AWSPREVIOUS is the demotion time (late by at most one
 //!    TTL, never early);
@@ -40,51 +41,26 @@
 //!
 //! The previous key is accepted strictly before demotion + `PREVIOUS_KEY_GRACE_SECS`.
 
-use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use edgeseal::{KeyId, SecretFormatError, SecretValue, Stage, UnixTime};
+use edgeseal::UnixTime;
+use edgeseal::accepted::KeyState;
 
-use super::snapshot::{Snapshot, StaticEntry};
-use super::source::{SecretsSource, VersionInfo};
-use super::{Inner, KeyCache, RefreshError};
-
-/// When an authorizer that never saw the AWSPREVIOUS version as AWSCURRENT takes it to
-/// have been demoted (module docs, 2 and 3): the secret's `LastRotatedDate` if it lies
-/// between the current version's `CreatedDate` and `now` (only then can it be the
-/// completion of the rotation that made that version current), else that `CreatedDate`
-/// (not after `now`). `None`: neither is known, and the caller counts from `now`.
-/// The CLI and the tests' models of the authorizer use this same rule.
-pub fn cold_start_demotion(
-    current_created: Option<UnixTime>,
-    last_rotated: Option<UnixTime>,
-    now: UnixTime,
-) -> Option<UnixTime> {
-    let created = current_created.filter(|created| *created <= now);
-    let completed =
-        last_rotated.filter(|t| *t <= now && created.is_some_and(|created| created <= *t));
-    completed.or(created)
-}
-
-/// A version's value as read: usable, or why not (logged once, when read).
-pub(super) enum Parsed {
-    Value(SecretValue),
-    Malformed(SecretFormatError),
-}
+use super::source::SecretsSource;
+use super::{KeyCache, RefreshError, Snapshot};
 
 impl<S: SecretsSource> KeyCache<S> {
-    /// Read what changed since the last refresh and build the snapshot. On any read's
-    /// failure `inner` is left as it was (its state is only committed at the end).
+    /// Read what `keys` lacks and apply it. On any read's failure `keys` is left as it
+    /// was (nothing is applied).
     pub(super) async fn load(
         &self,
-        inner: &mut Inner,
+        keys: &mut KeyState,
         now: UnixTime,
     ) -> Result<Arc<Snapshot>, RefreshError> {
-        let secret_id = &self.settings.secret_id;
+        let secret_id = self.secret_id.as_str();
         // Cold start: read AWSCURRENT by its label while listing (module docs). A failed
         // read ahead costs nothing but its call: the value is then read by id.
-        let (listed, mut read_ahead) = if inner.last_success.is_none() {
+        let (listed, mut read_ahead) = if keys.last_success().is_none() {
             let (listed, current) = tokio::join!(
                 self.source.list_versions(secret_id),
                 self.source.get_current(secret_id)
@@ -97,51 +73,30 @@ impl<S: SecretsSource> KeyCache<S> {
         } else {
             (self.source.list_versions(secret_id).await?, None)
         };
-        let labelled: Vec<(VersionInfo, Vec<Stage>)> = listed
-            .into_iter()
-            .filter_map(|v| {
-                let mut stages: Vec<Stage> = v
-                    .stages
-                    .iter()
-                    .filter_map(|s| Stage::from_label(s))
-                    .collect();
-                stages.sort_unstable();
-                stages.dedup();
-                (!stages.is_empty()).then_some((v, stages))
-            })
-            .collect();
 
         // Read the versions not seen before, all at once; versions never change, so a
         // seen one is not read again, and the value read ahead serves its own version.
-        let unseen: Vec<&VersionInfo> = labelled
-            .iter()
-            .map(|(info, _)| info)
-            .filter(|info| !inner.values.contains_key(&info.version_id))
+        let unseen: Vec<String> = keys
+            .values_needed(&listed)
+            .into_iter()
+            .map(str::to_owned)
             .collect();
-        let reads = unseen.iter().map(|info| {
+        let reads = unseen.iter().map(|version_id| {
             let ahead = read_ahead
-                .take_if(|(version_id, _)| *version_id == info.version_id)
+                .take_if(|(id, _)| id == version_id)
                 .map(|(_, value)| value);
             async move {
                 match ahead {
                     Some(value) => Ok(Some(value)),
-                    None => self.source.get_version(secret_id, &info.version_id).await,
+                    None => self.source.get_version(secret_id, version_id).await,
                 }
             }
         });
         // A cold start (or a rotation this cache never saw the middle of) finds an
         // AWSPREVIOUS whose demotion it does not know: ask when the rotation completed,
         // alongside the reads. Known demotions are kept, so this runs once per version.
-        let demotion_unknown = labelled.iter().any(|(info, stages)| {
-            stages.last() == Some(&Stage::Previous)
-                && !inner.demoted_at.contains_key(&info.version_id)
-                && !inner
-                    .stages_seen
-                    .get(&info.version_id)
-                    .is_some_and(|s| s.contains(&Stage::Current))
-        });
         let describe = async {
-            if !demotion_unknown {
+            if !keys.needs_last_rotated(&listed) {
                 return None;
             }
             self.source
@@ -157,114 +112,23 @@ impl<S: SecretsSource> KeyCache<S> {
                 })
         };
         let (values, last_rotated) = tokio::join!(futures_util::future::join_all(reads), describe);
-        let mut fetched: Vec<(String, Parsed)> = Vec::new();
-        for (info, value) in unseen.into_iter().zip(values) {
-            let Some(secret_string) = value? else {
-                // Deleted between the listing and the read: skip it this time.
-                continue;
-            };
-            let parsed = match SecretValue::parse(
-                &secret_string,
-                self.settings.secret_key_name.as_deref(),
-            ) {
-                Ok(value) => Parsed::Value(value),
-                Err(err) => {
-                    tracing::error!(
-                        reason = "malformed_secret",
-                        keyid = %info.version_id,
-                        error = %err,
-                        "secret version is not a usable key; ignoring it"
-                    );
-                    Parsed::Malformed(err)
-                }
-            };
-            fetched.push((info.version_id.clone(), parsed));
-        }
-        // Only commit once every read succeeded: a failed refresh changes nothing.
-        inner.values.extend(fetched);
-        inner
-            .values
-            .retain(|id, _| labelled.iter().any(|(v, _)| &v.version_id == id));
-
-        let current_created = labelled
-            .iter()
-            .find(|(_, stages)| stages.contains(&Stage::Current))
-            .and_then(|(v, _)| v.created);
-        let cold_estimate = cold_start_demotion(current_created, last_rotated, now);
-        let mut demoted_at = HashMap::new();
-        for (info, stages) in &labelled {
-            if stages.last() != Some(&Stage::Previous) {
-                continue;
-            }
-            let seen_as_current = inner
-                .stages_seen
-                .get(&info.version_id)
-                .is_some_and(|s| s.contains(&Stage::Current));
-            let when = match inner.demoted_at.get(&info.version_id) {
-                Some(known) => *known,
-                None if seen_as_current => now,
-                None => cold_estimate.unwrap_or(now),
-            };
-            demoted_at.insert(info.version_id.clone(), when);
-        }
-
-        let grace = self.settings.previous_grace_secs;
-        let mut snapshot = Snapshot {
-            refreshed_at: Some(now),
-            ..Snapshot::default()
-        };
-        let mut summary = Vec::with_capacity(labelled.len());
-        for (info, stages) in &labelled {
-            let Some(stage) = stages.last().copied() else {
-                continue;
-            };
-            let Ok(keyid) = KeyId::new(info.version_id.as_str()) else {
-                continue;
-            };
-            let retired_at = demoted_at.get(&info.version_id).map(|t| t.plus_secs(grace));
-            let kind = match inner.values.get(&info.version_id) {
-                Some(Parsed::Value(SecretValue::Hmac(key))) => {
-                    match (stage, retired_at) {
-                        (Stage::Current, _) => snapshot.keys.insert_current(keyid, key.clone()),
-                        (Stage::Pending, _) => snapshot.keys.insert_pending(keyid, key.clone()),
-                        (Stage::Previous, retired) => snapshot.keys.insert_previous(
-                            keyid,
-                            key.clone(),
-                            retired.unwrap_or(now),
-                        ),
-                    }
-                    Cow::Borrowed("hmac")
-                }
-                Some(Parsed::Value(SecretValue::StaticHeader(value))) => {
-                    snapshot.statics.push(StaticEntry {
-                        keyid,
-                        stage,
-                        value: value.clone(),
-                        retired_at: if stage == Stage::Previous {
-                            Some(retired_at.unwrap_or(now))
-                        } else {
-                            None
-                        },
-                    });
-                    Cow::Borrowed("static_header")
-                }
-                Some(Parsed::Malformed(err)) => Cow::Owned(format!("malformed({err})")),
-                None => Cow::Borrowed("unavailable"),
-            };
-            summary.push(format!(
-                "{}={}:{}{}",
-                stage.as_str(),
-                info.version_id,
-                kind,
-                retired_at.map_or(String::new(), |r| format!(":until={r}"))
-            ));
-        }
-        inner.stages_seen = labelled
+        // Only apply once every read succeeded: a failed refresh changes nothing. A
+        // version deleted between the listing and the read (`None`) is skipped this time.
+        let values = unseen
             .into_iter()
-            .map(|(v, stages)| (v.version_id, stages))
-            .collect();
-        inner.demoted_at = demoted_at;
-        tracing::info!(versions = %summary.join(" "), "keys refreshed");
-        Ok(Arc::new(snapshot))
+            .zip(values)
+            .map(|(version_id, value)| value.map(|value| (version_id, value)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let refreshed = keys.apply(now, listed, last_rotated, values);
+        for (version_id, err) in &refreshed.malformed {
+            tracing::error!(
+                reason = "malformed_secret",
+                keyid = %version_id,
+                error = %err,
+                "secret version is not a usable key; ignoring it"
+            );
+        }
+        tracing::info!(versions = %refreshed.snapshot.summary(), "keys refreshed");
+        Ok(refreshed.snapshot)
     }
 }

@@ -3,21 +3,14 @@
 //! benchmarks put their own in its place.
 
 use std::future::Future;
-use std::sync::Arc;
 
 use edgeseal::UnixTime;
 use zeroize::Zeroizing;
 
-/// One version of the secret as `ListSecretVersionIds` describes it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VersionInfo {
-    /// The `VersionId` (the signatures' `keyid`).
-    pub version_id: String,
-    /// Its staging labels (any, not only the three edgeseal reads).
-    pub stages: Vec<String>,
-    /// Its `CreatedDate`.
-    pub created: Option<UnixTime>,
-}
+/// One version of the secret as `ListSecretVersionIds` describes it (edgeseal's
+/// [`ListedVersion`](edgeseal::accepted::ListedVersion), under the name this crate's
+/// users know).
+pub use edgeseal::accepted::ListedVersion as VersionInfo;
 
 /// Why Secrets Manager could not answer. Never carries a secret value.
 #[non_exhaustive]
@@ -81,34 +74,3 @@ pub trait SecretsSource: Send + Sync {
 /// A value read by its AWSCURRENT label: the version it belongs to and its
 /// `SecretString`.
 pub type CurrentValue = (String, Zeroizing<String>);
-
-impl<T: SecretsSource + ?Sized> SecretsSource for Arc<T> {
-    fn list_versions(
-        &self,
-        secret_id: &str,
-    ) -> impl Future<Output = Result<Vec<VersionInfo>, SourceError>> + Send {
-        (**self).list_versions(secret_id)
-    }
-
-    fn get_version(
-        &self,
-        secret_id: &str,
-        version_id: &str,
-    ) -> impl Future<Output = Result<Option<Zeroizing<String>>, SourceError>> + Send {
-        (**self).get_version(secret_id, version_id)
-    }
-
-    fn get_current(
-        &self,
-        secret_id: &str,
-    ) -> impl Future<Output = Result<Option<CurrentValue>, SourceError>> + Send {
-        (**self).get_current(secret_id)
-    }
-
-    fn last_rotated(
-        &self,
-        secret_id: &str,
-    ) -> impl Future<Output = Result<Option<UnixTime>, SourceError>> + Send {
-        (**self).last_rotated(secret_id)
-    }
-}

@@ -3,6 +3,7 @@
 //! variable then must be unset too, so a half-configured check fails the cold start
 //! instead of silently letting tokens through.
 
+use edgeseal::env::whole_number;
 use jsonwebtoken::Algorithm;
 
 use crate::config::ConfigError;
@@ -169,9 +170,7 @@ impl JwtConfig {
             .map(|a| list(&a).map(str::to_owned).collect())
             .unwrap_or_default();
         if audiences.is_empty() {
-            return Err(ConfigError::Missing {
-                var: "JWT_AUDIENCES",
-            });
+            return Err(ConfigError::Missing("JWT_AUDIENCES"));
         }
         let scopes = match get("JWT_SCOPES") {
             None => ScopeRules::default(),
@@ -218,13 +217,7 @@ impl JwtConfig {
             Some(v) if v.trim() == "*" => ForwardClaims::All,
             Some(v) => ForwardClaims::Only(list(&v).map(str::to_owned).collect()),
         };
-        let secs = |var: &'static str, default: u64| -> Result<u64, ConfigError> {
-            get(var).map_or(Ok(default), |v| {
-                v.trim()
-                    .parse::<u64>()
-                    .map_err(|_| invalid(var, format!("expected a whole number, got {v:?}")))
-            })
-        };
+        let secs = |var: &'static str, default: u64| whole_number(&get, var, default);
         let jwks_timeout_ms = secs("JWKS_TIMEOUT_MS", Self::DEFAULT_JWKS_TIMEOUT_MS)?;
         if jwks_timeout_ms == 0 {
             return Err(invalid("JWKS_TIMEOUT_MS", "must be at least 1".into()));
@@ -261,7 +254,7 @@ impl JwtConfig {
 }
 
 fn invalid(var: &'static str, reason: String) -> ConfigError {
-    ConfigError::Invalid { var, reason }
+    ConfigError::invalid(var, reason)
 }
 
 fn list(value: &str) -> impl Iterator<Item = &str> {
@@ -394,9 +387,7 @@ mod tests {
             pairs.retain(|(k, _)| *k != var);
             pairs.push((var, value));
             let err = from(&pairs).unwrap_err();
-            let named = match &err {
-                ConfigError::Invalid { var, .. } | ConfigError::Missing { var } => *var,
-            };
+            let named = err.var();
             assert_eq!(named, var, "{var}={value}: {err}");
         }
     }

@@ -9,7 +9,6 @@
 )]
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -287,11 +286,11 @@ impl SecretsSource for Flaky {
     }
 }
 
-pub type Counted = Arc<CountingSource<Flaky>>;
+pub type Counted = CountingSource<Flaky>;
 
 /// An authorizer over moto whose calls are counted and can be made to fail.
 pub async fn authorizer(cfg: &Config) -> (Authorizer<Counted>, Counted) {
-    let source = Arc::new(CountingSource::new(Flaky::new(sm_client().await)));
-    let authorizer = Authorizer::new(cfg, Arc::clone(&source), MetricsSink::Discard).unwrap();
+    let source = CountingSource::new(Flaky::new(sm_client().await));
+    let authorizer = Authorizer::new(cfg, source.clone(), MetricsSink::Discard).unwrap();
     (authorizer, source)
 }

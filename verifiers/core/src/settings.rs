@@ -1,27 +1,12 @@
 //! Settings, read once with the authorizer's variable names (origin-verifier/README.md).
 
 use edgeseal::accepted::KeyRules;
+use edgeseal::env::whole_number;
 use edgeseal::{DEFAULT_LABEL, DEFAULT_TAG, Profile, Verifier};
 
-/// Why the settings could not be read. Every variant names the variable.
-#[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SettingsError {
-    /// A required variable is unset or empty.
-    #[error("{var} is required but not set")]
-    Missing {
-        /// The variable.
-        var: &'static str,
-    },
-    /// A variable is set to something unusable.
-    #[error("{var} is invalid: {reason}")]
-    Invalid {
-        /// The variable.
-        var: &'static str,
-        /// What is wrong and what is expected (never a secret).
-        reason: String,
-    },
-}
+/// Why the settings could not be read: a variable missing or invalid, always named
+/// (`edgeseal::env::EnvVarError`, shared with the authorizer and the rotator).
+pub use edgeseal::env::EnvVarError as SettingsError;
 
 /// A verifier's settings. Names and defaults are the authorizer's.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,7 +77,7 @@ impl Settings {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let secret_id = get("SECRET_ID")
             .or_else(|| get("SECRET_NAME"))
-            .ok_or(SettingsError::Missing { var: "SECRET_ID" })?
+            .ok_or(SettingsError::Missing("SECRET_ID"))?
             .trim()
             .to_owned();
         let label = get("SIGNATURE_LABEL").map_or_else(|| DEFAULT_LABEL.to_owned(), trimmed);
@@ -101,15 +86,7 @@ impl Settings {
             Some(v) if v.trim().is_empty() => None,
             Some(v) => Some(trimmed(v)),
         };
-        let secs = |var: &'static str, default: u64| -> Result<u64, SettingsError> {
-            match get(var) {
-                None => Ok(default),
-                Some(v) => v.trim().parse::<u64>().map_err(|_| SettingsError::Invalid {
-                    var,
-                    reason: format!("expected a whole number, got {v:?}"),
-                }),
-            }
-        };
+        let secs = |var: &'static str, default: u64| whole_number(&get, var, default);
         let defaults = KeyRules::default();
         let settings = Self {
             secret_id,
@@ -133,26 +110,27 @@ impl Settings {
                 .map_or_else(|| "edgeseal".to_owned(), trimmed),
             profile: match get("SIGNING_PROFILE") {
                 None => Profile::Raw,
-                Some(name) => name.trim().parse().map_err(|_| SettingsError::Invalid {
-                    var: "SIGNING_PROFILE",
-                    reason: "expected `raw` (the default) or `apigateway`".to_owned(),
+                Some(name) => name.trim().parse().map_err(|_| {
+                    SettingsError::invalid(
+                        "SIGNING_PROFILE",
+                        "expected `raw` (the default) or `apigateway`",
+                    )
                 })?,
             },
             require_content_digest: match get("REQUIRE_CONTENT_DIGEST").as_deref().map(str::trim) {
                 None | Some("false") => false,
                 Some("true") => true,
                 Some(_) => {
-                    return Err(SettingsError::Invalid {
-                        var: "REQUIRE_CONTENT_DIGEST",
-                        reason: "expected `true` or `false`".to_owned(),
-                    });
+                    return Err(SettingsError::invalid(
+                        "REQUIRE_CONTENT_DIGEST",
+                        "expected `true` or `false`",
+                    ));
                 }
             },
             max_body_bytes: match get("MAX_BODY_BYTES") {
                 None => DEFAULT_MAX_BODY_BYTES,
-                Some(v) => v.trim().parse().map_err(|_| SettingsError::Invalid {
-                    var: "MAX_BODY_BYTES",
-                    reason: "expected a whole number of bytes".to_owned(),
+                Some(v) => v.trim().parse().map_err(|_| {
+                    SettingsError::invalid("MAX_BODY_BYTES", "expected a whole number of bytes")
                 })?,
             },
         };
@@ -164,10 +142,7 @@ impl Settings {
             ),
         ] {
             if value == 0 {
-                return Err(SettingsError::Invalid {
-                    var,
-                    reason: "must be at least 1".to_owned(),
-                });
+                return Err(SettingsError::invalid(var, "must be at least 1"));
             }
         }
         settings.verifier()?;
@@ -177,15 +152,9 @@ impl Settings {
     /// The signature verifier these settings describe.
     pub fn verifier(&self) -> Result<Verifier, SettingsError> {
         Ok(Verifier::new(&self.label)
-            .map_err(|e| SettingsError::Invalid {
-                var: "SIGNATURE_LABEL",
-                reason: e.to_string(),
-            })?
+            .map_err(|e| SettingsError::invalid("SIGNATURE_LABEL", e.to_string()))?
             .with_tag(self.tag.as_deref())
-            .map_err(|e| SettingsError::Invalid {
-                var: "SIGNATURE_TAG",
-                reason: e.to_string(),
-            })?
+            .map_err(|e| SettingsError::invalid("SIGNATURE_TAG", e.to_string()))?
             .with_max_age_secs(self.max_age_secs)
             .with_skew_secs(self.clock_skew_secs)
             .with_body_required(self.require_content_digest))
@@ -225,10 +194,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_variable() {
-        assert_eq!(
-            read(&[]).unwrap_err(),
-            SettingsError::Missing { var: "SECRET_ID" }
-        );
+        assert_eq!(read(&[]).unwrap_err(), SettingsError::Missing("SECRET_ID"));
         let err = read(&[("SECRET_ID", "s"), ("CACHE_TTL_SECS", "5m")]).unwrap_err();
         assert!(
             err.to_string().starts_with("CACHE_TTL_SECS is invalid"),

@@ -4,22 +4,9 @@
 use edgeseal::{Profile, Verifier};
 use origin_verifier::{AuthMode, CacheSettings, Config as AuthorizerConfig};
 
-/// Why the configuration could not be read. Every variant names the variable.
-#[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    /// A setting the authorizer shares with the layer (its error, unchanged).
-    #[error(transparent)]
-    Authorizer(#[from] origin_verifier::ConfigError),
-    /// A setting of the layer's own is unusable.
-    #[error("{var} is invalid: {reason}")]
-    Invalid {
-        /// The variable.
-        var: &'static str,
-        /// What is expected.
-        reason: &'static str,
-    },
-}
+/// Why the configuration could not be read: a variable missing or invalid, always named
+/// (`edgeseal::env::EnvVarError`, the authorizer's error for the settings it shares).
+pub use edgeseal::env::EnvVarError as ConfigError;
 
 /// Everything the layer needs, read once at start-up.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,33 +51,34 @@ impl LayerConfig {
         };
         let authorizer = AuthorizerConfig::from_lookup(&lookup)?;
         if authorizer.auth_mode != AuthMode::Signature {
-            return Err(ConfigError::Invalid {
-                var: "AUTH_MODE",
-                reason: "the layer verifies signatures only: `signature` (the default)",
-            });
+            return Err(ConfigError::invalid(
+                "AUTH_MODE",
+                "the layer verifies signatures only: `signature` (the default)",
+            ));
         }
         let profile = match get("SIGNING_PROFILE") {
             None => Profile::Raw,
-            Some(name) => name.parse().map_err(|_| ConfigError::Invalid {
-                var: "SIGNING_PROFILE",
-                reason: "expected `raw` (the default) or `apigateway`",
+            Some(name) => name.parse().map_err(|_| {
+                ConfigError::invalid(
+                    "SIGNING_PROFILE",
+                    "expected `raw` (the default) or `apigateway`",
+                )
             })?,
         };
         let require_content_digest = match get("REQUIRE_CONTENT_DIGEST").as_deref() {
             None | Some("false") => false,
             Some("true") => true,
             Some(_) => {
-                return Err(ConfigError::Invalid {
-                    var: "REQUIRE_CONTENT_DIGEST",
-                    reason: "expected `true` or `false`",
-                });
+                return Err(ConfigError::invalid(
+                    "REQUIRE_CONTENT_DIGEST",
+                    "expected `true` or `false`",
+                ));
             }
         };
         let max_body_bytes = match get("MAX_BODY_BYTES") {
             None => Self::DEFAULT_MAX_BODY_BYTES,
-            Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
-                var: "MAX_BODY_BYTES",
-                reason: "expected a whole number of bytes",
+            Some(v) => v.parse().map_err(|_| {
+                ConfigError::invalid("MAX_BODY_BYTES", "expected a whole number of bytes")
             })?,
         };
         Ok(Self {
@@ -154,12 +142,7 @@ mod tests {
             let err = from(&[("SECRET_ID", "s"), (var, value)]).unwrap_err();
             assert!(err.to_string().contains(named), "{var}: {err}");
         }
-        assert!(matches!(
-            from(&[]),
-            Err(ConfigError::Authorizer(
-                origin_verifier::ConfigError::Missing { var: "SECRET_ID" }
-            ))
-        ));
+        assert!(matches!(from(&[]), Err(ConfigError::Missing("SECRET_ID"))));
         let c = from(&[
             ("SECRET_ID", "s"),
             ("SIGNING_PROFILE", "apigateway"),

@@ -124,7 +124,7 @@ impl SecretsSource for Flaky {
     }
 }
 
-type Source = Arc<CountingSource<Flaky>>;
+type Source = CountingSource<Flaky>;
 
 /// A settable clock.
 #[derive(Clone)]
@@ -153,16 +153,16 @@ async fn fixture(client: &Client, name: &str, extra: &[(&str, &str)]) -> Fixture
     let config =
         LayerConfig::from_lookup(|var| vars.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone()))
             .unwrap();
-    let source = Arc::new(CountingSource::new(Flaky {
+    let source = CountingSource::new(Flaky {
         inner: SdkSource::new(client.clone()),
         failing: AtomicBool::new(false),
-    }));
+    });
     let metrics = Arc::new(Mutex::new(Vec::new()));
     let clock = Clock(Arc::new(AtomicU64::new(UnixTime::now().as_secs())));
     let reading = clock.clone();
     let layer = EdgesealLayer::new(
         &config,
-        Arc::clone(&source),
+        source.clone(),
         MetricsSink::Buffer(Arc::clone(&metrics)),
     )
     .unwrap()

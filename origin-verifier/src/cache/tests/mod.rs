@@ -40,13 +40,13 @@ fn settings() -> CacheSettings {
     }
 }
 
-type Source = Arc<CountingSource<Memory>>;
+type Source = CountingSource<Memory>;
 
 fn cache(versions: Vec<Version>) -> (KeyCache<Source>, Source) {
     let memory = Memory::default();
     memory.set(|w| w.versions = versions);
-    let source = Arc::new(CountingSource::new(memory));
-    (KeyCache::new(Arc::clone(&source), settings()), source)
+    let source = CountingSource::new(memory);
+    (KeyCache::new(source.clone(), settings()), source)
 }
 
 /// The stage `keyid` is accepted as at `now`, or why not.
@@ -374,28 +374,6 @@ async fn a_cold_start_without_a_rotation_date_counts_from_the_current_versions_c
         Err(Rejection::PreviousKeyRetired)
     );
     assert_eq!(source.describe_calls(), 1);
-}
-
-#[test]
-fn cold_start_demotion_takes_the_last_rotation_only_between_creation_and_now() {
-    let now = at(1000);
-    let created = Some(at(100));
-    assert_eq!(
-        cold_start_demotion(created, Some(at(150)), now),
-        Some(at(150))
-    );
-    // Before the current version existed: an earlier rotation's completion.
-    assert_eq!(cold_start_demotion(created, Some(at(50)), now), created);
-    // In the future: not a date to trust.
-    assert_eq!(cold_start_demotion(created, Some(at(1001)), now), created);
-    assert_eq!(cold_start_demotion(created, None, now), created);
-    // Without a creation date the rotation date cannot be placed; a creation in the
-    // future is no date either.
-    assert_eq!(cold_start_demotion(None, Some(at(150)), now), None);
-    assert_eq!(
-        cold_start_demotion(Some(at(1001)), Some(at(150)), now),
-        None
-    );
 }
 
 #[tokio::test]

@@ -158,7 +158,7 @@ impl ApiKeySettings {
 }
 
 fn invalid(var: &'static str, reason: &'static str) -> ConfigError {
-    ConfigError::Invalid { var, reason }
+    ConfigError::invalid(var, reason)
 }
 
 #[cfg(test)]
