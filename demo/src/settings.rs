@@ -1,11 +1,108 @@
-//! Everything the demo sets on top of `deploy/template.yaml`, in one place, each with
-//! its reason: the parameter values its options give ([`DEMO_PARAMETERS`]) and the
-//! differences between a function's environment in the demo and the one the template
-//! gives it ([`LOCAL_OVERRIDES`]). [`crate::template::Rendered::apply_override`] refuses
+//! What the demo runs with: the user's options ([`Settings`]) and everything the demo
+//! sets on top of `deploy/template.yaml`, in one place, each with its reason: the
+//! parameter values its options give ([`DEMO_PARAMETERS`]) and the differences between a
+//! function's environment in the demo and the one the template gives it
+//! ([`LOCAL_OVERRIDES`]). [`crate::stack::template::Rendered::apply_override`] refuses
 //! an override not listed here, one that replaces a variable the template no longer
 //! sets, and one that adds a variable the template now sets itself.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
+use edgeseal_rotator::TargetKind;
+
 use crate::DemoError;
+use crate::run::rotation::FirstRotation;
+use crate::scenarios::chaos::ChaosSettings;
+use crate::stack::template;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// moto server, e.g. `http://127.0.0.1:5000`.
+    pub moto_url: String,
+    /// The authorizer's `bootstrap` binary (`target/release/origin-verifier`).
+    pub authorizer_bin: PathBuf,
+    /// The built edge assets (`target/edge-assets`: `index.mjs`, `signer.wasm`).
+    pub edge_assets_dir: PathBuf,
+    /// Where logs, unpacked edge versions and the chart go.
+    pub out_dir: PathBuf,
+    /// How long traffic runs.
+    pub duration: Duration,
+    /// How many rotations happen during the traffic.
+    pub rotations: usize,
+    /// Legitimate requests per second through CloudFront.
+    pub rate: u32,
+    /// Attack requests per second straight to the origin.
+    pub attack_rate: u32,
+    /// How long a distribution change takes to reach every edge.
+    pub propagation: Duration,
+    /// The authorizer's and the edge's maximum signature age.
+    pub max_age_secs: u64,
+    /// How long AWSPREVIOUS verifies after a rotation (raised to cover the propagation,
+    /// see `previous_grace_secs`).
+    pub previous_grace_secs: u64,
+    /// Authorizer execution environments (processes).
+    pub authorizer_processes: usize,
+    /// Print a live progress line to stderr.
+    pub progress: bool,
+    /// Run under failures (`--chaos`; see [`chaos`]).
+    pub chaos: Option<ChaosSettings>,
+    /// The rotator Lambda's timeout: the deadline of each step (`--rotator-timeout-secs`).
+    pub rotator_timeout: Duration,
+    /// `signed` or `static-header` (`--mode`).
+    pub mode: TargetKind,
+    /// How the stack starts rotating (`--first-rotation`).
+    pub first_rotation: FirstRotation,
+    /// More authorizer environment (`--jwt`: the bearer-token settings; its `JWT_*`
+    /// become the template's `Jwt*` parameters).
+    pub authorizer_env: Vec<(String, String)>,
+    /// The template the stack is built from, and the path whose parameters are the base
+    /// (default: this checkout's `deploy/template.yaml`, new-stack).
+    pub template: template::TemplateSource,
+}
+
+impl Settings {
+    /// Defaults for `settings.moto_url` etc. given; a one-minute run with three rotations.
+    pub fn new(
+        moto_url: String,
+        authorizer_bin: PathBuf,
+        edge_assets_dir: PathBuf,
+        out_dir: PathBuf,
+    ) -> Self {
+        Self {
+            moto_url,
+            authorizer_bin,
+            edge_assets_dir,
+            out_dir,
+            duration: Duration::from_secs(60),
+            rotations: 3,
+            rate: 100,
+            attack_rate: 10,
+            propagation: Duration::from_secs(4),
+            max_age_secs: 5,
+            previous_grace_secs: 30,
+            authorizer_processes: 2,
+            progress: true,
+            chaos: None,
+            rotator_timeout: Duration::from_secs(120),
+            mode: TargetKind::Signed,
+            first_rotation: FirstRotation::Immediate,
+            authorizer_env: Vec::new(),
+            template: template::TemplateSource::default(),
+        }
+    }
+}
+
+/// The verifier's previous-key grace, scaled as in production (see the rotator README's
+/// timing model): at least the propagation plus the max age plus time for the
+/// rotation itself, so `--propagation-secs` beyond the default grace stays safe.
+pub(crate) fn previous_grace_secs(settings: &Settings) -> u64 {
+    let rotation_secs = 4 * settings.rotator_timeout.as_secs().min(10);
+    settings
+        .previous_grace_secs
+        .max(settings.propagation.as_secs() + settings.max_age_secs + rotation_secs)
+}
 
 /// The demo's options as template parameters: (parameter, why the demo sets it). The
 /// path's parameter file gives the rest; [`parameter`] refuses a name not listed here.
@@ -259,6 +356,7 @@ pub fn is_listed(function: Function, name: &str) -> Option<Kind> {
 
 /// What else differs from the stack the template describes (no function variable):
 /// (what, why). Printed by nothing; read with the code (and demo/README.md).
+#[allow(dead_code)] // Documentation kept beside the overrides it completes.
 pub const OTHER_DIFFERENCES: &[(&str, &str)] = &[
     (
         "names (secret, edge function, role)",

@@ -1,6 +1,6 @@
 //! Driving the rotator as Secrets Manager does: each step one invocation with the rotator
 //! Lambda's timeout as its deadline (`--rotator-timeout-secs`), a failed step leaving the
-//! rotation incomplete, to be retried with its token ([`crate::schedule`]); or, with `--first-rotation config-test`, the testSecret
+//! rotation incomplete, to be retried with its token ([`crate::run::schedule`]); or, with `--first-rotation config-test`, the testSecret
 //! alone that `RotateImmediately=false` runs when a stack turns rotation on. Every step's
 //! wall time is kept: the summary reports the longest.
 
@@ -11,7 +11,7 @@ use edgeseal_testkit::{PendingValue, end_configuration_test, start_configuration
 
 use crate::DemoError;
 use crate::report::TimelineEvent;
-use crate::world::{AwsWorld, DemoRotator};
+use crate::stack::aws::{AwsWorld, DemoRotator};
 
 /// How the stack starts rotating before the demo's rotations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,7 +84,7 @@ impl Driver<'_> {
         step: Step,
         token: &str,
     ) -> Result<Outcome, edgeseal_rotator::RotationError> {
-        let event = crate::world::event(self.aws, step, token)
+        let event = crate::stack::aws::rotation_event(self.aws, step, token)
             .map_err(|_| edgeseal_rotator::RotationError::Random)?;
         let began = Instant::now();
         let deadline = tokio::time::Instant::now() + self.timeout;
@@ -131,7 +131,7 @@ impl Driver<'_> {
     /// `RotateSecret` for rotation `rotation`: its token, or the refusal (while a
     /// rotation is incomplete, [`DemoError::PreviousRotationIncomplete`]).
     pub async fn start(&mut self, rotation: usize) -> Result<String, DemoError> {
-        match crate::world::start_rotation(self.aws).await {
+        match crate::stack::aws::start_rotation(self.aws).await {
             Ok(token) => {
                 self.note(
                     rotation,
@@ -153,7 +153,7 @@ impl Driver<'_> {
     /// One attempt of rotation `rotation`: the four steps with its token, from
     /// createSecret (which keeps an AWSPENDING version already there), stopping at the
     /// first failed step. Secrets Manager retries an incomplete rotation this way, with
-    /// the same token ([`crate::schedule`] says when).
+    /// the same token ([`crate::run::schedule`] says when).
     pub async fn attempt(
         &mut self,
         rotation: usize,

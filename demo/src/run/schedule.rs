@@ -6,7 +6,7 @@
 //! - `RotateSecret` is refused while a rotation is incomplete (AWSPENDING on a version
 //!   that is not AWSCURRENT; RotateSecret API reference), with "A previous rotation isn't
 //!   complete. That rotation will be reattempted." (hashicorp/terraform-provider-aws#35023).
-//!   The demo's `RotateSecret` refuses the same way ([`crate::world::start_rotation`]).
+//!   The demo's `RotateSecret` refuses the same way ([`crate::stack::aws::start_rotation`]).
 //! - *That* Secrets Manager reattempts the incomplete rotation (the message above), with the
 //!   same token: the rotation function's steps are keyed by `ClientRequestToken`, and the
 //!   AWSPENDING version stays until a rotation finishes it.
@@ -29,8 +29,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::DemoError;
-use crate::chaos::Chaos;
-use crate::rotation::Driver;
+use crate::run::rotation::Driver;
+use crate::scenarios::chaos::Chaos;
 
 /// How long after a failed attempt an incomplete rotation is tried again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use http::StatusCode;
 use http_body_util::{BodyExt as _, Full};
 use serde_json::Value;
 
-use crate::http::HttpClient;
+use crate::stack::http::HttpClient;
 
 /// What a request was meant to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -141,7 +141,7 @@ pub async fn send(
     };
     let request_id = echoed
         .as_ref()
-        .and_then(|h| h.get(crate::apigw::REQUEST_ID_HEADER))
+        .and_then(|h| h.get(crate::stack::apigw::REQUEST_ID_HEADER))
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     recorder.push(Outcome {
@@ -245,7 +245,7 @@ pub async fn legitimate(
     rate: u32,
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) {
-    let client = crate::http::client();
+    let client = crate::stack::http::client();
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
     let mut tick = tokio::time::interval(every(rate));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -299,7 +299,7 @@ pub async fn attacks(
     replay_after: Duration,
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) {
-    let client = crate::http::client();
+    let client = crate::stack::http::client();
     let mut tick = tokio::time::interval(every(rate));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let kinds = [

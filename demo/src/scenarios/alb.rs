@@ -11,30 +11,11 @@
 //! key rules against the same secret; the rotator's origin test goes through the load
 //! balancer in the raw profile (`ORIGIN_TEST_PROFILE`).
 //!
-//! ## What the load-balancer stand-in reproduces
-//!
-//! An ALB forwards the request line (method, path and query) and the body as received,
-//! and the headers, adding or changing only its own (Elastic Load Balancing guide,
-//! "HTTP headers and Application Load Balancers"): `X-Forwarded-For` (appended, the
-//! default `routing.http.xff_header_processing.mode=append`), `X-Forwarded-Proto`,
-//! `X-Forwarded-Port`, and `X-Amzn-Trace-Id`. By default it rewrites `Host` to carry the
-//! listener port (`Host: www.amazon.com` → `www.amazon.com:8443`), unless the load
-//! balancer attribute `routing.http.preserve_host_header.enabled` is true (AWS launch
-//! announcement "New ALB enhancements provide options to specify how to process Host
-//! header and X-Forwarded-For header", re:Post). The stand-in does both, by setting.
-//! With a listener on 443 the appended `:443` is the default port, which `@authority`
-//! drops (RFC 9421 §2.2.3), so the signature still verifies; a listener on another port
-//! changes `@authority` and needs `preserve_host_header` (tested below). The demo's
-//! load balancer preserves the Host: its loopback port is not the 443 CloudFront
-//! connects to.
-//!
-//! No evidence was found on whether an ALB normalizes the path (dot segments, escapes)
-//! before forwarding; the stand-in forwards it byte for byte, and the `raw` profile
-//! would turn any rewriting into a `bad_signature` deny, never into a pass.
+//! The load balancer itself is a stand-in of the stack (`stack/alb.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -44,102 +25,17 @@ use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
 use edgeseal_rotator::{Rotator, SignedTarget};
 use edgeseal_testkit::{FakeCloudFront, Hooked};
 use edgeseal_tower::{EdgesealLayer, LayerConfig};
-use http::StatusCode;
-use http_body_util::Full;
 use origin_verifier::{MetricsSink, SdkSource};
 
-use crate::chaos::FaultableCloudFront;
-use crate::cloudfront::{CloudFront, EdgeVersions};
-use crate::http::{Body, HttpClient, WholeRequest, text};
-use crate::rotation::Driver;
-use crate::traffic::{CaptureLog, Kind, Recorder, Targets};
-use crate::world::{DemoRotator, Recording};
-use crate::{DISTRIBUTION_ID, DemoError, LABEL, Report, STAGE, Settings, listen, report};
-
-/// The load balancer's DNS name: the distribution's origin domain.
-pub const ALB_DOMAIN: &str = "internal-edgeseal-demo-1234567890.us-east-1.elb.amazonaws.com";
-
-/// The load-balancer stand-in: forwards every request to one target, unchanged but for
-/// the headers an ALB sets (see the module docs).
-pub struct LoadBalancer {
-    target: SocketAddr,
-    client: HttpClient,
-    /// The listener port an ALB writes into `Host` when it does not preserve it.
-    listener_port: u16,
-    /// `routing.http.preserve_host_header.enabled`.
-    preserve_host_header: bool,
-    traces: AtomicU64,
-}
-
-impl LoadBalancer {
-    /// A load balancer with a listener on `listener_port`, forwarding to `target`.
-    pub fn new(target: SocketAddr, listener_port: u16, preserve_host_header: bool) -> Self {
-        Self {
-            target,
-            client: crate::http::client(),
-            listener_port,
-            preserve_host_header,
-            traces: AtomicU64::new(0),
-        }
-    }
-
-    /// The request the target receives for `req`.
-    pub fn forwarded(&self, req: &WholeRequest) -> Result<http::Request<Body>, http::Error> {
-        let path_and_query = req
-            .parts
-            .uri
-            .path_and_query()
-            .map_or("/", http::uri::PathAndQuery::as_str);
-        let mut builder = http::Request::builder()
-            .method(req.parts.method.clone())
-            .uri(format!("http://{}{path_and_query}", self.target));
-        let mut forwarded_for = None;
-        for (name, value) in &req.parts.headers {
-            match name.as_str() {
-                // Hop-by-hop and framing: the forwarded request has its own.
-                "host" | "connection" | "keep-alive" | "transfer-encoding" | "content-length" => {}
-                "x-forwarded-for" => forwarded_for = value.to_str().ok().map(str::to_owned),
-                _ => builder = builder.header(name, value),
-            }
-        }
-        let host = req
-            .parts
-            .headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or_default();
-        let host = if self.preserve_host_header {
-            host.to_owned()
-        } else {
-            let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
-            format!("{name}:{}", self.listener_port)
-        };
-        let client_ip = "127.0.0.1";
-        let n = self.traces.fetch_add(1, Ordering::Relaxed);
-        builder
-            .header(http::header::HOST, host)
-            .header(
-                "x-forwarded-for",
-                forwarded_for.map_or_else(|| client_ip.to_owned(), |f| format!("{f}, {client_ip}")),
-            )
-            .header("x-forwarded-proto", "https")
-            .header("x-forwarded-port", self.listener_port.to_string())
-            .header("x-amzn-trace-id", format!("Root=1-6752b2a0-{n:024x}"))
-            .body(Full::new(req.body.clone()))
-    }
-
-    /// Serve one request.
-    pub async fn handle(&self, req: WholeRequest) -> http::Response<Body> {
-        let Ok(outgoing) = self.forwarded(&req) else {
-            return text(StatusCode::BAD_REQUEST, "");
-        };
-        match self.client.request(outgoing).await {
-            Ok(response) => crate::http::whole(response).await,
-            // An ALB answers 502 when the target fails.
-            Err(_) => text(StatusCode::BAD_GATEWAY, "502 Bad Gateway"),
-        }
-    }
-}
+use crate::report::{self, Report};
+use crate::run::rotation::Driver;
+use crate::run::traffic::{CaptureLog, Kind, Recorder, Targets};
+use crate::scenarios::chaos::FaultableCloudFront;
+use crate::stack::alb::{ALB_DOMAIN, LoadBalancer};
+use crate::stack::aws::{DemoRotator, Recording};
+use crate::stack::cloudfront::{CloudFront, EdgeVersions};
+use crate::stack::{DISTRIBUTION_ID, LABEL, STAGE, listen};
+use crate::{DemoError, Settings};
 
 /// The application behind the layer: answers what the backend of the default demo
 /// answers, the key id that let the request through.
@@ -168,7 +64,7 @@ async fn start_service(
         ("MAX_AGE_SECS", settings.max_age_secs.to_string()),
         (
             "PREVIOUS_KEY_GRACE_SECS",
-            crate::previous_grace_secs(settings).to_string(),
+            crate::settings::previous_grace_secs(settings).to_string(),
         ),
         // As for the authorizer: rotations here are seconds apart.
         ("UNKNOWN_KEY_MIN_INTERVAL_SECS", "1".to_owned()),
@@ -222,7 +118,7 @@ fn by_reason(metrics: &Mutex<Vec<u8>>) -> BTreeMap<String, u64> {
 }
 
 /// Run the demo with the origin behind the load balancer (`--target signed` only).
-pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
+pub async fn run_alb_origin(settings: &Settings) -> Result<Report, DemoError> {
     if settings.mode != edgeseal_rotator::TargetKind::Signed || settings.chaos.is_some() {
         return Err(DemoError::Config(
             "--origin alb runs the signed target without --chaos".into(),
@@ -237,7 +133,7 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
     let profiles = OriginProfiles::default()
         .with_origin(ALB_DOMAIN, Profile::Raw)
         .map_err(|e| DemoError::Config(e.to_string()))?;
-    let aws = crate::world::create_with_profiles(
+    let aws = crate::stack::aws::create_with_profiles(
         &sdk,
         &assets,
         LABEL,
@@ -250,7 +146,7 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
     let (service_addr, metrics) = start_service(settings, &aws.secret, &settings.moto_url).await?;
     let balancer = Arc::new(LoadBalancer::new(service_addr, 443, true));
     let (lb_listener, lb_addr) = listen().await?;
-    tokio::spawn(crate::http::serve(lb_listener, move |req| {
+    tokio::spawn(crate::stack::http::serve(lb_listener, move |req| {
         let balancer = Arc::clone(&balancer);
         async move { balancer.handle(req).await }
     }));
@@ -259,7 +155,7 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
     let rotator_cloudfront = FaultableCloudFront::new(control.clone());
     control.insert(
         DISTRIBUTION_ID,
-        crate::world::distribution_config(ALB_DOMAIN, STAGE, &aws.first_version_arn)?,
+        crate::stack::aws::distribution_config(ALB_DOMAIN, STAGE, &aws.first_version_arn)?,
     );
     let captures = Arc::new(CaptureLog::default());
     let cdn = Arc::new(CloudFront::new(
@@ -271,7 +167,7 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
     ));
     let (cdn_listener, cdn_addr) = listen().await?;
     let cdn_for_server = Arc::clone(&cdn);
-    tokio::spawn(crate::http::serve(cdn_listener, move |req| {
+    tokio::spawn(crate::stack::http::serve(cdn_listener, move |req| {
         let cdn = Arc::clone(&cdn_for_server);
         async move { cdn.handle(req).await }
     }));
@@ -311,21 +207,21 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         stage: STAGE.to_owned(),
         captures,
     };
-    crate::warm_up(&targets).await?;
+    crate::run::warm_up(&targets).await?;
 
     let recorder = Arc::new(Recorder::default());
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let phase = Arc::new(AtomicUsize::new(0));
     let mut tasks = vec![
-        tokio::spawn(crate::traffic::legitimate(
+        tokio::spawn(crate::run::traffic::legitimate(
             targets.clone(),
             Arc::clone(&recorder),
             started,
             settings.rate,
             Arc::clone(&stop),
         )),
-        tokio::spawn(crate::traffic::attacks(
+        tokio::spawn(crate::run::traffic::attacks(
             targets.clone(),
             Arc::clone(&recorder),
             started,
@@ -335,7 +231,7 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         )),
     ];
     if settings.progress {
-        tasks.push(tokio::spawn(crate::progress(
+        tasks.push(tokio::spawn(crate::run::progress(
             Arc::clone(&recorder),
             Arc::clone(&stop),
             Arc::clone(&phase),
@@ -354,15 +250,15 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         timings: &mut step_timings,
     };
     // The default demo's schedule: evenly spread, each retried until it completes.
-    let plan = crate::schedule::Plan::even(
+    let plan = crate::run::schedule::Plan::even(
         settings.rotations,
         settings.duration,
-        crate::schedule::overtime_bound(settings.propagation, settings.rotator_timeout),
-        crate::schedule::RetryCadence::DEMO,
+        crate::run::schedule::overtime_bound(settings.propagation, settings.rotator_timeout),
+        crate::run::schedule::RetryCadence::DEMO,
     );
-    let rotations = crate::schedule::run_rotations(&mut driver, &plan, None, &phase).await;
+    let rotations = crate::run::schedule::run_rotations(&mut driver, &plan, None, &phase).await;
     failed_rotations.extend(rotations.iter().filter_map(|r| match &r.fate {
-        crate::schedule::Fate::Failed { error, .. } => {
+        crate::run::schedule::Fate::Failed { error, .. } => {
             Some(DemoError::Rotation(r.rotation, error.clone()).to_string())
         }
         _ => None,
@@ -416,108 +312,4 @@ pub async fn run(settings: &Settings) -> Result<Report, DemoError> {
         chaos: None,
         step_timings,
     })
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
-mod tests {
-    use bytes::Bytes;
-    use edgeseal::{KeyId, KeySet, RequestView, Signer, SigningKey, UnixTime, Verifier};
-    use http_body_util::BodyExt as _;
-
-    use super::*;
-
-    fn incoming(
-        method: &str,
-        host: &str,
-        path_and_query: &str,
-        headers: &[(&str, &str)],
-    ) -> WholeRequest {
-        let mut builder = http::Request::builder()
-            .method(method)
-            .uri(path_and_query)
-            .header("host", host)
-            .header("x-forwarded-for", "203.0.113.7");
-        for (name, value) in headers {
-            builder = builder.header(*name, *value);
-        }
-        let (parts, ()) = builder.body(()).unwrap().into_parts();
-        WholeRequest {
-            parts,
-            body: Bytes::from_static(b"{\"n\":1}"),
-        }
-    }
-
-    fn target() -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], 9))
-    }
-
-    #[tokio::test]
-    async fn forwards_the_request_line_and_body_unchanged_and_adds_its_headers() {
-        let lb = LoadBalancer::new(target(), 443, true);
-        let raw = "/prod/a%2Fb/caf%c3%a9/./x?b=2&a=1+1&a=%7E&flag";
-        let out = lb
-            .forwarded(&incoming(
-                "POST",
-                ALB_DOMAIN,
-                raw,
-                &[("signature", "edgeseal=:AAAA:")],
-            ))
-            .unwrap();
-        assert_eq!(out.uri().path_and_query().map(|p| p.as_str()), Some(raw));
-        assert_eq!(out.method(), "POST");
-        let header = |name: &str| out.headers()[name].to_str().unwrap().to_owned();
-        assert_eq!(header("host"), ALB_DOMAIN);
-        assert_eq!(header("signature"), "edgeseal=:AAAA:");
-        assert_eq!(header("x-forwarded-for"), "203.0.113.7, 127.0.0.1");
-        assert_eq!(header("x-forwarded-proto"), "https");
-        assert!(header("x-amzn-trace-id").starts_with("Root=1-"));
-        let body = out.into_body().collect().await.unwrap().to_bytes();
-        assert_eq!(&body[..], b"{\"n\":1}");
-    }
-
-    /// ALB's default Host processing: the listener port is appended. On 443 the raw
-    /// signature still verifies (RFC 9421 §2.2.3 drops the default port); on 8443 it
-    /// does not, and `preserve_host_header` is the fix.
-    #[test]
-    fn the_listener_port_in_host_matters_only_off_443() {
-        let key = SigningKey::from_bytes(&[4; 64]).unwrap();
-        let keyid = KeyId::new("v1").unwrap();
-        let now = UnixTime::from_secs(1_767_225_600);
-        let signed = Signer::new("edgeseal", keyid.clone(), key.clone())
-            .unwrap()
-            .sign_at(now, &RequestView::raw("GET", ALB_DOMAIN, "/prod/x", ""))
-            .unwrap();
-        let mut keys = KeySet::new();
-        keys.insert_current(keyid, key);
-        let verdict = |lb: LoadBalancer| {
-            let out = lb
-                .forwarded(&incoming(
-                    "GET",
-                    ALB_DOMAIN,
-                    "/prod/x",
-                    &[
-                        ("signature-input", signed.signature_input()),
-                        ("signature", signed.signature()),
-                    ],
-                ))
-                .unwrap();
-            let host = out.headers()["host"].to_str().unwrap().to_owned();
-            let mut view = RequestView::raw("GET", &host, out.uri().path(), "");
-            for name in ["signature-input", "signature"] {
-                view.push_header(name, out.headers()[name].to_str().unwrap());
-            }
-            (
-                host,
-                Verifier::default().verify_at(now, &view, &keys).map(|_| ()),
-            )
-        };
-        let (host, ok) = verdict(LoadBalancer::new(target(), 443, false));
-        assert_eq!(host, format!("{ALB_DOMAIN}:443"));
-        assert_eq!(ok, Ok(()));
-        let (host, bad) = verdict(LoadBalancer::new(target(), 8443, false));
-        assert_eq!(host, format!("{ALB_DOMAIN}:8443"));
-        assert_eq!(bad, Err(edgeseal::Rejection::BadSignature));
-        assert_eq!(verdict(LoadBalancer::new(target(), 8443, true)).1, Ok(()));
-    }
 }

@@ -90,7 +90,7 @@ pub async fn create(sdk: &aws_config::SdkConfig, value: &str) -> Result<KeyedSta
 }
 
 /// The rotator's variables for this target (besides `ROTATION_TARGET` and
-/// `SECRET_KEY_NAME`: [`crate::modes::rotator_env`]).
+/// `SECRET_KEY_NAME`, which the template gives it).
 pub fn rotator_env(keyed: &KeyedStage, previous_grace_secs: u64) -> Vec<(&'static str, String)> {
     vec![
         ("USAGE_PLAN_ID", keyed.usage_plan.clone()),

@@ -73,7 +73,7 @@ pub async fn create_world(
     let secret = format!("edgeseal-demo-appsync-{run}");
     sm.create_secret()
         .name(&secret)
-        .client_request_token(crate::world::new_token()?)
+        .client_request_token(crate::stack::aws::new_token()?)
         .secret_string(edgeseal::static_header_secret_json(SECRET_FIELD, &first_key).as_str())
         .send()
         .await
@@ -233,15 +233,16 @@ impl AppSyncReport {
 }
 
 /// Run the AppSync demo: the world, the clients, the rotations, the summary.
-pub async fn run(settings: &AppSyncDemoSettings) -> Result<AppSyncReport, DemoError> {
+pub async fn run_appsync(settings: &AppSyncDemoSettings) -> Result<AppSyncReport, DemoError> {
     use edgeseal_rotator::{Config, RotationEvent, Rotator, Step};
 
     let sdk = edgeseal_testkit::sdk_config_for(&settings.moto_url).await;
-    let run = crate::world::run_id();
+    let run = crate::stack::aws::run_id();
     let world = Arc::new(create_world(&sdk, &run).await?);
-    let role = crate::iam::create_lambda_role(&sdk, &format!("edgeseal-demo-{run}")).await?;
+    let role = crate::stack::iam::create_lambda_role(&sdk, &format!("edgeseal-demo-{run}")).await?;
     let lambda_arn =
-        crate::world::rotation_function(&aws_sdk_lambda::Client::new(&sdk), &role, &run).await?;
+        crate::stack::aws::rotation_function(&aws_sdk_lambda::Client::new(&sdk), &role, &run)
+            .await?;
 
     let grace = DEMO_GRACE_SECS.to_string();
     let vars = [

@@ -1,6 +1,6 @@
 //! `--chaos`: the same run under failures, each one a thing that happens in production.
 //!
-//! 1. **Secrets Manager goes down and comes back** (see [`crate::outage`]): every
+//! 1. **Secrets Manager goes down and comes back** (see [`crate::scenarios::outage`]): every
 //!    Secrets Manager client (the authorizer processes and the rotator) reaches it
 //!    through a proxy that, for [`ChaosSettings::outage`], first refuses and resets
 //!    connections, then accepts them and never answers ([`ChaosSettings::silent`]),
@@ -38,10 +38,10 @@ use aws_sdk_cloudfront::types::DistributionConfig;
 use edgeseal_rotator::aws::{ApiError, DeployStatus, DistributionApi, Op};
 use edgeseal_testkit::{FakeCloudFront, FaultPlan, FaultTiming, Faulty};
 
-use crate::authorizer_log::VerdictLine;
-use crate::outage::OutageProxy;
-use crate::runtime_api::{LambdaFunction, ProcessLife};
-use crate::traffic::{Kind, Outcome};
+use crate::run::traffic::{Kind, Outcome};
+use crate::scenarios::outage::OutageProxy;
+use crate::stack::authorizer_log::VerdictLine;
+use crate::stack::runtime_api::{LambdaFunction, ProcessLife};
 
 /// The reason code the authorizer denies with when it holds no usable keys.
 pub const NO_KEYS: &str = "no_keys";

@@ -25,9 +25,10 @@ use edgeseal_testkit::oidc::{OidcIssuer, unsigned_token};
 use http_body_util::Full;
 use serde_json::{Value, json};
 
-use crate::rotation::Driver;
-use crate::schedule;
-use crate::{DemoError, STAGE, Settings, Stack, authorizer_log};
+use crate::run::rotation::Driver;
+use crate::run::schedule;
+use crate::stack::{STAGE, Stack, authorizer_log};
+use crate::{DemoError, Settings};
 
 /// The app client the tokens are for (`JWT_AUDIENCES`).
 pub const CLIENT: &str = "edgeseal-demo-client";
@@ -263,7 +264,7 @@ impl Tokens {
 }
 
 /// Run the stack with bearer tokens checked, rotating the issuer's keys and the edge key.
-pub async fn run(settings: &Settings) -> Result<JwtReport, DemoError> {
+pub async fn run_jwt(settings: &Settings) -> Result<JwtReport, DemoError> {
     let issuer = OidcIssuer::start()
         .await
         .map_err(|e| DemoError::Setup(format!("OIDC issuer: {e}")))?;
@@ -277,7 +278,7 @@ pub async fn run(settings: &Settings) -> Result<JwtReport, DemoError> {
         targets,
         rotator,
         ..
-    } = crate::start(&settings).await?;
+    } = crate::stack::start(&settings).await?;
     let tokens = Arc::new(Mutex::new(Tokens::new(&issuer)));
     let tallies = Arc::new(Mutex::new(BTreeMap::<TokenKind, Tally>::new()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -359,7 +360,7 @@ pub async fn run(settings: &Settings) -> Result<JwtReport, DemoError> {
 
     let verdicts = authorizer_log::verdicts(
         &settings.out_dir,
-        crate::AUTHORIZER_FUNCTION,
+        crate::stack::AUTHORIZER_FUNCTION,
         settings.authorizer_processes,
     );
     let reasons = authorizer_log::by_reason(&verdicts);
@@ -400,7 +401,7 @@ async fn traffic(
     tallies: Arc<Mutex<BTreeMap<TokenKind, Tally>>>,
     stop: Arc<AtomicBool>,
 ) {
-    let client = crate::http::client();
+    let client = crate::stack::http::client();
     let slots = Arc::new(tokio::sync::Semaphore::new(128));
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate.max(1))));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

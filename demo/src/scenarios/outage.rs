@@ -77,11 +77,6 @@ impl OutageProxy {
     pub fn restore(&self) {
         self.state.send_replace(LinkState::Up);
     }
-
-    /// The current state.
-    pub fn state(&self) -> LinkState {
-        *self.state.borrow()
-    }
 }
 
 impl Drop for OutageProxy {

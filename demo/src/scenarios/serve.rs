@@ -13,28 +13,29 @@
 //! and, when a rotation of the demo's rotation function is incomplete (AWSPENDING on a
 //! version that is not AWSCURRENT, whoever called `RotateSecret`: `edgeseal rotate`
 //! included), drives its four steps with the demo's rotator and that token, retrying a
-//! failed attempt on the demo's cadence ([`crate::schedule::RetryCadence::DEMO`]) as
+//! failed attempt on the demo's cadence ([`crate::run::schedule::RetryCadence::DEMO`]) as
 //! Secrets Manager retries.
 //!
 //! A run with no rotation (`--rotations 0`) has not configured the function on the
 //! secret yet; [`serve_until`] first turns rotation on as the template's
 //! `RotationSchedule` does with `RotateImmediately=false` (the testSecret-only
-//! configuration test, [`crate::rotation::Driver::configuration_test`]).
+//! configuration test, [`crate::run::rotation::Driver::configuration_test`]).
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use crate::rotation::Driver;
-use crate::world::incomplete_rotation;
-use crate::{DemoError, Settings, Stack};
+use crate::run::rotation::Driver;
+use crate::stack::Stack;
+use crate::stack::aws::incomplete_rotation;
+use crate::{DemoError, Settings};
 
 /// How often the secret is polled for a rotation someone started.
 const POLL: Duration = Duration::from_secs(1);
 
 /// What a user needs to try the stack by hand: URLs, ids, the environment for the CLI
 /// and `curl`, and which CLI commands work here. `cli` is the `edgeseal` binary to show;
-/// `control_plane`, where [`crate::cloudfront_api`] serves CloudFront's API.
-pub fn instructions(
+/// `control_plane`, where [`crate::stack::cloudfront_api`] serves CloudFront's API.
+pub fn serve_instructions(
     stack: &Stack,
     settings: &Settings,
     cli: &str,
@@ -52,7 +53,7 @@ pub fn instructions(
         "  distribution: {} (Host: {}, id {})",
         t.cloudfront,
         t.cloudfront_host,
-        crate::DISTRIBUTION_ID
+        crate::stack::DISTRIBUTION_ID
     ));
     line(format!(
         "  origin:       {}/{} (Host: {})",
@@ -93,7 +94,7 @@ pub fn instructions(
     line(format!(
         "  {cli} explain --secret-id {secret} --url '{origin_url}' --signature-input '...' --signature '...'"
     ));
-    let id = crate::DISTRIBUTION_ID;
+    let id = crate::stack::DISTRIBUTION_ID;
     line(format!(
         "  {cli} status --secret-id {secret} --distribution-id {id}"
     ));
@@ -183,7 +184,7 @@ pub async fn serve_until(
                 eprintln!("serve: rotation {short} completed");
             }
             Err(e) => {
-                let wait = crate::schedule::RetryCadence::DEMO.after(failed + 1);
+                let wait = crate::run::schedule::RetryCadence::DEMO.after(failed + 1);
                 eprintln!("serve: rotation {short} failed ({e}); retrying in {wait:?}");
                 retry = Some((token, failed + 1, Instant::now() + wait));
             }

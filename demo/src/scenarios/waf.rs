@@ -6,7 +6,6 @@
 //! API Gateway stand-in. A blocked request gets WAF's default `403 Forbidden`.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_sdk_wafv2::types::{BlockAction, DefaultAction, PositionalConstraint, Rule, Scope};
@@ -15,8 +14,8 @@ use http::StatusCode;
 use http_body_util::Full;
 
 use crate::DemoError;
-use crate::http::{Body, HttpClient, WholeRequest, text};
-use crate::modes::HEADER_NAME;
+use crate::scenarios::static_header::HEADER_NAME;
+use crate::stack::http::{Body, HttpClient, WholeRequest, text};
 
 /// The header rule's name (AWS's solution names it `<stack>XOriginVerify`).
 pub const RULE_NAME: &str = "edgeseal-demo-XOriginVerify";
@@ -91,7 +90,6 @@ pub struct WafGate {
     waf: AppliedWebAcl,
     upstream: SocketAddr,
     client: HttpClient,
-    blocked: AtomicU64,
 }
 
 impl WafGate {
@@ -108,19 +106,8 @@ impl WafGate {
         Self {
             waf,
             upstream,
-            client: crate::http::client(),
-            blocked: AtomicU64::new(0),
+            client: crate::stack::http::client(),
         }
-    }
-
-    /// Requests WAF blocked so far.
-    pub fn blocked(&self) -> u64 {
-        self.blocked.load(Ordering::Relaxed)
-    }
-
-    /// Web ACL versions AWS would have refused (moto accepted them).
-    pub fn refusals(&self) -> Vec<String> {
-        self.waf.refusals()
     }
 
     /// Judge one request; forward what WAF allows.
@@ -133,10 +120,7 @@ impl WafGate {
             .collect();
         match self.waf.judge(&headers).1 {
             Verdict::Allow => {}
-            Verdict::Block => {
-                self.blocked.fetch_add(1, Ordering::Relaxed);
-                return text(StatusCode::FORBIDDEN, "Forbidden");
-            }
+            Verdict::Block => return text(StatusCode::FORBIDDEN, "Forbidden"),
             Verdict::Unsupported(why) => return text(StatusCode::INTERNAL_SERVER_ERROR, &why),
         }
         let path_and_query = req
@@ -154,7 +138,7 @@ impl WafGate {
             return text(StatusCode::BAD_GATEWAY, "unusable request");
         };
         match self.client.request(outgoing).await {
-            Ok(response) => crate::http::whole(response).await,
+            Ok(response) => crate::stack::http::whole(response).await,
             Err(_) => text(StatusCode::BAD_GATEWAY, "origin did not answer"),
         }
     }

@@ -16,8 +16,8 @@ use serde_json::{Map, Value, json};
 
 use edgeseal_testkit::api_gateway::ApiKeyStage;
 
-use crate::http::{Body, HttpClient, WholeRequest, json as json_response};
-use crate::runtime_api::LambdaFunction;
+use crate::stack::http::{Body, HttpClient, WholeRequest, json as json_response};
+use crate::stack::runtime_api::LambdaFunction;
 
 /// The response header carrying API Gateway's request id.
 pub const REQUEST_ID_HEADER: &str = "apigw-requestid";
@@ -61,7 +61,7 @@ impl ApiGateway {
             backend,
             api_id: api_id.to_owned(),
             stage: stage.to_owned(),
-            client: crate::http::client(),
+            client: crate::stack::http::client(),
             identity_sources: IDENTITY_SOURCES.map(str::to_owned).to_vec(),
             api_keys: None,
             requests: AtomicU64::new(0),
@@ -238,7 +238,7 @@ impl ApiGateway {
             );
         };
         match self.client.request(request).await {
-            Ok(response) => crate::http::whole(response).await,
+            Ok(response) => crate::stack::http::whole(response).await,
             Err(_) => json_response(StatusCode::BAD_GATEWAY, &json!({"message": "Bad Gateway"})),
         }
     }

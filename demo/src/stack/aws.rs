@@ -14,20 +14,15 @@ use aws_sdk_cloudfront::types::{
 use edgeseal::{KeyId, SigningKey};
 use edgeseal_edge_signer::{EdgeAssets, EdgeConfig, package_zip};
 use edgeseal_rotator::aws::FunctionVersion;
-use edgeseal_rotator::aws::sdk::SdkLambda;
 use edgeseal_rotator::{RotationEvent, Step};
-use edgeseal_testkit::{EdgeFunctionHooks, Hooked};
+use edgeseal_testkit::EdgeFunctionHooks;
 
 use crate::DemoError;
-use crate::cloudfront::EdgeVersions;
+use crate::stack::cloudfront::EdgeVersions;
 
 /// The rotator as the demo drives it, whichever target it rotates (`--chaos` can fail
 /// one of its CloudFront calls).
 pub type DemoRotator = edgeseal_testkit::BoxedRotator;
-
-/// The Lambda API as the rotator sees it, recording every zip it uploads and which
-/// version each became.
-pub type RecordingLambda = Hooked<SdkLambda, Recording>;
 
 /// Records each uploaded zip by code hash, and each published version's zip into the
 /// CloudFront stand-in's edge versions.
@@ -107,7 +102,8 @@ pub async fn create_with_profiles(
     let lambda = aws_sdk_lambda::Client::new(sdk);
     let run = run_id();
 
-    let role_arn = crate::iam::create_lambda_role(sdk, &format!("edgeseal-demo-{run}")).await?;
+    let role_arn =
+        crate::stack::iam::create_lambda_role(sdk, &format!("edgeseal-demo-{run}")).await?;
 
     let secret = format!("edgeseal-demo-{run}");
     let token = new_token()?;
@@ -357,7 +353,11 @@ pub fn incomplete_rotation(stages: Option<&HashMap<String, Vec<String>>>) -> Opt
 }
 
 /// The event Secrets Manager sends for `step` of the rotation `token`.
-pub fn event(world: &AwsWorld, step: Step, token: &str) -> Result<RotationEvent, DemoError> {
+pub fn rotation_event(
+    world: &AwsWorld,
+    step: Step,
+    token: &str,
+) -> Result<RotationEvent, DemoError> {
     Ok(RotationEvent {
         step,
         secret_id: world.secret.clone(),
@@ -367,7 +367,7 @@ pub fn event(world: &AwsWorld, step: Step, token: &str) -> Result<RotationEvent,
 }
 
 /// The secret and the edge function as `deploy/template.yaml` describes them (its
-/// `Secret`, `EdgeFunction`; [`crate::template`]), with a role and a stand-in rotation
+/// `Secret`, `EdgeFunction`; [`crate::stack::template`]), with a role and a stand-in rotation
 /// function. The first edge version is packaged with the rotator's label and max age
 /// (`SIGNATURE_LABEL`, `SIGNATURE_MAX_AGE_SECS` of the template's rotator) and signs
 /// with the secret's first key (see `LOCAL_OVERRIDES`' note in the demo's README: the
@@ -376,17 +376,18 @@ pub fn event(world: &AwsWorld, step: Step, token: &str) -> Result<RotationEvent,
 pub async fn create_from_template(
     sdk: &aws_config::SdkConfig,
     assets: &EdgeAssets,
-    rendered: &crate::template::Rendered,
+    rendered: &crate::stack::template::Rendered,
     signing: (&str, u64),
     edges: &EdgeVersions,
 ) -> Result<AwsWorld, DemoError> {
     let sm = aws_sdk_secretsmanager::Client::new(sdk);
     let lambda = aws_sdk_lambda::Client::new(sdk);
     let run = run_id();
-    let role_arn = crate::iam::create_lambda_role(sdk, &format!("edgeseal-demo-{run}")).await?;
+    let role_arn =
+        crate::stack::iam::create_lambda_role(sdk, &format!("edgeseal-demo-{run}")).await?;
 
     // The secret: GenerateSecretString, as CloudFormation's handler creates it.
-    let generated = crate::template::generated_secret(rendered)?;
+    let generated = crate::stack::template::generated_secret(rendered)?;
     let mut password = sm
         .get_random_password()
         .password_length(generated.length)
@@ -431,7 +432,7 @@ pub async fn create_from_template(
     let secret_arn = created.arn().unwrap_or(&secret_name).to_owned();
 
     // The edge function, with the template's properties.
-    let settings = crate::template::edge_function(rendered)?;
+    let settings = crate::stack::template::edge_function(rendered)?;
     let (label, max_age_secs) = signing;
     let keyid = KeyId::new(token.clone()).map_err(|e| DemoError::Setup(e.to_string()))?;
     let zip = package_zip(

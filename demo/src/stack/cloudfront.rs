@@ -24,9 +24,9 @@ use http_body_util::Full;
 use serde_json::{Map, Value, json};
 use tokio::sync::OnceCell;
 
-use crate::edge_worker::EdgeWorker;
-use crate::http::{Body, HttpClient, WholeRequest, text};
-use crate::traffic::{CaptureLog, Captured};
+use crate::run::traffic::{CaptureLog, Captured};
+use crate::stack::edge_worker::EdgeWorker;
+use crate::stack::http::{Body, HttpClient, WholeRequest, text};
 
 /// Published edge function versions, by version ARN: the zip as the Lambda API received
 /// it, and a warm worker started on first use.
@@ -130,7 +130,7 @@ impl CloudFront {
             edges,
             origins,
             captures,
-            client: crate::http::client(),
+            client: crate::stack::http::client(),
             requests: AtomicU64::new(0),
             seed: Mutex::new(0x9E37_79B9_7F4A_7C15),
         }
@@ -287,7 +287,7 @@ impl CloudFront {
             return text(StatusCode::BAD_GATEWAY, "edge returned an unusable request");
         };
         match self.client.request(outgoing).await {
-            Ok(response) => crate::http::whole(response).await,
+            Ok(response) => crate::stack::http::whole(response).await,
             Err(_) => text(StatusCode::BAD_GATEWAY, "origin did not answer"),
         }
     }

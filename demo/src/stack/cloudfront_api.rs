@@ -39,23 +39,26 @@ use http_body_util::Full;
 use tokio::net::TcpListener;
 
 use crate::DemoError;
-use crate::http::{Body, WholeRequest};
+use crate::stack::http::{Body, WholeRequest};
 
 /// The namespace of every 2020-05-31 document.
 const NS: &str = "http://cloudfront.amazonaws.com/doc/2020-05-31/";
 
 /// Serve the control plane of `control` on a loopback port; its address.
-pub async fn start(control: FakeCloudFront) -> Result<SocketAddr, DemoError> {
+pub async fn start_cloudfront_api(control: FakeCloudFront) -> Result<SocketAddr, DemoError> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| DemoError::Config(format!("CloudFront API listener: {e}")))?;
     let addr = listener
         .local_addr()
         .map_err(|e| DemoError::Config(format!("CloudFront API listener: {e}")))?;
-    tokio::spawn(crate::http::serve(listener, move |req: WholeRequest| {
-        let control = control.clone();
-        async move { answer(&control, &req).await }
-    }));
+    tokio::spawn(crate::stack::http::serve(
+        listener,
+        move |req: WholeRequest| {
+            let control = control.clone();
+            async move { answer(&control, &req).await }
+        },
+    ));
     Ok(addr)
 }
 

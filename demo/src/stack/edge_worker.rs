@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::io::Cursor;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +18,7 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::{Mutex, oneshot};
 
 /// The worker script, embedded so the demo binary needs no path to it.
-const WORKER_JS: &str = include_str!("../js/edge-worker.mjs");
+const WORKER_JS: &str = include_str!("../../js/edge-worker.mjs");
 
 /// Why the edge function did not return a request.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +42,6 @@ pub struct EdgeWorker {
     waiters: Waiters,
     next_id: AtomicU64,
     _child: Child,
-    dir: PathBuf,
 }
 
 impl EdgeWorker {
@@ -114,7 +113,6 @@ impl EdgeWorker {
             waiters,
             next_id: AtomicU64::new(1),
             _child: child,
-            dir,
         })
     }
 
@@ -136,10 +134,5 @@ impl EdgeWorker {
                 .map_err(|_| EdgeError::Exited)?;
         }
         rx.await.map_err(|_| EdgeError::Exited)?
-    }
-
-    /// Where the zip was unpacked.
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 }

@@ -1,16 +1,17 @@
-//! The demo's functions configured from the rendered template ([`crate::template`]):
+//! The demo's functions configured from the rendered template ([`crate::stack::template`]):
 //! the parameter values its options give, the resource ids it substitutes, and each
-//! function's environment with the overrides of [`crate::overrides`].
+//! function's environment with the overrides of [`crate::settings`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 
 use edgeseal_rotator::TargetKind;
 
-use crate::overrides::{Function, jwt_parameter, parameter};
-use crate::template::{Physical, Rendered};
-use crate::world::AwsWorld;
-use crate::{DemoError, Settings};
+use crate::DemoError;
+use crate::settings::Settings;
+use crate::settings::{Function, jwt_parameter, parameter};
+use crate::stack::aws::AwsWorld;
+use crate::stack::template::{Physical, Rendered};
 
 /// The parameter values the demo's options give, before any resource exists.
 pub fn base_parameters(
@@ -24,12 +25,15 @@ pub fn base_parameters(
         parameter("RotatorTestPath", format!("/{stage}/health"))?,
         parameter(
             "RotateImmediately",
-            (settings.first_rotation == crate::rotation::FirstRotation::Immediate).to_string(),
+            (settings.first_rotation == crate::run::rotation::FirstRotation::Immediate).to_string(),
         )?,
     ];
     if settings.mode != TargetKind::Signed {
         out.push(parameter("AuthMode", "static-header")?);
-        out.push(parameter("SecretKeyName", crate::modes::SECRET_FIELD)?);
+        out.push(parameter(
+            "SecretKeyName",
+            crate::scenarios::static_header::SECRET_FIELD,
+        )?);
     }
     for (name, value) in &settings.authorizer_env {
         if let Some(p) = jwt_parameter(name) {
@@ -41,14 +45,14 @@ pub fn base_parameters(
 
 /// `--target waf`'s parameters: the web ACL, the API behind it, the distribution.
 pub fn waf_parameters(
-    acl: &crate::waf::WebAcl,
+    acl: &crate::scenarios::waf::WebAcl,
     api_domain: &str,
     distribution_id: &str,
 ) -> Result<Vec<(String, String)>, DemoError> {
     Ok(vec![
         parameter("WafWebAclName", acl.name.clone())?,
         parameter("WafWebAclId", acl.id.clone())?,
-        parameter("WafRuleName", crate::waf::RULE_NAME)?,
+        parameter("WafRuleName", crate::scenarios::waf::RULE_NAME)?,
         parameter("OriginUrl", format!("https://{api_domain}"))?,
         parameter("ExistingDistributionId", distribution_id)?,
     ])
@@ -57,7 +61,7 @@ pub fn waf_parameters(
 /// `--target api-gateway-api-key`'s parameters: the usage plan, the API, the
 /// distribution and the secret holding the key.
 pub fn api_key_parameters(
-    keyed: &crate::api_key::KeyedStage,
+    keyed: &crate::scenarios::api_key::KeyedStage,
     api_domain: &str,
     distribution_id: &str,
     secret_arn: &str,
@@ -191,7 +195,7 @@ pub fn rotator_env(
     )?;
     rendered.apply_override(&mut env, f, "DEADLINE_MARGIN_MS", "0".to_owned())?;
     for (name, value) in local.target {
-        if env.contains_key(name) && crate::overrides::is_listed(f, name).is_none() {
+        if env.contains_key(name) && crate::settings::is_listed(f, name).is_none() {
             // The template sets it (the web ACL, the usage plan): the template's value.
             continue;
         }

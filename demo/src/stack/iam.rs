@@ -77,7 +77,7 @@ pub async fn create_lambda_role(sdk: &SdkConfig, name: &str) -> Result<String, D
         .into_parts();
     instructions.apply_to_request_http1x(&mut request);
 
-    let response = crate::http::client()
+    let response = crate::stack::http::client()
         .request(request)
         .await
         .map_err(|e| fail(e.to_string()))?;
