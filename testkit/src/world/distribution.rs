@@ -196,3 +196,58 @@ impl Distribution {
 fn count(len: usize) -> i32 {
     i32::try_from(len).unwrap_or(i32::MAX)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_distribution_has_one_https_origin_and_no_association_header_or_policy() {
+        let config = Distribution::new("api", "api.example.com", "c")
+            .build()
+            .unwrap();
+        let origin = &config.origins.as_ref().unwrap().items[0];
+        assert_eq!(origin.domain_name, "api.example.com");
+        assert_eq!(origin.origin_path, None);
+        assert!(origin.custom_headers.is_none());
+        let default = config.default_cache_behavior.as_ref().unwrap();
+        assert_eq!(default.target_origin_id, "api");
+        assert!(default.lambda_function_associations.is_none());
+        assert_eq!(default.cache_policy_id, None);
+        assert!(config.cache_behaviors.is_none());
+    }
+
+    #[test]
+    fn headers_associations_and_more_behaviors_are_counted_and_every_behavior_has_them() {
+        let config = Distribution::new("api", "api.example.com", "c")
+            .header("X-Other", "keep-me")
+            .header("X-Origin-Verify", "v")
+            .association("arn:fn:1", EventType::ViewerRequest)
+            .association("arn:fn:2", EventType::OriginRequest)
+            .include_body(false)
+            .behavior("/v2/*")
+            .cache_policy("cache")
+            .build()
+            .unwrap();
+        let headers = config.origins.as_ref().unwrap().items[0]
+            .custom_headers
+            .clone()
+            .unwrap();
+        assert_eq!(headers.quantity, 2);
+        assert_eq!(headers.items.unwrap()[1].header_value, "v");
+        let default = config.default_cache_behavior.unwrap();
+        let associations = default.lambda_function_associations.unwrap();
+        assert_eq!(associations.quantity, 2);
+        assert_eq!(
+            associations.items.as_ref().unwrap()[1].include_body,
+            Some(false)
+        );
+        let more = config.cache_behaviors.unwrap();
+        assert_eq!(more.quantity, 1);
+        let v2 = &more.items.unwrap()[0];
+        assert_eq!(v2.path_pattern, "/v2/*");
+        assert_eq!(v2.lambda_function_associations, Some(associations));
+        assert_eq!(v2.cache_policy_id.as_deref(), Some("cache"));
+    }
+}
