@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use edgeseal_rotator::targets::api_key::SdkUsagePlanKeys;
 use edgeseal_testkit::api_gateway::{ApiKeyOriginSettings, ApiKeyStage, AwsLikeUsagePlanKeys};
+use edgeseal_testkit::world;
 
 use crate::DemoError;
 
@@ -44,39 +45,20 @@ pub struct KeyedStage {
 /// stage that checks keys against the plan.
 pub async fn create(sdk: &aws_config::SdkConfig, value: &str) -> Result<KeyedStage, DemoError> {
     let client = aws_sdk_apigateway::Client::new(sdk);
-    let plan = client
-        .create_usage_plan()
-        .name(format!(
-            "edgeseal-demo-CloudFront_only-{}",
-            std::process::id()
-        ))
-        .send()
+    let aws = |e: world::WorldError| DemoError::Aws(e.to_string());
+    let plan_name = format!("edgeseal-demo-CloudFront_only-{}", std::process::id());
+    let usage_plan = world::create_usage_plan(&client, &plan_name)
         .await
-        .map_err(|e| DemoError::Aws(format!("CreateUsagePlan: {e}")))?;
-    let usage_plan = plan
-        .id()
-        .ok_or_else(|| DemoError::Aws("CreateUsagePlan: no id".into()))?
-        .to_owned();
-    let key = client
-        .create_api_key()
-        .name(format!("{NAME_PREFIX}demo-stack"))
-        .description("the key the stack made before edgeseal")
-        .value(value)
-        .enabled(true)
-        .send()
-        .await
-        .map_err(|e| DemoError::Aws(format!("CreateApiKey: {e}")))?;
-    let key_id = key
-        .id()
-        .ok_or_else(|| DemoError::Aws("CreateApiKey: no id".into()))?;
-    client
-        .create_usage_plan_key()
-        .usage_plan_id(&usage_plan)
-        .key_id(key_id)
-        .key_type("API_KEY")
-        .send()
-        .await
-        .map_err(|e| DemoError::Aws(format!("CreateUsagePlanKey: {e}")))?;
+        .map_err(aws)?;
+    world::create_linked_api_key(
+        &client,
+        &usage_plan,
+        &format!("{NAME_PREFIX}demo-stack"),
+        "the key the stack made before edgeseal",
+        value,
+    )
+    .await
+    .map_err(aws)?;
     let stage = ApiKeyStage::start(
         client,
         ApiKeyOriginSettings::new(&[&usage_plan]).propagating(NODES, NODE_LAG),

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use edgeseal::StaticHeaderValue;
 use edgeseal_rotator::targets::appsync::{AppSyncKeys as _, GraphqlProbe, SdkAppSync};
 use edgeseal_testkit::appsync::{GraphqlEndpoint, SecretKeyClient, SkewedClock};
+use edgeseal_testkit::world::{self, NewSecret};
 
 use crate::DemoError;
 
@@ -50,18 +51,9 @@ pub async fn create_world(
     run: &str,
 ) -> Result<AppSyncWorld, DemoError> {
     let raw = aws_sdk_appsync::Client::new(sdk);
-    let api = raw
-        .create_graphql_api()
-        .name(format!("edgeseal-demo-{run}"))
-        .authentication_type(aws_sdk_appsync::types::AuthenticationType::ApiKey)
-        .send()
+    let api_id = world::create_api_key_graphql_api(&raw, &format!("edgeseal-demo-{run}"))
         .await
-        .map_err(|e| DemoError::Setup(format!("AppSync CreateGraphqlApi: {e}")))?;
-    let api_id = api
-        .graphql_api()
-        .and_then(|a| a.api_id())
-        .ok_or_else(|| DemoError::Setup("AppSync CreateGraphqlApi: no apiId".into()))?
-        .to_owned();
+        .map_err(|e| DemoError::Setup(format!("AppSync {e}")))?;
     let appsync = SdkAppSync::new(sdk);
     let week = edgeseal::UnixTime::now().plus_secs(7 * 86_400);
     let first_key = appsync
@@ -71,13 +63,11 @@ pub async fn create_world(
         .key;
     let sm = aws_sdk_secretsmanager::Client::new(sdk);
     let secret = format!("edgeseal-demo-appsync-{run}");
-    sm.create_secret()
-        .name(&secret)
-        .client_request_token(crate::stack::aws::new_token()?)
-        .secret_string(edgeseal::static_header_secret_json(SECRET_FIELD, &first_key).as_str())
-        .send()
+    let token = crate::stack::aws::new_token()?;
+    let value = edgeseal::static_header_secret_json(SECRET_FIELD, &first_key);
+    world::create_secret(&sm, &NewSecret::new(&secret, value.as_str()).token(&token))
         .await
-        .map_err(|e| DemoError::Setup(format!("Secrets Manager CreateSecret: {e}")))?;
+        .map_err(|e| DemoError::Setup(format!("Secrets Manager {e}")))?;
     let endpoint = GraphqlEndpoint::start(appsync.clone(), &api_id, SkewedClock::new())
         .await
         .map_err(|e| DemoError::Setup(format!("GraphQL endpoint: {e}")))?;

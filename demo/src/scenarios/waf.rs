@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use aws_sdk_wafv2::types::{BlockAction, DefaultAction, PositionalConstraint, Rule, Scope};
+use aws_sdk_wafv2::types::{PositionalConstraint, Rule};
 use edgeseal_testkit::waf::{AppliedWebAcl, Verdict, build};
 use http::StatusCode;
 use http_body_util::Full;
@@ -51,25 +51,9 @@ pub async fn create_web_acl(
         .build()
         .map_err(|e| DemoError::Setup(format!("web ACL rule: {e}")))?;
     let name = format!("edgeseal-demo-{}", std::process::id());
-    let out = client
-        .create_web_acl()
-        .name(&name)
-        .scope(Scope::Regional)
-        .default_action(
-            DefaultAction::builder()
-                .block(BlockAction::builder().build())
-                .build(),
-        )
-        .rules(rule)
-        .visibility_config(build::visibility("edgeseal-demo"))
-        .send()
+    let id = edgeseal_testkit::world::create_web_acl(client, &name, vec![rule], "edgeseal-demo")
         .await
-        .map_err(|e| DemoError::Aws(format!("CreateWebACL: {e}")))?;
-    let id = out
-        .summary()
-        .and_then(|s| s.id())
-        .ok_or_else(|| DemoError::Aws("CreateWebACL: no id".into()))?
-        .to_owned();
+        .map_err(|e| DemoError::Aws(e.to_string()))?;
     Ok(WebAcl { name, id })
 }
 

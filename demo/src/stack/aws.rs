@@ -6,16 +6,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_cloudfront::types::{
-    CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, EventType,
-    LambdaFunctionAssociation, LambdaFunctionAssociations, Origin, OriginProtocolPolicy, Origins,
-    ViewerProtocolPolicy,
-};
+use aws_sdk_cloudfront::types::{DistributionConfig, EventType, ViewerProtocolPolicy};
 use edgeseal::{KeyId, SigningKey};
 use edgeseal_edge_signer::{EdgeAssets, EdgeConfig, package_zip};
 use edgeseal_rotator::aws::FunctionVersion;
 use edgeseal_rotator::{RotationEvent, Step};
 use edgeseal_testkit::EdgeFunctionHooks;
+use edgeseal_testkit::world::{self, NewFunction, NewSecret, WorldError};
 
 use crate::DemoError;
 use crate::stack::cloudfront::EdgeVersions;
@@ -108,13 +105,12 @@ pub async fn create_with_profiles(
     let secret = format!("edgeseal-demo-{run}");
     let token = new_token()?;
     let key = new_key()?;
-    sm.create_secret()
-        .name(&secret)
-        .client_request_token(&token)
-        .secret_string(edgeseal::edgeseal_secret_json(&key).as_str())
-        .send()
-        .await
-        .map_err(|e| DemoError::Setup(format!("Secrets Manager CreateSecret: {e}")))?;
+    world::create_secret(
+        &sm,
+        &NewSecret::new(&secret, edgeseal::edgeseal_secret_json(&key).as_str()).token(&token),
+    )
+    .await
+    .map_err(setup("Secrets Manager"))?;
 
     let function = format!("edgeseal-demo-signer-{run}");
     let keyid = KeyId::new(token.clone()).map_err(|e| DemoError::Setup(e.to_string()))?;
@@ -129,29 +125,15 @@ pub async fn create_with_profiles(
         },
     )
     .map_err(|e| DemoError::Setup(format!("packaging the first edge version: {e}")))?;
-    let created = lambda
-        .create_function()
-        .function_name(&function)
-        .runtime(aws_sdk_lambda::types::Runtime::Nodejs22x)
-        .role(&role_arn)
-        .handler("index.handler")
-        // What the rotator writes on every version it publishes: the key's id.
-        .description(format!(
-            "{}{token}",
-            edgeseal_rotator::VERSION_DESCRIPTION_PREFIX
-        ))
-        .code(
-            aws_sdk_lambda::types::FunctionCode::builder()
-                .zip_file(zip.clone().into())
-                .build(),
-        )
-        .publish(true)
-        .send()
-        .await
-        .map_err(|e| DemoError::Setup(format!("Lambda CreateFunction: {e}")))?;
-    let base_arn = created.function_arn().unwrap_or_default().to_owned();
-    let version = created.version().unwrap_or("1").to_owned();
-    let first_version_arn = format!("{}:{version}", edgeseal_rotator::unqualified(&base_arn));
+    let created = world::create_function(
+        &lambda,
+        NewFunction::edge(&function, &role_arn, zip.clone())
+            .description(version_description(&token))
+            .published(),
+    )
+    .await
+    .map_err(setup("Lambda"))?;
+    let first_version_arn = first_version_arn(&created);
     edges.publish(&first_version_arn, zip);
 
     let rotation_lambda_arn = rotation_function(&lambda, &role_arn, &run).await?;
@@ -182,21 +164,27 @@ pub async fn rotation_function(
     role_arn: &str,
     run: &str,
 ) -> Result<String, DemoError> {
-    let rotation = lambda
-        .create_function()
-        .function_name(format!("edgeseal-demo-rotator-{run}"))
-        .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
-        .role(role_arn)
-        .handler("bootstrap")
-        .code(
-            aws_sdk_lambda::types::FunctionCode::builder()
-                .zip_file(minimal_zip().into())
-                .build(),
-        )
-        .send()
+    let name = format!("edgeseal-demo-rotator-{run}");
+    let created = world::create_function(lambda, NewFunction::rotation_stand_in(&name, role_arn))
         .await
-        .map_err(|e| DemoError::Setup(format!("Lambda CreateFunction (rotator): {e}")))?;
-    Ok(rotation.function_arn().unwrap_or_default().to_owned())
+        .map_err(|e| DemoError::Setup(format!("Lambda {e} (rotator)")))?;
+    Ok(created.arn)
+}
+
+/// What the rotator writes on every version it publishes: the key's id.
+fn version_description(token: &str) -> String {
+    format!("{}{token}", edgeseal_rotator::VERSION_DESCRIPTION_PREFIX)
+}
+
+/// The ARN of the version published with the function.
+fn first_version_arn(created: &world::CreatedFunction) -> String {
+    let version = created.version.as_deref().unwrap_or("1");
+    format!("{}:{version}", edgeseal_rotator::unqualified(&created.arn))
+}
+
+/// A failed call of the world's setup, with the service it went to.
+fn setup(service: &'static str) -> impl Fn(WorldError) -> DemoError {
+    move |e| DemoError::Setup(format!("{service} {e}"))
 }
 
 /// Gives the stand-in rotation function the environment the in-process rotator runs
@@ -224,20 +212,6 @@ pub async fn record_rotator_environment(
     Ok(())
 }
 
-/// A zip with one empty `bootstrap`: the rotation function moto is told about (the demo
-/// runs the real rotator in-process, as Secrets Manager would invoke it).
-fn minimal_zip() -> Vec<u8> {
-    use std::io::Write as _;
-    let mut buf = std::io::Cursor::new(Vec::new());
-    {
-        let mut w = zip::ZipWriter::new(&mut buf);
-        let _ = w.start_file("bootstrap", zip::write::SimpleFileOptions::default());
-        let _ = w.write_all(b"#!/bin/sh\n");
-        let _ = w.finish();
-    }
-    buf.into_inner()
-}
-
 /// The distribution: one custom origin (the API's execute-api domain, the stage as
 /// origin path), the edge function's version as origin-request association.
 pub fn distribution_config(
@@ -245,63 +219,21 @@ pub fn distribution_config(
     stage: &str,
     version_arn: &str,
 ) -> Result<DistributionConfig, DemoError> {
-    let build = |e: aws_sdk_cloudfront::error::BuildError| {
-        DemoError::Setup(format!("distribution config: {e}"))
-    };
-    let origin = Origin::builder()
-        .id("api")
-        .domain_name(origin_domain)
+    world::Distribution::new("api", origin_domain, "edgeseal demo")
         .origin_path(format!("/{stage}"))
-        .custom_origin_config(
-            CustomOriginConfig::builder()
-                .http_port(80)
-                .https_port(443)
-                .origin_protocol_policy(OriginProtocolPolicy::HttpsOnly)
-                .build()
-                .map_err(build)?,
-        )
-        .build()
-        .map_err(build)?;
-    let association = LambdaFunctionAssociation::builder()
-        .lambda_function_arn(version_arn)
-        .event_type(EventType::OriginRequest)
+        .caller_reference(format!("edgeseal-demo-{}", std::process::id()))
+        .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
+        .cache_policy(edgeseal_testkit::CACHING_DISABLED)
+        // Managed AllViewerExceptHostHeader, as deploy/template.yaml: with only a
+        // cache policy CloudFront forwards just what is in the cache key (no query
+        // string for CachingDisabled), and an origin-request function sees the
+        // query string only when a policy forwards all of it (CloudFront guide,
+        // restrictions on edge functions).
+        .origin_request_policy(edgeseal_testkit::ALL_VIEWER_EXCEPT_HOST_HEADER)
+        .association(version_arn, EventType::OriginRequest)
         .include_body(false)
         .build()
-        .map_err(build)?;
-    DistributionConfig::builder()
-        .caller_reference(format!("edgeseal-demo-{}", std::process::id()))
-        .comment("edgeseal demo")
-        .enabled(true)
-        .origins(
-            Origins::builder()
-                .quantity(1)
-                .items(origin)
-                .build()
-                .map_err(build)?,
-        )
-        .default_cache_behavior(
-            DefaultCacheBehavior::builder()
-                .target_origin_id("api")
-                .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
-                .cache_policy_id(edgeseal_testkit::CACHING_DISABLED)
-                // Managed AllViewerExceptHostHeader, as deploy/template.yaml: with only a
-                // cache policy CloudFront forwards just what is in the cache key (no query
-                // string for CachingDisabled), and an origin-request function sees the
-                // query string only when a policy forwards all of it (CloudFront guide,
-                // restrictions on edge functions).
-                .origin_request_policy_id(edgeseal_testkit::ALL_VIEWER_EXCEPT_HOST_HEADER)
-                .lambda_function_associations(
-                    LambdaFunctionAssociations::builder()
-                        .quantity(1)
-                        .items(association)
-                        .build()
-                        .map_err(build)?,
-                )
-                .build()
-                .map_err(build)?,
-        )
-        .build()
-        .map_err(build)
+        .map_err(|e| DemoError::Setup(format!("distribution config: {e}")))
 }
 
 /// What `RotateSecret` answers while a rotation is incomplete, word for word as AWS
@@ -416,18 +348,13 @@ pub async fn create_from_template(
     };
     let secret_name = format!("edgeseal-demo-{run}");
     let token = new_token()?;
-    let mut create = sm
-        .create_secret()
-        .name(&secret_name)
-        .client_request_token(&token)
-        .secret_string(value.as_str());
+    let mut new_secret = NewSecret::new(&secret_name, value.as_str()).token(&token);
     if let Some(description) = &generated.description {
-        create = create.description(description);
+        new_secret = new_secret.description(description);
     }
-    let created = create
-        .send()
+    let created = world::create_secret(&sm, &new_secret)
         .await
-        .map_err(|e| DemoError::Setup(format!("Secrets Manager CreateSecret: {e}")))?;
+        .map_err(setup("Secrets Manager"))?;
     // The template's Ref of the secret is its ARN.
     let secret_arn = created.arn().unwrap_or(&secret_name).to_owned();
 
@@ -447,35 +374,25 @@ pub async fn create_from_template(
     )
     .map_err(|e| DemoError::Setup(format!("packaging the first edge version: {e}")))?;
     let function = format!("edgeseal-demo-signer-{run}");
-    let created = lambda
-        .create_function()
-        .function_name(&function)
-        .runtime(aws_sdk_lambda::types::Runtime::from(
-            settings.runtime.as_str(),
-        ))
-        .role(&role_arn)
-        .handler(&settings.handler)
+    let created = world::create_function(
+        &lambda,
+        NewFunction::with_runtime(
+            &function,
+            &role_arn,
+            aws_sdk_lambda::types::Runtime::from(settings.runtime.as_str()),
+            &settings.handler,
+            zip.clone(),
+        )
         .timeout(settings.timeout)
-        .architectures(aws_sdk_lambda::types::Architecture::from(
+        .architecture(aws_sdk_lambda::types::Architecture::from(
             settings.architecture.as_str(),
         ))
-        // What the rotator writes on every version it publishes: the key's id.
-        .description(format!(
-            "{}{token}",
-            edgeseal_rotator::VERSION_DESCRIPTION_PREFIX
-        ))
-        .code(
-            aws_sdk_lambda::types::FunctionCode::builder()
-                .zip_file(zip.clone().into())
-                .build(),
-        )
-        .publish(true)
-        .send()
-        .await
-        .map_err(|e| DemoError::Setup(format!("Lambda CreateFunction: {e}")))?;
-    let base_arn = created.function_arn().unwrap_or_default().to_owned();
-    let version = created.version().unwrap_or("1").to_owned();
-    let first_version_arn = format!("{}:{version}", edgeseal_rotator::unqualified(&base_arn));
+        .description(version_description(&token))
+        .published(),
+    )
+    .await
+    .map_err(setup("Lambda"))?;
+    let first_version_arn = first_version_arn(&created);
     edges.publish(&first_version_arn, zip);
 
     let rotation_lambda_arn = rotation_function(&lambda, &role_arn, &run).await?;
