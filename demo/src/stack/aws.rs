@@ -125,16 +125,9 @@ pub async fn create_with_profiles(
         },
     )
     .map_err(|e| DemoError::Setup(format!("packaging the first edge version: {e}")))?;
-    let created = world::create_function(
-        &lambda,
-        NewFunction::edge(&function, &role_arn, zip.clone())
-            .description(version_description(&token))
-            .published(),
-    )
-    .await
-    .map_err(setup("Lambda"))?;
-    let first_version_arn = first_version_arn(&created);
-    edges.publish(&first_version_arn, zip);
+    let edge_function = NewFunction::edge(&function, &role_arn, zip.clone());
+    let first_version_arn =
+        create_first_version(&lambda, edge_function, &token, zip, edges).await?;
 
     let rotation_lambda_arn = rotation_function(&lambda, &role_arn, &run).await?;
     Ok(AwsWorld {
@@ -171,15 +164,24 @@ pub async fn rotation_function(
     Ok(created.arn)
 }
 
-/// What the rotator writes on every version it publishes: the key's id.
-fn version_description(token: &str) -> String {
-    format!("{}{token}", edgeseal_rotator::VERSION_DESCRIPTION_PREFIX)
-}
-
-/// The ARN of the version published with the function.
-fn first_version_arn(created: &world::CreatedFunction) -> String {
+/// Create the edge function with its code published as the first version, described
+/// as the rotator describes every version it publishes (the key's id, `token`), and hand
+/// that version's `zip` to the CloudFront stand-in. Returns the version's ARN.
+async fn create_first_version(
+    lambda: &aws_sdk_lambda::Client,
+    function: NewFunction,
+    token: &str,
+    zip: Vec<u8>,
+    edges: &EdgeVersions,
+) -> Result<String, DemoError> {
+    let description = format!("{}{token}", edgeseal_rotator::VERSION_DESCRIPTION_PREFIX);
+    let created = world::create_function(lambda, function.description(description).published())
+        .await
+        .map_err(setup("Lambda"))?;
     let version = created.version.as_deref().unwrap_or("1");
-    format!("{}:{version}", edgeseal_rotator::unqualified(&created.arn))
+    let arn = format!("{}:{version}", edgeseal_rotator::unqualified(&created.arn));
+    edges.publish(&arn, zip);
+    Ok(arn)
 }
 
 /// A failed call of the world's setup, with the service it went to.
@@ -374,26 +376,19 @@ pub async fn create_from_template(
     )
     .map_err(|e| DemoError::Setup(format!("packaging the first edge version: {e}")))?;
     let function = format!("edgeseal-demo-signer-{run}");
-    let created = world::create_function(
-        &lambda,
-        NewFunction::with_runtime(
-            &function,
-            &role_arn,
-            aws_sdk_lambda::types::Runtime::from(settings.runtime.as_str()),
-            &settings.handler,
-            zip.clone(),
-        )
-        .timeout(settings.timeout)
-        .architecture(aws_sdk_lambda::types::Architecture::from(
-            settings.architecture.as_str(),
-        ))
-        .description(version_description(&token))
-        .published(),
+    let edge_function = NewFunction::with_runtime(
+        &function,
+        &role_arn,
+        aws_sdk_lambda::types::Runtime::from(settings.runtime.as_str()),
+        &settings.handler,
+        zip.clone(),
     )
-    .await
-    .map_err(setup("Lambda"))?;
-    let first_version_arn = first_version_arn(&created);
-    edges.publish(&first_version_arn, zip);
+    .timeout(settings.timeout)
+    .architecture(aws_sdk_lambda::types::Architecture::from(
+        settings.architecture.as_str(),
+    ));
+    let first_version_arn =
+        create_first_version(&lambda, edge_function, &token, zip, edges).await?;
 
     let rotation_lambda_arn = rotation_function(&lambda, &role_arn, &run).await?;
     Ok(AwsWorld {
