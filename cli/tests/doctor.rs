@@ -9,7 +9,7 @@
 //!   the stand-in's port with that Host; its `LastModifiedTime` is the fake's, set on
 //!   every update as CloudFront sets it;
 //! - the API's authorizer settings are the stand-in's own behaviour
-//!   (`edgeseal_demo::apigw::IDENTITY_SOURCES`, no result cache), reported as
+//!   (`edgeseal_demo::IDENTITY_SOURCES`, no result cache), reported as
 //!   `GetAuthorizers` reports an HTTP API authorizer.
 //!
 //! Needs what `scripts/test` provides (moto, `EDGESEAL_AUTHORIZER_BIN`,
@@ -48,7 +48,7 @@ struct DemoEnv<'a> {
     sdk: Sdk,
     /// Host → where its stand-in listens.
     routes: HashMap<String, String>,
-    client: edgeseal_demo::http::HttpClient,
+    client: edgeseal_demo::HttpClient,
 }
 
 impl Environment for DemoEnv<'_> {
@@ -111,7 +111,7 @@ impl Environment for DemoEnv<'_> {
             name: "edgeseal (API Gateway stand-in)".into(),
             kind: AuthorizerKind::HttpRequest,
             ttl_secs: Some(0),
-            identity_sources: edgeseal_demo::apigw::IDENTITY_SOURCES
+            identity_sources: edgeseal_demo::IDENTITY_SOURCES
                 .iter()
                 .map(|h| format!("$request.header.{h}"))
                 .collect(),
@@ -285,11 +285,9 @@ async fn doctor_passes_on_the_demo_stack_and_names_a_wrong_edge_key() {
         .expect("the demo stack starts");
     // A real rotation by the real rotator, driven as Secrets Manager drives it (moto
     // cannot invoke a rotation Lambda), so the edge runs a version the rotator published.
-    let token = edgeseal_demo::world::start_rotation(&stack.aws)
-        .await
-        .unwrap();
+    let token = edgeseal_demo::start_rotation(&stack.aws).await.unwrap();
     for step in edgeseal_rotator::Step::ALL {
-        let event = edgeseal_demo::world::event(&stack.aws, step, &token).unwrap();
+        let event = edgeseal_demo::rotation_event(&stack.aws, step, &token).unwrap();
         stack
             .rotator
             .run(
@@ -314,7 +312,7 @@ async fn doctor_passes_on_the_demo_stack_and_names_a_wrong_edge_key() {
         stack: &stack,
         sdk: Sdk::new(&stack.sdk),
         routes,
-        client: edgeseal_demo::http::client(),
+        client: edgeseal_demo::http_client(),
     };
 
     let healthy = doctor::run(&env, &settings(&stack, &demo)).await;

@@ -9,12 +9,9 @@
 
 use std::process::{Command, Output};
 
-use aws_sdk_cloudfront::types::{
-    CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, Origin, OriginProtocolPolicy,
-    Origins, ViewerProtocolPolicy,
-};
 use aws_sdk_secretsmanager::Client as Secrets;
 use edgeseal::SigningKey;
+use edgeseal_testkit::world::{self, NewFunction, NewSecret};
 use edgeseal_testkit::{moto_url, sdk_config, unique_name};
 
 /// Run the binary against moto; `endpoint_flag` false passes the endpoint through
@@ -74,11 +71,7 @@ async fn secrets() -> Secrets {
 /// A new secret whose AWSCURRENT is `value`; returns (name, version id).
 async fn create_secret(client: &Secrets, value: &str) -> (String, String) {
     let name = unique_name("edgeseal-cli");
-    let created = client
-        .create_secret()
-        .name(&name)
-        .secret_string(value)
-        .send()
+    let created = world::create_secret(client, &NewSecret::new(&name, value))
         .await
         .unwrap();
     (name, created.version_id().unwrap().to_owned())
@@ -265,40 +258,15 @@ async fn a_placeholder_secret_is_not_a_key_signing_fails_2_and_verify_fails_clos
 
 async fn create_distribution() -> String {
     let cloudfront = aws_sdk_cloudfront::Client::new(&sdk_config().await);
-    let origin = Origin::builder()
-        .id("api")
-        .domain_name("abc123.execute-api.us-east-1.amazonaws.com")
-        .custom_origin_config(
-            CustomOriginConfig::builder()
-                .http_port(80)
-                .https_port(443)
-                .origin_protocol_policy(OriginProtocolPolicy::HttpsOnly)
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
-    let config = DistributionConfig::builder()
-        .caller_reference(unique_name("cli-status"))
-        .comment("edgeseal cli test")
-        .enabled(true)
-        .origins(
-            Origins::builder()
-                .quantity(1)
-                .items(origin)
-                .build()
-                .unwrap(),
-        )
-        .default_cache_behavior(
-            DefaultCacheBehavior::builder()
-                .target_origin_id("api")
-                .viewer_protocol_policy(ViewerProtocolPolicy::HttpsOnly)
-                .cache_policy_id("4135ea2d-6df8-44a3-9df3-4b5a84be39ad")
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
+    let config = world::Distribution::new(
+        "api",
+        "abc123.execute-api.us-east-1.amazonaws.com",
+        "edgeseal cli test",
+    )
+    .caller_reference(unique_name("cli-status"))
+    .cache_policy(edgeseal_testkit::CACHING_DISABLED)
+    .build()
+    .unwrap();
     let created = cloudfront
         .create_distribution()
         .distribution_config(config)
@@ -456,34 +424,19 @@ async fn create_rotator_function(variables: &[(&str, String)]) -> String {
         .await
         .unwrap();
     let role_arn = role.role().unwrap().arn().to_owned();
-    // Any zip will do: moto never runs it.
-    let zip: &[u8] = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+    let environment = variables
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), value.clone()))
+        .collect();
     let lambda = aws_sdk_lambda::Client::new(&config);
-    let function = lambda
-        .create_function()
-        .function_name(unique_name("edgeseal-cli-rotator"))
-        .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
-        .handler("bootstrap")
-        .role(role_arn)
-        .code(
-            aws_sdk_lambda::types::FunctionCode::builder()
-                .zip_file(aws_smithy_types::Blob::new(zip))
-                .build(),
-        )
-        .environment(
-            aws_sdk_lambda::types::Environment::builder()
-                .set_variables(Some(
-                    variables
-                        .iter()
-                        .map(|(name, value)| ((*name).to_owned(), value.clone()))
-                        .collect(),
-                ))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    function.function_arn().unwrap().to_owned()
+    let function = world::create_function(
+        &lambda,
+        NewFunction::rotation_stand_in(&unique_name("edgeseal-cli-rotator"), &role_arn)
+            .environment(environment),
+    )
+    .await
+    .unwrap();
+    function.arn
 }
 
 /// A signed rotator's environment naming `distribution` (padded: the rotator trims

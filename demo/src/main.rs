@@ -7,11 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use edgeseal_demo::Settings;
-use edgeseal_demo::appsync::AppSyncDemoSettings;
-use edgeseal_demo::chaos::ChaosSettings;
-use edgeseal_demo::modes::parse_mode;
-use edgeseal_demo::rotation::FirstRotation;
+use edgeseal_demo::{AppSyncDemoSettings, ChaosSettings, FirstRotation, Settings, parse_mode};
 
 /// The user's options only: `--authorizer` and `--edge-assets` (the binaries
 /// `scripts/demo` builds) are accepted but not shown.
@@ -24,9 +20,9 @@ const USAGE: &str = "usage: bash scripts/demo [--seconds N] [--rotations N] [--r
 enum Run {
     /// The edge / static-header world (`run`).
     CloudFront(Box<Settings>, bool),
-    /// `--target appsync-api-key` (`appsync::run`).
+    /// `--target appsync-api-key` (`run_appsync`).
     AppSync(AppSyncDemoSettings),
-    /// `--jwt`: user tokens checked after the signature (`jwt::run`).
+    /// `--jwt`: user tokens checked after the signature (`run_jwt`).
     Jwt(Box<Settings>),
     /// `--origin alb` (`alb::run`): the origin behind a load balancer, the tower layer.
     Alb(Box<Settings>),
@@ -172,7 +168,7 @@ async fn main() -> ExitCode {
         }
     };
     if alb {
-        return print_report(edgeseal_demo::alb::run(&settings).await);
+        return print_report(edgeseal_demo::run_alb_origin(&settings).await);
     }
     let mut stop = match serve.then(interrupted).transpose() {
         Ok(stop) => stop,
@@ -201,8 +197,7 @@ async fn main() -> ExitCode {
     };
     if let Some(stop) = stop.filter(|s| !s.is_terminated()) {
         let cli = std::env::var("EDGESEAL_DEMO_CLI").unwrap_or_else(|_| "edgeseal".to_owned());
-        let control_plane = match edgeseal_demo::cloudfront_api::start(stack.control.clone()).await
-        {
+        let control_plane = match edgeseal_demo::start_cloudfront_api(stack.control.clone()).await {
             Ok(addr) => addr,
             Err(e) => {
                 eprintln!("edgeseal-demo: {e}");
@@ -211,12 +206,12 @@ async fn main() -> ExitCode {
         };
         println!(
             "\n{}",
-            edgeseal_demo::serve::instructions(&stack, &settings, &cli, control_plane)
+            edgeseal_demo::serve_instructions(&stack, &settings, &cli, control_plane)
         );
         let stop = async {
             let _ = stop.await;
         };
-        match edgeseal_demo::serve::serve_until(&stack, &settings, stop).await {
+        match edgeseal_demo::serve_until(&stack, &settings, stop).await {
             Ok(n) => println!("\nstopped after {n} rotation(s) started by hand"),
             Err(e) => eprintln!("edgeseal-demo: {e}"),
         }
@@ -269,7 +264,7 @@ fn print_report(result: Result<edgeseal_demo::Report, edgeseal_demo::DemoError>)
 /// `--target appsync-api-key`: exit 0 only if no legitimate request was refused, every
 /// rotation completed and the forgotten first key was refused once deleted.
 async fn run_appsync(settings: &AppSyncDemoSettings) -> ExitCode {
-    match edgeseal_demo::appsync::run(settings).await {
+    match edgeseal_demo::run_appsync(settings).await {
         Ok(report) => {
             println!("{}", report.summary);
             for failure in &report.failed_rotations {
@@ -297,7 +292,7 @@ async fn run_appsync(settings: &AppSyncDemoSettings) -> ExitCode {
 /// `--jwt`: exit 0 only if no legitimate request was refused, no bad token let through,
 /// every kind sent and every rotation completed.
 async fn run_jwt(settings: &Settings) -> ExitCode {
-    match edgeseal_demo::jwt::run(settings).await {
+    match edgeseal_demo::run_jwt(settings).await {
         Ok(report) => {
             println!("{}", report.summary);
             for failure in &report.failed_rotations {

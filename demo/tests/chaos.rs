@@ -19,9 +19,9 @@ mod common;
 
 use std::time::Duration;
 
-use edgeseal_demo::chaos::{ChaosSettings, NO_KEYS};
+use edgeseal_demo::Kind;
 use edgeseal_demo::run;
-use edgeseal_demo::traffic::Kind;
+use edgeseal_demo::{ChaosSettings, NO_KEYS};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_a_cold_start_and_a_failed_step_let_no_attack_through_and_deny_only_past_the_stale_window()

@@ -17,8 +17,8 @@ mod common;
 
 use std::time::Duration;
 
+use edgeseal_demo::Kind;
 use edgeseal_demo::run;
-use edgeseal_demo::traffic::Kind;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotations_under_load_drop_no_legitimate_request_and_let_no_attack_through() {

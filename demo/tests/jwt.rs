@@ -19,8 +19,8 @@ mod common;
 
 use std::time::Duration;
 
-use edgeseal_demo::jwt::{self, TokenKind};
-use edgeseal_demo::schedule::Fate;
+use edgeseal_demo::Fate;
+use edgeseal_demo::{TokenKind, run_jwt};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_tokens_across_issuer_and_edge_key_rotations_refuse_no_legitimate_one() {
@@ -30,7 +30,7 @@ async fn user_tokens_across_issuer_and_edge_key_rotations_refuse_no_legitimate_o
     settings.rate = 40;
     settings.propagation = Duration::from_secs(3);
 
-    let report = jwt::run(&settings).await.expect("the demo runs");
+    let report = run_jwt(&settings).await.expect("the demo runs");
     println!("{}", report.summary);
 
     assert_eq!(report.legitimate_refused(), 0, "legitimate tokens refused");

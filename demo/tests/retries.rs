@@ -20,8 +20,8 @@ mod common;
 
 use std::time::Duration;
 
+use edgeseal_demo::Fate;
 use edgeseal_demo::run;
-use edgeseal_demo::schedule::Fate;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_incomplete_rotation_is_retried_with_its_token_and_a_new_one_is_refused_meanwhile() {
@@ -105,8 +105,5 @@ async fn an_incomplete_rotation_is_retried_with_its_token_and_a_new_one_is_refus
     assert!(report.summary.contains("late"), "{}", report.summary);
     // Two rotations published two edge versions; traffic moved to each new key.
     assert_eq!(report.edge_versions, 3);
-    assert_eq!(
-        edgeseal_demo::report::per_keyid(&report.outcomes, 1.0).len(),
-        3
-    );
+    assert_eq!(edgeseal_demo::per_keyid(&report.outcomes, 1.0).len(), 3);
 }

@@ -18,9 +18,9 @@ mod common;
 
 use std::time::Duration;
 
-use edgeseal_demo::rotation::{FirstRotation, longest_step};
+use edgeseal_demo::Kind;
 use edgeseal_demo::run;
-use edgeseal_demo::traffic::Kind;
+use edgeseal_demo::{FirstRotation, longest_step};
 use edgeseal_rotator::TargetKind;
 
 async fn short_run(mode: TargetKind) {

@@ -14,7 +14,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use edgeseal_demo::runtime_api::{InvokeError, LambdaFunction};
+use edgeseal_demo::{InvokeError, LambdaFunction};
 use serde_json::json;
 
 const RUNTIME: &str = r#"#!/usr/bin/env python3

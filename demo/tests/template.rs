@@ -20,7 +20,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use edgeseal_demo::template::TemplateSource;
+use edgeseal_demo::TemplateSource;
 use edgeseal_demo::{DemoError, Settings, run, start};
 
 /// A copy of the checkout's template with `from` replaced by `to` (which must occur

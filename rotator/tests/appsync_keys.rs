@@ -41,14 +41,12 @@ impl World {
     async fn new() -> Self {
         let sdk = edgeseal_testkit::sdk_config().await;
         let raw = aws_sdk_appsync::Client::new(&sdk);
-        let api = raw
-            .create_graphql_api()
-            .name(edgeseal_testkit::unique_name("api"))
-            .authentication_type(aws_sdk_appsync::types::AuthenticationType::ApiKey)
-            .send()
-            .await
-            .unwrap();
-        let api_id = api.graphql_api().unwrap().api_id().unwrap().to_owned();
+        let api_id = edgeseal_testkit::world::create_api_key_graphql_api(
+            &raw,
+            &edgeseal_testkit::unique_name("api"),
+        )
+        .await
+        .unwrap();
         let clock = SkewedClock::new();
         let keys = AwsKeyRules::new(SdkAppSync::new(&sdk), clock.clone());
         let endpoint = GraphqlEndpoint::start(SdkAppSync::new(&sdk), &api_id, clock.clone())

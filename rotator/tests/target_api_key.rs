@@ -27,6 +27,7 @@ use edgeseal_rotator::targets::api_key::{
 };
 use edgeseal_testkit::api_gateway::{ApiKeyOrigin, ApiKeyOriginSettings, AwsLikeUsagePlanKeys};
 use edgeseal_testkit::unique_name;
+use edgeseal_testkit::world::{self, NewFunction, NewSecret};
 use tokio::time::Instant;
 
 mod common;
@@ -47,14 +48,9 @@ async fn moto() -> Moto {
 
 impl Moto {
     async fn usage_plan(&self) -> String {
-        let plan = self
-            .client
-            .create_usage_plan()
-            .name(unique_name("CloudFront_only"))
-            .send()
+        world::create_usage_plan(&self.client, &unique_name("CloudFront_only"))
             .await
-            .unwrap();
-        plan.id().unwrap().to_owned()
+            .unwrap()
     }
 
     async fn plan_exists(&self, id: &str) -> bool {
@@ -709,48 +705,31 @@ impl KeyWorld {
             .unwrap();
         moto.keys.link(&plan, &blog.id).await.unwrap();
         let secret = unique_name("edgeseal/api-key");
-        sm.create_secret()
-            .name(&secret)
-            .secret_string(format!(r#"{{"HTTP_API_KEY":"{}"}}"#, blog_value.expose()))
-            .send()
+        let value = format!(r#"{{"HTTP_API_KEY":"{}"}}"#, blog_value.expose());
+        world::create_secret(&sm, &NewSecret::new(&secret, &value))
             .await
             .unwrap();
         let lambda = aws_sdk_lambda::Client::new(&sdk);
-        let rotator_fn = lambda
-            .create_function()
-            .function_name(unique_name("rotator"))
-            .runtime(aws_sdk_lambda::types::Runtime::Nodejs22x)
-            .role(common::role_arn(&sdk).await)
-            .handler("index.handler")
-            .code(
-                aws_sdk_lambda::types::FunctionCode::builder()
-                    .zip_file(
-                        common::zip_for("x", &edgeseal::SigningKey::from_bytes(&[2; 32]).unwrap())
-                            .into(),
-                    )
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        let zip = common::zip_for("x", &edgeseal::SigningKey::from_bytes(&[2; 32]).unwrap());
+        let role = common::role_arn(&sdk).await;
+        let rotator_fn = world::create_function(
+            &lambda,
+            NewFunction::edge(&unique_name("rotator"), &role, zip),
+        )
+        .await
+        .unwrap();
         let cdn = FakeCloudFront::new(deploy);
         let distribution = format!(
             "E{}",
             unique_name("K").replace(['-', '_'], "")[..12].to_ascii_uppercase()
         );
-        let mut config =
-            common::distribution_config("api.example.com", vec![], Some(blog_value.expose()));
-        for origin in config.origins.iter_mut().flat_map(|o| o.items.iter_mut()) {
-            for header in origin
-                .custom_headers
-                .iter_mut()
-                .flat_map(|h| h.items.iter_mut().flatten())
-            {
-                if header.header_name == "X-Origin-Verify" {
-                    header.header_name = "x-api-key".into();
-                }
-            }
-        }
+        let config = world::Distribution::new("api", "api.example.com", "edgeseal test")
+            .cache_policy(edgeseal_testkit::CACHING_DISABLED)
+            .origin_request_policy(edgeseal_testkit::ALL_VIEWER_EXCEPT_HOST_HEADER)
+            .header("X-Other", "keep-me")
+            .header("x-api-key", blog_value.expose())
+            .build()
+            .unwrap();
         cdn.insert(&distribution, config);
         let origin = ApiKeyOrigin::start(
             moto.client.clone(),
@@ -767,7 +746,7 @@ impl KeyWorld {
             distribution,
             cdn,
             origin,
-            rotation_lambda_arn: rotator_fn.function_arn().unwrap().to_owned(),
+            rotation_lambda_arn: rotator_fn.arn,
             blog_value,
         }
     }

@@ -25,6 +25,7 @@ use edgeseal_rotator::targets::appsync::{
 };
 use edgeseal_rotator::{Config, Outcome, RotationEvent, Rotator, Step};
 use edgeseal_testkit::appsync::{AwsKeyRules, GraphqlEndpoint, SecretKeyClient, SkewedClock};
+use edgeseal_testkit::world::{self, NewFunction, NewSecret};
 use edgeseal_testkit::{FakeCloudFront, FaultPlan, FaultTiming, Faulty};
 
 type Keys = Faulty<AwsKeyRules<SdkAppSync>>;
@@ -62,67 +63,16 @@ fn appsync_distribution(
     endpoint: &str,
     key: &str,
 ) -> aws_sdk_cloudfront::types::DistributionConfig {
-    use aws_sdk_cloudfront::types::{
-        CustomHeaders, CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, Origin,
-        OriginCustomHeader, OriginProtocolPolicy, Origins, ViewerProtocolPolicy,
-    };
     let domain = endpoint
         .split("://")
         .nth(1)
         .and_then(|rest| rest.split(['/', ':']).next())
         .unwrap_or("127.0.0.1");
-    let origin = Origin::builder()
-        .id("appsync")
-        .domain_name(domain)
-        .custom_origin_config(
-            CustomOriginConfig::builder()
-                .http_port(80)
-                .https_port(443)
-                .origin_protocol_policy(OriginProtocolPolicy::HttpsOnly)
-                .build()
-                .unwrap(),
-        )
-        .custom_headers(
-            CustomHeaders::builder()
-                .quantity(1)
-                .items(
-                    OriginCustomHeader::builder()
-                        .header_name("x-api-key")
-                        .header_value(key)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
-    DistributionConfig::builder()
-        .caller_reference(edgeseal_testkit::unique_name("ref"))
-        .comment("AppSync behind CloudFront")
-        .enabled(true)
-        .origins(
-            Origins::builder()
-                .quantity(1)
-                .items(origin)
-                .build()
-                .unwrap(),
-        )
-        .default_cache_behavior(
-            DefaultCacheBehavior::builder()
-                .target_origin_id("appsync")
-                .viewer_protocol_policy(ViewerProtocolPolicy::HttpsOnly)
-                .build()
-                .unwrap(),
-        )
+    world::Distribution::new("appsync", domain, "AppSync behind CloudFront")
+        .header("x-api-key", key)
         .build()
         .unwrap()
 }
-
-/// An empty zip archive: moto stores a function's code without running it.
-const EMPTY_ZIP: [u8; 22] = [
-    0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-];
 
 impl World {
     async fn new() -> Self {
@@ -139,18 +89,9 @@ impl World {
     async fn build(behind_cloudfront: bool) -> Self {
         let sdk = edgeseal_testkit::sdk_config().await;
         let raw = aws_sdk_appsync::Client::new(&sdk);
-        let api_id = raw
-            .create_graphql_api()
-            .name(edgeseal_testkit::unique_name("api"))
-            .authentication_type(aws_sdk_appsync::types::AuthenticationType::ApiKey)
-            .send()
+        let api_id = world::create_api_key_graphql_api(&raw, &edgeseal_testkit::unique_name("api"))
             .await
-            .unwrap()
-            .graphql_api()
-            .unwrap()
-            .api_id()
-            .unwrap()
-            .to_owned();
+            .unwrap();
         let clock = SkewedClock::new();
         let keys = AwsKeyRules::new(SdkAppSync::new(&sdk), clock.clone());
         // As the blog's stack made it: AppSync's default 7 days, its own description.
@@ -165,10 +106,8 @@ impl World {
             .key;
         let sm = aws_sdk_secretsmanager::Client::new(&sdk);
         let secret = edgeseal_testkit::unique_name("edgeseal/appsync");
-        sm.create_secret()
-            .name(&secret)
-            .secret_string(edgeseal::static_header_secret_json(FIELD, &prior_key).as_str())
-            .send()
+        let value = edgeseal::static_header_secret_json(FIELD, &prior_key);
+        world::create_secret(&sm, &NewSecret::new(&secret, value.as_str()))
             .await
             .unwrap();
         let iam = aws_sdk_iam::Client::new(&sdk);
@@ -185,22 +124,13 @@ impl World {
             .unwrap()
             .arn;
         let lambda = aws_sdk_lambda::Client::new(&sdk);
-        let rotation_lambda_arn = lambda
-            .create_function()
-            .function_name(edgeseal_testkit::unique_name("rotator"))
-            .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
-            .role(role)
-            .handler("bootstrap")
-            .code(
-                aws_sdk_lambda::types::FunctionCode::builder()
-                    .zip_file(EMPTY_ZIP.to_vec().into())
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap()
-            .function_arn
-            .unwrap();
+        let rotation_lambda_arn = world::create_function(
+            &lambda,
+            NewFunction::rotation_stand_in(&edgeseal_testkit::unique_name("rotator"), &role),
+        )
+        .await
+        .unwrap()
+        .arn;
         let endpoint = GraphqlEndpoint::start(SdkAppSync::new(&sdk), &api_id, clock.clone())
             .await
             .unwrap();
@@ -432,25 +362,19 @@ impl World {
         max_attempts: usize,
         check: bool,
     ) -> (usize, Vec<String>) {
-        let mut errors = Vec::new();
-        for attempt in 1..=max_attempts {
-            let mut failed = false;
-            for step in Step::ALL {
-                let result = self.run(rotator, step, token).await;
+        edgeseal_testkit::rotate_like_secrets_manager(
+            max_attempts,
+            |step| async move { self.run(rotator, step, token).await.map(drop) },
+            || async move {
                 if check {
                     self.check_invariants().await;
                 }
-                if let Err(e) = result {
-                    errors.push(format!("{step}: {e}"));
-                    failed = true;
-                    break;
-                }
-            }
-            if !failed {
-                return (attempt, errors);
-            }
-        }
-        panic!("rotation did not converge in {max_attempts} attempts: {errors:?}");
+            },
+        )
+        .await
+        .unwrap_or_else(|errors| {
+            panic!("rotation did not converge in {max_attempts} attempts: {errors:?}")
+        })
     }
 
     async fn assert_rotated(&self, token: &str, previous: &str) {

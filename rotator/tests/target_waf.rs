@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_sdk_wafv2::types::{BlockAction, DefaultAction, PositionalConstraint, Rule, Scope};
+use aws_sdk_wafv2::types::{PositionalConstraint, Rule, Scope};
 use common::*;
 use edgeseal_rotator::aws::sdk::SdkSecrets;
 use edgeseal_rotator::targets::waf::SdkWaf;
@@ -85,22 +85,14 @@ impl WafWorld {
             .visibility_config(visibility("BlockBadBots"))
             .build()
             .unwrap();
-        let created = waf
-            .create_web_acl()
-            .name(&acl_name)
-            .scope(Scope::Regional)
-            .default_action(
-                DefaultAction::builder()
-                    .block(BlockAction::builder().build())
-                    .build(),
-            )
-            .rules(header_rule)
-            .rules(own_rule)
-            .visibility_config(visibility("OriginVerify"))
-            .send()
-            .await
-            .unwrap();
-        let acl_id = created.summary().unwrap().id().unwrap().to_owned();
+        let acl_id = edgeseal_testkit::world::create_web_acl(
+            &waf,
+            &acl_name,
+            vec![header_rule, own_rule],
+            "OriginVerify",
+        )
+        .await
+        .unwrap();
         let origin = WafOrigin::start(
             waf.clone(),
             &acl_name,

@@ -8,7 +8,8 @@
 //!   model;
 //! - [`MisnumberedVersions`]: version numbers that name other code than the answers say
 //!   (moto 5.2.6 reused numbers; `moto/server.py` now numbers as AWS does);
-//! - [`start_rotation`], [`start_configuration_test`]: Secrets Manager's rotation driver
+//! - [`start_rotation`], [`start_configuration_test`], [`rotate_like_secrets_manager`]:
+//!   Secrets Manager's rotation driver
 //!   (moto cannot invoke a rotation function);
 //! - [`BoxedRotator`]: a rotator of any target behind one type, for drivers that run one
 //!   scenario over several targets;
@@ -19,7 +20,10 @@
 //! - [`appsync`]: AppSync's API-key rules moto skips, a GraphQL endpoint accepting exactly
 //!   the keys AppSync would, and clients that read their key from the secret;
 //! - [`oidc`]: an OpenID Connect issuer on loopback (discovery document, JWK Set, keys
-//!   rotated mid-run) and the tokens it signs or that forge it.
+//!   rotated mid-run) and the tokens it signs or that forge it;
+//! - [`world`]: the builders of the moto-backed worlds (secret, Lambda functions and
+//!   versions, CloudFront distribution, WAF web ACL, usage plan, AppSync API), one call
+//!   each, shared by the rotator's and the CLI's tests and the demo.
 //!
 //! None of this is in a product crate: the rotator's release build has no test double.
 //!
@@ -41,7 +45,8 @@ pub use faults::{FaultPlan, FaultTiming, Faulty, INJECTED_CODE, injected};
 pub use lambda_states::{Activation, EdgeFunctionHooks, Hooked, PendingVersions, VersionStates};
 pub use misnumbered::{MisnumberedVersions, Misnumbering};
 pub use rotation::{
-    PendingValue, end_configuration_test, new_version_id, start_configuration_test, start_rotation,
+    PendingValue, end_configuration_test, new_version_id, rotate_like_secrets_manager,
+    start_configuration_test, start_rotation,
 };
 pub use run_step::{BoxedRotator, RunStep, StepFuture};
 
@@ -56,6 +61,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub mod api_gateway;
 pub mod oidc;
 pub mod waf;
+pub mod world;
 
 /// The environment variable naming the moto server, e.g. `http://127.0.0.1:5000`.
 pub const MOTO_URL_VAR: &str = "EDGESEAL_MOTO_URL";

@@ -73,3 +73,40 @@ pub async fn start_rotation(
         .map_err(|e| format!("RotateSecret: {}", DisplayErrorContext(e)))?;
     Ok(token)
 }
+
+/// Secrets Manager's retries of an incomplete rotation: the four steps in order, each
+/// run by `run_step`; when one fails, the whole rotation is tried again with the same
+/// token, up to `max_attempts` times. `after_step` runs after every step, failed or not
+/// (a world's invariant checks). Returns how many attempts it took with the failures on
+/// the way (`"{step}: {error}"`), or every failure when it did not converge.
+pub async fn rotate_like_secrets_manager<Run, Ran, After, Checked>(
+    max_attempts: usize,
+    mut run_step: Run,
+    mut after_step: After,
+) -> Result<(usize, Vec<String>), Vec<String>>
+where
+    // Closures returning futures rather than async closures: the futures of async
+    // closures that borrow are not `Send` for every lifetime, and tests spawn these.
+    Run: FnMut(edgeseal_rotator::Step) -> Ran,
+    Ran: Future<Output = Result<(), String>>,
+    After: FnMut() -> Checked,
+    Checked: Future<Output = ()>,
+{
+    let mut errors = Vec::new();
+    for attempt in 1..=max_attempts {
+        let mut failed = false;
+        for step in edgeseal_rotator::Step::ALL {
+            let result = run_step(step).await;
+            after_step().await;
+            if let Err(e) = result {
+                errors.push(format!("{step}: {e}"));
+                failed = true;
+                break;
+            }
+        }
+        if !failed {
+            return Ok((attempt, errors));
+        }
+    }
+    Err(errors)
+}

@@ -42,7 +42,7 @@ pub fn assert_rotated_cleanly(report: &Report, rotations: usize) {
         .filter(|e| e.what == "finishSecret done")
         .count();
     assert_eq!(finished, rotations, "rotations finished");
-    let keyids = edgeseal_demo::report::per_keyid(&report.outcomes, 1.0);
+    let keyids = edgeseal_demo::per_keyid(&report.outcomes, 1.0);
     assert_eq!(
         keyids.len(),
         rotations + 1,

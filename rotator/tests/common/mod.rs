@@ -14,11 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_cloudfront::types::{
-    CustomHeaders, CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, EventType,
-    LambdaFunctionAssociation, LambdaFunctionAssociations, Origin, OriginCustomHeader,
-    OriginProtocolPolicy, Origins, ViewerProtocolPolicy,
-};
+use aws_sdk_cloudfront::types::{DistributionConfig, EventType};
 use edgeseal::{KeyId, KeySet, RequestView, SecretValue, Signer, SigningKey, UnixTime, Verifier};
 use edgeseal_edge_signer::{EdgeAssets, EdgeConfig, package_zip};
 use edgeseal_rotator::aws::sdk::{SdkCloudFront, SdkLambda, SdkSecrets};
@@ -26,6 +22,7 @@ use edgeseal_rotator::{
     Config, DistributionApi, RotationError, RotationEvent, Rotator, SignedTarget,
     StaticHeaderTarget, Step, TargetKind, code_sha256, custom_headers, unqualified,
 };
+use edgeseal_testkit::world::{self, NewFunction, NewSecret};
 use edgeseal_testkit::{
     ALL_VIEWER_EXCEPT_HOST_HEADER, BoxedRotator, CACHING_DISABLED, FakeCloudFront, FaultPlan,
     Faulty, RunStep,
@@ -369,93 +366,22 @@ pub fn distribution_config(
     associations: Vec<(String, EventType)>,
     header: Option<&str>,
 ) -> DistributionConfig {
-    let mut origin = Origin::builder()
-        .id("api")
-        .domain_name(origin_domain)
-        .custom_origin_config(
-            CustomOriginConfig::builder()
-                .http_port(80)
-                .https_port(443)
-                .origin_protocol_policy(OriginProtocolPolicy::HttpsOnly)
-                .build()
-                .unwrap(),
-        );
-    if let Some(value) = header {
-        origin = origin.custom_headers(
-            CustomHeaders::builder()
-                .quantity(2)
-                .items(
-                    OriginCustomHeader::builder()
-                        .header_name("X-Other")
-                        .header_value("keep-me")
-                        .build()
-                        .unwrap(),
-                )
-                .items(
-                    OriginCustomHeader::builder()
-                        .header_name("X-Origin-Verify")
-                        .header_value(value)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        );
-    }
-    let lambda_associations = |list: &[(String, EventType)]| {
-        let mut b =
-            LambdaFunctionAssociations::builder().quantity(i32::try_from(list.len()).unwrap());
-        for (arn, event) in list {
-            b = b.items(
-                LambdaFunctionAssociation::builder()
-                    .lambda_function_arn(arn)
-                    .event_type(event.clone())
-                    .build()
-                    .unwrap(),
-            );
-        }
-        b.build().unwrap()
-    };
     // CachingDisabled forwards no query string: the origin request policy must forward
     // them all, or the edge would not see the query it signs (see `query_strings`).
-    let mut default = DefaultCacheBehavior::builder()
-        .target_origin_id("api")
-        .viewer_protocol_policy(ViewerProtocolPolicy::HttpsOnly)
-        .cache_policy_id(CACHING_DISABLED)
-        .origin_request_policy_id(ALL_VIEWER_EXCEPT_HOST_HEADER);
-    if !associations.is_empty() {
-        default = default.lambda_function_associations(lambda_associations(&associations));
+    let mut config = world::Distribution::new("api", origin_domain, "edgeseal test")
+        .cache_policy(CACHING_DISABLED)
+        .origin_request_policy(ALL_VIEWER_EXCEPT_HOST_HEADER);
+    if let Some(value) = header {
+        config = config
+            .header("X-Other", "keep-me")
+            .header("X-Origin-Verify", value);
     }
-    let mut config = DistributionConfig::builder()
-        .caller_reference(edgeseal_testkit::unique_name("ref"))
-        .comment("edgeseal test")
-        .enabled(true)
-        .origins(
-            Origins::builder()
-                .quantity(1)
-                .items(origin.build().unwrap())
-                .build()
-                .unwrap(),
-        )
-        .default_cache_behavior(default.build().unwrap());
+    for (arn, event) in &associations {
+        config = config.association(arn, event.clone());
+    }
     if !associations.is_empty() {
         // A second behavior with its own association: setSecret must move both.
-        let behavior = aws_sdk_cloudfront::types::CacheBehavior::builder()
-            .path_pattern("/v2/*")
-            .target_origin_id("api")
-            .viewer_protocol_policy(ViewerProtocolPolicy::HttpsOnly)
-            .cache_policy_id(CACHING_DISABLED)
-            .origin_request_policy_id(ALL_VIEWER_EXCEPT_HOST_HEADER)
-            .lambda_function_associations(lambda_associations(&associations))
-            .build()
-            .unwrap();
-        config = config.cache_behaviors(
-            aws_sdk_cloudfront::types::CacheBehaviors::builder()
-                .quantity(1)
-                .items(behavior)
-                .build()
-                .unwrap(),
-        );
+        config = config.behavior("/v2/*");
     }
     config.build().unwrap()
 }
@@ -544,14 +470,13 @@ impl World {
                 None,
             ),
         };
-        let created = sm
-            .create_secret()
-            .name(edgeseal_testkit::unique_name("edgeseal/origin-key"))
-            .client_request_token(&initial_token)
-            .secret_string(&initial_value)
-            .send()
-            .await
-            .unwrap();
+        let name = edgeseal_testkit::unique_name("edgeseal/origin-key");
+        let created = world::create_secret(
+            &sm,
+            &NewSecret::new(&name, &initial_value).token(&initial_token),
+        )
+        .await
+        .unwrap();
         let secret = created.arn().unwrap().to_owned();
 
         // The edge function: version 1 carries an older edgeseal key (pruning has work
@@ -561,62 +486,34 @@ impl World {
             None => zip_for(&initial_token, &SigningKey::from_bytes(&[1; 32]).unwrap()),
         };
         let ancient_zip = zip_for("ancient", &SigningKey::from_bytes(&[3; 32]).unwrap());
-        let created = lambda
-            .create_function()
-            .function_name(&function)
-            .runtime(aws_sdk_lambda::types::Runtime::Nodejs22x)
-            .role(&role)
-            .handler("index.handler")
-            .code(
-                aws_sdk_lambda::types::FunctionCode::builder()
-                    .zip_file(ancient_zip.into())
-                    .build(),
-            )
-            .send()
+        let created =
+            world::create_function(&lambda, NewFunction::edge(&function, &role, ancient_zip))
+                .await
+                .unwrap();
+        let function_arn = unqualified(&created.arn).to_owned();
+        world::publish_version(&lambda, &function, "edgeseal keyid=ancient")
             .await
             .unwrap();
-        let function_arn = unqualified(created.function_arn().unwrap()).to_owned();
-        lambda
-            .publish_version()
-            .function_name(&function)
-            .description("edgeseal keyid=ancient")
-            .send()
+        world::update_function_code(&lambda, &function, initial_zip)
             .await
             .unwrap();
-        lambda
-            .update_function_code()
-            .function_name(&function)
-            .zip_file(initial_zip.into())
-            .send()
-            .await
-            .unwrap();
-        let v1 = lambda
-            .publish_version()
-            .function_name(&function)
-            .description(format!("edgeseal keyid={initial_token}"))
-            .send()
-            .await
-            .unwrap();
-        let v1_arn = v1.function_arn().unwrap().to_owned();
+        let v1_arn = world::publish_version(
+            &lambda,
+            &function,
+            &format!("edgeseal keyid={initial_token}"),
+        )
+        .await
+        .unwrap();
         assert!(v1_arn.ends_with(":2"), "{v1_arn}");
 
         // A function the rotation must leave alone, and one Secrets Manager "invokes".
         let other = edgeseal_testkit::unique_name("viewer-fn");
-        let other_out = lambda
-            .create_function()
-            .function_name(&other)
-            .runtime(aws_sdk_lambda::types::Runtime::Nodejs22x)
-            .role(&role)
-            .handler("index.handler")
-            .code(
-                aws_sdk_lambda::types::FunctionCode::builder()
-                    .zip_file(zip_for("x", &SigningKey::from_bytes(&[2; 32]).unwrap()).into())
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-        let other_function_arn = format!("{}:1", unqualified(other_out.function_arn().unwrap()));
+        let other_zip = zip_for("x", &SigningKey::from_bytes(&[2; 32]).unwrap());
+        let other_out =
+            world::create_function(&lambda, NewFunction::edge(&other, &role, other_zip))
+                .await
+                .unwrap();
+        let other_function_arn = format!("{}:1", unqualified(&other_out.arn));
 
         let origin_kind = match mode {
             TargetKind::AppSyncApiKey => {
@@ -663,7 +560,7 @@ impl World {
             function,
             function_arn,
             other_function_arn,
-            rotation_lambda_arn: unqualified(other_out.function_arn().unwrap()).to_owned(),
+            rotation_lambda_arn: unqualified(&other_out.arn).to_owned(),
             cdn,
             distribution,
             origin,
@@ -933,24 +830,25 @@ impl World {
         token: &str,
         max_attempts: usize,
     ) -> (usize, Vec<String>) {
-        let mut errors = Vec::new();
-        for attempt in 1..=max_attempts {
-            let mut failed = false;
-            for step in Step::ALL {
+        edgeseal_testkit::rotate_like_secrets_manager(
+            max_attempts,
+            |step| {
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-                let result = rotator.run(&self.event(step, token), deadline).await;
-                self.check_invariants().await;
-                if let Err(e) = result {
-                    errors.push(format!("{step}: {e}"));
-                    failed = true;
-                    break;
+                let event = self.event(step, token);
+                async move {
+                    rotator
+                        .run(&event, deadline)
+                        .await
+                        .map(drop)
+                        .map_err(|e| e.to_string())
                 }
-            }
-            if !failed {
-                return (attempt, errors);
-            }
-        }
-        panic!("rotation did not converge in {max_attempts} attempts: {errors:?}");
+            },
+            || self.check_invariants(),
+        )
+        .await
+        .unwrap_or_else(|errors| {
+            panic!("rotation did not converge in {max_attempts} attempts: {errors:?}")
+        })
     }
 
     /// After a completed rotation to `token`: it is AWSCURRENT, the old one AWSPREVIOUS,
