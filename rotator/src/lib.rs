@@ -38,6 +38,7 @@
 
 pub mod aws;
 pub mod cloudfront;
+mod deadline;
 mod diagnostic;
 pub mod edge;
 pub mod edge_version;
@@ -45,6 +46,7 @@ mod env;
 pub mod error;
 pub mod event;
 mod material;
+mod optimistic_lock;
 pub mod origin;
 pub mod settings;
 mod steps;

@@ -9,6 +9,7 @@
 //! edit (see [`super::edits`]), so every target that makes CloudFront send something
 //! (an edge version, an origin header) shares this one read-check-write path.
 
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use aws_sdk_cloudfront::types::DistributionConfig;
@@ -20,7 +21,9 @@ use super::query_strings::hidden_query_string_behaviors;
 use super::staging;
 use super::throttle::retry_throttled;
 use crate::aws::{ApiError, DeployStatus, DistributionApi};
+use crate::deadline::poll_until;
 use crate::error::RotationError;
+use crate::optimistic_lock::{Edited, Written, retry_stale_token};
 use crate::settings::Config;
 
 /// The configured distributions and the CloudFront client that changes them.
@@ -127,30 +130,38 @@ impl<C: DistributionApi> Distributions<C> {
         mut edit: impl FnMut(&mut DistributionConfig) -> Result<usize, RotationError>,
     ) -> Result<(), RotationError> {
         let attempts = self.update_attempts;
-        for attempt in 1..=attempts {
-            let (mut config, etag) =
-                retry_throttled(deadline, || self.cdn.get_config(distribution)).await?;
-            if edit(&mut config)? == 0 {
-                return Ok(());
-            }
-            guard.check(&self.cdn, distribution, deadline).await?;
-            let update = retry_throttled(deadline, || {
-                self.cdn.update_config(distribution, config.clone(), &etag)
-            })
-            .await;
-            match update {
-                Ok(_) => return Ok(()),
-                Err(ApiError::PreconditionFailed(_)) if attempt < attempts => {
-                    warn!(%distribution, attempt, "distribution config changed meanwhile (stale ETag); retrying");
-                    let pause = Duration::from_millis(100 * u64::from(attempt));
-                    if Instant::now() + pause >= deadline {
-                        break;
-                    }
-                    tokio::time::sleep(pause).await;
+        let guard = &guard;
+        let updated = retry_stale_token(
+            attempts,
+            deadline,
+            || async move {
+                Ok(retry_throttled(deadline, || self.cdn.get_config(distribution)).await?)
+            },
+            |config| {
+                Ok(match edit(config)? {
+                    0 => Edited::Unchanged(()),
+                    _ => Edited::Changed,
+                })
+            },
+            |config, etag, _| async move {
+                guard.check(&self.cdn, distribution, deadline).await?;
+                let update = retry_throttled(deadline, || {
+                    self.cdn.update_config(distribution, config.clone(), &etag)
+                })
+                .await;
+                match update {
+                    Ok(_) => Ok(Written::Done(())),
+                    Err(ApiError::PreconditionFailed(_)) => Ok(Written::Stale),
+                    Err(e) => Err(RotationError::from(e)),
                 }
-                Err(ApiError::PreconditionFailed(_)) => break,
-                Err(e) => return Err(e.into()),
-            }
+            },
+            |attempt| {
+                warn!(%distribution, attempt, "distribution config changed meanwhile (stale ETag); retrying");
+            },
+        )
+        .await?;
+        if updated.is_some() {
+            return Ok(());
         }
         Err(RotationError::StaleEtag {
             distribution: distribution.to_owned(),
@@ -205,21 +216,26 @@ impl<C: DistributionApi> Distributions<C> {
             return Ok(());
         }
         for distribution in &self.ids {
-            loop {
-                let status = retry_throttled(deadline, || self.cdn.status(distribution)).await?;
-                if status == DeployStatus::Deployed {
-                    break;
-                }
-                let pause = self.deploy_poll_interval;
-                if Instant::now() + pause >= deadline {
-                    let shown = match status {
-                        DeployStatus::InProgress => "InProgress".to_owned(),
-                        DeployStatus::Other(s) => s,
-                        DeployStatus::Deployed => "Deployed".to_owned(),
-                    };
-                    return Err(RotationError::NotDeployed(distribution.clone(), shown));
-                }
-                tokio::time::sleep(pause).await;
+            let polled = poll_until(
+                deadline,
+                std::iter::repeat(self.deploy_poll_interval),
+                || async move {
+                    let status =
+                        retry_throttled(deadline, || self.cdn.status(distribution)).await?;
+                    Ok::<_, ApiError>(match status {
+                        DeployStatus::Deployed => ControlFlow::Break(()),
+                        other => ControlFlow::Continue(other),
+                    })
+                },
+            )
+            .await?;
+            if let Err(status) = polled {
+                let shown = match status {
+                    DeployStatus::InProgress => "InProgress".to_owned(),
+                    DeployStatus::Other(s) => s,
+                    DeployStatus::Deployed => "Deployed".to_owned(),
+                };
+                return Err(RotationError::NotDeployed(distribution.clone(), shown));
             }
         }
         Ok(())

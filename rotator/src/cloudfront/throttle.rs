@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use tracing::warn;
 
 use crate::aws::ApiError;
+use crate::deadline::pause_within;
 
 /// The first pause after a throttled call.
 pub const FIRST_PAUSE: Duration = Duration::from_millis(500);
@@ -43,12 +44,15 @@ where
     loop {
         match call().await {
             Err(ApiError::Throttled { op, message }) => {
+                // Not `poll_until`: the pause grows and jitters with each throttled
+                // answer (many rotators may share the account's CloudFront quota), and
+                // only throttling is retried; the deadline rule is the same.
                 let pause = jittered(ceiling);
-                if Instant::now() + pause >= deadline {
+                let Some(sleep) = pause_within(deadline, pause) else {
                     return Err(ApiError::Throttled { op, message });
-                }
+                };
                 warn!(%op, tries, pause_ms = pause.as_millis(), "throttled; retrying after a pause");
-                tokio::time::sleep(pause).await;
+                sleep.await;
                 ceiling = (ceiling * 2).min(MAX_PAUSE);
                 tries += 1;
             }

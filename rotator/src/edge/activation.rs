@@ -7,12 +7,14 @@
 //! The wait is bounded by the step's deadline; a version still `Pending` then fails the
 //! step with [`RotationError::VersionNotActive`], and the rerun reuses the version.
 
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use tokio::time::Instant;
 use tracing::info;
 
 use crate::aws::{EdgeFunctionApi, FunctionVersion, VersionState};
+use crate::deadline::{doubling, poll_until};
 use crate::error::RotationError;
 
 /// Poll until `version` is `Active`, or fail at `deadline`.
@@ -22,31 +24,32 @@ pub async fn wait_until_active(
     version: &FunctionVersion,
     deadline: Instant,
 ) -> Result<(), RotationError> {
-    let mut pause = Duration::from_millis(250);
-    loop {
-        match lambda.version_state(function, &version.version).await? {
-            VersionState::Active => return Ok(()),
-            VersionState::Failed(reason) => {
-                return Err(RotationError::VersionFailed {
+    let pauses = doubling(Duration::from_millis(250), Duration::from_secs(2));
+    let mut polls = 0u32;
+    let activated = poll_until(deadline, pauses, || {
+        // Logged once per wait, as it ends (the first poll follows none).
+        if polls > 0 {
+            info!(version = %version.version, "edge version not Active yet; waiting");
+        }
+        polls += 1;
+        async move {
+            match lambda.version_state(function, &version.version).await? {
+                VersionState::Active => Ok(ControlFlow::Break(())),
+                VersionState::Failed(reason) => Err(RotationError::VersionFailed {
                     version: version.version.clone(),
                     reason,
-                });
-            }
-            state => {
-                if Instant::now() + pause >= deadline {
-                    return Err(RotationError::VersionNotActive {
-                        version: version.version.clone(),
-                        state: match state {
-                            VersionState::Pending => "Pending".to_owned(),
-                            VersionState::Other(s) => s,
-                            VersionState::Active | VersionState::Failed(_) => String::new(),
-                        },
-                    });
-                }
-                info!(version = %version.version, "edge version not Active yet; waiting");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(2));
+                }),
+                state => Ok(ControlFlow::Continue(state)),
             }
         }
-    }
+    })
+    .await?;
+    activated.map_err(|state| RotationError::VersionNotActive {
+        version: version.version.clone(),
+        state: match state {
+            VersionState::Pending => "Pending".to_owned(),
+            VersionState::Other(s) => s,
+            VersionState::Active | VersionState::Failed(_) => String::new(),
+        },
+    })
 }

@@ -11,6 +11,7 @@
 mod activation;
 
 use std::collections::HashSet;
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -21,6 +22,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::aws::{ApiError, EdgeFunctionApi, FunctionVersion, UpdateStatus};
+use crate::deadline::{doubling, poll_until};
 use crate::error::{RotationError, SetupError};
 use crate::targets::signed::settings::EdgeSettings;
 
@@ -164,22 +166,16 @@ impl<L: EdgeFunctionApi> EdgePublisher<L> {
     }
 
     async fn wait_for_code_update(&self, deadline: Instant) -> Result<(), RotationError> {
-        let mut pause = Duration::from_millis(200);
-        loop {
+        let pauses = doubling(Duration::from_millis(200), Duration::from_secs(2));
+        let updated = poll_until(deadline, pauses, || async move {
             match self.lambda.update_status(&self.settings.function).await? {
-                UpdateStatus::Successful => return Ok(()),
-                UpdateStatus::Failed(reason) => {
-                    return Err(RotationError::EdgeUpdateFailed(reason));
-                }
-                UpdateStatus::InProgress => {
-                    if Instant::now() + pause >= deadline {
-                        return Err(RotationError::EdgeUpdateTimeout);
-                    }
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(2));
-                }
+                UpdateStatus::Successful => Ok(ControlFlow::Break(())),
+                UpdateStatus::Failed(reason) => Err(RotationError::EdgeUpdateFailed(reason)),
+                UpdateStatus::InProgress => Ok(ControlFlow::Continue(())),
             }
-        }
+        })
+        .await?;
+        updated.map_err(|()| RotationError::EdgeUpdateTimeout)
     }
 
     /// Wait until `version` is `Active` (bounded by `deadline`; see `activation.rs`).

@@ -48,6 +48,7 @@ use tracing::{info, warn};
 use zeroize::Zeroizing;
 
 use crate::aws::{ApiError, SecretMetadata, SecretsApi};
+use crate::deadline::pause_within;
 use crate::error::{RotationError, SetupError};
 use crate::origin::{Credential, OriginProbe, ProbeError};
 use crate::settings::{Config, TargetKind};
@@ -224,15 +225,14 @@ impl StepContext<'_> {
         let Some(settle) = self.settle_without_probe else {
             return Ok(());
         };
-        let until = Instant::now() + settle;
-        if until > self.deadline {
+        let Some(wait) = pause_within(self.deadline, settle) else {
             return Err(RotationError::SettleTooLong(settle));
-        }
+        };
         info!(
             settle_secs = settle.as_secs(),
             "PROBE=off: waiting SETTLE_SECS instead of testing the origin"
         );
-        tokio::time::sleep_until(until).await;
+        wait.await;
         Ok(())
     }
 }

@@ -19,6 +19,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::info;
 
+use crate::deadline::pause_within;
 use crate::origin::ProbeError;
 
 /// The default pause between two origin probes (`API_KEY_PROBE_INTERVAL_MS`).
@@ -52,6 +53,7 @@ where
 {
     let mut in_a_row = 0;
     let mut tries = 0u32;
+    // Not `poll_until`: the count of passes in a row lives across polls.
     loop {
         let outcome = tokio::time::timeout_at(deadline, probe())
             .await
@@ -71,10 +73,10 @@ where
                 NotAccepted::Rejected(e)
             }
         };
-        if Instant::now() + pause >= deadline {
-            return Err(last);
+        match pause_within(deadline, pause) {
+            Some(pause) => pause.await,
+            None => return Err(last),
         }
-        tokio::time::sleep(pause).await;
     }
 }
 

@@ -6,7 +6,7 @@
 //!   and tagged as edgeseal's, in every `USAGE_PLAN_ID` plan (adopted if an earlier try
 //!   made it); once `API_KEY_PROPAGATION_SECS` have passed since the link and the origin
 //!   accepted it in a row, CloudFront is pointed at it (origin header
-//!   `API_KEY_HEADER_NAME`), as the static-header target points a header.
+//!   `API_KEY_HEADER_NAME`) by the inner static-header layer.
 //! - testSecret: CloudFront sends the pending key; the origin accepts it (else CloudFront
 //!   goes back to the current key and the step fails) and the current one.
 //! - finishSecret (after the labels moved), and the next createSecret: edgeseal's keys of
@@ -26,22 +26,21 @@ use super::acceptance::{NotAccepted, wait_until_accepted};
 use super::api::UsagePlanKeys;
 use super::keys::{ApiKeyError, KeyRotation, RetireGuard};
 use super::settings::{ApiKeySettings, VALUE_LENGTHS};
-use crate::aws::{DeployStatus, DistributionApi};
-use crate::cloudfront::edits::custom_headers;
-use crate::cloudfront::{Distributions, Guard};
+use crate::aws::DistributionApi;
+use crate::cloudfront::Guard;
 use crate::error::{RotationError, SetupError};
-use crate::material::{parse_secret, random_header_value, wrong_kind};
+use crate::material::{parse_secret, wrong_kind};
 use crate::settings::{Config, TargetKind, TargetSettings};
-use crate::targets::static_header::OriginHeader;
+use crate::targets::static_header::{StaticHeaderSettings, StaticHeaderTarget};
 use crate::targets::{Stage, StepContext, Target, other_target};
 
 /// The `api-gateway-api-key` target: the usage plans' keys (through `K`, an API Gateway
-/// client in the API's region), the distributions and the header they send.
+/// client in the API's region), over the static-header target sending the key in
+/// `API_KEY_HEADER_NAME`.
 pub struct ApiKeyTarget<C, K> {
+    inner: StaticHeaderTarget<C>,
     settings: ApiKeySettings,
     keys: K,
-    distributions: Distributions<C>,
-    header: OriginHeader,
     secret_key_name: String,
 }
 
@@ -52,11 +51,13 @@ impl<C: DistributionApi, K: UsagePlanKeys> ApiKeyTarget<C, K> {
         let TargetSettings::ApiKey(settings) = &config.target else {
             return Err(other_target(config, TargetKind::ApiKey));
         };
+        let values = StaticHeaderSettings {
+            value_length: settings.value_length,
+        };
         Ok(Self {
-            header: OriginHeader::new(&settings.header_name),
+            inner: StaticHeaderTarget::new(config, values, &settings.header_name, cdn),
             settings: settings.clone(),
             keys,
-            distributions: Distributions::new(cdn, config),
             secret_key_name: config.secret_key_name.clone(),
         })
     }
@@ -125,24 +126,16 @@ impl<C: DistributionApi, K: UsagePlanKeys> ApiKeyTarget<C, K> {
                 labelled.push((version.clone(), value));
             }
         }
+        let Some(values) = self.inner.values_sent(step.deadline()).await? else {
+            return Ok(RetireGuard::Unsettled);
+        };
         let mut sent = BTreeSet::new();
-        for distribution in self.distributions.ids() {
-            if self
-                .distributions
-                .status(distribution, step.deadline())
-                .await?
-                != DeployStatus::Deployed
-            {
-                return Ok(RetireGuard::Unsettled);
-            }
-            let config = self.distributions.config(distribution).await?;
-            for value in custom_headers(&config, self.header.name()) {
-                match labelled.iter().find(|(_, v)| v.matches(value)) {
-                    Some((version, _)) => {
-                        sent.insert(version.clone());
-                    }
-                    None => return Ok(RetireGuard::Unsettled),
+        for value in &values {
+            match labelled.iter().find(|(_, v)| v.matches(value)) {
+                Some((version, _)) => {
+                    sent.insert(version.clone());
                 }
+                None => return Ok(RetireGuard::Unsettled),
             }
         }
         Ok(RetireGuard::Settled { sent })
@@ -179,18 +172,14 @@ impl<C: DistributionApi, K: UsagePlanKeys> Target for ApiKeyTarget<C, K> {
     }
 
     fn same_value(&self, a: &StaticHeaderValue, b: &StaticHeaderValue) -> bool {
-        a.matches(b.expose())
+        self.inner.same_value(a, b)
     }
 
     async fn create(&self, step: &StepContext<'_>) -> Result<Zeroizing<String>, RotationError> {
         // A later rotation is the "later step" that retires keys whose grace ended
         // after the last finishSecret.
         self.retire(step).await;
-        let value = random_header_value(self.settings.value_length)?;
-        Ok(edgeseal::static_header_secret_json(
-            &self.secret_key_name,
-            &value,
-        ))
+        self.inner.create(step).await
     }
 
     async fn set(
@@ -209,7 +198,7 @@ impl<C: DistributionApi, K: UsagePlanKeys> Target for ApiKeyTarget<C, K> {
         let not_before = Instant::now() + self.settings.propagation.saturating_sub(since_link);
         let probe = step.origin_probe(Stage::Pending)?;
         let accepted = wait_until_accepted(
-            || probe.probe(self.header.credential(pending)),
+            || probe.probe(self.inner.header().credential(pending)),
             self.settings.probe_interval,
             not_before,
             step.deadline(),
@@ -225,9 +214,9 @@ impl<C: DistributionApi, K: UsagePlanKeys> Target for ApiKeyTarget<C, K> {
             }
             Err(NotAccepted::Propagating) => return Err(ApiKeyError::Propagating.into()),
         }
-        let guard = Guard::for_new_key(step.metadata());
-        self.header
-            .point(&self.distributions, pending, guard, step)
+        // Accepted in a row already: no pre-flight probe (the inner layer's `set`).
+        self.inner
+            .send(step, pending, Guard::for_new_key(step.metadata()))
             .await
     }
 
@@ -237,9 +226,7 @@ impl<C: DistributionApi, K: UsagePlanKeys> Target for ApiKeyTarget<C, K> {
         current: &StaticHeaderValue,
         pending: &StaticHeaderValue,
     ) -> Result<(), RotationError> {
-        self.header
-            .test(&self.distributions, step, current, pending)
-            .await
+        self.inner.test(step, current, pending).await
     }
 
     async fn test_configuration(
@@ -252,17 +239,15 @@ impl<C: DistributionApi, K: UsagePlanKeys> Target for ApiKeyTarget<C, K> {
                 return Err(ApiKeyError::UsagePlanNotFound(plan.clone()).into());
             }
         }
-        self.header
-            .test_configuration(&self.distributions, step, current)
-            .await
+        self.inner.test_configuration(step, current).await
     }
 
     async fn check_sent(
         &self,
-        _step: &StepContext<'_>,
+        step: &StepContext<'_>,
         pending: &StaticHeaderValue,
     ) -> Result<(), RotationError> {
-        self.header.check_sent(&self.distributions, pending).await
+        self.inner.check_sent(step, pending).await
     }
 
     async fn finish(&self, step: &StepContext<'_>) {

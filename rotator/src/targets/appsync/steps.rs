@@ -273,6 +273,8 @@ pub async fn pending_accepted<A: AppSyncKeys>(
             Err(error) => {
                 tracing::info!(%error, attempt, "pending key not accepted yet; retrying");
                 attempt += 1;
+                // A count of tries, not `poll_until`: the caller bounds the whole wait
+                // by the step's deadline (`AppSyncTarget::by_deadline`).
                 tokio::time::sleep(retry.delay).await;
             }
         }

@@ -11,13 +11,12 @@ use super::graphql::GraphqlProbe;
 use super::retire::{self, EdgeKeys};
 use super::settings::AppSyncSettings;
 use super::steps::{self, AppSyncStepError, CurrentKey, PendingRetry};
-use crate::aws::{DeployStatus, DistributionApi};
-use crate::cloudfront::edits::custom_headers;
-use crate::cloudfront::{Distributions, Guard};
+use crate::aws::DistributionApi;
+use crate::cloudfront::Guard;
 use crate::error::{RotationError, SetupError};
 use crate::settings::{Config, TargetKind, TargetSettings};
-use crate::targets::static_header::OriginHeader;
-use crate::targets::{Stage, StepContext, Target, log_roll_back, other_target};
+use crate::targets::static_header::{StaticHeaderSettings, StaticHeaderTarget};
+use crate::targets::{Stage, StepContext, Target, other_target};
 
 /// Where the target reads the time (the wall clock; tests move it forward to make keys
 /// expire, which moto's real-clock checks cannot).
@@ -35,50 +34,9 @@ pub struct AppSyncTarget<C, A> {
     probe: GraphqlProbe,
     retry: PendingRetry,
     clock: Clock,
-    cloudfront: Option<BehindCloudFront<C>>,
-}
-
-/// The distributions in front of AppSync and the header they send the key in.
-struct BehindCloudFront<C> {
-    header: OriginHeader,
-    distributions: Distributions<C>,
-}
-
-impl<C: DistributionApi> BehindCloudFront<C> {
-    /// Every distribution sends `key`.
-    async fn point(
-        &self,
-        key: &StaticHeaderValue,
-        guard: Guard,
-        step: &StepContext<'_>,
-    ) -> Result<(), RotationError> {
-        self.header
-            .point(&self.distributions, key, guard, step)
-            .await
-    }
-
-    /// Fail with [`RotationError::NotPointed`] unless every distribution sends `key`.
-    async fn check_sent(&self, key: &StaticHeaderValue) -> Result<(), RotationError> {
-        self.header.check_sent(&self.distributions, key).await
-    }
-
-    /// The keys the distributions send, if every one is `Deployed` (else edges may still
-    /// send any key one was set to since).
-    async fn keys_sent(&self, deadline: tokio::time::Instant) -> Result<EdgeKeys, RotationError> {
-        let mut sent = Vec::new();
-        for id in self.distributions.ids() {
-            if self.distributions.status(id, deadline).await? != DeployStatus::Deployed {
-                return Ok(EdgeKeys::Unsettled);
-            }
-            let config = self.distributions.config(id).await?;
-            for value in custom_headers(&config, self.header.name()) {
-                if let Ok(key) = StaticHeaderValue::new(value.to_owned()) {
-                    sent.push(key);
-                }
-            }
-        }
-        Ok(EdgeKeys::Settled(sent))
-    }
+    /// The distributions in front of AppSync, if any, sending the key in `HEADER_NAME`:
+    /// the static-header target as the inner layer.
+    cloudfront: Option<StaticHeaderTarget<C>>,
 }
 
 impl<C: DistributionApi, A: AppSyncKeys> AppSyncTarget<C, A> {
@@ -91,9 +49,10 @@ impl<C: DistributionApi, A: AppSyncKeys> AppSyncTarget<C, A> {
         };
         let settings = settings.clone();
         let probe = GraphqlProbe::new(&settings.test_query, settings.test_timeout);
-        let cloudfront = (!config.distributions.is_empty()).then(|| BehindCloudFront {
-            header: OriginHeader::new(&config.header_name),
-            distributions: Distributions::new(cdn, config),
+        let cloudfront = (!config.distributions.is_empty()).then(|| {
+            // AppSync makes the keys; the inner layer only sends them.
+            let unused_length = StaticHeaderSettings { value_length: 0 };
+            StaticHeaderTarget::new(config, unused_length, &config.header_name, cdn)
         });
         Ok(Self {
             settings,
@@ -145,10 +104,18 @@ impl<C: DistributionApi, A: AppSyncKeys> AppSyncTarget<C, A> {
 
     /// What edges may send AppSync now (for retiring keys).
     async fn edge_keys(&self, step: &StepContext<'_>) -> Result<EdgeKeys, RotationError> {
-        match &self.cloudfront {
-            Some(cloudfront) => cloudfront.keys_sent(step.deadline()).await,
-            None => Ok(EdgeKeys::Settled(Vec::new())),
-        }
+        let Some(cloudfront) = &self.cloudfront else {
+            return Ok(EdgeKeys::Settled(Vec::new()));
+        };
+        Ok(match cloudfront.values_sent(step.deadline()).await? {
+            Some(values) => EdgeKeys::Settled(
+                values
+                    .iter()
+                    .filter_map(|value| StaticHeaderValue::new(value.to_string()).ok())
+                    .collect(),
+            ),
+            None => EdgeKeys::Unsettled,
+        })
     }
 
     /// The key of `version_id` staged `stage`, if it can be read and parsed.
@@ -341,7 +308,7 @@ impl<C: DistributionApi, A: AppSyncKeys> Target for AppSyncTarget<C, A> {
         );
         self.by_deadline(step, Stage::Pending, accepted).await?;
         cloudfront
-            .point(pending, Guard::for_new_key(step.metadata()), step)
+            .send(step, pending, Guard::for_new_key(step.metadata()))
             .await
     }
 
@@ -352,14 +319,14 @@ impl<C: DistributionApi, A: AppSyncKeys> Target for AppSyncTarget<C, A> {
         pending: &StaticHeaderValue,
     ) -> Result<(), RotationError> {
         if let Some(cloudfront) = &self.cloudfront {
-            cloudfront.check_sent(pending).await?;
+            cloudfront.check_sent(step, pending).await?;
         }
         let result = self.test_keys(step, current, pending).await;
         if let (Some(cloudfront), Err(RotationError::AppSync(e))) = (&self.cloudfront, &result)
             && e.is_about_pending()
         {
             // CloudFront sends a key AppSync refuses: back to the current one.
-            log_roll_back(cloudfront.point(current, Guard::Off, step).await);
+            cloudfront.send_back(step, current).await;
         }
         result
     }
@@ -370,7 +337,7 @@ impl<C: DistributionApi, A: AppSyncKeys> Target for AppSyncTarget<C, A> {
         current: &StaticHeaderValue,
     ) -> Result<(), RotationError> {
         if let Some(cloudfront) = &self.cloudfront {
-            cloudfront.check_sent(current).await?;
+            cloudfront.check_sent(step, current).await?;
         }
         self.test_current(step, current).await
     }
@@ -389,7 +356,7 @@ impl<C: DistributionApi, A: AppSyncKeys> Target for AppSyncTarget<C, A> {
         )
         .await?;
         if let Some(cloudfront) = &self.cloudfront {
-            cloudfront.check_sent(pending).await?;
+            cloudfront.check_sent(step, pending).await?;
         }
         Ok(())
     }

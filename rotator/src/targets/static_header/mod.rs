@@ -3,17 +3,21 @@
 //! header rotators edgeseal replaces.
 //!
 //! setSecret checks that the origin accepts the pending value, then sets the header on
-//! every origin that has it ([`OriginHeader`]); testSecret checks every distribution
-//! sends it and the origin accepts the pending and the current value. Nothing is
-//! retired at finishSecret: the origin's check of AWSCURRENT/AWSPREVIOUS does that.
+//! every origin that has it; testSecret checks every distribution sends it and the
+//! origin accepts the pending and the current value. Nothing is retired at
+//! finishSecret: the origin's check of AWSCURRENT/AWSPREVIOUS does that.
 //!
-//! [`OriginHeader`] is the reusable part: any target whose value CloudFront sends as an
-//! origin header (an API key as `x-api-key`; a header a WAF rule matches) points
-//! distributions with it, and a target that wraps this one (widen a WAF rule, then
-//! point CloudFront) calls [`StaticHeaderTarget`]'s [`Target`] methods around its own.
+//! [`StaticHeaderTarget`] is also the inner layer of every target whose value CloudFront
+//! sends as an origin header: `waf` (a header a WAF rule matches), `api-gateway-api-key`
+//! (an API key as `x-api-key`) and `appsync-api-key` (behind CloudFront). Each holds one
+//! as `inner`, calls its [`Target`] methods and its pointing ([`StaticHeaderTarget::send`],
+//! [`StaticHeaderTarget::values_sent`]) around its own work, and so writes none of the
+//! header's behaviour again. [`OriginHeader`] is the header itself (name, credential,
+//! what a config sends).
 
 use aws_sdk_cloudfront::types::DistributionConfig;
 use edgeseal::{SecretValue, StaticHeaderValue};
+use tokio::time::Instant;
 use tracing::info;
 use zeroize::Zeroizing;
 
@@ -22,7 +26,7 @@ pub(crate) mod settings;
 pub use settings::StaticHeaderSettings;
 
 use super::{Stage, StepContext, Target, log_roll_back, other_target};
-use crate::aws::DistributionApi;
+use crate::aws::{DeployStatus, DistributionApi};
 use crate::cloudfront::edits::{custom_headers, set_custom_header};
 use crate::cloudfront::{Distributions, Guard};
 use crate::error::{RotationError, SetupError};
@@ -30,8 +34,8 @@ use crate::material::{parse_secret, random_header_value, wrong_kind};
 use crate::origin::Credential;
 use crate::settings::{Config, TargetKind, TargetSettings};
 
-/// An origin custom header that CloudFront sends: setting it on the distributions and
-/// checking that they send a value.
+/// An origin custom header that CloudFront sends: the origin test credential presenting
+/// a value in it, and what a distribution config sends in it.
 #[derive(Clone, Debug)]
 pub struct OriginHeader {
     name: String,
@@ -58,45 +62,6 @@ impl OriginHeader {
         }
     }
 
-    /// Make every distribution send `value` in this header, on every origin that has
-    /// it ([`RotationError::NoHeader`] for a distribution where none has).
-    pub async fn point<C: DistributionApi>(
-        &self,
-        distributions: &Distributions<C>,
-        value: &StaticHeaderValue,
-        guard: Guard,
-        step: &StepContext<'_>,
-    ) -> Result<(), RotationError> {
-        distributions
-            .point_all(
-                None,
-                guard,
-                step.deadline(),
-                |distribution, config| {
-                    let (matched, changed) = set_custom_header(config, &self.name, value);
-                    if matched == 0 {
-                        return Err(self.missing(distribution));
-                    }
-                    Ok(changed)
-                },
-                |distribution| {
-                    info!(%distribution, header = %self.name, "distribution sends the header value");
-                },
-            )
-            .await
-    }
-
-    /// Fail with [`RotationError::NotPointed`] unless every distribution sends `value`.
-    pub async fn check_sent<C: DistributionApi>(
-        &self,
-        distributions: &Distributions<C>,
-        value: &StaticHeaderValue,
-    ) -> Result<(), RotationError> {
-        distributions
-            .check_pointed(|config| self.sends(config, value))
-            .await
-    }
-
     /// Whether every origin of `config` that has this header sends `value` in it (and
     /// one has).
     pub fn sends(&self, config: &DistributionConfig, value: &StaticHeaderValue) -> bool {
@@ -115,43 +80,6 @@ impl OriginHeader {
             Some(_) => Ok(()),
             None => Err(self.missing(distribution)),
         }
-    }
-
-    /// testSecret of a value sent in this header: every distribution sends `pending`,
-    /// the origin accepts it (else the distributions go back to `current` and the step
-    /// fails) and `current`; then [`Distributions::settle`].
-    pub async fn test<C: DistributionApi>(
-        &self,
-        distributions: &Distributions<C>,
-        step: &StepContext<'_>,
-        current: &StaticHeaderValue,
-        pending: &StaticHeaderValue,
-    ) -> Result<(), RotationError> {
-        self.check_sent(distributions, pending).await?;
-        if let Err(e) = step.probe(self.credential(pending), Stage::Pending).await {
-            // Leave CloudFront sending the value the origin accepted.
-            log_roll_back(self.point(distributions, current, Guard::Off, step).await);
-            return Err(e);
-        }
-        step.probe(self.credential(current), Stage::Current).await?;
-        distributions.settle(step.deadline()).await
-    }
-
-    /// The configuration test of a value sent in this header: every distribution passes
-    /// [`Distributions::check`] and has the header; the origin accepts `current`.
-    pub async fn test_configuration<C: DistributionApi>(
-        &self,
-        distributions: &Distributions<C>,
-        step: &StepContext<'_>,
-        current: &StaticHeaderValue,
-    ) -> Result<(), RotationError> {
-        for distribution in distributions.ids() {
-            let config = distributions
-                .check(distribution, None, step.deadline())
-                .await?;
-            self.check_present(distribution, &config)?;
-        }
-        step.probe(self.credential(current), Stage::Current).await
     }
 
     fn missing(&self, distribution: &str) -> RotationError {
@@ -177,15 +105,26 @@ impl<C: DistributionApi> StaticHeaderTarget<C> {
         let TargetSettings::StaticHeader(settings) = &config.target else {
             return Err(other_target(config, TargetKind::StaticHeader));
         };
-        Ok(Self::new(config, settings.clone(), cdn))
+        Ok(Self::new(
+            config,
+            settings.clone(),
+            &config.header_name,
+            cdn,
+        ))
     }
 
-    /// The target over `settings` (also the inner target of the header layers: `waf`).
-    pub(crate) fn new(config: &Config, settings: StaticHeaderSettings, cdn: C) -> Self {
+    /// The target sending values made per `settings` in the header `header_name`
+    /// (lowercase): this target's own, or the inner layer of another header target.
+    pub(crate) fn new(
+        config: &Config,
+        settings: StaticHeaderSettings,
+        header_name: &str,
+        cdn: C,
+    ) -> Self {
         Self {
             settings,
             distributions: Distributions::new(cdn, config),
-            header: OriginHeader::new(&config.header_name),
+            header: OriginHeader::new(header_name),
             secret_key_name: config.secret_key_name.clone(),
         }
     }
@@ -198,6 +137,62 @@ impl<C: DistributionApi> StaticHeaderTarget<C> {
     /// The origin header this target sets.
     pub fn header(&self) -> &OriginHeader {
         &self.header
+    }
+
+    /// Make every distribution send `value` in the header, on every origin that has it
+    /// ([`RotationError::NoHeader`] for a distribution where none has), pointing as
+    /// `guard` allows.
+    pub(crate) async fn send(
+        &self,
+        step: &StepContext<'_>,
+        value: &StaticHeaderValue,
+        guard: Guard,
+    ) -> Result<(), RotationError> {
+        let header = &self.header;
+        self.distributions
+            .point_all(
+                None,
+                guard,
+                step.deadline(),
+                |distribution, config| {
+                    let (matched, changed) = set_custom_header(config, header.name(), value);
+                    if matched == 0 {
+                        return Err(header.missing(distribution));
+                    }
+                    Ok(changed)
+                },
+                |distribution| {
+                    info!(%distribution, header = %header.name(), "distribution sends the header value");
+                },
+            )
+            .await
+    }
+
+    /// After the origin rejected `pending`: make the distributions send `current` again
+    /// (whatever is deploying: it is the value the origin accepts), and log the result.
+    pub(crate) async fn send_back(&self, step: &StepContext<'_>, current: &StaticHeaderValue) {
+        log_roll_back(self.send(step, current, Guard::Off).await);
+    }
+
+    /// The values the distributions send in the header once every one is `Deployed`;
+    /// `None` while one is not (its edges may still send any value it was set to since).
+    /// Edges send exactly these, so what is not among them may be retired.
+    pub(crate) async fn values_sent(
+        &self,
+        deadline: Instant,
+    ) -> Result<Option<Vec<Zeroizing<String>>>, RotationError> {
+        let mut sent = Vec::new();
+        for distribution in self.distributions.ids() {
+            if self.distributions.status(distribution, deadline).await? != DeployStatus::Deployed {
+                return Ok(None);
+            }
+            let config = self.distributions.config(distribution).await?;
+            sent.extend(
+                custom_headers(&config, self.header.name())
+                    .map(|value| Zeroizing::new(value.to_owned())),
+            );
+        }
+        Ok(Some(sent))
     }
 }
 
@@ -243,39 +238,60 @@ impl<C: DistributionApi> Target for StaticHeaderTarget<C> {
         // Pre-flight: never make CloudFront send a value the origin does not accept.
         step.probe(self.header.credential(pending), Stage::Pending)
             .await?;
-        let guard = Guard::for_new_key(step.metadata());
-        self.header
-            .point(&self.distributions, pending, guard, step)
+        self.send(step, pending, Guard::for_new_key(step.metadata()))
             .await
     }
 
+    /// Every distribution sends `pending`, the origin accepts it (else the distributions
+    /// go back to `current` and the step fails) and `current`; then
+    /// [`Distributions::settle`].
     async fn test(
         &self,
         step: &StepContext<'_>,
         current: &StaticHeaderValue,
         pending: &StaticHeaderValue,
     ) -> Result<(), RotationError> {
-        self.header
-            .test(&self.distributions, step, current, pending)
+        self.check_sent(step, pending).await?;
+        if let Err(e) = step
+            .probe(self.header.credential(pending), Stage::Pending)
             .await
+        {
+            // Leave CloudFront sending the value the origin accepted.
+            self.send_back(step, current).await;
+            return Err(e);
+        }
+        step.probe(self.header.credential(current), Stage::Current)
+            .await?;
+        self.distributions.settle(step.deadline()).await
     }
 
+    /// Every distribution passes [`Distributions::check`] and has the header; the origin
+    /// accepts `current`.
     async fn test_configuration(
         &self,
         step: &StepContext<'_>,
         current: &StaticHeaderValue,
     ) -> Result<(), RotationError> {
-        self.header
-            .test_configuration(&self.distributions, step, current)
+        for distribution in self.distributions.ids() {
+            let config = self
+                .distributions
+                .check(distribution, None, step.deadline())
+                .await?;
+            self.header.check_present(distribution, &config)?;
+        }
+        step.probe(self.header.credential(current), Stage::Current)
             .await
     }
 
+    /// Fail with [`RotationError::NotPointed`] unless every distribution sends `pending`.
     async fn check_sent(
         &self,
         _step: &StepContext<'_>,
         pending: &StaticHeaderValue,
     ) -> Result<(), RotationError> {
-        self.header.check_sent(&self.distributions, pending).await
+        self.distributions
+            .check_pointed(|config| self.header.sends(config, pending))
+            .await
     }
 
     async fn finish(&self, _step: &StepContext<'_>) {}

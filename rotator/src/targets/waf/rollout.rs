@@ -33,6 +33,7 @@ use super::api::WebAclApi;
 use super::settings::WafSettings;
 use super::statement::{ShapeError, read_rule, with_values};
 use crate::aws::ApiError;
+use crate::optimistic_lock::{Edited, Written, retry_stale_token};
 use crate::origin::ProbeError;
 
 /// Why the header rule could not be changed or proven applied. Never carries a value.
@@ -166,7 +167,8 @@ fn distinct<const N: usize>(
 
 /// Make the rule named `settings.rule_name` accept exactly `values` (in this order),
 /// keeping its shape and everything else in the web ACL; retried on
-/// `WAFOptimisticLockException` up to `settings.update_attempts` times.
+/// `WAFOptimisticLockException` up to `settings.update_attempts` times
+/// ([`retry_stale_token`]).
 pub async fn apply_values(
     api: &impl WebAclApi,
     settings: &WafSettings,
@@ -176,45 +178,50 @@ pub async fn apply_values(
 ) -> Result<Applied, WafError> {
     let acl = &settings.web_acl;
     let attempts = settings.update_attempts;
-    for attempt in 1..=attempts {
-        let locked = api.get_web_acl(acl).await?;
-        let mut web_acl = locked.web_acl;
-        let rules = web_acl.rules.get_or_insert_with(Vec::new);
-        let Some(rule) = rules.iter_mut().find(|r| r.name == settings.rule_name) else {
-            return Err(WafError::RuleNotFound {
+    let applied = retry_stale_token(
+        attempts,
+        deadline,
+        || async move {
+            let locked = api.get_web_acl(acl).await?;
+            Ok((locked.web_acl, locked.lock_token))
+        },
+        |web_acl| {
+            let rules = web_acl.rules.get_or_insert_with(Vec::new);
+            let Some(rule) = rules.iter_mut().find(|r| r.name == settings.rule_name) else {
+                return Err(WafError::RuleNotFound {
+                    web_acl: acl.to_string(),
+                    rule: settings.rule_name.clone(),
+                });
+            };
+            let shape_error = |source| WafError::Shape {
                 web_acl: acl.to_string(),
                 rule: settings.rule_name.clone(),
-            });
-        };
-        let shape_error = |source| WafError::Shape {
-            web_acl: acl.to_string(),
-            rule: settings.rule_name.clone(),
-            source,
-        };
-        let held = read_rule(rule, header).map_err(shape_error)?;
-        if held.accepts_exactly(values) {
-            return Ok(Applied::Unchanged);
-        }
-        let shape = held.shape;
-        *rule = with_values(rule, shape, header, values).map_err(shape_error)?;
-        match api.update_web_acl(acl, &web_acl, &locked.lock_token).await {
-            Ok(_) => {
-                info!(web_acl = %acl, rule = %settings.rule_name, values = values.len(), attempt, "WAF rule updated");
-                return Ok(Applied::Updated { attempt });
+                source,
+            };
+            let held = read_rule(rule, header).map_err(shape_error)?;
+            if held.accepts_exactly(values) {
+                return Ok(Edited::Unchanged(Applied::Unchanged));
             }
-            Err(ApiError::StaleLockToken(_)) if attempt < attempts => {
-                warn!(web_acl = %acl, attempt, "web ACL changed meanwhile (stale LockToken); reading it again");
-                let pause = Duration::from_millis(100 * u64::from(attempt));
-                if Instant::now() + pause >= deadline {
-                    break;
+            let shape = held.shape;
+            *rule = with_values(rule, shape, header, values).map_err(shape_error)?;
+            Ok(Edited::Changed)
+        },
+        |web_acl, lock_token, attempt| async move {
+            match api.update_web_acl(acl, &web_acl, &lock_token).await {
+                Ok(_) => {
+                    info!(web_acl = %acl, rule = %settings.rule_name, values = values.len(), attempt, "WAF rule updated");
+                    Ok(Written::Done(Applied::Updated { attempt }))
                 }
-                tokio::time::sleep(pause).await;
+                Err(ApiError::StaleLockToken(_)) => Ok(Written::Stale),
+                Err(e) => Err(e.into()),
             }
-            Err(ApiError::StaleLockToken(_)) => break,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(WafError::LockContention {
+        },
+        |attempt| {
+            warn!(web_acl = %acl, attempt, "web ACL changed meanwhile (stale LockToken); reading it again");
+        },
+    )
+    .await?;
+    applied.ok_or_else(|| WafError::LockContention {
         web_acl: acl.to_string(),
         attempts,
     })
@@ -320,6 +327,8 @@ where
                 Some(e)
             }
         };
+        // Not `poll_until`: this wait stops as soon as the settle window can no longer
+        // close before the deadline, not when the next pause would cross it.
         let next = now + settings.probe_interval;
         let window_closes = passing_since.unwrap_or(next) + settings.settle;
         if window_closes > deadline {

@@ -32,7 +32,7 @@ impl<C: DistributionApi, W: WebAclApi> WafTarget<C, W> {
             return Err(other_target(config, TargetKind::Waf));
         };
         Ok(Self {
-            inner: StaticHeaderTarget::new(config, header.clone(), cdn),
+            inner: StaticHeaderTarget::new(config, header.clone(), &config.header_name, cdn),
             waf,
             settings: settings.clone(),
         })
