@@ -26,37 +26,20 @@ pub fn new_version_id() -> Result<String, getrandom::Error> {
 
 /// What Secrets Manager does when a rotation starts, for drivers that stand in for it
 /// (moto cannot invoke a rotation function, so tests and the local demo run the four
-/// steps themselves): clear a leftover AWSPENDING label (a finished rotation leaves it on
-/// the new AWSCURRENT version until the next one starts; moto refuses to start
-/// otherwise), then `RotateSecret`, which stages a new version id AWSPENDING without a
+/// steps themselves): `RotateSecret`, which stages a new version id AWSPENDING without a
 /// value and turns rotation on. Returns that version id: the token of the four steps.
+///
+/// Refused, as AWS refuses it, while a previous rotation is incomplete (AWSPENDING on a
+/// version that is not AWSCURRENT): the patched moto server reproduces that rule and
+/// lets a rotation start where a finished one left AWSPENDING on AWSCURRENT
+/// (testkit/moto/server.py, `_rotation_left_to_its_invoker`, which cites the API
+/// reference), so nothing is cleared here first.
 pub async fn start_rotation(
     sm: &aws_sdk_secretsmanager::Client,
     secret: &str,
     rotation_lambda_arn: &str,
 ) -> Result<String, String> {
     use aws_sdk_secretsmanager::error::DisplayErrorContext;
-    let described = sm
-        .describe_secret()
-        .secret_id(secret)
-        .send()
-        .await
-        .map_err(|e| format!("DescribeSecret: {}", DisplayErrorContext(e)))?;
-    for (id, labels) in described
-        .version_ids_to_stages()
-        .cloned()
-        .unwrap_or_default()
-    {
-        if labels.iter().any(|l| l == edgeseal::Stage::Pending.label()) {
-            sm.update_secret_version_stage()
-                .secret_id(secret)
-                .version_stage(edgeseal::Stage::Pending.label())
-                .remove_from_version_id(id)
-                .send()
-                .await
-                .map_err(|e| format!("UpdateSecretVersionStage: {}", DisplayErrorContext(e)))?;
-        }
-    }
     let token = new_version_id().map_err(|e| format!("random: {e}"))?;
     sm.rotate_secret()
         .secret_id(secret)

@@ -250,31 +250,33 @@ pub const PREVIOUS_ROTATION_INCOMPLETE: &str =
 /// AWSPENDING staging label is present but not attached to the same version as
 /// AWSCURRENT, then any later invocation of RotateSecret assumes that a previous rotation
 /// request is still in progress and returns an error" (RotateSecret API reference), with
-/// the message [`PREVIOUS_ROTATION_INCOMPLETE`]. moto 5.2 has this backwards: it refuses
-/// when AWSPENDING *is* on the AWSCURRENT version (the state a finished rotation leaves)
-/// and otherwise moves AWSPENDING to the new version, silently abandoning the incomplete
-/// rotation; testkit's `start_rotation` works around the first half (it clears the label
-/// first), so the refusal is checked here, before it: [`DemoError::PreviousRotationIncomplete`]
-/// names the version still pending.
+/// the message [`PREVIOUS_ROTATION_INCOMPLETE`]. The refusal is the stand-in's (the
+/// patched moto server, testkit/moto/server.py); the demo only names the version still
+/// pending in [`DemoError::PreviousRotationIncomplete`].
 pub async fn start_rotation(world: &AwsWorld) -> Result<String, DemoError> {
-    let described = world
-        .sm
-        .describe_secret()
-        .secret_id(&world.secret)
-        .send()
+    match edgeseal_testkit::start_rotation(&world.sm, &world.secret, &world.rotation_lambda_arn)
         .await
-        .map_err(|e| {
-            DemoError::Aws(format!(
-                "DescribeSecret: {}",
-                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-            ))
-        })?;
-    if let Some(pending) = incomplete_rotation(described.version_ids_to_stages()) {
-        return Err(DemoError::PreviousRotationIncomplete(pending));
+    {
+        Ok(token) => Ok(token),
+        Err(refused) if refused.contains(PREVIOUS_ROTATION_INCOMPLETE) => {
+            let described = world
+                .sm
+                .describe_secret()
+                .secret_id(&world.secret)
+                .send()
+                .await
+                .map_err(|e| {
+                    DemoError::Aws(format!(
+                        "DescribeSecret: {}",
+                        aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+                    ))
+                })?;
+            let pending = incomplete_rotation(described.version_ids_to_stages())
+                .unwrap_or_else(|| "unknown".to_owned());
+            Err(DemoError::PreviousRotationIncomplete(pending))
+        }
+        Err(other) => Err(DemoError::Aws(other)),
     }
-    edgeseal_testkit::start_rotation(&world.sm, &world.secret, &world.rotation_lambda_arn)
-        .await
-        .map_err(DemoError::Aws)
 }
 
 /// The version of an incomplete rotation: AWSPENDING on a version that is not AWSCURRENT.
