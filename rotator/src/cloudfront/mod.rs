@@ -22,4 +22,3 @@ pub(crate) mod throttle;
 
 pub use distributions::Distributions;
 pub use propagation::Guard;
-pub use throttle::retry_throttled;

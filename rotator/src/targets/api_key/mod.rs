@@ -22,7 +22,6 @@ pub mod settings;
 mod target;
 
 pub use self::api::{ApiKey, NewApiKey, UsagePlanKeys};
-pub use self::keys::{ApiKeyError, InPlace, KeyRotation, RetireGuard, Retired};
+pub use self::keys::ApiKeyError;
 pub use self::sdk::SdkUsagePlanKeys;
-pub use self::settings::ApiKeySettings;
 pub use self::target::ApiKeyTarget;

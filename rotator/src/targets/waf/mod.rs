@@ -32,8 +32,7 @@ pub mod statement;
 mod target;
 
 pub use api::{LockedWebAcl, WebAclApi, WebAclRef};
-pub use rollout::{Applied, Settled, WafError};
+pub use rollout::{Applied, WafError};
 pub use sdk::SdkWaf;
-pub use settings::WafSettings;
-pub use statement::{RuleShape, ShapeError};
+pub use statement::ShapeError;
 pub use target::WafTarget;
