@@ -39,6 +39,9 @@
 //! The modules are private: the product API is the flat block below, and what the
 //! integration tests, the demo and testkit reach below it is in [`testing`].
 
+// An item no public path reaches is `pub(crate)`, so `pub` inside means "part of the API".
+#![warn(unreachable_pub)]
+
 mod aws;
 mod cloudfront;
 mod deadline;

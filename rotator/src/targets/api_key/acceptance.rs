@@ -26,7 +26,7 @@ use crate::origin::ProbeError;
 pub const PROBE_PAUSE: Duration = Duration::from_secs(1);
 /// How many origin probes in a row must accept the key: one success does not prove
 /// every API Gateway node has it yet.
-pub const PROBES_IN_A_ROW: u32 = 3;
+pub(crate) const PROBES_IN_A_ROW: u32 = 3;
 
 /// Why a new key is not known to be accepted everywhere yet.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -14,11 +14,11 @@
 //! - [`acceptance`]: waiting for API Gateway to accept a new key.
 //! - [`ApiKeyTarget`]: all of it over the steps' `Target` trait.
 
-pub mod acceptance;
-pub mod api;
-pub mod keys;
-pub mod sdk;
-pub mod settings;
+pub(crate) mod acceptance;
+pub(crate) mod api;
+pub(crate) mod keys;
+pub(crate) mod sdk;
+pub(crate) mod settings;
 mod target;
 
 pub use self::api::{ApiKey, NewApiKey, UsagePlanKeys};

@@ -23,7 +23,7 @@ use zeroize::Zeroizing;
 
 pub(crate) mod settings;
 
-pub use settings::StaticHeaderSettings;
+pub(crate) use settings::StaticHeaderSettings;
 
 use super::{Stage, StepContext, Target, log_roll_back, other_target};
 use crate::aws::{DeployStatus, DistributionApi};
