@@ -39,7 +39,7 @@ pub enum NotAccepted {
     Propagating,
 }
 
-/// Probe until [`PROBES_IN_A_ROW`] probes in a row succeed and `not_before` has passed.
+/// Probe until `PROBES_IN_A_ROW` probes in a row succeed and `not_before` has passed.
 /// Fails when the next pause would cross `deadline`.
 pub async fn wait_until_accepted<F, Fut>(
     mut probe: F,
