@@ -4,16 +4,16 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use edgeseal_edge_signer::EdgeAssets;
-use edgeseal_rotator::aws::sdk::{SdkCloudFront, SdkLambda, SdkSecrets};
-use edgeseal_rotator::edge_version::{EdgeVersionRecord, SdkParameters};
-use edgeseal_rotator::settings::TargetSettings;
-use edgeseal_rotator::targets::api_key::SdkUsagePlanKeys;
-use edgeseal_rotator::targets::appsync::SdkAppSync;
-use edgeseal_rotator::targets::waf::SdkWaf;
+use edgeseal_rotator::SdkAppSync;
+use edgeseal_rotator::SdkUsagePlanKeys;
+use edgeseal_rotator::SdkWaf;
+use edgeseal_rotator::TargetSettings;
 use edgeseal_rotator::{
     ApiKeyTarget, AppSyncTarget, Config, Outcome, RotationEvent, Rotator, SignedTarget,
     StaticHeaderTarget, Target, WafTarget,
 };
+use edgeseal_rotator::{EdgeVersionRecord, SdkParameters};
+use edgeseal_rotator::{SdkCloudFront, SdkLambda, SdkSecrets};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 
 #[tokio::main(flavor = "current_thread")]

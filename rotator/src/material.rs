@@ -12,7 +12,7 @@ use crate::error::RotationError;
 use edgeseal::Stage;
 
 /// Parse a stored secret value (`stage` for the error).
-pub fn parse_secret(
+pub(crate) fn parse_secret(
     value: &str,
     key_name: &str,
     stage: Stage,
@@ -24,12 +24,12 @@ pub fn parse_secret(
 }
 
 /// The signature `keyid` of a signing key stored under `version_id`.
-pub fn key_id(version_id: &str) -> Result<KeyId, RotationError> {
+pub(crate) fn key_id(version_id: &str) -> Result<KeyId, RotationError> {
     KeyId::new(version_id).map_err(|_| RotationError::BadKeyId(version_id.to_owned()))
 }
 
 /// A value of the wrong kind for the target (`expected` says what was wanted).
-pub fn wrong_kind(stage: Stage, reason: &str) -> RotationError {
+pub(crate) fn wrong_kind(stage: Stage, reason: &str) -> RotationError {
     RotationError::BadSecret {
         stage: stage.label(),
         reason: reason.to_owned(),
@@ -38,7 +38,7 @@ pub fn wrong_kind(stage: Stage, reason: &str) -> RotationError {
 
 /// `length` characters from `[A-Za-z0-9]`, uniformly, from the OS CSPRNG (rejection
 /// sampling: bytes at or above 248 = 4 * 62 are discarded so no character is favoured).
-pub fn random_header_value(length: usize) -> Result<StaticHeaderValue, RotationError> {
+pub(crate) fn random_header_value(length: usize) -> Result<StaticHeaderValue, RotationError> {
     const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut value = Zeroizing::new(String::with_capacity(length));
     let mut buffer = Zeroizing::new([0u8; 64]);

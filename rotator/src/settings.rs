@@ -21,7 +21,7 @@ pub use crate::targets::static_header::settings::StaticHeaderSettings;
 pub use crate::targets::waf::settings::WafSettings;
 
 /// What the rotation rotates: the value of `ROTATION_TARGET`. A new target adds a
-/// variant here, one in [`TargetSettings`], and its module in [`crate::targets`].
+/// variant here, one in [`TargetSettings`], and its module in `targets/`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TargetKind {
     /// `signed`: an edgeseal signing key; republish the Lambda@Edge signer carrying it.
@@ -135,7 +135,7 @@ pub struct Config {
     pub origin_test: Option<OriginTest>,
     /// `PROBE=off` (signed and static-header targets, for an origin only CloudFront can
     /// reach): no origin test; testSecret waits `SETTLE_SECS` instead and proves nothing
-    /// about the origin (see [`probe_off`]). `None` with `PROBE=origin`, the default.
+    /// about the origin (see `probe_off`). `None` with `PROBE=origin`, the default.
     pub settle_without_probe: Option<Duration>,
     /// `HEADER_NAME`, default `x-origin-verify`: the origin custom header (static-header
     /// mode), and how the origin test presents a legacy static current value. For the

@@ -11,12 +11,14 @@
 use std::time::Duration;
 
 use edgeseal::{Stage, StaticHeaderValue, UnixTime};
-use edgeseal_rotator::aws::ApiError;
-use edgeseal_rotator::targets::appsync::retire::{EdgeKeys, Retirement, retire_keys};
-use edgeseal_rotator::targets::appsync::steps::{self, create_key, graphql_endpoint, test_keys};
-use edgeseal_rotator::targets::appsync::{
-    AppSyncKeys, AppSyncSettings, AppSyncStepError, CurrentKey, GraphqlProbe, GraphqlProbeError,
-    KeyMarker, PendingRetry, SdkAppSync,
+use edgeseal_rotator::ApiError;
+use edgeseal_rotator::testing::appsync::{
+    CurrentKey, KeyMarker, PendingRetry, create_key, floor_hour, graphql_endpoint, new_key_expiry,
+    retired_key_expiry, test_keys,
+};
+use edgeseal_rotator::testing::appsync::{EdgeKeys, Retirement, retire_keys};
+use edgeseal_rotator::{
+    AppSyncKeys, AppSyncSettings, AppSyncStepError, GraphqlProbe, GraphqlProbeError, SdkAppSync,
 };
 use edgeseal_testkit::appsync::{AwsKeyRules, GraphqlEndpoint, SkewedClock};
 
@@ -77,7 +79,7 @@ impl World {
         self.clock.now()
     }
 
-    async fn listed(&self) -> Vec<edgeseal_rotator::targets::appsync::ApiKey> {
+    async fn listed(&self) -> Vec<edgeseal_rotator::AppSyncApiKey> {
         self.keys
             .list_api_keys(&self.settings.api_id)
             .await
@@ -197,7 +199,7 @@ async fn the_sdk_layer_reads_and_writes_keys_and_applies_appsyncs_expiry_rules()
         .await
         .unwrap();
     assert_eq!(updated.description.as_deref(), Some("second"));
-    assert_eq!(updated.expires, steps::floor_hour(now.plus_secs(3 * DAY)));
+    assert_eq!(updated.expires, floor_hour(now.plus_secs(3 * DAY)));
     // No expiry given: the expiry is kept.
     let kept = w
         .keys
@@ -235,7 +237,7 @@ async fn create_secret_makes_one_key_per_token_and_a_rerun_reuses_it() {
     // 365 days by default, on the hour, and AppSync accepted it.
     assert_eq!(
         listed.expires,
-        steps::new_key_expiry(w.now(), 365 * DAY),
+        new_key_expiry(w.now(), 365 * DAY),
         "expires"
     );
 
@@ -267,7 +269,7 @@ async fn create_secret_refuses_a_validity_that_would_lapse_before_the_next_rotat
         &w.secret,
         "token",
         w.now(),
-        edgeseal_rotator::aws::rotation_interval(Some(30), None),
+        edgeseal_rotator::testing::rotation_interval(Some(30), None),
     )
     .await
     .unwrap_err();
@@ -283,7 +285,7 @@ async fn create_secret_refuses_a_validity_that_would_lapse_before_the_next_rotat
         &w.secret,
         "token",
         w.now(),
-        edgeseal_rotator::aws::rotation_interval(Some(29), None),
+        edgeseal_rotator::testing::rotation_interval(Some(29), None),
     )
     .await
     .unwrap();
@@ -311,7 +313,7 @@ async fn test_secret_accepts_working_keys_and_goes_on_when_the_current_key_is_al
 
     // A current key from the prior art with AppSync's default 7 days, now past them.
     let old = w.make_key("prior art", 7).await;
-    let expires = steps::floor_hour(w.now().plus_secs(7 * DAY));
+    let expires = floor_hour(w.now().plus_secs(7 * DAY));
     w.clock.advance(Duration::from_secs(8 * DAY));
     assert!(!w.accepted(&old).await, "AppSync refuses expired keys");
     assert_eq!(
@@ -412,7 +414,7 @@ async fn finish_secret_retires_the_previous_key_then_deletes_it_after_the_grace(
         .unwrap();
     assert_eq!(
         prior_listed.expires,
-        steps::retired_key_expiry(w.now(), w.settings.previous_key_grace)
+        retired_key_expiry(w.now(), w.settings.previous_key_grace)
     );
     let marker = KeyMarker::parse(prior_listed.description.as_deref().unwrap()).unwrap();
     assert_eq!(marker.version_id, "v0");

@@ -15,10 +15,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
 use edgeseal_rotator::{
     Outcome, PolicyRef, ProbeError, RotationError, Rotator, SignedTarget, Step, TargetKind,
 };
+use edgeseal_rotator::{SdkLambda, SdkSecrets};
 use edgeseal_testkit::{
     BoxedRotator, FaultPlan, PendingValue, PendingVersions, RunStep, VersionStates,
     end_configuration_test, start_configuration_test,

@@ -20,8 +20,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::*;
-use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
 use edgeseal_rotator::{Rotator, SignedTarget, Step, TargetKind, unqualified};
+use edgeseal_rotator::{SdkLambda, SdkSecrets};
 use edgeseal_testkit::{FaultPlan, Faulty, MisnumberedVersions, Misnumbering};
 
 fn deadline() -> tokio::time::Instant {
@@ -145,7 +145,7 @@ async fn finish_reads_what_each_named_version_runs_before_the_labels_move() {
     // distribution is put back on the old number (by hand, as an operator would).
     numbers.list_as(version_of(&new), version_of(&old));
     world.cdn.touch(&world.distribution, |config| {
-        edgeseal_rotator::cloudfront::edits::point_associations(config, unqualified(&old), &old);
+        edgeseal_rotator::testing::point_associations(config, unqualified(&old), &old);
     });
     let err = rotator
         .run(&world.event(Step::Finish, &second), deadline())

@@ -15,9 +15,8 @@ use aws_sdk_cloudfront::types::{
     LambdaFunctionAssociations, Origin, Origins, ViewerProtocolPolicy,
 };
 use edgeseal_rotator::DistributionApi as _;
-use edgeseal_rotator::edge_version::{
-    EdgeVersionRecord, ParameterApi as _, RecordError, Recorded, SdkParameters,
-};
+use edgeseal_rotator::testing::{ParameterApi as _, RecordError, Recorded};
+use edgeseal_rotator::{EdgeVersionRecord, SdkParameters};
 use edgeseal_testkit::FakeCloudFront;
 
 const FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function:edgeseal-edge-a1b2c3d4";
@@ -109,7 +108,7 @@ async fn setup() -> Setup {
     let store = SdkParameters::new(&sdk);
     store.put(&name, &version(1)).await.unwrap();
     let record = EdgeVersionRecord::from_lookup(|var| {
-        (var == edgeseal_rotator::edge_version::PARAMETER_VAR).then(|| name.clone())
+        (var == edgeseal_rotator::PARAMETER_VAR).then(|| name.clone())
     })
     .unwrap()
     .unwrap();

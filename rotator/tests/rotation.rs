@@ -558,7 +558,7 @@ async fn several_distributions_are_all_pointed() {
 
 /// Lambda still applying the code update for a while (or failing it).
 struct SlowLambda {
-    inner: edgeseal_rotator::aws::sdk::SdkLambda,
+    inner: edgeseal_rotator::SdkLambda,
     in_progress: AtomicUsize,
     then_fail: bool,
 }
@@ -618,7 +618,7 @@ impl edgeseal_rotator::EdgeFunctionApi for SlowLambda {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_secret_waits_for_the_code_update_before_publishing() {
-    use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
+    use edgeseal_rotator::{SdkLambda, SdkSecrets};
     let world = World::new(TargetKind::Signed).await;
     let build = |in_progress: usize, then_fail: bool| {
         let config = world.config_with(&[]);

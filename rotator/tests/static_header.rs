@@ -15,7 +15,7 @@ use std::time::Duration;
 use aws_sdk_cloudfront::types::DistributionConfig;
 use common::*;
 use edgeseal::SecretValue;
-use edgeseal_rotator::aws::sdk::SdkCloudFront;
+use edgeseal_rotator::SdkCloudFront;
 use edgeseal_rotator::{Step, TargetKind, custom_headers};
 use edgeseal_testkit::FaultPlan;
 

@@ -15,16 +15,16 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use edgeseal::StaticHeaderValue;
+use edgeseal_rotator::ApiError;
 use edgeseal_rotator::SecretMetadata;
-use edgeseal_rotator::aws::ApiError;
-use edgeseal_rotator::origin::{Credential, OriginProbe};
-use edgeseal_rotator::settings::{ExpectedStatus, OriginTest};
-use edgeseal_rotator::targets::api_key::acceptance::{PROBE_PAUSE, wait_until_accepted};
-use edgeseal_rotator::targets::api_key::keys::{TAG_SECRET, TAG_VERSION, secret_tag};
-use edgeseal_rotator::targets::api_key::{
-    ApiKey, ApiKeyError, ApiKeySettings, KeyRotation, NewApiKey, RetireGuard, SdkUsagePlanKeys,
-    UsagePlanKeys,
+use edgeseal_rotator::testing::api_key::{KeyRotation, RetireGuard};
+use edgeseal_rotator::testing::api_key::{PROBE_PAUSE, wait_until_accepted};
+use edgeseal_rotator::testing::api_key::{TAG_SECRET, TAG_VERSION, secret_tag};
+use edgeseal_rotator::{
+    ApiKey, ApiKeyError, ApiKeySettings, NewApiKey, SdkUsagePlanKeys, UsagePlanKeys,
 };
+use edgeseal_rotator::{Credential, OriginProbe};
+use edgeseal_rotator::{ExpectedStatus, OriginTest};
 use edgeseal_testkit::api_gateway::{ApiKeyOrigin, ApiKeyOriginSettings, AwsLikeUsagePlanKeys};
 use edgeseal_testkit::unique_name;
 use edgeseal_testkit::world::{self, NewFunction, NewSecret};
@@ -664,7 +664,7 @@ use edgeseal_testkit::{FakeCloudFront, FaultPlan, FaultTiming, Faulty};
 
 type KeysUnderTest = Faulty<Keys>;
 type ApiKeyRotator = Rotator<
-    Faulty<edgeseal_rotator::aws::sdk::SdkSecrets>,
+    Faulty<edgeseal_rotator::SdkSecrets>,
     ApiKeyTarget<Faulty<FakeCloudFront>, KeysUnderTest>,
 >;
 
@@ -779,7 +779,7 @@ impl KeyWorld {
         .unwrap();
         Rotator::new(
             config,
-            Faulty::new(edgeseal_rotator::aws::sdk::SdkSecrets::new(&self.sdk), plan),
+            Faulty::new(edgeseal_rotator::SdkSecrets::new(&self.sdk), plan),
             target,
         )
     }

@@ -18,11 +18,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use edgeseal::StaticHeaderValue;
-use edgeseal_rotator::aws::Op;
-use edgeseal_rotator::aws::sdk::SdkSecrets;
-use edgeseal_rotator::targets::appsync::{
-    AppSyncKeys, AppSyncTarget, GraphqlProbe, KeyMarker, PendingRetry, SdkAppSync,
-};
+use edgeseal_rotator::Op;
+use edgeseal_rotator::SdkSecrets;
+use edgeseal_rotator::testing::appsync::{KeyMarker, PendingRetry};
+use edgeseal_rotator::{AppSyncKeys, AppSyncTarget, GraphqlProbe, SdkAppSync};
 use edgeseal_rotator::{Config, Outcome, RotationEvent, Rotator, Step};
 use edgeseal_testkit::appsync::{AwsKeyRules, GraphqlEndpoint, SecretKeyClient, SkewedClock};
 use edgeseal_testkit::world::{self, NewFunction, NewSecret};
@@ -265,7 +264,7 @@ impl World {
             .map(|(id, _)| id.clone())
     }
 
-    async fn listed(&self) -> Vec<edgeseal_rotator::targets::appsync::ApiKey> {
+    async fn listed(&self) -> Vec<edgeseal_rotator::AppSyncApiKey> {
         self.keys.list_api_keys(&self.api_id).await.unwrap()
     }
 

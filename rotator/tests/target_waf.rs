@@ -23,8 +23,8 @@ use std::time::Duration;
 
 use aws_sdk_wafv2::types::{PositionalConstraint, Rule, Scope};
 use common::*;
-use edgeseal_rotator::aws::sdk::SdkSecrets;
-use edgeseal_rotator::targets::waf::SdkWaf;
+use edgeseal_rotator::SdkSecrets;
+use edgeseal_rotator::SdkWaf;
 use edgeseal_rotator::{
     Config, Op, RotationError, Rotator, Step, TargetKind, WafTarget, custom_headers,
 };
@@ -189,7 +189,7 @@ impl WafWorld {
     async fn rule_values(&self) -> Vec<String> {
         let (acl, _) = self.read().await;
         let rule = acl.rules.iter().flatten().find(|r| r.name == RULE).unwrap();
-        edgeseal_rotator::targets::waf::statement::read_rule(rule, HEADER)
+        edgeseal_rotator::testing::waf::read_rule(rule, HEADER)
             .unwrap()
             .values
             .iter()

@@ -18,14 +18,14 @@ use aws_sdk_wafv2::types::{
     PositionalConstraint, ResponseContentType, Rule, RuleAction, Scope, Statement, WebAcl,
 };
 use edgeseal::StaticHeaderValue;
-use edgeseal_rotator::settings::{ExpectedStatus, OriginTest};
-use edgeseal_rotator::targets::waf::rollout::{
+use edgeseal_rotator::testing::waf::{
     Applied, after_rotation, apply_values, check_rule, wait_until_let_through, while_rotating,
 };
-use edgeseal_rotator::targets::waf::{
+use edgeseal_rotator::{ApiError, Credential, OriginProbe};
+use edgeseal_rotator::{ExpectedStatus, OriginTest};
+use edgeseal_rotator::{
     LockedWebAcl, SdkWaf, ShapeError, WafError, WafSettings, WebAclApi, WebAclRef,
 };
-use edgeseal_rotator::{ApiError, Credential, OriginProbe};
 use edgeseal_testkit::waf::build::{allow, block, byte_match, visibility};
 use edgeseal_testkit::waf::{Verdict, WafOrigin};
 use tokio::time::Instant;
@@ -137,7 +137,7 @@ fn header_rule(action: RuleAction, statement: Statement) -> Rule {
 
 fn rule_values(acl: &WebAcl) -> Vec<String> {
     let rule = acl.rules.iter().flatten().find(|r| r.name == RULE).unwrap();
-    edgeseal_rotator::targets::waf::statement::read_rule(rule, HEADER)
+    edgeseal_rotator::testing::waf::read_rule(rule, HEADER)
         .unwrap()
         .values
         .iter()

@@ -37,8 +37,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use edgeseal::{StaticHeaderValue, UnixTime};
-use edgeseal_rotator::aws::{ApiError, Op};
-use edgeseal_rotator::targets::appsync::{ApiKey, AppSyncKeys};
+use edgeseal_rotator::{ApiError, Op};
+use edgeseal_rotator::{AppSyncApiKey, AppSyncKeys};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -141,7 +141,7 @@ impl<A: AppSyncKeys> AwsKeyRules<A> {
 }
 
 impl<A: AppSyncKeys> AppSyncKeys for AwsKeyRules<A> {
-    async fn list_api_keys(&self, api_id: &str) -> Result<Vec<ApiKey>, ApiError> {
+    async fn list_api_keys(&self, api_id: &str) -> Result<Vec<AppSyncApiKey>, ApiError> {
         self.inner.list_api_keys(api_id).await
     }
 
@@ -150,7 +150,7 @@ impl<A: AppSyncKeys> AppSyncKeys for AwsKeyRules<A> {
         api_id: &str,
         description: &str,
         expires: UnixTime,
-    ) -> Result<ApiKey, ApiError> {
+    ) -> Result<AppSyncApiKey, ApiError> {
         let expires = self.stored_expiry(Op::CreateApiKey, expires)?;
         if self.inner.list_api_keys(api_id).await?.len() >= MAX_KEYS_PER_API {
             return Err(ApiError::Service {
@@ -170,7 +170,7 @@ impl<A: AppSyncKeys> AppSyncKeys for AwsKeyRules<A> {
         key: &StaticHeaderValue,
         description: &str,
         expires: Option<UnixTime>,
-    ) -> Result<ApiKey, ApiError> {
+    ) -> Result<AppSyncApiKey, ApiError> {
         let expires = expires
             .map(|e| self.stored_expiry(Op::UpdateApiKey, e))
             .transpose()?;

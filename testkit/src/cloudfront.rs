@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_cloudfront::types::DistributionConfig;
-use edgeseal_rotator::aws::{ApiError, DeployStatus, DistributionApi, Op, PolicyRef, VersionState};
+use edgeseal_rotator::{ApiError, DeployStatus, DistributionApi, Op, PolicyRef, VersionState};
 
 use crate::lambda_states::VersionStates;
 use crate::lock;

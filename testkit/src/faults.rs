@@ -13,12 +13,12 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_cloudfront::types::DistributionConfig;
 use aws_sdk_wafv2::types::WebAcl;
 use edgeseal::{StaticHeaderValue, UnixTime};
-use edgeseal_rotator::aws::{
+use edgeseal_rotator::{
     ApiError, DeployStatus, DistributionApi, EdgeFunctionApi, FunctionVersion, Op, PolicyRef,
     SecretMetadata, SecretsApi, UpdateStatus, VersionState,
 };
-use edgeseal_rotator::targets::appsync::{ApiKey, AppSyncKeys};
-use edgeseal_rotator::targets::waf::{LockedWebAcl, WebAclApi, WebAclRef};
+use edgeseal_rotator::{AppSyncApiKey, AppSyncKeys};
+use edgeseal_rotator::{LockedWebAcl, WebAclApi, WebAclRef};
 use zeroize::Zeroizing;
 
 use crate::lock;
@@ -287,9 +287,7 @@ impl<T: DistributionApi> DistributionApi for Faulty<T> {
     }
 }
 
-impl<T: edgeseal_rotator::targets::api_key::UsagePlanKeys>
-    edgeseal_rotator::targets::api_key::UsagePlanKeys for Faulty<T>
-{
+impl<T: edgeseal_rotator::UsagePlanKeys> edgeseal_rotator::UsagePlanKeys for Faulty<T> {
     async fn usage_plan_exists(&self, plan_id: &str) -> Result<bool, ApiError> {
         self.call(Op::GetUsagePlan, self.inner.usage_plan_exists(plan_id))
             .await
@@ -298,7 +296,7 @@ impl<T: edgeseal_rotator::targets::api_key::UsagePlanKeys>
     async fn api_keys_named(
         &self,
         name_prefix: &str,
-    ) -> Result<Vec<edgeseal_rotator::targets::api_key::ApiKey>, ApiError> {
+    ) -> Result<Vec<edgeseal_rotator::ApiKey>, ApiError> {
         self.call(Op::GetApiKeys, self.inner.api_keys_named(name_prefix))
             .await
     }
@@ -306,15 +304,15 @@ impl<T: edgeseal_rotator::targets::api_key::UsagePlanKeys>
     async fn api_key_with_value(
         &self,
         value: &str,
-    ) -> Result<Option<edgeseal_rotator::targets::api_key::ApiKey>, ApiError> {
+    ) -> Result<Option<edgeseal_rotator::ApiKey>, ApiError> {
         self.call(Op::GetApiKeys, self.inner.api_key_with_value(value))
             .await
     }
 
     async fn create_api_key(
         &self,
-        key: &edgeseal_rotator::targets::api_key::NewApiKey<'_>,
-    ) -> Result<edgeseal_rotator::targets::api_key::ApiKey, ApiError> {
+        key: &edgeseal_rotator::NewApiKey<'_>,
+    ) -> Result<edgeseal_rotator::ApiKey, ApiError> {
         self.call(Op::CreateApiKey, self.inner.create_api_key(key))
             .await
     }
@@ -373,7 +371,7 @@ impl<T: WebAclApi> WebAclApi for Faulty<T> {
 }
 
 impl<T: AppSyncKeys> AppSyncKeys for Faulty<T> {
-    async fn list_api_keys(&self, api_id: &str) -> Result<Vec<ApiKey>, ApiError> {
+    async fn list_api_keys(&self, api_id: &str) -> Result<Vec<AppSyncApiKey>, ApiError> {
         self.call(Op::ListApiKeys, self.inner.list_api_keys(api_id))
             .await
     }
@@ -383,7 +381,7 @@ impl<T: AppSyncKeys> AppSyncKeys for Faulty<T> {
         api_id: &str,
         description: &str,
         expires: UnixTime,
-    ) -> Result<ApiKey, ApiError> {
+    ) -> Result<AppSyncApiKey, ApiError> {
         self.call(
             Op::CreateApiKey,
             self.inner.create_api_key(api_id, description, expires),
@@ -397,7 +395,7 @@ impl<T: AppSyncKeys> AppSyncKeys for Faulty<T> {
         key: &StaticHeaderValue,
         description: &str,
         expires: Option<UnixTime>,
-    ) -> Result<ApiKey, ApiError> {
+    ) -> Result<AppSyncApiKey, ApiError> {
         self.call(
             Op::UpdateApiKey,
             self.inner.update_api_key(api_id, key, description, expires),

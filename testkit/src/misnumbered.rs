@@ -17,9 +17,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use edgeseal_rotator::aws::{
-    ApiError, EdgeFunctionApi, FunctionVersion, UpdateStatus, VersionState,
-};
+use edgeseal_rotator::{ApiError, EdgeFunctionApi, FunctionVersion, UpdateStatus, VersionState};
 
 use crate::lock;
 

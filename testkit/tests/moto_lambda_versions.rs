@@ -3,8 +3,8 @@
 //! Against the bare `moto_server` 5.2.6 this fails: the fourth publish answers "3".
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use edgeseal_rotator::aws::EdgeFunctionApi;
-use edgeseal_rotator::aws::sdk::SdkLambda;
+use edgeseal_rotator::EdgeFunctionApi;
+use edgeseal_rotator::SdkLambda;
 
 async fn function_on_moto(sdk: &aws_config::SdkConfig) -> String {
     let iam = aws_sdk_iam::Client::new(sdk);

@@ -9,7 +9,7 @@ use aws_sdk_cloudfront::types::{
 
 use std::time::Duration;
 
-use edgeseal_rotator::aws::{ApiError, DeployStatus, DistributionApi, Op};
+use edgeseal_rotator::{ApiError, DeployStatus, DistributionApi, Op};
 use edgeseal_testkit::{FakeCloudFront, FaultPlan, FaultTiming, Faulty, injected};
 
 fn config(arn: &str) -> DistributionConfig {

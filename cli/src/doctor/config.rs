@@ -2,9 +2,7 @@
 
 use aws_sdk_cloudfront::types::{EventType, LambdaFunctionAssociations};
 use edgeseal::accepted::{LabelHistory, ListedVersion, accepted_now};
-use edgeseal_rotator::cloudfront::query_strings::{
-    behaviors_hiding_query_strings, policies_to_resolve, resolve_policies,
-};
+use edgeseal_rotator::{behaviors_hiding_query_strings, policies_to_resolve, resolve_policies};
 
 use super::{Distribution, Environment, Finding, Secret, Settings};
 

@@ -37,7 +37,7 @@ pub trait Environment: Sync {
     /// The distribution: `GetDistribution`.
     fn distribution(&self, id: &str) -> impl Future<Output = Result<Distribution, String>> + Send;
     /// Whether a policy forwards every query string to the origin, for policy ids
-    /// [`edgeseal_rotator::cloudfront::query_strings::managed`] does not know (`GetCachePolicy` /
+    /// [`edgeseal_rotator::managed`] does not know (`GetCachePolicy` /
     /// `GetOriginRequestPolicy`).
     fn policy_forwards_all_query_strings(
         &self,

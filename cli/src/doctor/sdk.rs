@@ -258,8 +258,8 @@ impl Sdk {
         &self,
         policy: &PolicyRef,
     ) -> Result<bool, String> {
-        use edgeseal_rotator::aws::DistributionApi as _;
-        edgeseal_rotator::aws::sdk::SdkCloudFront(self.cloudfront.clone())
+        use edgeseal_rotator::DistributionApi as _;
+        edgeseal_rotator::SdkCloudFront(self.cloudfront.clone())
             .policy_forwards_all_query_strings(policy)
             .await
             .map_err(|e| e.to_string())

@@ -112,7 +112,7 @@ fn header_and_refusal(config: &Config) -> (String, u16) {
         // WAF's default block response is 403 Forbidden (AWS WAF developer guide).
         TargetSettings::Waf(..) => (config.header_name.clone(), 403),
         // AppSync: a missing or refused key → 401 UnauthorizedException.
-        TargetSettings::AppSync(_) => (edgeseal_rotator::settings::APPSYNC_KEY_HEADER.into(), 401),
+        TargetSettings::AppSync(_) => (edgeseal_rotator::APPSYNC_KEY_HEADER.into(), 401),
         // The static-header authorizers deny with 403.
         TargetSettings::StaticHeader(_) | TargetSettings::Signed(_) => {
             (config.header_name.clone(), 403)

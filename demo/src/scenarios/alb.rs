@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use edgeseal::{Profile, Verified};
 use edgeseal_edge_signer::{EdgeAssets, OriginProfiles};
-use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
 use edgeseal_rotator::{Rotator, SignedTarget};
+use edgeseal_rotator::{SdkLambda, SdkSecrets};
 use edgeseal_testkit::{FakeCloudFront, Hooked};
 use edgeseal_tower::{EdgesealLayer, LayerConfig};
 use origin_verifier::{MetricsSink, SdkSource};

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use edgeseal_rotator::targets::api_key::SdkUsagePlanKeys;
+use edgeseal_rotator::SdkUsagePlanKeys;
 use edgeseal_testkit::api_gateway::{ApiKeyOriginSettings, ApiKeyStage, AwsLikeUsagePlanKeys};
 use edgeseal_testkit::world;
 

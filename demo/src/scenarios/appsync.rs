@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use edgeseal::StaticHeaderValue;
-use edgeseal_rotator::targets::appsync::{AppSyncKeys as _, GraphqlProbe, SdkAppSync};
+use edgeseal_rotator::{AppSyncKeys as _, GraphqlProbe, SdkAppSync};
 use edgeseal_testkit::appsync::{GraphqlEndpoint, SecretKeyClient, SkewedClock};
 use edgeseal_testkit::world::{self, NewSecret};
 
@@ -109,7 +109,7 @@ pub async fn traffic(
     stop: Arc<AtomicBool>,
 ) {
     let probe = GraphqlProbe::new(
-        edgeseal_rotator::targets::appsync::settings::DEFAULT_TEST_QUERY,
+        edgeseal_rotator::testing::appsync::DEFAULT_TEST_QUERY,
         Duration::from_secs(5),
     );
     let url: http::Uri = match world.endpoint.url().parse() {
@@ -251,14 +251,10 @@ pub async fn run_appsync(settings: &AppSyncDemoSettings) -> Result<AppSyncReport
     let target = edgeseal_rotator::AppSyncTarget::from_config(
         &config,
         world.appsync.clone(),
-        edgeseal_rotator::aws::sdk::SdkCloudFront::new(&sdk),
+        edgeseal_rotator::SdkCloudFront::new(&sdk),
     )
     .map_err(|e| DemoError::Config(e.to_string()))?;
-    let rotator = Rotator::new(
-        config,
-        edgeseal_rotator::aws::sdk::SdkSecrets::new(&sdk),
-        target,
-    );
+    let rotator = Rotator::new(config, edgeseal_rotator::SdkSecrets::new(&sdk), target);
 
     let counts = Arc::new(Counts::default());
     let stop = Arc::new(AtomicBool::new(false));

@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudfront::types::DistributionConfig;
-use edgeseal_rotator::aws::{ApiError, DeployStatus, DistributionApi, Op};
+use edgeseal_rotator::{ApiError, DeployStatus, DistributionApi, Op};
 use edgeseal_testkit::{FakeCloudFront, FaultPlan, FaultTiming, Faulty};
 
 use crate::run::traffic::{Kind, Outcome};

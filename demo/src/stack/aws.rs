@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_cloudfront::types::{DistributionConfig, EventType, ViewerProtocolPolicy};
 use edgeseal::{KeyId, SigningKey};
 use edgeseal_edge_signer::{EdgeAssets, EdgeConfig, package_zip};
-use edgeseal_rotator::aws::FunctionVersion;
+use edgeseal_rotator::FunctionVersion;
 use edgeseal_rotator::{RotationEvent, Step};
 use edgeseal_testkit::EdgeFunctionHooks;
 use edgeseal_testkit::world::{self, NewFunction, NewSecret, WorldError};

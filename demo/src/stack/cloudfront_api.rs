@@ -32,7 +32,7 @@ use aws_sdk_cloudfront::types::{
     LambdaFunctionAssociations, Origin,
 };
 use bytes::Bytes;
-use edgeseal_rotator::aws::{DeployStatus, DistributionApi as _, PolicyRef};
+use edgeseal_rotator::{DeployStatus, DistributionApi as _, PolicyRef};
 use edgeseal_testkit::FakeCloudFront;
 use http::StatusCode;
 use http_body_util::Full;

@@ -24,11 +24,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use edgeseal_edge_signer::EdgeAssets;
-use edgeseal_rotator::aws::sdk::{SdkLambda, SdkSecrets};
-use edgeseal_rotator::targets::waf::SdkWaf;
+use edgeseal_rotator::SdkWaf;
 use edgeseal_rotator::{
     ApiKeyTarget, Rotator, SignedTarget, StaticHeaderTarget, TargetKind, WafTarget,
 };
+use edgeseal_rotator::{SdkLambda, SdkSecrets};
 use edgeseal_testkit::{FakeCloudFront, Hooked};
 use tokio::net::TcpListener;
 

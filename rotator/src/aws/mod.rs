@@ -10,7 +10,7 @@ use std::future::Future;
 use aws_sdk_cloudfront::types::DistributionConfig;
 use zeroize::Zeroizing;
 
-pub mod sdk;
+pub(crate) mod sdk;
 
 /// A policy a cache behavior names, by id.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

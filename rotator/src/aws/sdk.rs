@@ -15,7 +15,7 @@ use super::{
 
 /// Lambda@Edge functions live in us-east-1, and CloudFront's API is served from there;
 /// both clients are pinned to it whatever region the rotator runs in.
-pub const EDGE_REGION: &str = "us-east-1";
+pub(crate) const EDGE_REGION: &str = "us-east-1";
 
 /// Turn an SDK error into an [`ApiError`], keeping the service's code and message.
 pub(crate) fn classify<E, R>(op: Op, err: &SdkError<E, R>) -> ApiError

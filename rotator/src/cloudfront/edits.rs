@@ -79,7 +79,7 @@ pub fn custom_headers<'a>(
 
 /// Set the custom header `name` to `value` on every origin that has it.
 /// Returns (origins with the header, origins changed).
-pub fn set_custom_header(
+pub(crate) fn set_custom_header(
     config: &mut DistributionConfig,
     name: &str,
     value: &StaticHeaderValue,

@@ -13,13 +13,12 @@
 //!   headers);
 //! - [`query_strings`]: which behaviors hide query strings from the signer.
 
-pub mod distributions;
-pub mod edits;
+pub(crate) mod distributions;
+pub(crate) mod edits;
 mod propagation;
-pub mod query_strings;
+pub(crate) mod query_strings;
 mod staging;
 pub(crate) mod throttle;
 
-pub use distributions::Distributions;
-pub use propagation::Guard;
-pub use throttle::retry_throttled;
+pub(crate) use distributions::Distributions;
+pub(crate) use propagation::Guard;

@@ -19,9 +19,9 @@ use crate::aws::ApiError;
 use crate::deadline::pause_within;
 
 /// The first pause after a throttled call.
-pub const FIRST_PAUSE: Duration = Duration::from_millis(500);
+pub(crate) const FIRST_PAUSE: Duration = Duration::from_millis(500);
 /// The longest pause between two tries.
-pub const MAX_PAUSE: Duration = Duration::from_secs(8);
+pub(crate) const MAX_PAUSE: Duration = Duration::from_secs(8);
 
 /// A pause in `[ceiling / 2, ceiling]`, uniformly (the OS RNG; the jitter needs spread,
 /// not secrecy, so a failing RNG just means no jitter).
@@ -34,7 +34,10 @@ fn jittered(ceiling: Duration) -> Duration {
 }
 
 /// Run `call` until it is not throttled, or until the next pause would cross `deadline`.
-pub async fn retry_throttled<T, F, Fut>(deadline: Instant, mut call: F) -> Result<T, ApiError>
+pub(crate) async fn retry_throttled<T, F, Fut>(
+    deadline: Instant,
+    mut call: F,
+) -> Result<T, ApiError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ApiError>>,

@@ -18,7 +18,7 @@ use crate::deadline::{doubling, poll_until};
 use crate::error::RotationError;
 
 /// Poll until `version` is `Active`, or fail at `deadline`.
-pub async fn wait_until_active(
+pub(super) async fn wait_until_active(
     lambda: &impl EdgeFunctionApi,
     function: &str,
     version: &FunctionVersion,

@@ -31,7 +31,7 @@ use crate::targets::signed::settings::EdgeSettings;
 pub const VERSION_DESCRIPTION_PREFIX: &str = "edgeseal keyid=";
 
 /// Publishes and prunes versions of the edge function.
-pub struct EdgePublisher<L> {
+pub(crate) struct EdgePublisher<L> {
     lambda: L,
     settings: EdgeSettings,
     assets: EdgeAssets,
@@ -40,7 +40,11 @@ pub struct EdgePublisher<L> {
 impl<L: EdgeFunctionApi> EdgePublisher<L> {
     /// A publisher. The assets are packaged once here, with a throwaway key, so that a
     /// bad bundle fails the cold start.
-    pub fn new(lambda: L, settings: EdgeSettings, assets: EdgeAssets) -> Result<Self, SetupError> {
+    pub(crate) fn new(
+        lambda: L,
+        settings: EdgeSettings,
+        assets: EdgeAssets,
+    ) -> Result<Self, SetupError> {
         let key = SigningKey::from_bytes(&[0; SigningKey::GENERATED_LEN])
             .map_err(|_| SetupError::MissingAssets)?;
         let keyid = KeyId::new("startup-check").map_err(|_| SetupError::MissingAssets)?;
@@ -53,17 +57,17 @@ impl<L: EdgeFunctionApi> EdgePublisher<L> {
     }
 
     /// The edge settings (function, label, ...).
-    pub fn settings(&self) -> &EdgeSettings {
+    pub(crate) fn settings(&self) -> &EdgeSettings {
         &self.settings
     }
 
     /// The edge function's published versions (`ListVersionsByFunction`).
-    pub async fn versions(&self) -> Result<Vec<FunctionVersion>, ApiError> {
+    pub(crate) async fn versions(&self) -> Result<Vec<FunctionVersion>, ApiError> {
         self.lambda.list_versions(&self.settings.function).await
     }
 
     /// The package for `key` (keyid `keyid`) and its Lambda code hash.
-    pub fn package(
+    pub(crate) fn package(
         &self,
         keyid: &KeyId,
         key: &SigningKey,
@@ -78,7 +82,10 @@ impl<L: EdgeFunctionApi> EdgePublisher<L> {
     }
 
     /// The ARNs of every published version listed with the code hash `sha`.
-    pub async fn version_arns_carrying(&self, sha: &str) -> Result<HashSet<String>, RotationError> {
+    pub(crate) async fn version_arns_carrying(
+        &self,
+        sha: &str,
+    ) -> Result<HashSet<String>, RotationError> {
         Ok(self
             .versions()
             .await?
@@ -91,7 +98,7 @@ impl<L: EdgeFunctionApi> EdgePublisher<L> {
     /// The published edge version carrying exactly the package for this key: reused if
     /// one exists (recognised by its code hash; packaging is deterministic), else
     /// `UpdateFunctionCode` + `PublishVersion`.
-    pub async fn ensure_version(
+    pub(crate) async fn ensure_version(
         &self,
         keyid: &KeyId,
         key: &SigningKey,
@@ -134,7 +141,7 @@ impl<L: EdgeFunctionApi> EdgePublisher<L> {
 
     /// The `CodeSha256` Lambda reports for the version a qualified ARN names, i.e. the
     /// code an association naming it runs (`GetFunctionConfiguration` with its qualifier).
-    pub async fn code_sha256_of(&self, version_arn: &str) -> Result<String, RotationError> {
+    pub(crate) async fn code_sha256_of(&self, version_arn: &str) -> Result<String, RotationError> {
         let qualifier = edgeseal::arn_qualifier(version_arn).unwrap_or(version_arn);
         Ok(self
             .lambda
@@ -145,7 +152,7 @@ impl<L: EdgeFunctionApi> EdgePublisher<L> {
     /// Fail with [`RotationError::EdgeVersionMismatch`] unless the version `version_arn`
     /// names holds `expected`, the package built for `keyid` (`at` says who named the
     /// version, for the message).
-    pub async fn confirm_package(
+    pub(crate) async fn confirm_package(
         &self,
         version_arn: &str,
         keyid: &KeyId,
@@ -179,7 +186,7 @@ impl<L: EdgeFunctionApi> EdgePublisher<L> {
     }
 
     /// Wait until `version` is `Active` (bounded by `deadline`; see `activation.rs`).
-    pub async fn wait_until_active(
+    pub(crate) async fn wait_until_active(
         &self,
         version: &FunctionVersion,
         deadline: Instant,
@@ -192,7 +199,7 @@ impl<L: EdgeFunctionApi> EdgePublisher<L> {
     /// one whose ARN is in `named` (what the configured distributions name). Failures
     /// are logged: a version left behind costs nothing, and Lambda@Edge refuses deletes
     /// for hours after a disassociation anyway.
-    pub async fn prune(
+    pub(crate) async fn prune(
         &self,
         versions: &[FunctionVersion],
         named: &HashSet<String>,

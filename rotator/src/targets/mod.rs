@@ -33,11 +33,11 @@
 //! 3. `main.rs`: one arm building the target with its SDK clients;
 //! 4. `lib.rs`: the target's re-export.
 
-pub mod api_key;
-pub mod appsync;
-pub mod signed;
-pub mod static_header;
-pub mod waf;
+pub(crate) mod api_key;
+pub(crate) mod appsync;
+pub(crate) mod signed;
+pub(crate) mod static_header;
+pub(crate) mod waf;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -55,7 +55,7 @@ use crate::settings::{Config, TargetKind};
 
 /// A secret version's staging label. Targets parse `Pending` values strictly; `Current`
 /// (and `Previous`) values may be in an older form they still accept (migration).
-pub use edgeseal::Stage;
+pub(crate) use edgeseal::Stage;
 
 /// One credential kind the rotation rotates. The steps call, for a token staged
 /// AWSPENDING (and not yet AWSCURRENT):

@@ -17,11 +17,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_sdk_cloudfront::types::{DistributionConfig, EventType};
 use edgeseal::{KeyId, KeySet, RequestView, SecretValue, Signer, SigningKey, UnixTime, Verifier};
 use edgeseal_edge_signer::{EdgeAssets, EdgeConfig, package_zip};
-use edgeseal_rotator::aws::sdk::{SdkCloudFront, SdkLambda, SdkSecrets};
 use edgeseal_rotator::{
     Config, DistributionApi, RotationError, RotationEvent, Rotator, SignedTarget,
     StaticHeaderTarget, Step, TargetKind, code_sha256, custom_headers, unqualified,
 };
+use edgeseal_rotator::{SdkCloudFront, SdkLambda, SdkSecrets};
 use edgeseal_testkit::world::{self, NewFunction, NewSecret};
 use edgeseal_testkit::{
     ALL_VIEWER_EXCEPT_HOST_HEADER, BoxedRotator, CACHING_DISABLED, FakeCloudFront, FaultPlan,

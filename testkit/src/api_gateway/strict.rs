@@ -20,8 +20,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use edgeseal_rotator::aws::{ApiError, Op};
-use edgeseal_rotator::targets::api_key::{ApiKey, NewApiKey, UsagePlanKeys};
+use edgeseal_rotator::{ApiError, Op};
+use edgeseal_rotator::{ApiKey, NewApiKey, UsagePlanKeys};
 
 /// API Gateway's fixed rate for `CreateApiKey` and `DeleteApiKey`, per account.
 pub const KEY_CALLS_PER_SECOND: usize = 5;

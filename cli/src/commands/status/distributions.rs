@@ -254,7 +254,7 @@ async fn query_strings_hidden(
     edge_function: Option<&str>,
     warnings: &mut Vec<String>,
 ) -> Vec<String> {
-    let cdn = edgeseal_rotator::aws::sdk::SdkCloudFront(cloudfront.clone());
+    let cdn = edgeseal_rotator::SdkCloudFront(cloudfront.clone());
     let mut functions: Vec<&str> = origin_request_arns
         .iter()
         .map(|arn| edgeseal_rotator::unqualified(arn))
@@ -264,11 +264,7 @@ async fn query_strings_hidden(
     functions.dedup();
     let mut hidden = Vec::new();
     for function in functions {
-        match edgeseal_rotator::cloudfront::query_strings::hidden_query_string_behaviors(
-            &cdn, config, function,
-        )
-        .await
-        {
+        match edgeseal_rotator::hidden_query_string_behaviors(&cdn, config, function).await {
             Ok(patterns) => hidden.extend(patterns),
             Err(err) => warnings.push(format!(
                 "{id}: cannot check the query-string policies: {err}"

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use edgeseal_cli::doctor::sdk::runtime_environment;
-use edgeseal_rotator::edge_version::EdgeVersionRecord;
+use edgeseal_rotator::EdgeVersionRecord;
 use edgeseal_rotator::{Config, ConfigError, TargetKind};
 
 use super::distributions::function_name_of;

@@ -26,7 +26,7 @@ use crate::origin::ProbeError;
 pub const PROBE_PAUSE: Duration = Duration::from_secs(1);
 /// How many origin probes in a row must accept the key: one success does not prove
 /// every API Gateway node has it yet.
-pub const PROBES_IN_A_ROW: u32 = 3;
+pub(crate) const PROBES_IN_A_ROW: u32 = 3;
 
 /// Why a new key is not known to be accepted everywhere yet.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,7 +39,7 @@ pub enum NotAccepted {
     Propagating,
 }
 
-/// Probe until [`PROBES_IN_A_ROW`] probes in a row succeed and `not_before` has passed.
+/// Probe until `PROBES_IN_A_ROW` probes in a row succeed and `not_before` has passed.
 /// Fails when the next pause would cross `deadline`.
 pub async fn wait_until_accepted<F, Fut>(
     mut probe: F,

@@ -31,9 +31,9 @@ pub struct ApiKey {
     /// When it was created, if API Gateway said.
     pub created: Option<std::time::SystemTime>,
     /// Its description (edgeseal records there when a key it made was last put in
-    /// place, see [`super::keys`]).
+    /// place, see `keys.rs`).
     pub description: Option<String>,
-    /// Its tags (edgeseal marks the keys it creates, see [`super::keys::Ownership`]).
+    /// Its tags (edgeseal marks the keys it creates, see `TAG_SECRET` in `keys.rs`).
     pub tags: BTreeMap<String, String>,
 }
 

@@ -14,15 +14,14 @@
 //! - [`acceptance`]: waiting for API Gateway to accept a new key.
 //! - [`ApiKeyTarget`]: all of it over the steps' `Target` trait.
 
-pub mod acceptance;
-pub mod api;
-pub mod keys;
-pub mod sdk;
-pub mod settings;
+pub(crate) mod acceptance;
+pub(crate) mod api;
+pub(crate) mod keys;
+pub(crate) mod sdk;
+pub(crate) mod settings;
 mod target;
 
 pub use self::api::{ApiKey, NewApiKey, UsagePlanKeys};
-pub use self::keys::{ApiKeyError, InPlace, KeyRotation, RetireGuard, Retired};
+pub use self::keys::ApiKeyError;
 pub use self::sdk::SdkUsagePlanKeys;
-pub use self::settings::ApiKeySettings;
 pub use self::target::ApiKeyTarget;

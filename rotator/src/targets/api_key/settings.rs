@@ -12,7 +12,7 @@ use crate::env::ConfigError;
 /// API Gateway's bounds on an API key value: 20 to 128 characters (developer guide,
 /// "Usage plans and API keys for REST APIs": an alphanumeric string of 20 to 128
 /// characters; `CreateApiKey` refuses shorter values).
-pub const VALUE_LENGTHS: std::ops::RangeInclusive<usize> = 20..=128;
+pub(crate) const VALUE_LENGTHS: std::ops::RangeInclusive<usize> = 20..=128;
 
 /// Settings of the `api-gateway-api-key` target.
 #[derive(Clone, Debug, PartialEq, Eq)]

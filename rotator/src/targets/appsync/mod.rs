@@ -9,20 +9,18 @@
 //! also makes the distributions send the tested key as `x-api-key`, and no key an edge
 //! may still send is deleted. See `steps` for each step and `README.md` for the settings.
 
-pub mod api;
-pub mod graphql;
-pub mod marker;
-pub mod retire;
-pub mod sdk;
-pub mod settings;
-pub mod steps;
+pub(crate) mod api;
+pub(crate) mod graphql;
+pub(crate) mod marker;
+pub(crate) mod retire;
+pub(crate) mod sdk;
+pub(crate) mod settings;
+pub(crate) mod steps;
 mod target;
 
 pub use api::{ApiKey, AppSyncKeys};
 pub use graphql::{GraphqlProbe, GraphqlProbeError};
 pub use marker::KeyMarker;
-pub use retire::{EdgeKeys, Retirement};
 pub use sdk::SdkAppSync;
-pub use settings::AppSyncSettings;
-pub use steps::{AppSyncStepError, CurrentKey, PendingRetry};
-pub use target::{AppSyncTarget, Clock};
+pub use steps::AppSyncStepError;
+pub use target::AppSyncTarget;

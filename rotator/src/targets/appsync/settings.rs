@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::env::{ConfigError, invalid, number};
 
 /// The prior art's name of [`AppSyncSettings::api_id`]'s variable.
-pub const PRIOR_ART_API_ID_VAR: &str = "AppSyncApiId";
+pub(crate) const PRIOR_ART_API_ID_VAR: &str = "AppSyncApiId";
 
 /// The GraphQL request testSecret sends unless `APPSYNC_TEST_QUERY` says otherwise: it
 /// needs no resolver, so it succeeds on any schema once the key is accepted.
@@ -20,7 +20,7 @@ pub const DEFAULT_TEST_QUERY: &str = "{ __typename }";
 /// AppSync accepts expiries 1 to 365 days ahead (CreateApiKey / UpdateApiKey reference,
 /// `ApiKeyValidityOutOfBoundsException`); edgeseal asks for at least 2 days, so that the
 /// rounding down to the hour AppSync applies never lands below its 1-day minimum.
-pub const KEY_VALIDITY_DAYS: std::ops::RangeInclusive<u64> = 2..=365;
+pub(crate) const KEY_VALIDITY_DAYS: std::ops::RangeInclusive<u64> = 2..=365;
 
 /// The settings of the `appsync-api-key` target.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -248,7 +248,7 @@ pub enum CurrentKey {
 /// The pending key (of version `pending_version`) is listed, valid, and the test query
 /// succeeds with it, tried as `retry` says. Returns the keys listed.
 #[allow(clippy::too_many_arguments)]
-pub async fn pending_accepted<A: AppSyncKeys>(
+pub(crate) async fn pending_accepted<A: AppSyncKeys>(
     api: &A,
     probe: &GraphqlProbe,
     endpoint: &http::Uri,
@@ -347,7 +347,7 @@ fn pending_listed(
 
 /// finishSecret, before the labels move: the pending key still exists and is valid, so
 /// that AWSCURRENT never moves to a key AppSync refuses (one deleted by hand meanwhile).
-pub async fn check_pending<A: AppSyncKeys>(
+pub(crate) async fn check_pending<A: AppSyncKeys>(
     api: &A,
     settings: &AppSyncSettings,
     pending_version: &str,
@@ -360,7 +360,7 @@ pub async fn check_pending<A: AppSyncKeys>(
 
 /// The configuration test (`RotateImmediately=false`): the current key is listed, valid,
 /// and the test query succeeds with it. Changes nothing.
-pub async fn test_current<A: AppSyncKeys>(
+pub(crate) async fn test_current<A: AppSyncKeys>(
     api: &A,
     probe: &GraphqlProbe,
     endpoint: &http::Uri,

@@ -20,7 +20,7 @@ use crate::targets::{Stage, StepContext, Target, other_target};
 
 /// Where the target reads the time (the wall clock; tests move it forward to make keys
 /// expire, which moto's real-clock checks cannot).
-pub type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
+pub(super) type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
 
 /// `ROTATION_TARGET=appsync-api-key`: an AppSync API key clients read from the secret,
 /// and, when AppSync sits behind CloudFront (`CLOUDFRONT_DISTRIBUTION_ID` set), that

@@ -19,8 +19,6 @@ use zeroize::Zeroizing;
 
 pub(crate) mod settings;
 
-pub use settings::EdgeSettings;
-
 use super::{Stage, StepContext, Target, log_roll_back, other_target};
 use crate::aws::{DistributionApi, EdgeFunctionApi};
 use crate::cloudfront::edits::{associations, point_associations, unqualified};

@@ -23,7 +23,7 @@ use zeroize::Zeroizing;
 
 pub(crate) mod settings;
 
-pub use settings::StaticHeaderSettings;
+pub(crate) use settings::StaticHeaderSettings;
 
 use super::{Stage, StepContext, Target, log_roll_back, other_target};
 use crate::aws::{DeployStatus, DistributionApi};
@@ -244,7 +244,7 @@ impl<C: DistributionApi> Target for StaticHeaderTarget<C> {
 
     /// Every distribution sends `pending`, the origin accepts it (else the distributions
     /// go back to `current` and the step fails) and `current`; then
-    /// [`Distributions::settle`].
+    /// `Distributions::settle`.
     async fn test(
         &self,
         step: &StepContext<'_>,
@@ -265,7 +265,7 @@ impl<C: DistributionApi> Target for StaticHeaderTarget<C> {
         self.distributions.settle(step.deadline()).await
     }
 
-    /// Every distribution passes [`Distributions::check`] and has the header; the origin
+    /// Every distribution passes `Distributions::check` and has the header; the origin
     /// accepts `current`.
     async fn test_configuration(
         &self,

@@ -24,16 +24,15 @@
 //! - a blocked request gets WAF's default `403 Forbidden` (AWS WAF developer guide,
 //!   *Customized web requests and responses*).
 
-pub mod api;
-pub mod rollout;
-pub mod sdk;
-pub mod settings;
-pub mod statement;
+pub(crate) mod api;
+pub(crate) mod rollout;
+pub(crate) mod sdk;
+pub(crate) mod settings;
+pub(crate) mod statement;
 mod target;
 
 pub use api::{LockedWebAcl, WebAclApi, WebAclRef};
-pub use rollout::{Applied, Settled, WafError};
+pub use rollout::{Applied, WafError};
 pub use sdk::SdkWaf;
-pub use settings::WafSettings;
-pub use statement::{RuleShape, ShapeError};
+pub use statement::ShapeError;
 pub use target::WafTarget;

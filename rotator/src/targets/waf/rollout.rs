@@ -168,7 +168,7 @@ fn distinct<const N: usize>(
 /// Make the rule named `settings.rule_name` accept exactly `values` (in this order),
 /// keeping its shape and everything else in the web ACL; retried on
 /// `WAFOptimisticLockException` up to `settings.update_attempts` times
-/// ([`retry_stale_token`]).
+/// (`retry_stale_token`).
 pub async fn apply_values(
     api: &impl WebAclApi,
     settings: &WafSettings,

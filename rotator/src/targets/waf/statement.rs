@@ -27,10 +27,10 @@ use aws_smithy_types::Blob;
 use edgeseal::StaticHeaderValue;
 
 /// The most bytes a `ByteMatchStatement`'s `SearchString` may hold.
-pub const MAX_SEARCH_STRING_BYTES: usize = 200;
+pub(crate) const MAX_SEARCH_STRING_BYTES: usize = 200;
 
 /// The most bytes of a `SingleHeader` name.
-pub const MAX_HEADER_NAME_BYTES: usize = 64;
+pub(crate) const MAX_HEADER_NAME_BYTES: usize = 64;
 
 /// How the rule turns the header match into a verdict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,7 +170,7 @@ pub fn read_rule<'a>(rule: &'a Rule, header: &str) -> Result<HeaderRule<'a>, Sha
 /// `rule` with its statement replaced by a header match accepting exactly `values` (in
 /// this order), in the rule's own `shape`. Name, priority, action, visibility config,
 /// labels and CAPTCHA/challenge settings are kept as they are.
-pub fn with_values(
+pub(crate) fn with_values(
     rule: &Rule,
     shape: RuleShape,
     header: &str,
@@ -190,7 +190,10 @@ pub fn with_values(
 
 /// The statement matching requests whose `header` is exactly one of `values`: a bare
 /// byte match for one value, an `OrStatement` of them for more.
-pub fn header_match(header: &str, values: &[&StaticHeaderValue]) -> Result<Statement, ShapeError> {
+pub(crate) fn header_match(
+    header: &str,
+    values: &[&StaticHeaderValue],
+) -> Result<Statement, ShapeError> {
     if header.len() > MAX_HEADER_NAME_BYTES {
         return Err(ShapeError::HeaderNameTooLong(header.len()));
     }
