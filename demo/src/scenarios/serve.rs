@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use crate::run::rotation::Driver;
 use crate::stack::Stack;
-use crate::stack::aws::incomplete_rotation;
+use crate::stack::aws::{describe_secret, incomplete_rotation};
 use crate::{DemoError, Settings};
 
 /// How often the secret is polled for a rotation someone started.
@@ -141,20 +141,10 @@ pub async fn serve_until(
             () = &mut stop => return Ok(completed),
             () = tokio::time::sleep(POLL) => {}
         }
-        let described = match stack
-            .aws
-            .sm
-            .describe_secret()
-            .secret_id(&stack.aws.secret)
-            .send()
-            .await
-        {
+        let described = match describe_secret(&stack.aws).await {
             Ok(d) => d,
             Err(e) => {
-                tracing::warn!(
-                    "DescribeSecret: {}",
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-                );
+                tracing::warn!("{e}");
                 continue;
             }
         };
@@ -194,19 +184,7 @@ pub async fn serve_until(
 
 /// The rotation function configured on the secret (DescribeSecret's RotationLambdaARN).
 async fn configured_function(stack: &Stack) -> Result<Option<String>, DemoError> {
-    let described = stack
-        .aws
-        .sm
-        .describe_secret()
-        .secret_id(&stack.aws.secret)
-        .send()
-        .await
-        .map_err(|e| {
-            DemoError::Aws(format!(
-                "DescribeSecret: {}",
-                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-            ))
-        })?;
+    let described = describe_secret(&stack.aws).await?;
     Ok(described
         .rotation_lambda_arn()
         .filter(|a| !a.is_empty())

@@ -35,13 +35,7 @@ fn random_header_value() -> Result<String, DemoError> {
 pub async fn use_static_header_secret(aws: &AwsWorld) -> Result<String, DemoError> {
     let value = random_header_value()?;
     let token = crate::stack::aws::new_token()?;
-    let described = aws
-        .sm
-        .describe_secret()
-        .secret_id(&aws.secret)
-        .send()
-        .await
-        .map_err(|e| DemoError::Aws(format!("DescribeSecret: {e}")))?;
+    let described = crate::stack::aws::describe_secret(aws).await?;
     let first = described
         .version_ids_to_stages()
         .and_then(|m| m.keys().next().cloned())

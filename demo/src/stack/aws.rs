@@ -259,24 +259,31 @@ pub async fn start_rotation(world: &AwsWorld) -> Result<String, DemoError> {
     {
         Ok(token) => Ok(token),
         Err(refused) if refused.contains(PREVIOUS_ROTATION_INCOMPLETE) => {
-            let described = world
-                .sm
-                .describe_secret()
-                .secret_id(&world.secret)
-                .send()
-                .await
-                .map_err(|e| {
-                    DemoError::Aws(format!(
-                        "DescribeSecret: {}",
-                        aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-                    ))
-                })?;
+            let described = describe_secret(world).await?;
             let pending = incomplete_rotation(described.version_ids_to_stages())
                 .unwrap_or_else(|| "unknown".to_owned());
             Err(DemoError::PreviousRotationIncomplete(pending))
         }
         Err(other) => Err(DemoError::Aws(other)),
     }
+}
+
+/// `DescribeSecret` of the world's secret.
+pub async fn describe_secret(
+    world: &AwsWorld,
+) -> Result<aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput, DemoError> {
+    world
+        .sm
+        .describe_secret()
+        .secret_id(&world.secret)
+        .send()
+        .await
+        .map_err(|e| {
+            DemoError::Aws(format!(
+                "DescribeSecret: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+            ))
+        })
 }
 
 /// The version of an incomplete rotation: AWSPENDING on a version that is not AWSCURRENT.
