@@ -161,7 +161,7 @@ pub const DEMO_PARAMETERS: &[(&str, &str)] = &[
 pub fn parameter(name: &str, value: impl Into<String>) -> Result<(String, String), DemoError> {
     if !DEMO_PARAMETERS.iter().any(|(n, _)| *n == name) {
         return Err(DemoError::Config(format!(
-            "template parameter {name} is not among the demo's (overrides::DEMO_PARAMETERS)"
+            "template parameter {name} is not among the demo's (settings::DEMO_PARAMETERS)"
         )));
     }
     Ok((name.to_owned(), value.into()))

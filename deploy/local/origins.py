@@ -40,7 +40,7 @@ import threading
 import time
 
 API_KEY_NODES = 3
-API_KEY_LAG = 4.0  # seconds, slowest node (the demo's figure: demo/src/api_key.rs)
+API_KEY_LAG = 4.0  # seconds, slowest node (the demo's figure: demo/src/scenarios/api_key.rs)
 WAF_AREAS = 3
 WAF_LAG = 4.0
 POLL = 0.3  # how often the data plane re-reads moto

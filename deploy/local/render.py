@@ -9,7 +9,7 @@ runs it), the same way `bash scripts/deploy-paths` evaluates them (template.py: 
 parameter constraints, Rules, intrinsic functions). Nothing is created: a resource's Ref
 is the placeholder `<<Ref:LOGICAL_ID>>`, an attribute `<<GetAtt:LOGICAL_ID.NAME>>`, an SSM
 dynamic reference `<<SSM:NAME>>`; the reader substitutes the resources it created
-(`bash scripts/demo`: demo/src/template.rs).
+(`bash scripts/demo`: demo/src/stack/template/).
 
 Exit status 2 with the reason on stderr when CloudFormation would refuse the stack
 (a parameter constraint, a Rule, a transform error).
