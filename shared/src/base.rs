@@ -85,8 +85,8 @@ pub(crate) fn covered_components(signature_params: &str) -> impl Iterator<Item =
 /// the profile) lists the covered components, piece by piece to `out`.
 ///
 /// The components a [`Signer`](crate::Signer) covers ([`REQUIRED_INNER_LIST`]) are
-/// written without looking their names up, in a few large pieces (the separators glued
-/// to the names); any other list goes through [`write_base`]. Both write the same bytes
+/// written as the view laid their lines out when it was made (`RequestView::base_lines`,
+/// one piece); any other list goes through [`write_base`]. Both write the same bytes
 /// (`tests::required_components_base_is_the_general_one`).
 pub(crate) fn write_signed_base(
     request: &RequestView,
@@ -101,7 +101,9 @@ pub(crate) fn write_signed_base(
             out,
         );
     }
-    let authority = request.authority().ok_or(Rejection::ComponentUnavailable)?;
+    let lines = request
+        .base_lines()
+        .ok_or(Rejection::ComponentUnavailable)?;
     let (method, path, query) = (request.method(), request.path(), request.query());
     // The method is as the caller gave it. The authority is canonical, and so are an
     // `apigateway` view's path and query: printable ASCII by construction
@@ -110,17 +112,12 @@ pub(crate) fn write_signed_base(
     if !fits_in_base(method) || raw && !(fits_in_base(path) && fits_in_base(query)) {
         return Err(Rejection::ComponentUnavailable);
     }
-    debug_assert!(fits_in_base(authority) && fits_in_base(path) && fits_in_base(query));
-    // Written out rather than looped over, so that each name is a copy of known length.
-    out("\"@method\": ");
-    out(method);
-    out("\n\"@authority\": ");
-    out(authority);
-    out("\n\"@path\": ");
-    out(path);
-    out("\n\"@query\": ");
-    out(query);
-    out("\n\"@signature-params\": ");
+    debug_assert!(
+        request.authority().is_some_and(fits_in_base) && fits_in_base(path) && fits_in_base(query)
+    );
+    // The view wrote the four lines when it was made; only `@signature-params`'s value
+    // is added here.
+    out(lines);
     out(signature_params);
     Ok(())
 }
@@ -163,9 +160,10 @@ mod tests {
     }
 
     proptest! {
-        /// The signer's components written without name lookups make the bytes the
-        /// general loop makes, and fail alike (a Host that is no authority, a method
-        /// with a control character).
+        /// The signer's components, as the view laid their lines out, make the bytes
+        /// the general loop makes, and fail alike (a Host that is no authority, a
+        /// method with a control character), however the view was made: each
+        /// constructor, and a path replaced after the fact (the lines written again).
         #[test]
         fn required_components_base_is_the_general_one(
             method in "[A-Z]{1,7}|GE\\nT|G\\x7fT|\t",
@@ -173,8 +171,18 @@ mod tests {
             path in "(/[a-zA-Z0-9%?# ~\\n-]{0,8}){0,3}",
             query in "([a-z0-9%+= &]{0,6}){0,3}",
             params in "(;[a-z]+=[0-9]{1,4}){0,3}",
+            made in 0..5,
         ) {
-            let request = RequestView::new(&method, &host, &path, &query);
+            let request = match made {
+                0 => RequestView::new(&method, &host, &path, &query),
+                1 => RequestView::raw(&method, &host, &path, &query),
+                2 => RequestView::from_query_pairs(&method, &host, &path, [("q", query.as_str())]),
+                3 => RequestView::new(&method, &host, "/first", &query)
+                    .with_header("x-a", "v")
+                    .with_decoded_path(&path),
+                _ => RequestView::new(&method, &host, "/first", &query)
+                    .with_canonical_path(&crate::canonical::path(&path)),
+            };
             let signature_params = format!("{REQUIRED_INNER_LIST}{params}");
             let typed = written(|out| write_signed_base(&request, &signature_params, out));
             let general = written(|out| {

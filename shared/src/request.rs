@@ -30,6 +30,12 @@ pub struct RequestView {
     authority: Option<Span>,
     path: Span,
     query: Span,
+    /// The signature base's lines for the four components a [`Signer`](crate::Signer)
+    /// covers, laid out around the four spans above when they were written:
+    /// `"@method": M\n"@authority": A\n"@path": P\n"@query": Q\n"@signature-params": `.
+    /// A signer or verifier gives them to the MAC as they are
+    /// ([`base_lines`](Self::base_lines)) instead of writing nine pieces per request.
+    base_lines: Span,
     /// The path came already percent-decoded by API Gateway (an HTTP API).
     path_decoded_by_gateway: bool,
     /// Names lowercase, in the order added.
@@ -90,11 +96,9 @@ impl RequestView {
     /// ```
     pub fn raw(method: &str, host: &str, path: &str, query: &str) -> Self {
         let mut text = Text::with_room(method.len() + host.len() + path.len() + query.len());
-        let method = text.push(method);
-        let authority = text.push_authority(host);
-        let path = text.push(if path.is_empty() { "/" } else { path });
-        let query = text.push_all(&["?", query]);
-        text.into_view(Profile::Raw, method, authority, path, query)
+        let path = if path.is_empty() { "/" } else { path };
+        let lines = text.push_lines(method, host, path, &["?", query]);
+        text.into_view(Profile::Raw, lines)
     }
 
     /// A request in `profile`: [`raw`](Self::raw) or [`new`](Self::new) (`apigateway`).
@@ -108,11 +112,8 @@ impl RequestView {
     fn with_canonical_query(method: &str, host: &str, raw_path: &str, query: &str) -> Self {
         let path = canonical::path(raw_path);
         let mut text = Text::with_room(method.len() + host.len() + path.len() + query.len());
-        let method = text.push(method);
-        let authority = text.push_authority(host);
-        let path = text.push(&path);
-        let query = text.push(query);
-        text.into_view(Profile::ApiGateway, method, authority, path, query)
+        let lines = text.push_lines(method, host, &path, &[query]);
+        text.into_view(Profile::ApiGateway, lines)
     }
 
     /// Replace the path with one API Gateway has already percent-decoded (an HTTP
@@ -120,7 +121,7 @@ impl RequestView {
     /// ([`canonical::path_from_decoded`]).
     #[must_use]
     pub fn with_decoded_path(mut self, decoded_path: &str) -> Self {
-        self.path = self.push_text(&canonical::path_from_decoded(decoded_path));
+        self.replace_path(&canonical::path_from_decoded(decoded_path));
         self.path_decoded_by_gateway = true;
         // Only API Gateway decodes paths: the view is an `apigateway` one.
         self.profile = Profile::ApiGateway;
@@ -131,8 +132,49 @@ impl RequestView {
     /// its path says; see [`canonical::http_api_path`]).
     pub(crate) fn with_canonical_path(&self, path: &str) -> Self {
         let mut view = self.clone();
-        view.path = view.push_text(path);
+        view.replace_path(path);
         view
+    }
+
+    /// A new path, and the base lines written again around it (the other values
+    /// copied from the view's own text).
+    fn replace_path(&mut self, path: &str) {
+        let start = self.text.len();
+        self.text.push_str(METHOD_LINE);
+        self.method = self.copy_within(self.method);
+        self.text.push_str(AUTHORITY_LINE);
+        if let Some(authority) = self.authority {
+            self.authority = Some(self.copy_within(authority));
+        }
+        self.text.push_str(PATH_LINE);
+        self.path = self.push_text(path);
+        self.text.push_str(QUERY_LINE);
+        self.query = self.copy_within(self.query);
+        self.text.push_str(SIGNATURE_PARAMS_LINE);
+        self.base_lines = Span {
+            start,
+            end: self.text.len(),
+        };
+    }
+
+    /// A copy of `span`'s string at the end of the text.
+    fn copy_within(&mut self, span: Span) -> Span {
+        let start = self.text.len();
+        self.text.extend_from_within(span.start..span.end);
+        Span {
+            start,
+            end: self.text.len(),
+        }
+    }
+
+    /// The signature base of the four components a [`Signer`](crate::Signer) covers,
+    /// but for the `@signature-params` value:
+    /// `"@method": M\n"@authority": A\n"@path": P\n"@query": Q\n"@signature-params": `.
+    /// `None` when the view has no `@authority`. The values are as stored: whether they
+    /// fit in a base is the caller's to check.
+    pub(crate) fn base_lines(&self) -> Option<&str> {
+        self.authority?;
+        Some(slice(&self.text, self.base_lines))
     }
 
     /// The signing profile this view is in.
@@ -253,6 +295,24 @@ fn slice(text: &str, span: Span) -> &str {
     text.get(span.start..span.end).unwrap_or_default()
 }
 
+/// What precedes each value in the signature base's lines (RFC 9421 §2.5: each line
+/// is the component's name in quotes, a colon, a space and its value; lines end in a
+/// newline but the last).
+const METHOD_LINE: &str = "\"@method\": ";
+const AUTHORITY_LINE: &str = "\n\"@authority\": ";
+const PATH_LINE: &str = "\n\"@path\": ";
+const QUERY_LINE: &str = "\n\"@query\": ";
+const SIGNATURE_PARAMS_LINE: &str = "\n\"@signature-params\": ";
+
+/// The four base lines, and where their values lie.
+struct Lines {
+    all: Span,
+    method: Span,
+    authority: Option<Span>,
+    path: Span,
+    query: Span,
+}
+
 /// A view's text while its first parts are written.
 struct Text(String);
 
@@ -278,6 +338,31 @@ impl Text {
         self.push_all(&[s])
     }
 
+    /// The four base lines ([`RequestView::base_lines`]), the values from `method`,
+    /// `host`'s canonical authority (nothing when it has none), `path` and `query`'s parts.
+    fn push_lines(&mut self, method: &str, host: &str, path: &str, query: &[&str]) -> Lines {
+        let start = self.0.len();
+        self.0.push_str(METHOD_LINE);
+        let method = self.push(method);
+        self.0.push_str(AUTHORITY_LINE);
+        let authority = self.push_authority(host);
+        self.0.push_str(PATH_LINE);
+        let path = self.push(path);
+        self.0.push_str(QUERY_LINE);
+        let query = self.push_all(query);
+        self.0.push_str(SIGNATURE_PARAMS_LINE);
+        Lines {
+            all: Span {
+                start,
+                end: self.0.len(),
+            },
+            method,
+            authority,
+            path,
+            query,
+        }
+    }
+
     /// The canonical `@authority` of `host` ([`canonical::authority`]), if it has one.
     fn push_authority(&mut self, host: &str) -> Option<Span> {
         let span = self.push(canonical::plausible_authority(host)?);
@@ -287,21 +372,15 @@ impl Text {
         Some(span)
     }
 
-    fn into_view(
-        self,
-        profile: Profile,
-        method: Span,
-        authority: Option<Span>,
-        path: Span,
-        query: Span,
-    ) -> RequestView {
+    fn into_view(self, profile: Profile, lines: Lines) -> RequestView {
         RequestView {
             profile,
             text: self.0,
-            method,
-            authority,
-            path,
-            query,
+            method: lines.method,
+            authority: lines.authority,
+            path: lines.path,
+            query: lines.query,
+            base_lines: lines.all,
             path_decoded_by_gateway: false,
             headers: Vec::with_capacity(4),
         }
