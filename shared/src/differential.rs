@@ -56,8 +56,10 @@ pub fn compare(verifier: &Verifier, request: &RequestView) -> Result<Agreement, 
     if let Some(field) = signature.as_deref()
         && let Some(fast) = fields::signer_shaped_signature(field, label, limits)
     {
-        let general = fields::parse_signature_general(field, label, limits);
-        if general != Ok(Some(fast)) {
+        // The same text, and the same bytes as the grammar's text decodes to.
+        let general = fields::parse_signature_general(field, label, limits)
+            .map(|text| text.map(|t| (t, fields::PresentedSignature::from_base64(t))));
+        if general != Ok(Some((fast.text, fast.presented))) {
             return Err(Disagreement(format!(
                 "signature {field:?}: the fast path read {fast:?}, the general parser {general:?}"
             )));
@@ -76,10 +78,10 @@ pub fn compare(verifier: &Verifier, request: &RequestView) -> Result<Agreement, 
         }
     }
     if let Some(field) = signature.as_deref() {
-        let ours = fields::parse_signature(field, label, limits).map(|text| {
-            text.map(|t| {
+        let ours = fields::parse_signature(field, label, limits).map(|member| {
+            member.map(|m| {
                 base64::engine::general_purpose::STANDARD
-                    .decode(t)
+                    .decode(m.text)
                     .unwrap_or_default()
             })
         });

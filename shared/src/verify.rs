@@ -189,9 +189,7 @@ impl Verifier {
         };
         match (member, signature) {
             (None, None) => Err(Rejection::Missing),
-            (Some(member), Some(signature)) => {
-                self.check_member(member, PresentedSignature::from_base64(signature))
-            }
+            (Some(member), Some(signature)) => self.check_member(member, signature.presented),
             _ => Err(Rejection::Unpaired),
         }
     }

@@ -20,9 +20,13 @@ use std::borrow::Cow;
 
 use super::FieldLimits;
 use super::input::{Components, InputMember, Params};
-use super::scan::{NOT_BASE64, sextet_or_flag};
-use crate::params::{REQUIRED_COMPONENTS, REQUIRED_INNER_LIST, SIGNED_PATH_PARAM};
+use super::signature::{PresentedSignature, SignatureMember};
+use crate::params::{REQUIRED_COMPONENTS, SIGNED_PATH_PARAM};
 use crate::time::UnixTime;
+
+/// What the signer writes after `LABEL=`: the components it covers
+/// ([`REQUIRED_INNER_LIST`](crate::params::REQUIRED_INNER_LIST)) and the name of its first parameter, compared at once.
+const COMPONENTS_THEN_CREATED: &str = r#"("@method" "@authority" "@path" "@query");created="#;
 
 /// Our member of `Signature-Input` when the field is exactly one member as the signer
 /// writes it; `None` means "ask the general parser", never "invalid".
@@ -38,10 +42,7 @@ pub(crate) fn signature_input<'a>(
         return None;
     }
     let signature_params = field.strip_prefix(label)?.strip_prefix('=')?;
-    let mut rest = parameter(
-        signature_params.strip_prefix(REQUIRED_INNER_LIST)?,
-        "created",
-    )?;
+    let mut rest = signature_params.strip_prefix(COMPONENTS_THEN_CREATED)?;
     let created = integer(&mut rest)?;
     let mut count = 1;
     let expires = match parameter(rest, "expires") {
@@ -75,22 +76,21 @@ pub(crate) fn signature_input<'a>(
     })
 }
 
-/// Our member's base64 text in `Signature` when the field is exactly one member holding
-/// a tag's 32 bytes in canonical base64; `None` means "ask the general parser".
-pub(crate) fn signature<'a>(field: &'a str, label: &str, limits: &FieldLimits) -> Option<&'a str> {
+/// Our member of `Signature` when the field is exactly one member holding a tag's 32
+/// bytes in canonical base64; `None` means "ask the general parser".
+pub(crate) fn signature<'a>(
+    field: &'a str,
+    label: &str,
+    limits: &FieldLimits,
+) -> Option<SignatureMember<'a>> {
     if field.len() > limits.max_field_bytes || limits.max_members == 0 {
         return None;
     }
     let text = field.strip_prefix(label)?.strip_prefix("=:")?;
     let text = text.strip_suffix(":")?;
     // 32 bytes: 43 characters, the last with its 2 unused bits zero, and one `=`.
-    let body = text.strip_suffix('=')?;
-    let (&last, body_but_last) = body.as_bytes().split_last()?;
-    let seen = body_but_last
-        .iter()
-        .fold(0, |seen, &b| seen | sextet_or_flag(b));
-    let last_canonical = sextet_or_flag(last) & (NOT_BASE64 | 0b11) == 0;
-    (body.len() == 43 && seen & NOT_BASE64 == 0 && last_canonical).then_some(text)
+    let (presented, canonical) = PresentedSignature::decode_tag(text.strip_suffix('=')?)?;
+    canonical.then_some(SignatureMember { text, presented })
 }
 
 /// `1*15DIGIT` without a leading zero (the serialized form of a non-negative integer),
@@ -145,7 +145,10 @@ fn position_of_quote(bytes: &[u8]) -> Option<usize> {
 }
 
 /// What follows `;name=` at the start of `rest`, if that is how it starts.
-#[inline]
+///
+/// Always inlined: `name` is then a literal of known length, compared in place rather
+/// than by a call to `memcmp`.
+#[inline(always)]
 fn parameter<'a>(rest: &'a str, name: &str) -> Option<&'a str> {
     rest.strip_prefix(';')?
         .strip_prefix(name)?
@@ -154,6 +157,7 @@ fn parameter<'a>(rest: &'a str, name: &str) -> Option<&'a str> {
 
 /// Parameter `name` with a string value, if `rest` starts with it: `Some(None)` when it
 /// does not, `None` when it does and no plain string follows.
+#[inline(always)]
 fn optional_string<'a>(
     rest: &mut &'a str,
     name: &str,
@@ -170,6 +174,15 @@ fn optional_string<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::params::REQUIRED_INNER_LIST;
+
+    #[test]
+    fn the_signers_head_is_its_components_then_created() {
+        assert_eq!(
+            COMPONENTS_THEN_CREATED,
+            format!("{REQUIRED_INNER_LIST};created=")
+        );
+    }
 
     #[test]
     fn the_first_quote_is_found_wherever_it_is() {

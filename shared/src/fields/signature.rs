@@ -1,21 +1,40 @@
 //! `Signature`: our member's bytes.
 
 use super::FieldLimits;
-use super::scan::{Bare, sextet_or_flag};
+use super::scan::{Bare, NOT_BASE64, sextet_or_flag};
 use crate::error::Rejection;
 use crate::key::TAG_LEN;
 
-/// Parse `Signature` and return our member's base64 text, if there is one: the signer's
-/// own serialization through [`fast`](super::fast), anything else through
+/// Our member of `Signature`: its base64 text and the bytes it presents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SignatureMember<'a> {
+    pub(crate) text: &'a str,
+    pub(crate) presented: PresentedSignature,
+}
+
+impl<'a> SignatureMember<'a> {
+    /// From the canonical base64 the grammar read.
+    fn from_base64(text: &'a str) -> Self {
+        Self {
+            text,
+            presented: PresentedSignature::from_base64(text),
+        }
+    }
+}
+
+/// Parse `Signature` and return our member, if there is one: the signer's own
+/// serialization through [`fast`](super::fast), anything else through
 /// [`parse_signature_general`].
 pub(crate) fn parse_signature<'a>(
     field: &'a str,
     label: &str,
     limits: &FieldLimits,
-) -> Result<Option<&'a str>, Rejection> {
+) -> Result<Option<SignatureMember<'a>>, Rejection> {
     match super::fast::signature(field, label, limits) {
-        Some(text) => Ok(Some(text)),
-        None => parse_signature_general(field, label, limits),
+        Some(member) => Ok(Some(member)),
+        None => {
+            Ok(parse_signature_general(field, label, limits)?.map(SignatureMember::from_base64))
+        }
     }
 }
 
@@ -72,36 +91,47 @@ impl PresentedSignature {
         presented
     }
 
-    /// From the canonical base64 [`parse_signature`] returned.
+    /// From the canonical base64 the grammar read.
     pub(crate) fn from_base64(text: &str) -> Self {
         // A tag's 32 bytes are 43 characters and one `=` (their last 2 bits unused);
-        // canonical base64 of any other length is another number of bytes.
-        let Some(body) = text
-            .strip_suffix('=')
-            .filter(|b| b.len() == 43 && !b.ends_with('='))
-        else {
-            return Self::from_bytes(&[]);
-        };
+        // canonical base64 of any other length is another number of bytes (43
+        // characters and `==` end in a `=`, not a base64 character).
+        match text.strip_suffix('=').and_then(Self::decode_tag) {
+            Some((presented, true)) => presented,
+            _ => Self::from_bytes(&[]),
+        }
+    }
+
+    /// The tag 43 base64 characters spell (`None` for another length), and whether it
+    /// is spelled canonically: every character a base64 one, the last with its 2
+    /// unused bits zero. One table lookup a character decodes and checks at once.
+    pub(crate) fn decode_tag(body: &str) -> Option<(Self, bool)> {
+        let body: &[u8; 43] = body.as_bytes().try_into().ok()?;
         let mut presented = Self {
             bytes: [0; TAG_LEN],
             tag_length: true,
         };
+        let mut seen = 0;
         // Four characters to three bytes: 40 characters make 30 bytes, the last 3
         // characters the last 2 bytes (and 2 unused bits).
-        let bits = |chars: &[u8]| {
+        let mut bits = |chars: &[u8]| {
             chars.iter().fold(0u32, |bits, &c| {
-                bits << 6 | u32::from(sextet_or_flag(c) & 0x3f)
+                let sextet = sextet_or_flag(c);
+                seen |= sextet;
+                bits << 6 | u32::from(sextet & 0x3f)
             })
         };
-        let (quads, last) = body.as_bytes().as_chunks::<4>();
+        let (quads, last) = body.as_chunks::<4>();
         let (triples, last_bytes) = presented.bytes.as_chunks_mut::<3>();
         for (triple, quad) in triples.iter_mut().zip(quads) {
             let [_, a, b, c] = bits(quad).to_be_bytes();
             *triple = [a, b, c];
         }
-        let [_, a, b, _] = (bits(last) << 6).to_be_bytes();
+        let last_bits = bits(last);
+        let [_, a, b, _] = (last_bits << 6).to_be_bytes();
         last_bytes.copy_from_slice(&[a, b]);
-        presented
+        let canonical = seen & NOT_BASE64 == 0 && last_bits & 0b11 == 0;
+        Some((presented, canonical))
     }
 }
 
