@@ -96,15 +96,21 @@ pub(crate) fn signature<'a>(
 /// `1*15DIGIT` without a leading zero (the serialized form of a non-negative integer),
 /// consumed from `rest`.
 fn integer(rest: &mut &str) -> Option<UnixTime> {
-    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-    let (written, after) = rest.split_at_checked(digits)?;
-    if digits == 0 || digits > 15 || (digits > 1 && written.starts_with('0')) {
+    let bytes = rest.as_bytes();
+    let mut value = 0u64;
+    let mut digits = 0;
+    // One pass: a sixteenth digit stops it (and the integer is refused below).
+    for &b in bytes.iter().take(16) {
+        if !b.is_ascii_digit() {
+            break;
+        }
+        value = value * 10 + u64::from(b - b'0');
+        digits += 1;
+    }
+    if digits == 0 || digits > 15 || (digits > 1 && bytes.first() == Some(&b'0')) {
         return None;
     }
-    let value = written
-        .bytes()
-        .fold(0u64, |value, d| value * 10 + u64::from(d - b'0'));
-    *rest = after;
+    *rest = rest.get(digits..)?;
     Some(UnixTime::from_secs(value))
 }
 
