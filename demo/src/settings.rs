@@ -46,7 +46,7 @@ pub struct Settings {
     pub authorizer_processes: usize,
     /// Print a live progress line to stderr.
     pub progress: bool,
-    /// Run under failures (`--chaos`; see [`chaos`]).
+    /// Run under failures (`--chaos`; see `chaos`).
     pub chaos: Option<ChaosSettings>,
     /// The rotator Lambda's timeout: the deadline of each step (`--rotator-timeout-secs`).
     pub rotator_timeout: Duration,

@@ -13,7 +13,7 @@ const CAPPED: [&str; 2] = ["lambda_runtime", "lambda_runtime_api_client"];
 /// (`AWS_LAMBDA_LOG_LEVEL`); else `info`. Both take `level` or `target=level,...`
 /// (`tracing_subscriber`'s `Targets` syntax: no span or field filters, and no regex
 /// engine in the binary). A value that does not parse is ignored for the next one.
-/// [`CAPPED`] crates never go below `info`.
+/// `CAPPED` crates never go below `info`.
 pub fn filter(lookup: impl Fn(&str) -> Option<String>) -> Targets {
     let parse = |var: &str| {
         lookup(var).and_then(|spec| spec.trim().to_ascii_lowercase().parse::<Targets>().ok())

@@ -176,7 +176,7 @@ pub enum SignError {
     /// The method is not an HTTP token.
     #[error("request method is not a valid HTTP token")]
     InvalidMethod,
-    /// The authority (Host) is empty or not a valid host[:port].
+    /// The authority (Host) is empty or not a valid `host[:port]`.
     #[error("request authority (Host) is empty or invalid")]
     InvalidAuthority,
     /// A key id, tag or nonce cannot be written as an RFC 8941 string.

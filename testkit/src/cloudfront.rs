@@ -139,7 +139,7 @@ impl FakeCloudFront {
     }
 
     /// Answer `Throttling` to `UpdateDistribution` beyond `max` accepted calls per
-    /// `window` (see [`Throttle`]'s sources).
+    /// `window` (see `Throttle`'s sources).
     pub fn throttle_updates(&self, max: usize, window: Duration) {
         *lock(&self.inner.throttle) = Some(Throttle {
             max,

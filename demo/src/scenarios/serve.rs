@@ -34,7 +34,7 @@ const POLL: Duration = Duration::from_secs(1);
 
 /// What a user needs to try the stack by hand: URLs, ids, the environment for the CLI
 /// and `curl`, and which CLI commands work here. `cli` is the `edgeseal` binary to show;
-/// `control_plane`, where [`crate::stack::cloudfront_api`] serves CloudFront's API.
+/// `control_plane`, where `stack::cloudfront_api` serves CloudFront's API.
 pub fn serve_instructions(
     stack: &Stack,
     settings: &Settings,

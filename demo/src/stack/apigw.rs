@@ -23,7 +23,7 @@ use crate::stack::runtime_api::LambdaFunction;
 pub const REQUEST_ID_HEADER: &str = "apigw-requestid";
 
 /// Identity sources of signed mode (static-header mode: the header; see
-/// [`ApiGateway::with_identity_sources`]): both must be present or API Gateway answers 401 by itself. The
+/// `ApiGateway::with_identity_sources`): both must be present or API Gateway answers 401 by itself. The
 /// stand-in never caches authorizer results (the template's AuthorizerResultTtlInSeconds
 /// is 0): every request invokes the authorizer.
 pub const IDENTITY_SOURCES: [&str; 2] = ["signature-input", "signature"];

@@ -250,7 +250,7 @@ pub const PREVIOUS_ROTATION_INCOMPLETE: &str =
 /// AWSPENDING staging label is present but not attached to the same version as
 /// AWSCURRENT, then any later invocation of RotateSecret assumes that a previous rotation
 /// request is still in progress and returns an error" (RotateSecret API reference), with
-/// the message [`PREVIOUS_ROTATION_INCOMPLETE`]. The refusal is the stand-in's (the
+/// the message `PREVIOUS_ROTATION_INCOMPLETE`. The refusal is the stand-in's (the
 /// patched moto server, testkit/moto/server.py); the demo only names the version still
 /// pending in [`DemoError::PreviousRotationIncomplete`].
 pub async fn start_rotation(world: &AwsWorld) -> Result<String, DemoError> {

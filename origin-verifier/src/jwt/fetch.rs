@@ -30,7 +30,7 @@ pub enum FetchError {
     /// A status other than 200.
     #[error("HTTP status {0}")]
     Status(u16),
-    /// More than [`MAX_DOCUMENT_BYTES`].
+    /// More than `MAX_DOCUMENT_BYTES`.
     #[error("document larger than {MAX_DOCUMENT_BYTES} bytes")]
     TooLarge,
     /// Not the JSON expected.
