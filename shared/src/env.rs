@@ -5,6 +5,8 @@
 
 use std::borrow::Cow;
 
+use crate::profile::Profile;
+
 /// A variable that is missing or cannot be used. Always names the variable. The reason
 /// says what is expected; it never carries a secret (no variable read this way holds
 /// one), and the parsers here echo a value only where a message quoted in the READMEs
@@ -94,6 +96,79 @@ pub fn boolean(
     }
 }
 
+/// The settings only a verifier that sees the whole request has (the tower layer and
+/// the Node.js and Python verifiers; API Gateway's authorizer sees no body and knows its
+/// profile): their names, defaults and messages, in one place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OriginSettings {
+    /// `SIGNING_PROFILE`, default `raw`: the profile the edge signs this origin in (its
+    /// `EDGE_ORIGIN_PROFILES` entry at the rotator). `apigateway` serves an edge not yet
+    /// told this origin is `raw`: the request arrives unchanged, so its canonical form
+    /// is the one the edge signed.
+    pub profile: Profile,
+    /// `REQUIRE_CONTENT_DIGEST`, default `false`: deny signatures that do not bind the
+    /// body (`body_not_signed`). Only for behaviors whose edge association includes the
+    /// body, and for bodies CloudFront does not truncate (1 MB at origin request).
+    pub require_content_digest: bool,
+    /// `MAX_BODY_BYTES`, default [`DEFAULT_MAX_BODY_BYTES`](Self::DEFAULT_MAX_BODY_BYTES):
+    /// the most body a verifier reads to check a covered `Content-Digest`. The edge binds
+    /// only bodies it sees whole, at most 1 MB (Lambda@Edge origin request with "include
+    /// body"), so a longer body cannot match and is denied (`body_digest_mismatch`)
+    /// without reading further.
+    pub max_body_bytes: u64,
+}
+
+impl OriginSettings {
+    /// CloudFront's 1 MB body limit for origin-request functions.
+    pub const DEFAULT_MAX_BODY_BYTES: u64 = 1_048_576;
+
+    /// The three variables through `get` (which treats a blank value as unset;
+    /// surrounding blanks are ignored).
+    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, EnvVarError> {
+        let get = |var: &str| get(var).map(|v| v.trim().to_owned());
+        let profile = match get("SIGNING_PROFILE") {
+            None => Profile::Raw,
+            Some(name) => name.parse().map_err(|_| {
+                EnvVarError::invalid(
+                    "SIGNING_PROFILE",
+                    "expected `raw` (the default) or `apigateway`",
+                )
+            })?,
+        };
+        let require_content_digest = match get("REQUIRE_CONTENT_DIGEST").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return Err(EnvVarError::invalid(
+                    "REQUIRE_CONTENT_DIGEST",
+                    "expected `true` or `false`",
+                ));
+            }
+        };
+        let max_body_bytes = match get("MAX_BODY_BYTES") {
+            None => Self::DEFAULT_MAX_BODY_BYTES,
+            Some(v) => v.parse().map_err(|_| {
+                EnvVarError::invalid("MAX_BODY_BYTES", "expected a whole number of bytes")
+            })?,
+        };
+        Ok(Self {
+            profile,
+            require_content_digest,
+            max_body_bytes,
+        })
+    }
+}
+
+impl Default for OriginSettings {
+    fn default() -> Self {
+        Self {
+            profile: Profile::Raw,
+            require_content_digest: false,
+            max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +211,47 @@ mod tests {
                 .to_string(),
             "WAIT is invalid: expected true or false"
         );
+    }
+
+    #[test]
+    fn origin_settings_default_and_refuse_by_name() {
+        let map = |pairs: &'static [(&'static str, &'static str)]| {
+            move |var: &str| {
+                pairs
+                    .iter()
+                    .find(|(name, _)| *name == var)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        assert_eq!(
+            OriginSettings::from_lookup(&unset),
+            Ok(OriginSettings::default())
+        );
+        let set = OriginSettings::from_lookup(&map(&[
+            ("SIGNING_PROFILE", " apigateway "),
+            ("REQUIRE_CONTENT_DIGEST", "true"),
+            ("MAX_BODY_BYTES", "10"),
+        ]));
+        assert_eq!(
+            set,
+            Ok(OriginSettings {
+                profile: Profile::ApiGateway,
+                require_content_digest: true,
+                max_body_bytes: 10,
+            })
+        );
+        let refused: [(&'static [(&'static str, &'static str)], &str); 3] = [
+            (&[("SIGNING_PROFILE", "fast")], "SIGNING_PROFILE"),
+            (
+                &[("REQUIRE_CONTENT_DIGEST", "yes")],
+                "REQUIRE_CONTENT_DIGEST",
+            ),
+            (&[("MAX_BODY_BYTES", "-1")], "MAX_BODY_BYTES"),
+        ];
+        for (pairs, var) in refused {
+            let err = OriginSettings::from_lookup(&map(pairs)).unwrap_err();
+            assert_eq!(err.var(), var);
+        }
     }
 
     #[test]

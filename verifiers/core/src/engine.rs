@@ -101,7 +101,7 @@ impl Engine {
     /// The request as a signature in the configured profile covers it: method, Host,
     /// and the path and query string (without `?`) exactly as received.
     pub fn view(&self, method: &str, host: &str, path: &str, query: &str) -> RequestView {
-        RequestView::in_profile(self.settings.profile, method, host, path, query)
+        RequestView::in_profile(self.settings.origin.profile, method, host, path, query)
     }
 
     /// Its settings.
@@ -220,7 +220,7 @@ impl Engine {
         body: Option<&[u8]>,
     ) -> Outcome {
         let over_limit = body.is_some_and(|b| {
-            u64::try_from(b.len()).unwrap_or(u64::MAX) > self.settings.max_body_bytes
+            u64::try_from(b.len()).unwrap_or(u64::MAX) > self.settings.origin.max_body_bytes
         });
         let body = if over_limit { None } else { body };
         match self.decide(now_ms, request, request_id, false, Body::Read(body)) {
@@ -239,7 +239,7 @@ impl Engine {
 
     /// `MAX_BODY_BYTES`: the most body a host reads for [`Engine::check_body`].
     pub fn max_body_bytes(&self) -> u64 {
-        self.settings.max_body_bytes
+        self.settings.origin.max_body_bytes
     }
 
     fn decide(

@@ -20,5 +20,5 @@ pub mod lines;
 mod settings;
 
 pub use crate::engine::{Check, Engine, Outcome};
-pub use crate::settings::{DEFAULT_MAX_BODY_BYTES, Settings, SettingsError, VARIABLES};
+pub use crate::settings::{Settings, SettingsError, VARIABLES};
 pub use edgeseal::accepted::ListedVersion;

@@ -1,8 +1,8 @@
 //! Settings, read once with the authorizer's variable names (origin-verifier/README.md).
 
 use edgeseal::accepted::KeyRules;
-use edgeseal::env::whole_number;
-use edgeseal::{DEFAULT_LABEL, DEFAULT_TAG, Profile, Verifier};
+use edgeseal::env::{OriginSettings, whole_number};
+use edgeseal::{DEFAULT_LABEL, DEFAULT_TAG, Verifier};
 
 /// Why the settings could not be read: a variable missing or invalid, always named
 /// (`edgeseal::env::EnvVarError`, shared with the authorizer and the rotator).
@@ -28,27 +28,10 @@ pub struct Settings {
     pub secrets_manager_timeout_ms: u64,
     /// `METRICS_NAMESPACE`.
     pub metrics_namespace: String,
-    /// `SIGNING_PROFILE`, default `raw`: the profile the edge signs this origin in (its
-    /// `EDGE_ORIGIN_PROFILES` entry at the rotator). `apigateway` serves an edge not yet
-    /// told this origin is `raw`: the request arrives unchanged, so its canonical form
-    /// is the one the edge signed. The tower layer's name and default.
-    pub profile: Profile,
-    /// `REQUIRE_CONTENT_DIGEST`, default `false`: deny signatures that do not bind the
-    /// body (`body_not_signed`). Only for behaviors whose edge association includes the
-    /// body, and for bodies CloudFront does not truncate (1 MB at origin request). The
-    /// tower layer's name and default.
-    pub require_content_digest: bool,
-    /// `MAX_BODY_BYTES`, default 1,048,576: the most body a host reads to check a covered
-    /// `Content-Digest`. The edge binds only bodies it sees whole, at most 1 MB
-    /// (Lambda@Edge origin request with "include body"), so a longer body cannot match
-    /// and is denied (`body_digest_mismatch`) without reading further. The tower
-    /// layer's name and default.
-    pub max_body_bytes: u64,
+    /// `SIGNING_PROFILE`, `REQUIRE_CONTENT_DIGEST` and `MAX_BODY_BYTES`, the tower
+    /// layer's names and defaults ([`OriginSettings`]).
+    pub origin: OriginSettings,
 }
-
-/// Default [`Settings::max_body_bytes`]: CloudFront's 1 MB body limit for
-/// origin-request functions (the tower layer's default).
-pub const DEFAULT_MAX_BODY_BYTES: u64 = 1_048_576;
 
 /// Every variable read, for hosts that map their option names onto these.
 pub const VARIABLES: [&str; 17] = [
@@ -108,31 +91,7 @@ impl Settings {
             secrets_manager_timeout_ms: secs("SECRETS_MANAGER_TIMEOUT_MS", 2000)?,
             metrics_namespace: get("METRICS_NAMESPACE")
                 .map_or_else(|| "edgeseal".to_owned(), trimmed),
-            profile: match get("SIGNING_PROFILE") {
-                None => Profile::Raw,
-                Some(name) => name.trim().parse().map_err(|_| {
-                    SettingsError::invalid(
-                        "SIGNING_PROFILE",
-                        "expected `raw` (the default) or `apigateway`",
-                    )
-                })?,
-            },
-            require_content_digest: match get("REQUIRE_CONTENT_DIGEST").as_deref().map(str::trim) {
-                None | Some("false") => false,
-                Some("true") => true,
-                Some(_) => {
-                    return Err(SettingsError::invalid(
-                        "REQUIRE_CONTENT_DIGEST",
-                        "expected `true` or `false`",
-                    ));
-                }
-            },
-            max_body_bytes: match get("MAX_BODY_BYTES") {
-                None => DEFAULT_MAX_BODY_BYTES,
-                Some(v) => v.trim().parse().map_err(|_| {
-                    SettingsError::invalid("MAX_BODY_BYTES", "expected a whole number of bytes")
-                })?,
-            },
+            origin: OriginSettings::from_lookup(&get)?,
         };
         for (var, value) in [
             ("MAX_AGE_SECS", settings.max_age_secs),
@@ -157,7 +116,7 @@ impl Settings {
             .map_err(|e| SettingsError::invalid("SIGNATURE_TAG", e.to_string()))?
             .with_max_age_secs(self.max_age_secs)
             .with_skew_secs(self.clock_skew_secs)
-            .with_body_required(self.require_content_digest))
+            .with_body_required(self.origin.require_content_digest))
     }
 }
 
@@ -186,9 +145,7 @@ mod tests {
         assert_eq!(s.clock_skew_secs, 10);
         assert_eq!(s.tag.as_deref(), Some("edgeseal"));
         assert_eq!(s.metrics_namespace, "edgeseal");
-        assert_eq!(s.profile, Profile::Raw);
-        assert!(!s.require_content_digest);
-        assert_eq!(s.max_body_bytes, 1_048_576);
+        assert_eq!(s.origin, OriginSettings::default());
         assert_eq!(read(&[("SECRET_NAME", "n")]).unwrap().secret_id, "n");
     }
 
@@ -208,7 +165,7 @@ mod tests {
             "{err}"
         );
         let p = read(&[("SECRET_ID", "s"), ("SIGNING_PROFILE", "apigateway")]).unwrap();
-        assert_eq!(p.profile, Profile::ApiGateway);
+        assert_eq!(p.origin.profile, edgeseal::Profile::ApiGateway);
         for (var, value) in [("REQUIRE_CONTENT_DIGEST", "yes"), ("MAX_BODY_BYTES", "-1")] {
             let err = read(&[("SECRET_ID", "s"), (var, value)]).unwrap_err();
             assert!(
@@ -222,8 +179,8 @@ mod tests {
             ("MAX_BODY_BYTES", "10"),
         ])
         .unwrap();
-        assert!(body.require_content_digest && body.verifier().unwrap().body_required());
-        assert_eq!(body.max_body_bytes, 10);
+        assert!(body.origin.require_content_digest && body.verifier().unwrap().body_required());
+        assert_eq!(body.origin.max_body_bytes, 10);
         let err = read(&[("SECRET_ID", "s"), ("MAX_AGE_SECS", "0")]).unwrap_err();
         assert!(err.to_string().starts_with("MAX_AGE_SECS"), "{err}");
     }

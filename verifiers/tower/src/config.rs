@@ -1,7 +1,8 @@
 //! The layer's settings: the authorizer's own (`origin_verifier::Config`, same variable
 //! names and defaults), plus the three only an origin that sees the whole request has.
 
-use edgeseal::{Profile, Verifier};
+use edgeseal::Verifier;
+use edgeseal::env::OriginSettings;
 use origin_verifier::{AuthMode, CacheSettings, Config as AuthorizerConfig};
 
 /// Why the configuration could not be read: a variable missing or invalid, always named
@@ -16,27 +17,13 @@ pub struct LayerConfig {
     /// `MAX_STALE_SECS`, `REFRESH_RETRY_SECS`, `UNKNOWN_KEY_MIN_INTERVAL_SECS`,
     /// `SECRETS_MANAGER_TIMEOUT_MS`, `METRICS_NAMESPACE`.
     pub authorizer: AuthorizerConfig,
-    /// `SIGNING_PROFILE`, default `raw`: the profile the edge signs this origin in
-    /// (its `EDGE_ORIGIN_PROFILES` entry). `apigateway` serves an edge that has not
-    /// been told this origin is `raw` yet: the request arrives unchanged, so its
-    /// canonical form is the one the edge signed.
-    pub profile: Profile,
-    /// `REQUIRE_CONTENT_DIGEST`, default `false`: deny signatures that do not bind the
-    /// body (`body_not_signed`). Only for behaviors whose edge association includes the
-    /// body, and for bodies CloudFront does not truncate (1 MB at origin request).
-    pub require_content_digest: bool,
-    /// `MAX_BODY_BYTES`, default 1,048,576: the most body the layer buffers to check a
-    /// covered `Content-Digest`. The edge binds only bodies it sees whole, at most 1 MB
-    /// (Lambda@Edge origin request with "include body"), so a longer body cannot match
-    /// and is denied (`body_digest_mismatch`) without reading further.
-    pub max_body_bytes: usize,
+    /// `SIGNING_PROFILE`, `REQUIRE_CONTENT_DIGEST` and `MAX_BODY_BYTES`: the settings
+    /// only an origin that sees the whole request has (names, defaults and meaning in
+    /// [`OriginSettings`]).
+    pub origin: OriginSettings,
 }
 
 impl LayerConfig {
-    /// Default [`max_body_bytes`](Self::max_body_bytes): CloudFront's 1 MB body limit for
-    /// origin-request functions.
-    pub const DEFAULT_MAX_BODY_BYTES: usize = 1_048_576;
-
     /// From the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -44,11 +31,6 @@ impl LayerConfig {
 
     /// From `lookup` (trimmed; empty counts as unset).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
         let authorizer = AuthorizerConfig::from_lookup(&lookup)?;
         if authorizer.auth_mode != AuthMode::Signature {
             return Err(ConfigError::invalid(
@@ -56,46 +38,16 @@ impl LayerConfig {
                 "the layer verifies signatures only: `signature` (the default)",
             ));
         }
-        let profile = match get("SIGNING_PROFILE") {
-            None => Profile::Raw,
-            Some(name) => name.parse().map_err(|_| {
-                ConfigError::invalid(
-                    "SIGNING_PROFILE",
-                    "expected `raw` (the default) or `apigateway`",
-                )
-            })?,
-        };
-        let require_content_digest = match get("REQUIRE_CONTENT_DIGEST").as_deref() {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(_) => {
-                return Err(ConfigError::invalid(
-                    "REQUIRE_CONTENT_DIGEST",
-                    "expected `true` or `false`",
-                ));
-            }
-        };
-        let max_body_bytes = match get("MAX_BODY_BYTES") {
-            None => Self::DEFAULT_MAX_BODY_BYTES,
-            Some(v) => v.parse().map_err(|_| {
-                ConfigError::invalid("MAX_BODY_BYTES", "expected a whole number of bytes")
-            })?,
-        };
-        Ok(Self {
-            authorizer,
-            profile,
-            require_content_digest,
-            max_body_bytes,
-        })
+        let origin =
+            OriginSettings::from_lookup(&|name| lookup(name).filter(|v| !v.trim().is_empty()))?;
+        Ok(Self { authorizer, origin })
     }
 
     /// Every default, for `secret_id` (tests, benchmarks).
     pub fn with_secret_id(secret_id: &str) -> Self {
         Self {
             authorizer: AuthorizerConfig::with_secret_id(secret_id),
-            profile: Profile::Raw,
-            require_content_digest: false,
-            max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+            origin: OriginSettings::default(),
         }
     }
 
@@ -104,7 +56,13 @@ impl LayerConfig {
         Ok(self
             .authorizer
             .verifier()?
-            .with_body_required(self.require_content_digest))
+            .with_body_required(self.origin.require_content_digest))
+    }
+
+    /// The most body the layer buffers: `MAX_BODY_BYTES`, or all this machine addresses
+    /// when that is less.
+    pub fn max_body_bytes(&self) -> usize {
+        usize::try_from(self.origin.max_body_bytes).unwrap_or(usize::MAX)
     }
 
     /// The key cache's settings (the authorizer's).
@@ -150,13 +108,13 @@ mod tests {
             ("MAX_BODY_BYTES", "10"),
         ])
         .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.profile, Profile::ApiGateway);
-        assert!(c.require_content_digest);
+        assert_eq!(c.origin.profile, edgeseal::Profile::ApiGateway);
+        assert!(c.origin.require_content_digest);
         assert!(
             c.verifier()
                 .unwrap_or_else(|e| panic!("{e}"))
                 .body_required()
         );
-        assert_eq!(c.max_body_bytes, 10);
+        assert_eq!(c.max_body_bytes(), 10);
     }
 }

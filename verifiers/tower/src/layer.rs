@@ -64,9 +64,9 @@ impl<S: SecretsSource> EdgesealLayer<S> {
             shared: Arc::new(Shared {
                 cache: KeyCache::new(source, config.cache_settings()),
                 verifier: config.verifier()?,
-                profile: config.profile,
+                profile: config.origin.profile,
                 metrics: Metrics::new(&config.authorizer.metrics_namespace, sink),
-                max_body_bytes: config.max_body_bytes,
+                max_body_bytes: config.max_body_bytes(),
                 clock: Arc::new(edgeseal::UnixTime::now),
             }),
         })

@@ -123,7 +123,7 @@ pub fn check(
     input: &[u8],
     recheck: bool,
 ) -> Result<String, BadInput> {
-    let profile = engine.settings().profile;
+    let profile = engine.settings().origin.profile;
     let (view, request_id) = wire::decode(input, profile).map_err(|_| BadInput)?;
     let check = if recheck {
         engine.recheck(now_ms, &view, request_id)
@@ -151,7 +151,7 @@ pub fn check_body(
     request: &[u8],
     body: Option<&[u8]>,
 ) -> Result<String, BadInput> {
-    let profile = engine.settings().profile;
+    let profile = engine.settings().origin.profile;
     let (view, request_id) = wire::decode(request, profile).map_err(|_| BadInput)?;
     let outcome = engine.check_body(now_ms, &view, request_id, body);
     Ok(outcome_json(&outcome).to_string())
