@@ -136,34 +136,32 @@ impl RequestView {
         view
     }
 
-    /// A new path, and the base lines written again around it (the other values
-    /// copied from the view's own text).
+    /// A new path, written in place of the old one: the text after it moves, and so do
+    /// the spans that lie there (the query, the end of the base lines, headers).
     fn replace_path(&mut self, path: &str) {
-        let start = self.text.len();
-        self.text.push_str(METHOD_LINE);
-        self.method = self.copy_within(self.method);
-        self.text.push_str(AUTHORITY_LINE);
-        if let Some(authority) = self.authority {
-            self.authority = Some(self.copy_within(authority));
-        }
-        self.text.push_str(PATH_LINE);
-        self.path = self.push_text(path);
-        self.text.push_str(QUERY_LINE);
-        self.query = self.copy_within(self.query);
-        self.text.push_str(SIGNATURE_PARAMS_LINE);
-        self.base_lines = Span {
-            start,
-            end: self.text.len(),
+        let old = self.path;
+        self.text.replace_range(old.start..old.end, path);
+        let new_end = old.start + path.len();
+        let moved = |at: usize| {
+            if at >= old.end {
+                at - old.end + new_end
+            } else {
+                at
+            }
         };
-    }
-
-    /// A copy of `span`'s string at the end of the text.
-    fn copy_within(&mut self, span: Span) -> Span {
-        let start = self.text.len();
-        self.text.extend_from_within(span.start..span.end);
-        Span {
-            start,
-            end: self.text.len(),
+        let shift = |span: Span| Span {
+            start: moved(span.start),
+            end: moved(span.end),
+        };
+        self.path = Span {
+            start: old.start,
+            end: new_end,
+        };
+        self.query = shift(self.query);
+        self.base_lines = shift(self.base_lines);
+        for (name, value) in &mut self.headers {
+            *name = shift(*name);
+            *value = shift(*value);
         }
     }
 
