@@ -19,24 +19,32 @@
 //! | MAC inside `verify` | verify | keyed clone | raw HMAC | verify / clone | verify / raw |
 //! |---|---|---|---|---|---|
 //! | own HMAC over `compress256` (pad states, 512-byte buffer; before issue 22) | 373 ns | 263 ns | 318 ns | 1.43 | 1.18 |
-//! | `hmac`'s `Hmac<Sha256>`, keyed once, cloned per message (now) | 434 ns | 263 ns | 332 ns | 1.65 | 1.30 |
+//! | `hmac`'s `Hmac<Sha256>`, keyed once, cloned per message | 434 ns | 263 ns | 332 ns | 1.65 | 1.30 |
+//! | the same, the view's base lines in one update, one-pass tag decoding (now, idle) | 386 ns | 268 ns | 327 ns | 1.44 | 1.18 |
 //!
-//! Where verify's time goes now (2026-12-06, the same Xeon, load 7 from three builds;
-//! a loop per part, batches of 100 alternating with each other, medians): the clone
-//! 317 ns; the MAC as `verify` does it over the base's nine pieces 386 ns (one update a
-//! piece: ≈ 6 ns each through `hmac`'s block buffer; gathering them on the stack first
-//! saved 15-24 ns in that loop but nothing this bench could see, so it was not kept);
-//! everything before the key lookup 91-111 ns: both header lookups 19 ns,
-//! `Signature-Input`'s fast path 42 ns, `Signature` 13 ns, its base64 14 ns.
+//! Where verify's time goes now (2026-12-06, the same Xeon, idle; a loop per part,
+//! batches of 100 alternating, medians; a throwaway harness): the MAC as
+//! `verify` gives it, two updates (the view's base lines, then `@signature-params`),
+//! 285-300 ns against the clone's 275-289 ns over the whole base; everything before the
+//! key lookup 74 ns (both header lookups 19 ns, `Signature-Input`'s fast path about 25,
+//! the tag's single-pass base64 about 18, the profile and key-id checks the rest); the
+//! key lookup, tag comparison and verdict about 20 ns. The view writes its four
+//! components as base lines when it is made (`RequestView::base_lines`): that costs
+//! construction about 15 ns (REST API) to 40 ns (HTTP API, path replaced in place) and
+//! saves `verify` about 45 ns of piecewise MAC updates. Tried and not kept: gathering
+//! the pieces on the stack for one update (slower: the copies cost more than the two
+//! SHA-NI calls they save); no `Arc` clone in the verdict (no change); decoding the tag
+//! after the MAC has started, to overlap it with SHA latency (slower).
 //!
-//! **The bound of 1.25 holds without SHA extensions, not with them.** With SHA-NI, the
-//! MAC is so cheap that the parse alone is a third of it: verify / clone 1.66 (median of
-//! the paired rounds, 459 / 283 ns fastest). Built with `RUSTFLAGS='--cfg
-//! sha2_256_backend="soft"'` and its own `CARGO_TARGET_DIR` (what a CPU without SHA
-//! extensions runs, such as the Intel Xeons of the Skylake and Cascade Lake generations,
-//! which have none), same machine and run: verify / clone **1.147** (1,345 / 1,188 ns),
-//! verify / raw HMAC 0.887. The run prints which of the two it measured (`SHA
-//! extensions:` line).
+//! **The bound of 1.25 holds without SHA extensions, not with them.** With SHA-NI the
+//! MAC of a 329-byte base takes 275 ns, so a bound of 1.25 leaves 69 ns for reading
+//! both fields, looking the key up and comparing the tag, which take about 100: verify /
+//! clone **1.44-1.46** (median of the paired rounds; 386 / 268 ns fastest). Built with
+//! `RUSTFLAGS='--cfg sha2_256_backend="soft"'` and its own `CARGO_TARGET_DIR` (what a
+//! CPU without SHA extensions runs, such as the Intel Xeons of the Skylake and Cascade
+//! Lake generations, which have none), same machine: verify / clone **1.089** (1,272 /
+//! 1,143 ns fastest), verify / raw HMAC 0.849. The run prints which of the two it
+//! measured (`SHA extensions:` line).
 //!
 //! Earlier figures (AMD EPYC with SHA extensions, shared 2 vCPU; raw HMAC ≈ 362 ns),
 //! verify / raw HMAC by the paired rounds, with the own HMAC:
