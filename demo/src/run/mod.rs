@@ -11,8 +11,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use tokio::task::JoinHandle;
+
 use crate::DemoError;
 use crate::report::{self, Report};
+use crate::scenarios::chaos::Chaos;
 use crate::settings::Settings;
 use crate::stack::{AUTHORIZER_FUNCTION, Stack, authorizer_log, http, start, template};
 use rotation::Driver;
@@ -107,19 +110,21 @@ pub async fn run_on(stack: &Stack, settings: &Settings) -> Result<Report, DemoEr
         schedule::overtime_bound(settings.propagation, settings.rotator_timeout),
         schedule::RetryCadence::DEMO,
     );
-    let rotations = schedule::run_rotations(&mut driver, &plan, chaos.as_deref(), &phase).await;
-    failed_rotations.extend(rotations.iter().filter_map(|r| match &r.fate {
-        schedule::Fate::Failed { error, .. } => {
-            Some(DemoError::Rotation(r.rotation, error.clone()).to_string())
-        }
-        _ => None,
-    }));
-    tokio::time::sleep(settings.duration.saturating_sub(started.elapsed())).await;
-    stop.store(true, Ordering::Relaxed);
-    for task in tasks {
-        let _ = task.await;
-    }
-    let seconds = started.elapsed().as_secs_f64();
+    let Rotated {
+        rotations,
+        failed,
+        seconds,
+    } = rotate_then_stop(
+        &mut driver,
+        &plan,
+        chaos.as_deref(),
+        &phase,
+        settings.duration,
+        &stop,
+        tasks,
+    )
+    .await;
+    failed_rotations.extend(failed);
 
     let outcomes = recorder.snapshot();
     let authorizer_peak_rss_kib = authorizer.peak_rss_kib();
@@ -172,6 +177,48 @@ pub async fn run_on(stack: &Stack, settings: &Settings) -> Result<Report, DemoEr
         chaos,
         step_timings,
     })
+}
+
+/// What [`rotate_then_stop`] leaves: the rotations, why the failed ones failed, and how
+/// long the run lasted.
+pub(crate) struct Rotated {
+    pub rotations: Vec<schedule::RotationRecord>,
+    pub failed: Vec<String>,
+    pub seconds: f64,
+}
+
+/// Run `plan`'s rotations (under `chaos`, if any), let the traffic go on until
+/// `duration` after the run started, then stop it and wait for its `tasks`.
+pub(crate) async fn rotate_then_stop(
+    driver: &mut Driver<'_>,
+    plan: &schedule::Plan,
+    chaos: Option<&Chaos>,
+    phase: &AtomicUsize,
+    duration: Duration,
+    stop: &AtomicBool,
+    tasks: Vec<JoinHandle<()>>,
+) -> Rotated {
+    let started = driver.started;
+    let rotations = schedule::run_rotations(driver, plan, chaos, phase).await;
+    let failed = rotations
+        .iter()
+        .filter_map(|r| match &r.fate {
+            schedule::Fate::Failed { error, .. } => {
+                Some(DemoError::Rotation(r.rotation, error.clone()).to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    tokio::time::sleep(duration.saturating_sub(started.elapsed())).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        let _ = task.await;
+    }
+    Rotated {
+        rotations,
+        failed,
+        seconds: started.elapsed().as_secs_f64(),
+    }
 }
 
 pub(crate) async fn warm_up(targets: &Targets) -> Result<(), DemoError> {

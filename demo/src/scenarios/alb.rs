@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -239,7 +239,6 @@ pub async fn run_alb_origin(settings: &Settings) -> Result<Report, DemoError> {
         )));
     }
     let mut timeline = Vec::new();
-    let mut failed_rotations = Vec::new();
     let mut step_timings = Vec::new();
     let mut driver = Driver {
         rotator: &rotator,
@@ -256,19 +255,20 @@ pub async fn run_alb_origin(settings: &Settings) -> Result<Report, DemoError> {
         crate::run::schedule::overtime_bound(settings.propagation, settings.rotator_timeout),
         crate::run::schedule::RetryCadence::DEMO,
     );
-    let rotations = crate::run::schedule::run_rotations(&mut driver, &plan, None, &phase).await;
-    failed_rotations.extend(rotations.iter().filter_map(|r| match &r.fate {
-        crate::run::schedule::Fate::Failed { error, .. } => {
-            Some(DemoError::Rotation(r.rotation, error.clone()).to_string())
-        }
-        _ => None,
-    }));
-    tokio::time::sleep(settings.duration.saturating_sub(started.elapsed())).await;
-    stop.store(true, Ordering::Relaxed);
-    for task in tasks {
-        let _ = task.await;
-    }
-    let seconds = started.elapsed().as_secs_f64();
+    let crate::run::Rotated {
+        rotations,
+        failed: failed_rotations,
+        seconds,
+    } = crate::run::rotate_then_stop(
+        &mut driver,
+        &plan,
+        None,
+        &phase,
+        settings.duration,
+        &stop,
+        tasks,
+    )
+    .await;
     let outcomes = recorder.snapshot();
     let reasons = by_reason(&metrics);
     let chart = settings.out_dir.join("timeline.svg");

@@ -5,7 +5,10 @@
 //! Several processes may serve one function (Lambda's concurrent execution
 //! environments); each takes the next queued invocation when it is free, and each has
 //! its own Runtime API endpoint, as each execution environment does, so the emulator
-//! knows which process holds which invocation.
+//! knows which process holds which invocation. A process's endpoint is its own, not its
+//! slot's: a new process in a slot gets a new endpoint and the old one closes, so nothing
+//! still holding the old address (a child the killed runtime forked: SIGKILL reaches only
+//! the runtime's pid) can take an invocation meant for its successor.
 //!
 //! Execution environments come and go as on Lambda (Developer Guide, "Understanding the
 //! Lambda execution environment lifecycle"):
@@ -25,12 +28,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::stack::http::serve;
-use endpoint::route;
 use process::{in_flight, peak_rss_kib, retire, supervise};
 
 const API_PREFIX: &str = "/2018-06-01/runtime";
@@ -69,31 +69,75 @@ struct Handed {
     event: Bytes,
 }
 
+/// One process: its slot and which of the slot's processes it is (the slot's
+/// generation when it started). Each process has its own Runtime API endpoint, which
+/// tells every request it makes apart from its predecessors' and successors'.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Process {
+    slot: usize,
+    generation: u64,
+}
+
 /// Who holds what. One lock, never held across an await, so handing an invocation to a
 /// process, retiring a process and failing a dead process's invocations cannot
 /// interleave.
 #[derive(Default)]
 struct Dispatch {
     queue: VecDeque<Pending>,
-    idle: VecDeque<(usize, oneshot::Sender<Handed>)>,
-    retired: Vec<bool>,
-    in_flight: HashMap<String, (usize, Reply)>,
+    idle: VecDeque<(Process, oneshot::Sender<Handed>)>,
+    /// The process each slot hands invocations to; `None` while the slot is retired.
+    serving: Vec<Option<u64>>,
+    in_flight: HashMap<String, (Process, Reply)>,
     next_id: u64,
 }
 
 impl Dispatch {
-    fn hand(&mut self, slot: usize, pending: Pending) -> Handed {
+    fn request_id(&mut self) -> String {
         self.next_id += 1;
-        let id = format!("{:08x}-demo-{}", self.next_id, std::process::id());
-        self.in_flight.insert(id.clone(), (slot, pending.reply));
+        format!("{:08x}-demo-{}", self.next_id, std::process::id())
+    }
+
+    fn hand(&mut self, process: Process, pending: Pending) -> Handed {
+        let id = self.request_id();
+        self.in_flight.insert(id.clone(), (process, pending.reply));
         Handed {
             id,
             event: pending.event,
         }
     }
 
-    fn is_retired(&self, slot: usize) -> bool {
-        self.retired.get(slot).copied().unwrap_or(true)
+    /// Whether `process` is the one its slot hands invocations to now.
+    fn is_serving(&self, process: Process) -> bool {
+        self.serving.get(process.slot).copied().flatten() == Some(process.generation)
+    }
+
+    /// Hand `pending` to the first process waiting for work, or queue it (at the front
+    /// if it had been handed out before, so it keeps its turn).
+    fn offer(&mut self, pending: Pending, again: bool) {
+        let Pending { mut event, reply } = pending;
+        while let Some((process, waiter)) = self.idle.pop_front() {
+            if !self.is_serving(process) || waiter.is_closed() {
+                continue;
+            }
+            let id = self.request_id();
+            match waiter.send(Handed {
+                id: id.clone(),
+                event,
+            }) {
+                Ok(()) => {
+                    self.in_flight.insert(id, (process, reply));
+                    return;
+                }
+                // The process stopped waiting: keep the invocation.
+                Err(handed) => event = handed.event,
+            }
+        }
+        let pending = Pending { event, reply };
+        if again {
+            self.queue.push_front(pending);
+        } else {
+            self.queue.push_back(pending);
+        }
     }
 }
 
@@ -102,6 +146,8 @@ struct Slot {
     index: usize,
     /// Bumped whenever a new process starts in the slot.
     generation: watch::Sender<u64>,
+    /// Set when no new process could be started in the slot.
+    down: AtomicBool,
     kill: Notify,
     pid: AtomicU32,
     lives: Mutex<Vec<ProcessLife>>,
@@ -156,7 +202,6 @@ struct Launch {
 /// A function served by one or more real processes.
 pub struct LambdaFunction {
     shared: Arc<Shared>,
-    servers: Vec<JoinHandle<()>>,
     supervisors: Vec<JoinHandle<()>>,
     invocations: AtomicU64,
 }
@@ -177,6 +222,7 @@ impl LambdaFunction {
                 Arc::new(Slot {
                     index,
                     generation: watch::Sender::new(0),
+                    down: AtomicBool::new(false),
                     kill: Notify::new(),
                     pid: AtomicU32::new(0),
                     lives: Mutex::default(),
@@ -186,7 +232,7 @@ impl LambdaFunction {
         let shared = Arc::new(Shared {
             function_name: function_name.to_owned(),
             dispatch: Mutex::new(Dispatch {
-                retired: vec![false; processes],
+                serving: vec![None; processes],
                 ..Dispatch::default()
             }),
             slots,
@@ -197,29 +243,19 @@ impl LambdaFunction {
             env: env.to_vec(),
             log_dir: log_dir.to_owned(),
         });
-        let (mut servers, mut supervisors) = (Vec::new(), Vec::new());
+        let mut supervisors = Vec::new();
         for slot in &shared.slots {
-            let listener = TcpListener::bind("127.0.0.1:0").await?;
-            let addr = listener.local_addr()?;
-            let for_server = Arc::clone(&shared);
-            let index = slot.index;
-            servers.push(tokio::spawn(serve(listener, move |req| {
-                let shared = Arc::clone(&for_server);
-                async move { route(&shared, index, req).await }
-            })));
             // The first process starts here, so a binary that cannot start is an error.
-            let child = launch.spawn(&shared.function_name, slot, &addr.to_string(), true)?;
+            let first = launch.start(&shared, slot, true).await?;
             supervisors.push(tokio::spawn(supervise(
                 Arc::clone(&shared),
                 Arc::clone(slot),
                 Arc::clone(&launch),
-                addr.to_string(),
-                child,
+                first,
             )));
         }
         Ok(Self {
             shared,
-            servers,
             supervisors,
             invocations: AtomicU64::new(0),
         })
@@ -231,36 +267,11 @@ impl LambdaFunction {
         event: &serde_json::Value,
     ) -> Result<serde_json::Value, InvokeError> {
         let (reply, response) = oneshot::channel();
-        let mut pending = Pending {
+        let pending = Pending {
             event: Bytes::from(event.to_string()),
             reply,
         };
-        {
-            let mut dispatch = lock(&self.shared.dispatch);
-            loop {
-                let Some((slot, waiter)) = dispatch.idle.pop_front() else {
-                    dispatch.queue.push_back(pending);
-                    break;
-                };
-                if dispatch.is_retired(slot) || waiter.is_closed() {
-                    continue;
-                }
-                let handed = dispatch.hand(slot, pending);
-                match waiter.send(handed) {
-                    Ok(()) => break,
-                    Err(handed) => {
-                        // The process stopped waiting: take the invocation back.
-                        let Some((_, reply)) = dispatch.in_flight.remove(&handed.id) else {
-                            return Err(InvokeError::Stopped);
-                        };
-                        pending = Pending {
-                            event: handed.event,
-                            reply,
-                        };
-                    }
-                }
-            }
-        }
+        lock(&self.shared.dispatch).offer(pending, false);
         self.invocations.fetch_add(1, Ordering::Relaxed);
         let body = tokio::time::timeout(INVOCATION_TIMEOUT, response)
             .await
@@ -323,7 +334,8 @@ impl LambdaFunction {
 
     /// Lambda's Shutdown of one execution environment: stop handing it invocations, let
     /// the one in flight finish, kill the process (SIGKILL); a new process then starts
-    /// cold in the slot. Returns once the new process has been started.
+    /// cold in the slot, with its own Runtime API endpoint. Returns once the new process
+    /// has been started ([`InvokeError::Stopped`] if none could be).
     pub async fn recycle(&self, slot: usize) -> Result<(), InvokeError> {
         let Some(target) = self.shared.slots.get(slot) else {
             return Err(InvokeError::Function(format!(
@@ -339,9 +351,13 @@ impl LambdaFunction {
         target.kill.notify_one();
         let mut generations = target.generation.subscribe();
         generations
-            .wait_for(|g| *g != generation)
+            .wait_for(|g| *g != generation || target.down.load(Ordering::Relaxed))
             .await
             .map_err(|_| InvokeError::Stopped)?;
+        if target.down.load(Ordering::Relaxed) {
+            // The supervisor logged why; the slot serves no more.
+            return Err(InvokeError::Stopped);
+        }
         Ok(())
     }
 
@@ -359,9 +375,10 @@ impl LambdaFunction {
 
 impl Drop for LambdaFunction {
     fn drop(&mut self) {
-        // An aborted supervisor drops its child, which kills the process.
+        // An aborted supervisor drops its child, which kills the process, and the
+        // process's Runtime API server, which closes it.
         self.shared.stopping.store(true, Ordering::Relaxed);
-        for task in self.supervisors.iter().chain(&self.servers) {
+        for task in &self.supervisors {
             task.abort();
         }
     }

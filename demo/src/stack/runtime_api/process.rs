@@ -1,17 +1,81 @@
-//! Each execution environment's processes: started with the Lambda environment, one
-//! after another in their slot until the function stops, each one's in-flight
-//! invocation failed when it exits, its peak RSS read from `/proc`.
+//! Each execution environment's processes: started with the Lambda environment, each
+//! with its own Runtime API endpoint, one after another in their slot until the function
+//! stops, each one's in-flight invocation failed when it exits, its peak RSS read from
+//! `/proc`.
 
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
 
-use super::{InvokeError, Launch, ProcessLife, Shared, Slot, lock};
+use super::endpoint::route;
+use super::{InvokeError, Launch, Process, ProcessLife, Shared, Slot, lock};
+use crate::stack::http::serve;
+
+/// A started process and its Runtime API endpoint.
+pub(super) struct Running {
+    process: Process,
+    child: Child,
+    endpoint: Endpoint,
+}
+
+/// A process's Runtime API server; dropping it closes the endpoint (no new connection
+/// is accepted, so nothing more from that process reaches the emulator).
+struct Endpoint(JoinHandle<()>);
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 impl Launch {
+    /// Start the slot's next process (its first if `first`) against a Runtime API
+    /// endpoint of its own, which hands it invocations from its first `/next` on.
+    pub(super) async fn start(
+        &self,
+        shared: &Arc<Shared>,
+        slot: &Slot,
+        first: bool,
+    ) -> std::io::Result<Running> {
+        let generation = if first {
+            0
+        } else {
+            *slot.generation.borrow() + 1
+        };
+        let process = Process {
+            slot: slot.index,
+            generation,
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?.to_string();
+        let for_server = Arc::clone(shared);
+        let endpoint = Endpoint(tokio::spawn(serve(listener, move |req| {
+            let shared = Arc::clone(&for_server);
+            async move { route(&shared, process, req).await }
+        })));
+        if let Some(serving) = lock(&shared.dispatch).serving.get_mut(slot.index) {
+            *serving = Some(generation);
+        }
+        let child = match self.spawn(&shared.function_name, slot, &addr, first) {
+            Ok(child) => child,
+            Err(e) => {
+                retire(shared, slot.index);
+                return Err(e);
+            }
+        };
+        slot.generation.send_replace(generation);
+        Ok(Running {
+            process,
+            child,
+            endpoint,
+        })
+    }
+
     pub(super) fn spawn(
         &self,
         function_name: &str,
@@ -85,10 +149,14 @@ pub(super) async fn supervise(
     shared: Arc<Shared>,
     slot: Arc<Slot>,
     launch: Arc<Launch>,
-    runtime_api: String,
-    mut child: Child,
+    mut running: Running,
 ) {
     loop {
+        let Running {
+            process,
+            mut child,
+            endpoint,
+        } = running;
         let pid = child.id();
         let why = tokio::select! {
             status = child.wait() => match status {
@@ -106,9 +174,12 @@ pub(super) async fn supervise(
             }
         };
         slot.pid.store(0, Ordering::Relaxed);
-        // No invocation may go to the dead process; the ones it held fail now.
+        // No invocation may go to the dead process, nor to anything still talking to its
+        // endpoint (a child it forked outlives a SIGKILL): the endpoint serves nothing
+        // more, and closes once the next process has its own (bound first, so that one
+        // cannot get the old port). The invocations it held fail now.
         retire(&shared, slot.index);
-        fail_in_flight(&shared, slot.index, &why);
+        fail_in_flight(&shared, process, &why);
         if let Some(life) = lock(&slot.lives).last_mut() {
             life.ended = Some((Instant::now(), why.clone()));
         }
@@ -116,43 +187,45 @@ pub(super) async fn supervise(
             return;
         }
         tracing::info!(function = %shared.function_name, slot = slot.index, %why, "execution environment ended; starting a new one");
-        if let Some(r) = lock(&shared.dispatch).retired.get_mut(slot.index) {
-            *r = false;
-        }
-        child = match launch.spawn(&shared.function_name, &slot, &runtime_api, false) {
-            Ok(child) => child,
+        let next = launch.start(&shared, &slot, false).await;
+        drop(endpoint);
+        running = match next {
+            Ok(running) => running,
             Err(e) => {
                 tracing::error!(function = %shared.function_name, slot = slot.index, error = %e, "cannot start a new process");
+                // Whoever waits for the slot's next process (`recycle`) waits no more.
+                slot.down.store(true, Ordering::Relaxed);
+                slot.generation.send_modify(|_| ());
                 return;
             }
         };
-        slot.generation.send_modify(|g| *g += 1);
     }
 }
 
+/// Hand the slot's process no more invocations.
 pub(super) fn retire(shared: &Shared, slot: usize) {
     let mut dispatch = lock(&shared.dispatch);
-    if let Some(r) = dispatch.retired.get_mut(slot) {
-        *r = true;
+    if let Some(serving) = dispatch.serving.get_mut(slot) {
+        *serving = None;
     }
     // Dropping its waiters' senders tells its parked `/next` calls there is nothing.
-    dispatch.idle.retain(|(s, _)| *s != slot);
+    dispatch.idle.retain(|(p, _)| p.slot != slot);
 }
 
 pub(super) fn in_flight(shared: &Shared, slot: usize) -> usize {
     lock(&shared.dispatch)
         .in_flight
         .values()
-        .filter(|(s, _)| *s == slot)
+        .filter(|(p, _)| p.slot == slot)
         .count()
 }
 
-pub(super) fn fail_in_flight(shared: &Shared, slot: usize, why: &str) {
+pub(super) fn fail_in_flight(shared: &Shared, process: Process, why: &str) {
     let mut dispatch = lock(&shared.dispatch);
     let ids: Vec<String> = dispatch
         .in_flight
         .iter()
-        .filter(|(_, (s, _))| *s == slot)
+        .filter(|(_, (p, _))| *p == process)
         .map(|(id, _)| id.clone())
         .collect();
     for id in ids {
