@@ -25,6 +25,7 @@ use edgeseal_testkit::oidc::{OidcIssuer, unsigned_token};
 use http_body_util::Full;
 use serde_json::{Value, json};
 
+use crate::run::rotate_then_stop;
 use crate::run::rotation::Driver;
 use crate::run::schedule;
 use crate::stack::{STAGE, Stack, authorizer_log};
@@ -343,20 +344,16 @@ pub async fn run_jwt(settings: &Settings) -> Result<JwtReport, DemoError> {
         schedule::RetryCadence::DEMO,
     );
     let phase = AtomicUsize::new(0);
-    let rotations = schedule::run_rotations(&mut driver, &plan, None, &phase).await;
-    let failed_rotations: Vec<String> = rotations
-        .iter()
-        .filter_map(|r| match &r.fate {
-            schedule::Fate::Failed { error, .. } => {
-                Some(DemoError::Rotation(r.rotation, error.clone()).to_string())
-            }
-            _ => None,
-        })
-        .collect();
-    tokio::time::sleep(duration.saturating_sub(started.elapsed())).await;
-    stop.store(true, Ordering::Relaxed);
-    let _ = traffic.await;
-    let _ = issuer_events.await;
+    let run = rotate_then_stop(
+        &mut driver,
+        &plan,
+        None,
+        &phase,
+        duration,
+        &stop,
+        vec![traffic, issuer_events],
+    )
+    .await;
 
     let verdicts = authorizer_log::verdicts(
         &settings.out_dir,
@@ -368,12 +365,11 @@ pub async fn run_jwt(settings: &Settings) -> Result<JwtReport, DemoError> {
         a.stop().await;
     }
     let tallies = lock(&tallies).clone();
-    let seconds = started.elapsed().as_secs_f64();
     let mut report = JwtReport {
         tallies,
         reasons,
-        failed_rotations,
-        rotations,
+        failed_rotations: run.failed,
+        rotations: run.rotations,
         summary: String::new(),
     };
     report.summary = summary(&report, &issuer, started.elapsed(), settings.rotations);
@@ -383,7 +379,7 @@ pub async fn run_jwt(settings: &Settings) -> Result<JwtReport, DemoError> {
     report.summary.push_str(&crate::report::rotations(
         &report.rotations,
         duration.as_secs_f64(),
-        seconds,
+        run.seconds,
         plan.overtime.as_secs_f64(),
     ));
     Ok(report)
