@@ -20,13 +20,14 @@
 //! |---|---|---|---|---|---|
 //! | own HMAC over `compress256` (pad states, 512-byte buffer; before issue 22) | 373 ns | 263 ns | 318 ns | 1.43 | 1.18 |
 //! | `hmac`'s `Hmac<Sha256>`, keyed once, cloned per message | 434 ns | 263 ns | 332 ns | 1.65 | 1.30 |
-//! | the same, the view's base lines in one update, one-pass tag decoding (now, idle) | 386 ns | 268 ns | 327 ns | 1.44 | 1.18 |
+//! | the same, the view's base lines in one update, one-pass tag decoding, fields noted by the view (now, idle) | 380 ns | 267 ns | 332 ns | 1.42 | 1.15 |
 //!
 //! Where verify's time goes now (2026-12-06, the same Xeon, idle; a loop per part,
 //! batches of 100 alternating, medians; a throwaway harness): the MAC as
 //! `verify` gives it, two updates (the view's base lines, then `@signature-params`),
 //! 285-300 ns against the clone's 275-289 ns over the whole base; everything before the
-//! key lookup 74 ns (both header lookups 19 ns, `Signature-Input`'s fast path about 25,
+//! key lookup 74 ns (both header lookups 19 ns, now about 10 ns less: the view notes
+//! where the two fields are as headers are added; `Signature-Input`'s fast path about 25,
 //! the tag's single-pass base64 about 18, the profile and key-id checks the rest); the
 //! key lookup, tag comparison and verdict about 20 ns. The view writes its four
 //! components as base lines when it is made (`RequestView::base_lines`): that costs
@@ -38,8 +39,8 @@
 //!
 //! **The bound of 1.25 holds without SHA extensions, not with them.** With SHA-NI the
 //! MAC of a 329-byte base takes 275 ns, so a bound of 1.25 leaves 69 ns for reading
-//! both fields, looking the key up and comparing the tag, which take about 100: verify /
-//! clone **1.44-1.46** (median of the paired rounds; 386 / 268 ns fastest). Built with
+//! both fields, looking the key up and comparing the tag, which take about 90: verify /
+//! clone **1.42** (median of the paired rounds; 380 / 267 ns fastest). Built with
 //! `RUSTFLAGS='--cfg sha2_256_backend="soft"'` and its own `CARGO_TARGET_DIR` (what a
 //! CPU without SHA extensions runs, such as the Intel Xeons of the Skylake and Cascade
 //! Lake generations, which have none), same machine: verify / clone **1.089** (1,272 /

@@ -40,7 +40,25 @@ pub struct RequestView {
     path_decoded_by_gateway: bool,
     /// Names lowercase, in the order added.
     headers: Vec<(Span, Span)>,
+    /// Where `Signature-Input` and `Signature` are, noted as headers are added, so that
+    /// a verifier finds them without walking the headers.
+    signature_fields: [FieldAt; 2],
 }
+
+/// Where one of the two signature fields is in a view's headers.
+#[derive(Clone, Copy, Default)]
+enum FieldAt {
+    #[default]
+    Absent,
+    /// One field line, whose value is this span.
+    Once(Span),
+    /// Several lines: [`RequestView::header`] joins them.
+    Repeated,
+}
+
+/// The two fields a signature travels in, lowercase, in the order of
+/// `RequestView::signature_fields`.
+const SIGNATURE_FIELDS: [&str; 2] = ["signature-input", "signature"];
 
 /// Where one string of a view lies in its `text`.
 #[derive(Clone, Copy)]
@@ -163,6 +181,11 @@ impl RequestView {
             *name = shift(*name);
             *value = shift(*value);
         }
+        for at in &mut self.signature_fields {
+            if let FieldAt::Once(value) = at {
+                *value = shift(*value);
+            }
+        }
     }
 
     /// The signature base of the four components a [`Signer`](crate::Signer) covers,
@@ -199,11 +222,27 @@ impl RequestView {
             pushed.make_ascii_lowercase();
         }
         let value = self.push_text(value);
+        let lowercase = slice(&self.text, name);
+        if let Some(at) = SIGNATURE_FIELDS
+            .iter()
+            .position(|field| *field == lowercase)
+            .and_then(|i| self.signature_fields.get_mut(i))
+        {
+            *at = match at {
+                FieldAt::Absent => FieldAt::Once(value),
+                FieldAt::Once(_) | FieldAt::Repeated => FieldAt::Repeated,
+            };
+        }
         self.headers.push((name, value));
     }
 
     /// Remove every header called `name` (case-insensitive).
     pub fn remove_header(&mut self, name: &str) {
+        for (field, at) in SIGNATURE_FIELDS.iter().zip(&mut self.signature_fields) {
+            if field.eq_ignore_ascii_case(name) {
+                *at = FieldAt::Absent;
+            }
+        }
         let text = &self.text;
         self.headers
             .retain(|(n, _)| !slice(text, *n).eq_ignore_ascii_case(name));
@@ -238,6 +277,17 @@ impl RequestView {
                 Some(Cow::Owned(joined))
             }
         }
+    }
+
+    /// `Signature-Input` and `Signature`: what [`header`](Self::header) returns for
+    /// each, found through what `push_header` noted.
+    pub(crate) fn signature_fields(&self) -> [Option<Cow<'_, str>>; 2] {
+        let field = |i: usize| match self.signature_fields.get(i) {
+            None | Some(FieldAt::Absent) => None,
+            Some(FieldAt::Once(value)) => Some(Cow::Borrowed(trim_ows(slice(&self.text, *value)))),
+            Some(FieldAt::Repeated) => SIGNATURE_FIELDS.get(i).and_then(|name| self.header(name)),
+        };
+        [field(0), field(1)]
     }
 
     /// The method, as sent.
@@ -381,6 +431,7 @@ impl Text {
             base_lines: lines.all,
             path_decoded_by_gateway: false,
             headers: Vec::with_capacity(4),
+            signature_fields: [FieldAt::Absent; 2],
         }
     }
 }
@@ -444,6 +495,47 @@ mod tests {
         assert_eq!(r.header("x-a").as_deref(), Some("one, two"));
         assert_eq!(r.header("X-A").as_deref(), Some("one, two"));
         assert_eq!(r.header("x-b"), None);
+    }
+
+    /// The noted signature fields are what a walk of the headers finds, however the
+    /// headers were added, repeated, removed, or moved by a replaced path.
+    #[test]
+    fn signature_fields_are_what_header_finds() {
+        fn walked(r: &RequestView) -> [Option<Cow<'_, str>>; 2] {
+            [r.header("signature-input"), r.header("signature")]
+        }
+        let base = || RequestView::new("GET", "h", "/p", "a=1");
+        let views = [
+            base(),
+            base()
+                .with_header("Signature-Input", " a=1 ")
+                .with_header("x", "y"),
+            base()
+                .with_header("signature", "s")
+                .with_header("SIGNATURE", "t"),
+            base()
+                .with_header("signature-input", "i")
+                .with_header("signature", "s")
+                .with_decoded_path("/a/much/longer/path"),
+            {
+                let mut r = base().with_header("signature", "s");
+                r.remove_header("Signature");
+                r.push_header("signature", "again");
+                r
+            },
+            {
+                let mut r = base().with_header("signature-input", "i");
+                r.remove_header("signature-input");
+                r
+            },
+        ];
+        for view in &views {
+            assert_eq!(view.signature_fields(), walked(view), "{view:?}");
+        }
+        let long = RequestView::new("GET", "h", "/", "")
+            .with_header("signature", "s")
+            .with_canonical_path("/a/longer/canonical/path");
+        assert_eq!(long.signature_fields(), walked(&long));
     }
 
     /// Only the optional white space of RFC 9110 (spaces and tabs) is trimmed: other

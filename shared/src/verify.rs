@@ -17,11 +17,6 @@ use crate::profile::Profile;
 use crate::request::RequestView;
 use crate::time::UnixTime;
 
-/// Header carrying the signature parameters.
-const SIGNATURE_INPUT: &str = "signature-input";
-/// Header carrying the MAC.
-const SIGNATURE: &str = "signature";
-
 /// Checks signatures under one label against a [`KeySet`].
 ///
 /// Defaults: label [`DEFAULT_LABEL`], tag [`DEFAULT_TAG`] required, maximum age
@@ -147,8 +142,7 @@ impl Verifier {
         request: &RequestView,
         keys: &KeySet,
     ) -> Result<Verified, Rejection> {
-        let input_field = request.header(SIGNATURE_INPUT);
-        let signature_field = request.header(SIGNATURE);
+        let [input_field, signature_field] = request.signature_fields();
         let (claim, keyid) =
             self.parse_fields(input_field.as_deref(), signature_field.as_deref())?;
         self.verify_claim_at(now, request, &claim, keyid, keys)
@@ -159,8 +153,8 @@ impl Verifier {
     /// [`keyid`](SignatureCandidate::keyid) to fetch a key it does not hold yet. The
     /// candidate borrows from `request`'s `Signature-Input` field where it can.
     pub fn parse<'r>(&self, request: &'r RequestView) -> Result<SignatureCandidate<'r>, Rejection> {
-        let signature_field = request.header(SIGNATURE);
-        match request.header(SIGNATURE_INPUT) {
+        let [input_field, signature_field] = request.signature_fields();
+        match input_field {
             Some(Cow::Borrowed(input)) => {
                 SignatureCandidate::new(self.parse_fields(Some(input), signature_field.as_deref())?)
             }
