@@ -52,30 +52,7 @@ pub async fn run_on(stack: &Stack, settings: &Settings) -> Result<Report, DemoEr
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let phase = Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    tasks.push(tokio::spawn(traffic::legitimate(
-        targets.clone(),
-        Arc::clone(&recorder),
-        started,
-        settings.rate,
-        Arc::clone(&stop),
-    )));
-    tasks.push(tokio::spawn(traffic::attacks(
-        targets.clone(),
-        Arc::clone(&recorder),
-        started,
-        settings.attack_rate,
-        Duration::from_secs(settings.max_age_secs + 1),
-        Arc::clone(&stop),
-    )));
-    if settings.progress {
-        tasks.push(tokio::spawn(progress(
-            Arc::clone(&recorder),
-            Arc::clone(&stop),
-            Arc::clone(&phase),
-            settings.rotations,
-        )));
-    }
+    let mut tasks = spawn_traffic(targets, &recorder, started, settings, &stop, &phase);
 
     if let Some(c) = &chaos {
         tasks.push(tokio::spawn(Arc::clone(c).run(
@@ -104,12 +81,7 @@ pub async fn run_on(stack: &Stack, settings: &Settings) -> Result<Report, DemoEr
     {
         failed_rotations.push(e.to_string());
     }
-    let plan = schedule::Plan::even(
-        settings.rotations,
-        settings.duration,
-        schedule::overtime_bound(settings.propagation, settings.rotator_timeout),
-        schedule::RetryCadence::DEMO,
-    );
+    let plan = schedule::Plan::for_settings(settings);
     let Rotated {
         rotations,
         failed,
@@ -177,6 +149,44 @@ pub async fn run_on(stack: &Stack, settings: &Settings) -> Result<Report, DemoEr
         chaos,
         step_timings,
     })
+}
+
+/// A scripted run's traffic until `stop`: legitimate requests at `--rate`, attacks at
+/// `--attack-rate`, and the progress line unless `--no-progress`.
+pub(crate) fn spawn_traffic(
+    targets: &Targets,
+    recorder: &Arc<Recorder>,
+    started: Instant,
+    settings: &Settings,
+    stop: &Arc<AtomicBool>,
+    phase: &Arc<AtomicUsize>,
+) -> Vec<JoinHandle<()>> {
+    let mut tasks = vec![
+        tokio::spawn(traffic::legitimate(
+            targets.clone(),
+            Arc::clone(recorder),
+            started,
+            settings.rate,
+            Arc::clone(stop),
+        )),
+        tokio::spawn(traffic::attacks(
+            targets.clone(),
+            Arc::clone(recorder),
+            started,
+            settings.attack_rate,
+            Duration::from_secs(settings.max_age_secs + 1),
+            Arc::clone(stop),
+        )),
+    ];
+    if settings.progress {
+        tasks.push(tokio::spawn(progress(
+            Arc::clone(recorder),
+            Arc::clone(stop),
+            Arc::clone(phase),
+            settings.rotations,
+        )));
+    }
+    tasks
 }
 
 /// What [`rotate_then_stop`] leaves: the rotations, why the failed ones failed, and how

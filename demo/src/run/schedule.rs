@@ -31,6 +31,7 @@ use std::time::Duration;
 use crate::DemoError;
 use crate::run::rotation::Driver;
 use crate::scenarios::chaos::Chaos;
+use crate::settings::Settings;
 
 /// How long after a failed attempt an incomplete rotation is tried again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,6 +138,17 @@ impl Plan {
             overtime,
             cadence,
         }
+    }
+
+    /// The demo's plan: `--rotations` evenly over `--seconds`, retried on the demo's
+    /// cadence, each still retried past the end within [`overtime_bound`].
+    pub fn for_settings(settings: &Settings) -> Self {
+        Self::even(
+            settings.rotations,
+            settings.duration,
+            overtime_bound(settings.propagation, settings.rotator_timeout),
+            RetryCadence::DEMO,
+        )
     }
 }
 

@@ -213,31 +213,7 @@ pub async fn run_alb_origin(settings: &Settings) -> Result<Report, DemoError> {
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let phase = Arc::new(AtomicUsize::new(0));
-    let mut tasks = vec![
-        tokio::spawn(crate::run::traffic::legitimate(
-            targets.clone(),
-            Arc::clone(&recorder),
-            started,
-            settings.rate,
-            Arc::clone(&stop),
-        )),
-        tokio::spawn(crate::run::traffic::attacks(
-            targets.clone(),
-            Arc::clone(&recorder),
-            started,
-            settings.attack_rate,
-            Duration::from_secs(settings.max_age_secs + 1),
-            Arc::clone(&stop),
-        )),
-    ];
-    if settings.progress {
-        tasks.push(tokio::spawn(crate::run::progress(
-            Arc::clone(&recorder),
-            Arc::clone(&stop),
-            Arc::clone(&phase),
-            settings.rotations,
-        )));
-    }
+    let tasks = crate::run::spawn_traffic(&targets, &recorder, started, settings, &stop, &phase);
     let mut timeline = Vec::new();
     let mut step_timings = Vec::new();
     let mut driver = Driver {
@@ -249,12 +225,7 @@ pub async fn run_alb_origin(settings: &Settings) -> Result<Report, DemoError> {
         timings: &mut step_timings,
     };
     // The default demo's schedule: evenly spread, each retried until it completes.
-    let plan = crate::run::schedule::Plan::even(
-        settings.rotations,
-        settings.duration,
-        crate::run::schedule::overtime_bound(settings.propagation, settings.rotator_timeout),
-        crate::run::schedule::RetryCadence::DEMO,
-    );
+    let plan = crate::run::schedule::Plan::for_settings(settings);
     let crate::run::Rotated {
         rotations,
         failed: failed_rotations,

@@ -337,12 +337,7 @@ pub async fn run_jwt(settings: &Settings) -> Result<JwtReport, DemoError> {
     // Edge key rotations as the default demo runs them: spread over the run, each
     // retried with its token until it completes, as Secrets Manager reattempts an
     // incomplete rotation (a RotateSecret due meanwhile is refused, as AWS refuses it).
-    let plan = schedule::Plan::even(
-        settings.rotations,
-        duration,
-        schedule::overtime_bound(settings.propagation, settings.rotator_timeout),
-        schedule::RetryCadence::DEMO,
-    );
+    let plan = schedule::Plan::for_settings(&settings);
     let phase = AtomicUsize::new(0);
     let run = rotate_then_stop(
         &mut driver,
