@@ -163,7 +163,7 @@ mod tests {
         /// The signer's components, as the view laid their lines out, make the bytes
         /// the general loop makes, and fail alike (a Host that is no authority, a
         /// method with a control character), however the view was made: each
-        /// constructor, and a path replaced after the fact (the lines written again).
+        /// constructor, and a path replaced after the fact (spliced into the lines).
         #[test]
         fn required_components_base_is_the_general_one(
             method in "[A-Z]{1,7}|GE\\nT|G\\x7fT|\t",

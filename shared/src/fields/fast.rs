@@ -25,7 +25,8 @@ use crate::params::{REQUIRED_COMPONENTS, SIGNED_PATH_PARAM};
 use crate::time::UnixTime;
 
 /// What the signer writes after `LABEL=`: the components it covers
-/// ([`REQUIRED_INNER_LIST`](crate::params::REQUIRED_INNER_LIST)) and the name of its first parameter, compared at once.
+/// ([`REQUIRED_INNER_LIST`](crate::params::REQUIRED_INNER_LIST)) and the name of its
+/// first parameter, compared at once.
 const COMPONENTS_THEN_CREATED: &str = r#"("@method" "@authority" "@path" "@query");created="#;
 
 /// Our member of `Signature-Input` when the field is exactly one member as the signer
