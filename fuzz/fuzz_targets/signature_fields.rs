@@ -16,16 +16,21 @@ fuzz_target!(|data: &[u8]| {
     let request = RequestView::new("GET", "api.example.com", path, query)
         .with_header("signature-input", input)
         .with_header("signature", signature);
+    // `verify_at` (the signer-shaped path where the fields are the signer's own, the
+    // general path otherwise), the two halves and `verify_naming_at` reach the same
+    // verdict, with the same reason and result.
     let verifier = Verifier::default();
     let whole = verifier.verify_at(NOW, &request, keys());
-    if let Ok(candidate) = verifier.parse(&request) {
-        let second = verifier.verify_candidate_at(NOW, &request, &candidate, keys());
-        assert_eq!(
-            whole.is_ok(),
-            second.is_ok(),
-            "the two halves disagree with verify_at"
-        );
-    }
+    let halves = verifier
+        .parse(&request)
+        .and_then(|candidate| verifier.verify_candidate_at(NOW, &request, &candidate, keys()));
+    assert_eq!(whole, halves, "the two halves disagree with verify_at");
+    let naming = verifier.verify_naming_at(NOW, &request, keys());
+    assert_eq!(
+        naming.map_err(|(rejection, _)| rejection),
+        whole,
+        "verify_naming_at disagrees with verify_at"
+    );
     // The verifier's own parser and the reference agree: accept or reject alike, with
     // the same rejection, and the same values (default settings, any tag, tight limits).
     let tight = FieldLimits {

@@ -362,34 +362,30 @@ impl<S: SecretsSource> Authorizer<S> {
         view: &RequestView,
         snapshot: Option<Arc<Snapshot>>,
     ) -> (Result<Grant, DenyReason>, Option<KeyId>) {
-        let candidate = match self.verifier.parse(view) {
-            Ok(candidate) => candidate,
-            Err(rejection) => return (Err(DenyReason::Signature(rejection)), None),
-        };
-        let keyid = candidate.keyid().clone();
         let keys: &KeySet = match snapshot.as_deref() {
             Some(snapshot) => snapshot.keys(),
             None => empty_keys(),
         };
-        let mut result = self
-            .verifier
-            .verify_candidate_at(now, view, &candidate, keys);
-        if matches!(result, Err(Rejection::UnknownKey | Rejection::NoKeys))
+        let mut result = self.verifier.verify_naming_at(now, view, keys);
+        // A key id the cache does not hold: one refresh for it, then the verdict again.
+        if let Err((Rejection::UnknownKey | Rejection::NoKeys, Some(keyid))) = &result
             && let Some(fresh) = self.cache.refresh_for_unknown_at(keyid.as_str(), now).await
         {
-            result = self
-                .verifier
-                .verify_candidate_at(now, view, &candidate, fresh.keys());
+            result = self.verifier.verify_naming_at(now, view, fresh.keys());
         }
-        let decision = result
-            .map(|verified| Grant {
-                scheme: Scheme::Signature,
-                keyid: verified.keyid().clone(),
-                stage: verified.stage(),
-                age_secs: Some(verified.age_secs()),
-            })
-            .map_err(DenyReason::Signature);
-        (decision, Some(keyid))
+        match result {
+            Ok(verified) => {
+                let keyid = verified.keyid().clone();
+                let grant = Grant {
+                    scheme: Scheme::Signature,
+                    keyid: verified.keyid().clone(),
+                    stage: verified.stage(),
+                    age_secs: Some(verified.age_secs()),
+                };
+                (Ok(grant), Some(keyid))
+            }
+            Err((rejection, named)) => (Err(DenyReason::Signature(rejection)), named),
+        }
     }
 
     /// The static header against the held values; a value matching none triggers one

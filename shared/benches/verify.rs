@@ -20,32 +20,40 @@
 //! |---|---|---|---|---|---|
 //! | own HMAC over `compress256` (pad states, 512-byte buffer; before issue 22) | 373 ns | 263 ns | 318 ns | 1.43 | 1.18 |
 //! | `hmac`'s `Hmac<Sha256>`, keyed once, cloned per message | 434 ns | 263 ns | 332 ns | 1.65 | 1.30 |
-//! | the same, the view's base lines in one update, one-pass tag decoding, fields noted by the view (now, idle) | 380 ns | 267 ns | 332 ns | 1.42 | 1.15 |
+//! | the same, the view's base lines in one update, one-pass tag decoding, fields noted by the view | 380 ns | 267 ns | 332 ns | 1.42 | 1.15 |
+//! | the same, signer-shaped fields read by comparison, checks while SHA-256 runs (now) | 323 ns | 263 ns | 320 ns | **1.24** | 1.02 |
 //!
-//! Where verify's time goes now (2026-12-06, the same Xeon, idle; a loop per part,
-//! batches of 100 alternating, medians; a throwaway harness): the MAC as
-//! `verify` gives it, two updates (the view's base lines, then `@signature-params`),
-//! 285-300 ns against the clone's 275-289 ns over the whole base; everything before the
-//! key lookup 74 ns (both header lookups 19 ns, now about 10 ns less: the view notes
-//! where the two fields are as headers are added; `Signature-Input`'s fast path about 25,
-//! the tag's single-pass base64 about 18, the profile and key-id checks the rest); the
-//! key lookup, tag comparison and verdict about 20 ns. The view writes its four
-//! components as base lines when it is made (`RequestView::base_lines`): that costs
-//! construction about 15 ns (REST API) to 40 ns (HTTP API, path replaced in place) and
-//! saves `verify` about 45 ns of piecewise MAC updates. Tried and not kept: gathering
-//! the pieces on the stack for one update (slower: the copies cost more than the two
-//! SHA-NI calls they save); no `Arc` clone in the verdict (no change); decoding the tag
-//! after the MAC has started, to overlap it with SHA latency (slower).
+//! The last row (`src/verify/signer_shaped.rs`, 2026-12-06, the same Xeon, idle): 14
+//! launches of this bench gave medians of 1.235 to 1.247 (1.243 in the middle; each
+//! launch's quartiles within ±0.005). What it does: the verifier compares the fields
+//! with what it expects (its label and the four components, the key ids it holds, its
+//! tag for each profile) instead of parsing them, and reads only `created` and the key
+//! id before the MAC starts; the rest of both fields, the window, the base's values
+//! and the tag's base64 are checked after the base is given to the MAC and before it
+//! is finalized, while the SHA-256 rounds (which wait on one another) leave the core
+//! idle. Measured one change at a time (paired medians): reading by comparison with
+//! the verifier's own strings 1.42 → 1.29; the tag finalized into the words it is
+//! compared as, wiped with four stores (`CtOutput` wipes byte by byte) → 1.27; the
+//! verdict's key id taken before the MAC → 1.26; the checks moved from before the MAC
+//! to between its updates and its finalization → 1.25, then to after both updates
+//! → 1.24. Tried and not kept: the checks before the MAC (1.28-1.29); a MAC in
+//! progress returned by value (its state copied on every move, ~15 ns); the tag's
+//! base64 decoded by comparisons that the compiler vectorizes (as fast alone, slower
+//! beside SHA-NI, which shares its port); the base's last partial block joined with
+//! `@signature-params` on the stack for one update (1.26); a key id held inline instead
+//! of in an `Arc` (its 132-byte copies cost more than the atomics, 1.32).
 //!
-//! **The bound of 1.25 holds without SHA extensions, not with them.** With SHA-NI the
-//! MAC of a 329-byte base takes 275 ns, so a bound of 1.25 leaves 69 ns for reading
-//! both fields, looking the key up and comparing the tag, which take about 90: verify /
-//! clone **1.42** (median of the paired rounds; 380 / 267 ns fastest). Built with
-//! `RUSTFLAGS='--cfg sha2_256_backend="soft"'` and its own `CARGO_TARGET_DIR` (what a
-//! CPU without SHA extensions runs, such as the Intel Xeons of the Skylake and Cascade
-//! Lake generations, which have none), same machine: verify / clone **1.089** (1,272 /
-//! 1,143 ns fastest), verify / raw HMAC 0.849. The run prints which of the two it
-//! measured (`SHA extensions:` line).
+//! The layout of a process matters by a few percent: in builds made while this was
+//! tuned, one launch in five to sixteen measured 1.28-1.34 (verify ~30 ns slower, the
+//! clone unchanged), reproducible with address randomization off and a given
+//! environment size, and moving with the build; consistent with 4 KiB aliasing between
+//! stack and heap addresses, not located further.
+//!
+//! Without SHA extensions (`RUSTFLAGS='--cfg sha2_256_backend="soft"'` and its own
+//! `CARGO_TARGET_DIR`, what a CPU such as the Intel Xeons of the Skylake and Cascade Lake
+//! generations runs) the MAC dominates: verify / clone was 1.089 (1,272 / 1,143 ns
+//! fastest) before the signer-shaped path, which only lowers it; not measured again.
+//! The run prints which of the two it measured (`SHA extensions:` line).
 //!
 //! Earlier figures (AMD EPYC with SHA extensions, shared 2 vCPU; raw HMAC ≈ 362 ns),
 //! verify / raw HMAC by the paired rounds, with the own HMAC:

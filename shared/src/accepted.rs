@@ -435,6 +435,15 @@ impl KeyState {
         self.snapshot.clone()
     }
 
+    /// The keys [`snapshot_at`](Self::snapshot_at) would return at `now`, borrowed and
+    /// without dropping anything.
+    pub fn usable_keys_at(&self, now: UnixTime) -> Option<&KeySet> {
+        self.is_usable_at(now)
+            .then_some(self.snapshot.as_deref())
+            .flatten()
+            .map(Snapshot::keys)
+    }
+
     /// Whether [`snapshot_at`](Self::snapshot_at) would return keys at `now` (without
     /// dropping anything).
     pub fn is_usable_at(&self, now: UnixTime) -> bool {

@@ -103,23 +103,30 @@ pub(crate) fn write_signed_base(
     }
     let lines = request
         .base_lines()
+        .filter(|_| base_lines_fit(request))
         .ok_or(Rejection::ComponentUnavailable)?;
-    let (method, path, query) = (request.method(), request.path(), request.query());
-    // The method is as the caller gave it. The authority is canonical, and so are an
-    // `apigateway` view's path and query: printable ASCII by construction
-    // (`RequestView`), they need no check. A `raw` view's path and query are as sent.
-    let raw = request.profile() == Profile::Raw;
-    if !fits_in_base(method) || raw && !(fits_in_base(path) && fits_in_base(query)) {
-        return Err(Rejection::ComponentUnavailable);
-    }
-    debug_assert!(
-        request.authority().is_some_and(fits_in_base) && fits_in_base(path) && fits_in_base(query)
-    );
     // The view wrote the four lines when it was made; only `@signature-params`'s value
     // is added here.
     out(lines);
     out(signature_params);
     Ok(())
+}
+
+/// Whether the values in the view's base lines ([`RequestView::base_lines`]) can be in a
+/// signature base: none holds a line break or other control character.
+pub(crate) fn base_lines_fit(request: &RequestView) -> bool {
+    // The method is as the caller gave it. The authority is canonical, and so are an
+    // `apigateway` view's path and query: printable ASCII by construction
+    // (`RequestView`), they need no check. A `raw` view's path and query are as sent.
+    let (method, path, query) = (request.method(), request.path(), request.query());
+    let raw = request.profile() == Profile::Raw;
+    let fit = fits_in_base(method) && (!raw || fits_in_base(path) && fits_in_base(query));
+    debug_assert!(
+        !fit || request.authority().is_none_or(fits_in_base)
+            && fits_in_base(path)
+            && fits_in_base(query)
+    );
+    fit
 }
 
 /// The base, piece by piece, to `out`: a `String` for [`SignatureBase`], or the MAC's

@@ -150,6 +150,30 @@ impl KeySet {
         }
     }
 
+    /// [`find_entry_at`](Self::find_entry_at) for a key id written at the start of
+    /// `text` and closed by a `"` (as in a `keyid` parameter), with the text after it;
+    /// `None` for every case `find_entry_at` refuses. The id is compared with each held
+    /// one in place, so it is neither scanned for its end nor checked: a held id is valid.
+    pub(crate) fn find_written_at<'t>(
+        &self,
+        text: &'t str,
+        now: UnixTime,
+    ) -> Option<(Found<'_>, &'t str)> {
+        let (entry, rest) = self.entries.iter().find_map(|e| {
+            let rest = text.strip_prefix(e.keyid.as_str())?;
+            rest.starts_with('"').then_some((e, rest))
+        })?;
+        if entry.retired_at.is_some_and(|retired_at| now >= retired_at) {
+            return None;
+        }
+        let found = Found {
+            keyid: &entry.keyid,
+            key: &entry.key,
+            stage: entry.stage,
+        };
+        Some((found, rest))
+    }
+
     /// Whether a key with this id is in the set (whatever its grace).
     pub fn contains(&self, keyid: &str) -> bool {
         self.entries.iter().any(|e| e.keyid.as_str() == keyid)

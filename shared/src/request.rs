@@ -289,6 +289,19 @@ impl RequestView {
         [field(0), field(1)]
     }
 
+    /// Both signature fields when each came in one field line (the usual case): what
+    /// [`signature_fields`](Self::signature_fields) returns then, borrowed.
+    #[inline]
+    pub(crate) fn single_signature_fields(&self) -> Option<[&str; 2]> {
+        let [FieldAt::Once(input), FieldAt::Once(signature)] = self.signature_fields else {
+            return None;
+        };
+        Some([
+            trim_ows(slice(&self.text, input)),
+            trim_ows(slice(&self.text, signature)),
+        ])
+    }
+
     /// The method, as sent.
     pub fn method(&self) -> &str {
         slice(&self.text, self.method)

@@ -1,12 +1,16 @@
-//! The fast path for the signer's own serialization (`fields/fast.rs`) against the
-//! general parser and the reference: on real signer output over many requests, key
-//! ids, times, tags and labels, and on every one-byte edit of real fields. [`compare`]
-//! checks, for each field the fast path reads, that the general parser reads the same
-//! member, and that the whole parse agrees with the reference (`sfv`).
+//! The fast paths for the signer's own serialization against the general parser and
+//! the reference: on real signer output over many requests, key ids, times, tags and
+//! labels, and on every one-byte edit of real fields. [`compare`] checks, for each
+//! field the fields' fast path (`fields/fast.rs`) reads, that the general parser reads
+//! the same member, and that the whole parse agrees with the reference (`sfv`);
+//! [`verdicts_agree`] that the signer-shaped verify path (`verify/signer_shaped.rs`)
+//! answers only as the general path does, under key sets and clocks that reach every
+//! rejection of the key phase.
 
 use proptest::prelude::*;
 
 use super::{Agreement, compare};
+use crate::error::Rejection;
 use crate::fields::{self, FieldLimits};
 use crate::key::{KeyId, SigningKey};
 use crate::keyset::KeySet;
@@ -152,52 +156,127 @@ proptest! {
         let (input, signature) =
             sign(&request, &label, &keyid, tag.as_deref(), expires_after, created);
         prop_assert!(fast_reads(&input, &signature, &label), "{input} / {signature}");
-        let outcome = agree(&request, &verifiers(&label, tag.as_deref()), &input, &signature)
+        let verifiers = verifiers(&label, tag.as_deref());
+        let outcome = agree(&request, &verifiers, &input, &signature)
             .map_err(TestCaseError::fail)?;
         prop_assert_eq!(outcome, Agreement::Accepted);
+        // The signer-shaped verify path accepts under the signer's settings whenever a
+        // tag is required and the fields have neither `expires` nor a recorded path;
+        // under the others it leaves the verdict to the general path.
+        let mut keys = KeySet::new();
+        keys.insert_current(KeyId::new(&keyid).unwrap_or_else(|_| unreachable!()), key());
+        let signed = request
+            .clone()
+            .with_header("signature-input", &input)
+            .with_header("signature", &signature);
+        let now = UnixTime::from_secs(created);
+        let plain = tag.is_some()
+            && expires_after.is_none()
+            && !input.contains(crate::params::SIGNED_PATH_PARAM);
+        for (i, verifier) in verifiers.iter().enumerate() {
+            let shaped = verifier.signer_shaped_at(now, &signed, &keys);
+            prop_assert!(shaped.is_none() || plain, "{} / {}", input, signature);
+            prop_assert!(i > 0 || shaped.is_some() == plain, "{} / {}", input, signature);
+            prop_assert!(!matches!(shaped, Some(Err(_))));
+            let verdict = verifier.verify_at(now, &signed, &keys);
+            prop_assert_eq!(&verdict, &verifier.verify_general_at(now, &signed, &keys));
+            prop_assert!(i > 0 || verdict.is_ok(), "{:?}", verdict);
+        }
     }
 }
 
-/// `verify_at` (which makes no candidate) and `parse` + `verify_candidate_at` give the
-/// same verdict, reason and result, for a request with these fields.
-fn verify_at_is_parse_then_verify(
+/// Key sets that reach every outcome of the key phase for the real fields' ids: all
+/// three current; `k-1` previous (retired within the clocks below) and pending;
+/// `k-1` under another key (the MAC does not match); an id that is a prefix of theirs;
+/// none.
+fn key_sets() -> Vec<KeySet> {
+    let id = |id: &str| KeyId::new(id).unwrap_or_else(|_| unreachable!());
+    let other = SigningKey::from_bytes(&[8; 32]).unwrap_or_else(|_| unreachable!());
+    let mut all_current = KeySet::new();
+    for name in ["k-1", "k-2", "k-3"] {
+        all_current.insert_current(id(name), key());
+    }
+    let mut staged = KeySet::new();
+    staged.insert_previous(id("k-1"), key(), UnixTime::from_secs(1_767_225_650));
+    staged.insert_pending(id("k-2"), key());
+    staged.insert_current(id("k-3"), key());
+    let mut pending = KeySet::new();
+    pending.insert_pending(id("k-1"), key());
+    let mut wrong_key = KeySet::new();
+    wrong_key.insert_current(id("k-1"), other);
+    wrong_key.insert_current(id("k-"), key());
+    vec![all_current, staged, pending, wrong_key, KeySet::new()]
+}
+
+/// `verify_at` (signer-shaped path, else the general one), the general path alone,
+/// `parse` + `verify_candidate_at` and `verify_naming_at` reach the same verdict,
+/// reason and result for a request with these fields, under every key set and clock;
+/// the signer-shaped path answers only what the general path answers. Returns how many
+/// verdicts the signer-shaped path gave.
+fn verdicts_agree(
     request: &RequestView,
     verifier: &Verifier,
     input: &str,
     signature: &str,
-) -> Result<(), String> {
-    let mut keys = KeySet::new();
-    for id in ["k-1", "k-2", "k-3"] {
-        keys.insert_current(KeyId::new(id).unwrap_or_else(|_| unreachable!()), key());
-    }
+) -> Result<usize, String> {
     let request = request
         .clone()
         .with_header("signature-input", input)
         .with_header("signature", signature);
-    // Several clocks when there is a key phase to reach; one is enough otherwise.
-    let clocks = if verifier.parse(&request).is_ok() {
-        &[1_767_225_600, 1_767_225_700, 8][..]
+    let named = verifier.parse(&request).ok().map(|c| c.keyid().clone());
+    // Around the real fields' `created` (the window's edges and the retirement above),
+    // and past `created` 7; one clock is enough when there is no key phase to reach.
+    let clocks: &[u64] = if named.is_some() {
+        &[
+            1_767_225_600,
+            1_767_225_649,
+            1_767_225_650,
+            1_767_225_900,
+            1_767_225_901,
+            1_767_225_590,
+            1_767_225_589,
+            8,
+        ]
     } else {
-        &[1_767_225_600][..]
+        &[1_767_225_600]
     };
-    for &now in clocks {
-        let now = UnixTime::from_secs(now);
-        let whole = verifier.verify_at(now, &request, &keys);
-        let halves = verifier
-            .parse(&request)
-            .and_then(|candidate| verifier.verify_candidate_at(now, &request, &candidate, &keys));
-        if whole != halves {
-            return Err(format!(
-                "{input} / {signature}: verify_at {whole:?}, parse + verify_candidate_at {halves:?}"
-            ));
+    let mut shaped_verdicts = 0;
+    for keys in &key_sets() {
+        for &now in clocks {
+            let now = UnixTime::from_secs(now);
+            let whole = verifier.verify_at(now, &request, keys);
+            let general = verifier.verify_general_at(now, &request, keys);
+            let halves = verifier.parse(&request).and_then(|candidate| {
+                verifier.verify_candidate_at(now, &request, &candidate, keys)
+            });
+            let naming = verifier.verify_naming_at(now, &request, keys);
+            let expected_naming = general.clone().map_err(|r| (r, named.clone()));
+            let shaped = verifier.signer_shaped_at(now, &request, keys);
+            let shaped_agrees = match &shaped {
+                None => true,
+                Some(Ok(verified)) => general.as_ref() == Ok(verified),
+                Some(Err(keyid)) => {
+                    general == Err(Rejection::BadSignature) && named.as_ref() == Some(keyid)
+                }
+            };
+            if whole != general || halves != general || naming != expected_naming || !shaped_agrees
+            {
+                return Err(format!(
+                    "{input} / {signature} at {now:?} with {keys:?}: verify_at {whole:?}, \
+                     general {general:?}, parse + verify_candidate_at {halves:?}, \
+                     verify_naming_at {naming:?}, signer-shaped {shaped:?}"
+                ));
+            }
+            shaped_verdicts += usize::from(shaped.is_some());
         }
     }
-    Ok(())
+    Ok(shaped_verdicts)
 }
 
-/// Real fields: with and without `expires`, tag and the path record.
+/// Real fields: with and without `expires`, tag and the path record, in both profiles.
 fn real_fields() -> Vec<(RequestView, String, String)> {
     let plain = RequestView::new("GET", "api.example.com", "/prod/orders", "b=2&a=1");
+    let raw = RequestView::raw("PUT", "origin.example.com", "/a%2Fb", "x=%41");
     let recorded = RequestView::new("POST", "api.example.com:8443", "/prod/what%3Fx%2525", "");
     vec![
         {
@@ -210,6 +289,17 @@ fn real_fields() -> Vec<(RequestView, String, String)> {
                 1_767_225_600,
             );
             (plain.clone(), i, s)
+        },
+        {
+            let (i, s) = sign(
+                &raw,
+                "edgeseal",
+                "k-1",
+                Some("edgeseal"),
+                None,
+                1_767_225_600,
+            );
+            (raw, i, s)
         },
         {
             let (i, s) = sign(&plain, "edgeseal", "k-2", None, Some(60), 1_767_225_600);
@@ -252,8 +342,8 @@ fn one_byte_edits(field: &str, alphabet: &[char]) -> Vec<String> {
 /// Every one-byte deletion, insertion and substitution of real `Signature-Input` and
 /// `Signature` fields (every printable ASCII character that is not a letter or digit,
 /// some that are, tab, DEL, NUL and a non-ASCII letter): the fast path reads what the
-/// general parser reads, the parse is the reference's, and `verify_at` reaches the
-/// verdict `parse` + `verify_candidate_at` reach.
+/// general parser reads, the parse is the reference's, and every way to verify reaches
+/// the general path's verdict ([`verdicts_agree`]).
 #[test]
 fn every_one_byte_edit_of_real_fields_parses_alike() {
     let mut alphabet: Vec<char> = (0x20u8..=0x7e)
@@ -263,7 +353,7 @@ fn every_one_byte_edit_of_real_fields_parses_alike() {
     alphabet.extend([
         'a', 'k', 'z', 'A', 'Z', '0', '1', '9', '\t', '\u{7f}', '\0', 'é',
     ]);
-    let (mut cases, mut fast, mut accepted) = (0, 0, 0);
+    let (mut cases, mut fast, mut accepted, mut shaped) = (0, 0, 0, 0);
     for (request, input, signature) in real_fields() {
         let verifiers = verifiers("edgeseal", Some("edgeseal"));
         let edited_inputs = one_byte_edits(&input, &alphabet)
@@ -280,23 +370,74 @@ fn every_one_byte_edit_of_real_fields_parses_alike() {
                 Ok(Agreement::Rejected(_)) => {}
                 Err(disagreement) => panic!("{disagreement}"),
             }
-            if let Some(verifier) = verifiers.first()
-                && let Err(differ) =
-                    verify_at_is_parse_then_verify(&request, verifier, &input, &signature)
-            {
-                panic!("{differ}");
+            if let Some(verifier) = verifiers.first() {
+                shaped += verdicts_agree(&request, verifier, &input, &signature)
+                    .unwrap_or_else(|differ| panic!("{differ}"));
             }
         }
     }
     // Both sides of the fast path were exercised: edits it reads (a digit of `created`,
     // a letter of the key id, another base64 character) and edits it hands over.
-    eprintln!("{cases} edits, {fast} read by the fast path, {accepted} accepted");
+    eprintln!(
+        "{cases} edits, {fast} read by the fast path, {accepted} accepted, \
+         {shaped} verdicts by the signer-shaped path"
+    );
     assert!(cases > 40_000, "{cases} cases");
     assert!(
         fast > 1_000 && fast < cases / 2,
         "{fast} of {cases} read fast"
     );
     assert!(accepted > 0, "no edit parsed");
+    assert!(
+        shaped > 1_000,
+        "{shaped} verdicts by the signer-shaped path"
+    );
+}
+
+/// The signer's own fields, made for a `raw` view, on views they do not fit: the same
+/// request in the `apigateway` profile (the tag states `raw`: `WrongProfile`, whose
+/// base here is byte for byte the one signed), and views no signature base can hold (a
+/// control character in the method, or in a `raw` path or query, which keep what was
+/// sent: `ComponentUnavailable`). The signer-shaped path leaves each to the general
+/// path rather than answer with a MAC comparison.
+#[test]
+fn fields_on_a_view_they_do_not_fit_are_the_general_paths_to_refuse() {
+    let good = RequestView::raw("PUT", "origin.example.com", "/a", "x=1");
+    let (input, signature) = sign(
+        &good,
+        "edgeseal",
+        "k-1",
+        Some("edgeseal"),
+        None,
+        1_767_225_600,
+    );
+    let verifier = Verifier::default();
+    for (view, refusal) in [
+        (
+            RequestView::new("PUT", "origin.example.com", "/a", "x=1"),
+            Rejection::WrongProfile,
+        ),
+        (
+            RequestView::raw("PUT", "origin.example.com", "/a\u{1}", "x=1"),
+            Rejection::ComponentUnavailable,
+        ),
+        (
+            RequestView::raw("PUT", "origin.example.com", "/a", "x=\u{7f}"),
+            Rejection::ComponentUnavailable,
+        ),
+        (
+            RequestView::raw("PU\nT", "origin.example.com", "/a", "x=1"),
+            Rejection::ComponentUnavailable,
+        ),
+    ] {
+        verdicts_agree(&view, &verifier, &input, &signature).unwrap_or_else(|d| panic!("{d}"));
+        let arriving = view
+            .with_header("signature-input", &input)
+            .with_header("signature", &signature);
+        let keys = key_sets().swap_remove(0);
+        let now = UnixTime::from_secs(1_767_225_600);
+        assert_eq!(verifier.verify_at(now, &arriving, &keys), Err(refusal));
+    }
 }
 
 /// The fast path's literal for the signer's components is what the signer writes.

@@ -27,7 +27,8 @@ use crate::time::UnixTime;
 /// What the signer writes after `LABEL=`: the components it covers
 /// ([`REQUIRED_INNER_LIST`](crate::params::REQUIRED_INNER_LIST)) and the name of its
 /// first parameter, compared at once.
-const COMPONENTS_THEN_CREATED: &str = r#"("@method" "@authority" "@path" "@query");created="#;
+pub(crate) const COMPONENTS_THEN_CREATED: &str =
+    r#"("@method" "@authority" "@path" "@query");created="#;
 
 /// Our member of `Signature-Input` when the field is exactly one member as the signer
 /// writes it; `None` means "ask the general parser", never "invalid".
@@ -96,7 +97,7 @@ pub(crate) fn signature<'a>(
 
 /// `1*15DIGIT` without a leading zero (the serialized form of a non-negative integer),
 /// consumed from `rest`.
-fn integer(rest: &mut &str) -> Option<UnixTime> {
+pub(crate) fn integer(rest: &mut &str) -> Option<UnixTime> {
     let bytes = rest.as_bytes();
     let mut value = 0u64;
     let mut digits = 0;

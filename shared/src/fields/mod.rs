@@ -28,6 +28,7 @@ mod scan;
 mod serialize;
 mod signature;
 
+pub(crate) use self::fast::{COMPONENTS_THEN_CREATED, integer};
 #[cfg(any(test, feature = "sfv-reference"))]
 pub(crate) use self::fast::{
     signature as signer_shaped_signature, signature_input as signer_shaped_signature_input,

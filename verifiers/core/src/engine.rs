@@ -251,9 +251,15 @@ impl Engine {
         body: Body<'_>,
     ) -> Check {
         let now = secs(now_ms);
-        let candidate = match self.verifier.parse(request) {
-            Ok(candidate) => candidate,
-            Err(rejection) => {
+        let held = self.keys.usable_keys_at(now).unwrap_or(empty_keys());
+        let (result, keyid) = match self.verifier.verify_naming_at(now, request, held) {
+            Ok(verified) => {
+                let keyid = verified.keyid().clone();
+                (Ok(verified), keyid)
+            }
+            Err((rejection, Some(keyid))) => (Err(rejection), keyid),
+            // Fields that do not parse: no key is involved, and none is dropped.
+            Err((rejection, None)) => {
                 return Check::Done(self.outcome(
                     now_ms,
                     request_id,
@@ -263,7 +269,6 @@ impl Engine {
                 ));
             }
         };
-        let keyid = candidate.keyid().clone();
         let mut logs = Vec::new();
         let snapshot = self.keys.snapshot_at(now);
         if snapshot.is_none() && self.keys.last_success().is_some() && !self.drop_logged {
@@ -281,10 +286,9 @@ impl Engine {
                 ],
             ));
         }
+        // The keys the verdict was reached with: `usable_keys_at` borrows what
+        // `snapshot_at` returns, without the drop past the stale limit made above.
         let keys = snapshot.as_deref().map_or(empty_keys(), |s| s.keys());
-        let result = self
-            .verifier
-            .verify_candidate_at(now, request, &candidate, keys);
         if may_refresh
             && matches!(result, Err(Rejection::UnknownKey | Rejection::NoKeys))
             && !keys.contains(keyid.as_str())

@@ -129,15 +129,21 @@ impl<S: SecretsSource> Shared<S> {
     }
 
     fn verify_view_now(&self, now: UnixTime, view: &RequestView) -> Option<Outcome> {
-        let candidate = match self.verifier.parse(view) {
-            Ok(candidate) => candidate,
-            Err(rejection) => return Some((Err(rejection), None)),
+        let Some(snapshot) = self.cache.fresh_snapshot_at(now) else {
+            // No keys to decide with yet: only fields that do not parse are decided now.
+            return self
+                .verifier
+                .parse(view)
+                .err()
+                .map(|rejection| (Err(rejection), None));
         };
-        let snapshot = self.cache.fresh_snapshot_at(now)?;
-        let result = self
-            .verifier
-            .verify_candidate_at(now, view, &candidate, snapshot.keys());
-        (!wants_refresh(&result)).then(|| denied_keyid(result, &candidate))
+        match self.verifier.verify_naming_at(now, view, snapshot.keys()) {
+            Ok(verified) => Some((Ok(verified), None)),
+            Err((rejection, named)) => {
+                let result = Err(rejection);
+                (!wants_refresh(&result)).then_some((result, named))
+            }
+        }
     }
 
     /// The signature's verdict (the body is checked afterwards, by the caller), and

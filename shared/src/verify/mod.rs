@@ -1,17 +1,24 @@
 //! Verification: what the authorizer does to every request.
 
+mod candidate;
+mod signer_shaped;
+mod verified;
+
 use std::borrow::Cow;
 
 use hmac::Mac as _;
 
-use crate::base::{SignatureBase, covered_components, write_signed_base};
-use crate::digest::{CONTENT_DIGEST, check_content_digest};
+pub(crate) use self::candidate::Claim;
+pub use self::candidate::SignatureCandidate;
+use self::signer_shaped::SignerShape;
+pub use self::verified::Verified;
+use crate::base::write_signed_base;
 use crate::error::{ConfigError, Rejection};
 use crate::fields::{
     FieldLimits, InputMember, PresentedSignature, parse_signature, parse_signature_input,
 };
 use crate::key::KeyId;
-use crate::keyset::{KeySet, Stage};
+use crate::keyset::KeySet;
 use crate::params::{DEFAULT_LABEL, DEFAULT_TAG, validate_label, validated_tag};
 use crate::profile::Profile;
 use crate::request::RequestView;
@@ -38,6 +45,9 @@ pub struct Verifier {
     max_age_secs: u64,
     skew_secs: u64,
     limits: FieldLimits,
+    /// The signer's own fields as this verifier expects them, when its settings let
+    /// them through as they are ([`SignerShape::for_settings`]).
+    signer_shape: Option<SignerShape>,
 }
 
 impl Default for Verifier {
@@ -50,7 +60,9 @@ impl Default for Verifier {
             max_age_secs: Self::DEFAULT_MAX_AGE_SECS,
             skew_secs: Self::DEFAULT_SKEW_SECS,
             limits: FieldLimits::default(),
+            signer_shape: None,
         }
+        .with_signer_shape()
     }
 }
 
@@ -70,7 +82,8 @@ impl Verifier {
         Ok(Self {
             label: label.to_owned(),
             ..Self::default()
-        })
+        }
+        .with_signer_shape())
     }
 
     /// Require this `tag`, or accept any (including none) with `None`.
@@ -80,7 +93,7 @@ impl Verifier {
             Some(tag) => validated_tag(Some(&Profile::Raw.tag(tag)))?,
             None => None,
         };
-        Ok(self)
+        Ok(self.with_signer_shape())
     }
 
     /// Require body binding: a signature that does not cover `Content-Digest` is
@@ -89,7 +102,7 @@ impl Verifier {
     #[must_use]
     pub fn with_body_required(mut self, required: bool) -> Self {
         self.require_body = required;
-        self
+        self.with_signer_shape()
     }
 
     /// Whether body binding is required.
@@ -115,6 +128,18 @@ impl Verifier {
     #[must_use]
     pub fn with_limits(mut self, limits: FieldLimits) -> Self {
         self.limits = limits;
+        self.with_signer_shape()
+    }
+
+    /// The signer's shape for the settings as they are now: every setting it depends on
+    /// (label, tag, body binding, limits) ends with this.
+    fn with_signer_shape(mut self) -> Self {
+        self.signer_shape = SignerShape::for_settings(
+            &self.label,
+            self.tag.as_deref().zip(self.raw_tag.as_deref()),
+            self.require_body,
+            &self.limits,
+        );
         self
     }
 
@@ -133,10 +158,60 @@ impl Verifier {
         &self.limits
     }
 
-    /// Verify `request` as of `now` against `keys`: [`parse`](Self::parse) then
-    /// [`verify_candidate_at`](Self::verify_candidate_at), without making an owned
-    /// candidate in between (the key id is looked up as written in the field).
+    /// Verify `request` as of `now` against `keys`: what [`parse`](Self::parse) then
+    /// [`verify_candidate_at`](Self::verify_candidate_at) return, without making an
+    /// owned candidate in between (the key id is looked up as written in the field).
+    ///
+    /// Fields exactly as edgeseal's signer writes them are read by comparison, with
+    /// the MAC started as soon as the key is known (`signer_shaped.rs`); anything else,
+    /// and every rejection but a MAC that does not match, takes the general path.
     pub fn verify_at(
+        &self,
+        now: UnixTime,
+        request: &RequestView,
+        keys: &KeySet,
+    ) -> Result<Verified, Rejection> {
+        match self.signer_shaped_at(now, request, keys) {
+            Some(verdict) => verdict.map_err(|_| Rejection::BadSignature),
+            None => self.verify_general_at(now, request, keys),
+        }
+    }
+
+    /// [`verify_at`](Self::verify_at), and with a refusal the key id the signature
+    /// names (`None` when its fields do not parse): what a caller needs that logs it,
+    /// or fetches a key it does not hold and verifies again.
+    pub fn verify_naming_at(
+        &self,
+        now: UnixTime,
+        request: &RequestView,
+        keys: &KeySet,
+    ) -> Result<Verified, (Rejection, Option<KeyId>)> {
+        match self.signer_shaped_at(now, request, keys) {
+            Some(verdict) => verdict.map_err(|named| (Rejection::BadSignature, Some(named))),
+            None => {
+                let candidate = self.parse(request).map_err(|rejection| (rejection, None))?;
+                self.verify_candidate_at(now, request, &candidate, keys)
+                    .map_err(|rejection| (rejection, Some(candidate.keyid)))
+            }
+        }
+    }
+
+    /// The signer-shaped path's verdict (`Err` with the key id the signature names
+    /// when its MAC does not match), or `None` when the general path decides.
+    pub(crate) fn signer_shaped_at(
+        &self,
+        now: UnixTime,
+        request: &RequestView,
+        keys: &KeySet,
+    ) -> Option<Result<Verified, KeyId>> {
+        self.signer_shape
+            .as_ref()?
+            .verify_at(self, now, request, keys)
+    }
+
+    /// [`verify_at`](Self::verify_at) by the general path alone: every field parsed,
+    /// every check in order.
+    pub(crate) fn verify_general_at(
         &self,
         now: UnixTime,
         request: &RequestView,
@@ -267,29 +342,35 @@ impl Verifier {
         {
             return Err(Rejection::WrongProfile);
         }
-        if claim.created > now.plus_secs(self.skew_secs) {
-            return Err(Rejection::FromFuture);
-        }
-        if now.secs_since(claim.created) > self.max_age_secs {
-            return Err(Rejection::TooOld);
-        }
+        self.check_created(now, claim.created)?;
         if claim.expires.is_some_and(|expires| now > expires) {
             return Err(Rejection::Expired);
         }
         let found = keys.find_entry_at(keyid, now)?;
         if self.mac_matches(request, claim, found.key)? {
-            Ok(Verified {
-                keyid: found.keyid.clone(),
-                stage: found.stage,
-                created: claim.created,
-                age_secs: now.secs_since(claim.created),
-                covers_content_digest: claim.covers_content_digest,
-            })
+            Ok(Verified::new(
+                &found,
+                claim.created,
+                now,
+                claim.covers_content_digest,
+            ))
         } else if self.path_changed_by_http_api(request, claim, found.key)? {
             Err(Rejection::PathNotRepresentable)
         } else {
             Err(Rejection::BadSignature)
         }
+    }
+
+    /// Whether `created` is in the window: at most the skew ahead of `now`, at most the
+    /// maximum age behind it.
+    fn check_created(&self, now: UnixTime, created: UnixTime) -> Result<(), Rejection> {
+        if created > now.plus_secs(self.skew_secs) {
+            return Err(Rejection::FromFuture);
+        }
+        if now.secs_since(created) > self.max_age_secs {
+            return Err(Rejection::TooOld);
+        }
+        Ok(())
     }
 
     fn mac_matches(
@@ -347,149 +428,4 @@ fn unescape(written: &str) -> Cow<'_, str> {
         });
     }
     Cow::Owned(value)
-}
-
-/// A signature that passed every check that needs no key. It borrows from the
-/// request's `Signature-Input` field where it can.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SignatureCandidate<'r> {
-    pub(crate) claim: Claim<'r>,
-    pub(crate) keyid: KeyId,
-}
-
-/// What a signature claims, apart from its key id: everything the key phase needs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Claim<'r> {
-    /// The `@signature-params` line: our member in serialized form, which begins with
-    /// the covered components (`("@method" "@authority" ...)`).
-    pub(crate) signature_params: Cow<'r, str>,
-    pub(crate) created: UnixTime,
-    pub(crate) expires: Option<UnixTime>,
-    pub(crate) signature: PresentedSignature,
-    /// The signature's record of the path it signed ([`SIGNED_PATH_PARAM`]), if any.
-    ///
-    /// [`SIGNED_PATH_PARAM`]: crate::SIGNED_PATH_PARAM
-    pub(crate) signed_path: Option<Cow<'r, str>>,
-    /// The profile the signature's tag states; `None` when no tag is required (the
-    /// request view's profile is used).
-    pub(crate) profile: Option<Profile>,
-    /// Whether `content-digest` is covered.
-    pub(crate) covers_content_digest: bool,
-}
-
-impl<'r> SignatureCandidate<'r> {
-    /// A candidate from a claim and its key id (already checked: `check_member`).
-    fn new((claim, keyid): (Claim<'r>, &str)) -> Result<Self, Rejection> {
-        KeyId::new(keyid)
-            .map(|keyid| Self { claim, keyid })
-            .map_err(|_| Rejection::Malformed)
-    }
-
-    /// The key id the signature names.
-    pub fn keyid(&self) -> &KeyId {
-        &self.keyid
-    }
-
-    /// When it was created.
-    pub fn created(&self) -> UnixTime {
-        self.claim.created
-    }
-
-    /// The signature's record of the canonical `@path` it signed
-    /// ([`SIGNED_PATH_PARAM`](crate::SIGNED_PATH_PARAM)), present only for paths an
-    /// HTTP API cannot deliver unchanged.
-    pub fn signed_path(&self) -> Option<&str> {
-        self.claim.signed_path.as_deref()
-    }
-
-    /// The profile the signature's tag states, or `None` when the verifier requires no
-    /// tag. Build the request view in this profile ([`RequestView::in_profile`]).
-    pub fn profile(&self) -> Option<Profile> {
-        self.claim.profile
-    }
-
-    /// Whether the signature covers `Content-Digest` (binds the body).
-    pub fn covers_content_digest(&self) -> bool {
-        self.claim.covers_content_digest
-    }
-
-    /// The covered component identifiers, in order (`@method`, `content-type`, ...).
-    pub fn covered_components(&self) -> impl Iterator<Item = &str> {
-        covered_components(&self.claim.signature_params)
-    }
-
-    /// The signature base this signature covers on `request`: what the verifier MACs
-    /// (for diagnosing a mismatch; it holds no key material).
-    pub fn signature_base(&self, request: &RequestView) -> Result<SignatureBase, Rejection> {
-        SignatureBase::of_signature(request, &self.claim.signature_params)
-    }
-
-    /// The same candidate, owning everything it borrowed.
-    pub fn into_owned(self) -> SignatureCandidate<'static> {
-        let claim = self.claim;
-        SignatureCandidate {
-            claim: Claim {
-                signature_params: Cow::Owned(claim.signature_params.into_owned()),
-                created: claim.created,
-                expires: claim.expires,
-                signature: claim.signature,
-                signed_path: claim.signed_path.map(|p| Cow::Owned(p.into_owned())),
-                profile: claim.profile,
-                covers_content_digest: claim.covers_content_digest,
-            },
-            keyid: self.keyid,
-        }
-    }
-}
-
-/// What an accepted signature tells the backend.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Verified {
-    keyid: KeyId,
-    stage: Stage,
-    created: UnixTime,
-    age_secs: u64,
-    covers_content_digest: bool,
-}
-
-impl Verified {
-    /// Whether the signature covers `Content-Digest` (binds the body).
-    pub fn covers_content_digest(&self) -> bool {
-        self.covers_content_digest
-    }
-
-    /// Check the body received with the request: when the signature covers
-    /// `Content-Digest`, that field must be the SHA-256 of `body`
-    /// ([`check_content_digest`](crate::check_content_digest)); otherwise there is
-    /// nothing to check (a verifier that requires body binding has already refused
-    /// such a signature: [`Rejection::BodyNotSigned`]).
-    pub fn check_body(&self, request: &RequestView, body: &[u8]) -> Result<(), Rejection> {
-        if !self.covers_content_digest {
-            return Ok(());
-        }
-        let field = request
-            .header(CONTENT_DIGEST)
-            .ok_or(Rejection::ComponentUnavailable)?;
-        check_content_digest(&field, body)
-    }
-
-    /// The key that matched.
-    pub fn keyid(&self) -> &KeyId {
-        &self.keyid
-    }
-
-    /// Its stage when it matched.
-    pub fn stage(&self) -> Stage {
-        self.stage
-    }
-
-    /// The signature's `created`.
-    pub fn created(&self) -> UnixTime {
-        self.created
-    }
-
-    /// Seconds between `created` and verification (0 if `created` was slightly ahead).
-    pub fn age_secs(&self) -> u64 {
-        self.age_secs
-    }
 }
