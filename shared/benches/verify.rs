@@ -23,9 +23,10 @@
 //! | the same, the view's base lines in one update, one-pass tag decoding, fields noted by the view | 380 ns | 267 ns | 332 ns | 1.42 | 1.15 |
 //! | the same, signer-shaped fields read by comparison, checks while SHA-256 runs (now) | 323 ns | 263 ns | 320 ns | **1.24** | 1.02 |
 //!
-//! The last row (`src/verify/signer_shaped.rs`, 2026-12-06, the same Xeon, idle): 14
-//! launches of this bench gave medians of 1.235 to 1.247 (1.243 in the middle; each
-//! launch's quartiles within ±0.005). What it does: the verifier compares the fields
+//! The last row (`src/verify/signer_shaped.rs`, 2026-12-06, the same Xeon, idle): of 44
+//! launches of this bench, 43 gave medians of 1.235 to 1.247 (1.243 in the middle; each
+//! launch's quartiles within ±0.005) and one 1.278 (see the layout paragraph below).
+//! What it does: the verifier compares the fields
 //! with what it expects (its label and the four components, the key ids it holds, its
 //! tag for each profile) instead of parsing them, and reads only `created` and the key
 //! id before the MAC starts; the rest of both fields, the window, the base's values
@@ -45,9 +46,10 @@
 //!
 //! The layout of a process matters by a few percent: in builds made while this was
 //! tuned, one launch in five to sixteen measured 1.28-1.34 (verify ~30 ns slower, the
-//! clone unchanged), reproducible with address randomization off and a given
-//! environment size, and moving with the build; consistent with 4 KiB aliasing between
-//! stack and heap addresses, not located further.
+//! clone unchanged), reproducible with address randomization off (`setarch -R`) at a
+//! given environment size, and moving with the build; with this build one launch in 44.
+//! Consistent with 4 KiB aliasing between stack and heap addresses; not located
+//! further (this VM exposes no hardware counters).
 //!
 //! Without SHA extensions (`RUSTFLAGS='--cfg sha2_256_backend="soft"'` and its own
 //! `CARGO_TARGET_DIR`, what a CPU such as the Intel Xeons of the Skylake and Cascade Lake
