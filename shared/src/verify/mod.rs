@@ -224,8 +224,9 @@ impl Verifier {
     }
 
     /// First half of [`verify_at`](Self::verify_at): parse and check the fields and the
-    /// profile without any key. The authorizer uses the candidate's
-    /// [`keyid`](SignatureCandidate::keyid) to fetch a key it does not hold yet. The
+    /// profile without any key. The candidate's [`keyid`](SignatureCandidate::keyid) names
+    /// the key to fetch when it is not held yet ([`verify_naming_at`](Self::verify_naming_at)
+    /// gives it with a refusal, without a candidate on the way to a verdict). The
     /// candidate borrows from `request`'s `Signature-Input` field where it can.
     pub fn parse<'r>(&self, request: &'r RequestView) -> Result<SignatureCandidate<'r>, Rejection> {
         let [input_field, signature_field] = request.signature_fields();
