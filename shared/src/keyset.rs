@@ -69,6 +69,20 @@ struct Entry {
     retired_at: Option<UnixTime>,
 }
 
+impl Entry {
+    /// This key as [`KeySet::find_entry_at`] hands it out, unless it is retired at `now`.
+    fn found_at(&self, now: UnixTime) -> Result<Found<'_>, Rejection> {
+        match self.retired_at {
+            Some(retired_at) if now >= retired_at => Err(Rejection::PreviousKeyRetired),
+            _ => Ok(Found {
+                keyid: &self.keyid,
+                key: &self.key,
+                stage: self.stage,
+            }),
+        }
+    }
+}
+
 /// The keys a verifier accepts: the current one, the pending one during a rotation, and
 /// the previous one for a bounded grace after the rotation that demoted it.
 ///
@@ -135,19 +149,11 @@ impl KeySet {
         if self.entries.is_empty() {
             return Err(Rejection::NoKeys);
         }
-        let entry = self
-            .entries
+        self.entries
             .iter()
             .find(|e| e.keyid.as_str() == keyid)
-            .ok_or(Rejection::UnknownKey)?;
-        match entry.retired_at {
-            Some(retired_at) if now >= retired_at => Err(Rejection::PreviousKeyRetired),
-            _ => Ok(Found {
-                keyid: &entry.keyid,
-                key: &entry.key,
-                stage: entry.stage,
-            }),
-        }
+            .ok_or(Rejection::UnknownKey)?
+            .found_at(now)
     }
 
     /// [`find_entry_at`](Self::find_entry_at) for a key id written at the start of
@@ -163,15 +169,7 @@ impl KeySet {
             let rest = text.strip_prefix(e.keyid.as_str())?;
             rest.starts_with('"').then_some((e, rest))
         })?;
-        if entry.retired_at.is_some_and(|retired_at| now >= retired_at) {
-            return None;
-        }
-        let found = Found {
-            keyid: &entry.keyid,
-            key: &entry.key,
-            stage: entry.stage,
-        };
-        Some((found, rest))
+        Some((entry.found_at(now).ok()?, rest))
     }
 
     /// Whether a key with this id is in the set (whatever its grace).

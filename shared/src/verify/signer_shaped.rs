@@ -32,7 +32,7 @@ use crate::base::base_lines_fit;
 use crate::fields::{COMPONENTS_THEN_CREATED, FieldLimits, PresentedSignature, integer};
 use crate::key::KeyId;
 use crate::keyset::KeySet;
-use crate::params::REQUIRED_COMPONENTS;
+use crate::params::{HMAC_SHA256, REQUIRED_COMPONENTS};
 use crate::profile::Profile;
 use crate::request::RequestView;
 use crate::time::UnixTime;
@@ -71,7 +71,7 @@ impl SignerShape {
             && limits.max_members > 0
             && limits.max_components >= REQUIRED_COMPONENTS.len()
             && limits.max_params >= 4;
-        let tail = |tag: &str| format!("\";alg=\"hmac-sha256\";tag=\"{tag}\"");
+        let tail = |tag: &str| format!("\";alg=\"{HMAC_SHA256}\";tag=\"{tag}\"");
         admitted.then(|| Self {
             input_head: format!("{label}={COMPONENTS_THEN_CREATED}"),
             params_at: label.len() + 1,
